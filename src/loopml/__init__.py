@@ -1,0 +1,88 @@
+"""loopml: one closed loop for tabular machine learning.
+
+``import loopml`` is cheap: the SDK functions are re-exported lazily, so pandas,
+SQLAlchemy and friends load only when a function that needs them is first called.
+
+Example:
+    >>> import loopml
+    >>> with loopml.start_run(experiment="demo") as run:  # doctest: +SKIP
+    ...     run.log_param("max_depth", 6)
+    ...     run.log_metric("auc", 0.91)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; resolved on first attribute access (PEP 562).
+_LAZY: dict[str, str] = {
+    "LoopmlClient": "loopml.client",
+    "Run": "loopml.core.entities",
+    "active_run": "loopml.client",
+    "end_run": "loopml.client",
+    "get_run": "loopml.client",
+    "log_artifact": "loopml.client",
+    "log_dict": "loopml.client",
+    "log_metric": "loopml.client",
+    "log_metrics": "loopml.client",
+    "log_param": "loopml.client",
+    "log_params": "loopml.client",
+    "search_runs": "loopml.client",
+    "set_tag": "loopml.client",
+    "set_tags": "loopml.client",
+    "start_run": "loopml.client",
+}
+
+__all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
+    "__version__",
+    "LoopmlClient",
+    "Run",
+    "active_run",
+    "end_run",
+    "get_run",
+    "log_artifact",
+    "log_dict",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+if TYPE_CHECKING:
+    from loopml.client import (
+        LoopmlClient,
+        active_run,
+        end_run,
+        get_run,
+        log_artifact,
+        log_dict,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        search_runs,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+    from loopml.core.entities import Run
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,97 @@
+"""The loopml error tree. Every error a user can see is a :class:`LoopmlError`.
+
+::
+
+    LoopmlError
+    ├── InvalidArgumentError (ValueError)       bad input: a value, a key, a name
+    │   └── FilterSyntaxError                   a search filter that does not parse
+    ├── NotFoundError (LookupError)             no such experiment, run, artifact
+    ├── AlreadyExistsError                      a name that is taken
+    ├── ConflictError                           a write that contradicts what is stored
+    │                                           (a param logged twice with two values,
+    │                                           a finished run written to)
+    ├── NotFittedError (ValueError, AttributeError)
+    ├── PermissionDeniedError (PermissionError) a store that cannot be written
+    ├── ArtifactIntegrityError                  an object whose bytes do not match its hash
+    ├── StoreError                              a store that cannot be opened or reached
+    │   └── SchemaVersionError                  a metadata store of an unknown (newer) schema
+    └── GateFailedError                         a release gate said no
+
+Messages name the thing, the bad value, the rule and the fix (STYLE.md rule 9).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class LoopmlError(Exception):
+    """Base of every error loopml raises on purpose."""
+
+
+class InvalidArgumentError(LoopmlError, ValueError):
+    """An argument has a bad value: the message names it, the rule and the fix."""
+
+
+class FilterSyntaxError(InvalidArgumentError):
+    """A search filter or order-by clause that does not parse.
+
+    The message repeats the filter with a caret under the offending token.
+    """
+
+    def __init__(self, message: str, *, text: str, position: int) -> None:
+        self.text = text
+        self.position = position
+        pointer = " " * position + "^"
+        super().__init__(f"{message}\n  {text}\n  {pointer}")
+
+
+class NotFoundError(LoopmlError, LookupError):
+    """The named object does not exist."""
+
+
+class AlreadyExistsError(LoopmlError):
+    """An object with that name or id already exists."""
+
+
+class ConflictError(LoopmlError):
+    """The write contradicts what is already stored (and stored things are immutable)."""
+
+
+class NotFittedError(LoopmlError, ValueError, AttributeError):
+    """A stateful analyzer was used before ``fit``."""
+
+
+class PermissionDeniedError(LoopmlError, PermissionError):
+    """The store (or a path in it) cannot be written or read by this process."""
+
+
+class ArtifactIntegrityError(LoopmlError):
+    """An artifact's bytes do not match the hash it was stored under (changed or truncated)."""
+
+
+class StoreError(LoopmlError):
+    """A store could not be opened, reached or written."""
+
+
+class SchemaVersionError(StoreError):
+    """The metadata store has a schema this version of loopml does not know."""
+
+
+class GateFailedError(LoopmlError):
+    """A release gate failed."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return `` Did you mean 'x'?`` for the closest choice, or an empty string.
+
+    Args:
+        name: The unknown name the user gave.
+        choices: The names that exist.
+
+    Returns:
+        A sentence to append to an error message (with a leading space), or ``""``.
+    """
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,66 @@
+"""Open the stores named by the settings. One backend per (metadata URL, artifacts URL) per
+process, so every client in a process shares one connection pool and one writer."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from loopml.core.settings import Settings
+from loopml.store.protocols import ArtifactStore, TrackingStore
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The stores a client talks to."""
+
+    tracking: TrackingStore
+    artifacts: ArtifactStore
+    settings: Settings
+
+    def close(self) -> None:
+        """Release the metadata store's connections."""
+        self.tracking.close()
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, str], Backend] = {}
+
+
+def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
+    """Open (or reuse) the backend for ``settings``.
+
+    The metadata store is chosen by the URL scheme of ``settings.db_url`` (``sqlite`` or
+    ``postgresql``); the artifact store by ``settings.artifacts_url`` (a path or any fsspec URL).
+    A new or older metadata store is migrated to the current schema on open.
+
+    Raises:
+        StoreError: The store cannot be opened (with the reason and the fix).
+        SchemaVersionError: The metadata store was written by a newer loopml.
+        PermissionDeniedError: The store's folder cannot be written.
+    """
+    from loopml.store.artifacts import open_artifact_store
+    from loopml.store.sql import SqlTrackingStore
+
+    key = (settings.db_url, settings.artifacts_url)
+    with _lock:
+        if cached and key in _cache:
+            return _cache[key]
+        tracking = SqlTrackingStore(settings.db_url)
+        try:
+            artifacts = open_artifact_store(settings.artifacts_url)
+        except BaseException:
+            tracking.close()
+            raise
+        backend = Backend(tracking=tracking, artifacts=artifacts, settings=settings)
+        if cached:
+            _cache[key] = backend
+        return backend
+
+
+def close_cached_backends() -> None:
+    """Close and forget every cached backend (tests and forked workers use this)."""
+    with _lock:
+        for backend in _cache.values():
+            backend.close()
+        _cache.clear()

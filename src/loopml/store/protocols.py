@@ -1,0 +1,120 @@
+"""Store protocols: small, one per aggregate. Logic shared by backends (validation, filter
+parsing, write-once rules) lives above them in the services, written once.
+
+Every backend runs the contract suites under ``tests/contract/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from loopml.core.entities import ArtifactEntry, Blob, Experiment, MetricPoint, Run, RunStatus
+from loopml.core.ids import ExperimentId, RunId
+from loopml.store.query import RunQuery
+
+
+class TrackingStore(Protocol):
+    """Experiments, runs, params, metrics, tags and the artifact index of runs."""
+
+    url: str
+
+    def create_experiment(self, experiment: Experiment) -> None:
+        """Insert a new experiment. Raises AlreadyExistsError when the name is taken."""
+
+    def get_experiment(self, experiment_id: ExperimentId) -> Experiment:
+        """Return one experiment. Raises NotFoundError."""
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment with that name, or None."""
+
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        """Return experiments ordered by name."""
+
+    def create_run(self, run: Run) -> None:
+        """Insert a new run (its params/tags/metrics maps are written too).
+        Raises AlreadyExistsError for a duplicate id, NotFoundError for an unknown experiment."""
+
+    def get_run(self, run_id: RunId) -> Run:
+        """Return a run with its params, latest metrics and tags. Raises NotFoundError."""
+
+    def end_run(self, run_id: RunId, *, status: RunStatus, end_time: int,
+                error: str | None = None) -> None:
+        """Record the end of a run. Raises NotFoundError."""
+
+    def set_run_deleted(self, run_id: RunId, deleted: bool) -> None:
+        """Soft-delete (or restore) a run. Raises NotFoundError."""
+
+    def purge_run(self, run_id: RunId) -> None:
+        """Remove a run and everything logged on it. Raises NotFoundError."""
+
+    def log_params(self, run_id: RunId, params: Mapping[str, str]) -> None:
+        """Insert params in one transaction. Re-logging the same value is a no-op; a different
+        value for a stored key raises ConflictError naming the key, old and new value, and
+        nothing of the call is written."""
+
+    def set_tags(self, run_id: RunId, tags: Mapping[str, str]) -> None:
+        """Insert or overwrite tags in one transaction."""
+
+    def delete_tag(self, run_id: RunId, key: str) -> None:
+        """Remove a tag. Raises NotFoundError when the run has no such tag."""
+
+    def log_metrics(self, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
+        """Append metric points (of one or many runs) in one transaction and update each
+        (run, key)'s latest value: highest step, then latest timestamp, then the later write."""
+
+    def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
+        """Return every point of one metric ordered by step, then timestamp."""
+
+    def search_runs(self, query: RunQuery) -> list[Run]:
+        """Return the runs matching ``query`` in its order, with params, metrics and tags."""
+
+    def count_runs(self, query: RunQuery) -> int:
+        """Return how many runs match ``query`` (ignoring its limit and offset)."""
+
+    def add_artifacts(self, run_id: RunId, entries: Sequence[ArtifactEntry]) -> None:
+        """Index files logged on a run; a path logged again points at the new blob."""
+
+    def list_artifacts(self, run_id: RunId) -> list[ArtifactEntry]:
+        """Return a run's artifact index ordered by path."""
+
+    def describe(self) -> Mapping[str, str]:
+        """Return facts for ``loopml doctor``: dialect, server version, schema revision."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class ArtifactStore(Protocol):
+    """Content-addressed bytes: stored once under their SHA-256 digest, written atomically,
+    verified on every read."""
+
+    url: str
+
+    def put_file(self, path: Path) -> Blob:
+        """Store a local file's bytes (no-op when already stored) and return its blob."""
+
+    def put_bytes(self, data: bytes) -> Blob:
+        """Store bytes (no-op when already stored) and return their blob."""
+
+    def exists(self, digest: str) -> bool:
+        """Tell whether a blob is stored."""
+
+    def get_bytes(self, digest: str) -> bytes:
+        """Return a blob's bytes. Raises NotFoundError, or ArtifactIntegrityError when the
+        stored bytes no longer hash to ``digest``."""
+
+    def get_file(self, digest: str, dest: Path) -> Path:
+        """Copy a blob to ``dest`` (atomically, verified before it appears). Raises as
+        :meth:`get_bytes`."""
+
+    def open(self, digest: str) -> BinaryIO:
+        """Open a blob for streaming reads. The hash is checked when the stream reaches its
+        end; a mismatch raises ArtifactIntegrityError from ``read``."""
+
+    def delete(self, digest: str) -> None:
+        """Remove a blob (no-op when absent)."""
+
+    def describe(self) -> Mapping[str, str]:
+        """Return facts for ``loopml doctor``: protocol, root, writable."""

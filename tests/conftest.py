@@ -1,0 +1,92 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL database for every backend test.
+
+PostgreSQL is required (never skipped): ``make test`` and ``.ci/run`` start it when it is down.
+Set ``LOOPML_TEST_PG_URL`` to point the suite at another server (default: 127.0.0.1:5432, trust).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from loopml.core.settings import Settings, resolve_settings
+
+PG_SERVER = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database for this test session and drop it afterwards."""
+    name = f"loopml_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:  # pragma: no cover - environment problem
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_SERVER} ({exc}). Start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`."
+        )
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        from loopml.store.backend import close_cached_backends
+
+        close_cached_backends()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            tables = [
+                r[0]
+                for r in conn.exec_driver_sql(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            ]
+            if tables:
+                conn.exec_driver_sql(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"
+                )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A metadata-store URL for each backend: a new SQLite file, or the session's PostgreSQL
+    database emptied after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'meta' / 'loopml.db'}"
+        return
+    url = request.getfixturevalue("pg_database")
+    yield url
+    _truncate_pg(url)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for an isolated store (a temporary home) on each backend."""
+    for var in [k for k in os.environ if k.startswith("LOOPML_") and k != "LOOPML_TEST_PG_URL"]:
+        monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / ".loopml"
+    yield resolve_settings(
+        {"home": home, "db_url": db_url, "artifacts_url": str(home / "artifacts"),
+         "capture_env": False, "flush_interval": 0.05},
+        cwd=tmp_path,
+    )
+    from loopml.store.backend import close_cached_backends
+
+    close_cached_backends()
