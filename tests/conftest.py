@@ -56,9 +56,7 @@ def _truncate_pg(url: str) -> None:
                 )
             ]
             if tables:
-                conn.exec_driver_sql(
-                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"
-                )
+                conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
     finally:
         engine.dispose()
 
@@ -83,8 +81,13 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.chdir(tmp_path)
     home = tmp_path / ".loopml"
     yield resolve_settings(
-        {"home": home, "db_url": db_url, "artifacts_url": str(home / "artifacts"),
-         "capture_env": False, "flush_interval": 0.05},
+        {
+            "home": home,
+            "db_url": db_url,
+            "artifacts_url": str(home / "artifacts"),
+            "capture_env": False,
+            "flush_interval": 0.05,
+        },
         cwd=tmp_path,
     )
     from loopml.store.backend import close_cached_backends

@@ -43,19 +43,49 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("home", "LOOPML_HOME", Path, None,
-             "Folder of the embedded store (SQLite file + artifacts). Default: .loopml/ "
-             "found upward from the working directory."),
-    Variable("db_url", "LOOPML_DB_URL", str, None,
-             "SQLAlchemy URL of the metadata store. Default: sqlite:///<home>/loopml.db."),
-    Variable("artifacts_url", "LOOPML_ARTIFACTS_URL", str, None,
-             "fsspec URL or path of the artifact store. Default: <home>/artifacts."),
-    Variable("experiment", "LOOPML_EXPERIMENT", str, "default",
-             "Experiment used when start_run() is not given one."),
-    Variable("capture_env", "LOOPML_CAPTURE_ENV", bool, True,
-             "Record git commit/diff, entry point, Python, packages, host and user on each run."),
-    Variable("flush_interval", "LOOPML_FLUSH_INTERVAL", float, 0.5,
-             "Seconds between background writes of buffered metrics."),
+    Variable(
+        "home",
+        "LOOPML_HOME",
+        Path,
+        None,
+        "Folder of the embedded store (SQLite file + artifacts). Default: .loopml/ "
+        "found upward from the working directory.",
+    ),
+    Variable(
+        "db_url",
+        "LOOPML_DB_URL",
+        str,
+        None,
+        "SQLAlchemy URL of the metadata store. Default: sqlite:///<home>/loopml.db.",
+    ),
+    Variable(
+        "artifacts_url",
+        "LOOPML_ARTIFACTS_URL",
+        str,
+        None,
+        "fsspec URL or path of the artifact store. Default: <home>/artifacts.",
+    ),
+    Variable(
+        "experiment",
+        "LOOPML_EXPERIMENT",
+        str,
+        "default",
+        "Experiment used when start_run() is not given one.",
+    ),
+    Variable(
+        "capture_env",
+        "LOOPML_CAPTURE_ENV",
+        bool,
+        True,
+        "Record git commit/diff, entry point, Python, packages, host and user on each run.",
+    ),
+    Variable(
+        "flush_interval",
+        "LOOPML_FLUSH_INTERVAL",
+        float,
+        0.5,
+        "Seconds between background writes of buffered metrics.",
+    ),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 
@@ -135,8 +165,12 @@ def _convert(var: Variable, raw: Any, origin: str) -> Any:
             raise ValueError(raw)
         return text
     except (TypeError, ValueError):
-        expected = {bool: "true or false", float: "a positive number",
-                    Path: "a folder path", str: "a non-empty string"}[var.kind]
+        expected = {
+            bool: "true or false",
+            float: "a positive number",
+            Path: "a folder path",
+            str: "a non-empty string",
+        }[var.kind]
         raise InvalidArgumentError(
             f"The setting {var.env} (from {origin}) must be {expected}. Got {raw!r} instead."
         ) from None
@@ -182,9 +216,7 @@ def resolve_settings(
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     for key in overrides:
         if key not in _BY_NAME:
-            raise InvalidArgumentError(
-                f"Unknown setting {key!r}.{did_you_mean(key, _BY_NAME)}"
-            )
+            raise InvalidArgumentError(f"Unknown setting {key!r}.{did_you_mean(key, _BY_NAME)}")
     root, project_file = find_project_root(cwd or Path.cwd())
     file_values = _read_project_file(project_file) if project_file else {}
 
@@ -192,7 +224,7 @@ def resolve_settings(
     sources: dict[str, str] = {}
     lookups: list[tuple[str, Callable[[Variable], Any]]] = [
         ("argument", lambda v: overrides.get(v.name)),
-        ("environment", lambda v: environ.get(v.env) or None),
+        ("environment", lambda v: (environ.get(v.env) or "").strip() or None),
         (PROJECT_FILE, lambda v: file_values.get(v.name)),
     ]
     for var in VARIABLES:

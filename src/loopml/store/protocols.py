@@ -39,9 +39,11 @@ class TrackingStore(Protocol):
     def get_run(self, run_id: RunId) -> Run:
         """Return a run with its params, latest metrics and tags. Raises NotFoundError."""
 
-    def end_run(self, run_id: RunId, *, status: RunStatus, end_time: int,
-                error: str | None = None) -> None:
-        """Record the end of a run. Raises NotFoundError."""
+    def end_run(
+        self, run_id: RunId, *, status: RunStatus, end_time: int | None, error: str | None = None
+    ) -> None:
+        """Record the end of a run (or, with status RUNNING and end_time None, reopen it).
+        Raises NotFoundError."""
 
     def set_run_deleted(self, run_id: RunId, deleted: bool) -> None:
         """Soft-delete (or restore) a run. Raises NotFoundError."""

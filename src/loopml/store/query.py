@@ -45,8 +45,9 @@ class FieldRef:
     key: str
 
     def __str__(self) -> str:
-        prefix = {"metric": "metrics", "param": "params", "tag": "tags",
-                  "attribute": "attributes"}[self.kind]
+        prefix = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes"}[
+            self.kind
+        ]
         return f"{prefix}.{self.key}"
 
 

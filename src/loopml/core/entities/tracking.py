@@ -72,14 +72,22 @@ class MetricPoint:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict; NaN and infinities become the strings JSON lacks."""
-        return {"key": self.key, "value": _float_out(self.value), "step": self.step,
-                "timestamp": self.timestamp}
+        return {
+            "key": self.key,
+            "value": _float_out(self.value),
+            "step": self.step,
+            "timestamp": self.timestamp,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricPoint:
         """Build from :meth:`to_dict` output."""
-        return cls(key=str(data["key"]), value=_float_in(data["value"]), step=int(data["step"]),
-                   timestamp=int(data["timestamp"]))
+        return cls(
+            key=str(data["key"]),
+            value=_float_in(data["value"]),
+            step=int(data["step"]),
+            timestamp=int(data["timestamp"]),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,86 @@
+"""The Typer application, global options and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from loopml import __version__
+from loopml.cli import doctor, experiments, runs
+from loopml.cli.state import state
+from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
+
+app = typer.Typer(
+    name="loopml",
+    help="loopml: track, version, evaluate, serve and monitor tabular ML models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("init")(doctor.init)
+app.command("doctor")(doctor.doctor)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+
+#: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found.
+EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"loopml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    state.debug = debug
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also used by the ``loopml`` console script)."""
+    import click
+
+    err = Console(stderr=True)
+    try:
+        app(args=argv, prog_name="loopml", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        return EXIT_ERROR
+    except LoopmlError as exc:
+        if state.debug:
+            err.print_exception()
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        if isinstance(exc, NotFoundError):
+            return EXIT_NOT_FOUND
+        return EXIT_USAGE if isinstance(exc, InvalidArgumentError) else EXIT_ERROR
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+    except Exception as exc:
+        if state.debug:
+            err.print_exception()
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
+            "Rerun with --debug for the traceback, and please report it.",
+            highlight=False,
+        )
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""``loopml init`` and ``loopml doctor``: set up a store, and check the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from loopml.core.settings import HOME_DIRNAME, VARIABLES, resolve_settings
+from loopml.store.backend import open_backend
+
+console = Console()
+
+
+def init(
+    path: Path = typer.Argument(Path("."), help="Project folder to create .loopml/ in."),
+) -> None:
+    """Create an embedded store (.loopml/) in a project folder."""
+    root = path.resolve()
+    home = root / HOME_DIRNAME
+    existed = home.is_dir()
+    settings = resolve_settings({"home": home}, cwd=root)
+    backend = open_backend(settings)
+    facts = backend.tracking.describe()
+    verb = "Using existing" if existed else "Created"
+    console.print(f"{verb} loopml store at [bold]{home}[/]")
+    console.print(f"  metadata:  {settings.db_url} (schema {facts.get('schema_revision', '?')})")
+    console.print(f"  artifacts: {settings.artifacts_url}")
+    console.print("Next: `with loopml.start_run(experiment='demo') as run: ...` in this folder.")
+
+
+def _check(label: str, probe: Any) -> tuple[str, bool, str]:
+    try:
+        facts = probe()
+        text = ", ".join(f"{k}={v}" for k, v in facts.items())
+        ok = str(facts.get("writable", "true")).lower() != "false"
+        return label, ok, text
+    except Exception as exc:
+        return label, False, f"{type(exc).__name__}: {exc}"
+
+
+def doctor() -> None:
+    """Print the resolved configuration and check each store."""
+    settings = resolve_settings()
+    table = Table(title="loopml configuration", title_justify="left")
+    table.add_column("setting")
+    table.add_column("variable", style="dim")
+    table.add_column("value")
+    table.add_column("from", style="cyan")
+    for var in VARIABLES:
+        table.add_row(
+            var.name,
+            var.env,
+            str(getattr(settings, var.name)),
+            settings.sources.get(var.name, "derived"),
+        )
+    console.print(table)
+    console.print(
+        f"project root: {settings.project_root}"
+        + (f" (read {settings.project_file})" if settings.project_file else "")
+    )
+
+    checks = Table(title="store checks", title_justify="left")
+    checks.add_column("store")
+    checks.add_column("status")
+    checks.add_column("details", overflow="fold")
+    try:
+        backend = open_backend(settings)
+        results = [
+            _check("metadata", backend.tracking.describe),
+            _check("artifacts", backend.artifacts.describe),
+        ]
+    except Exception as exc:
+        results = [("metadata + artifacts", False, f"{type(exc).__name__}: {exc}")]
+    for label, ok, text in results:
+        checks.add_row(label, "[green]ok[/]" if ok else "[red]FAILED[/]", text)
+    console.print(checks)
+    if not all(ok for _, ok, _ in results):
+        raise typer.Exit(1)

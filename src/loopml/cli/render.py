@@ -1,0 +1,46 @@
+"""Shared rendering for the CLI: times, durations, numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+
+def when(ms: int | None) -> str:
+    """Format a millisecond timestamp as local ``YYYY-MM-DD HH:MM:SS``."""
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(ms: int | None) -> str:
+    """Format a duration in milliseconds as ``1.2s`` / ``3m04s`` / ``2h05m``."""
+    if ms is None:
+        return "-"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def number(value: float) -> str:
+    """Format a metric value compactly (NaN and infinities spelled out)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-4):
+        return f"{value:.4e}"
+    return f"{value:.6g}"
+
+
+STATUS_STYLE = {"RUNNING": "yellow", "FINISHED": "green", "FAILED": "red", "KILLED": "magenta"}
+
+
+def status(value: str) -> str:
+    """A status with its colour markup."""
+    return f"[{STATUS_STYLE.get(value, 'white')}]{value}[/]"

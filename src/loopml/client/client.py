@@ -1,0 +1,183 @@
+"""``LoopmlClient``: the explicit, object-style SDK over one store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from loopml.client.active_run import ActiveRun
+from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run
+from loopml.core.ids import RunId
+from loopml.core.settings import Settings, resolve_settings
+from loopml.store.backend import open_backend
+from loopml.tracking import TrackingService
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class LoopmlClient:
+    """The SDK over one store, with every run named by id.
+
+    Args:
+        home: Folder of the embedded store (overrides ``LOOPML_HOME``).
+        db_url: Metadata store URL (overrides ``LOOPML_DB_URL``).
+        artifacts_url: Artifact store URL (overrides ``LOOPML_ARTIFACTS_URL``).
+        settings: Fully resolved settings (then the other arguments must be None).
+
+    Example:
+        >>> client = loopml.LoopmlClient()  # doctest: +SKIP
+        >>> client.search_runs("churn", filter="metrics.auc > 0.8", limit=5)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        home: str | Path | None = None,
+        db_url: str | None = None,
+        artifacts_url: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        if settings is None:
+            settings = resolve_settings(
+                {"home": home, "db_url": db_url, "artifacts_url": artifacts_url}
+            )
+        self.settings = settings
+        self.service = TrackingService(open_backend(settings))
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        experiment: str | None = None,
+        *,
+        name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+        capture: bool | None = None,
+    ) -> ActiveRun:
+        """Start a new run, or resume one by ``run_id``; see :func:`loopml.start_run`."""
+        if run_id is not None:
+            return ActiveRun(self.service, self.service.resume_run(run_id))
+        parent = self.service.get_run(parent_run_id).run_id if parent_run_id else None
+        run = self.service.create_run(
+            experiment=experiment, name=name, tags=tags, parent_run_id=parent, capture=capture
+        )
+        return ActiveRun(self.service, run)
+
+    def get_run(self, run_id: str) -> Run:
+        """Return a run with its params, latest metrics and tags."""
+        return self.service.get_run(run_id)
+
+    def delete_run(self, run_id: str, *, purge: bool = False) -> None:
+        """Soft-delete a run, or remove its metadata with ``purge=True``."""
+        self.service.delete_run(run_id, purge=purge)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """Log a write-once param on a running run."""
+        self.service.log_params(RunId(run_id), {key: value})
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, *, step: int = 0, timestamp: int | None = None
+    ) -> None:
+        """Log a metric point on a running run (buffered)."""
+        self.service.log_metric(RunId(run_id), key, value, step=step, timestamp=timestamp)
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[MetricPoint] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write metric points, params and tags now (not buffered)."""
+        self.service.log_batch(RunId(run_id), metrics=metrics, params=params, tags=tags)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set a tag on a running run."""
+        self.service.set_tags(RunId(run_id), {key: value})
+
+    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """Return every point logged for one metric of a run."""
+        return self.service.get_metric_history(run_id, key)
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactEntry]:
+        """Return a run's artifacts (path, digest, size)."""
+        return self.service.list_artifacts(run_id)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """Return an artifact's bytes, verified against its hash."""
+        return self.service.read_artifact(run_id, path)
+
+    def download_artifacts(self, run_id: str, path: str, dest: str | Path) -> Path:
+        """Copy an artifact (or a folder of them) into ``dest``; returns the local path."""
+        return self.service.download_artifacts(run_id, path, Path(dest))
+
+    def flush(self) -> None:
+        """Write buffered metrics now."""
+        self.service.flush()
+
+    # -- experiments and search -------------------------------------------------------------
+
+    def list_experiments(self) -> list[Experiment]:
+        """Return every experiment, by name."""
+        return self.service.list_experiments()
+
+    def get_experiment(self, name: str) -> Experiment:
+        """Return an experiment by name."""
+        return self.service.get_experiment(name)
+
+    @overload
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = ...,
+        *,
+        filter: str | None = ...,
+        order_by: Sequence[str] | None = ...,
+        limit: int | None = ...,
+        include_deleted: bool = ...,
+        output: Literal["pandas"] = ...,
+    ) -> pd.DataFrame: ...
+    @overload
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = ...,
+        *,
+        filter: str | None = ...,
+        order_by: Sequence[str] | None = ...,
+        limit: int | None = ...,
+        include_deleted: bool = ...,
+        output: Literal["runs"],
+    ) -> list[Run]: ...
+
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+        output: Literal["pandas", "runs"] = "pandas",
+    ) -> pd.DataFrame | list[Run]:
+        """Search runs; see :func:`loopml.search_runs`."""
+        if output == "runs":
+            return self.service.search_runs(
+                experiments,
+                filter=filter,
+                order_by=order_by,
+                limit=limit,
+                include_deleted=include_deleted,
+                output="runs",
+            )
+        return self.service.search_runs(
+            experiments,
+            filter=filter,
+            order_by=order_by,
+            limit=limit,
+            include_deleted=include_deleted,
+            output=output,
+        )

@@ -1,0 +1,13 @@
+"""The metadata store on SQLAlchemy 2 (Core) and Alembic, for SQLite and PostgreSQL.
+
+- :mod:`.tables`: the schema; :mod:`.migrations`: how stores get there;
+  :mod:`.migrate`: checks and upgrades a store on open.
+- :mod:`.engine`: URLs, connection setup, write transactions with retries.
+- :mod:`.compile`: typed run queries to SQL (the only place).
+- :mod:`.mapper`: rows to entities and back.
+- :mod:`.tracking_store`: :class:`SqlTrackingStore`.
+"""
+
+from loopml.store.sql.tracking_store import SqlTrackingStore
+
+__all__ = ["SqlTrackingStore"]

@@ -1,0 +1,172 @@
+"""The metadata schema: one :class:`~sqlalchemy.MetaData` with every table of the tracking store.
+
+This module describes the schema at the head revision; the Alembic migrations under
+``migrations/versions/`` build the same schema step by step (a test compares the two).
+
+Conventions:
+
+- times are integer milliseconds since the epoch (``BigInteger``);
+- metric values are doubles; NaN is stored as ``value = NULL, is_nan = true`` because SQLite
+  silently turns NaN into NULL, while +inf and -inf are stored as they are;
+- child tables reference ``runs`` with ``ON DELETE CASCADE`` so purging a run removes
+  everything logged on it;
+- strings compare and sort by code point on both backends (``COLLATE "C"`` on PostgreSQL);
+- ``params``, ``tags``, ``latest_metrics`` and ``run_artifacts`` are ``WITHOUT ROWID`` tables
+  on SQLite: rows are clustered by ``(run_id, key)``, so probing one key of a run in a filter
+  and reading every key of a run are single B-tree range reads;
+- the ``(key, value)`` indexes on ``params`` and ``tags`` exist on SQLite only: a PostgreSQL
+  B-tree entry cannot hold a long value (about 2.7 kB at most), so PostgreSQL gets a ``key``
+  index instead and matches values through the ``(run_id, key)`` primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+#: Length limits of keys and values (validated in the service; the columns just fit them).
+KEY_LENGTH = 250
+PARAM_VALUE_LENGTH = 6000
+TAG_VALUE_LENGTH = 8000
+NAME_LENGTH = 500
+PATH_LENGTH = 1000
+ID_LENGTH = 32
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+#: Indexes that exist on one dialect only (see the module docstring), by name.
+DIALECT_ONLY_INDEXES = {
+    "ix_params_key_value": "sqlite",
+    "ix_tags_key_value": "sqlite",
+    "ix_params_key": "postgresql",
+    "ix_tags_key": "postgresql",
+}
+
+
+
+def _text(length: int) -> sa.types.TypeEngine[str]:
+    """A string column that compares and sorts by code point on every backend ("C" collation
+    on PostgreSQL, SQLite's default BINARY), so filters and orders cannot disagree."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+#: 64-bit integer primary key that is still SQLite's auto-incrementing rowid.
+_AUTO_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _run_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("runs.run_id", ondelete="CASCADE")
+
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", _text(ID_LENGTH), primary_key=True),
+    sa.Column("name", _text(NAME_LENGTH), nullable=False, unique=True),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False, server_default=""),
+    sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", _text(ID_LENGTH), primary_key=True),
+    sa.Column(
+        "experiment_id",
+        _text(ID_LENGTH),
+        sa.ForeignKey("experiments.experiment_id"),
+        nullable=False,
+    ),
+    sa.Column("name", _text(NAME_LENGTH), nullable=False),
+    sa.Column("status", _text(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger(), nullable=False),
+    sa.Column("end_time", sa.BigInteger(), nullable=True),
+    sa.Column("parent_run_id", _text(ID_LENGTH), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Index("ix_runs_experiment_id_start_time", "experiment_id", "start_time"),
+    sa.Index("ix_runs_parent_run_id", "parent_run_id"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", _text(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column("key", _text(KEY_LENGTH), primary_key=True),
+    sa.Column("value", _text(PARAM_VALUE_LENGTH), nullable=False),
+    sqlite_with_rowid=False,
+)
+sa.Index("ix_params_key_value", params.c.key, params.c.value).ddl_if(
+    dialect=DIALECT_ONLY_INDEXES["ix_params_key_value"]
+)
+sa.Index("ix_params_key", params.c.key).ddl_if(dialect=DIALECT_ONLY_INDEXES["ix_params_key"])
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("run_id", _text(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column("key", _text(KEY_LENGTH), primary_key=True),
+    sa.Column("value", _text(TAG_VALUE_LENGTH), nullable=False),
+    sqlite_with_rowid=False,
+)
+sa.Index("ix_tags_key_value", tags.c.key, tags.c.value).ddl_if(
+    dialect=DIALECT_ONLY_INDEXES["ix_tags_key_value"]
+)
+sa.Index("ix_tags_key", tags.c.key).ddl_if(dialect=DIALECT_ONLY_INDEXES["ix_tags_key"])
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", _AUTO_ID, primary_key=True, autoincrement=True),
+    sa.Column("run_id", _text(ID_LENGTH), _run_fk(), nullable=False),
+    sa.Column("key", _text(KEY_LENGTH), nullable=False),
+    sa.Column("value", sa.Double(), nullable=True),
+    sa.Column("is_nan", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("timestamp", sa.BigInteger(), nullable=False),
+    sa.Index("ix_metrics_run_id_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", _text(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column("key", _text(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.Double(), nullable=True),
+    sa.Column("is_nan", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("timestamp", sa.BigInteger(), nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+    sqlite_with_rowid=False,
+)
+
+run_artifacts = sa.Table(
+    "run_artifacts",
+    metadata,
+    sa.Column("run_id", _text(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column("path", _text(PATH_LENGTH), primary_key=True),
+    sa.Column("digest", _text(64), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+def include_object_on(dialect: str) -> Callable[..., bool]:
+    """Return Alembic's ``include_object`` hook for a dialect: it leaves out the indexes that
+    exist on other dialects only, so autogenerate compares like with like."""
+
+    def include_object(_obj: Any, name: str | None, type_: str, *_args: Any) -> bool:
+        owner = DIALECT_ONLY_INDEXES.get(name or "") if type_ == "index" else None
+        return owner is None or owner == dialect
+
+    return include_object

@@ -1,0 +1,456 @@
+""":class:`SqlTrackingStore`: the :class:`~loopml.store.protocols.TrackingStore` on SQLite and
+PostgreSQL (SQLAlchemy Core).
+
+The store enforces integrity only (unknown runs and experiments, taken names, write-once
+params); validation of ids, keys and values happens above it, in the tracking service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
+from loopml.core.errors import AlreadyExistsError, ConflictError, NotFoundError
+from loopml.core.ids import ExperimentId, RunId
+from loopml.store.query import RunQuery
+from loopml.store.sql import mapper
+from loopml.store.sql.compile import compile_count, compile_search
+from loopml.store.sql.engine import StoreEngine
+from loopml.store.sql.migrate import ensure_schema, read_revision
+from loopml.store.sql.tables import (
+    experiments,
+    latest_metrics,
+    metrics,
+    run_artifacts,
+    runs,
+)
+from loopml.store.sql.tables import params as params_table
+from loopml.store.sql.tables import tags as tags_table
+
+_InsertFactory = Callable[[sa.Table], Any]
+
+
+def _run_not_found(run_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"Run {run_id!r} does not exist (it was never created or has been purged). "
+        "Check the run id, or start a new run."
+    )
+
+
+def _run_exists(conn: sa.Connection, run_id: str) -> bool:
+    statement = sa.select(runs.c.run_id).where(runs.c.run_id == run_id)
+    return conn.execute(statement).first() is not None
+
+
+def _require_run(conn: sa.Connection, run_id: str) -> None:
+    if not _run_exists(conn, run_id):
+        raise _run_not_found(run_id)
+
+
+def _require_runs(conn: sa.Connection, run_ids: Iterable[str]) -> None:
+    wanted = sorted(set(run_ids))
+    for start in range(0, len(wanted), mapper.ID_CHUNK):
+        chunk = wanted[start : start + mapper.ID_CHUNK]
+        statement = sa.select(runs.c.run_id).where(runs.c.run_id.in_(chunk))
+        found = set(conn.execute(statement).scalars())
+        for run_id in chunk:
+            if run_id not in found:
+                raise _run_not_found(run_id)
+
+
+def _latest_candidates(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reduce a batch to one row per (run, key): highest step, then timestamp, then the later."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        slot = (row["run_id"], row["key"])
+        current = best.get(slot)
+        if current is None or (row["step"], row["timestamp"]) >= (
+            current["step"],
+            current["timestamp"],
+        ):
+            best[slot] = row
+    # A fixed order makes concurrent PostgreSQL upserts take row locks in the same order.
+    return [best[slot] for slot in sorted(best)]
+
+
+class SqlTrackingStore:
+    """Experiments, runs, params, metrics, tags and the artifact index in a SQL database.
+
+    Opening the store migrates a fresh or older database to the current schema.
+
+    Args:
+        url: SQLAlchemy URL: ``sqlite:///path/to/loopml.db`` or
+            ``postgresql://user:password@host:5432/dbname`` (``postgres://`` and
+            ``postgresql://`` use the psycopg 3 driver).
+
+    Raises:
+        PermissionDeniedError: The SQLite file or its folder cannot be created or written.
+        StoreError: The database cannot be reached or the URL is not supported.
+        SchemaVersionError: The database was written by a newer loopml.
+
+    Example:
+        >>> store = SqlTrackingStore("sqlite:///.loopml/loopml.db")  # doctest: +SKIP
+        >>> store.describe()["dialect"]  # doctest: +SKIP
+        'sqlite'
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._db = StoreEngine(url)
+        try:
+            ensure_schema(self._db)
+        except BaseException:
+            self._db.dispose()
+            raise
+        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
+        self._insert: _InsertFactory = dialect.insert
+        self._metric_insert = metrics.insert()
+        self._latest_upsert = self._build_latest_upsert()
+
+    def __repr__(self) -> str:
+        return f"SqlTrackingStore({self._db.location!r})"
+
+    def _build_latest_upsert(self) -> Any:
+        statement = self._insert(latest_metrics)
+        new, old = statement.excluded, latest_metrics.c
+        return statement.on_conflict_do_update(
+            index_elements=[old.run_id, old.key],
+            set_={"value": new.value, "is_nan": new.is_nan, "step": new.step,
+                  "timestamp": new.timestamp},
+            where=sa.or_(
+                new.step > old.step,
+                sa.and_(new.step == old.step, new.timestamp >= old.timestamp),
+            ),
+        )
+
+    # -- experiments ---------------------------------------------------------------------
+
+    def create_experiment(self, experiment: Experiment) -> None:
+        """Insert a new experiment. Raises AlreadyExistsError when the name or id is taken."""
+
+        def work(conn: sa.Connection) -> None:
+            taken = conn.execute(
+                sa.select(experiments.c.experiment_id).where(
+                    sa.or_(experiments.c.name == experiment.name,
+                           experiments.c.experiment_id == experiment.experiment_id)
+                )
+            ).first()
+            if taken is not None:
+                raise self._experiment_taken(experiment)
+            conn.execute(experiments.insert(), mapper.experiment_row(experiment))
+
+        try:
+            self._db.write(work)
+        except sa.exc.IntegrityError:  # a concurrent writer took the name first
+            raise self._experiment_taken(experiment) from None
+
+    @staticmethod
+    def _experiment_taken(experiment: Experiment) -> AlreadyExistsError:
+        return AlreadyExistsError(
+            f"An experiment named {experiment.name!r} (or with id {experiment.experiment_id!r}) "
+            "already exists; experiment names are unique. Use the existing experiment, or "
+            "choose another name."
+        )
+
+    def get_experiment(self, experiment_id: ExperimentId) -> Experiment:
+        """Return one experiment. Raises NotFoundError."""
+        statement = sa.select(*mapper.EXPERIMENT_COLUMNS).where(
+            experiments.c.experiment_id == experiment_id
+        )
+        with self._db.read() as conn:
+            row = conn.execute(statement).first()
+        if row is None:
+            raise NotFoundError(
+                f"Experiment {experiment_id!r} does not exist. Check the id, or list the "
+                "experiments to find the one you want."
+            )
+        return mapper.experiment_from_row(row)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment with that name, or None."""
+        statement = sa.select(*mapper.EXPERIMENT_COLUMNS).where(experiments.c.name == name)
+        with self._db.read() as conn:
+            row = conn.execute(statement).first()
+        return None if row is None else mapper.experiment_from_row(row)
+
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        """Return experiments ordered by name."""
+        statement = sa.select(*mapper.EXPERIMENT_COLUMNS).order_by(experiments.c.name)
+        if not include_deleted:
+            statement = statement.where(experiments.c.deleted.is_(sa.false()))
+        with self._db.read() as conn:
+            return [mapper.experiment_from_row(row) for row in conn.execute(statement)]
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def create_run(self, run: Run) -> None:
+        """Insert a new run with its params, tags and metrics (metrics at step 0, timestamped
+        with the start time). Raises AlreadyExistsError for a duplicate id, NotFoundError for
+        an unknown experiment."""
+
+        def work(conn: sa.Connection) -> None:
+            known = conn.execute(
+                sa.select(experiments.c.experiment_id).where(
+                    experiments.c.experiment_id == run.experiment_id
+                )
+            ).first()
+            if known is None:
+                raise NotFoundError(
+                    f"Cannot create run {run.run_id!r}: experiment {run.experiment_id!r} does "
+                    "not exist. Create the experiment first, or pass an existing one."
+                )
+            if _run_exists(conn, run.run_id):
+                raise self._run_taken(run.run_id)
+            conn.execute(runs.insert(), mapper.run_row(run))
+            if run.params:
+                conn.execute(params_table.insert(), [
+                    {"run_id": run.run_id, "key": k, "value": v} for k, v in run.params.items()
+                ])
+            if run.tags:
+                conn.execute(tags_table.insert(), [
+                    {"run_id": run.run_id, "key": k, "value": v} for k, v in run.tags.items()
+                ])
+            if run.metrics:
+                points = [MetricPoint(key=k, value=v, step=0, timestamp=run.start_time)
+                          for k, v in run.metrics.items()]
+                rows = mapper.metric_rows(run.run_id, points)
+                conn.execute(self._metric_insert, rows)
+                conn.execute(latest_metrics.insert(), rows)
+
+        try:
+            self._db.write(work)
+        except sa.exc.IntegrityError:  # a concurrent writer created the same id first
+            raise self._run_taken(run.run_id) from None
+
+    @staticmethod
+    def _run_taken(run_id: str) -> AlreadyExistsError:
+        return AlreadyExistsError(
+            f"A run with id {run_id!r} already exists; run ids are unique. Create the run "
+            "with a fresh id (loopml.core.ids.new_run_id())."
+        )
+
+    def get_run(self, run_id: RunId) -> Run:
+        """Return a run with its params, latest metrics and tags. Raises NotFoundError."""
+        statement = sa.select(*mapper.RUN_COLUMNS).where(runs.c.run_id == run_id)
+        with self._db.read() as conn:
+            rows = mapper.raw_rows(conn, statement)
+            if not rows:
+                raise _run_not_found(run_id)
+            return mapper.load_runs(conn, rows)[0]
+
+    def _update_run(self, run_id: RunId, values: Mapping[str, Any]) -> None:
+        statement = runs.update().where(runs.c.run_id == run_id).values(**values)
+
+        def work(conn: sa.Connection) -> int:
+            return conn.execute(statement).rowcount
+
+        if self._db.write(work) == 0:
+            raise _run_not_found(run_id)
+
+    def end_run(
+        self, run_id: RunId, *, status: RunStatus, end_time: int | None, error: str | None = None
+    ) -> None:
+        """Record the end of a run (or, with status RUNNING and end_time None, reopen it).
+        Raises NotFoundError."""
+        self._update_run(run_id, {"status": status.value, "end_time": end_time, "error": error})
+
+    def set_run_deleted(self, run_id: RunId, deleted: bool) -> None:
+        """Soft-delete (or restore) a run. Raises NotFoundError."""
+        self._update_run(run_id, {"deleted": deleted})
+
+    def purge_run(self, run_id: RunId) -> None:
+        """Remove a run and everything logged on it (cascading). Raises NotFoundError."""
+
+        def work(conn: sa.Connection) -> int:
+            return conn.execute(runs.delete().where(runs.c.run_id == run_id)).rowcount
+
+        if self._db.write(work) == 0:
+            raise _run_not_found(run_id)
+
+    # -- params and tags -----------------------------------------------------------------
+
+    def log_params(self, run_id: RunId, params: Mapping[str, str]) -> None:
+        """Insert params in one transaction. Re-logging the same value is a no-op; a different
+        value for a stored key raises ConflictError naming the key, old and new value, and
+        nothing of the call is written. Raises NotFoundError for an unknown run."""
+        wanted = {str(key): str(value) for key, value in params.items()}
+
+        def work(conn: sa.Connection) -> None:
+            _require_run(conn, run_id)
+            if not wanted:
+                return
+            # Insert what is new, then read every key back: a stored value that differs
+            # (logged before, or by a concurrent writer) is a conflict and rolls back all.
+            conn.execute(
+                self._insert(params_table).on_conflict_do_nothing(index_elements=["run_id", "key"]),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in wanted.items()],
+            )
+            keys = sorted(wanted)
+            for start in range(0, len(keys), mapper.ID_CHUNK):
+                chunk = keys[start : start + mapper.ID_CHUNK]
+                stored = conn.execute(
+                    sa.select(params_table.c.key, params_table.c.value).where(
+                        params_table.c.run_id == run_id, params_table.c.key.in_(chunk)
+                    )
+                )
+                for key, old in sorted(stored):
+                    if old != wanted[key]:
+                        raise ConflictError(
+                            f"Param {key!r} of run {run_id} is already {old}; params are "
+                            f"write-once and cannot be changed to {wanted[key]}. Log it "
+                            "under another key, or start a new run."
+                        )
+
+        self._db.write(work)
+
+    def set_tags(self, run_id: RunId, tags: Mapping[str, str]) -> None:
+        """Insert or overwrite tags in one transaction. Raises NotFoundError."""
+
+        def work(conn: sa.Connection) -> None:
+            _require_run(conn, run_id)
+            if not tags:
+                return
+            statement = self._insert(tags_table)
+            statement = statement.on_conflict_do_update(
+                index_elements=["run_id", "key"], set_={"value": statement.excluded.value}
+            )
+            conn.execute(
+                statement, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+            )
+
+        self._db.write(work)
+
+    def delete_tag(self, run_id: RunId, key: str) -> None:
+        """Remove a tag. Raises NotFoundError when the run or the tag does not exist."""
+
+        def work(conn: sa.Connection) -> None:
+            deleted = conn.execute(
+                tags_table.delete().where(tags_table.c.run_id == run_id, tags_table.c.key == key)
+            ).rowcount
+            if deleted == 0:
+                _require_run(conn, run_id)
+                raise NotFoundError(
+                    f"Run {run_id} has no tag {key!r}, so it cannot be deleted. Check the key "
+                    "(tags are case-sensitive)."
+                )
+
+        self._db.write(work)
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def log_metrics(self, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
+        """Append metric points (of one or many runs) in one transaction and update each
+        (run, key)'s latest value: highest step, then latest timestamp, then the later write.
+
+        The points are inserted with one executemany, and the latest values with one
+        executemany upsert of one candidate per (run, key). Raises NotFoundError (and writes
+        nothing) when a point names an unknown run.
+        """
+        if not points:
+            return
+        rows: list[dict[str, Any]] = []
+        for run_id, point in points:
+            value, is_nan = mapper.encode_value(point.value)
+            rows.append({"run_id": run_id, "key": point.key, "value": value, "is_nan": is_nan,
+                         "step": point.step, "timestamp": point.timestamp})
+        latest = _latest_candidates(rows)
+
+        def work(conn: sa.Connection) -> None:
+            _require_runs(conn, {row["run_id"] for row in latest})
+            conn.execute(self._metric_insert, rows)
+            conn.execute(self._latest_upsert, latest)
+
+        self._db.write(work)
+
+    def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
+        """Return every point of one metric ordered by step, then timestamp (then the order of
+        writing). Raises NotFoundError for an unknown run."""
+        statement = (
+            sa.select(metrics.c.key, metrics.c.value, metrics.c.is_nan, metrics.c.step,
+                      metrics.c.timestamp)
+            .where(metrics.c.run_id == run_id, metrics.c.key == key)
+            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(statement).all()
+            if not rows:
+                _require_run(conn, run_id)
+        return [mapper.point_from_row(row) for row in rows]
+
+    # -- search --------------------------------------------------------------------------
+
+    def search_runs(self, query: RunQuery) -> list[Run]:
+        """Return the runs matching ``query`` in its order, with params, metrics and tags.
+
+        Raises:
+            InvalidArgumentError: A comparison does not fit its field.
+        """
+        statement = compile_search(query)
+        with self._db.read() as conn:
+            rows = mapper.raw_rows(conn, statement)
+            return mapper.load_runs(conn, rows)
+
+    def count_runs(self, query: RunQuery) -> int:
+        """Return how many runs match ``query`` (ignoring its limit and offset)."""
+        statement = compile_count(query)
+        with self._db.read() as conn:
+            return conn.execute(statement).scalar_one()
+
+    # -- artifacts -----------------------------------------------------------------------
+
+    def add_artifacts(self, run_id: RunId, entries: Sequence[ArtifactEntry]) -> None:
+        """Index files logged on a run; a path logged again points at the new blob.
+        Raises NotFoundError for an unknown run."""
+
+        def work(conn: sa.Connection) -> None:
+            _require_run(conn, run_id)
+            if not entries:
+                return
+            latest = {entry.path: entry for entry in entries}  # the last entry of a path wins
+            statement = self._insert(run_artifacts)
+            statement = statement.on_conflict_do_update(
+                index_elements=["run_id", "path"],
+                set_={"digest": statement.excluded.digest, "size": statement.excluded.size},
+            )
+            conn.execute(statement, [
+                {"run_id": run_id, "path": e.path, "digest": e.digest, "size": e.size}
+                for e in latest.values()
+            ])
+
+        self._db.write(work)
+
+    def list_artifacts(self, run_id: RunId) -> list[ArtifactEntry]:
+        """Return a run's artifact index ordered by path. Raises NotFoundError."""
+        table = run_artifacts
+        statement = (
+            sa.select(table.c.path, table.c.digest, table.c.size)
+            .where(table.c.run_id == run_id)
+            .order_by(table.c.path)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(statement).all()
+            if not rows:
+                _require_run(conn, run_id)
+        return [ArtifactEntry(path=path, digest=digest, size=int(size))
+                for path, digest, size in rows]
+
+    # -- housekeeping --------------------------------------------------------------------
+
+    def describe(self) -> Mapping[str, str]:
+        """Return facts for ``loopml doctor``: dialect, driver, server version, database
+        (file path, or URL with the password masked) and schema revision."""
+        return {
+            "dialect": self._db.dialect,
+            "driver": self._db.url.get_driver_name(),
+            "server_version": self._db.server_version(),
+            "database": self._db.location,
+            "schema_revision": read_revision(self._db) or "",
+        }
+
+    def close(self) -> None:
+        """Release connections (the store can still be used; it reconnects on demand)."""
+        self._db.dispose()

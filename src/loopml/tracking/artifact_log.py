@@ -1,0 +1,124 @@
+"""Log files, folders, bytes and in-memory objects as a run's artifacts, and read them back.
+
+Bytes go to the content-addressed artifact store (stored once, verified on read); the run's
+artifact index maps each run-relative path to a digest.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from loopml.core.entities import ArtifactEntry
+from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.core.ids import RunId
+from loopml.store.protocols import ArtifactStore, TrackingStore
+from loopml.tracking import payloads
+from loopml.tracking.keys import check_artifact_path
+
+
+def _join(artifact_path: str | None, name: str) -> str:
+    return check_artifact_path(f"{artifact_path.strip('/')}/{name}" if artifact_path else name)
+
+
+class ArtifactLog:
+    """Writes and reads the artifacts of runs."""
+
+    def __init__(self, tracking: TrackingStore, artifacts: ArtifactStore) -> None:
+        self._tracking = tracking
+        self._artifacts = artifacts
+
+    def log(
+        self,
+        run_id: RunId,
+        source: Any,
+        *,
+        name: str | None = None,
+        artifact_path: str | None = None,
+    ) -> list[ArtifactEntry]:
+        """Log ``source`` (see :data:`payloads.SUPPORTED`) and return the index entries."""
+        if isinstance(source, str | os.PathLike):
+            return self._log_path(run_id, Path(source), name=name, artifact_path=artifact_path)
+        kind = payloads.object_kind(source)
+        if kind is None:
+            raise InvalidArgumentError(
+                f"Cannot log an object of type {type(source).__name__} as an artifact; "
+                f"supported: {payloads.SUPPORTED}. For a dict use log_dict."
+            )
+        if kind == "bytes" and not name:
+            raise InvalidArgumentError(
+                "Logging bytes needs a file name: log_artifact(data, name='model.bin')."
+            )
+        filename = name or payloads.DEFAULT_NAMES[kind]
+        return [
+            self.log_bytes(run_id, payloads.to_bytes(source, kind), _join(artifact_path, filename))
+        ]
+
+    def log_bytes(self, run_id: RunId, data: bytes, path: str) -> ArtifactEntry:
+        """Store bytes at a run-relative path."""
+        path = check_artifact_path(path)
+        blob = self._artifacts.put_bytes(data)
+        entry = ArtifactEntry(path=path, digest=blob.digest, size=blob.size)
+        self._tracking.add_artifacts(run_id, [entry])
+        return entry
+
+    def _log_path(
+        self, run_id: RunId, path: Path, *, name: str | None, artifact_path: str | None
+    ) -> list[ArtifactEntry]:
+        if not path.exists():
+            raise NotFoundError(
+                f"Cannot log artifact {str(path)!r}: no such file or folder. Check the path "
+                f"(relative paths start at {Path.cwd()})."
+            )
+        if path.is_file():
+            files = [(path, _join(artifact_path, name or path.name))]
+        else:
+            base = name or path.name
+            files = [
+                (f, _join(artifact_path, f"{base}/{f.relative_to(path).as_posix()}"))
+                for f in sorted(path.rglob("*"))
+                if f.is_file()
+            ]
+        entries = []
+        for file, rel in files:
+            try:
+                blob = self._artifacts.put_file(file)
+            except PermissionError as exc:
+                raise InvalidArgumentError(
+                    f"Cannot read {str(file)!r} to log it: {exc.strerror}."
+                ) from None
+            entries.append(ArtifactEntry(path=rel, digest=blob.digest, size=blob.size))
+        self._tracking.add_artifacts(run_id, entries)
+        return entries
+
+    def find(self, run_id: RunId, path: str) -> ArtifactEntry:
+        """Return the index entry of one artifact."""
+        entries = self._tracking.list_artifacts(run_id)
+        for entry in entries:
+            if entry.path == path:
+                return entry
+        from loopml.core.errors import did_you_mean
+
+        raise NotFoundError(
+            f"Run {run_id} has no artifact {path!r}."
+            f"{did_you_mean(path, [e.path for e in entries])}"
+            " List them with `loopml runs show RUN_ID`."
+        )
+
+    def read_bytes(self, run_id: RunId, path: str) -> bytes:
+        """Return an artifact's bytes, verified against its digest."""
+        return self._artifacts.get_bytes(self.find(run_id, path).digest)
+
+    def download(self, run_id: RunId, path: str, dest: Path) -> Path:
+        """Copy one artifact, or every artifact under a folder path, into ``dest``."""
+        entries = self._tracking.list_artifacts(run_id)
+        prefix = path.rstrip("/") + "/"
+        selected = [e for e in entries if e.path == path or e.path.startswith(prefix)]
+        if not selected:
+            self.find(run_id, path)  # raises the helpful NotFoundError
+        for entry in selected:
+            target = dest / entry.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._artifacts.get_file(entry.digest, target)
+        return dest / path

@@ -1,0 +1,487 @@
+"""The tracking service: experiments, runs, params, metrics, tags, artifacts and search.
+
+The rules shared by every backend live here, written once: key and value validation,
+write-once params, 'an ended run is immutable', buffered metrics, environment capture.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from loopml.core.clock import Clock, now_ms
+from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
+from loopml.core.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    did_you_mean,
+)
+from loopml.core.ids import ExperimentId, RunId, is_hex_id, new_experiment_id, new_run_id
+from loopml.store.backend import Backend
+from loopml.store.protocols import TrackingStore
+from loopml.store.query import Comparison, FieldRef, RunQuery, parse_filter, parse_order_by
+from loopml.tracking import keys
+from loopml.tracking.artifact_log import ArtifactLog
+from loopml.tracking.capture import capture_environment
+from loopml.tracking.search import runs_to_frame
+from loopml.tracking.writer import MetricWriter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_ERROR_CHARS = 20_000
+
+_writers_lock = threading.Lock()
+_writers: weakref.WeakKeyDictionary[TrackingStore, MetricWriter] = weakref.WeakKeyDictionary()
+
+
+def _writer_for(store: TrackingStore, interval: float) -> MetricWriter:
+    """One writer per store per process, shared by every service on it."""
+    with _writers_lock:
+        writer = _writers.get(store)
+        if writer is None:
+            writer = _writers[store] = MetricWriter(store, interval=interval)
+        return writer
+
+
+def format_error(exc: BaseException) -> str:
+    """Render an exception as ``Type: message`` plus its traceback, bounded in size."""
+    text = "".join(traceback.format_exception(exc))
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS // 2] + "\n...\n" + text[-MAX_ERROR_CHARS // 2 :]
+    return text
+
+
+class TrackingService:
+    """Everything the SDK and CLI do with runs, over one :class:`Backend`.
+
+    Args:
+        backend: The stores to use.
+        clock: Millisecond clock (injectable for tests).
+    """
+
+    def __init__(self, backend: Backend, *, clock: Clock = now_ms) -> None:
+        self.backend = backend
+        self.store = backend.tracking
+        self.settings = backend.settings
+        self.artifacts = ArtifactLog(backend.tracking, backend.artifacts)
+        self.writer = _writer_for(backend.tracking, backend.settings.flush_interval)
+        self._clock = clock
+        self._running: set[RunId] = set()
+
+    # -- experiments ------------------------------------------------------------------------
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """Return the experiment named ``name``, creating it on first use."""
+        name = keys.check_name("experiment", name)
+        found = self.store.get_experiment_by_name(name)
+        if found is not None:
+            return found
+        experiment = Experiment(new_experiment_id(), name, created_at=self._clock())
+        try:
+            self.store.create_experiment(experiment)
+        except AlreadyExistsError:  # another process created it in between
+            found = self.store.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found
+        return experiment
+
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        """Return an experiment by name (or id). Raises NotFoundError with a suggestion."""
+        found = self.store.get_experiment_by_name(name_or_id)
+        if found is not None:
+            return found
+        if is_hex_id(name_or_id):
+            try:
+                return self.store.get_experiment(ExperimentId(name_or_id))
+            except NotFoundError:
+                pass
+        names = [e.name for e in self.store.list_experiments()]
+        raise NotFoundError(
+            f"No experiment named {name_or_id!r}.{did_you_mean(name_or_id, names)} "
+            "List them with `loopml experiments list`."
+        )
+
+    def list_experiments(self) -> list[Experiment]:
+        """Return every experiment, by name."""
+        return self.store.list_experiments()
+
+    def count_runs(self, experiment: Experiment) -> int:
+        """Return how many (not deleted) runs an experiment has."""
+        return self.store.count_runs(RunQuery(experiment_ids=(experiment.experiment_id,)))
+
+    # -- run lifecycle ----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        experiment: str | None = None,
+        name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: RunId | None = None,
+        capture: bool | None = None,
+    ) -> Run:
+        """Start a new run (status RUNNING) and capture its environment.
+
+        Args:
+            experiment: Experiment name; created if missing. Default: the settings' one.
+            name: Run name. Default: ``run-`` plus the first 8 digits of its id.
+            tags: Initial tags.
+            parent_run_id: The enclosing run of a nested run.
+            capture: Capture git/entry point/packages/host. Default: settings.capture_env.
+        """
+        exp = self.get_or_create_experiment(experiment or self.settings.experiment)
+        run_id = new_run_id()
+        name = keys.check_name("run", name) if name is not None else f"run-{run_id[:8]}"
+        tag_values = keys.check_texts("tag", tags or {})
+        if parent_run_id is not None:
+            self.get_run(parent_run_id)  # NotFoundError for a bad parent
+        captured = None
+        if capture if capture is not None else self.settings.capture_env:
+            captured = capture_environment()
+            tag_values = {**captured.tags, **tag_values}
+        run = Run(
+            run_id=run_id,
+            experiment_id=exp.experiment_id,
+            name=name,
+            status=RunStatus.RUNNING,
+            start_time=self._clock(),
+            parent_run_id=parent_run_id,
+            tags=tag_values,
+        )
+        self.store.create_run(run)
+        self._running.add(run_id)
+        if captured is not None:
+            for path, data in captured.files.items():
+                self.artifacts.log_bytes(run_id, data, path)
+        return run
+
+    def resume_run(self, run_id: str) -> Run:
+        """Reopen a run by id to log more to it.
+
+        A RUNNING run (for example from another process) is used as is; a FAILED or KILLED
+        run is set back to RUNNING; a FINISHED run is immutable and is refused.
+        """
+        run = self.get_run(run_id)
+        if run.status is RunStatus.FINISHED:
+            raise ConflictError(
+                f"Run {run.run_id} is FINISHED, and finished runs are immutable. Start a new "
+                f"run instead (e.g. start_run(tags={{'resumed_from': '{run.run_id}'}}))."
+            )
+        if run.status is not RunStatus.RUNNING:
+            self.store.end_run(run.run_id, status=RunStatus.RUNNING, end_time=None, error=None)
+        self._running.add(run.run_id)
+        return self.get_run(run.run_id)
+
+    def end_run(
+        self,
+        run_id: RunId,
+        *,
+        status: RunStatus = RunStatus.FINISHED,
+        error: BaseException | str | None = None,
+    ) -> None:
+        """Flush the run's metrics and record its end (status, end time, error)."""
+        if not status.is_terminal:
+            raise InvalidArgumentError(
+                f"end_run needs a final status (FINISHED, FAILED or KILLED); got {status.value}."
+            )
+        self.writer.flush()
+        message = format_error(error) if isinstance(error, BaseException) else error
+        self.store.end_run(run_id, status=status, end_time=self._clock(), error=message)
+        self._running.discard(run_id)
+
+    def _require_running(self, run_id: RunId) -> None:
+        if run_id in self._running:
+            return
+        run = self.get_run(run_id)
+        if run.status.is_terminal:
+            raise ConflictError(
+                f"Run {run_id} is {run.status.value}: an ended run is immutable and takes no "
+                "more params, metrics, tags or artifacts. Start a new run, or resume a "
+                "FAILED/KILLED one with start_run(run_id=...)."
+            )
+        self._running.add(run_id)
+
+    # -- logging ----------------------------------------------------------------------------
+
+    def log_params(self, run_id: RunId, params: Mapping[str, Any]) -> None:
+        """Log write-once params; the same value again is fine, another value is an error."""
+        values = keys.check_texts("param", params)
+        self._require_running(run_id)
+        if values:
+            self.store.log_params(run_id, values)
+
+    def set_tags(self, run_id: RunId, tags: Mapping[str, Any]) -> None:
+        """Set (or overwrite) tags."""
+        values = keys.check_texts("tag", tags)
+        self._require_running(run_id)
+        if values:
+            self.store.set_tags(run_id, values)
+
+    def log_metric(
+        self,
+        run_id: RunId,
+        key: str,
+        value: Any,
+        *,
+        step: int = 0,
+        timestamp: int | None = None,
+    ) -> None:
+        """Buffer one metric point; it is written in the background within the flush interval."""
+        if run_id not in self._running:
+            self._require_running(run_id)
+        key = keys.check_key("metric", key)
+        point = MetricPoint(
+            key,
+            keys.check_metric_value(key, value),
+            step if type(step) is int else keys.check_step(key, step),
+            self._clock() if timestamp is None else keys.check_timestamp(key, timestamp),
+        )
+        self.writer.add(run_id, point)
+
+    def log_metrics(
+        self,
+        run_id: RunId,
+        metrics: Mapping[str, Any],
+        *,
+        step: int = 0,
+        timestamp: int | None = None,
+    ) -> None:
+        """Buffer several metrics at one step and time."""
+        if not isinstance(metrics, Mapping):
+            raise InvalidArgumentError(
+                f"metrics must be a mapping of key to number; got {type(metrics).__name__}."
+            )
+        self._require_running(run_id)
+        ts = self._clock() if timestamp is None else keys.check_timestamp("metrics", timestamp)
+        points = [
+            (
+                run_id,
+                MetricPoint(
+                    keys.check_key("metric", k),
+                    keys.check_metric_value(k, v),
+                    keys.check_step(k, step),
+                    ts,
+                ),
+            )
+            for k, v in metrics.items()
+        ]
+        self.writer.add_many(points)
+
+    def log_batch(
+        self,
+        run_id: RunId,
+        *,
+        metrics: Sequence[MetricPoint] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write metric points, params and tags now (not buffered), one transaction each."""
+        self._require_running(run_id)
+        points = [
+            (
+                run_id,
+                MetricPoint(
+                    keys.check_key("metric", p.key),
+                    keys.check_metric_value(p.key, p.value),
+                    keys.check_step(p.key, p.step),
+                    keys.check_timestamp(p.key, p.timestamp),
+                ),
+            )
+            for p in metrics
+        ]
+        if params:
+            self.log_params(run_id, params)
+        if tags:
+            self.set_tags(run_id, tags)
+        if points:
+            self.writer.flush()  # keep log order: buffered points first
+            self.store.log_metrics(points)
+
+    def flush(self) -> None:
+        """Write every buffered metric point now."""
+        self.writer.flush()
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def log_artifact(
+        self,
+        run_id: RunId,
+        source: Any,
+        *,
+        name: str | None = None,
+        artifact_path: str | None = None,
+    ) -> list[ArtifactEntry]:
+        """Log a file, folder, bytes, DataFrame, Arrow table or figure; see ArtifactLog."""
+        self._require_running(run_id)
+        return self.artifacts.log(run_id, source, name=name, artifact_path=artifact_path)
+
+    def log_dict(self, run_id: RunId, data: Mapping[str, Any], name: str) -> ArtifactEntry:
+        """Log a dict as JSON (``.json``) or YAML (``.yaml``)."""
+        from loopml.tracking.payloads import dict_to_bytes
+
+        self._require_running(run_id)
+        return self.artifacts.log_bytes(run_id, dict_to_bytes(data, name), name)
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactEntry]:
+        """Return the artifact index of a run."""
+        return self.store.list_artifacts(self.get_run(run_id).run_id)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """Return one artifact's bytes (verified)."""
+        return self.artifacts.read_bytes(self.get_run(run_id).run_id, path)
+
+    def download_artifacts(self, run_id: str, path: str, dest: Path) -> Path:
+        """Copy an artifact or folder of artifacts of a run into ``dest``."""
+        return self.artifacts.download(self.get_run(run_id).run_id, path, dest)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        """Return a run (after writing this process's buffered metrics, so reads see them)."""
+        if not isinstance(run_id, str) or not is_hex_id(run_id):
+            raise InvalidArgumentError(
+                f"{run_id!r} is not a run id: run ids are 32 lowercase hex digits "
+                "(see `loopml runs list`)."
+            )
+        if self.writer.pending:
+            self.writer.flush()
+        return self.store.get_run(RunId(run_id))
+
+    def resolve_run_id(self, prefix: str) -> RunId:
+        """Expand a unique prefix of a run id (at least 4 hex digits) to the full id."""
+        if isinstance(prefix, str) and is_hex_id(prefix):
+            return RunId(prefix)
+        if (
+            not isinstance(prefix, str)
+            or len(prefix) < 4
+            or not all(c in "0123456789abcdef" for c in prefix)
+        ):
+            raise InvalidArgumentError(
+                f"{prefix!r} is not a run id or a prefix of one: give at least 4 of its "
+                "lowercase hex digits (see `loopml runs list`)."
+            )
+        exps = tuple(e.experiment_id for e in self.store.list_experiments())
+        where = Comparison(FieldRef("attribute", "run_id"), "like", f"{prefix}%")
+        matches = (
+            self.store.search_runs(
+                RunQuery(experiment_ids=exps, where=where, limit=2, include_deleted=True)
+            )
+            if exps
+            else []
+        )
+        if not matches:
+            raise NotFoundError(f"No run id starts with {prefix!r}. See `loopml runs list`.")
+        if len(matches) > 1:
+            raise InvalidArgumentError(
+                f"Run id prefix {prefix!r} is ambiguous ({matches[0].run_id}, "
+                f"{matches[1].run_id}, ...). Give more digits."
+            )
+        return matches[0].run_id
+
+    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """Return every point of one metric, by step then time."""
+        run = self.get_run(run_id)
+        return self.store.get_metric_history(run.run_id, keys.check_key("metric", key))
+
+    def delete_run(self, run_id: str, *, purge: bool = False) -> None:
+        """Soft-delete a run (hidden from searches), or with ``purge`` remove its metadata.
+
+        Artifact bytes stay in the content-addressed store (other runs may share them).
+        """
+        run = self.get_run(run_id)
+        if purge:
+            self.store.purge_run(run.run_id)
+        else:
+            self.store.set_run_deleted(run.run_id, True)
+        self._running.discard(run.run_id)
+
+    def build_query(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+    ) -> tuple[RunQuery, dict[str, Experiment]]:
+        """Turn user arguments into a typed query and the experiments it spans."""
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise InvalidArgumentError(
+                f"limit must be a non-negative integer or None; got {limit!r}."
+            )
+        if experiments is None:
+            exps = self.store.list_experiments()
+        else:
+            names = [experiments] if isinstance(experiments, str) else list(experiments)
+            exps = [self.get_experiment(n) for n in names]
+        where = parse_filter(filter) if filter else None
+        order = parse_order_by(list(order_by)) if order_by else ()
+        query = RunQuery(
+            experiment_ids=tuple(e.experiment_id for e in exps),
+            where=where,
+            order_by=order,
+            limit=limit,
+            include_deleted=include_deleted,
+        )
+        return query, {e.experiment_id: e for e in exps}
+
+    @overload
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = ...,
+        *,
+        filter: str | None = ...,
+        order_by: Sequence[str] | None = ...,
+        limit: int | None = ...,
+        include_deleted: bool = ...,
+        output: Literal["pandas"] = ...,
+    ) -> pd.DataFrame: ...
+    @overload
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = ...,
+        *,
+        filter: str | None = ...,
+        order_by: Sequence[str] | None = ...,
+        limit: int | None = ...,
+        include_deleted: bool = ...,
+        output: Literal["runs"],
+    ) -> list[Run]: ...
+
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+        output: Literal["pandas", "runs"] = "pandas",
+    ) -> pd.DataFrame | list[Run]:
+        """Search runs; see :func:`loopml.search_runs` for the arguments."""
+        if output not in ("pandas", "runs"):
+            raise InvalidArgumentError(
+                f"output must be 'pandas' or 'runs'; got {output!r}."
+                + did_you_mean(str(output), ["pandas", "runs"])
+            )
+        query, exps = self.build_query(
+            experiments,
+            filter=filter,
+            order_by=order_by,
+            limit=limit,
+            include_deleted=include_deleted,
+        )
+        if self.writer.pending:
+            self.writer.flush()
+        runs = self.store.search_runs(query) if query.experiment_ids else []
+        return runs if output == "runs" else runs_to_frame(runs, exps)

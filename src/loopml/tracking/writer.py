@@ -1,0 +1,180 @@
+"""Buffered metric writes: ``log_metric`` appends to memory; a background thread writes the
+buffer in one transaction every ``flush_interval`` seconds (or sooner when it grows large).
+
+Nothing is lost on a normal exit (``atexit`` flushes), on an exception (the run's context
+manager flushes before recording the failure) or on SIGTERM (the SDK turns it into
+``SystemExit``, which unwinds through the same paths). A write that fails keeps its points in
+the buffer and is retried; :meth:`MetricWriter.flush` raises if they still cannot be written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Iterable
+
+from loopml.core.entities import MetricPoint
+from loopml.core.errors import LoopmlError, StoreError
+from loopml.core.ids import RunId
+from loopml.store.protocols import TrackingStore
+
+log = logging.getLogger(__name__)
+
+#: Points that wake the writer early instead of waiting for the interval.
+WAKE_AT = 20_000
+#: Largest batch written in one transaction.
+MAX_BATCH = 50_000
+_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+
+_writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
+
+
+class MetricWriter:
+    """Buffers metric points of any number of runs and writes them in batches.
+
+    Args:
+        store: Where the points go.
+        interval: Seconds between background writes.
+    """
+
+    def __init__(self, store: TrackingStore, *, interval: float) -> None:
+        self._store = store
+        self._interval = interval
+        self._pending: list[tuple[RunId, MetricPoint]] = []
+        self._lock = threading.Lock()  # guards _pending and _thread
+        self._write_lock = threading.Lock()  # one transaction at a time, in order
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._last_error: BaseException | None = None
+        self._pid = os.getpid()
+        _writers.add(self)
+
+    @property
+    def pending(self) -> int:
+        """How many points wait to be written."""
+        return len(self._pending)
+
+    def add(self, run_id: RunId, point: MetricPoint) -> None:
+        """Buffer one point (validated by the caller)."""
+        pending = self._pending
+        pending.append((run_id, point))  # list.append is atomic under the GIL
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        if len(pending) >= WAKE_AT:
+            self._wake.set()
+
+    def add_many(self, items: Iterable[tuple[RunId, MetricPoint]]) -> None:
+        """Buffer several points."""
+        with self._lock:
+            self._pending.extend(items)
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        if len(self._pending) >= WAKE_AT:
+            self._wake.set()
+
+    def flush(self) -> None:
+        """Write every buffered point now, in the caller's thread (all runs, in log order).
+
+        Raises:
+            StoreError: The points could not be written after retries; they stay buffered.
+        """
+        self._drain(retry=True)
+
+    def close(self) -> None:
+        """Flush and stop the background thread."""
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        self._drain(retry=True)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # forked child: the parent's thread is not here
+                self._pid = os.getpid()
+                self._thread = None
+                self._write_lock = threading.Lock()
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name="loopml-metric-writer", daemon=True
+            )
+            self._thread.start()
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._closed:
+            delay = (
+                self._interval
+                if failures == 0
+                else _RETRY_DELAYS[min(failures, len(_RETRY_DELAYS)) - 1]
+            )
+            self._wake.wait(delay)
+            self._wake.clear()
+            try:
+                self._drain(retry=False)
+                failures = 0
+            except LoopmlError as exc:
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    log.warning("loopml could not write metrics yet (%s); will retry", exc)
+
+    def _take(self) -> list[tuple[RunId, MetricPoint]]:
+        with self._lock:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        return batch
+
+    def _restore(self, batch: list[tuple[RunId, MetricPoint]]) -> None:
+        with self._lock:
+            self._pending[:0] = batch
+
+    def _drain(self, *, retry: bool) -> None:
+        with self._write_lock:
+            while True:
+                batch = self._take()
+                if not batch:
+                    return
+                self._write(batch, retry=retry)
+
+    def _write(self, batch: list[tuple[RunId, MetricPoint]], *, retry: bool) -> None:
+        delays = _RETRY_DELAYS if retry else ()
+        attempt = 0
+        while True:
+            try:
+                self._store.log_metrics(batch)
+                self._last_error = None
+                return
+            except BaseException as exc:
+                if not isinstance(exc, LoopmlError) or attempt >= len(delays):
+                    self._restore(batch)  # keep every point: nothing logged is lost
+                    self._last_error = exc
+                    if isinstance(exc, LoopmlError):
+                        raise StoreError(
+                            f"{len(batch)} metric points could not be written to "
+                            f"{self._store.url}: {exc}. They are kept in memory and retried; "
+                            "fix the store and call flush() again."
+                        ) from exc
+                    raise
+                threading.Event().wait(delays[attempt])
+                attempt += 1
+
+
+def flush_all_writers() -> None:
+    """Flush every live writer in this process (used at exit)."""
+    for writer in list(_writers):
+        try:
+            writer.close()
+        except Exception as exc:  # report, never hide: the points stay in memory
+            log.error(
+                "loopml lost the chance to write %d metric points at exit: %s", writer.pending, exc
+            )
+
+
+atexit.register(flush_all_writers)

@@ -1,0 +1,94 @@
+"""The fluent SDK: with-blocks end runs with the right status; nesting; resuming."""
+
+from __future__ import annotations
+
+import pytest
+
+import loopml
+from loopml.core.entities import RunStatus
+from loopml.core.errors import ConflictError, NotFoundError
+
+
+def test_a_block_that_succeeds_finishes_the_run(store_env: dict[str, str]) -> None:
+    with loopml.start_run(experiment="exp", name="ok", tags={"team": "risk"}) as run:
+        loopml.log_param("max_depth", 6)
+        loopml.log_params({"lr": 0.1})
+        for i in range(100):
+            loopml.log_metric("loss", 1 / (i + 1), step=i)
+        loopml.log_metrics({"auc": 0.9})
+        loopml.set_tag("stage", "dev")
+        loopml.set_tags({"owner": "me"})
+        loopml.log_dict({"a": 1}, "config.json")
+        loopml.log_artifact(b"x", name="x.bin")
+        assert loopml.active_run() is run
+    assert loopml.active_run() is None
+    stored = loopml.get_run(run.run_id)
+    assert stored.status is RunStatus.FINISHED
+    assert stored.params == {"max_depth": "6", "lr": "0.1"}
+    assert stored.metrics == {"loss": pytest.approx(0.01), "auc": 0.9}
+    assert stored.tags == {"team": "risk", "stage": "dev", "owner": "me"}
+
+
+def test_a_block_that_raises_fails_the_run_with_the_error(store_env: dict[str, str]) -> None:
+    with pytest.raises(ZeroDivisionError), loopml.start_run(experiment="exp") as run:
+        loopml.log_metric("before", 1.0)
+        _ = 1 / 0
+    stored = loopml.get_run(run.run_id)
+    assert stored.status is RunStatus.FAILED
+    assert stored.error is not None and "ZeroDivisionError: division by zero" in stored.error
+    assert "Traceback" in stored.error
+    assert stored.metrics == {"before": 1.0}
+
+
+def test_ctrl_c_kills_the_run(store_env: dict[str, str]) -> None:
+    with pytest.raises(KeyboardInterrupt), loopml.start_run(experiment="exp") as run:
+        raise KeyboardInterrupt
+    assert loopml.get_run(run.run_id).status is RunStatus.KILLED
+
+
+def test_runs_nest_and_unwind(store_env: dict[str, str]) -> None:
+    with loopml.start_run(experiment="exp", name="parent") as parent:
+        with loopml.start_run(experiment="exp", name="child") as child:
+            assert loopml.active_run() is child
+        assert loopml.active_run() is parent
+    assert loopml.get_run(child.run_id).parent_run_id == parent.run_id
+    assert loopml.get_run(parent.run_id).parent_run_id is None
+
+
+def test_resume_by_id(store_env: dict[str, str]) -> None:
+    run = loopml.start_run(experiment="exp")
+    run.log_metric("m", 1.0, step=0)
+    run.end(RunStatus.KILLED)
+    with loopml.start_run(run_id=run.run_id) as again:
+        again.log_metric("m", 2.0, step=1)
+    stored = loopml.get_run(run.run_id)
+    assert stored.status is RunStatus.FINISHED and stored.metrics["m"] == 2.0
+    with pytest.raises(ConflictError, match="finished runs are immutable"):
+        loopml.start_run(run_id=run.run_id)
+
+
+def test_logging_without_a_run_says_how_to_start_one(store_env: dict[str, str]) -> None:
+    with pytest.raises(NotFoundError, match=r"No active run\. Start one first"):
+        loopml.log_metric("m", 1.0)
+
+
+def test_search_runs_through_the_top_level_api(store_env: dict[str, str]) -> None:
+    for depth in (2, 4, 6):
+        with loopml.start_run(experiment="sweep") as run:
+            run.log_param("max_depth", depth)
+            run.log_metric("auc", 0.8 + depth / 100)
+    frame = loopml.search_runs("sweep", filter="metrics.auc > 0.83", order_by=["metrics.auc desc"])
+    assert list(frame["params.max_depth"]) == ["6", "4"]
+    runs = loopml.search_runs("sweep", output="runs", limit=1, order_by=["metrics.auc"])
+    assert runs[0].params["max_depth"] == "2"
+
+
+def test_client_object_api(store_env: dict[str, str]) -> None:
+    client = loopml.LoopmlClient()
+    with client.start_run("exp", name="c") as run:
+        client.log_param(run.run_id, "a", 1)
+        client.log_metric(run.run_id, "m", 0.5, step=3)
+        client.set_tag(run.run_id, "t", "v")
+    assert client.get_metric_history(run.run_id, "m")[0].step == 3
+    assert [e.name for e in client.list_experiments()] == ["exp"]
+    assert client.get_run(run.run_id).tags == {"t": "v"}

@@ -1,0 +1,39 @@
+"""`make demo`'s job end to end on the embedded default: real models on real bundled data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import loopml
+
+
+def test_demo_trains_logs_and_compares(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    env["COLUMNS"] = "200"
+    done = subprocess.run(
+        [sys.executable, "-m", "loopml.examples.demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "6 models on breast cancer" in done.stdout
+    client = loopml.LoopmlClient(home=tmp_path / ".loopml")
+    frame = client.search_runs(
+        "breast-cancer-demo", filter="parent_run_id is not null", order_by=["metrics.auc desc"]
+    )
+    assert len(frame) == 6
+    assert frame["metrics.auc"].min() > 0.9  # real models on real data, not placeholders
+    assert (frame["status"] == "FINISHED").all()
+    best, worst = frame.iloc[0], frame.iloc[-1]
+    assert done.stdout.index(f" {best['name']} ") < done.stdout.index(f" {worst['name']} ")
+    paths = {a.path for a in client.list_artifacts(best["run_id"])}
+    assert {"confusion.png", "feature_importance.parquet", "loopml/requirements.txt"} <= paths
+    gboost = frame[frame["name"] == "gboost"].iloc[0]
+    curve = client.get_metric_history(gboost["run_id"], "val_auc")
+    assert len(curve) == 150

@@ -1,0 +1,142 @@
+"""Schema migrations: fresh stores, older stores, stores from a newer loopml."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from loopml.core.errors import SchemaVersionError
+from loopml.store.sql import SqlTrackingStore
+from loopml.store.sql.engine import StoreEngine
+from loopml.store.sql.migrate import (
+    HEAD_REVISION,
+    KNOWN_REVISIONS,
+    alembic_config,
+    read_revision,
+    run_alembic,
+    script_head,
+)
+from loopml.store.sql.tables import include_object_on, metadata
+
+RUN_ID, EXP_ID = "a" * 32, "e" * 32
+
+
+def test_head_revision_is_the_script_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert script_head() == HEAD_REVISION
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert tuple(reversed([s.revision for s in scripts.walk_revisions()])) == KNOWN_REVISIONS
+
+
+def test_fresh_store_is_at_head(fresh_db_url: str) -> None:
+    store = SqlTrackingStore(fresh_db_url)
+    try:
+        assert store.describe()["schema_revision"] == HEAD_REVISION
+    finally:
+        store.close()
+
+
+def test_migrations_build_exactly_the_declared_tables(fresh_db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    SqlTrackingStore(fresh_db_url).close()
+    db = StoreEngine(fresh_db_url)
+    try:
+        with db.read() as conn:
+            include = include_object_on(conn.dialect.name)
+            opts = {"compare_type": True, "include_object": include}
+            context = MigrationContext.configure(conn, opts=opts)
+            assert compare_metadata(context, metadata) == []
+    finally:
+        db.dispose()
+
+
+def _write_0001_era_data(conn: sa.Connection) -> None:
+    statements = [
+        "INSERT INTO experiments (experiment_id, name, created_at, description, deleted) "
+        "VALUES (:e, 'old', 1, 'from 0001', :f)",
+        "INSERT INTO runs (run_id, experiment_id, name, status, start_time, deleted) "
+        "VALUES (:r, :e, 'legacy', 'FINISHED', 10, :f)",
+        "INSERT INTO params (run_id, key, value) VALUES (:r, 'lr', '0.1')",
+        "INSERT INTO tags (run_id, key, value) VALUES (:r, 'team', 'a')",
+        "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) "
+        "VALUES (:r, 'auc', 0.8, :f, 1, 5)",
+        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
+        "VALUES (:r, 'auc', 0.8, :f, 1, 5)",
+    ]
+    for sql in statements:
+        conn.execute(sa.text(sql), {"e": EXP_ID, "r": RUN_ID, "f": False})
+
+
+def test_older_store_is_upgraded_and_keeps_its_data(fresh_db_url: str) -> None:
+    db = StoreEngine(fresh_db_url)
+    try:
+        with db.connect(write=True) as conn:
+            run_alembic(conn, "upgrade", "0001")
+        assert read_revision(db) == "0001"
+        with db.connect(write=True) as conn, conn.begin():
+            _write_0001_era_data(conn)
+            assert not sa.inspect(conn).has_table("run_artifacts")
+    finally:
+        db.dispose()
+
+    store = SqlTrackingStore(fresh_db_url)
+    try:
+        run = store.get_run(RUN_ID)  # type: ignore[arg-type]
+        assert (run.name, run.params, run.tags, run.metrics) == (
+            "legacy",
+            {"lr": "0.1"},
+            {"team": "a"},
+            {"auc": 0.8},
+        )
+        assert store.get_experiment_by_name("old") is not None
+        assert store.list_artifacts(run.run_id) == []  # the table 0002 added works
+        assert store.describe()["schema_revision"] == HEAD_REVISION
+    finally:
+        store.close()
+
+
+def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
+    SqlTrackingStore(fresh_db_url).close()
+    engine = sa.create_engine(fresh_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    finally:
+        engine.dispose()
+    message = (
+        r"schema revision '0099', which this loopml does not know \(it knows "
+        r"0001, 0002\).*Upgrade loopml \(`pip install -U loopml`\)"
+    )
+    with pytest.raises(SchemaVersionError, match=message):
+        SqlTrackingStore(fresh_db_url)
+
+
+def test_downgrade_runs_back_to_empty(fresh_db_url: str) -> None:
+    SqlTrackingStore(fresh_db_url).close()
+    db = StoreEngine(fresh_db_url)
+    try:
+        with db.connect(write=True) as conn:
+            run_alembic(conn, "downgrade", "base")
+        assert read_revision(db) is None
+        with db.read() as conn:
+            assert sa.inspect(conn).get_table_names() == ["alembic_version"]
+    finally:
+        db.dispose()
+
+
+def test_opening_a_store_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/loopml.db"
+    SqlTrackingStore(url).close()
+    code = (
+        "import sys; from loopml.store.sql import SqlTrackingStore; "
+        f"s = SqlTrackingStore({url!r}); s.close(); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,80 @@
+"""Package hygiene: public APIs are complete and sorted; ``import loopml`` stays light."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import loopml
+
+PACKAGES = [
+    "loopml.core.entities",
+    "loopml.store",
+    "loopml.store.sql",
+    "loopml.store.artifacts",
+    "loopml.tracking",
+    "loopml.client",
+    "loopml.cli",
+]
+HEAVY = [
+    "pandas",
+    "numpy",
+    "sqlalchemy",
+    "alembic",
+    "pyarrow",
+    "fsspec",
+    "sklearn",
+    "typer",
+    "rich",
+    "duckdb",
+    "fastapi",
+    "ray",
+    "matplotlib",
+]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_sorted_unique_and_importable(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported), f"{name}.__all__ is not sorted"
+    assert len(set(exported)) == len(exported)
+    for attr in exported:
+        assert hasattr(module, attr), f"{name}.__all__ names missing {attr!r}"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_lists_every_public_class_and_function(name: str) -> None:
+    module = importlib.import_module(name)
+    public = {
+        attr
+        for attr, value in vars(module).items()
+        if not attr.startswith("_")
+        and getattr(value, "__module__", "").startswith(name)
+        and callable(value)
+    }
+    assert public <= set(module.__all__), f"{name} exports {public - set(module.__all__)} "
+
+
+def test_top_level_exports_resolve_lazily() -> None:
+    for attr in loopml.__all__:
+        assert getattr(loopml, attr) is not None
+    assert loopml.__all__[1:] == sorted(loopml.__all__[1:])
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = loopml.nope  # type: ignore[attr-defined]
+
+
+def test_import_loopml_loads_no_heavy_module() -> None:
+    code = (
+        "import sys, time; t = time.perf_counter(); import loopml; "
+        "dt = time.perf_counter() - t; "
+        f"print(dt); print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[1] == "", f"import loopml loaded heavy modules: {out[1]}"
+    assert float(out[0]) < 1.0
