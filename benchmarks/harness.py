@@ -116,4 +116,4 @@ def print_table(stage: str, comparisons: list[Comparison]) -> None:
             target,
             ok,
         )
-    Console().print(table)
+    Console(width=160).print(table)

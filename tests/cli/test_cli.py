@@ -17,7 +17,7 @@ from tests.cli.conftest import Invoke
 def _make_runs() -> list[str]:
     ids = []
     for depth, auc in ((3, 0.81), (6, 0.87), (9, 0.84)):
-        with loopml.start_run(experiment="churn", name=f"d{depth}") as run:
+        with loopml.start_run(experiment="churn", name=f"depth{depth}") as run:
             run.log_params({"max_depth": depth, "lr": 0.1})
             run.log_metrics({"auc": auc, "loss": 1 - auc})
             run.log_artifact(b"weights", name="model.bin")
@@ -53,16 +53,16 @@ def test_experiments_and_runs_list(invoke: Invoke) -> None:
         "runs", "list", "-e", "churn", "-f", "metrics.auc > 0.82", "-o", "metrics.auc desc"
     )
     assert code == 0
-    assert out.index("d6") < out.index("d9") and "d3" not in out
+    assert out.index("depth6") < out.index("depth9") and "depth3" not in out
     code, out, _ = invoke("runs", "list", "--json", "-n", "1", "-o", "metrics.auc")
-    assert [r["name"] for r in json.loads(out)] == ["d3"]
+    assert [r["name"] for r in json.loads(out)] == ["depth3"]
 
 
 def test_runs_show_and_compare(invoke: Invoke) -> None:
     ids = _make_runs()
     code, out, _ = invoke("runs", "show", ids[1][:8])
     assert code == 0
-    assert "d6" in out and "FINISHED" in out and "max_depth" in out and "model.bin" in out
+    assert "depth6" in out and "FINISHED" in out and "max_depth" in out and "model.bin" in out
     code, out, _ = invoke("runs", "compare", ids[0], ids[1])
     assert code == 0
     assert "params.max_depth" in out and "params.lr" not in out  # only differences

@@ -84,8 +84,15 @@ def test_experiment_errors(store: TrackingStore) -> None:
 def test_create_and_get_run_with_its_maps(store: TrackingStore) -> None:
     exp = make_experiment(store)
     parent = make_run(store, exp)
-    run = make_run(store, exp, name="child", parent_run_id=parent.run_id,
-                   params={"lr": "0.1"}, tags={"team": "a"}, metrics={"auc": 0.5})
+    run = make_run(
+        store,
+        exp,
+        name="child",
+        parent_run_id=parent.run_id,
+        params={"lr": "0.1"},
+        tags={"team": "a"},
+        metrics={"auc": 0.5},
+    )
     got = store.get_run(run.run_id)
     assert got == run
     assert store.get_metric_history(run.run_id, "auc") == [point("auc", 0.5, 0, 1000)]
@@ -112,8 +119,11 @@ def test_end_run_and_reopen(store: TrackingStore) -> None:
     store.end_run(run.run_id, status=RunStatus.RUNNING, end_time=None)
     got = store.get_run(run.run_id)
     assert (got.status, got.end_time, got.error) == (RunStatus.RUNNING, None, None)
-    for call in (lambda r: store.end_run(r, status=RunStatus.FINISHED, end_time=1),
-                 lambda r: store.set_run_deleted(r, True), store.purge_run):
+    for call in (
+        lambda r: store.end_run(r, status=RunStatus.FINISHED, end_time=1),
+        lambda r: store.set_run_deleted(r, True),
+        store.purge_run,
+    ):
         missing = new_run_id()
         with pytest.raises(NotFoundError, match=missing):
             call(missing)
@@ -143,8 +153,10 @@ def test_params_are_write_once(store: TrackingStore) -> None:
     store.log_params(run.run_id, {"max_depth": "6", "lr": "0.1"})
     store.log_params(run.run_id, {"max_depth": "6"})  # same value: no-op
     store.log_params(run.run_id, {})
-    message = (f"Param 'max_depth' of run {run.run_id} is already 6; params are write-once and "
-               "cannot be changed to 8. Log it under another key, or start a new run.")
+    message = (
+        f"Param 'max_depth' of run {run.run_id} is already 6; params are write-once and "
+        "cannot be changed to 8. Log it under another key, or start a new run."
+    )
     with pytest.raises(ConflictError, match=message):
         store.log_params(run.run_id, {"new": "x", "max_depth": "8"})
     assert store.get_run(run.run_id).params == {"max_depth": "6", "lr": "0.1"}  # 'new' not written
@@ -196,8 +208,13 @@ def test_metric_history_and_latest_value_rules(store: TrackingStore) -> None:
     assert store.get_run(rid).metrics["loss"] == 0.6  # full tie inside one batch too
     history = store.get_metric_history(rid, "loss")
     assert [(p.step, p.timestamp, p.value) for p in history] == [
-        (3, 20, 0.9), (5, 9, 0.4), (5, 10, 0.5), (5, 11, 0.3), (5, 11, 0.2),
-        (6, 1, 0.7), (6, 1, 0.6),
+        (3, 20, 0.9),
+        (5, 9, 0.4),
+        (5, 10, 0.5),
+        (5, 11, 0.3),
+        (5, 11, 0.2),
+        (6, 1, 0.7),
+        (6, 1, 0.6),
     ]
     assert store.get_metric_history(rid, "absent") == []
 
@@ -219,8 +236,9 @@ def test_log_metrics_many_runs_and_points(store: TrackingStore) -> None:
     store.log_metrics(points)
     store.log_metrics([])
     assert len(store.get_metric_history(a.run_id, "m3")) == 429
-    assert store.get_run(b.run_id).metrics == {f"m{k}": float(2996 + k - 7 * (k > 3)) for k in
-                                               range(7)}
+    assert store.get_run(b.run_id).metrics == {
+        f"m{k}": float(2996 + k - 7 * (k > 3)) for k in range(7)
+    }
 
 
 def test_log_metrics_unknown_run_writes_nothing(store: TrackingStore) -> None:
@@ -239,11 +257,14 @@ def test_log_metrics_unknown_run_writes_nothing(store: TrackingStore) -> None:
 def test_artifact_index(store: TrackingStore) -> None:
     run = make_run(store, make_experiment(store))
     assert store.list_artifacts(run.run_id) == []
-    store.add_artifacts(run.run_id, [ArtifactEntry("b/model.pkl", "b" * 64, 2),
-                                     ArtifactEntry("a.txt", "a" * 64, 1)])
+    store.add_artifacts(
+        run.run_id, [ArtifactEntry("b/model.pkl", "b" * 64, 2), ArtifactEntry("a.txt", "a" * 64, 1)]
+    )
     store.add_artifacts(run.run_id, [ArtifactEntry("b/model.pkl", "c" * 64, 5)])
-    assert store.list_artifacts(run.run_id) == [ArtifactEntry("a.txt", "a" * 64, 1),
-                                                ArtifactEntry("b/model.pkl", "c" * 64, 5)]
+    assert store.list_artifacts(run.run_id) == [
+        ArtifactEntry("a.txt", "a" * 64, 1),
+        ArtifactEntry("b/model.pkl", "c" * 64, 5),
+    ]
     missing = new_run_id()
     with pytest.raises(NotFoundError, match=missing):
         store.add_artifacts(missing, [ArtifactEntry("x", "a" * 64, 1)])
@@ -276,16 +297,39 @@ class World:
 @pytest.fixture
 def world(store: TrackingStore) -> World:
     exp = make_experiment(store)
-    r1 = make_run(store, exp, name="alpha", start_time=1000, status=RunStatus.FINISHED,
-                  end_time=1500, params={"model": "xgb", "lr": "0.1", "path": "a_b"},
-                  metrics={"auc": 0.9, "loss": 0.1, "big": INF}, tags={"team": "a"})
-    r2 = make_run(store, exp, name="Beta", start_time=2000, params={"model": "lgbm"},
-                  metrics={"auc": 0.7, "big": -INF}, tags={"team": "b"})
-    r3 = make_run(store, exp, name="gamma", start_time=3000, status=RunStatus.FAILED,
-                  end_time=3500, params={"model": "XGB-large", "path": "axb"},
-                  metrics={"auc": NAN, "loss": 0.3})
-    r4 = make_run(store, exp, name="delta", start_time=4000, parent_run_id=r1.run_id,
-                  tags={"team": "a"})
+    r1 = make_run(
+        store,
+        exp,
+        name="alpha",
+        start_time=1000,
+        status=RunStatus.FINISHED,
+        end_time=1500,
+        params={"model": "xgb", "lr": "0.1", "path": "a_b"},
+        metrics={"auc": 0.9, "loss": 0.1, "big": INF},
+        tags={"team": "a"},
+    )
+    r2 = make_run(
+        store,
+        exp,
+        name="Beta",
+        start_time=2000,
+        params={"model": "lgbm"},
+        metrics={"auc": 0.7, "big": -INF},
+        tags={"team": "b"},
+    )
+    r3 = make_run(
+        store,
+        exp,
+        name="gamma",
+        start_time=3000,
+        status=RunStatus.FAILED,
+        end_time=3500,
+        params={"model": "XGB-large", "path": "axb"},
+        metrics={"auc": NAN, "loss": 0.3},
+    )
+    r4 = make_run(
+        store, exp, name="delta", start_time=4000, parent_run_id=r1.run_id, tags={"team": "a"}
+    )
     return World(exp, r1, r2, r3, r4)
 
 
@@ -346,18 +390,27 @@ FILTER_CASES = [
     (c("attributes.end_time", ">", 1500), ["gamma"]),
     (c("attributes.parent_run_id", "is not null"), ["delta"]),
     (c("attributes.status", "in", ("FAILED", "FINISHED")), ["gamma", "alpha"]),
-    (BoolOp("and", (c("params.model", "ilike", "%xgb%"), c("metrics.loss", "<", 0.2))),
-     ["alpha"]),
+    (BoolOp("and", (c("params.model", "ilike", "%xgb%"), c("metrics.loss", "<", 0.2))), ["alpha"]),
     (BoolOp("or", (c("tags.team", "=", "b"), c("metrics.loss", ">", 0.2))), ["gamma", "Beta"]),
-    (BoolOp("and", (BoolOp("or", (c("tags.team", "=", "a"), c("params.model", "=", "lgbm"))),
-                    c("metrics.auc", "is not null"))), ["Beta", "alpha"]),
+    (
+        BoolOp(
+            "and",
+            (
+                BoolOp("or", (c("tags.team", "=", "a"), c("params.model", "=", "lgbm"))),
+                c("metrics.auc", "is not null"),
+            ),
+        ),
+        ["Beta", "alpha"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("where", "expected"), FILTER_CASES, ids=[str(i) for i in
-                                                                    range(len(FILTER_CASES))])
-def test_filter_semantics(store: TrackingStore, world: World, where: Expr,
-                          expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("where", "expected"), FILTER_CASES, ids=[str(i) for i in range(len(FILTER_CASES))]
+)
+def test_filter_semantics(
+    store: TrackingStore, world: World, where: Expr, expected: list[str]
+) -> None:
     assert search(store, world, where) == expected
     query = RunQuery((world.exp.experiment_id,), where=where)
     assert store.count_runs(query) == len(expected)
@@ -377,9 +430,13 @@ def test_filter_on_run_id_and_experiment(store: TrackingStore, world: World) -> 
 
 
 def test_bad_comparisons_are_refused(store: TrackingStore, world: World) -> None:
-    for where in (c("metrics.auc", "like", "x"), c("metrics.auc", "=", "x"),
-                  c("params.model", "<", 3.0), c("attributes.start_time", "=", "x"),
-                  c("metrics.auc", "=", NAN)):
+    for where in (
+        c("metrics.auc", "like", "x"),
+        c("metrics.auc", "=", "x"),
+        c("params.model", "<", 3.0),
+        c("attributes.start_time", "=", "x"),
+        c("metrics.auc", "=", NAN),
+    ):
         with pytest.raises(InvalidArgumentError):
             search(store, world, where)
 
@@ -400,8 +457,9 @@ ORDER_CASES = [
 
 
 @pytest.mark.parametrize(("field", "descending", "expected"), ORDER_CASES)
-def test_order_missing_values_last(store: TrackingStore, world: World, field: str,
-                                   descending: bool, expected: list[str]) -> None:
+def test_order_missing_values_last(
+    store: TrackingStore, world: World, field: str, descending: bool, expected: list[str]
+) -> None:
     key = OrderKey(c(field, "=").field, descending)
     assert search(store, world, order_by=(key,)) == expected
 
@@ -443,8 +501,26 @@ def test_search_returns_complete_runs(store: TrackingStore, world: World) -> Non
 def test_search_many_runs_crosses_id_chunks(store: TrackingStore) -> None:
     exp = make_experiment(store)
     for i in range(950):
-        store.create_run(Run(new_run_id(), exp.experiment_id, f"r{i}", RunStatus.RUNNING, i,
-                             params={"i": str(i)}))
+        store.create_run(
+            Run(
+                new_run_id(), exp.experiment_id, f"r{i}", RunStatus.RUNNING, i, params={"i": str(i)}
+            )
+        )
     found = store.search_runs(RunQuery((exp.experiment_id,)))
     assert len(found) == 950 == store.count_runs(RunQuery((exp.experiment_id,)))
     assert all(r.params == {"i": r.name[1:]} for r in found)
+
+
+def test_filter_on_many_fields(store: TrackingStore) -> None:
+    exp = make_experiment(store)
+    values = {f"k{i}": str(i) for i in range(40)}
+    hit = make_run(store, exp, name="hit", params=values, metrics={"m": 1.0})
+    make_run(store, exp, name="miss", params={**values, "k39": "x"}, metrics={"m": 1.0})
+    where = BoolOp("and", tuple(c(f"params.k{i}", "=", str(i)) for i in range(40)))
+    query = RunQuery(
+        (exp.experiment_id,), where=where, order_by=(OrderKey(FieldRef("metric", "m")),)
+    )
+    assert [r.run_id for r in store.search_runs(query)] == [hit.run_id]
+    assert store.count_runs(query) == 1
+    either = BoolOp("or", (where, c("params.k39", "is null"), c("params.k38", "!=", "38")))
+    assert store.count_runs(RunQuery((exp.experiment_id,), where=either)) == 1

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used by the ``loopml`` console script)."""
     import click
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
         app(args=argv, prog_name="loopml", standalone_mode=False)
     except click.exceptions.Exit as exc:

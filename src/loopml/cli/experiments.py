@@ -27,6 +27,6 @@ def list_experiments() -> None:
     table.add_column("runs", justify="right")
     table.add_column("created")
     for exp in exps:
-        count = client.service.count_runs(exp)
+        count = client.service.experiments.count_runs(exp)
         table.add_row(exp.name, exp.experiment_id, str(count), when(exp.created_at))
     console.print(table)

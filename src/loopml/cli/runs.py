@@ -105,7 +105,7 @@ def show(
         data = run.to_dict() | {"artifacts": [a.to_dict() for a in artifacts]}
         console.print_json(json.dumps(data))
         return
-    exp = client.service.get_experiment(run.experiment_id)
+    exp = client.get_experiment(run.experiment_id)
     console.print(f"[bold]{run.name}[/]  {status(run.status.value)}  [dim]{run.run_id}[/]")
     console.print(
         f"experiment {exp.name}  started {when(run.start_time)}  "

@@ -124,11 +124,11 @@ class LoopmlClient:
 
     def list_experiments(self) -> list[Experiment]:
         """Return every experiment, by name."""
-        return self.service.list_experiments()
+        return self.service.experiments.list()
 
     def get_experiment(self, name: str) -> Experiment:
         """Return an experiment by name."""
-        return self.service.get_experiment(name)
+        return self.service.experiments.get(name)
 
     @overload
     def search_runs(

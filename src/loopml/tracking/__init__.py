@@ -2,7 +2,8 @@
 environment, and search. The SDK (``loopml.client``) and the CLI call :class:`TrackingService`.
 """
 
+from loopml.tracking.experiments import ExperimentCatalog
 from loopml.tracking.service import TrackingService
 from loopml.tracking.writer import MetricWriter, flush_all_writers
 
-__all__ = ["MetricWriter", "TrackingService", "flush_all_writers"]
+__all__ = ["ExperimentCatalog", "MetricWriter", "TrackingService", "flush_all_writers"]

@@ -82,12 +82,7 @@ class ArtifactLog:
             ]
         entries = []
         for file, rel in files:
-            try:
-                blob = self._artifacts.put_file(file)
-            except PermissionError as exc:
-                raise InvalidArgumentError(
-                    f"Cannot read {str(file)!r} to log it: {exc.strerror}."
-                ) from None
+            blob = self._artifacts.put_file(file)
             entries.append(ArtifactEntry(path=rel, digest=blob.digest, size=blob.size))
         self._tracking.add_artifacts(run_id, entries)
         return entries

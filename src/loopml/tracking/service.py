@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
 from loopml.core.errors import (
-    AlreadyExistsError,
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
     did_you_mean,
 )
-from loopml.core.ids import ExperimentId, RunId, is_hex_id, new_experiment_id, new_run_id
+from loopml.core.ids import RunId, is_hex_id, new_run_id
 from loopml.store.backend import Backend
 from loopml.store.protocols import TrackingStore
 from loopml.store.query import Comparison, FieldRef, RunQuery, parse_filter, parse_order_by
 from loopml.tracking import keys
 from loopml.tracking.artifact_log import ArtifactLog
 from loopml.tracking.capture import capture_environment
+from loopml.tracking.experiments import ExperimentCatalog
 from loopml.tracking.search import runs_to_frame
 from loopml.tracking.writer import MetricWriter
 
@@ -72,50 +72,9 @@ class TrackingService:
         self.settings = backend.settings
         self.artifacts = ArtifactLog(backend.tracking, backend.artifacts)
         self.writer = _writer_for(backend.tracking, backend.settings.flush_interval)
+        self.experiments = ExperimentCatalog(backend.tracking, clock=clock)
         self._clock = clock
         self._running: set[RunId] = set()
-
-    # -- experiments ------------------------------------------------------------------------
-
-    def get_or_create_experiment(self, name: str) -> Experiment:
-        """Return the experiment named ``name``, creating it on first use."""
-        name = keys.check_name("experiment", name)
-        found = self.store.get_experiment_by_name(name)
-        if found is not None:
-            return found
-        experiment = Experiment(new_experiment_id(), name, created_at=self._clock())
-        try:
-            self.store.create_experiment(experiment)
-        except AlreadyExistsError:  # another process created it in between
-            found = self.store.get_experiment_by_name(name)
-            if found is None:
-                raise
-            return found
-        return experiment
-
-    def get_experiment(self, name_or_id: str) -> Experiment:
-        """Return an experiment by name (or id). Raises NotFoundError with a suggestion."""
-        found = self.store.get_experiment_by_name(name_or_id)
-        if found is not None:
-            return found
-        if is_hex_id(name_or_id):
-            try:
-                return self.store.get_experiment(ExperimentId(name_or_id))
-            except NotFoundError:
-                pass
-        names = [e.name for e in self.store.list_experiments()]
-        raise NotFoundError(
-            f"No experiment named {name_or_id!r}.{did_you_mean(name_or_id, names)} "
-            "List them with `loopml experiments list`."
-        )
-
-    def list_experiments(self) -> list[Experiment]:
-        """Return every experiment, by name."""
-        return self.store.list_experiments()
-
-    def count_runs(self, experiment: Experiment) -> int:
-        """Return how many (not deleted) runs an experiment has."""
-        return self.store.count_runs(RunQuery(experiment_ids=(experiment.experiment_id,)))
 
     # -- run lifecycle ----------------------------------------------------------------------
 
@@ -137,7 +96,7 @@ class TrackingService:
             parent_run_id: The enclosing run of a nested run.
             capture: Capture git/entry point/packages/host. Default: settings.capture_env.
         """
-        exp = self.get_or_create_experiment(experiment or self.settings.experiment)
+        exp = self.experiments.get_or_create(experiment or self.settings.experiment)
         run_id = new_run_id()
         name = keys.check_name("run", name) if name is not None else f"run-{run_id[:8]}"
         tag_values = keys.check_texts("tag", tags or {})
@@ -368,7 +327,7 @@ class TrackingService:
                 f"{prefix!r} is not a run id or a prefix of one: give at least 4 of its "
                 "lowercase hex digits (see `loopml runs list`)."
             )
-        exps = tuple(e.experiment_id for e in self.store.list_experiments())
+        exps = tuple(e.experiment_id for e in self.experiments.list())
         where = Comparison(FieldRef("attribute", "run_id"), "like", f"{prefix}%")
         matches = (
             self.store.search_runs(
@@ -420,10 +379,10 @@ class TrackingService:
                 f"limit must be a non-negative integer or None; got {limit!r}."
             )
         if experiments is None:
-            exps = self.store.list_experiments()
+            exps = self.experiments.list()
         else:
             names = [experiments] if isinstance(experiments, str) else list(experiments)
-            exps = [self.get_experiment(n) for n in names]
+            exps = [self.experiments.get(n) for n in names]
         where = parse_filter(filter) if filter else None
         order = parse_order_by(list(order_by)) if order_by else ()
         query = RunQuery(

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from loopml.core.entities import Experiment, Run, RunStatus
 from loopml.core.errors import PermissionDeniedError, StoreError
+from loopml.core.ids import new_experiment_id, new_run_id
 from loopml.store.sql import SqlTrackingStore
 from loopml.store.sql.engine import StoreEngine, mask_url, normalize_url
 
@@ -136,5 +138,52 @@ def test_write_retries_on_lock_contention(tmp_path: Path) -> None:
     try:
         assert db.write(flaky) == "done"
         assert len(calls) == 3
+    finally:
+        db.dispose()
+
+
+def test_planner_statistics_follow_the_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'loopml.db'}"
+    store = SqlTrackingStore(url)
+    experiment = Experiment(new_experiment_id(), "e", 0)
+    store.create_experiment(experiment)
+    for i in range(120):
+        store.create_run(
+            Run(
+                new_run_id(),
+                experiment.experiment_id,
+                f"r{i}",
+                RunStatus.RUNNING,
+                i,
+                params={"p": str(i % 3)},
+            )
+        )
+    store.close()
+    db = StoreEngine(url)
+    try:
+        assert db.refresh_statistics()  # no statistics yet for 120 runs
+        assert not db.refresh_statistics()  # fresh enough now
+        with db.read() as conn:
+            tables = {row[0] for row in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
+        assert {"runs", "params"} <= tables
+    finally:
+        db.dispose()
+
+
+def test_missing_driver_names_the_extra() -> None:
+    with pytest.raises(ImportError, match=r"'psycopg2'.*pip install 'loopml\[postgres\]'"):
+        SqlTrackingStore("postgresql+psycopg2://u:pw@127.0.0.1/x")
+
+
+def test_write_gives_up_after_a_few_tries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("loopml.store.sql.engine.time.sleep", lambda _s: None)
+    db = StoreEngine(f"sqlite:///{tmp_path / 'loopml.db'}")
+
+    def locked(conn: sa.Connection) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+    try:
+        with pytest.raises(StoreError, match="stayed locked by another writer"):
+            db.write(locked)
     finally:
         db.dispose()

@@ -5,9 +5,11 @@ ways in: :meth:`StoreEngine.read` (a connection in a plain transaction) and
 :meth:`StoreEngine.write` (a write transaction, retried with backoff on lock contention).
 
 SQLite files are opened in WAL mode with ``synchronous=NORMAL``, a 60 s busy timeout, foreign
-keys on and case-sensitive ``LIKE``. Write transactions start with ``BEGIN IMMEDIATE`` so
-that concurrent processes queue on the write lock instead of failing with ``database is
-locked`` when a read lock cannot be upgraded; reads keep ``BEGIN`` (deferred).
+keys on, case-sensitive ``LIKE`` and a 32 MiB page cache. Write transactions start with
+``BEGIN IMMEDIATE`` so that concurrent processes queue on the write lock instead of failing
+with ``database is locked`` when a read lock cannot be upgraded; reads keep ``BEGIN``
+(deferred). Planner statistics are refreshed on open when the data has grown
+(:meth:`StoreEngine.refresh_statistics`).
 
 Database errors that a user can act on (a folder that cannot be written, a server that cannot
 be reached) become :class:`~loopml.core.errors.PermissionDeniedError` or
@@ -38,6 +40,11 @@ WRITE_OPTION = "loopml_write"
 WRITE_ATTEMPTS = 6
 SQLITE_BUSY_TIMEOUT_S = 60.0
 PG_CONNECT_TIMEOUT_S = 10
+#: Page cache of each SQLite connection, in KiB (SQLite's default is 2 MiB): searches that
+#: read many runs' params and metrics revisit the same pages. Allocated only as pages are read.
+SQLITE_CACHE_KIB = 32 * 1024
+#: Rows per index that a SQLite ``ANALYZE`` samples (keeps it to milliseconds at any size).
+ANALYSIS_LIMIT = 1000
 
 _PG_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _SQLITE_RETRYABLE = ("database is locked", "database is busy", "database table is locked")
@@ -107,6 +114,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA case_sensitive_like = ON")
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     finally:
         cursor.close()
 
@@ -122,6 +130,7 @@ def create_engine(url: sa.URL) -> sa.Engine:
     Raises:
         PermissionDeniedError: The SQLite file's folder is missing and cannot be created, or
             is read-only.
+        ImportError: The PostgreSQL driver is not installed (with the pip line).
     """
     if url.get_backend_name() == "sqlite":
         path = sqlite_path(url)
@@ -138,7 +147,14 @@ def create_engine(url: sa.URL) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    try:
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except ImportError as exc:
+        raise ImportError(
+            f"The metadata store URL {mask_url(url)!r} needs the Python package "
+            f"{exc.name!r}, which is not installed. Install the PostgreSQL driver with "
+            "`pip install 'loopml[postgres]'` and use a 'postgresql://' URL (psycopg 3)."
+        ) from None
 
 
 def _is_environmental(exc: sa.exc.DBAPIError) -> bool:
@@ -185,6 +201,13 @@ class StoreEngine:
             if any(text in reason.lower() for text in _SQLITE_READONLY):
                 return PermissionDeniedError(
                     f"The metadata store {self.location} cannot be written ({reason}); {_FIX}."
+                )
+            if any(text in reason.lower() for text in _SQLITE_RETRYABLE):
+                return StoreError(
+                    f"The metadata store {self.location} stayed locked by another writer for "
+                    f"more than {SQLITE_BUSY_TIMEOUT_S:.0f} s ({reason}). Retry when that "
+                    "process is done, or move many concurrent writers to PostgreSQL "
+                    "(LOOPML_DB_URL)."
                 )
             return StoreError(
                 f"The metadata store {self.location} failed ({reason}). If the file is damaged "
@@ -250,6 +273,41 @@ class StoreEngine:
                     raise self.translate(exc) from None
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def refresh_statistics(self) -> bool:
+        """Keep SQLite's query-planner statistics in step with the data (PostgreSQL's
+        autovacuum does this on its own).
+
+        Search plans depend on them: with statistics, SQLite drives a filtered search from the
+        most selective index. A sampled ``ANALYZE`` (a few milliseconds at any size) runs when
+        there are none yet for 100 runs or more, or the number of runs has changed fourfold
+        since the last one.
+
+        Returns:
+            Whether ``ANALYZE`` ran.
+        """
+        if self.dialect != "sqlite":
+            return False
+        with self.read() as conn:
+            size = conn.exec_driver_sql("SELECT max(rowid) FROM runs").scalar() or 0
+            has_table = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+            ).first()
+            stat = None
+            if has_table is not None:
+                stat = conn.exec_driver_sql(
+                    "SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' LIMIT 1"
+                ).scalar()
+        known = int(str(stat).split()[0]) if stat else 0
+        stale = size >= 100 if not known else not known / 4 <= size <= known * 4
+        if stale:
+
+            def analyze(conn: sa.Connection) -> None:
+                conn.exec_driver_sql(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+                conn.exec_driver_sql("ANALYZE")
+
+            self.write(analyze)
+        return stale
 
     def server_version(self) -> str:
         """Return the database server's version (SQLite library version for SQLite)."""

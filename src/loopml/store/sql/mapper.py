@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from loopml.core.entities import Experiment, MetricPoint, Run, RunStatus
-from loopml.core.ids import ExperimentId, RunId
+from loopml.core.ids import ExperimentId
 from loopml.store.sql.tables import experiments, latest_metrics, params, runs, tags
 
 #: Ids per ``IN (...)`` list: below SQLite's historical limit of 999 bound variables.
@@ -34,13 +35,23 @@ RUN_COLUMNS = (
     runs.c.error,
     runs.c.deleted,
 )
+#: The columns :func:`experiment_from_row` expects, in order.
+EXPERIMENT_COLUMNS = tuple(experiments.c)
+#: Columns of a metric row tuple (``metrics`` without its id, and ``latest_metrics``).
+METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 
 
-def encode_value(value: float) -> tuple[float | None, bool]:
-    """Return the ``(value, is_nan)`` columns for a metric value (NaN is stored as NULL)."""
-    if math.isnan(value):
-        return None, True
-    return float(value), False
+def metric_tuples(points: Iterable[tuple[str, MetricPoint]]) -> list[tuple[Any, ...]]:
+    """Return row tuples (:data:`METRIC_COLUMNS`) for ``(run_id, point)`` pairs; a NaN is
+    stored as ``value = NULL, is_nan = true``."""
+    rows: list[tuple[Any, ...]] = []
+    for run_id, point in points:
+        value = float(point.value)
+        if math.isnan(value):
+            rows.append((run_id, point.key, None, True, point.step, point.timestamp))
+        else:
+            rows.append((run_id, point.key, value, False, point.step, point.timestamp))
+    return rows
 
 
 def decode_value(value: float | None, is_nan: bool) -> float:
@@ -71,9 +82,6 @@ def experiment_from_row(row: Sequence[Any]) -> Experiment:
     )
 
 
-EXPERIMENT_COLUMNS = tuple(experiments.c)
-
-
 def run_row(run: Run) -> dict[str, Any]:
     """Return the ``runs`` row of a run (its params, tags and metrics go elsewhere)."""
     return {
@@ -89,26 +97,12 @@ def run_row(run: Run) -> dict[str, Any]:
     }
 
 
-def metric_rows(run_id: RunId, points: Iterable[MetricPoint]) -> list[dict[str, Any]]:
-    """Return ``metrics`` / ``latest_metrics`` rows for points of one run."""
-    rows = []
-    for point in points:
-        value, is_nan = encode_value(point.value)
-        rows.append({"run_id": run_id, "key": point.key, "value": value, "is_nan": is_nan,
-                     "step": point.step, "timestamp": point.timestamp})
-    return rows
-
-
 def point_from_row(row: Sequence[Any]) -> MetricPoint:
     """Build a metric point from ``(key, value, is_nan, step, timestamp)``."""
     key, value, is_nan, step, timestamp = row
-    return MetricPoint(key=key, value=decode_value(value, is_nan), step=int(step),
-                       timestamp=int(timestamp))
-
-
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(ids), ID_CHUNK):
-        yield ids[start : start + ID_CHUNK]
+    return MetricPoint(
+        key=key, value=decode_value(value, is_nan), step=int(step), timestamp=int(timestamp)
+    )
 
 
 def raw_rows(
@@ -124,49 +118,58 @@ def raw_rows(
         result.close()
 
 
-def _by_run(table: sa.Table, *columns: str) -> sa.Select[Any]:
-    chosen = [table.c.run_id, *(table.c[name] for name in columns)]
-    return sa.select(*chosen).where(table.c.run_id.in_(sa.bindparam("ids", expanding=True)))
+def _of_runs(table: sa.Table, dialect: str) -> sa.Select[Any]:
+    """``SELECT run_id, key, value FROM table WHERE run_id IN :ids``: an expanding ``IN`` on
+    SQLite, ``= ANY(:ids)`` with one array parameter on PostgreSQL."""
+    statement = sa.select(table.c.run_id, table.c.key, table.c.value)
+    if dialect == "postgresql":
+        ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String()))
+        return statement.where(table.c.run_id == sa.any_(ids))
+    return statement.where(table.c.run_id.in_(sa.bindparam("ids", expanding=True)))
 
 
-_PARAMS_OF_RUNS = _by_run(params, "key", "value")
-_TAGS_OF_RUNS = _by_run(tags, "key", "value")
-_METRICS_OF_RUNS = _by_run(latest_metrics, "key", "value", "is_nan")
+#: Per dialect: ids per query, and the statements reading params, latest metrics and tags.
+_CHUNK = {"sqlite": ID_CHUNK, "postgresql": 20_000}
+_OF_RUNS = {
+    dialect: (_of_runs(params, dialect), _of_runs(latest_metrics, dialect), _of_runs(tags, dialect))
+    for dialect in _CHUNK
+}
 
 
-def _key_values(
-    conn: sa.Connection, statement: sa.Select[Any], ids: Sequence[str]
-) -> dict[str, dict[str, str]]:
-    found: dict[str, dict[str, str]] = {}
-    for chunk in _chunks(ids):
-        for run_id, key, value in raw_rows(conn, statement, {"ids": chunk}):
-            entries = found.get(run_id)
-            if entries is None:
-                entries = found[run_id] = {}
+def _values_by_run(
+    conn: sa.Connection, statement: sa.Select[Any], ids: Sequence[str], *, metrics: bool
+) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    size = _CHUNK[conn.dialect.name]
+    current_id: str | None = None
+    entries: dict[str, Any] = {}
+    for start in range(0, len(ids), size):
+        rows = raw_rows(conn, statement, {"ids": ids[start : start + size]})
+        # The rows of one run usually come together (SQLite reads them in key order), so
+        # the run's dict is looked up only when the run changes.
+        for run_id, key, value in rows:
+            if run_id != current_id:
+                entries = found.setdefault(run_id, {})
+                current_id = run_id
             entries[key] = value
-    return found
-
-
-def _latest_metrics(conn: sa.Connection, ids: Sequence[str]) -> dict[str, dict[str, float]]:
-    found: dict[str, dict[str, float]] = {}
-    for chunk in _chunks(ids):
-        for run_id, key, value, is_nan in raw_rows(conn, _METRICS_OF_RUNS, {"ids": chunk}):
-            entries = found.get(run_id)
-            if entries is None:
-                entries = found[run_id] = {}
-            entries[key] = NAN if is_nan or value is None else value
+    if metrics:  # a NULL metric value is a NaN (see tables.py)
+        for values in found.values():
+            if None in values.values():
+                for key in [key for key, value in values.items() if value is None]:
+                    values[key] = NAN
     return found
 
 
 def load_runs(conn: sa.Connection, rows: Sequence[Sequence[Any]]) -> list[Run]:
     """Build runs from rows of :data:`RUN_COLUMNS`, loading their params, latest metrics and
-    tags (one query per table and chunk of ids)."""
+    tags: one query per table (and chunk of 900 ids on SQLite)."""
     if not rows:
         return []
     ids = [row[0] for row in rows]
-    all_params = _key_values(conn, _PARAMS_OF_RUNS, ids)
-    all_metrics = _latest_metrics(conn, ids)
-    all_tags = _key_values(conn, _TAGS_OF_RUNS, ids)
+    params_of, metrics_of, tags_of = _OF_RUNS[conn.dialect.name]
+    all_params = _values_by_run(conn, params_of, ids, metrics=False)
+    all_metrics = _values_by_run(conn, metrics_of, ids, metrics=True)
+    all_tags = _values_by_run(conn, tags_of, ids, metrics=False)
     result = []
     for run_id, experiment_id, name, status, start, end, parent, error, deleted in rows:
         result.append(
@@ -186,4 +189,3 @@ def load_runs(conn: sa.Connection, rows: Sequence[Sequence[Any]]) -> list[Run]:
             )
         )
     return result
-

@@ -52,7 +52,6 @@ DIALECT_ONLY_INDEXES = {
 }
 
 
-
 def _text(length: int) -> sa.types.TypeEngine[str]:
     """A string column that compares and sorts by code point on every backend ("C" collation
     on PostgreSQL, SQLite's default BINARY), so filters and orders cannot disagree."""

@@ -7,7 +7,7 @@ params); validation of ids, keys and values happens above it, in the tracking se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from loopml.core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.query import RunQuery
 from loopml.store.sql import mapper
+from loopml.store.sql.bulk import BulkStatement
 from loopml.store.sql.compile import compile_count, compile_search
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.migrate import ensure_schema, read_revision
@@ -31,7 +32,8 @@ from loopml.store.sql.tables import (
 from loopml.store.sql.tables import params as params_table
 from loopml.store.sql.tables import tags as tags_table
 
-_InsertFactory = Callable[[sa.Table], Any]
+#: ``INSERT`` with ``ON CONFLICT`` clauses: the SQLite and PostgreSQL constructs share that API.
+_Upsert = postgresql.Insert | sqlite.Insert
 
 
 def _run_not_found(run_id: str) -> NotFoundError:
@@ -62,16 +64,13 @@ def _require_runs(conn: sa.Connection, run_ids: Iterable[str]) -> None:
                 raise _run_not_found(run_id)
 
 
-def _latest_candidates(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _latest_candidates(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Reduce a batch to one row per (run, key): highest step, then timestamp, then the later."""
-    best: dict[tuple[str, str], dict[str, Any]] = {}
+    best: dict[tuple[str, str], tuple[Any, ...]] = {}
     for row in rows:
-        slot = (row["run_id"], row["key"])
+        slot = (row[0], row[1])
         current = best.get(slot)
-        if current is None or (row["step"], row["timestamp"]) >= (
-            current["step"],
-            current["timestamp"],
-        ):
+        if current is None or (row[4], row[5]) >= (current[4], current[5]):
             best[slot] = row
     # A fixed order makes concurrent PostgreSQL upserts take row locks in the same order.
     return [best[slot] for slot in sorted(best)]
@@ -103,24 +102,36 @@ class SqlTrackingStore:
         self._db = StoreEngine(url)
         try:
             ensure_schema(self._db)
+            self._db.refresh_statistics()
         except BaseException:
             self._db.dispose()
             raise
-        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
-        self._insert: _InsertFactory = dialect.insert
-        self._metric_insert = metrics.insert()
-        self._latest_upsert = self._build_latest_upsert()
+        self._postgresql = self._db.dialect == "postgresql"
+        engine_dialect = self._db.engine.dialect
+        self._metric_insert = BulkStatement.compile(
+            metrics.insert(), engine_dialect, mapper.METRIC_COLUMNS
+        )
+        self._latest_upsert = BulkStatement.compile(
+            self._build_latest_upsert(), engine_dialect, mapper.METRIC_COLUMNS
+        )
 
     def __repr__(self) -> str:
         return f"SqlTrackingStore({self._db.location!r})"
 
-    def _build_latest_upsert(self) -> Any:
+    def _insert(self, table: sa.Table) -> _Upsert:
+        return postgresql.insert(table) if self._postgresql else sqlite.insert(table)
+
+    def _build_latest_upsert(self) -> _Upsert:
         statement = self._insert(latest_metrics)
         new, old = statement.excluded, latest_metrics.c
         return statement.on_conflict_do_update(
             index_elements=[old.run_id, old.key],
-            set_={"value": new.value, "is_nan": new.is_nan, "step": new.step,
-                  "timestamp": new.timestamp},
+            set_={
+                "value": new.value,
+                "is_nan": new.is_nan,
+                "step": new.step,
+                "timestamp": new.timestamp,
+            },
             where=sa.or_(
                 new.step > old.step,
                 sa.and_(new.step == old.step, new.timestamp >= old.timestamp),
@@ -135,8 +146,10 @@ class SqlTrackingStore:
         def work(conn: sa.Connection) -> None:
             taken = conn.execute(
                 sa.select(experiments.c.experiment_id).where(
-                    sa.or_(experiments.c.name == experiment.name,
-                           experiments.c.experiment_id == experiment.experiment_id)
+                    sa.or_(
+                        experiments.c.name == experiment.name,
+                        experiments.c.experiment_id == experiment.experiment_id,
+                    )
                 )
             ).first()
             if taken is not None:
@@ -207,19 +220,22 @@ class SqlTrackingStore:
                 raise self._run_taken(run.run_id)
             conn.execute(runs.insert(), mapper.run_row(run))
             if run.params:
-                conn.execute(params_table.insert(), [
-                    {"run_id": run.run_id, "key": k, "value": v} for k, v in run.params.items()
-                ])
+                conn.execute(
+                    params_table.insert(),
+                    [{"run_id": run.run_id, "key": k, "value": v} for k, v in run.params.items()],
+                )
             if run.tags:
-                conn.execute(tags_table.insert(), [
-                    {"run_id": run.run_id, "key": k, "value": v} for k, v in run.tags.items()
-                ])
+                conn.execute(
+                    tags_table.insert(),
+                    [{"run_id": run.run_id, "key": k, "value": v} for k, v in run.tags.items()],
+                )
             if run.metrics:
-                points = [MetricPoint(key=k, value=v, step=0, timestamp=run.start_time)
-                          for k, v in run.metrics.items()]
-                rows = mapper.metric_rows(run.run_id, points)
-                conn.execute(self._metric_insert, rows)
-                conn.execute(latest_metrics.insert(), rows)
+                rows = mapper.metric_tuples(
+                    (run.run_id, MetricPoint(key=k, value=v, step=0, timestamp=run.start_time))
+                    for k, v in run.metrics.items()
+                )
+                self._metric_insert.execute(conn, rows)
+                self._latest_upsert.execute(conn, rows)
 
         try:
             self._db.write(work)
@@ -352,17 +368,13 @@ class SqlTrackingStore:
         """
         if not points:
             return
-        rows: list[dict[str, Any]] = []
-        for run_id, point in points:
-            value, is_nan = mapper.encode_value(point.value)
-            rows.append({"run_id": run_id, "key": point.key, "value": value, "is_nan": is_nan,
-                         "step": point.step, "timestamp": point.timestamp})
+        rows = mapper.metric_tuples(points)
         latest = _latest_candidates(rows)
 
         def work(conn: sa.Connection) -> None:
-            _require_runs(conn, {row["run_id"] for row in latest})
-            conn.execute(self._metric_insert, rows)
-            conn.execute(self._latest_upsert, latest)
+            _require_runs(conn, {row[0] for row in latest})
+            self._metric_insert.execute(conn, rows)
+            self._latest_upsert.execute(conn, latest)
 
         self._db.write(work)
 
@@ -370,8 +382,13 @@ class SqlTrackingStore:
         """Return every point of one metric ordered by step, then timestamp (then the order of
         writing). Raises NotFoundError for an unknown run."""
         statement = (
-            sa.select(metrics.c.key, metrics.c.value, metrics.c.is_nan, metrics.c.step,
-                      metrics.c.timestamp)
+            sa.select(
+                metrics.c.key,
+                metrics.c.value,
+                metrics.c.is_nan,
+                metrics.c.step,
+                metrics.c.timestamp,
+            )
             .where(metrics.c.run_id == run_id, metrics.c.key == key)
             .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
         )
@@ -416,10 +433,13 @@ class SqlTrackingStore:
                 index_elements=["run_id", "path"],
                 set_={"digest": statement.excluded.digest, "size": statement.excluded.size},
             )
-            conn.execute(statement, [
-                {"run_id": run_id, "path": e.path, "digest": e.digest, "size": e.size}
-                for e in latest.values()
-            ])
+            conn.execute(
+                statement,
+                [
+                    {"run_id": run_id, "path": e.path, "digest": e.digest, "size": e.size}
+                    for e in latest.values()
+                ],
+            )
 
         self._db.write(work)
 
@@ -435,8 +455,9 @@ class SqlTrackingStore:
             rows = conn.execute(statement).all()
             if not rows:
                 _require_run(conn, run_id)
-        return [ArtifactEntry(path=path, digest=digest, size=int(size))
-                for path, digest, size in rows]
+        return [
+            ArtifactEntry(path=path, digest=digest, size=int(size)) for path, digest, size in rows
+        ]
 
     # -- housekeeping --------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ def _text(length: int) -> sa.types.TypeEngine[str]:
     # Code-point comparison and order on PostgreSQL too, as SQLite's BINARY collation does.
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
+
 _AUTO_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
