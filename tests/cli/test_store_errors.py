@@ -18,8 +18,13 @@ from loopml.store.backend import close_cached_backends
 
 def _loopml(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).parent / "loopml"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True,
-                          env={**os.environ, **env, "COLUMNS": "200"}, timeout=120)
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "COLUMNS": "200"},
+        timeout=120,
+    )
 
 
 def test_a_home_that_cannot_be_created(tmp_path: Path) -> None:
