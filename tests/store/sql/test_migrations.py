@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -69,9 +70,16 @@ def _write_0001_era_data(conn: sa.Connection) -> None:
         "VALUES (:r, 'auc', 0.8, :f, 1, 5)",
         "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
         "VALUES (:r, 'auc', 0.8, :f, 1, 5)",
+        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
+        "VALUES (:r, 'big', :inf, :f, 1, 5)",
+        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
+        "VALUES (:r, 'small', :ninf, :f, 1, 5)",
+        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
+        "VALUES (:r, 'gone', NULL, :t, 1, 5)",
     ]
+    values = {"e": EXP_ID, "r": RUN_ID, "f": False, "t": True, "inf": math.inf, "ninf": -math.inf}
     for sql in statements:
-        conn.execute(sa.text(sql), {"e": EXP_ID, "r": RUN_ID, "f": False})
+        conn.execute(sa.text(sql), values)
 
 
 def test_older_store_is_upgraded_and_keeps_its_data(fresh_db_url: str) -> None:
@@ -89,11 +97,13 @@ def test_older_store_is_upgraded_and_keeps_its_data(fresh_db_url: str) -> None:
     store = SqlTrackingStore(fresh_db_url)
     try:
         run = store.get_run(RUN_ID)  # type: ignore[arg-type]
-        assert (run.name, run.params, run.tags, run.metrics) == (
+        metrics = dict(run.metrics)
+        assert math.isnan(metrics.pop("gone"))  # the 0003 backfill keeps NaN and infinities
+        assert (run.name, run.params, run.tags, metrics) == (
             "legacy",
             {"lr": "0.1"},
             {"team": "a"},
-            {"auc": 0.8},
+            {"auc": 0.8, "big": math.inf, "small": -math.inf},
         )
         assert store.get_experiment_by_name("old") is not None
         assert store.list_artifacts(run.run_id) == []  # the table 0002 added works
@@ -112,7 +122,7 @@ def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
         engine.dispose()
     message = (
         r"schema revision '0099', which this loopml does not know \(it knows "
-        r"0001, 0002\).*Upgrade loopml \(`pip install -U loopml`\)"
+        r"0001, 0002, 0003\).*Upgrade loopml \(`pip install -U loopml`\)"
     )
     with pytest.raises(SchemaVersionError, match=message):
         SqlTrackingStore(fresh_db_url)

@@ -1,8 +1,8 @@
 """The single mapper between table rows and core entities (experiments, runs, metric points).
 
-Reading runs is the hot path of a search: the runs are fetched first (one query), then the
-params, latest metrics and tags of just those runs (one query per table and chunk of ids),
-and the :class:`~loopml.core.entities.Run` objects are built from plain tuples.
+Reading runs is the hot path of a search: one query returns the matching ``runs`` rows with
+their summary columns (params, latest metrics and tags as JSON), and the
+:class:`~loopml.core.entities.Run` objects are built from the driver's plain tuples.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from loopml.core.entities import Experiment, MetricPoint, Run, RunStatus
 from loopml.core.ids import ExperimentId
-from loopml.store.sql.tables import experiments, latest_metrics, params, runs, tags
+from loopml.store.sql import summary
+from loopml.store.sql.tables import experiments, runs
 
 #: Ids per ``IN (...)`` list: below SQLite's historical limit of 999 bound variables.
 ID_CHUNK = 900
@@ -34,6 +34,9 @@ RUN_COLUMNS = (
     runs.c.parent_run_id,
     runs.c.error,
     runs.c.deleted,
+    runs.c.params_json,
+    runs.c.metrics_json,
+    runs.c.tags_json,
 )
 #: The columns :func:`experiment_from_row` expects, in order.
 EXPERIMENT_COLUMNS = tuple(experiments.c)
@@ -118,74 +121,36 @@ def raw_rows(
         result.close()
 
 
-def _of_runs(table: sa.Table, dialect: str) -> sa.Select[Any]:
-    """``SELECT run_id, key, value FROM table WHERE run_id IN :ids``: an expanding ``IN`` on
-    SQLite, ``= ANY(:ids)`` with one array parameter on PostgreSQL."""
-    statement = sa.select(table.c.run_id, table.c.key, table.c.value)
-    if dialect == "postgresql":
-        ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String()))
-        return statement.where(table.c.run_id == sa.any_(ids))
-    return statement.where(table.c.run_id.in_(sa.bindparam("ids", expanding=True)))
-
-
-#: Per dialect: ids per query, and the statements reading params, latest metrics and tags.
-_CHUNK = {"sqlite": ID_CHUNK, "postgresql": 20_000}
-_OF_RUNS = {
-    dialect: (_of_runs(params, dialect), _of_runs(latest_metrics, dialect), _of_runs(tags, dialect))
-    for dialect in _CHUNK
-}
-
-
-def _values_by_run(
-    conn: sa.Connection, statement: sa.Select[Any], ids: Sequence[str], *, metrics: bool
-) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    size = _CHUNK[conn.dialect.name]
-    current_id: str | None = None
-    entries: dict[str, Any] = {}
-    for start in range(0, len(ids), size):
-        rows = raw_rows(conn, statement, {"ids": ids[start : start + size]})
-        # The rows of one run usually come together (SQLite reads them in key order), so
-        # the run's dict is looked up only when the run changes.
-        for run_id, key, value in rows:
-            if run_id != current_id:
-                entries = found.setdefault(run_id, {})
-                current_id = run_id
-            entries[key] = value
-    if metrics:  # a NULL metric value is a NaN (see tables.py)
-        for values in found.values():
-            if None in values.values():
-                for key in [key for key, value in values.items() if value is None]:
-                    values[key] = NAN
-    return found
-
-
-def load_runs(conn: sa.Connection, rows: Sequence[Sequence[Any]]) -> list[Run]:
-    """Build runs from rows of :data:`RUN_COLUMNS`, loading their params, latest metrics and
-    tags: one query per table (and chunk of 900 ids on SQLite)."""
-    if not rows:
-        return []
-    ids = [row[0] for row in rows]
-    params_of, metrics_of, tags_of = _OF_RUNS[conn.dialect.name]
-    all_params = _values_by_run(conn, params_of, ids, metrics=False)
-    all_metrics = _values_by_run(conn, metrics_of, ids, metrics=True)
-    all_tags = _values_by_run(conn, tags_of, ids, metrics=False)
-    result = []
-    for run_id, experiment_id, name, status, start, end, parent, error, deleted in rows:
-        result.append(
-            Run(
-                run_id=run_id,
-                experiment_id=experiment_id,
-                name=name,
-                status=_STATUS[status],
-                start_time=int(start),
-                end_time=None if end is None else int(end),
-                parent_run_id=parent,
-                error=error,
-                params=all_params.get(run_id) or {},
-                metrics=all_metrics.get(run_id) or {},
-                tags=all_tags.get(run_id) or {},
-                deleted=bool(deleted),
-            )
+def load_runs(rows: Sequence[Sequence[Any]]) -> list[Run]:
+    """Build runs from rows of :data:`RUN_COLUMNS`; params, latest metrics and tags come from
+    the summary columns of the same rows (see :mod:`loopml.store.sql.summary`)."""
+    return [
+        Run(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            name=name,
+            status=_STATUS[status],
+            start_time=int(start),
+            end_time=None if end is None else int(end),
+            parent_run_id=parent,
+            error=error,
+            params=summary.decode_texts(params_json),
+            metrics=summary.decode_metrics(metrics_json),
+            tags=summary.decode_texts(tags_json),
+            deleted=bool(deleted),
         )
-    return result
+        for (
+            run_id,
+            experiment_id,
+            name,
+            status,
+            start,
+            end,
+            parent,
+            error,
+            deleted,
+            params_json,
+            metrics_json,
+            tags_json,
+        ) in rows
+    ]

@@ -93,6 +93,12 @@ runs = sa.Table(
     sa.Column("parent_run_id", _text(ID_LENGTH), nullable=True),
     sa.Column("error", sa.Text(), nullable=True),
     sa.Column("deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The run's summary: its params, latest metrics and tags as JSON objects, refreshed from
+    # the tables below in the same transaction as every write (see summary.py). Filters use
+    # the indexed tables; reads take one row per run instead of one row per value.
+    sa.Column("params_json", sa.Text(), nullable=True),
+    sa.Column("metrics_json", sa.Text(), nullable=True),
+    sa.Column("tags_json", sa.Text(), nullable=True),
     sa.Index("ix_runs_experiment_id_start_time", "experiment_id", "start_time"),
     sa.Index("ix_runs_parent_run_id", "parent_run_id"),
 )

@@ -17,7 +17,7 @@ from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, Ru
 from loopml.core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.query import RunQuery
-from loopml.store.sql import mapper
+from loopml.store.sql import mapper, summary
 from loopml.store.sql.bulk import BulkStatement
 from loopml.store.sql.compile import compile_count, compile_search
 from loopml.store.sql.engine import StoreEngine
@@ -114,6 +114,20 @@ class SqlTrackingStore:
         self._latest_upsert = BulkStatement.compile(
             self._build_latest_upsert(), engine_dialect, mapper.METRIC_COLUMNS
         )
+        self._refresh_statements = {
+            parts: summary.refresh_statement(parts, self._db.dialect)
+            for parts in (summary.PARTS, ("params",), ("metrics",), ("tags",))
+        }
+
+    def _refresh(
+        self, conn: sa.Connection, parts: tuple[summary.Part, ...], run_ids: Iterable[str]
+    ) -> None:
+        """Recompute the summary columns of some runs, inside the caller's transaction."""
+        statement = self._refresh_statements[parts]
+        ids = sorted(set(run_ids))  # a fixed order: concurrent writers lock rows alike
+        size = len(ids) if self._postgresql else mapper.ID_CHUNK
+        for start in range(0, len(ids), max(size, 1)):
+            conn.execute(statement, {"ids": ids[start : start + size]})
 
     def __repr__(self) -> str:
         return f"SqlTrackingStore({self._db.location!r})"
@@ -236,6 +250,7 @@ class SqlTrackingStore:
                 )
                 self._metric_insert.execute(conn, rows)
                 self._latest_upsert.execute(conn, rows)
+            self._refresh(conn, summary.PARTS, [run.run_id])
 
         try:
             self._db.write(work)
@@ -256,7 +271,7 @@ class SqlTrackingStore:
             rows = mapper.raw_rows(conn, statement)
             if not rows:
                 raise _run_not_found(run_id)
-            return mapper.load_runs(conn, rows)[0]
+            return mapper.load_runs(rows)[0]
 
     def _update_run(self, run_id: RunId, values: Mapping[str, Any]) -> None:
         statement = runs.update().where(runs.c.run_id == run_id).values(**values)
@@ -320,6 +335,7 @@ class SqlTrackingStore:
                             f"write-once and cannot be changed to {wanted[key]}. Log it "
                             "under another key, or start a new run."
                         )
+            self._refresh(conn, ("params",), [run_id])
 
         self._db.write(work)
 
@@ -337,6 +353,7 @@ class SqlTrackingStore:
             conn.execute(
                 statement, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
             )
+            self._refresh(conn, ("tags",), [run_id])
 
         self._db.write(work)
 
@@ -353,6 +370,7 @@ class SqlTrackingStore:
                     f"Run {run_id} has no tag {key!r}, so it cannot be deleted. Check the key "
                     "(tags are case-sensitive)."
                 )
+            self._refresh(conn, ("tags",), [run_id])
 
         self._db.write(work)
 
@@ -375,6 +393,7 @@ class SqlTrackingStore:
             _require_runs(conn, {row[0] for row in latest})
             self._metric_insert.execute(conn, rows)
             self._latest_upsert.execute(conn, latest)
+            self._refresh(conn, ("metrics",), {row[0] for row in latest})
 
         self._db.write(work)
 
@@ -409,7 +428,7 @@ class SqlTrackingStore:
         statement = compile_search(query)
         with self._db.read() as conn:
             rows = mapper.raw_rows(conn, statement)
-            return mapper.load_runs(conn, rows)
+            return mapper.load_runs(rows)
 
     def count_runs(self, query: RunQuery) -> int:
         """Return how many runs match ``query`` (ignoring its limit and offset)."""
