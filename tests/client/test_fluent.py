@@ -6,7 +6,7 @@ import pytest
 
 import loopml
 from loopml.core.entities import RunStatus
-from loopml.core.errors import ConflictError, NotFoundError
+from loopml.core.errors import ConflictError, InvalidArgumentError, NotFoundError
 
 
 def test_a_block_that_succeeds_finishes_the_run(store_env: dict[str, str]) -> None:
@@ -92,3 +92,10 @@ def test_client_object_api(store_env: dict[str, str]) -> None:
     assert client.get_metric_history(run.run_id, "m")[0].step == 3
     assert [e.name for e in client.list_experiments()] == ["exp"]
     assert client.get_run(run.run_id).tags == {"t": "v"}
+
+
+def test_unknown_output_kind_suggests_the_right_one(store_env: dict[str, str]) -> None:
+    with loopml.start_run(experiment="exp"):
+        pass
+    with pytest.raises(InvalidArgumentError, match="output must be 'pandas' or 'runs'.*'runs'"):
+        loopml.search_runs("exp", output="run")  # type: ignore[call-overload]

@@ -98,7 +98,7 @@ def test_nested_runs_record_their_parent(service: TrackingService) -> None:
     parent = service.create_run(experiment="exp", name="sweep")
     child = service.create_run(experiment="exp", name="trial", parent_run_id=parent.run_id)
     assert service.get_run(child.run_id).parent_run_id == parent.run_id
-    found = service.search_runs("exp", filter=f"parent_run_id = '{parent.run_id}'", output="runs")
+    found = service.search_runs("exp", filter=f"parent_run_id = '{parent.run_id}'")
     assert [r.run_id for r in found] == [child.run_id]
 
 
@@ -118,7 +118,7 @@ def test_search_returns_a_frame_or_runs(service: TrackingService) -> None:
         service.log_params(run.run_id, {"max_depth": i % 3})
         service.log_metric(run.run_id, "auc", 0.7 + i / 100)
         service.end_run(run.run_id)
-    frame = service.search_runs(
+    frame = service.search_frame(
         "exp", filter="metrics.auc > 0.71 and tags.team = 'risk'", order_by=["metrics.auc desc"]
     )
     assert isinstance(frame, pd.DataFrame)
@@ -134,7 +134,7 @@ def test_search_returns_a_frame_or_runs(service: TrackingService) -> None:
     } <= set(frame.columns)
     assert str(frame["start_time"].dtype).startswith("datetime64")
     assert list(frame["experiment"]) == ["exp", "exp"]
-    runs = service.search_runs("exp", filter="params.max_depth = 0", output="runs", limit=1)
+    runs = service.search_runs("exp", filter="params.max_depth = 0", limit=1)
     assert len(runs) == 1 and isinstance(runs[0], Run)
     assert json.loads(json.dumps(runs[0].to_dict())) == runs[0].to_dict()
     assert Run.from_dict(runs[0].to_dict()) == runs[0]
@@ -149,13 +149,11 @@ def test_search_errors_point_at_the_problem(service: TrackingService) -> None:
     assert "^" in str(info.value)
     with pytest.raises(InvalidArgumentError, match="limit must be"):
         service.search_runs("churn", limit=-1)
-    with pytest.raises(InvalidArgumentError, match="output must be 'pandas' or 'runs'"):
-        service.search_runs("churn", output="polars")  # type: ignore[call-overload]
 
 
 def test_empty_search_has_the_base_columns(service: TrackingService) -> None:
     service.create_run(experiment="exp")
-    frame = service.search_runs("exp", filter="metrics.nothing > 1")
+    frame = service.search_frame("exp", filter="metrics.nothing > 1")
     assert len(frame) == 0 and "run_id" in frame.columns
 
 
@@ -236,8 +234,8 @@ def test_delete_hides_and_purge_removes(service: TrackingService) -> None:
     keep = service.create_run(experiment="exp")
     gone = service.create_run(experiment="exp")
     service.delete_run(gone.run_id)
-    assert [r.run_id for r in service.search_runs("exp", output="runs")] == [keep.run_id]
-    assert len(service.search_runs("exp", include_deleted=True, output="runs")) == 2
+    assert [r.run_id for r in service.search_runs("exp")] == [keep.run_id]
+    assert len(service.search_runs("exp", include_deleted=True)) == 2
     service.delete_run(gone.run_id, purge=True)
     with pytest.raises(NotFoundError):
         service.get_run(gone.run_id)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from loopml.client.active_run import ActiveRun
 from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run
+from loopml.core.errors import InvalidArgumentError, did_you_mean
 from loopml.core.ids import RunId
 from loopml.core.settings import Settings, resolve_settings
 from loopml.store.backend import open_backend
@@ -153,6 +154,18 @@ class LoopmlClient:
         output: Literal["runs"],
     ) -> list[Run]: ...
 
+    @overload
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = ...,
+        *,
+        filter: str | None = ...,
+        order_by: Sequence[str] | None = ...,
+        limit: int | None = ...,
+        include_deleted: bool = ...,
+        output: str,
+    ) -> pd.DataFrame | list[Run]: ...
+
     def search_runs(
         self,
         experiments: str | Sequence[str] | None = None,
@@ -161,7 +174,7 @@ class LoopmlClient:
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
         include_deleted: bool = False,
-        output: Literal["pandas", "runs"] = "pandas",
+        output: str = "pandas",
     ) -> pd.DataFrame | list[Run]:
         """Search runs; see :func:`loopml.search_runs`."""
         if output == "runs":
@@ -171,13 +184,16 @@ class LoopmlClient:
                 order_by=order_by,
                 limit=limit,
                 include_deleted=include_deleted,
-                output="runs",
             )
-        return self.service.search_runs(
+        if output != "pandas":
+            raise InvalidArgumentError(
+                f"output must be 'pandas' or 'runs'; got {output!r}."
+                + did_you_mean(str(output), ["pandas", "runs"])
+            )
+        return self.service.search_frame(
             experiments,
             filter=filter,
             order_by=order_by,
             limit=limit,
             include_deleted=include_deleted,
-            output=output,
         )

@@ -282,17 +282,7 @@ def search_runs(
         >>> loopml.search_runs("churn", filter="metrics.auc > 0.8",  # doctest: +SKIP
         ...                    order_by=["metrics.auc desc"], limit=10)
     """
-    client = _get_client()
-    if output == "runs":
-        return client.search_runs(
-            experiments,
-            filter=filter,
-            order_by=order_by,
-            limit=limit,
-            include_deleted=include_deleted,
-            output="runs",
-        )
-    return client.search_runs(
+    return _get_client().search_runs(
         experiments,
         filter=filter,
         order_by=order_by,

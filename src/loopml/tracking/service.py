@@ -11,7 +11,7 @@ import traceback
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
@@ -19,7 +19,6 @@ from loopml.core.errors import (
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
-    did_you_mean,
 )
 from loopml.core.ids import RunId, is_hex_id, new_run_id
 from loopml.store.backend import Backend
@@ -394,29 +393,6 @@ class TrackingService:
         )
         return query, {e.experiment_id: e for e in exps}
 
-    @overload
-    def search_runs(
-        self,
-        experiments: str | Sequence[str] | None = ...,
-        *,
-        filter: str | None = ...,
-        order_by: Sequence[str] | None = ...,
-        limit: int | None = ...,
-        include_deleted: bool = ...,
-        output: Literal["pandas"] = ...,
-    ) -> pd.DataFrame: ...
-    @overload
-    def search_runs(
-        self,
-        experiments: str | Sequence[str] | None = ...,
-        *,
-        filter: str | None = ...,
-        order_by: Sequence[str] | None = ...,
-        limit: int | None = ...,
-        include_deleted: bool = ...,
-        output: Literal["runs"],
-    ) -> list[Run]: ...
-
     def search_runs(
         self,
         experiments: str | Sequence[str] | None = None,
@@ -425,22 +401,37 @@ class TrackingService:
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
         include_deleted: bool = False,
-        output: Literal["pandas", "runs"] = "pandas",
-    ) -> pd.DataFrame | list[Run]:
-        """Search runs; see :func:`loopml.search_runs` for the arguments."""
-        if output not in ("pandas", "runs"):
-            raise InvalidArgumentError(
-                f"output must be 'pandas' or 'runs'; got {output!r}."
-                + did_you_mean(str(output), ["pandas", "runs"])
-            )
-        query, exps = self.build_query(
+    ) -> list[Run]:
+        """Search runs (see :func:`loopml.search_runs` for the arguments) as ``Run`` objects."""
+        query, _ = self.build_query(
             experiments,
             filter=filter,
             order_by=order_by,
             limit=limit,
             include_deleted=include_deleted,
         )
-        if self.writer.pending:
+        return self._find(query)
+
+    def search_frame(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+        include_deleted: bool = False,
+    ) -> pd.DataFrame:
+        """Search runs as a wide DataFrame (see :func:`runs_to_frame`)."""
+        query, experiments_by_id = self.build_query(
+            experiments,
+            filter=filter,
+            order_by=order_by,
+            limit=limit,
+            include_deleted=include_deleted,
+        )
+        return runs_to_frame(self._find(query), experiments_by_id)
+
+    def _find(self, query: RunQuery) -> list[Run]:
+        if self.writer.pending:  # a process sees its own metrics
             self.writer.flush()
-        runs = self.store.search_runs(query) if query.experiment_ids else []
-        return runs if output == "runs" else runs_to_frame(runs, exps)
+        return self.store.search_runs(query) if query.experiment_ids else []
