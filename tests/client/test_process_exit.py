@@ -38,6 +38,10 @@ if mode == "crash":
 if mode == "sigterm":
     open(ready, "w").close()
     time.sleep(60)
+if mode == "sigterm-after-run":
+    run.end()
+    open(ready, "w").close()
+    time.sleep(60)
 """
 
 N = 3000
@@ -98,3 +102,14 @@ def test_sigterm_kills_the_run_and_keeps_every_point(
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err
     _check(out.split()[0], RunStatus.KILLED)
+
+
+def test_sigterm_after_the_runs_ended_is_the_default_action(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    proc, ready = _start("sigterm-after-run", tmp_path, store_env)
+    _wait_ready(proc, ready)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGTERM  # killed by the signal, as without loopml
+    _check(out.split()[0], RunStatus.FINISHED)

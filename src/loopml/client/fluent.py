@@ -10,6 +10,7 @@ is active (only when no other SIGTERM handler is installed), so ``with`` blocks 
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import sys
 import threading
@@ -58,6 +59,10 @@ def reset_client() -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    if not _stack:  # no run to protect: behave as if loopml had never been here
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     _state.killed_by_signal = True
     raise SystemExit(128 + signum)
 
