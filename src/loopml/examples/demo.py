@@ -143,12 +143,11 @@ def print_comparison(sweep_id: str) -> None:
         order_by=["metrics.auc desc", "metrics.log_loss"],
     )
     table = Table(title=f"{len(frame)} models on breast cancer (sweep {sweep_id[:8]}), best first")
-    for col in ("name", "params.model", "auc", "accuracy", "f1", "log_loss", "fit s"):
-        table.add_column(col, justify="left" if col in {"name", "params.model"} else "right")
+    for col in ("name", "auc", "accuracy", "f1", "log_loss", "fit s"):
+        table.add_column(col, justify="left" if col == "name" else "right")
     for row in frame.to_dict("records"):
         table.add_row(
             row["name"],
-            row["params.model"],
             *[
                 f"{row[f'metrics.{m}']:.4f}"
                 for m in ("auc", "accuracy", "f1", "log_loss", "fit_seconds")
