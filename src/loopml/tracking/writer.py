@@ -55,25 +55,23 @@ class MetricWriter:
 
     @property
     def pending(self) -> int:
-        """How many points wait to be written."""
-        return len(self._pending)
+        """How many points wait to be written (in this process)."""
+        return len(self._pending) if self._pid == os.getpid() else 0
 
     def add(self, run_id: RunId, point: MetricPoint) -> None:
         """Buffer one point (validated by the caller)."""
-        pending = self._pending
-        pending.append((run_id, point))  # list.append is atomic under the GIL
-        if self._thread is None or self._pid != os.getpid():
-            self._start()
-        if len(pending) >= WAKE_AT:
-            self._wake.set()
+        self.add_many(((run_id, point),))
 
     def add_many(self, items: Iterable[tuple[RunId, MetricPoint]]) -> None:
         """Buffer several points."""
-        with self._lock:
+        if self._pid != os.getpid():
+            self._after_fork()
+        with self._lock:  # the writer thread swaps the list: extend under the same lock
             self._pending.extend(items)
-        if self._thread is None or self._pid != os.getpid():
+            size = len(self._pending)
+        if self._thread is None:
             self._start()
-        if len(self._pending) >= WAKE_AT:
+        if size >= WAKE_AT:
             self._wake.set()
 
     def flush(self) -> None:
@@ -95,12 +93,17 @@ class MetricWriter:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's thread is not here and its points are its own."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pending = []
+        self._thread = None
+
     def _start(self) -> None:
         with self._lock:
-            if self._pid != os.getpid():  # forked child: the parent's thread is not here
-                self._pid = os.getpid()
-                self._thread = None
-                self._write_lock = threading.Lock()
             if self._thread is not None:
                 return
             self._thread = threading.Thread(

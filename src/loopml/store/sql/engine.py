@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -172,6 +173,19 @@ def _is_retryable(exc: sa.exc.DBAPIError) -> bool:
     return any(text in message for text in _SQLITE_RETRYABLE)
 
 
+_engines: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not use its parent's pooled connections: give every engine a new
+    pool (without closing the parent's connections), as SQLAlchemy recommends."""
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class StoreEngine:
     """An engine plus the store's transaction discipline and error translation.
 
@@ -188,6 +202,7 @@ class StoreEngine:
         self.dialect = self.url.get_backend_name()
         self.path = sqlite_path(self.url) if self.dialect == "sqlite" else None
         self.engine = create_engine(self.url)
+        _engines.add(self.engine)
 
     @property
     def location(self) -> str:
