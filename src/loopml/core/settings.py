@@ -17,7 +17,6 @@ Example ``loopml.toml``::
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -121,10 +120,6 @@ class Settings:
     def is_embedded(self) -> bool:
         """True when the metadata store is the SQLite file under ``home``."""
         return self.db_url.startswith("sqlite")
-
-    def with_overrides(self, **overrides: Any) -> Settings:
-        """Return a copy with some fields replaced (used by tests and the CLI)."""
-        return dataclasses.replace(self, **overrides)
 
 
 def find_project_root(start: Path) -> tuple[Path, Path | None]:

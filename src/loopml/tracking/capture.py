@@ -17,7 +17,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TAG_PREFIX = "loopml."
 GIT_TIMEOUT_S = 5.0
 
 

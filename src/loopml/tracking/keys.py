@@ -3,7 +3,6 @@ artifact paths. Checked once here, above every backend, so backends cannot disag
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from collections.abc import Mapping
@@ -161,8 +160,3 @@ def check_artifact_path(path: Any) -> str:
             "characters."
         )
     return path
-
-
-def is_finite(value: float) -> bool:
-    """Tell whether a metric value is finite (not NaN, not infinite)."""
-    return math.isfinite(value)

@@ -49,7 +49,6 @@ class MetricWriter:
         self._wake = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._last_error: BaseException | None = None
         self._pid = os.getpid()
         _writers.add(self)
 
@@ -152,12 +151,10 @@ class MetricWriter:
         while True:
             try:
                 self._store.log_metrics(batch)
-                self._last_error = None
                 return
             except BaseException as exc:
                 if not isinstance(exc, LoopmlError) or attempt >= len(delays):
                     self._restore(batch)  # keep every point: nothing logged is lost
-                    self._last_error = exc
                     if isinstance(exc, LoopmlError):
                         raise StoreError(
                             f"{len(batch)} metric points could not be written to "
