@@ -10,7 +10,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from loopml.core.entities import ArtifactEntry, Blob, Experiment, MetricPoint, Run, RunStatus
+from loopml.core.entities import (
+    ArtifactEntry,
+    Blob,
+    DatasetVersion,
+    Experiment,
+    MetricPoint,
+    Run,
+    RunStatus,
+)
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.query import RunQuery
 
@@ -86,6 +94,46 @@ class TrackingStore(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+class DatasetStore(Protocol):
+    """Dataset versions (immutable, numbered per name) and the lineage between runs and them."""
+
+    def create_version(self, draft: DatasetVersion) -> tuple[DatasetVersion, bool]:
+        """Register a version atomically. ``draft.version`` is ignored: the store assigns the
+        next number for ``draft.name`` (1 for a new name). When a version of that name with the
+        same ``content_hash`` exists, nothing is written and that version is returned.
+
+        Returns:
+            The stored version, and True when it was created (False when it existed).
+        Raises:
+            NotFoundError: A parent ref or the run does not exist.
+        """
+
+    def get_version(self, name: str, version: int) -> DatasetVersion:
+        """Return one version. Raises NotFoundError (naming the versions that exist)."""
+
+    def get_latest(self, name: str) -> DatasetVersion:
+        """Return the highest version of a dataset. Raises NotFoundError."""
+
+    def list_versions(self, name: str) -> list[DatasetVersion]:
+        """Return every version of a dataset, oldest first. Raises NotFoundError."""
+
+    def list_datasets(self) -> list[DatasetVersion]:
+        """Return the latest version of every dataset, by name."""
+
+    def children(self, name: str, version: int) -> list[DatasetVersion]:
+        """Return the versions whose parents include ``name@version``."""
+
+    def log_input(self, run_id: RunId, name: str, version: int, role: str) -> None:
+        """Record that a run used a dataset version in a role (``train``, ``eval``...); logging
+        the same (run, version, role) again is a no-op. Raises NotFoundError."""
+
+    def inputs_of(self, run_id: RunId) -> list[tuple[DatasetVersion, str]]:
+        """Return the dataset versions a run used, with their roles. Raises NotFoundError."""
+
+    def runs_using(self, name: str, version: int) -> list[tuple[RunId, str]]:
+        """Return the runs that used a dataset version, with their roles (oldest run first)."""
 
 
 class ArtifactStore(Protocol):

@@ -1,6 +1,35 @@
 """Frozen entities, one module per stage of the loop. The REST API returns these same classes."""
 
 from loopml.core.entities.artifacts import ArtifactEntry, Blob
+from loopml.core.entities.data import (
+    OTHER,
+    Anomaly,
+    ColumnProfile,
+    ColumnRole,
+    ColumnSchema,
+    DatasetProfile,
+    DatasetSchema,
+    DatasetVersion,
+    NumericSummary,
+    ValidationReport,
+)
 from loopml.core.entities.tracking import Experiment, MetricPoint, Run, RunStatus
 
-__all__ = ["ArtifactEntry", "Blob", "Experiment", "MetricPoint", "Run", "RunStatus"]
+__all__ = [
+    "OTHER",
+    "Anomaly",
+    "ArtifactEntry",
+    "Blob",
+    "ColumnProfile",
+    "ColumnRole",
+    "ColumnSchema",
+    "DatasetProfile",
+    "DatasetSchema",
+    "DatasetVersion",
+    "Experiment",
+    "MetricPoint",
+    "NumericSummary",
+    "Run",
+    "RunStatus",
+    "ValidationReport",
+]
