@@ -41,6 +41,7 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "LoopmlClient",
     "Run",
     "active_run",
+    "datasets",
     "end_run",
     "get_run",
     "log_artifact",
@@ -75,7 +76,15 @@ if TYPE_CHECKING:
     from loopml.core.entities import Run
 
 
+#: Submodules exposed as attributes (``loopml.datasets.register(...)``), loaded on first use.
+_LAZY_MODULES: dict[str, str] = {"datasets": "loopml.client.datasets"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        submodule = importlib.import_module(_LAZY_MODULES[name])
+        globals()[name] = submodule
+        return submodule
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'loopml' has no attribute {name!r}")
@@ -85,4 +94,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_LAZY_MODULES))

@@ -107,3 +107,13 @@ def test_console_script_runs_and_exits_non_zero_on_errors(cli_env: dict[str, str
     )
     assert done.returncode == 3
     assert "Traceback" not in done.stderr and "0123456789abcdef" in done.stderr
+
+
+def test_doctor_exits_non_zero_when_a_store_fails(
+    invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the artifact folder should be: unwritable, even as root
+    monkeypatch.setenv("LOOPML_ARTIFACTS_URL", str(blocker / "artifacts"))
+    code, out, _ = invoke("doctor")
+    assert code == 1 and "FAILED" in out

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from loopml import __version__
-from loopml.cli import doctor, experiments, runs
+from loopml.cli import data, doctor, experiments, runs
 from loopml.cli.state import state
 from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
 
@@ -24,6 +24,7 @@ app.command("init")(doctor.init)
 app.command("doctor")(doctor.doctor)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(data.app, name="data")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found.
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
@@ -51,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
     err = Console(stderr=True, soft_wrap=True)
     try:
-        app(args=argv, prog_name="loopml", standalone_mode=False)
+        # Without standalone mode, Click returns typer.Exit's code instead of raising it.
+        result = app(args=argv, prog_name="loopml", standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            return result
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

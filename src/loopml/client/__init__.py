@@ -3,7 +3,6 @@
 No business rules here: everything calls :mod:`loopml.tracking`.
 """
 
-from loopml.client.active_run import ActiveRun
 from loopml.client.client import LoopmlClient
 from loopml.client.fluent import (
     active_run,
@@ -20,6 +19,7 @@ from loopml.client.fluent import (
     set_tags,
     start_run,
 )
+from loopml.client.run_handle import ActiveRun
 
 __all__ = [
     "ActiveRun",

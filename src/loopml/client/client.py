@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from loopml.client.active_run import ActiveRun
+from loopml.client.run_handle import ActiveRun
 from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run
 from loopml.core.errors import InvalidArgumentError, did_you_mean
 from loopml.core.ids import RunId
 from loopml.core.settings import Settings, resolve_settings
+from loopml.data import DatasetService
 from loopml.store.backend import open_backend
 from loopml.tracking import TrackingService
 
@@ -45,7 +46,9 @@ class LoopmlClient:
                 {"home": home, "db_url": db_url, "artifacts_url": artifacts_url}
             )
         self.settings = settings
-        self.service = TrackingService(open_backend(settings))
+        backend = open_backend(settings)
+        self.service = TrackingService(backend)
+        self.datasets = DatasetService(backend)
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -61,12 +64,12 @@ class LoopmlClient:
     ) -> ActiveRun:
         """Start a new run, or resume one by ``run_id``; see :func:`loopml.start_run`."""
         if run_id is not None:
-            return ActiveRun(self.service, self.service.resume_run(run_id))
+            return ActiveRun(self.service, self.service.resume_run(run_id), datasets=self.datasets)
         parent = self.service.get_run(parent_run_id).run_id if parent_run_id else None
         run = self.service.create_run(
             experiment=experiment, name=name, tags=tags, parent_run_id=parent, capture=capture
         )
-        return ActiveRun(self.service, run)
+        return ActiveRun(self.service, run, datasets=self.datasets)
 
     def get_run(self, run_id: str) -> Run:
         """Return a run with its params, latest metrics and tags."""

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from loopml.client.active_run import ActiveRun
 from loopml.client.client import LoopmlClient
+from loopml.client.run_handle import ActiveRun
 from loopml.core.entities import ArtifactEntry, Run, RunStatus
 from loopml.core.errors import NotFoundError
 from loopml.core.settings import resolve_settings

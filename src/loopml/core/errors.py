@@ -15,6 +15,7 @@
     ├── ArtifactIntegrityError                  an object whose bytes do not match its hash
     ├── StoreError                              a store that cannot be opened or reached
     │   └── SchemaVersionError                  a metadata store of an unknown (newer) schema
+    ├── DriftTestError                          a drift test failed on inputs it had accepted
     └── GateFailedError                         a release gate said no
 
 Messages name the thing, the bad value, the rule and the fix (STYLE.md rule 9).
@@ -77,6 +78,10 @@ class StoreError(LoopmlError):
 
 class SchemaVersionError(StoreError):
     """The metadata store has a schema this version of loopml does not know."""
+
+
+class DriftTestError(LoopmlError):
+    """A drift test failed on inputs that passed validation (the cause is chained)."""
 
 
 class GateFailedError(LoopmlError):

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from loopml.core.settings import Settings
-from loopml.store.protocols import ArtifactStore, TrackingStore
+from loopml.store.protocols import ArtifactStore, DatasetStore, TrackingStore
 
 
 @dataclass(frozen=True)
@@ -15,11 +15,12 @@ class Backend:
     """The stores a client talks to."""
 
     tracking: TrackingStore
+    datasets: DatasetStore
     artifacts: ArtifactStore
     settings: Settings
 
     def close(self) -> None:
-        """Release the metadata store's connections."""
+        """Release the metadata store's connections (shared by tracking and datasets)."""
         self.tracking.close()
 
 
@@ -32,7 +33,8 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
 
     The metadata store is chosen by the URL scheme of ``settings.db_url`` (``sqlite`` or
     ``postgresql``); the artifact store by ``settings.artifacts_url`` (a path or any fsspec URL).
-    A new or older metadata store is migrated to the current schema on open.
+    A new or older metadata store is migrated to the current schema on open; the tracking and
+    dataset stores share its engine (one connection pool).
 
     Raises:
         StoreError: The store cannot be opened (with the reason and the fix).
@@ -40,19 +42,24 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
         PermissionDeniedError: The store's folder cannot be written.
     """
     from loopml.store.artifacts import open_artifact_store
-    from loopml.store.sql import SqlTrackingStore
+    from loopml.store.sql import SqlDatasetStore, SqlTrackingStore
+    from loopml.store.sql.migrate import open_store_engine
 
     key = (settings.db_url, settings.artifacts_url)
     with _lock:
         if cached and key in _cache:
             return _cache[key]
-        tracking = SqlTrackingStore(settings.db_url)
+        db = open_store_engine(settings.db_url)
+        tracking = SqlTrackingStore.from_engine(db, url=settings.db_url)
+        datasets = SqlDatasetStore(db)
         try:
             artifacts = open_artifact_store(settings.artifacts_url)
         except BaseException:
             tracking.close()
             raise
-        backend = Backend(tracking=tracking, artifacts=artifacts, settings=settings)
+        backend = Backend(
+            tracking=tracking, datasets=datasets, artifacts=artifacts, settings=settings
+        )
         if cached:
             _cache[key] = backend
         return backend

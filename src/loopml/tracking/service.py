@@ -155,7 +155,8 @@ class TrackingService:
         self.store.end_run(run_id, status=status, end_time=self._clock(), error=message)
         self._running.discard(run_id)
 
-    def _require_running(self, run_id: RunId) -> None:
+    def require_running(self, run_id: RunId) -> None:
+        """Raise ConflictError unless the run exists and is RUNNING (ended runs are immutable)."""
         if run_id in self._running:
             return
         run = self.get_run(run_id)
@@ -172,14 +173,14 @@ class TrackingService:
     def log_params(self, run_id: RunId, params: Mapping[str, Any]) -> None:
         """Log write-once params; the same value again is fine, another value is an error."""
         values = keys.check_texts("param", params)
-        self._require_running(run_id)
+        self.require_running(run_id)
         if values:
             self.store.log_params(run_id, values)
 
     def set_tags(self, run_id: RunId, tags: Mapping[str, Any]) -> None:
         """Set (or overwrite) tags."""
         values = keys.check_texts("tag", tags)
-        self._require_running(run_id)
+        self.require_running(run_id)
         if values:
             self.store.set_tags(run_id, values)
 
@@ -194,7 +195,7 @@ class TrackingService:
     ) -> None:
         """Buffer one metric point; it is written in the background within the flush interval."""
         if run_id not in self._running:
-            self._require_running(run_id)
+            self.require_running(run_id)
         key = keys.check_key("metric", key)
         point = MetricPoint(
             key,
@@ -217,7 +218,7 @@ class TrackingService:
             raise InvalidArgumentError(
                 f"metrics must be a mapping of key to number; got {type(metrics).__name__}."
             )
-        self._require_running(run_id)
+        self.require_running(run_id)
         ts = self._clock() if timestamp is None else keys.check_timestamp("metrics", timestamp)
         points = [
             (
@@ -242,7 +243,7 @@ class TrackingService:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Write metric points, params and tags now (not buffered), one transaction each."""
-        self._require_running(run_id)
+        self.require_running(run_id)
         points = [
             (
                 run_id,
@@ -278,14 +279,14 @@ class TrackingService:
         artifact_path: str | None = None,
     ) -> list[ArtifactEntry]:
         """Log a file, folder, bytes, DataFrame, Arrow table or figure; see ArtifactLog."""
-        self._require_running(run_id)
+        self.require_running(run_id)
         return self.artifacts.log(run_id, source, name=name, artifact_path=artifact_path)
 
     def log_dict(self, run_id: RunId, data: Mapping[str, Any], name: str) -> ArtifactEntry:
         """Log a dict as JSON (``.json``) or YAML (``.yaml``)."""
         from loopml.tracking.payloads import dict_to_bytes
 
-        self._require_running(run_id)
+        self.require_running(run_id)
         return self.artifacts.log_bytes(run_id, dict_to_bytes(data, name), name)
 
     def list_artifacts(self, run_id: str) -> list[ArtifactEntry]:

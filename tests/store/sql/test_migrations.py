@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from loopml.core.entities import DatasetProfile, DatasetSchema, DatasetVersion
 from loopml.core.errors import SchemaVersionError
-from loopml.store.sql import SqlTrackingStore
+from loopml.store.sql import SqlDatasetStore, SqlTrackingStore
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.migrate import (
     HEAD_REVISION,
     KNOWN_REVISIONS,
     alembic_config,
+    open_store_engine,
     read_revision,
     run_alembic,
     script_head,
@@ -112,6 +114,57 @@ def test_older_store_is_upgraded_and_keeps_its_data(fresh_db_url: str) -> None:
         store.close()
 
 
+def test_store_at_0003_is_upgraded_to_datasets_and_keeps_its_runs(fresh_db_url: str) -> None:
+    db = StoreEngine(fresh_db_url)
+    try:
+        with db.connect(write=True) as conn:
+            run_alembic(conn, "upgrade", "0003")
+        with db.connect(write=True) as conn, conn.begin():
+            _write_0001_era_data(conn)
+            conn.execute(  # at 0003 the summary columns are written with the run
+                sa.text(
+                    'UPDATE runs SET params_json = \'{"lr": "0.1"}\', '
+                    'metrics_json = \'{"auc": 0.8}\', tags_json = \'{"team": "a"}\''
+                )
+            )
+            assert not sa.inspect(conn).has_table("dataset_versions")
+    finally:
+        db.dispose()
+
+    db = open_store_engine(fresh_db_url)
+    try:
+        assert read_revision(db) == HEAD_REVISION == "0004"
+        tracking = SqlTrackingStore.from_engine(db)
+        datasets = SqlDatasetStore(db)
+        run = tracking.get_run(RUN_ID)  # type: ignore[arg-type]
+        assert (run.name, run.params, run.tags, dict(run.metrics)) == (
+            "legacy",
+            {"lr": "0.1"},
+            {"team": "a"},
+            {"auc": 0.8},
+        )
+        assert [p.value for p in tracking.get_metric_history(run.run_id, "auc")] == [0.8]
+        draft = DatasetVersion(
+            name="credit",
+            version=0,
+            content_hash="c" * 64,
+            artifact_digest="d" * 64,
+            rows=1,
+            size_bytes=1,
+            created_at=0,
+            created_by="ada",
+            schema=DatasetSchema(columns=()),
+            profile=DatasetProfile(rows=1, columns=()),
+            run_id=run.run_id,
+        )
+        stored, created = datasets.create_version(draft)  # the tables 0004 added work
+        datasets.log_input(run.run_id, "credit", 1, "train")
+        assert (stored.version, created) == (1, True)
+        assert datasets.inputs_of(run.run_id) == [(stored, "train")]
+    finally:
+        db.dispose()
+
+
 def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
     SqlTrackingStore(fresh_db_url).close()
     engine = sa.create_engine(fresh_db_url)
@@ -122,7 +175,7 @@ def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
         engine.dispose()
     message = (
         r"schema revision '0099', which this loopml does not know \(it knows "
-        r"0001, 0002, 0003\).*Upgrade loopml \(`pip install -U loopml`\)"
+        r"0001, 0002, 0003, 0004\).*Upgrade loopml \(`pip install -U loopml`\)"
     )
     with pytest.raises(SchemaVersionError, match=message):
         SqlTrackingStore(fresh_db_url)

@@ -421,3 +421,67 @@ def _out(value: float) -> float | str:
     if math.isfinite(value):
         return value
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+@dataclass(frozen=True)
+class DatasetDiff:
+    """What changed from one dataset version to another.
+
+    Attributes:
+        old: ``name@version`` of the first version.
+        new: ``name@version`` of the second version.
+        added_columns: Columns only in ``new``.
+        removed_columns: Columns only in ``old``.
+        type_changes: Column -> ``(old dtype, new dtype)``.
+        old_rows: Rows in ``old``.
+        new_rows: Rows in ``new``.
+        key: The key column compared on (None without a shared key).
+        rows_added: Keys only in ``new`` (None without a key).
+        rows_removed: Keys only in ``old``.
+        rows_changed: Keys in both whose values differ in a shared column.
+    """
+
+    old: str
+    new: str
+    added_columns: tuple[str, ...]
+    removed_columns: tuple[str, ...]
+    type_changes: Mapping[str, tuple[str, str]]
+    old_rows: int
+    new_rows: int
+    key: str | None = None
+    rows_added: int | None = None
+    rows_removed: int | None = None
+    rows_changed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "old": self.old,
+            "new": self.new,
+            "added_columns": list(self.added_columns),
+            "removed_columns": list(self.removed_columns),
+            "type_changes": {k: list(v) for k, v in self.type_changes.items()},
+            "old_rows": self.old_rows,
+            "new_rows": self.new_rows,
+            "key": self.key,
+            "rows_added": self.rows_added,
+            "rows_removed": self.rows_removed,
+            "rows_changed": self.rows_changed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetDiff:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            old=str(data["old"]),
+            new=str(data["new"]),
+            added_columns=tuple(data["added_columns"]),
+            removed_columns=tuple(data["removed_columns"]),
+            type_changes={k: (str(v[0]), str(v[1])) for k, v in data["type_changes"].items()},
+            old_rows=int(data["old_rows"]),
+            new_rows=int(data["new_rows"]),
+            key=data.get("key"),
+            rows_added=data.get("rows_added"),
+            rows_removed=data.get("rows_removed"),
+            rows_changed=data.get("rows_changed"),
+        )

@@ -5,9 +5,12 @@
 - :mod:`.engine`: URLs, connection setup, write transactions with retries.
 - :mod:`.compile`: typed run queries to SQL (the only place).
 - :mod:`.mapper`: rows to entities and back.
-- :mod:`.tracking_store`: :class:`SqlTrackingStore`.
+- :mod:`.tracking_store`: :class:`SqlTrackingStore`; :mod:`.dataset_store`:
+  :class:`SqlDatasetStore`. Both share one :class:`~.engine.StoreEngine` per database
+  (:func:`~.migrate.open_store_engine`).
 """
 
+from loopml.store.sql.dataset_store import SqlDatasetStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
 
-__all__ = ["SqlTrackingStore"]
+__all__ = ["SqlDatasetStore", "SqlTrackingStore"]

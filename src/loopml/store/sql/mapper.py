@@ -1,4 +1,5 @@
-"""The single mapper between table rows and core entities (experiments, runs, metric points).
+"""The single mapper between table rows and core entities (experiments, runs, metric points,
+dataset versions).
 
 Reading runs is the hot path of a search: one query returns the matching ``runs`` rows with
 their summary columns (params, latest metrics and tags as JSON), and the
@@ -11,12 +12,21 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
+import orjson
 import sqlalchemy as sa
 
-from loopml.core.entities import Experiment, MetricPoint, Run, RunStatus
-from loopml.core.ids import ExperimentId
+from loopml.core.entities import (
+    DatasetProfile,
+    DatasetSchema,
+    DatasetVersion,
+    Experiment,
+    MetricPoint,
+    Run,
+    RunStatus,
+)
+from loopml.core.ids import ExperimentId, RunId
 from loopml.store.sql import summary
-from loopml.store.sql.tables import experiments, runs
+from loopml.store.sql.tables import dataset_versions, experiments, runs
 
 #: Ids per ``IN (...)`` list: below SQLite's historical limit of 999 bound variables.
 ID_CHUNK = 900
@@ -154,3 +164,62 @@ def load_runs(rows: Sequence[Sequence[Any]]) -> list[Run]:
             tags_json,
         ) in rows
     ]
+
+
+#: The columns :func:`dataset_from_row` expects, in order.
+DATASET_COLUMNS = tuple(dataset_versions.c)
+
+
+def dataset_row(version: DatasetVersion, number: int) -> dict[str, Any]:
+    """Return the ``dataset_versions`` row of a version numbered ``number`` (its parents go
+    to ``dataset_parents``); the schema and profile are stored as JSON text."""
+    return {
+        "name": version.name,
+        "version": number,
+        "content_hash": version.content_hash,
+        "artifact_digest": version.artifact_digest,
+        "rows": version.rows,
+        "size_bytes": version.size_bytes,
+        "created_at": version.created_at,
+        "created_by": version.created_by,
+        "run_id": version.run_id,
+        "description": version.description,
+        "split": version.split,
+        "schema_json": orjson.dumps(version.schema.to_dict()).decode(),
+        "profile_json": orjson.dumps(version.profile.to_dict()).decode(),
+    }
+
+
+def dataset_from_row(row: Sequence[Any], parents: Sequence[str]) -> DatasetVersion:
+    """Build a dataset version from a row of :data:`DATASET_COLUMNS` and its parent refs."""
+    (
+        name,
+        version,
+        content_hash,
+        artifact_digest,
+        rows,
+        size_bytes,
+        created_at,
+        created_by,
+        run_id,
+        description,
+        split,
+        schema_json,
+        profile_json,
+    ) = row
+    return DatasetVersion(
+        name=name,
+        version=int(version),
+        content_hash=content_hash,
+        artifact_digest=artifact_digest,
+        rows=int(rows),
+        size_bytes=int(size_bytes),
+        created_at=int(created_at),
+        created_by=created_by,
+        schema=DatasetSchema.from_dict(orjson.loads(schema_json)),
+        profile=DatasetProfile.from_dict(orjson.loads(profile_json)),
+        run_id=None if run_id is None else RunId(run_id),
+        description=description or "",
+        parents=tuple(parents),
+        split=split,
+    )

@@ -21,7 +21,7 @@ from loopml.core.errors import SchemaVersionError
 from loopml.store.sql.engine import StoreEngine
 
 #: Revisions of the migration scripts, oldest first. Keep in step with ``migrations/versions``.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 #: The revision this loopml writes; a test checks it is Alembic's script head.
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -162,3 +162,28 @@ def ensure_schema(store: StoreEngine) -> str:
         if revision != HEAD_REVISION:
             run_alembic(conn, "upgrade", HEAD_REVISION)
     return HEAD_REVISION
+
+
+def open_store_engine(url: str) -> StoreEngine:
+    """Open the database at ``url``, bring it to the current schema and refresh its planner
+    statistics: what every SQL store of a process shares (one connection pool per database).
+
+    Args:
+        url: The store URL as given by the user (``sqlite:///...`` or ``postgresql://...``).
+
+    Returns:
+        The engine, at :data:`HEAD_REVISION`.
+
+    Raises:
+        SchemaVersionError: The store has a revision this loopml does not know.
+        StoreError: The URL is not supported, or the store cannot be reached.
+        PermissionDeniedError: The store cannot be written.
+    """
+    db = StoreEngine(url)
+    try:
+        ensure_schema(db)
+        db.refresh_statistics()
+    except BaseException:
+        db.dispose()
+        raise
+    return db

@@ -1,4 +1,4 @@
-"""The metadata schema: one :class:`~sqlalchemy.MetaData` with every table of the tracking store.
+"""The metadata schema: one :class:`~sqlalchemy.MetaData` with every table of the metadata store.
 
 This module describes the schema at the head revision; the Alembic migrations under
 ``migrations/versions/`` build the same schema step by step (a test compares the two).
@@ -16,7 +16,12 @@ Conventions:
   and reading every key of a run are single B-tree range reads;
 - the ``(key, value)`` indexes on ``params`` and ``tags`` exist on SQLite only: a PostgreSQL
   B-tree entry cannot hold a long value (about 2.7 kB at most), so PostgreSQL gets a ``key``
-  index instead and matches values through the ``(run_id, key)`` primary key.
+  index instead and matches values through the ``(run_id, key)`` primary key;
+- dataset versions are keyed by ``(name, version)`` and unique by ``(name, content_hash)``:
+  the constraints, not a lock, make concurrent registrations of one name safe. Their schema
+  and profile are JSON text. ``dataset_parents`` and ``run_inputs`` (all-key tables) are
+  ``WITHOUT ROWID`` on SQLite; ``dataset_versions`` keeps its rowid because its JSON rows
+  can be large. Purging a run removes its inputs and unlinks the versions registered in it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ TAG_VALUE_LENGTH = 8000
 NAME_LENGTH = 500
 PATH_LENGTH = 1000
 ID_LENGTH = 32
+DATASET_NAME_LENGTH = 250
+ROLE_LENGTH = 64
+HASH_LENGTH = 64
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -162,6 +170,66 @@ run_artifacts = sa.Table(
     sa.Column("path", _text(PATH_LENGTH), primary_key=True),
     sa.Column("digest", _text(64), nullable=False),
     sa.Column("size", sa.BigInteger(), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+dataset_versions = sa.Table(
+    "dataset_versions",
+    metadata,
+    sa.Column("name", _text(DATASET_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("content_hash", _text(HASH_LENGTH), nullable=False),
+    sa.Column("artifact_digest", _text(HASH_LENGTH), nullable=False),
+    sa.Column("rows", sa.BigInteger(), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("created_by", _text(KEY_LENGTH), nullable=False),
+    sa.Column(
+        "run_id",
+        _text(ID_LENGTH),
+        sa.ForeignKey("runs.run_id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("split", _text(ROLE_LENGTH), nullable=True),
+    sa.Column("schema_json", sa.Text(), nullable=False),
+    sa.Column("profile_json", sa.Text(), nullable=False),
+    sa.UniqueConstraint("name", "content_hash"),
+    sa.Index("ix_dataset_versions_run_id", "run_id"),
+)
+
+dataset_parents = sa.Table(
+    "dataset_parents",
+    metadata,
+    sa.Column("name", _text(DATASET_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("parent_name", _text(DATASET_NAME_LENGTH), primary_key=True),
+    sa.Column("parent_version", sa.Integer(), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["name", "version"],
+        ["dataset_versions.name", "dataset_versions.version"],
+        ondelete="CASCADE",
+    ),
+    sa.ForeignKeyConstraint(
+        ["parent_name", "parent_version"],
+        ["dataset_versions.name", "dataset_versions.version"],
+    ),
+    sa.Index("ix_dataset_parents_parent_name_parent_version", "parent_name", "parent_version"),
+    sqlite_with_rowid=False,
+)
+
+run_inputs = sa.Table(
+    "run_inputs",
+    metadata,
+    sa.Column("run_id", _text(ID_LENGTH), _run_fk(), primary_key=True),
+    sa.Column("name", _text(DATASET_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("role", _text(ROLE_LENGTH), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["name", "version"],
+        ["dataset_versions.name", "dataset_versions.version"],
+    ),
+    sa.Index("ix_run_inputs_name_version", "name", "version"),
     sqlite_with_rowid=False,
 )
 

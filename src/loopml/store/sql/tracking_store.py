@@ -21,7 +21,7 @@ from loopml.store.sql import mapper, summary
 from loopml.store.sql.bulk import BulkStatement
 from loopml.store.sql.compile import compile_count, compile_search
 from loopml.store.sql.engine import StoreEngine
-from loopml.store.sql.migrate import ensure_schema, read_revision
+from loopml.store.sql.migrate import open_store_engine, read_revision
 from loopml.store.sql.tables import (
     experiments,
     latest_metrics,
@@ -98,14 +98,20 @@ class SqlTrackingStore:
     """
 
     def __init__(self, url: str) -> None:
+        self._setup(url, open_store_engine(url))
+
+    @classmethod
+    def from_engine(cls, db: StoreEngine, *, url: str | None = None) -> SqlTrackingStore:
+        """Build the store on an open engine at the current schema (from
+        :func:`~loopml.store.sql.migrate.open_store_engine`) to share its connection pool;
+        ``url`` is reported as :attr:`url` (default: the engine's URL)."""
+        store = cls.__new__(cls)
+        store._setup(url or db.url.render_as_string(hide_password=False), db)
+        return store
+
+    def _setup(self, url: str, db: StoreEngine) -> None:
         self.url = url
-        self._db = StoreEngine(url)
-        try:
-            ensure_schema(self._db)
-            self._db.refresh_statistics()
-        except BaseException:
-            self._db.dispose()
-            raise
+        self._db = db
         self._postgresql = self._db.dialect == "postgresql"
         engine_dialect = self._db.engine.dialect
         self._metric_insert = BulkStatement.compile(

@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from loopml.core.entities import ArtifactEntry, MetricPoint, Run, RunStatus
+from loopml.core.entities import ArtifactEntry, DatasetVersion, MetricPoint, Run, RunStatus
+from loopml.core.errors import InvalidArgumentError
 from loopml.core.ids import RunId
+from loopml.data import DatasetService
 from loopml.tracking import TrackingService
 
 
@@ -43,8 +45,11 @@ class ActiveRun:
         service: TrackingService,
         run: Run,
         on_end: Callable[[ActiveRun], None] | None = None,
+        *,
+        datasets: DatasetService | None = None,
     ) -> None:
         self._service = service
+        self._datasets = datasets
         self._run_id: RunId = run.run_id
         self._experiment_id = run.experiment_id
         self._name = run.name
@@ -129,6 +134,17 @@ class ActiveRun:
     def log_dict(self, data: Mapping[str, Any], name: str) -> ArtifactEntry:
         """Log a dict as a JSON (``name.json``) or YAML (``name.yaml``) artifact."""
         return self._service.log_dict(self._run_id, data, name)
+
+    def log_input(self, dataset: DatasetVersion | str, *, role: str = "train") -> None:
+        """Record that this run used a dataset version (``credit@3`` or a ``DatasetVersion``)
+        in a role such as ``train``, ``validation`` or ``eval``."""
+        if self._datasets is None:
+            raise InvalidArgumentError(
+                "This run handle has no dataset service; start the run "
+                "with loopml.start_run() or LoopmlClient.start_run()."
+            )
+        self._service.require_running(self._run_id)
+        self._datasets.log_input(self._run_id, dataset, role)
 
     def flush(self) -> None:
         """Write buffered metrics now."""

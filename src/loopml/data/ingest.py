@@ -1,0 +1,218 @@
+"""Turn what users register into one clean Arrow table, or say precisely what is wrong.
+
+Accepted: a pandas or polars DataFrame, a pyarrow Table, or a path to a CSV file, a Parquet
+file or a folder of Parquet files. Refused, each with the column or line named: a missing
+path, a CSV row with the wrong number of fields, an empty table, duplicate or non-text column
+names, mixed types in one column, nested types (lists, structs, maps).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.core.errors import InvalidArgumentError, NotFoundError, did_you_mean
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+SUPPORTED = (
+    "a pandas or polars DataFrame, a pyarrow Table, or a path to a CSV file, a Parquet file "
+    "or a folder of Parquet files"
+)
+
+
+def to_table(data: Any, *, allow_empty: bool = False) -> pa.Table:
+    """Read ``data`` into a pyarrow Table with text column names, no metadata, no nesting.
+
+    Args:
+        data: See :data:`SUPPORTED`.
+        allow_empty: Accept a table without rows (validation reports it instead).
+
+    Raises:
+        NotFoundError: A path that does not exist.
+        InvalidArgumentError: Anything else that cannot be registered, naming the column/line.
+    """
+    table = _read(data)
+    return normalize(table, allow_empty=allow_empty)
+
+
+def _read(data: Any) -> pa.Table:
+    import pyarrow as pa
+
+    if isinstance(data, str | os.PathLike):
+        return _read_path(Path(data))
+    if isinstance(data, pa.Table):
+        return data
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas" and type(data).__name__ == "DataFrame":
+        return _from_pandas(data)
+    if module == "polars" and type(data).__name__ == "DataFrame":
+        _check_names([str(c) for c in data.columns], list(data.columns))
+        return data.to_arrow()
+    raise InvalidArgumentError(
+        f"Cannot register an object of type {type(data).__name__}; pass {SUPPORTED}."
+    )
+
+
+def _check_names(names: list[str], raw: list[Any]) -> None:
+    bad = [r for r in raw if not isinstance(r, str)]
+    if bad:
+        raise InvalidArgumentError(
+            f"Column names must be text; got {bad[0]!r} ({type(bad[0]).__name__}). Rename the "
+            "columns, e.g. df.columns = [str(c) for c in df.columns]."
+        )
+    dupes = sorted(name for name, count in Counter(names).items() if count > 1)
+    if dupes:
+        raise InvalidArgumentError(
+            f"Duplicate column names: {', '.join(repr(d) for d in dupes)}. Each column needs a "
+            "unique name; rename or drop the duplicates."
+        )
+
+
+def _from_pandas(frame: Any) -> pa.Table:
+    import pyarrow as pa
+
+    _check_names([str(c) for c in frame.columns], list(frame.columns))
+    try:
+        with warnings.catch_warnings():
+            # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 deprecates;
+            # pyarrow takes the time zone from the dtype, so nothing is lost (tests check it).
+            warnings.filterwarnings(
+                "ignore", message="Series.values returning an ndarray that drops timezone"
+            )
+            return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        for name in frame.columns:  # find the column that does not convert, and why
+            column = frame[name]
+            if column.dtype != object:
+                continue
+            kinds = sorted({type(v).__name__ for v in column.dropna().head(100_000)})
+            if len(kinds) > 1:
+                raise InvalidArgumentError(
+                    f"Column {name!r} mixes types ({', '.join(kinds)}); a column must hold one "
+                    "type. Convert it, e.g. df[col] = df[col].astype(str), or clean the values."
+                ) from None
+            try:
+                pa.array(column, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as col_exc:
+                raise InvalidArgumentError(
+                    f"Column {name!r} cannot be stored: {col_exc}."
+                ) from None
+        raise InvalidArgumentError(f"The DataFrame cannot be converted to Arrow: {exc}.") from None
+
+
+def _read_path(path: Path) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise NotFoundError(
+            f"Cannot register {str(path)!r}: no such file or folder (relative paths start at "
+            f"{Path.cwd()})."
+        )
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+        if not files:
+            raise InvalidArgumentError(
+                f"The folder {str(path)!r} holds no .parquet files; pass a CSV or Parquet file, "
+                "or a folder of Parquet files."
+            )
+        try:
+            return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InvalidArgumentError(
+                f"The Parquet files in {str(path)!r} do not share one schema: {exc}."
+            ) from None
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        try:
+            return pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InvalidArgumentError(
+                f"{str(path)!r} is not a readable Parquet file: {exc}."
+            ) from None
+    if suffix in {".csv", ".txt", ".tsv"}:
+        return _read_csv(path, delimiter="\t" if suffix == ".tsv" else ",")
+    raise InvalidArgumentError(
+        f"Cannot tell the format of {str(path)!r} from its extension; use .csv, .tsv or .parquet."
+    )
+
+
+def _read_csv(path: Path, *, delimiter: str) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+    except pa.ArrowInvalid as exc:
+        line = _first_bad_line(path, delimiter)
+        where = f" at line {line[0]} (expected {line[1]} fields, found {line[2]})" if line else ""
+        raise InvalidArgumentError(
+            f"The CSV file {str(path)!r} is broken{where}: {exc}. Fix or remove that row."
+        ) from None
+
+
+def _first_bad_line(path: Path, delimiter: str) -> tuple[int, int, int] | None:
+    """Locate the first row whose field count differs from the header's (error path only)."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            return None
+        for row in reader:
+            if row and len(row) != len(header):
+                return reader.line_num, len(header), len(row)
+    return None
+
+
+def normalize(table: pa.Table, *, allow_empty: bool = False) -> pa.Table:
+    """Canonical form: no schema metadata, regular (not large) string/binary types, one chunk
+    per column, and every column of a supported (flat) type."""
+    import pyarrow as pa
+    import pyarrow.types as pat
+
+    _check_names(table.column_names, table.column_names)
+    if table.num_columns == 0:
+        raise InvalidArgumentError("The table has no columns; register a table with data.")
+    if table.num_rows == 0 and not allow_empty:
+        raise InvalidArgumentError(
+            f"The table has no rows (columns: {', '.join(table.column_names[:10])}); register "
+            "a table with data."
+        )
+    fields = []
+    for field in table.schema:
+        kind = field.type
+        if pat.is_nested(kind) or pat.is_union(kind):
+            raise InvalidArgumentError(
+                f"Column {field.name!r} has the nested type {kind}, which datasets do not "
+                "support; flatten it into columns or serialize it to text (JSON)."
+            )
+        if pat.is_large_string(kind) or pat.is_string_view(kind):
+            kind = pa.string()
+        elif pat.is_large_binary(kind) or pat.is_binary_view(kind):
+            kind = pa.binary()
+        elif pat.is_dictionary(kind):
+            kind = kind.value_type if not pat.is_large_string(kind.value_type) else pa.string()
+        elif pat.is_null(kind):
+            kind = pa.string()  # an all-null column: keep it, as text
+        fields.append(pa.field(field.name, kind))
+    target_schema = pa.schema(fields)
+    if target_schema != table.schema.remove_metadata():
+        table = table.cast(target_schema)
+    return table.replace_schema_metadata(None).combine_chunks()
+
+
+def check_declared(table: pa.Table, **declared: str | None) -> None:
+    """Raise when a column declared as target, timestamp or key is not in the table."""
+    for role, name in declared.items():
+        if name is not None and name not in table.column_names:
+            raise InvalidArgumentError(
+                f"The {role} column {name!r} is not in the table."
+                f"{did_you_mean(name, table.column_names)} Columns: "
+                f"{', '.join(table.column_names[:20])}."
+            )

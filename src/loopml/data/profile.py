@@ -1,0 +1,244 @@
+"""Reference profile of a table, computed by DuckDB over the Arrow data in two passes.
+
+Pass 1 is one aggregate query over every column at once: row count, missing values, approximate
+distinct count, and for numeric, boolean (0/1) and datetime (epoch milliseconds) columns the
+min, max, mean, sample standard deviation and approximate (t-digest) quantiles; the same pass
+counts categories. Pass 2 counts every numeric column in its fixed bins (chosen from the pass-1
+quantiles by :func:`loopml.data.binning.reference_edges`).
+
+Missing and non-finite values:
+
+* NaN in a float column is a missing value: it counts in ``nulls`` and nowhere else.
+* ``+inf``/``-inf`` are values (not nulls): they are left out of min, max, mean, std, the
+  quantiles and the edges (all over the finite values), and counted in the last/first bin.
+* Identifier and text columns get counts only (no numeric summary, no frequencies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from loopml.core.entities.data import (
+    ColumnProfile,
+    ColumnRole,
+    ColumnSchema,
+    DatasetProfile,
+    DatasetSchema,
+    NumericSummary,
+)
+from loopml.core.errors import InvalidArgumentError
+from loopml.data import _kinds as k
+from loopml.data.binning import bin_counts, category_counts, fold_frequencies, reference_edges
+
+__all__ = ["bin_counts", "category_counts", "fold_frequencies", "frequency_plan", "profile_table"]
+
+#: Boolean columns are counted over these two values.
+BOOLEAN_CATEGORIES = ("false", "true")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to compute for one column."""
+
+    index: int
+    schema: ColumnSchema
+    arrow_type: Any
+    numeric: bool
+    categories: tuple[str, ...] | None
+    other_bucket: bool
+
+
+def frequency_plan(
+    column: ColumnSchema, arrow_type: Any, *, top_k: int | None = None
+) -> tuple[tuple[str, ...], bool] | None:
+    """Return the ``(categories, other_bucket)`` a column is counted over, or None.
+
+    Categorical columns and targets with categories use ``schema.categories`` (the first
+    ``top_k`` of them when given); boolean columns ``("false", "true")``.
+    """
+    if column.role in (ColumnRole.IDENTIFIER, ColumnRole.TEXT):
+        return None
+    if column.categories is not None and column.role in (ColumnRole.CATEGORICAL, ColumnRole.TARGET):
+        cats = column.categories if top_k is None else column.categories[:top_k]
+        return cats, column.other_bucket or len(cats) < len(column.categories)
+    if column.role == ColumnRole.BOOLEAN or k.kind_of(arrow_type) == "boolean":
+        return BOOLEAN_CATEGORIES, False
+    return None
+
+
+def profile_table(
+    table: Any, schema: DatasetSchema, *, bins: int = 20, top_k: int | None = None
+) -> DatasetProfile:
+    """Profile a table against its schema (the reference statistics of a dataset version).
+
+    Args:
+        table: A :class:`pyarrow.Table` holding every column of ``schema``.
+        schema: Its schema (from :func:`loopml.data.schema.infer_schema`).
+        bins: Most histogram bins per numeric column (>= 1).
+        top_k: Count only the first ``top_k`` known categories of each categorical column (the
+            rest go to :data:`~loopml.core.entities.data.OTHER`); None counts all of them.
+
+    Returns:
+        The profile, columns in schema order.
+
+    Raises:
+        InvalidArgumentError: ``bins`` or ``top_k`` is not a positive int, or a schema column is
+            missing from the table.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> from loopml.data.schema import infer_schema
+        >>> t = pa.table({"x": [1.0, 2.0, 3.0, None], "c": ["a", "b", "a", "a"]})
+        >>> p = profile_table(t, infer_schema(t), bins=2)
+        >>> p.column("x").nulls, p.column("x").numeric.bin_counts, p.column("c").frequencies
+        (1, (1, 2), {'a': 3, 'b': 1})
+    """
+    for label, value, allow_none in (("bins", bins, False), ("top_k", top_k, True)):
+        if value is None and allow_none:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgumentError(
+                f"The {label!r} parameter of profile_table must be an int >= 1"
+                f"{' or None' if allow_none else ''}. Got {value!r} instead."
+            )
+    missing = [c.name for c in schema.columns if c.name not in table.column_names]
+    if missing:
+        raise InvalidArgumentError(
+            f"profile_table needs every schema column in the table; {missing} are missing "
+            f"(the table has {list(table.column_names)}). Profile the table the schema was "
+            "inferred from."
+        )
+    plans = [
+        _plan(i, col, table.schema.field(col.name).type, top_k)
+        for i, col in enumerate(schema.columns)
+    ]
+
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("t", table)
+        first = _aggregate(con, plans, bins)
+        edges = {
+            p.index: _edges(first, p, bins)
+            for p in plans
+            if p.numeric and first[f"mn{p.index}"] is not None
+        }
+        hist = _histograms(con, plans, edges)
+    finally:
+        con.close()
+
+    rows = int(first["n"])
+    columns = []
+    for p in plans:
+        numeric = None
+        if p.index in edges:
+            numeric = NumericSummary(
+                min=float(first[f"mn{p.index}"]),
+                max=float(first[f"mx{p.index}"]),
+                mean=float(first[f"av{p.index}"]),
+                std=float(first[f"sd{p.index}"] or 0.0),
+                quantiles={
+                    str(q): float(v)
+                    for q, v in zip(k.QUANTILES, first[f"q{p.index}"], strict=False)
+                },
+                bin_edges=edges[p.index],
+                bin_counts=k.dense_bins(hist.get(f"h{p.index}"), edges[p.index]),
+            )
+        frequencies = None
+        if p.categories is not None:
+            frequencies = fold_frequencies(
+                first[f"f{p.index}"], p.categories, other_bucket=p.other_bucket
+            )
+        present = int(first[f"p{p.index}"] or 0)
+        columns.append(
+            ColumnProfile(
+                name=p.schema.name,
+                count=rows,
+                nulls=rows - present,
+                distinct=min(int(first[f"d{p.index}"] or 0), present),
+                numeric=numeric,
+                frequencies=frequencies,
+            )
+        )
+    return DatasetProfile(rows=rows, columns=tuple(columns))
+
+
+def _plan(index: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> _Plan:
+    kind = k.kind_of(arrow_type)
+    numeric = kind in ("numeric", "boolean", "datetime") and col.role not in (
+        ColumnRole.IDENTIFIER,
+        ColumnRole.TEXT,
+    )
+    freq = frequency_plan(col, arrow_type, top_k=top_k)
+    return _Plan(
+        index=index,
+        schema=col,
+        arrow_type=arrow_type,
+        numeric=numeric,
+        categories=None if freq is None else freq[0],
+        other_bucket=False if freq is None else freq[1],
+    )
+
+
+def _edge_probabilities(bins: int) -> list[float]:
+    return [i / bins for i in range(1, bins)]
+
+
+def _aggregate(con: Any, plans: list[_Plan], bins: int) -> dict[str, Any]:
+    """Pass 1: counts, distinct, moments, quantiles and value counts of every column."""
+    probs = list(k.QUANTILES) + _edge_probabilities(bins)
+    prob_sql = "[" + ", ".join(repr(q) for q in probs) + "]"
+    selects = ["count(*) AS n"]
+    for p in plans:
+        i, name = p.index, p.schema.name
+        selects.append(f"{k.count_sql(name, p.arrow_type)} AS p{i}")
+        if p.numeric:
+            v = k.stat_sql(name, p.arrow_type)
+            selects += [
+                f"approx_count_distinct({k.value_sql(name, p.arrow_type)}) AS d{i}",
+                f"min({v}) AS mn{i}",
+                f"max({v}) AS mx{i}",
+                f"avg({v}) AS av{i}",
+                f"stddev_samp({v}) AS sd{i}",
+                f"approx_quantile({v}, {prob_sql}) AS q{i}",
+            ]
+        else:
+            selects.append(f"approx_count_distinct({k.quote(name)}) AS d{i}")
+        if p.categories is not None:
+            selects.append(f"histogram({k.quote(name)}) AS f{i}")
+    return _one_row(con, f"SELECT {', '.join(selects)} FROM t")
+
+
+def _edges(first: dict[str, Any], p: _Plan, bins: int) -> tuple[float, ...]:
+    i = p.index
+    quantiles = list(first[f"q{i}"])[len(k.QUANTILES) :]
+    return reference_edges(
+        float(first[f"mn{i}"]),
+        float(first[f"mx{i}"]),
+        [float(q) for q in quantiles],
+        bins=bins,
+        distinct=max(1, int(first[f"d{i}"] or 1)),
+    )
+
+
+def _histograms(
+    con: Any, plans: list[_Plan], edges: dict[int, tuple[float, ...]]
+) -> dict[str, Any]:
+    """Pass 2: counts of every numeric column in its fixed bins."""
+    selects = []
+    for p in plans:
+        if p.index in edges:
+            value = k.value_sql(p.schema.name, p.arrow_type)
+            selects.append(f"{k.histogram_sql(value, edges[p.index])} AS h{p.index}")
+    if not selects:
+        return {}
+    return _one_row(con, f"SELECT {', '.join(selects)} FROM t")
+
+
+def _one_row(con: Any, sql: str) -> dict[str, Any]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone() or ()
+    return dict(zip(names, row, strict=True))

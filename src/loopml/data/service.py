@@ -1,0 +1,367 @@
+"""The dataset service: register, load, validate, diff and split dataset versions, and the
+lineage between runs and them.
+
+Registration computes everything first (clean table, schema, profile, Parquet bytes), then
+stores the bytes (atomic, content-addressed), then writes the version in one transaction:
+an error at any step leaves no half-registered version behind.
+"""
+
+from __future__ import annotations
+
+import getpass
+import io
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from loopml.core.clock import Clock, now_ms
+from loopml.core.entities import (
+    DatasetDiff,
+    DatasetSchema,
+    DatasetVersion,
+    ValidationReport,
+)
+from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.core.ids import RunId
+from loopml.data import ingest, splits
+from loopml.data.refs import check_name, parse_ref
+from loopml.store.backend import Backend
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+Output = Literal["pandas", "arrow", "polars"]
+_OUTPUTS = ("pandas", "arrow", "polars")
+SplitMethod = Literal["random", "hash", "time"]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """Serialize a normalized table to Parquet (zstd); the same rows give the same bytes."""
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _check_output(output: str) -> None:
+    if output not in _OUTPUTS:
+        raise InvalidArgumentError(
+            f"output must be one of {', '.join(_OUTPUTS)}; got {output!r}."
+            f"{did_you_mean(str(output), _OUTPUTS)}"
+        )
+
+
+def _convert(table: pa.Table, output: str) -> Any:
+    _check_output(output)
+    if output == "arrow":
+        return table
+    if output == "pandas":
+        return table.to_pandas()
+    if output == "polars":
+        try:
+            import polars as pl
+        except ImportError:
+            raise ImportError(
+                "Loading as polars needs polars: pip install 'loopml[polars]'."
+            ) from None
+        return pl.from_arrow(table)
+
+
+class DatasetService:
+    """Everything the SDK and CLI do with datasets, over one :class:`Backend`."""
+
+    def __init__(self, backend: Backend, *, clock: Clock = now_ms) -> None:
+        self.backend = backend
+        self.store = backend.datasets
+        self._clock = clock
+
+    # -- versions ---------------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        data: Any,
+        *,
+        target: str | None = None,
+        timestamp: str | None = None,
+        key: str | None = None,
+        description: str = "",
+        run_id: RunId | None = None,
+        parents: tuple[str, ...] = (),
+        split: str | None = None,
+        max_categories: int = 50,
+    ) -> DatasetVersion:
+        """Register ``data`` as the next version of ``name`` (or return the existing version
+        holding the same rows). See :func:`loopml.datasets.register`."""
+        from loopml.data.profile import profile_table
+        from loopml.data.schema import infer_schema
+
+        check_name(name)
+        table = ingest.to_table(data)
+        return self._register_table(
+            name,
+            table,
+            target=target,
+            timestamp=timestamp,
+            key=key,
+            description=description,
+            run_id=run_id,
+            parents=parents,
+            split=split,
+            max_categories=max_categories,
+            infer=infer_schema,
+            profile=profile_table,
+        )
+
+    def _register_table(
+        self,
+        name: str,
+        table: pa.Table,
+        *,
+        target: str | None,
+        timestamp: str | None,
+        key: str | None,
+        description: str,
+        run_id: RunId | None,
+        parents: tuple[str, ...],
+        split: str | None,
+        max_categories: int,
+        infer: Any,
+        profile: Any,
+    ) -> DatasetVersion:
+        ingest.check_declared(table, target=target, timestamp=timestamp, key=key)
+        if not isinstance(description, str):
+            raise InvalidArgumentError(f"description must be text; got {description!r}.")
+        schema: DatasetSchema = infer(
+            table, target=target, timestamp=timestamp, key=key, max_categories=max_categories
+        )
+        payload = parquet_bytes(table)
+        blob = self.backend.artifacts.put_bytes(payload)
+        draft = DatasetVersion(
+            name=name,
+            version=0,
+            content_hash=blob.digest,
+            artifact_digest=blob.digest,
+            rows=table.num_rows,
+            size_bytes=blob.size,
+            created_at=self._clock(),
+            created_by=_user(),
+            schema=schema,
+            profile=profile(table, schema),
+            run_id=run_id,
+            description=description,
+            parents=parents,
+            split=split,
+        )
+        version, _created = self.store.create_version(draft)
+        return version
+
+    def get(self, ref: str) -> DatasetVersion:
+        """Return the version named by ``name``, ``name@3`` or ``name@latest``."""
+        parsed = parse_ref(ref)
+        if parsed.version is None:
+            return self.store.get_latest(parsed.name)
+        return self.store.get_version(parsed.name, parsed.version)
+
+    def latest_versions(self) -> list[DatasetVersion]:
+        """Return the latest version of every dataset."""
+        return self.store.list_datasets()
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        """Return every version of one dataset, oldest first."""
+        return self.store.list_versions(check_name(name))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read_table(self, ref: str | DatasetVersion) -> pa.Table:
+        """Return a version's rows as an Arrow table, verified against its hash."""
+        import pyarrow.parquet as pq
+
+        version = ref if isinstance(ref, DatasetVersion) else self.get(ref)
+        data = self.backend.artifacts.get_bytes(version.artifact_digest)
+        return pq.read_table(io.BytesIO(data))
+
+    def load(self, ref: str, *, output: Output = "pandas") -> Any:
+        """Return a version's rows as pandas (default), Arrow or polars."""
+        _check_output(output)  # before any read
+        return _convert(self.read_table(ref), output)
+
+    def iter_batches(
+        self, ref: str, *, batch_size: int = 65_536, output: Output = "arrow"
+    ) -> Iterator[Any]:
+        """Yield a version's rows in batches without loading them all: the Parquet file is
+        copied (verified) to a temporary file and streamed from there."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgumentError(
+                f"batch_size must be a positive integer; got {batch_size!r}."
+            )
+        _check_output(output)
+        version = self.get(ref)
+        with tempfile.TemporaryDirectory(prefix="loopml-batches-") as tmp:
+            path = self.backend.artifacts.get_file(version.artifact_digest, Path(tmp) / "d.parquet")
+            parquet = pq.ParquetFile(path)
+            try:
+                for batch in parquet.iter_batches(batch_size=batch_size):
+                    yield _convert(pa.Table.from_batches([batch]), output)
+            finally:
+                parquet.close()
+
+    # -- validation and diff ----------------------------------------------------------------
+
+    def validate(
+        self, batch: Any, *, against: str | DatasetVersion, expectations: Any = None
+    ) -> ValidationReport:
+        """Validate a batch against a version's schema and reference profile."""
+        from loopml.data.validate import validate_table
+
+        version = against if isinstance(against, DatasetVersion) else self.get(against)
+        table = _with_reference_types(ingest.to_table(batch, allow_empty=True), version.schema)
+        return validate_table(
+            table, version.schema, version.profile, against=version.ref, expectations=expectations
+        )
+
+    def diff(self, old: str, new: str) -> DatasetDiff:
+        """Compare two versions: schema changes, row counts and, with a shared key, rows
+        added, removed and changed (computed by DuckDB on the two tables)."""
+        from loopml.data.diff import diff_versions
+
+        a, b = self.get(old), self.get(new)
+        return diff_versions(a, b, self.read_table(a), self.read_table(b))
+
+    # -- splits -----------------------------------------------------------------------------
+
+    def split(
+        self,
+        ref: str,
+        *,
+        method: SplitMethod = "random",
+        fractions: Mapping[str, float] | None = None,
+        seed: int = 0,
+        column: str | None = None,
+        cutoff: Any = None,
+        names: tuple[str, str] = ("train", "test"),
+        run_id: RunId | None = None,
+    ) -> dict[str, DatasetVersion]:
+        """Split a version into new versions named ``<name>-<split>``, each recording its
+        parent. ``random``: a seeded permutation; ``hash``: by a stable hash of ``column`` (the
+        dataset's key by default), so a row keeps its split in every version; ``time``: rows
+        before ``cutoff`` (in ``column``, the dataset's timestamp by default) vs. the rest."""
+        import pyarrow.compute as pc
+
+        from loopml.data.profile import profile_table
+        from loopml.data.schema import infer_schema
+
+        parent = self.get(ref)
+        table = self.read_table(parent)
+        schema = parent.schema
+        if method == "random":
+            shares = splits.check_fractions(fractions or {"train": 0.8, "test": 0.2})
+            labels = splits.assign_random(table.num_rows, shares, seed)
+        elif method == "hash":
+            shares = splits.check_fractions(fractions or {"train": 0.8, "test": 0.2})
+            col = self._split_column(column or schema.key, table, "hash", "key")
+            labels = splits.assign_by_key(table.column(col), shares, col)
+        elif method == "time":
+            col = self._split_column(column or schema.timestamp, table, "time", "timestamp")
+            if cutoff is None:
+                raise InvalidArgumentError("A time split needs cutoff=, e.g. '2013-10-01'.")
+            shares = splits.check_fractions({names[0]: 0.5, names[1]: 0.5})
+            labels = splits.assign_by_time(table.column(col), cutoff, col)
+        else:
+            raise InvalidArgumentError(
+                f"method must be 'random', 'hash' or 'time'; got {method!r}."
+                f"{did_you_mean(str(method), ['random', 'hash', 'time'])}"
+            )
+        parts: dict[str, DatasetVersion] = {}
+        for index, split_name in enumerate(shares):
+            part = table.filter(pc.equal(labels, index))
+            if part.num_rows == 0:
+                raise InvalidArgumentError(
+                    f"Split {split_name!r} of {parent.ref} would be empty; change the "
+                    "fractions or the cutoff."
+                )
+            parts[split_name] = self._register_table(
+                f"{parent.name}-{split_name}",
+                part,
+                target=schema.target,
+                timestamp=schema.timestamp,
+                key=schema.key,
+                description=f"{split_name} split of {parent.ref} ({method})",
+                run_id=run_id,
+                parents=(parent.ref,),
+                split=split_name,
+                max_categories=50,
+                infer=infer_schema,
+                profile=profile_table,
+            )
+        return parts
+
+    @staticmethod
+    def _split_column(column: str | None, table: pa.Table, method: str, role: str) -> str:
+        if column is None:
+            raise InvalidArgumentError(
+                f"A {method} split needs column= (or a dataset registered with {role}=)."
+            )
+        ingest.check_declared(table, **{f"split {role}": column})
+        return column
+
+    # -- lineage ----------------------------------------------------------------------------
+
+    def log_input(self, run_id: RunId, ref: str | DatasetVersion, role: str = "train") -> None:
+        """Record that a run used a dataset version in a role (``train``, ``eval``, ...)."""
+        version = ref if isinstance(ref, DatasetVersion) else self.get(ref)
+        if not isinstance(role, str) or not role or len(role) > 64:
+            raise InvalidArgumentError(f"role must be text of 1-64 characters; got {role!r}.")
+        self.store.log_input(run_id, version.name, version.version, role)
+
+    def inputs_of(self, run_id: RunId) -> list[tuple[DatasetVersion, str]]:
+        """Which dataset versions a run used, with roles."""
+        return self.store.inputs_of(run_id)
+
+    def runs_using(self, ref: str) -> list[tuple[RunId, str]]:
+        """Which runs used a dataset version, with roles."""
+        version = self.get(ref)
+        return self.store.runs_using(version.name, version.version)
+
+
+def _with_reference_types(table: pa.Table, schema: DatasetSchema) -> pa.Table:
+    """Give all-null columns (no type of their own) the reference type, so that validation
+    reports their nulls rather than a type change."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if field.name not in schema.names or table.column(index).null_count != table.num_rows:
+            continue
+        kind = _arrow_type(schema.column(field.name).dtype)
+        if kind is not None and kind != field.type:
+            table = table.set_column(index, field.name, pa.nulls(table.num_rows, type=kind))
+    return table
+
+
+_TIMESTAMP = re.compile(r"^timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]$")
+
+
+def _arrow_type(text: str) -> pa.DataType | None:
+    """Parse an Arrow type from its text form (``double``, ``timestamp[us, tz=UTC]``), or None."""
+    import pyarrow as pa
+
+    match = _TIMESTAMP.match(text)
+    if match:
+        return pa.timestamp(match.group(1), tz=match.group(2))
+    try:
+        return pa.type_for_alias(text)
+    except ValueError:
+        return None

@@ -1,0 +1,159 @@
+"""Dataset versions end to end on real data and every backend: register, dedupe, load,
+batches, splits, diff, lineage."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from loopml.core.entities import DatasetVersion
+from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.data import DatasetService
+
+
+def test_register_and_load_real_flights(datasets: DatasetService, flights: pd.DataFrame) -> None:
+    jan = flights[flights["month"] == 1]
+    v1 = datasets.register(
+        "flights",
+        jan,
+        target="late",
+        timestamp="time_hour",
+        key="flight_id",
+        description="January 2013",
+    )
+    assert v1.ref == "flights@1" and v1.rows == len(jan)
+    assert v1.schema.target == "late" and v1.schema.key == "flight_id"
+    assert v1.schema.column("carrier").role.value == "categorical"
+    assert v1.profile.column("dep_delay").nulls == int(jan["dep_delay"].isna().sum())
+    back = datasets.load("flights@1")
+    pd.testing.assert_frame_equal(back, jan.reset_index(drop=True), check_dtype=False)
+    assert datasets.load("flights", output="arrow").num_rows == len(jan)
+    assert datasets.load("flights@latest", output="polars").height == len(jan)
+    # the same rows again: the same version, not a copy
+    again = datasets.register(
+        "flights",
+        jan.copy(),
+        target="late",
+        timestamp="time_hour",
+        key="flight_id",
+        description="January 2013",
+    )
+    assert again.ref == "flights@1"
+    v2 = datasets.register(
+        "flights", flights, target="late", timestamp="time_hour", key="flight_id"
+    )
+    assert v2.ref == "flights@2" and [v.version for v in datasets.versions("flights")] == [1, 2]
+    assert datasets.get("flights").ref == "flights@2"
+    roundtrip = DatasetVersion.from_dict(json.loads(json.dumps(v2.to_dict(), allow_nan=False)))
+    assert roundtrip == v2
+
+
+def test_register_a_second_real_dataset(
+    datasets: DatasetService, lending_club: pd.DataFrame
+) -> None:
+    v = datasets.register("lending", lending_club, target="Class")
+    assert v.rows == len(lending_club) == 9857
+    assert v.schema.column("Class").role.value == "target"
+    assert set(v.schema.column("Class").categories or ()) == {"good", "bad"}
+    assert [v.ref for v in datasets.latest_versions()] == ["lending@1"]
+
+
+def test_batches_stream_without_loading_everything(
+    datasets: DatasetService, flights: pd.DataFrame
+) -> None:
+    datasets.register("flights", flights)
+    sizes = [b.num_rows for b in datasets.iter_batches("flights@1", batch_size=10_000)]
+    assert sum(sizes) == len(flights) and max(sizes) <= 10_000 and len(sizes) > 2
+    frames = list(datasets.iter_batches("flights@1", batch_size=50_000, output="pandas"))
+    assert isinstance(frames[0], pd.DataFrame)
+
+
+def test_splits_are_deterministic_and_record_parents(
+    datasets: DatasetService, flights: pd.DataFrame
+) -> None:
+    datasets.register("flights", flights, key="flight_id", timestamp="time_hour")
+    parts = datasets.split(
+        "flights@1", method="random", fractions={"train": 0.8, "test": 0.2}, seed=3
+    )
+    assert parts["train"].rows + parts["test"].rows == len(flights)
+    assert parts["train"].rows == int(len(flights) * 0.8)
+    assert parts["train"].parents == ("flights@1",) and parts["train"].split == "train"
+    again = datasets.split("flights@1", method="random", seed=3)
+    assert again["train"].ref == parts["train"].ref  # same seed, same rows: same version
+    # hash split: a row keeps its split across versions (January alone vs. Jan + Feb)
+    jan = flights[flights["month"] == 1]
+    datasets.register("jan", jan, key="flight_id")
+    by_key_all = datasets.split("flights@1", method="hash")
+    by_key_jan = datasets.split("jan@1", method="hash")
+    train_all = set(datasets.load(by_key_all["train"].ref)["flight_id"])
+    train_jan = set(datasets.load(by_key_jan["train"].ref)["flight_id"])
+    assert train_jan <= train_all and train_jan
+    share = by_key_all["train"].rows / len(flights)
+    assert 0.78 < share < 0.82
+    # time split at a cutoff
+    by_time = datasets.split("flights@1", method="time", cutoff="2013-02-01")
+    assert by_time["train"].rows == int((flights["time_hour"] < "2013-02-01").sum())
+    children = {v.ref for v in datasets.store.children("flights", 1)}
+    assert {parts["train"].ref, by_time["test"].ref} <= children
+
+
+def test_split_errors(datasets: DatasetService, flights: pd.DataFrame) -> None:
+    datasets.register("flights", flights.head(1000))
+    with pytest.raises(InvalidArgumentError, match="sum to 1"):
+        datasets.split("flights@1", fractions={"train": 0.8, "test": 0.3})
+    with pytest.raises(InvalidArgumentError, match="needs column="):
+        datasets.split("flights@1", method="hash")
+    with pytest.raises(InvalidArgumentError, match="Did you mean 'hash'"):
+        datasets.split("flights@1", method="hsah")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="needs a datetime column"):
+        datasets.split("flights@1", method="time", column="carrier", cutoff="2013-01-02")
+
+
+def test_diff_by_key(datasets: DatasetService) -> None:
+    old = pd.DataFrame({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0], "gone": ["a", "b", "c"]})
+    new = pd.DataFrame({"id": [2, 3, 4], "x": [2.0, 30.0, 4.0], "extra": [1, 1, 1]})
+    datasets.register("d", old, key="id")
+    datasets.register("d", new, key="id")
+    d = datasets.diff("d@1", "d@2")
+    assert (d.rows_added, d.rows_removed, d.rows_changed) == (1, 1, 1)
+    assert d.added_columns == ("extra",) and d.removed_columns == ("gone",)
+    assert (d.old_rows, d.new_rows) == (3, 3)
+    datasets.register("e", old)
+    datasets.register("e", new)
+    assert datasets.diff("e@1", "e@2").rows_changed is None  # no key: no row-level diff
+
+
+def test_lineage_both_ways(datasets: DatasetService) -> None:
+    from loopml.tracking import TrackingService
+
+    tracking = TrackingService(datasets.backend)
+    run = tracking.create_run(experiment="exp")
+    v = datasets.register("d", pd.DataFrame({"a": [1, 2]}), run_id=run.run_id)
+    assert v.run_id == run.run_id
+    datasets.log_input(run.run_id, "d@1", "train")
+    datasets.log_input(run.run_id, v, "train")  # idempotent
+    assert [(x.ref, role) for x, role in datasets.inputs_of(run.run_id)] == [("d@1", "train")]
+    assert datasets.runs_using("d@1") == [(run.run_id, "train")]
+
+
+def test_reference_errors(datasets: DatasetService) -> None:
+    datasets.register("credit", pd.DataFrame({"a": [1]}))
+    with pytest.raises(NotFoundError, match="Did you mean 'credit'"):
+        datasets.get("credti")
+    with pytest.raises(NotFoundError, match="no version 7"):
+        datasets.get("credit@7")
+    with pytest.raises(InvalidArgumentError, match="bad version 'x'"):
+        datasets.get("credit@x")
+    with pytest.raises(InvalidArgumentError, match="Dataset name 'a b' is not valid"):
+        datasets.register("a b", pd.DataFrame({"a": [1]}))
+    with pytest.raises(InvalidArgumentError, match="output must be one of"):
+        datasets.load("credit", output="numpy")  # type: ignore[arg-type]
+
+
+def test_nothing_half_registered_on_bad_input(datasets: DatasetService) -> None:
+    with pytest.raises(InvalidArgumentError, match="key column 'id' is not in the table"):
+        datasets.register("bad", pd.DataFrame({"a": [1]}), key="id")
+    with pytest.raises(NotFoundError):
+        datasets.versions("bad")
