@@ -99,3 +99,25 @@ def test_unknown_output_kind_suggests_the_right_one(store_env: dict[str, str]) -
         pass
     with pytest.raises(InvalidArgumentError, match="output must be 'pandas' or 'runs'.*'runs'"):
         loopml.search_runs("exp", output="run")  # type: ignore[call-overload]
+
+
+def test_datasets_inside_a_run_record_lineage(store_env: dict[str, str]) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": range(100), "y": [i % 2 for i in range(100)]})
+    with loopml.start_run(experiment="exp") as run:
+        version = loopml.datasets.register("toy", frame, target="y")
+        parts = loopml.datasets.split("toy@1", fractions={"train": 0.7, "test": 0.3}, seed=1)
+        run.log_input(parts["train"], role="train")
+        run.log_input("toy-test@1", role="eval")
+    assert version.run_id == run.run_id and parts["train"].run_id == run.run_id
+    inputs = {(v.ref, role) for v, role in loopml.datasets.inputs_of(run.run_id)}
+    assert inputs == {("toy-train@1", "train"), ("toy-test@1", "eval")}
+    assert loopml.datasets.runs_using("toy-train@1") == [(run.run_id, "train")]
+    assert [v.ref for v in loopml.datasets.list_datasets()] == [
+        "toy@1",
+        "toy-test@1",
+        "toy-train@1",
+    ]
+    with pytest.raises(ConflictError, match="ended run is immutable"):
+        run.log_input("toy@1")

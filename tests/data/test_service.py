@@ -4,6 +4,7 @@ batches, splits, diff, lineage."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -157,3 +158,46 @@ def test_nothing_half_registered_on_bad_input(datasets: DatasetService) -> None:
         datasets.register("bad", pd.DataFrame({"a": [1]}), key="id")
     with pytest.raises(NotFoundError):
         datasets.versions("bad")
+
+
+def test_validate_against_a_saved_version_or_schema(
+    datasets: DatasetService, flights: pd.DataFrame, tmp_path: Path
+) -> None:
+    jan = flights[flights["month"] == 1]
+    feb = flights[flights["month"] == 2].drop(columns=["dep_delay"])
+    v = datasets.register("flights", jan, target="late")
+    saved = tmp_path / "flights.json"
+    saved.write_text(json.dumps(v.to_dict(), allow_nan=False))
+    from_file = datasets.validate(feb, against=saved)
+    from_store = datasets.validate(feb, against="flights@1")
+    assert from_file.anomalies == from_store.anomalies and not from_file.ok
+    schema_only = tmp_path / "schema.json"
+    schema_only.write_text(json.dumps(v.schema.to_dict()))
+    report = datasets.validate(feb, against=str(schema_only))
+    kinds = {a.kind for a in report.anomalies}
+    assert "missing_column" in kinds and "distribution_shift" not in kinds  # no profile given
+    assert datasets.validate(jan, against=v.schema).ok
+    (tmp_path / "junk.json").write_text("{}")
+    with pytest.raises(InvalidArgumentError, match="not a saved dataset version or schema"):
+        datasets.validate(feb, against=tmp_path / "junk.json")
+
+
+def test_diffs_on_real_data(
+    datasets: DatasetService, flights: pd.DataFrame, lending_club: pd.DataFrame
+) -> None:
+    jan = flights[flights["month"] == 1]
+    datasets.register("flights", jan, key="flight_id")
+    changed = flights.copy()
+    changed.loc[changed.index[:25], "arr_delay"] += 1  # 25 January rows revised
+    datasets.register("flights", changed, key="flight_id")
+    d = datasets.diff("flights@1", "flights@2")
+    assert d.rows_added == len(flights) - len(jan) and d.rows_removed == 0
+    assert d.rows_changed == 25
+    loans = lending_club.reset_index(names="loan_id")
+    datasets.register("loans", loans.iloc[:9000], key="loan_id", target="Class")
+    datasets.register(
+        "loans", loans.iloc[500:].drop(columns=["emp_length"]), key="loan_id", target="Class"
+    )
+    d = datasets.diff("loans@1", "loans@2")
+    assert (d.rows_added, d.rows_removed, d.rows_changed) == (857, 500, 0)
+    assert d.removed_columns == ("emp_length",)

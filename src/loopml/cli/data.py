@@ -181,7 +181,12 @@ def print_report(report: ValidationReport) -> None:
 @app.command("validate")
 def validate(
     path: Path = typer.Argument(..., help="The new batch: CSV or Parquet."),
-    against: str = typer.Option(..., "--against", "-a", help="Reference version, e.g. credit@3"),
+    against: str = typer.Option(
+        ...,
+        "--against",
+        "-a",
+        help="Reference version (credit@3), or a .json saved by `loopml data show --json`.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Validate a batch against a version; exits 1 when there are errors (gates a pipeline)."""

@@ -12,10 +12,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from loopml.client.fluent import _get_client, active_run
-from loopml.core.entities import DatasetDiff, DatasetVersion, ValidationReport
+from loopml.core.entities import DatasetDiff, DatasetSchema, DatasetVersion, ValidationReport
 from loopml.core.ids import RunId
 from loopml.data.service import Output, SplitMethod
 
@@ -91,8 +92,12 @@ def iter_batches(ref: str, *, batch_size: int = 65_536, output: Output = "arrow"
     return _get_client().datasets.iter_batches(ref, batch_size=batch_size, output=output)
 
 
-def validate(batch: Any, *, against: str, expectations: Any = None) -> ValidationReport:
-    """Validate a new batch against a version's schema and profile; see the report's ``ok``."""
+def validate(
+    batch: Any, *, against: str | Path | DatasetVersion | DatasetSchema, expectations: Any = None
+) -> ValidationReport:
+    """Validate a new batch against a version (``credit@3``: schema and profile checks), a
+    :class:`DatasetSchema` or a saved ``.json`` file; see the report's ``ok`` and
+    ``anomalies``."""
     return _get_client().datasets.validate(batch, against=against, expectations=expectations)
 
 

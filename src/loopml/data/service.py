@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import (
     DatasetDiff,
+    DatasetProfile,
     DatasetSchema,
     DatasetVersion,
     ValidationReport,
 )
-from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.core.errors import InvalidArgumentError, NotFoundError, did_you_mean
 from loopml.core.ids import RunId
 from loopml.data import ingest, splits
 from loopml.data.refs import check_name, parse_ref
@@ -222,16 +223,38 @@ class DatasetService:
     # -- validation and diff ----------------------------------------------------------------
 
     def validate(
-        self, batch: Any, *, against: str | DatasetVersion, expectations: Any = None
+        self,
+        batch: Any,
+        *,
+        against: str | Path | DatasetVersion | DatasetSchema,
+        expectations: Any = None,
     ) -> ValidationReport:
-        """Validate a batch against a version's schema and reference profile."""
+        """Validate a batch against a reference.
+
+        Args:
+            batch: The new data (anything :func:`register` accepts; empty is reported).
+            against: A version (``credit@3`` or a :class:`DatasetVersion`): schema and
+                profile checks; a :class:`DatasetSchema`: schema checks only; or a path to a
+                ``.json`` file holding either (as ``loopml data show NAME --json`` writes).
+            expectations: Declarative pandera checks per column.
+        """
         from loopml.data.validate import validate_table
 
-        version = against if isinstance(against, DatasetVersion) else self.get(against)
-        table = _with_reference_types(ingest.to_table(batch, allow_empty=True), version.schema)
-        return validate_table(
-            table, version.schema, version.profile, against=version.ref, expectations=expectations
-        )
+        schema, profile, label = self._reference(against)
+        table = _with_reference_types(ingest.to_table(batch, allow_empty=True), schema)
+        return validate_table(table, schema, profile, against=label, expectations=expectations)
+
+    def _reference(
+        self, against: str | Path | DatasetVersion | DatasetSchema
+    ) -> tuple[DatasetSchema, DatasetProfile, str]:
+        if isinstance(against, DatasetVersion):
+            return against.schema, against.profile, against.ref
+        if isinstance(against, DatasetSchema):
+            return against, DatasetProfile(rows=0, columns=()), "a saved schema"
+        if isinstance(against, Path) or (isinstance(against, str) and against.endswith(".json")):
+            return _reference_file(Path(against))
+        version = self.get(against)
+        return version.schema, version.profile, version.ref
 
     def diff(self, old: str, new: str) -> DatasetDiff:
         """Compare two versions: schema changes, row counts and, with a shared key, rows
@@ -365,3 +388,22 @@ def _arrow_type(text: str) -> pa.DataType | None:
         return pa.type_for_alias(text)
     except ValueError:
         return None
+
+
+def _reference_file(path: Path) -> tuple[DatasetSchema, DatasetProfile, str]:
+    """Read a saved version (schema + profile) or a bare schema from a JSON file."""
+    import orjson
+
+    if not path.is_file():
+        raise NotFoundError(f"The reference file {str(path)!r} does not exist.")
+    try:
+        data = orjson.loads(path.read_bytes())
+        if "schema" in data and "profile" in data:
+            version = DatasetVersion.from_dict(data)
+            return version.schema, version.profile, f"{version.ref} ({path.name})"
+        return DatasetSchema.from_dict(data), DatasetProfile(rows=0, columns=()), str(path)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"{str(path)!r} is not a saved dataset version or schema ({exc}). Write one with "
+            "`loopml data show NAME@V --json > file.json`."
+        ) from None
