@@ -34,6 +34,9 @@ def test_demo_trains_logs_and_compares(tmp_path: Path) -> None:
     assert done.stdout.index(f" {best['name']} ") < done.stdout.index(f" {worst['name']} ")
     paths = {a.path for a in client.list_artifacts(best["run_id"])}
     assert {"confusion.png", "feature_importance.parquet", "loopml/requirements.txt"} <= paths
+    inputs = {(v.ref, role) for v, role in client.datasets.inputs_of(best["run_id"])}
+    assert inputs == {("breast-cancer-train@1", "train"), ("breast-cancer-test@1", "test")}
+    assert client.datasets.get("breast-cancer-train@1").parents == ("breast-cancer@1",)
     gboost = frame[frame["name"] == "gboost"].iloc[0]
     curve = client.get_metric_history(gboost["run_id"], "val_auc")
     assert len(curve) == 150

@@ -1,9 +1,10 @@
 """The demo behind ``make demo``: a small model sweep tracked in the embedded store.
 
-Trains logistic regression, random forests and gradient boosting on scikit-learn's bundled
-breast-cancer data (569 rows, no download), logs each model as a nested run under one sweep
-run (params, metrics, a learning curve, a confusion-matrix figure, feature importances as
-Parquet), then searches the runs and prints a comparison table.
+Registers scikit-learn's bundled breast-cancer data (569 rows, no download) as a dataset
+version, splits it reproducibly into train and test versions, trains logistic regression,
+random forests and gradient boosting on them, and logs each model as a nested run under one
+sweep run (its dataset inputs, params, metrics, a learning curve, a confusion-matrix figure,
+feature importances as Parquet). Then it searches the runs and prints a comparison table.
 
 Run it with ``make demo`` or ``python -m loopml.examples.demo``.
 """
@@ -80,26 +81,28 @@ def run_demo(seed: int = 7) -> str:
     import pandas as pd
     from sklearn.datasets import load_breast_cancer
     from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
-    from sklearn.model_selection import train_test_split
 
     import loopml
 
-    data = load_breast_cancer(as_frame=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        data.data, data.target, test_size=0.3, random_state=seed, stratify=data.target
+    bundled = load_breast_cancer(as_frame=True)
+    features = list(bundled.feature_names)
+    dataset = loopml.datasets.register(
+        "breast-cancer",
+        bundled.frame,
+        target="target",
+        description="scikit-learn's bundled Wisconsin breast cancer data (569 rows)",
     )
+    parts = loopml.datasets.split(dataset.ref, fractions={"train": 0.7, "test": 0.3}, seed=seed)
+    train, test = (loopml.datasets.load(parts[p].ref) for p in ("train", "test"))
+    X_train, y_train = train[features], train["target"]
+    X_test, y_test = test[features], test["target"]
 
     with loopml.start_run(experiment=EXPERIMENT, name="sweep", tags={"demo": "true"}) as sweep:
-        sweep.log_params(
-            {
-                "dataset": "sklearn.load_breast_cancer",
-                "test_size": 0.3,
-                "seed": seed,
-                "rows": len(data.frame),
-            }
-        )
+        sweep.log_params({"dataset": dataset.ref, "seed": seed, "rows": dataset.rows})
         for name, model, params in _models(seed):
             with loopml.start_run(experiment=EXPERIMENT, name=name) as run:
+                run.log_input(parts["train"], role="train")
+                run.log_input(parts["test"], role="test")
                 run.log_params(params)
                 started = time.perf_counter()
                 model.fit(X_train, y_train)
@@ -122,7 +125,7 @@ def run_demo(seed: int = 7) -> str:
                 weights = getattr(estimator, "feature_importances_", None)
                 if weights is None:
                     weights = abs(estimator.coef_[0])
-                importance = pd.DataFrame({"feature": data.feature_names, "importance": weights})
+                importance = pd.DataFrame({"feature": features, "importance": weights})
                 run.log_artifact(
                     importance.sort_values("importance", ascending=False),
                     name="feature_importance.parquet",
