@@ -23,29 +23,44 @@ def diff_versions(
     Rows are matched on the key both versions declare (``register(..., key=...)``); a row is
     *changed* when any column present in both versions differs (nulls compare equal to nulls).
     """
-    import duckdb
+    import dataclasses
 
     old_types = {f.name: str(f.type) for f in old_table.schema}
     new_types = {f.name: str(f.type) for f in new_table.schema}
-    added = tuple(n for n in new_types if n not in old_types)
-    removed = tuple(n for n in old_types if n not in new_types)
     changes = {
         n: (old_types[n], new_types[n])
         for n in old_types
         if n in new_types and old_types[n] != new_types[n]
     }
+    columns_only = DatasetDiff(
+        old=old.ref,
+        new=new.ref,
+        added_columns=tuple(n for n in new_types if n not in old_types),
+        removed_columns=tuple(n for n in old_types if n not in new_types),
+        type_changes=changes,
+        old_rows=old_table.num_rows,
+        new_rows=new_table.num_rows,
+    )
     key = old.schema.key if old.schema.key and old.schema.key == new.schema.key else None
     if key is None or key not in old_types or key not in new_types:
-        return DatasetDiff(
-            old=old.ref,
-            new=new.ref,
-            added_columns=added,
-            removed_columns=removed,
-            type_changes=changes,
-            old_rows=old_table.num_rows,
-            new_rows=new_table.num_rows,
-        )
+        return columns_only
     shared = [n for n in old_types if n in new_types and n != key]
+    added, removed, changed = _row_changes(old_table, new_table, key, shared, changes)
+    return dataclasses.replace(
+        columns_only, key=key, rows_added=added, rows_removed=removed, rows_changed=changed
+    )
+
+
+def _row_changes(
+    old_table: pa.Table,
+    new_table: pa.Table,
+    key: str,
+    shared: list[str],
+    changes: dict[str, tuple[str, str]],
+) -> tuple[int, int, int]:
+    """Rows added, removed and changed by key, counted by DuckDB."""
+    import duckdb
+
     k = _quote(key)
     differs = (
         " OR ".join(
@@ -70,17 +85,5 @@ def diff_versions(
         ).fetchone()
     finally:
         con.close()
-    added_rows, removed_rows, changed_rows = row if row is not None else (0, 0, 0)
-    return DatasetDiff(
-        old=old.ref,
-        new=new.ref,
-        added_columns=added,
-        removed_columns=removed,
-        type_changes=changes,
-        old_rows=old_table.num_rows,
-        new_rows=new_table.num_rows,
-        key=key,
-        rows_added=int(added_rows),
-        rows_removed=int(removed_rows),
-        rows_changed=int(changed_rows),
-    )
+    added, removed, changed = row if row is not None else (0, 0, 0)
+    return int(added), int(removed), int(changed)
