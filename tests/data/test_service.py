@@ -201,3 +201,22 @@ def test_diffs_on_real_data(
     d = datasets.diff("loans@1", "loans@2")
     assert (d.rows_added, d.rows_removed, d.rows_changed) == (857, 500, 0)
     assert d.removed_columns == ("emp_length",)
+
+
+def test_odd_column_names_survive_every_step(datasets: DatasetService) -> None:
+    frame = pd.DataFrame(
+        {
+            'say "hi"': [1.0, 2.0, 3.0, 4.0],
+            "two words": ["a", "b", "a", "b"],
+            "semi;colon": [True, False, True, False],
+            "id": [1, 2, 3, 4],
+        }
+    )
+    v = datasets.register("odd", frame, key="id")
+    assert v.schema.names == ('say "hi"', "two words", "semi;colon", "id")
+    assert datasets.validate(frame, against="odd@1").ok
+    parts = datasets.split("odd@1", method="hash", fractions={"train": 0.5, "test": 0.5})
+    assert sum(p.rows for p in parts.values()) == 4
+    changed = frame.assign(**{'say "hi"': [1.0, 2.0, 3.0, 5.0]})
+    datasets.register("odd", changed, key="id")
+    assert datasets.diff("odd@1", "odd@2").rows_changed == 1
