@@ -92,3 +92,27 @@ def test_a_store_that_stays_down_raises_and_keeps_the_points(service: TrackingSe
     assert writer.pending == 0
     assert len(service.store.get_metric_history(run.run_id, "m")) == 10
     writer.close()
+
+
+class BrokenStore(FlakyStore):
+    """The real store, raising an unexpected (non-loopml) error on its first writes."""
+
+    def log_metrics(self, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("driver exploded (injected)")
+        super().log_metrics(points)
+
+
+def test_background_thread_survives_unexpected_errors(service: TrackingService) -> None:
+    run = service.create_run(experiment="exp")
+    broken = BrokenStore(service.store, failures=2)
+    writer = MetricWriter(broken, interval=0.01)
+    for p in _points(20):
+        writer.add(run.run_id, p)
+    for _ in range(500):  # the thread retries with backoff and writes once the store recovers
+        if broken.batches:
+            break
+        threading.Event().wait(0.01)
+    assert sum(broken.batches) == 20 and writer.pending == 0
+    writer.close()

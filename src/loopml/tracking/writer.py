@@ -123,10 +123,14 @@ class MetricWriter:
             try:
                 self._drain(retry=False)
                 failures = 0
-            except LoopmlError as exc:
+            except Exception as exc:  # the thread must survive: the points stay buffered
                 failures += 1
                 if failures == 1 or failures % 20 == 0:
-                    log.warning("loopml could not write metrics yet (%s); will retry", exc)
+                    log.warning(
+                        "loopml could not write metrics yet (%s: %s); will retry",
+                        type(exc).__name__,
+                        exc,
+                    )
 
     def _take(self) -> list[tuple[RunId, MetricPoint]]:
         with self._lock:
