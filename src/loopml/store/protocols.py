@@ -6,7 +6,7 @@ Every backend runs the contract suites under ``tests/contract/``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -14,6 +14,7 @@ from loopml.core.entities import (
     ArtifactEntry,
     Blob,
     DatasetVersion,
+    Event,
     Experiment,
     MetricPoint,
     Run,
@@ -99,10 +100,18 @@ class TrackingStore(Protocol):
 class DatasetStore(Protocol):
     """Dataset versions (immutable, numbered per name) and the lineage between runs and them."""
 
-    def create_version(self, draft: DatasetVersion) -> tuple[DatasetVersion, bool]:
+    def create_version(
+        self,
+        draft: DatasetVersion,
+        *,
+        on_created: Callable[[DatasetVersion], Event] | None = None,
+    ) -> tuple[DatasetVersion, bool]:
         """Register a version atomically. ``draft.version`` is ignored: the store assigns the
         next number for ``draft.name`` (1 for a new name). When a version of that name with the
         same ``content_hash`` exists, nothing is written and that version is returned.
+
+        When a version is created and ``on_created`` is given, the event it returns for the
+        numbered version is appended in the same transaction (both or neither are stored).
 
         Returns:
             The stored version, and True when it was created (False when it existed).
@@ -134,6 +143,27 @@ class DatasetStore(Protocol):
 
     def runs_using(self, name: str, version: int) -> list[tuple[RunId, str]]:
         """Return the runs that used a dataset version, with their roles (oldest run first)."""
+
+
+class EventStore(Protocol):
+    """The append-only audit log of the loop's transitions."""
+
+    def append(self, event: Event) -> None:
+        """Write one event (never updated or deleted). Raises AlreadyExistsError for a
+        duplicate ``event_id``."""
+
+    def list_events(
+        self,
+        *,
+        subject: str | None = None,
+        subject_prefix: str | None = None,
+        kind: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Return events matching every given filter, oldest first (ties: order of writing).
+        ``limit`` keeps the newest ones."""
 
 
 class ArtifactStore(Protocol):

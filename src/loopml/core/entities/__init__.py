@@ -14,6 +14,7 @@ from loopml.core.entities.data import (
     NumericSummary,
     ValidationReport,
 )
+from loopml.core.entities.events import Event
 from loopml.core.entities.tracking import Experiment, MetricPoint, Run, RunStatus
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "DatasetProfile",
     "DatasetSchema",
     "DatasetVersion",
+    "Event",
     "Experiment",
     "MetricPoint",
     "NumericSummary",
