@@ -80,3 +80,17 @@ def test_data_errors_are_one_line(invoke: Invoke, tmp_path: Path) -> None:
     assert code == 2 and "line 3" in err
     code, _, err = invoke("data", "show", "nothing@1")
     assert code == 3 and "No dataset named 'nothing'" in err
+
+
+def test_events_list(invoke: Invoke, tmp_path: Path) -> None:
+    reference, _, _ = _files(tmp_path)
+    invoke("data", "register", "churn", str(reference), "--target", "churn")
+    invoke("data", "split", "churn@1")
+    code, out, _ = invoke("events", "list", "--kind", "dataset.registered")
+    assert code == 0 and "dataset:churn@1" in out and "dataset:churn-train@1" in out
+    code, out, _ = invoke("events", "list", "--subject", "dataset:churn@", "--json")
+    events = json.loads(out)
+    assert [e["subject"] for e in events] == ["dataset:churn@1"]
+    assert events[0]["data"]["rows"] == 5000
+    code, out, _ = invoke("events", "list", "--subject", "dataset:nothing@1")
+    assert code == 0 and "No events match" in out

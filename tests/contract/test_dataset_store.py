@@ -20,16 +20,17 @@ from loopml.core.entities import (
     DatasetProfile,
     DatasetSchema,
     DatasetVersion,
+    Event,
     Experiment,
     NumericSummary,
     Run,
     RunStatus,
 )
 from loopml.core.entities.data import OTHER
-from loopml.core.errors import InvalidArgumentError, NotFoundError
-from loopml.core.ids import RunId, new_experiment_id, new_run_id
-from loopml.store.protocols import DatasetStore, TrackingStore
-from loopml.store.sql import SqlDatasetStore, SqlTrackingStore
+from loopml.core.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from loopml.core.ids import RunId, new_event_id, new_experiment_id, new_run_id
+from loopml.store.protocols import DatasetStore, EventStore, TrackingStore
+from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlTrackingStore
 from loopml.store.sql.migrate import open_store_engine
 
 
@@ -37,13 +38,14 @@ from loopml.store.sql.migrate import open_store_engine
 class Stores:
     tracking: TrackingStore
     datasets: DatasetStore
+    events: EventStore
 
 
 @pytest.fixture
 def stores(db_url: str) -> Iterator[Stores]:
     db = open_store_engine(db_url)
     tracking = SqlTrackingStore.from_engine(db)
-    yield Stores(tracking=tracking, datasets=SqlDatasetStore(db))
+    yield Stores(tracking=tracking, datasets=SqlDatasetStore(db), events=SqlEventStore(db))
     tracking.close()
 
 
@@ -195,6 +197,76 @@ def test_unknown_parent_or_run_writes_nothing(stores: Stores) -> None:
         ds.create_version(draft(name="train", run_id=missing))
     with pytest.raises(NotFoundError, match="No dataset named 'train'"):
         ds.get_latest("train")
+
+
+def registered(version: DatasetVersion) -> Event:
+    """The ``on_created`` callback of the tests: the event of a registration."""
+    return Event(
+        event_id=new_event_id(),
+        kind="dataset.registered",
+        subject=f"dataset:{version.ref}",
+        actor=version.created_by,
+        at=version.created_at,
+        links={"dataset": version.name},
+        data={"rows": version.rows, "version": version.version},
+    )
+
+
+def test_the_event_of_a_registration_is_stored_with_the_version(stores: Stores) -> None:
+    seen: list[DatasetVersion] = []
+
+    def on_created(version: DatasetVersion) -> Event:
+        seen.append(version)
+        return registered(version)
+
+    first, created = stores.datasets.create_version(draft(), on_created=on_created)
+    second, _ = stores.datasets.create_version(draft(content="b"), on_created=on_created)
+    assert created and seen == [first, second]  # called with the numbered, stored version
+    (e1, e2) = stores.events.list_events(subject_prefix="dataset:credit@")
+    assert (e1.subject, e1.kind, dict(e1.data)) == (
+        "dataset:credit@1",
+        "dataset.registered",
+        {"rows": 100, "version": 1},
+    )
+    assert e2.subject == "dataset:credit@2"
+
+
+def test_no_event_when_the_content_already_existed(stores: Stores) -> None:
+    stores.datasets.create_version(draft(), on_created=registered)
+    calls: list[DatasetVersion] = []
+
+    def on_created(version: DatasetVersion) -> Event:
+        calls.append(version)
+        return registered(version)
+
+    again, created = stores.datasets.create_version(draft(created_by="bob"), on_created=on_created)
+    assert (again.version, created, calls) == (1, False, [])
+    assert len(stores.events.list_events()) == 1
+
+
+def test_a_failing_on_created_writes_neither_version_nor_event(stores: Stores) -> None:
+    def on_created(version: DatasetVersion) -> Event:
+        raise RuntimeError(f"cannot describe {version.ref}")
+
+    with pytest.raises(RuntimeError, match=r"cannot describe credit@1"):
+        stores.datasets.create_version(draft(), on_created=on_created)
+    with pytest.raises(NotFoundError, match="No dataset named 'credit'"):
+        stores.datasets.get_latest("credit")
+    assert stores.events.list_events() == []
+
+
+def test_an_event_that_cannot_be_written_writes_no_version(stores: Stores) -> None:
+    stored = registered(draft())
+    stores.events.append(stored)
+
+    def duplicate(version: DatasetVersion) -> Event:
+        return dataclasses.replace(registered(version), event_id=stored.event_id)
+
+    with pytest.raises(AlreadyExistsError, match=rf"event with id '{stored.event_id}'"):
+        stores.datasets.create_version(draft(), on_created=duplicate)
+    with pytest.raises(NotFoundError, match="No dataset named 'credit'"):
+        stores.datasets.get_latest("credit")
+    assert stores.events.list_events() == [stored]
 
 
 def test_not_found_messages(stores: Stores) -> None:

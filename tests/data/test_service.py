@@ -220,3 +220,27 @@ def test_odd_column_names_survive_every_step(datasets: DatasetService) -> None:
     changed = frame.assign(**{'say "hi"': [1.0, 2.0, 3.0, 5.0]})
     datasets.register("odd", changed, key="id")
     assert datasets.diff("odd@1", "odd@2").rows_changed == 1
+
+
+def test_registrations_are_audited_once(datasets: DatasetService) -> None:
+    from loopml.tracking import TrackingService
+
+    run = TrackingService(datasets.backend).create_run(experiment="exp")
+    frame = pd.DataFrame({"id": range(50), "x": [i * 0.5 for i in range(50)]})
+    v = datasets.register("audited", frame, key="id", run_id=run.run_id, description="first cut")
+    datasets.register("audited", frame.copy(), key="id")  # same rows: no new version, no event
+    parts = datasets.split("audited@1", fractions={"train": 0.6, "test": 0.4}, seed=2)
+    events = datasets.backend.events.list_events(kind="dataset.registered")
+    assert [e.subject for e in events] == [
+        "dataset:audited@1",
+        "dataset:audited-train@1",
+        "dataset:audited-test@1",
+    ]
+    first = events[0]
+    assert first.links == {"run": run.run_id} and first.reason == "first cut"
+    assert first.data["rows"] == 50 and first.data["content_hash"] == v.content_hash
+    assert first.at == v.created_at and first.actor == v.created_by
+    assert events[1].links == {"parent": "audited@1"} and events[1].data["split"] == "train"
+    assert parts["test"].ref == "audited-test@1"
+    only_train = datasets.backend.events.list_events(subject_prefix="dataset:audited-train@")
+    assert [e.subject for e in only_train] == ["dataset:audited-train@1"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from loopml.client.run_handle import ActiveRun
-from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run
+from loopml.core.entities import ArtifactEntry, Event, Experiment, MetricPoint, Run
 from loopml.core.errors import InvalidArgumentError, did_you_mean
 from loopml.core.ids import RunId
 from loopml.core.settings import Settings, resolve_settings
@@ -46,7 +46,7 @@ class LoopmlClient:
                 {"home": home, "db_url": db_url, "artifacts_url": artifacts_url}
             )
         self.settings = settings
-        backend = open_backend(settings)
+        backend = self.backend = open_backend(settings)
         self.service = TrackingService(backend)
         self.datasets = DatasetService(backend)
 
@@ -123,6 +123,36 @@ class LoopmlClient:
     def flush(self) -> None:
         """Write buffered metrics now."""
         self.service.flush()
+
+    # -- audit events -----------------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        subject: str | None = None,
+        kind: str | None = None,
+        since: int | None = None,
+        limit: int | None = 100,
+    ) -> list[Event]:
+        """Return audit events (oldest first; ``limit`` keeps the newest).
+
+        Args:
+            subject: ``dataset:flights@3`` for one object, or ending in ``@`` or ``*`` for a
+                prefix (``dataset:flights@``: every version of flights).
+            kind: e.g. ``dataset.registered``.
+            since: Only events at or after this time (ms since the epoch).
+            limit: At most this many (the newest); None for all.
+        """
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise InvalidArgumentError(f"limit must be a positive integer or None; got {limit!r}.")
+        prefix = None
+        if subject is not None and (subject.endswith("*") or subject.endswith("@")):
+            prefix, subject = subject.rstrip("*"), None
+        return self.backend.events.list_events(
+            subject=subject, subject_prefix=prefix, kind=kind, since=since, limit=limit
+        )
 
     # -- experiments and search -------------------------------------------------------------
 

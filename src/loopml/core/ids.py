@@ -22,6 +22,11 @@ def new_experiment_id() -> ExperimentId:
     return ExperimentId(uuid.uuid4().hex)
 
 
+def new_event_id() -> str:
+    """Return a fresh event id."""
+    return uuid.uuid4().hex
+
+
 def is_hex_id(value: str) -> bool:
     """Tell whether ``value`` has the shape of a loopml id (32 lowercase hex digits)."""
     return bool(_HEX_ID.match(value))

@@ -22,10 +22,11 @@ from loopml.core.entities import (
     DatasetProfile,
     DatasetSchema,
     DatasetVersion,
+    Event,
     ValidationReport,
 )
 from loopml.core.errors import InvalidArgumentError, NotFoundError, did_you_mean
-from loopml.core.ids import RunId
+from loopml.core.ids import RunId, new_event_id
 from loopml.data import ingest, splits
 from loopml.data.refs import check_name, parse_ref
 from loopml.store.backend import Backend
@@ -43,6 +44,29 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def registered_event(version: DatasetVersion) -> Event:
+    """The audit event of a newly registered version (written in the same transaction)."""
+    links: dict[str, str] = {"run": version.run_id} if version.run_id else {}
+    for index, parent in enumerate(version.parents):
+        links["parent" if index == 0 else f"parent{index + 1}"] = parent
+    return Event(
+        event_id=new_event_id(),
+        kind="dataset.registered",
+        subject=f"dataset:{version.ref}",
+        actor=version.created_by,
+        at=version.created_at,
+        reason=version.description,
+        links=links,
+        data={
+            "rows": version.rows,
+            "size_bytes": version.size_bytes,
+            "content_hash": version.content_hash,
+            "split": version.split,
+            "columns": len(version.schema.columns),
+        },
+    )
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -164,7 +188,7 @@ class DatasetService:
             parents=parents,
             split=split,
         )
-        version, _created = self.store.create_version(draft)
+        version, _created = self.store.create_version(draft, on_created=registered_event)
         return version
 
     def get(self, ref: str) -> DatasetVersion:

@@ -8,7 +8,7 @@
 """
 
 from loopml.store.backend import Backend, open_backend
-from loopml.store.protocols import ArtifactStore, TrackingStore
+from loopml.store.protocols import ArtifactStore, DatasetStore, EventStore, TrackingStore
 from loopml.store.query import (
     BoolOp,
     Comparison,
@@ -24,6 +24,8 @@ __all__ = [
     "Backend",
     "BoolOp",
     "Comparison",
+    "DatasetStore",
+    "EventStore",
     "FieldRef",
     "OrderKey",
     "RunQuery",

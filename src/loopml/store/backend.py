@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from loopml.core.settings import Settings
-from loopml.store.protocols import ArtifactStore, DatasetStore, TrackingStore
+from loopml.store.protocols import ArtifactStore, DatasetStore, EventStore, TrackingStore
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class Backend:
 
     tracking: TrackingStore
     datasets: DatasetStore
+    events: EventStore
     artifacts: ArtifactStore
     settings: Settings
 
@@ -42,7 +43,7 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
         PermissionDeniedError: The store's folder cannot be written.
     """
     from loopml.store.artifacts import open_artifact_store
-    from loopml.store.sql import SqlDatasetStore, SqlTrackingStore
+    from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlTrackingStore
     from loopml.store.sql.migrate import open_store_engine
 
     key = (settings.db_url, settings.artifacts_url)
@@ -52,13 +53,18 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
         db = open_store_engine(settings.db_url)
         tracking = SqlTrackingStore.from_engine(db, url=settings.db_url)
         datasets = SqlDatasetStore(db)
+        events = SqlEventStore(db)
         try:
             artifacts = open_artifact_store(settings.artifacts_url)
         except BaseException:
             tracking.close()
             raise
         backend = Backend(
-            tracking=tracking, datasets=datasets, artifacts=artifacts, settings=settings
+            tracking=tracking,
+            datasets=datasets,
+            events=events,
+            artifacts=artifacts,
+            settings=settings,
         )
         if cached:
             _cache[key] = backend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from loopml.core.entities import DatasetProfile, DatasetSchema, DatasetVersion
+from loopml.core.entities import DatasetProfile, DatasetSchema, DatasetVersion, Event
 from loopml.core.errors import SchemaVersionError
-from loopml.store.sql import SqlDatasetStore, SqlTrackingStore
+from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlTrackingStore
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.migrate import (
     HEAD_REVISION,
@@ -133,7 +134,7 @@ def test_store_at_0003_is_upgraded_to_datasets_and_keeps_its_runs(fresh_db_url: 
 
     db = open_store_engine(fresh_db_url)
     try:
-        assert read_revision(db) == HEAD_REVISION == "0004"
+        assert read_revision(db) == HEAD_REVISION
         tracking = SqlTrackingStore.from_engine(db)
         datasets = SqlDatasetStore(db)
         run = tracking.get_run(RUN_ID)  # type: ignore[arg-type]
@@ -165,6 +166,65 @@ def test_store_at_0003_is_upgraded_to_datasets_and_keeps_its_runs(fresh_db_url: 
         db.dispose()
 
 
+def test_store_at_0004_is_upgraded_to_events_and_keeps_its_datasets(fresh_db_url: str) -> None:
+    db = StoreEngine(fresh_db_url)
+    try:
+        with db.connect(write=True) as conn:
+            run_alembic(conn, "upgrade", "0004")
+        with db.connect(write=True) as conn, conn.begin():
+            _write_0001_era_data(conn)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO dataset_versions (name, version, content_hash, "
+                    "artifact_digest, rows, size_bytes, created_at, created_by, run_id, "
+                    "description, split, schema_json, profile_json) VALUES ('credit', 1, "
+                    ":c, :d, 7, 70, 5, 'ada', :r, 'loans', NULL, :schema, :profile)"
+                ),
+                {
+                    "c": "c" * 64,
+                    "d": "d" * 64,
+                    "r": RUN_ID,
+                    "schema": '{"columns": []}',
+                    "profile": '{"rows": 7, "columns": []}',
+                },
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO run_inputs (run_id, name, version, role) "
+                    "VALUES (:r, 'credit', 1, 'train')"
+                ),
+                {"r": RUN_ID},
+            )
+            assert not sa.inspect(conn).has_table("events")
+    finally:
+        db.dispose()
+
+    db = open_store_engine(fresh_db_url)
+    try:
+        assert read_revision(db) == HEAD_REVISION == "0005"
+        datasets = SqlDatasetStore(db)
+        events = SqlEventStore(db)
+        stored = datasets.get_version("credit", 1)
+        assert (stored.rows, stored.created_by, stored.description, stored.run_id) == (
+            7,
+            "ada",
+            "loans",
+            RUN_ID,
+        )
+        assert datasets.inputs_of(stored.run_id) == [(stored, "train")]  # type: ignore[arg-type]
+        assert events.list_events() == []
+
+        def on_created(version: DatasetVersion) -> Event:
+            return Event("f" * 32, "dataset.registered", f"dataset:{version.ref}", "ada", 6)
+
+        draft = dataclasses.replace(stored, content_hash="e" * 64, run_id=None)
+        second, created = datasets.create_version(draft, on_created=on_created)
+        assert (second.version, created) == (2, True)  # the table 0005 added works
+        assert [e.subject for e in events.list_events()] == ["dataset:credit@2"]
+    finally:
+        db.dispose()
+
+
 def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
     SqlTrackingStore(fresh_db_url).close()
     engine = sa.create_engine(fresh_db_url)
@@ -175,7 +235,7 @@ def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
         engine.dispose()
     message = (
         r"schema revision '0099', which this loopml does not know \(it knows "
-        r"0001, 0002, 0003, 0004\).*Upgrade loopml \(`pip install -U loopml`\)"
+        r"0001, 0002, 0003, 0004, 0005\).*Upgrade loopml \(`pip install -U loopml`\)"
     )
     with pytest.raises(SchemaVersionError, match=message):
         SqlTrackingStore(fresh_db_url)

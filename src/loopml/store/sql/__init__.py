@@ -6,11 +6,14 @@
 - :mod:`.compile`: typed run queries to SQL (the only place).
 - :mod:`.mapper`: rows to entities and back.
 - :mod:`.tracking_store`: :class:`SqlTrackingStore`; :mod:`.dataset_store`:
-  :class:`SqlDatasetStore`. Both share one :class:`~.engine.StoreEngine` per database
+  :class:`SqlDatasetStore`; :mod:`.event_store`: :class:`SqlEventStore` (and
+  :func:`~.event_store.insert_event`, which other stores call to write an event in their own
+  transaction). They share one :class:`~.engine.StoreEngine` per database
   (:func:`~.migrate.open_store_engine`).
 """
 
 from loopml.store.sql.dataset_store import SqlDatasetStore
+from loopml.store.sql.event_store import SqlEventStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
 
-__all__ = ["SqlDatasetStore", "SqlTrackingStore"]
+__all__ = ["SqlDatasetStore", "SqlEventStore", "SqlTrackingStore"]

@@ -13,17 +13,18 @@ roles and data happens above it, in the dataset service.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from loopml.core.entities import DatasetVersion
+from loopml.core.entities import DatasetVersion, Event
 from loopml.core.errors import ConflictError, InvalidArgumentError, NotFoundError, did_you_mean
 from loopml.core.ids import RunId
 from loopml.store.sql import mapper
 from loopml.store.sql.engine import StoreEngine
+from loopml.store.sql.event_store import insert_event
 from loopml.store.sql.tables import dataset_parents, dataset_versions, run_inputs, runs
 
 #: How many times a registration is tried when concurrent writers take its number first.
@@ -84,10 +85,22 @@ class SqlDatasetStore:
 
     # -- registration ----------------------------------------------------------------------
 
-    def create_version(self, draft: DatasetVersion) -> tuple[DatasetVersion, bool]:
+    def create_version(
+        self,
+        draft: DatasetVersion,
+        *,
+        on_created: Callable[[DatasetVersion], Event] | None = None,
+    ) -> tuple[DatasetVersion, bool]:
         """Register a version atomically. ``draft.version`` is ignored: the store assigns the
         next number for ``draft.name`` (1 for a new name). When a version of that name with
         the same ``content_hash`` exists, nothing is written and that version is returned.
+
+        When a version is created and ``on_created`` is given, it is called with the numbered
+        version inside the write transaction and the event it returns is written in that
+        transaction: both are stored, or neither. If it raises, nothing is written and its
+        exception propagates. It is not called when the content already existed, and may be
+        called again when concurrent writers take the number first (so it must only build
+        the event).
 
         Parents are stored once each and returned in ``(name, version)`` order.
 
@@ -98,6 +111,7 @@ class SqlDatasetStore:
             NotFoundError: A parent ref or the run does not exist.
             InvalidArgumentError: A parent ref is not ``name@version``.
             ConflictError: Concurrent writers kept taking the next number (retry later).
+            AlreadyExistsError: The event from ``on_created`` reuses a stored ``event_id``.
         """
         refs = sorted({parse_ref(ref) for ref in draft.parents})
 
@@ -135,7 +149,10 @@ class SqlDatasetStore:
                     ],
                 )
             parents = tuple(f"{parent}@{parent_version}" for parent, parent_version in refs)
-            return dataclasses.replace(draft, version=number, parents=parents), True
+            created = dataclasses.replace(draft, version=number, parents=parents)
+            if on_created is not None:
+                insert_event(conn, on_created(created))
+            return created, True
 
         for _ in range(CREATE_ATTEMPTS):
             try:

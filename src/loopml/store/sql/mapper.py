@@ -1,5 +1,5 @@
 """The single mapper between table rows and core entities (experiments, runs, metric points,
-dataset versions).
+dataset versions, events).
 
 Reading runs is the hot path of a search: one query returns the matching ``runs`` rows with
 their summary columns (params, latest metrics and tags as JSON), and the
@@ -19,6 +19,7 @@ from loopml.core.entities import (
     DatasetProfile,
     DatasetSchema,
     DatasetVersion,
+    Event,
     Experiment,
     MetricPoint,
     Run,
@@ -26,7 +27,7 @@ from loopml.core.entities import (
 )
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.sql import summary
-from loopml.store.sql.tables import dataset_versions, experiments, runs
+from loopml.store.sql.tables import dataset_versions, events, experiments, runs
 
 #: Ids per ``IN (...)`` list: below SQLite's historical limit of 999 bound variables.
 ID_CHUNK = 900
@@ -222,4 +223,47 @@ def dataset_from_row(row: Sequence[Any], parents: Sequence[str]) -> DatasetVersi
         description=description or "",
         parents=tuple(parents),
         split=split,
+    )
+
+
+#: The columns :func:`event_from_row` expects, in order.
+EVENT_COLUMNS = (
+    events.c.event_id,
+    events.c.kind,
+    events.c.subject,
+    events.c.actor,
+    events.c.at,
+    events.c.reason,
+    events.c.links_json,
+    events.c.data_json,
+)
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    """Return the ``events`` row of an event (``seq`` is assigned by the database); links
+    and data are stored as JSON text."""
+    return {
+        "event_id": event.event_id,
+        "kind": event.kind,
+        "subject": event.subject,
+        "actor": event.actor,
+        "at": event.at,
+        "reason": event.reason,
+        "links_json": orjson.dumps(dict(event.links)).decode(),
+        "data_json": orjson.dumps(dict(event.data)).decode(),
+    }
+
+
+def event_from_row(row: Sequence[Any]) -> Event:
+    """Build an event from a row of :data:`EVENT_COLUMNS`."""
+    event_id, kind, subject, actor, at, reason, links_json, data_json = row
+    return Event(
+        event_id=event_id,
+        kind=kind,
+        subject=subject,
+        actor=actor,
+        at=int(at),
+        reason=reason or "",
+        links=orjson.loads(links_json),
+        data=orjson.loads(data_json),
     )

@@ -22,6 +22,10 @@ Conventions:
   and profile are JSON text. ``dataset_parents`` and ``run_inputs`` (all-key tables) are
   ``WITHOUT ROWID`` on SQLite; ``dataset_versions`` keeps its rowid because its JSON rows
   can be large. Purging a run removes its inputs and unlinks the versions registered in it.
+- ``events`` is the append-only audit log: ``seq`` (auto-incrementing) is the order of
+  writing and breaks ties between events of the same millisecond; ``event_id`` is unique;
+  links and data are JSON text. Its indexes serve "the history of one object" (``subject,
+  at``) and "every event of a kind" (``kind, at``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ ID_LENGTH = 32
 DATASET_NAME_LENGTH = 250
 ROLE_LENGTH = 64
 HASH_LENGTH = 64
+EVENT_KIND_LENGTH = 64
+SUBJECT_LENGTH = 600
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -231,6 +237,22 @@ run_inputs = sa.Table(
     ),
     sa.Index("ix_run_inputs_name_version", "name", "version"),
     sqlite_with_rowid=False,
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", _AUTO_ID, primary_key=True, autoincrement=True),
+    sa.Column("event_id", _text(ID_LENGTH), nullable=False, unique=True),
+    sa.Column("kind", _text(EVENT_KIND_LENGTH), nullable=False),
+    sa.Column("subject", _text(SUBJECT_LENGTH), nullable=False),
+    sa.Column("actor", _text(KEY_LENGTH), nullable=False),
+    sa.Column("at", sa.BigInteger(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("links_json", sa.Text(), nullable=False),
+    sa.Column("data_json", sa.Text(), nullable=False),
+    sa.Index("ix_events_subject_at", "subject", "at"),
+    sa.Index("ix_events_kind_at", "kind", "at"),
 )
 
 
