@@ -51,7 +51,6 @@ class ActiveRun:
         self._service = service
         self._datasets = datasets
         self._run_id: RunId = run.run_id
-        self._experiment_id = run.experiment_id
         self._name = run.name
         self.on_end = on_end
         self.ended = False

@@ -128,9 +128,6 @@ class DatasetService:
     ) -> DatasetVersion:
         """Register ``data`` as the next version of ``name`` (or return the existing version
         holding the same rows). See :func:`loopml.datasets.register`."""
-        from loopml.data.profile import profile_table
-        from loopml.data.schema import infer_schema
-
         check_name(name)
         table = ingest.to_table(data)
         return self._register_table(
@@ -144,8 +141,6 @@ class DatasetService:
             parents=parents,
             split=split,
             max_categories=max_categories,
-            infer=infer_schema,
-            profile=profile_table,
         )
 
     def _register_table(
@@ -161,13 +156,14 @@ class DatasetService:
         parents: tuple[str, ...],
         split: str | None,
         max_categories: int,
-        infer: Any,
-        profile: Any,
     ) -> DatasetVersion:
+        from loopml.data.profile import profile_table
+        from loopml.data.schema import infer_schema
+
         ingest.check_declared(table, target=target, timestamp=timestamp, key=key)
         if not isinstance(description, str):
             raise InvalidArgumentError(f"description must be text; got {description!r}.")
-        schema: DatasetSchema = infer(
+        schema: DatasetSchema = infer_schema(
             table, target=target, timestamp=timestamp, key=key, max_categories=max_categories
         )
         payload = parquet_bytes(table)
@@ -182,7 +178,7 @@ class DatasetService:
             created_at=self._clock(),
             created_by=_user(),
             schema=schema,
-            profile=profile(table, schema),
+            profile=profile_table(table, schema),
             run_id=run_id,
             description=description,
             parents=parents,
@@ -308,9 +304,6 @@ class DatasetService:
         before ``cutoff`` (in ``column``, the dataset's timestamp by default) vs. the rest."""
         import pyarrow.compute as pc
 
-        from loopml.data.profile import profile_table
-        from loopml.data.schema import infer_schema
-
         parent = self.get(ref)
         table = self.read_table(parent)
         schema = parent.schema
@@ -351,8 +344,6 @@ class DatasetService:
                 parents=(parent.ref,),
                 split=split_name,
                 max_categories=50,
-                infer=infer_schema,
-                profile=profile_table,
             )
         return parts
 
