@@ -15,11 +15,25 @@ from loopml.core.entities.data import (
     ValidationReport,
 )
 from loopml.core.entities.events import Event
+from loopml.core.entities.registry import (
+    AliasMove,
+    ApprovalStatus,
+    ModelExport,
+    ModelManifest,
+    ModelOutput,
+    ModelSignature,
+    ModelVersion,
+    PackageFile,
+    RegisteredModel,
+    TaskKind,
+)
 from loopml.core.entities.tracking import Experiment, MetricPoint, Run, RunStatus
 
 __all__ = [
     "OTHER",
+    "AliasMove",
     "Anomaly",
+    "ApprovalStatus",
     "ArtifactEntry",
     "Blob",
     "ColumnProfile",
@@ -32,8 +46,16 @@ __all__ = [
     "Event",
     "Experiment",
     "MetricPoint",
+    "ModelExport",
+    "ModelManifest",
+    "ModelOutput",
+    "ModelSignature",
+    "ModelVersion",
     "NumericSummary",
+    "PackageFile",
+    "RegisteredModel",
     "Run",
     "RunStatus",
+    "TaskKind",
     "ValidationReport",
 ]
