@@ -9,13 +9,16 @@
     ├── AlreadyExistsError                      a name that is taken
     ├── ConflictError                           a write that contradicts what is stored
     │                                           (a param logged twice with two values,
-    │                                           a finished run written to)
+    │   │                                       a finished run written to)
+    │   └── ApprovalRequiredError               an alias move that needs an approved version
     ├── NotFittedError (ValueError, AttributeError)
     ├── PermissionDeniedError (PermissionError) a store that cannot be written
     ├── ArtifactIntegrityError                  an object whose bytes do not match its hash
     ├── StoreError                              a store that cannot be opened or reached
     │   └── SchemaVersionError                  a metadata store of an unknown (newer) schema
     ├── DriftTestError                          a drift test failed on inputs it had accepted
+    ├── ModelExportError                        a converted model (ONNX) failed its
+    │                                           equivalence check or could not be converted
     └── GateFailedError                         a release gate said no
 
 Messages name the thing, the bad value, the rule and the fix (STYLE.md rule 9).
@@ -82,6 +85,16 @@ class SchemaVersionError(StoreError):
 
 class DriftTestError(LoopmlError):
     """A drift test failed on inputs that passed validation (the cause is chained)."""
+
+
+class ModelExportError(LoopmlError):
+    """A model could not be converted (ONNX), or its converted copy does not predict the same
+    as the original within the stated tolerance."""
+
+
+class ApprovalRequiredError(ConflictError):
+    """An alias (``champion``) may only point at an approved version: approve it first, or
+    configure the registry to allow unapproved versions."""
 
 
 class GateFailedError(LoopmlError):
