@@ -8,7 +8,7 @@
     ├── NotFoundError (LookupError)             no such experiment, run, artifact
     ├── AlreadyExistsError                      a name that is taken
     ├── ConflictError                           a write that contradicts what is stored
-    │                                           (a param logged twice with two values,
+    │   │                                       (a param logged twice with two values,
     │   │                                       a finished run written to)
     │   └── ApprovalRequiredError               an alias move that needs an approved version
     ├── NotFittedError (ValueError, AttributeError)
