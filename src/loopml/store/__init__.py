@@ -8,7 +8,13 @@
 """
 
 from loopml.store.backend import Backend, open_backend
-from loopml.store.protocols import ArtifactStore, DatasetStore, EventStore, TrackingStore
+from loopml.store.protocols import (
+    ArtifactStore,
+    DatasetStore,
+    EventStore,
+    ModelStore,
+    TrackingStore,
+)
 from loopml.store.query import (
     BoolOp,
     Comparison,
@@ -27,6 +33,7 @@ __all__ = [
     "DatasetStore",
     "EventStore",
     "FieldRef",
+    "ModelStore",
     "OrderKey",
     "RunQuery",
     "TrackingStore",

@@ -7,7 +7,13 @@ import threading
 from dataclasses import dataclass
 
 from loopml.core.settings import Settings
-from loopml.store.protocols import ArtifactStore, DatasetStore, EventStore, TrackingStore
+from loopml.store.protocols import (
+    ArtifactStore,
+    DatasetStore,
+    EventStore,
+    ModelStore,
+    TrackingStore,
+)
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,7 @@ class Backend:
     datasets: DatasetStore
     events: EventStore
     artifacts: ArtifactStore
+    models: ModelStore
     settings: Settings
 
     def close(self) -> None:
@@ -43,7 +50,7 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
         PermissionDeniedError: The store's folder cannot be written.
     """
     from loopml.store.artifacts import open_artifact_store
-    from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlTrackingStore
+    from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlModelStore, SqlTrackingStore
     from loopml.store.sql.migrate import open_store_engine
 
     key = (settings.db_url, settings.artifacts_url)
@@ -64,6 +71,7 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
             datasets=datasets,
             events=events,
             artifacts=artifacts,
+            models=SqlModelStore(db),
             settings=settings,
         )
         if cached:

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from loopml.core.entities import (
+    ApprovalStatus,
     ArtifactEntry,
     Blob,
     DatasetVersion,
     Event,
     Experiment,
     MetricPoint,
+    ModelExport,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunStatus,
 )
@@ -143,6 +147,70 @@ class DatasetStore(Protocol):
 
     def runs_using(self, name: str, version: int) -> list[tuple[RunId, str]]:
         """Return the runs that used a dataset version, with their roles (oldest run first)."""
+
+
+class ModelStore(Protocol):
+    """Model versions (immutable, numbered per name), their dataset links, aliases, reviews
+    and exports. Every move (alias, review, export) is written with its event."""
+
+    def create_version(
+        self,
+        draft: ModelVersion,
+        *,
+        on_created: Callable[[ModelVersion], Event] | None = None,
+    ) -> ModelVersion:
+        """Register a version atomically: the store assigns the next number for the name and
+        writes the version, its dataset links and the event ``on_created`` builds together.
+        Raises NotFoundError for an unknown run or dataset version."""
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """Return one version. Raises NotFoundError (naming the versions that exist)."""
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Return every version of a model, oldest first. Raises NotFoundError."""
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Return every registered model by name."""
+
+    def versions_of_run(self, run_id: RunId) -> list[ModelVersion]:
+        """Return the versions registered from a run."""
+
+    def versions_using_dataset(self, name: str, version: int) -> list[tuple[ModelVersion, str]]:
+        """Return the versions trained (``train``) or validated (``validation``) on a dataset
+        version, with the role."""
+
+    def get_aliases(self, name: str) -> dict[str, int]:
+        """Return a model's aliases (alias -> version)."""
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        at: int,
+        event: Callable[[int | None], Event],
+    ) -> int | None:
+        """Point an alias at a version (None removes it) and append ``event(previous)`` in
+        one transaction; return the previous version. Raises NotFoundError."""
+
+    def set_approval(
+        self,
+        name: str,
+        version: int,
+        *,
+        status: ApprovalStatus,
+        reviewer: str,
+        comment: str,
+        at: int,
+        event: Event,
+    ) -> ModelVersion:
+        """Record a review and its event in one transaction. Raises NotFoundError."""
+
+    def add_export(
+        self, name: str, version: int, export: ModelExport, *, event: Event
+    ) -> ModelVersion:
+        """Record a checked export and its event in one transaction. Raises NotFoundError."""
 
 
 class EventStore(Protocol):

@@ -201,7 +201,7 @@ def test_store_at_0004_is_upgraded_to_events_and_keeps_its_datasets(fresh_db_url
 
     db = open_store_engine(fresh_db_url)
     try:
-        assert read_revision(db) == HEAD_REVISION == "0005"
+        assert read_revision(db) == HEAD_REVISION
         datasets = SqlDatasetStore(db)
         events = SqlEventStore(db)
         stored = datasets.get_version("credit", 1)
@@ -235,7 +235,7 @@ def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
         engine.dispose()
     message = (
         r"schema revision '0099', which this loopml does not know \(it knows "
-        r"0001, 0002, 0003, 0004, 0005\).*Upgrade loopml \(`pip install -U loopml`\)"
+        r"0001, 0002, 0003, 0004, 0005, 0006\).*Upgrade loopml \(`pip install -U loopml`\)"
     )
     with pytest.raises(SchemaVersionError, match=message):
         SqlTrackingStore(fresh_db_url)

@@ -286,7 +286,7 @@ class ModelVersion:
         """``name@version``."""
         return f"{self.name}@{self.version}"
 
-    def export(self, format: str) -> ModelExport | None:  # noqa: A002 - the field's name
+    def export(self, format: str) -> ModelExport | None:
         """Return the newest export in ``format``, or None."""
         found = [e for e in self.exports if e.format == format]
         return found[-1] if found else None

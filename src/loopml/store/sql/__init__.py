@@ -6,7 +6,8 @@
 - :mod:`.compile`: typed run queries to SQL (the only place).
 - :mod:`.mapper`: rows to entities and back.
 - :mod:`.tracking_store`: :class:`SqlTrackingStore`; :mod:`.dataset_store`:
-  :class:`SqlDatasetStore`; :mod:`.event_store`: :class:`SqlEventStore` (and
+  :class:`SqlDatasetStore`; :mod:`.model_store`:
+  :class:`SqlModelStore`; :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
   transaction). They share one :class:`~.engine.StoreEngine` per database
   (:func:`~.migrate.open_store_engine`).
@@ -14,6 +15,7 @@
 
 from loopml.store.sql.dataset_store import SqlDatasetStore
 from loopml.store.sql.event_store import SqlEventStore
+from loopml.store.sql.model_store import SqlModelStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
 
-__all__ = ["SqlDatasetStore", "SqlEventStore", "SqlTrackingStore"]
+__all__ = ["SqlDatasetStore", "SqlEventStore", "SqlModelStore", "SqlTrackingStore"]

@@ -52,7 +52,7 @@ def parse_ref(ref: str) -> tuple[str, int]:
     return name, int(number)
 
 
-def _describe_versions(numbers: Sequence[int]) -> str:
+def describe_versions(numbers: Sequence[int]) -> str:
     if len(numbers) == 1:
         return f"version {numbers[0]}"
     if list(numbers) == list(range(numbers[0], numbers[-1] + 1)):
@@ -124,7 +124,7 @@ class SqlDatasetStore:
             if existing is not None:
                 return self._load(conn, [existing])[0], False
             self._require_parents(conn, draft, refs)
-            if draft.run_id is not None and not _run_exists(conn, draft.run_id):
+            if draft.run_id is not None and not run_exists(conn, draft.run_id):
                 raise NotFoundError(
                     f"Cannot register dataset {draft.name!r}: run {draft.run_id!r} does not "
                     "exist (it was never created or has been purged). Register it without a "
@@ -276,8 +276,8 @@ class SqlDatasetStore:
         values = {"run_id": run_id, "name": name, "version": version, "role": role}
 
         def work(conn: sa.Connection) -> None:
-            if not _run_exists(conn, run_id):
-                raise _run_not_found(run_id)
+            if not run_exists(conn, run_id):
+                raise run_not_found(run_id)
             if not self._existing_pairs(conn, [(name, version)]):
                 raise NotFoundError(self._missing_detail(conn, name, version))
             conn.execute(statement, values)
@@ -298,8 +298,8 @@ class SqlDatasetStore:
         )
         with self._db.read() as conn:
             rows = conn.execute(statement).all()
-            if not rows and not _run_exists(conn, run_id):
-                raise _run_not_found(run_id)
+            if not rows and not run_exists(conn, run_id):
+                raise run_not_found(run_id)
             versions = self._load(conn, [row[:-1] for row in rows])
         return [(version, row[-1]) for version, row in zip(versions, rows, strict=True)]
 
@@ -352,16 +352,16 @@ class SqlDatasetStore:
             return self._unknown_name(conn, name)
         return (
             f"Dataset {name!r} has no version {version}; it has "
-            f"{_describe_versions(numbers)} (latest {numbers[-1]})."
+            f"{describe_versions(numbers)} (latest {numbers[-1]})."
         )
 
 
-def _run_exists(conn: sa.Connection, run_id: str) -> bool:
+def run_exists(conn: sa.Connection, run_id: str) -> bool:
     statement = sa.select(runs.c.run_id).where(runs.c.run_id == run_id)
     return conn.execute(statement).first() is not None
 
 
-def _run_not_found(run_id: str) -> NotFoundError:
+def run_not_found(run_id: str) -> NotFoundError:
     return NotFoundError(
         f"Run {run_id!r} does not exist (it was never created or has been purged). "
         "Check the run id, or start a new run."

@@ -1,5 +1,5 @@
 """The single mapper between table rows and core entities (experiments, runs, metric points,
-dataset versions, events).
+dataset versions, events, model versions).
 
 Reading runs is the hot path of a search: one query returns the matching ``runs`` rows with
 their summary columns (params, latest metrics and tags as JSON), and the
@@ -16,18 +16,29 @@ import orjson
 import sqlalchemy as sa
 
 from loopml.core.entities import (
+    ApprovalStatus,
     DatasetProfile,
     DatasetSchema,
     DatasetVersion,
     Event,
     Experiment,
     MetricPoint,
+    ModelExport,
+    ModelSignature,
+    ModelVersion,
     Run,
     RunStatus,
 )
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.sql import summary
-from loopml.store.sql.tables import dataset_versions, events, experiments, runs
+from loopml.store.sql.tables import (
+    dataset_versions,
+    events,
+    experiments,
+    model_exports,
+    model_versions,
+    runs,
+)
 
 #: Ids per ``IN (...)`` list: below SQLite's historical limit of 999 bound variables.
 ID_CHUNK = 900
@@ -266,4 +277,114 @@ def event_from_row(row: Sequence[Any]) -> Event:
         reason=reason or "",
         links=orjson.loads(links_json),
         data=orjson.loads(data_json),
+    )
+
+
+#: The columns :func:`model_version_from_row` expects, in order.
+MODEL_VERSION_COLUMNS = tuple(model_versions.c)
+
+
+def model_version_row(version: ModelVersion, number: int) -> dict[str, Any]:
+    """Return the ``model_versions`` row of a version numbered ``number`` (its datasets go to
+    ``model_inputs``, its exports to ``model_exports``)."""
+    return {
+        "name": version.name,
+        "version": number,
+        "flavor": version.flavor,
+        "manifest_digest": version.manifest_digest,
+        "signature_json": orjson.dumps(version.signature.to_dict()).decode(),
+        "size_bytes": version.size_bytes,
+        "created_at": version.created_at,
+        "created_by": version.created_by,
+        "run_id": version.run_id,
+        "code_commit": version.code_commit,
+        "description": version.description,
+        "tags_json": orjson.dumps(dict(version.tags)).decode(),
+        "approval": version.approval.value,
+        "reviewer": version.reviewer,
+        "review_comment": version.review_comment,
+        "reviewed_at": version.reviewed_at,
+    }
+
+
+def model_version_from_row(
+    row: Sequence[Any],
+    datasets: Mapping[str, str],
+    exports: Sequence[ModelExport],
+) -> ModelVersion:
+    """Build a model version from a row of :data:`MODEL_VERSION_COLUMNS`, its dataset refs by
+    role (``train``, ``validation``) and its exports (oldest first)."""
+    (
+        name,
+        version,
+        flavor,
+        manifest_digest,
+        signature_json,
+        size_bytes,
+        created_at,
+        created_by,
+        run_id,
+        code_commit,
+        description,
+        tags_json,
+        approval,
+        reviewer,
+        review_comment,
+        reviewed_at,
+    ) = row
+    return ModelVersion(
+        name=name,
+        version=int(version),
+        flavor=flavor,
+        manifest_digest=manifest_digest,
+        signature=ModelSignature.from_dict(orjson.loads(signature_json)),
+        size_bytes=int(size_bytes),
+        created_at=int(created_at),
+        created_by=created_by,
+        run_id=None if run_id is None else RunId(run_id),
+        training_data=datasets.get("train"),
+        validation_data=datasets.get("validation"),
+        code_commit=code_commit,
+        description=description or "",
+        tags=orjson.loads(tags_json),
+        approval=ApprovalStatus(approval),
+        reviewer=reviewer,
+        review_comment=review_comment or "",
+        reviewed_at=None if reviewed_at is None else int(reviewed_at),
+        exports=tuple(exports),
+    )
+
+
+#: The columns :func:`model_export_from_row` expects, in order (after name and version).
+MODEL_EXPORT_COLUMNS = (
+    model_exports.c.format,
+    model_exports.c.manifest_digest,
+    model_exports.c.created_at,
+    model_exports.c.created_by,
+    model_exports.c.check_json,
+)
+
+
+def model_export_row(name: str, version: int, export: ModelExport) -> dict[str, Any]:
+    """Return the ``model_exports`` row of an export of ``name@version``."""
+    return {
+        "name": name,
+        "version": version,
+        "format": export.format,
+        "manifest_digest": export.manifest_digest,
+        "created_at": export.created_at,
+        "created_by": export.created_by,
+        "check_json": orjson.dumps(dict(export.check)).decode(),
+    }
+
+
+def model_export_from_row(row: Sequence[Any]) -> ModelExport:
+    """Build an export from a row of :data:`MODEL_EXPORT_COLUMNS`."""
+    fmt, digest, created_at, created_by, check_json = row
+    return ModelExport(
+        format=fmt,
+        manifest_digest=digest,
+        created_at=int(created_at),
+        created_by=created_by,
+        check=orjson.loads(check_json),
     )

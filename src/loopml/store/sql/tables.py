@@ -26,6 +26,11 @@ Conventions:
   writing and breaks ties between events of the same millisecond; ``event_id`` is unique;
   links and data are JSON text. Its indexes serve "the history of one object" (``subject,
   at``) and "every event of a kind" (``kind, at``).
+- model versions are keyed by ``(name, version)`` like dataset versions; their signature and
+  tags are JSON text, their package lives in the artifact store (``manifest_digest``).
+  ``model_inputs`` links a version to the dataset versions it was trained and validated on
+  (indexed by dataset, for "which models came from this data"); ``model_aliases`` holds where
+  each alias points now (its moves are events); ``model_exports`` the checked ONNX copies.
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ ROLE_LENGTH = 64
 HASH_LENGTH = 64
 EVENT_KIND_LENGTH = 64
 SUBJECT_LENGTH = 600
+MODEL_NAME_LENGTH = 250
+ALIAS_LENGTH = 64
+FLAVOR_LENGTH = 64
+STATUS_LENGTH = 16
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -253,6 +262,85 @@ events = sa.Table(
     sa.Column("data_json", sa.Text(), nullable=False),
     sa.Index("ix_events_subject_at", "subject", "at"),
     sa.Index("ix_events_kind_at", "kind", "at"),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("flavor", _text(FLAVOR_LENGTH), nullable=False),
+    sa.Column("manifest_digest", _text(HASH_LENGTH), nullable=False),
+    sa.Column("signature_json", sa.Text(), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("created_by", _text(KEY_LENGTH), nullable=False),
+    sa.Column(
+        "run_id",
+        _text(ID_LENGTH),
+        sa.ForeignKey("runs.run_id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("code_commit", _text(HASH_LENGTH), nullable=True),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("tags_json", sa.Text(), nullable=False),
+    sa.Column("approval", _text(STATUS_LENGTH), nullable=False),
+    sa.Column("reviewer", _text(KEY_LENGTH), nullable=True),
+    sa.Column("review_comment", sa.Text(), nullable=False),
+    sa.Column("reviewed_at", sa.BigInteger(), nullable=True),
+    sa.Index("ix_model_versions_run_id", "run_id"),
+)
+
+model_inputs = sa.Table(
+    "model_inputs",
+    metadata,
+    sa.Column("name", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("dataset_name", _text(DATASET_NAME_LENGTH), primary_key=True),
+    sa.Column("dataset_version", sa.Integer(), primary_key=True),
+    sa.Column("role", _text(ROLE_LENGTH), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+    sa.ForeignKeyConstraint(
+        ["dataset_name", "dataset_version"],
+        ["dataset_versions.name", "dataset_versions.version"],
+    ),
+    sa.Index("ix_model_inputs_dataset_name_dataset_version", "dataset_name", "dataset_version"),
+    sqlite_with_rowid=False,
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("alias", _text(ALIAS_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+    ),
+    sqlite_with_rowid=False,
+)
+
+model_exports = sa.Table(
+    "model_exports",
+    metadata,
+    sa.Column("name", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("manifest_digest", _text(HASH_LENGTH), primary_key=True),
+    sa.Column("format", _text(FLAVOR_LENGTH), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("created_by", _text(KEY_LENGTH), nullable=False),
+    sa.Column("check_json", sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
 )
 
 
