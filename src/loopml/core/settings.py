@@ -85,6 +85,20 @@ VARIABLES: tuple[Variable, ...] = (
         0.5,
         "Seconds between background writes of buffered metrics.",
     ),
+    Variable(
+        "user",
+        "LOOPML_USER",
+        str,
+        None,
+        "Who is acting, recorded on versions, reviews and events. Default: the login name.",
+    ),
+    Variable(
+        "allow_unapproved_champion",
+        "LOOPML_ALLOW_UNAPPROVED_CHAMPION",
+        bool,
+        False,
+        "Let the 'champion' alias point at a version that is not approved.",
+    ),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 
@@ -100,6 +114,8 @@ class Settings:
         experiment: Default experiment name.
         capture_env: Whether runs capture code and environment on their own.
         flush_interval: Seconds between background metric writes.
+        user: Who is acting (None: the login name).
+        allow_unapproved_champion: Whether ``champion`` may point at an unapproved version.
         project_root: Folder the project was found in.
         project_file: The ``loopml.toml`` that was read, if any.
         sources: For each setting, where its value came from
@@ -112,6 +128,8 @@ class Settings:
     experiment: str = "default"
     capture_env: bool = True
     flush_interval: float = 0.5
+    user: str | None = None
+    allow_unapproved_champion: bool = False
     project_root: Path = field(default_factory=Path.cwd)
     project_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,29 @@
+"""Layer 3: the model registry: versions with lineage, signatures, aliases, approvals,
+rollback and safe loading.
+
+- :mod:`.service`: :class:`ModelRegistry`, everything the SDK and CLI do with models.
+- :mod:`.flavors`: how each kind of model is detected, saved, loaded and called.
+- :mod:`.signature` and :mod:`.enforce`: inferring a model's signature, enforcing it on input.
+- :mod:`.package`: the package (manifest + payload, content-addressed, verified before load).
+- :mod:`.loaded`: :class:`LoadedModel` and the per-process cache of loaded models.
+- :mod:`.aliases`: alias history from the audit log and the rollback walk.
+- :mod:`.lineage`: version -> run -> datasets -> commit.
+- :mod:`.onnx_export`: ONNX export of scikit-learn models, accepted after an equivalence check.
+"""
+
+from loopml.registry.lineage import Lineage
+from loopml.registry.loaded import LoadedModel
+from loopml.registry.python_model import PythonModel
+from loopml.registry.refs import CHALLENGER, CHAMPION, ModelRef, parse_model_ref
+from loopml.registry.service import ModelRegistry
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "Lineage",
+    "LoadedModel",
+    "ModelRef",
+    "ModelRegistry",
+    "PythonModel",
+    "parse_model_ref",
+]

@@ -1,0 +1,527 @@
+""":class:`ModelRegistry`: registering, finding, reviewing, moving and loading model versions.
+
+Registration does every check before anything is written: the name, the flavor, that the
+model is fitted, the datasets, the signature, that the model accepts the input example, and
+that the saved package predicts exactly like the object in memory. Only then is the package
+stored (content-addressed, so an interrupted registration leaves no version behind, only
+unreferenced blobs) and the version and its ``model.registered`` event written in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import getpass
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loopml.core.clock import Clock, now_ms
+from loopml.core.entities import (
+    AliasMove,
+    ApprovalStatus,
+    DatasetVersion,
+    Event,
+    ModelManifest,
+    ModelSignature,
+    ModelVersion,
+    RegisteredModel,
+)
+from loopml.core.errors import (
+    ApprovalRequiredError,
+    InvalidArgumentError,
+    ModelExportError,
+    NotFoundError,
+    did_you_mean,
+)
+from loopml.core.ids import RunId, new_event_id
+from loopml.data.service import DatasetService
+from loopml.registry import aliases as alias_log
+from loopml.registry.flavors import detect_flavor, get_flavor
+from loopml.registry.flavors.base import Flavor, Predictor
+from loopml.registry.lineage import Lineage, build_lineage
+from loopml.registry.loaded import PREDICTORS, LoadedModel, Runtime
+from loopml.registry.package import fetch_package, read_manifest, store_package
+from loopml.registry.refs import (
+    CHAMPION,
+    check_alias,
+    check_model_name,
+    parse_model_ref,
+)
+from loopml.registry.enforce import InputEnforcer
+from loopml.registry.signature import (
+    infer_inputs,
+    infer_output,
+    inputs_from_schema,
+    to_frame,
+)
+from loopml.store.backend import Backend
+
+#: Rows of the training data used to check a model when no input example is given.
+CHECK_ROWS = 20
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class ModelRegistry:
+    """The model registry over one :class:`~loopml.store.backend.Backend`.
+
+    Args:
+        backend: The stores.
+        clock: Milliseconds since the epoch (injectable for tests).
+    """
+
+    def __init__(self, backend: Backend, *, clock: Clock = now_ms) -> None:
+        self.backend = backend
+        self.store = backend.models
+        self.datasets = DatasetService(backend, clock=clock)
+        self._clock = clock
+
+    @property
+    def actor(self) -> str:
+        """Who is acting: ``LOOPML_USER`` or the login name."""
+        return self.backend.settings.user or _login()
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where package files are unpacked (and verified) before loading."""
+        return self.backend.settings.home / "cache" / "models"
+
+    # -- registration ------------------------------------------------------------------------
+
+    def register(
+        self,
+        model: Any,
+        name: str,
+        *,
+        input_example: Any = None,
+        training_data: str | DatasetVersion | None = None,
+        validation_data: str | DatasetVersion | None = None,
+        run_id: RunId | None = None,
+        flavor: str | None = None,
+        description: str = "",
+        tags: Mapping[str, Any] | None = None,
+        code_commit: str | None = None,
+    ) -> ModelVersion:
+        """Register ``model`` as the next version of ``name``; see :func:`loopml.models.register`."""
+        check_model_name(name)
+        chosen = get_flavor(flavor) if flavor is not None else detect_flavor(model)
+        if flavor is not None and not chosen.detect(model):
+            raise InvalidArgumentError(
+                f"The {type(model).__name__} object is not a {chosen.name!r} model; leave "
+                "'flavor' unset to detect it."
+            )
+        chosen.check_fitted(model)
+        train = self._dataset(training_data, "training_data")
+        valid = self._dataset(validation_data, "validation_data")
+        example = self._example(input_example, train)
+        if input_example is not None:
+            inputs = infer_inputs(input_example, schema=None if train is None else train.schema)
+        elif train is not None:
+            inputs = inputs_from_schema(train.schema)
+        else:
+            raise InvalidArgumentError(
+                f"Cannot infer the signature of model {name!r}: pass input_example= (a few "
+                "rows of the model's input, e.g. X.head()) or training_data= (the dataset "
+                "version it was trained on, e.g. 'credit@3')."
+            )
+        assert example is not None  # one of the two was given
+        frame = InputEnforcer(inputs).enforce(example)
+        predictor = chosen.wrap(model)
+        predictions, proba = _call(predictor, frame, ref=name)
+        signature = ModelSignature(
+            inputs=inputs,
+            output=infer_output(
+                predictions, classes=predictor.classes, has_proba=proba is not None
+            ),
+        )
+        run = self._run(run_id)
+        with tempfile.TemporaryDirectory(prefix="loopml-package-") as tmp:
+            folder = Path(tmp)
+            details = chosen.save(model, folder)
+            _check_round_trip(chosen, folder, details, frame, predictions, proba, name)
+            manifest, digest = store_package(
+                folder,
+                flavor=chosen,
+                details=details,
+                signature=signature,
+                artifacts=self.backend.artifacts,
+            )
+        if code_commit is None and run is not None:
+            code_commit = run.tags.get("loopml.git.commit")
+        draft = ModelVersion(
+            name=name,
+            version=0,
+            flavor=chosen.name,
+            manifest_digest=digest,
+            signature=signature,
+            size_bytes=manifest.size_bytes,
+            created_at=self._clock(),
+            created_by=self.actor,
+            run_id=run_id,
+            training_data=None if train is None else train.ref,
+            validation_data=None if valid is None else valid.ref,
+            code_commit=code_commit,
+            description=description,
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+        )
+        version = self.store.create_version(draft, on_created=_registered_event)
+        if run_id is not None:
+            for dataset, role in ((train, "train"), (valid, "validation")):
+                if dataset is not None:
+                    self.datasets.log_input(run_id, dataset, role)
+        return version
+
+    def _dataset(self, ref: str | DatasetVersion | None, label: str) -> DatasetVersion | None:
+        if ref is None or isinstance(ref, DatasetVersion):
+            return ref
+        if not isinstance(ref, str):
+            raise InvalidArgumentError(
+                f"The {label!r} parameter must be a dataset ref like 'credit@3' or a "
+                f"DatasetVersion. Got {type(ref).__name__} instead."
+            )
+        return self.datasets.get(ref)
+
+    def _example(self, example: Any, train: DatasetVersion | None) -> Any:
+        if example is not None:
+            return to_frame(example)
+        if train is None:
+            return None
+        table = self.datasets.read_table(train).slice(0, CHECK_ROWS)
+        return table.to_pandas()
+
+    def _run(self, run_id: RunId | None) -> Any:
+        if run_id is None:
+            return None
+        return self.backend.tracking.get_run(run_id)
+
+    # -- finding -----------------------------------------------------------------------------
+
+    def get(self, ref: str) -> ModelVersion:
+        """Return the version named by ``name@3``, ``name@<alias>``, ``name@latest`` or
+        ``name``."""
+        parsed = parse_model_ref(ref)
+        if parsed.version is not None:
+            return self.store.get_version(parsed.name, parsed.version)
+        if parsed.alias is not None:
+            aliases = self.store.get_aliases(parsed.name)
+            if parsed.alias not in aliases:
+                self.store.list_versions(parsed.name)  # an unknown model says so first
+                known = ", ".join(f"{a} -> {v}" for a, v in aliases.items()) or "none"
+                raise NotFoundError(
+                    f"Model {parsed.name!r} has no alias {parsed.alias!r} (its aliases: "
+                    f"{known}).{did_you_mean(parsed.alias, aliases)} Set it with `loopml "
+                    f"models alias {parsed.name} {parsed.alias} VERSION`."
+                )
+            return self.store.get_version(parsed.name, aliases[parsed.alias])
+        return self.store.list_versions(parsed.name)[-1]
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Return every registered model."""
+        return self.store.list_models()
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Return every version of a model, oldest first."""
+        return self.store.list_versions(check_model_name(name))
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Return a model's aliases (alias -> version)."""
+        self.store.list_versions(check_model_name(name))
+        return self.store.get_aliases(name)
+
+    def manifest(self, ref: str | ModelVersion) -> ModelManifest:
+        """Return a version's package manifest (verified against its digest)."""
+        version = ref if isinstance(ref, ModelVersion) else self.get(ref)
+        return read_manifest(self.backend.artifacts, version.manifest_digest, ref=version.ref)
+
+    # -- aliases -----------------------------------------------------------------------------
+
+    def set_alias(self, name: str, alias: str, version: int, *, reason: str = "") -> AliasMove:
+        """Point ``alias`` at ``name@version`` (recorded as an event with who and why).
+
+        Raises:
+            NotFoundError: The version does not exist.
+            ApprovalRequiredError: ``champion`` to a version that is not approved (unless
+                ``allow_unapproved_champion`` is set).
+        """
+        check_model_name(name)
+        check_alias(alias)
+        target = self.store.get_version(name, _version_number(version))
+        self._check_approved(target, alias)
+        return self._move(name, alias, target.version, reason=reason, rollback=False)
+
+    def remove_alias(self, name: str, alias: str, *, reason: str = "") -> AliasMove:
+        """Remove an alias (recorded as an event). Raises NotFoundError."""
+        check_model_name(name)
+        check_alias(alias)
+        self.store.list_versions(name)
+        return self._move(name, alias, None, reason=reason, rollback=False)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Return the moves of a model's aliases (or of one alias), oldest first."""
+        check_model_name(name)
+        events = self.backend.events.list_events(
+            subject=alias_log.subject_of(name), kind=alias_log.ALIAS_MOVED
+        )
+        return alias_log.moves_from_events(name, events, alias)
+
+    def rollback(self, name: str, *, reason: str, alias: str = CHAMPION) -> AliasMove:
+        """Move ``alias`` back to the version it held before its current one; rolling back
+        again walks further back.
+
+        Raises:
+            InvalidArgumentError: No reason given.
+            ConflictError: The alias has no earlier version to return to.
+        """
+        from loopml.core.errors import ConflictError
+
+        check_model_name(name)
+        check_alias(alias)
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidArgumentError(
+                f"A rollback of {name}@{alias} needs a reason (who reads the audit log later "
+                "needs to know why). Pass reason='...' (CLI: --reason)."
+            )
+        current, target = alias_log.rollback_target(self.alias_history(name, alias))
+        if current is None:
+            raise ConflictError(
+                f"Model {name!r} has no {alias!r} alias to roll back. Set it with `loopml "
+                f"models alias {name} {alias} VERSION`."
+            )
+        if target is None:
+            raise ConflictError(
+                f"Cannot roll back {name}@{alias}: it has held only version {current} since "
+                "it was set, so there is no earlier version to return to."
+            )
+        self._check_approved(self.store.get_version(name, target), alias)
+        return self._move(name, alias, target, reason=reason, rollback=True)
+
+    def _check_approved(self, version: ModelVersion, alias: str) -> None:
+        if alias != CHAMPION or version.approval is ApprovalStatus.APPROVED:
+            return
+        if self.backend.settings.allow_unapproved_champion:
+            return
+        raise ApprovalRequiredError(
+            f"Cannot point {version.name}@{CHAMPION} at version {version.version}: it is "
+            f"{version.approval.value}, and '{CHAMPION}' takes approved versions only. "
+            f"Approve it first (`loopml models approve {version.ref} --comment ...`), or set "
+            "LOOPML_ALLOW_UNAPPROVED_CHAMPION=true to allow it."
+        )
+
+    def _move(
+        self, name: str, alias: str, version: int | None, *, reason: str, rollback: bool
+    ) -> AliasMove:
+        at = self._clock()
+        actor = self.actor
+        built: list[Event] = []
+
+        def event(previous: int | None) -> Event:
+            built.append(
+                alias_log.alias_event(
+                    name,
+                    alias,
+                    previous,
+                    version,
+                    actor=actor,
+                    at=at,
+                    reason=reason,
+                    rollback=rollback,
+                )
+            )
+            return built[-1]
+
+        self.store.set_alias(name, alias, version, at=at, event=event)
+        return alias_log.moves_from_events(name, built[-1:])[0]
+
+    # -- review ------------------------------------------------------------------------------
+
+    def approve(self, ref: str, *, comment: str = "") -> ModelVersion:
+        """Approve a version. A rejected version needs a comment to be approved.
+
+        Raises:
+            InvalidArgumentError: Approving a rejected version without a comment.
+        """
+        version = self.get(ref)
+        if version.approval is ApprovalStatus.REJECTED and not comment.strip():
+            raise InvalidArgumentError(
+                f"Model {version.ref} was rejected by {version.reviewer} "
+                f"({version.review_comment!r}); approving it needs a comment that says why "
+                "the rejection no longer holds. Pass comment='...' (CLI: --comment)."
+            )
+        return self._review(version, ApprovalStatus.APPROVED, comment)
+
+    def reject(self, ref: str, *, comment: str) -> ModelVersion:
+        """Reject a version, saying why.
+
+        Raises:
+            InvalidArgumentError: No comment given.
+        """
+        version = self.get(ref)
+        if not isinstance(comment, str) or not comment.strip():
+            raise InvalidArgumentError(
+                f"Rejecting {version.ref} needs a comment that says why. Pass comment='...' "
+                "(CLI: --comment)."
+            )
+        return self._review(version, ApprovalStatus.REJECTED, comment)
+
+    def _review(self, version: ModelVersion, status: ApprovalStatus, comment: str) -> ModelVersion:
+        at, actor = self._clock(), self.actor
+        event = Event(
+            event_id=new_event_id(),
+            kind=f"model.{status.value}",
+            subject=f"model:{version.ref}",
+            actor=actor,
+            at=at,
+            reason=comment,
+            data={"from": version.approval.value, "to": status.value},
+        )
+        return self.store.set_approval(
+            version.name,
+            version.version,
+            status=status,
+            reviewer=actor,
+            comment=comment,
+            at=at,
+            event=event,
+        )
+
+    # -- lineage -----------------------------------------------------------------------------
+
+    def lineage(self, ref: str) -> Lineage:
+        """Return version -> run -> datasets -> commit for a version."""
+        return build_lineage(self, self.get(ref))
+
+    def models_from_dataset(self, ref: str) -> list[tuple[ModelVersion, str]]:
+        """Return the model versions trained or validated on a dataset version."""
+        dataset = self.datasets.get(ref)
+        return self.store.versions_using_dataset(dataset.name, dataset.version)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(
+        self,
+        ref: str | ModelVersion,
+        *,
+        runtime: Runtime = "native",
+        unseen: str = "allow",
+        extra: str = "drop",
+    ) -> LoadedModel:
+        """Load a version (cached per process); see :func:`loopml.models.load`."""
+        version = ref if isinstance(ref, ModelVersion) else self.get(ref)
+        if runtime == "native":
+            digest = version.manifest_digest
+        elif runtime == "onnx":
+            export = version.export("onnx")
+            if export is None:
+                raise NotFoundError(
+                    f"Model {version.ref} has no ONNX export. Create one with `loopml models "
+                    f"export {version.ref}` (it is checked against the original first)."
+                )
+            digest = export.manifest_digest
+        else:
+            raise InvalidArgumentError(
+                f"The 'runtime' parameter of load must be 'native' or 'onnx'. Got {runtime!r} "
+                "instead."
+            )
+        manifest = read_manifest(self.backend.artifacts, digest, ref=version.ref)
+
+        def load_predictor() -> Predictor:
+            folder = fetch_package(
+                self.backend.artifacts, manifest, self.cache_dir, ref=version.ref, key=digest
+            )
+            return get_flavor(manifest.flavor).load(folder, manifest.details)
+
+        predictor = PREDICTORS.get_or_load((digest, runtime), load_predictor)
+        return LoadedModel(
+            version, manifest, predictor, runtime=runtime, unseen=unseen, extra=extra
+        )
+
+
+def _version_number(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidArgumentError(f"A model version is a number from 1. Got {version!r} instead.")
+    return version
+
+
+def _registered_event(version: ModelVersion) -> Event:
+    links: dict[str, str] = {}
+    if version.run_id:
+        links["run"] = version.run_id
+    if version.training_data:
+        links["train"] = version.training_data
+    if version.validation_data:
+        links["validation"] = version.validation_data
+    return Event(
+        event_id=new_event_id(),
+        kind="model.registered",
+        subject=f"model:{version.ref}",
+        actor=version.created_by,
+        at=version.created_at,
+        reason=version.description,
+        links=links,
+        data={
+            "flavor": version.flavor,
+            "size_bytes": version.size_bytes,
+            "manifest_digest": version.manifest_digest,
+            "task": version.signature.output.task.value,
+        },
+    )
+
+
+def _call(predictor: Predictor, frame: pd.DataFrame, *, ref: str) -> tuple[Any, Any]:
+    """Run the model on the example; a model that rejects it is a bad example."""
+    try:
+        predictions = np.asarray(predictor.predict(frame))
+        proba = predictor.predict_proba(frame)
+    except Exception as exc:  # the model's own error, whatever its library raises
+        raise InvalidArgumentError(
+            f"Model {ref!r} fails on its input example ({type(exc).__name__}: {exc}). The "
+            f"example's columns are {list(frame.columns)}; pass rows shaped like the data the "
+            "model was fitted on (without the target)."
+        ) from exc
+    if predictions.shape[:1] != (len(frame),):
+        raise InvalidArgumentError(
+            f"Model {ref!r} returned {predictions.shape} predictions for {len(frame)} example "
+            "rows; predict must return one value per row."
+        )
+    return predictions, proba
+
+
+def _check_round_trip(
+    flavor: Flavor,
+    folder: Path,
+    details: Mapping[str, Any],
+    frame: pd.DataFrame,
+    predictions: Any,
+    proba: Any,
+    name: str,
+) -> None:
+    """Load the saved payload back and require the same predictions as the original."""
+    reloaded = flavor.load(folder, details)
+    again = np.asarray(reloaded.predict(frame))
+    same = _equal(again, predictions)
+    if same and proba is not None:
+        again_proba = reloaded.predict_proba(frame)
+        same = again_proba is not None and _equal(np.asarray(again_proba), np.asarray(proba))
+    if not same:
+        raise ModelExportError(
+            f"Model {name!r} was not registered: after saving it with the {flavor.name} "
+            "flavor and loading it back, it predicts differently on the input example. The "
+            "model keeps state the flavor does not save; wrap it in a loopml PythonModel."
+        )
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
+    return bool(np.array_equal(a, b))
