@@ -14,6 +14,9 @@ PACKAGES = [
     "loopml.core.entities",
     "loopml.data",
     "loopml.client.datasets",
+    "loopml.client.models",
+    "loopml.registry",
+    "loopml.registry.flavors",
     "loopml.stats",
     "loopml.stats.drift",
     "loopml.store",
@@ -37,6 +40,11 @@ HEAVY = [
     "fastapi",
     "ray",
     "matplotlib",
+    "xgboost",
+    "lightgbm",
+    "onnx",
+    "onnxruntime",
+    "cloudpickle",
 ]
 
 

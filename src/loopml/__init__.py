@@ -15,7 +15,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from loopml.core.version import VERSION
+
+__version__ = VERSION
 
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
@@ -50,6 +52,7 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "log_metrics",
     "log_param",
     "log_params",
+    "models",
     "search_runs",
     "set_tag",
     "set_tags",
@@ -77,7 +80,10 @@ if TYPE_CHECKING:
 
 
 #: Submodules exposed as attributes (``loopml.datasets.register(...)``), loaded on first use.
-_LAZY_MODULES: dict[str, str] = {"datasets": "loopml.client.datasets"}
+_LAZY_MODULES: dict[str, str] = {
+    "datasets": "loopml.client.datasets",
+    "models": "loopml.client.models",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,8 @@ from loopml.tracking import TrackingService
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loopml.registry import ModelRegistry
+
 
 class LoopmlClient:
     """The SDK over one store, with every run named by id.
@@ -49,6 +51,19 @@ class LoopmlClient:
         backend = self.backend = open_backend(settings)
         self.service = TrackingService(backend)
         self.datasets = DatasetService(backend)
+        self._models: ModelRegistry | None = None
+
+    @property
+    def models(self) -> ModelRegistry:
+        """The model registry (created on first use: it imports NumPy and pandas)."""
+        if self._models is None:
+            from loopml.registry import ModelRegistry
+
+            self._models = ModelRegistry(self.backend)
+        return self._models
+
+    def _registry(self) -> ModelRegistry:
+        return self.models
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -64,12 +79,17 @@ class LoopmlClient:
     ) -> ActiveRun:
         """Start a new run, or resume one by ``run_id``; see :func:`loopml.start_run`."""
         if run_id is not None:
-            return ActiveRun(self.service, self.service.resume_run(run_id), datasets=self.datasets)
+            return ActiveRun(
+                self.service,
+                self.service.resume_run(run_id),
+                datasets=self.datasets,
+                models=self._registry,
+            )
         parent = self.service.get_run(parent_run_id).run_id if parent_run_id else None
         run = self.service.create_run(
             experiment=experiment, name=name, tags=tags, parent_run_id=parent, capture=capture
         )
-        return ActiveRun(self.service, run, datasets=self.datasets)
+        return ActiveRun(self.service, run, datasets=self.datasets, models=self._registry)
 
     def get_run(self, run_id: str) -> Run:
         """Return a run with its params, latest metrics and tags."""

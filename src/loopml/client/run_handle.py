@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loopml.core.entities import ArtifactEntry, DatasetVersion, MetricPoint, Run, RunStatus
+from loopml.core.entities import (
+    ArtifactEntry,
+    DatasetVersion,
+    MetricPoint,
+    ModelVersion,
+    Run,
+    RunStatus,
+)
 from loopml.core.errors import InvalidArgumentError
 from loopml.core.ids import RunId
 from loopml.data import DatasetService
 from loopml.tracking import TrackingService
+
+if TYPE_CHECKING:
+    from loopml.registry import ModelRegistry
 
 
 def exit_status(exc: BaseException | None) -> RunStatus:
@@ -47,9 +57,11 @@ class ActiveRun:
         on_end: Callable[[ActiveRun], None] | None = None,
         *,
         datasets: DatasetService | None = None,
+        models: Callable[[], ModelRegistry] | None = None,
     ) -> None:
         self._service = service
         self._datasets = datasets
+        self._models = models
         self._run_id: RunId = run.run_id
         self._name = run.name
         self.on_end = on_end
@@ -144,6 +156,48 @@ class ActiveRun:
             )
         self._service.require_running(self._run_id)
         self._datasets.log_input(self._run_id, dataset, role)
+
+    def log_model(
+        self,
+        model: Any,
+        name: str,
+        *,
+        input_example: Any = None,
+        training_data: DatasetVersion | str | None = None,
+        validation_data: DatasetVersion | str | None = None,
+        flavor: str | None = None,
+        description: str = "",
+        tags: Mapping[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Register ``model`` as the next version of ``name``, produced by this run.
+
+        The version links to this run, its code commit and the datasets given (which are
+        also recorded as the run's inputs). See :func:`loopml.models.register` for the
+        arguments and errors.
+
+        Example:
+            >>> with loopml.start_run(experiment="credit") as run:  # doctest: +SKIP
+            ...     model = GradientBoostingClassifier().fit(X, y)
+            ...     run.log_model(model, "credit-default", input_example=X.head(),
+            ...                   training_data="credit@3")
+        """
+        if self._models is None:
+            raise InvalidArgumentError(
+                "This run handle has no model registry; start the run "
+                "with loopml.start_run() or LoopmlClient.start_run()."
+            )
+        self._service.require_running(self._run_id)
+        return self._models().register(
+            model,
+            name,
+            input_example=input_example,
+            training_data=training_data,
+            validation_data=validation_data,
+            run_id=self._run_id,
+            flavor=flavor,
+            description=description,
+            tags=tags,
+        )
 
     def flush(self) -> None:
         """Write buffered metrics now."""

@@ -89,7 +89,10 @@ class DriftTestError(LoopmlError):
 
 class ModelExportError(LoopmlError):
     """A model could not be converted (ONNX), or its converted copy does not predict the same
-    as the original within the stated tolerance."""
+    as the original within the stated tolerance (then ``report`` holds the check)."""
+
+    #: The failed equivalence check, when there was one.
+    report: object = None
 
 
 class ApprovalRequiredError(ConflictError):

@@ -26,8 +26,8 @@ import pandas as pd
 
 from loopml.core.entities import ModelManifest, ModelSignature, ModelVersion
 from loopml.core.errors import InvalidArgumentError
-from loopml.registry.flavors.base import Predictor
 from loopml.registry.enforce import InputEnforcer
+from loopml.registry.flavors.base import Predictor
 
 Runtime = Literal["native", "onnx"]
 #: Loaded predictors kept per process (least recently used ones are dropped first).

@@ -26,6 +26,7 @@ import orjson
 
 from loopml.core.entities import ModelManifest, ModelSignature, PackageFile
 from loopml.core.errors import ArtifactIntegrityError, InvalidArgumentError, NotFoundError
+from loopml.core.version import VERSION
 from loopml.registry.flavors import library_versions
 from loopml.registry.flavors.base import Flavor
 from loopml.store.protocols import ArtifactStore
@@ -63,8 +64,6 @@ def store_package(
     Returns:
         The manifest and its digest (the package's identity).
     """
-    from loopml import __version__
-
     files = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         blob = artifacts.put_file(path)
@@ -75,7 +74,7 @@ def store_package(
         )
     manifest = ModelManifest(
         flavor=flavor.name,
-        loopml_version=__version__,
+        loopml_version=VERSION,
         python_version=platform.python_version(),
         libraries=library_versions(flavor),
         requirements=_requirements(),

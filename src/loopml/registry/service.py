@@ -40,6 +40,7 @@ from loopml.core.errors import (
 from loopml.core.ids import RunId, new_event_id
 from loopml.data.service import DatasetService
 from loopml.registry import aliases as alias_log
+from loopml.registry.enforce import InputEnforcer
 from loopml.registry.flavors import detect_flavor, get_flavor
 from loopml.registry.flavors.base import Flavor, Predictor
 from loopml.registry.lineage import Lineage, build_lineage
@@ -51,7 +52,6 @@ from loopml.registry.refs import (
     check_model_name,
     parse_model_ref,
 )
-from loopml.registry.enforce import InputEnforcer
 from loopml.registry.signature import (
     infer_inputs,
     infer_output,
@@ -90,6 +90,10 @@ class ModelRegistry:
         """Who is acting: ``LOOPML_USER`` or the login name."""
         return self.backend.settings.user or _login()
 
+    def now(self) -> int:
+        """The registry clock (ms since the epoch)."""
+        return self._clock()
+
     @property
     def cache_dir(self) -> Path:
         """Where package files are unpacked (and verified) before loading."""
@@ -111,7 +115,8 @@ class ModelRegistry:
         tags: Mapping[str, Any] | None = None,
         code_commit: str | None = None,
     ) -> ModelVersion:
-        """Register ``model`` as the next version of ``name``; see :func:`loopml.models.register`."""
+        """Register ``model`` as the next version of ``name``; see
+        :func:`loopml.models.register`."""
         check_model_name(name)
         chosen = get_flavor(flavor) if flavor is not None else detect_flavor(model)
         if flavor is not None and not chosen.detect(model):
@@ -147,7 +152,15 @@ class ModelRegistry:
         with tempfile.TemporaryDirectory(prefix="loopml-package-") as tmp:
             folder = Path(tmp)
             details = chosen.save(model, folder)
-            _check_round_trip(chosen, folder, details, frame, predictions, proba, name)
+            _check_round_trip(
+                chosen,
+                folder,
+                details,
+                frame=frame,
+                predictions=predictions,
+                proba=proba,
+                name=name,
+            )
             manifest, digest = store_package(
                 folder,
                 flavor=chosen,
@@ -404,6 +417,22 @@ class ModelRegistry:
         dataset = self.datasets.get(ref)
         return self.store.versions_using_dataset(dataset.name, dataset.version)
 
+    # -- exports -----------------------------------------------------------------------------
+
+    def export_onnx(
+        self,
+        ref: str,
+        *,
+        holdout: Any = None,
+        tolerance: float = 1e-5,
+        rows: int = 2000,
+    ) -> ModelVersion:
+        """Export a scikit-learn version to ONNX, accepted only if it predicts like the
+        original on held-out rows; see :func:`loopml.models.export_onnx`."""
+        from loopml.registry.exports import export_version
+
+        return export_version(self, self.get(ref), holdout=holdout, tolerance=tolerance, rows=rows)
+
     # -- loading -----------------------------------------------------------------------------
 
     def load(
@@ -499,6 +528,7 @@ def _check_round_trip(
     flavor: Flavor,
     folder: Path,
     details: Mapping[str, Any],
+    *,
     frame: pd.DataFrame,
     predictions: Any,
     proba: Any,
