@@ -57,11 +57,20 @@ def test_to_frame_returns_a_dataframe_as_is() -> None:
         {"a": [1, 2], "b": ["x", "y"]},
         {"a": np.array([1, 2]), "b": pd.Series(["x", "y"])},
         {"a": pa.array([1, 2]), "b": pa.array(["x", "y"])},
+        {"a": pd.array([1, 2], dtype="Int64"), "b": pd.array(["x", "y"], dtype=STR)},
         [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}],
         pa.table({"a": [1, 2], "b": ["x", "y"]}),
         pa.table({"a": [1, 2], "b": ["x", "y"]}).to_batches()[0],
     ],
-    ids=["dict-lists", "dict-arrays", "dict-arrow", "records", "arrow-table", "record-batch"],
+    ids=[
+        "dict-lists",
+        "dict-arrays",
+        "dict-arrow",
+        "dict-pandas-arrays",
+        "records",
+        "arrow-table",
+        "record-batch",
+    ],
 )
 def test_to_frame_reads_each_form(data: Any) -> None:
     frame = to_frame(data)
@@ -371,6 +380,14 @@ def test_missing_values_in_a_non_nullable_column_are_refused_with_their_count() 
         enforce(good_frame().assign(age=[np.nan, 3.0]), INPUTS)
 
 
+def test_pandas_nullable_dtypes_are_converted() -> None:
+    income = enforce({"income": pd.array([1, None], dtype="Int64")}, [INCOME])["income"]
+    assert income.dtype == np.float64
+    assert income.isna().tolist() == [False, True]
+    age = enforce({"age": pd.array([1, 2], dtype="Int64")}, [AGE])["age"]
+    assert age.dtype == np.int64
+
+
 def test_missing_values_pass_in_nullable_columns() -> None:
     nullable_age = ColumnSchema("age", "int64", ColumnRole.NUMERIC, nullable=True)
     out = enforce({"age": [None, 3]}, [nullable_age])["age"]
@@ -400,6 +417,7 @@ def test_unseen_categories(rows: int) -> None:
     assert nulled.dtype == STR
     assert nulled.isna().sum() == 1
     assert pd.isna(nulled.iloc[1])
+    assert frame.loc[1, "city"] == "rome"  # the caller's frame is untouched
 
 
 def test_unseen_is_not_judged_when_categories_are_only_the_top_k() -> None:

@@ -13,27 +13,24 @@ with:
 
 What is converted and what is refused (each refusal an
 :class:`~loopml.core.errors.InvalidArgumentError` naming the column, up to 3 offending values
-and the fix; the problems of all columns are reported together):
+and the fix; the problems of all columns come together):
 
-* numbers: text that parses as a number is read (``"3"``); other text (``"abc"``) is refused;
-  booleans count as 0/1; floats with a fraction (or infinite) in an integer column are
-  refused; date-times are refused;
+* numbers: numeric text is read (``"3"``), other text (``"abc"``) refused; booleans count as
+  0/1; fractions (or inf) in an integer column and date-times are refused;
 * booleans: ``True``/``False``, ``1``/``0`` and the text ``true``/``false``/``1``/``0`` (any
   case); anything else is refused;
 * date-times: datetime values and text pandas parses (ISO 8601 first, then other formats);
-  naive times are read as UTC, aware ones converted to the signature's zone; numbers are
-  refused (their unit is ambiguous);
-* strings: numbers and booleans become their text as Arrow casts them, the representation
-  dataset categories are stored in (``3`` -> ``'3'``, ``3.0`` -> ``'3'``, ``True`` ->
-  ``'true'``), so a model trained on string codes gets ``'3'`` for ``3``;
+  naive times are read as UTC; numbers are refused (their unit is ambiguous);
+* strings: numbers and booleans become their text as Arrow casts them, the form dataset
+  categories are stored in (``3`` and ``3.0`` -> ``'3'``, ``True`` -> ``'true'``), so a model
+  trained on string codes gets ``'3'`` for ``3``;
 * missing values (None, NaN, NaT) pass in nullable columns and are refused, with their count,
-  in columns the signature marks ``nullable=False``;
-* unseen categories (a categorical column with known categories and no ``other_bucket``):
-  ``unseen="allow"`` passes them (the model's own encoder decides), ``"error"`` refuses them,
-  ``"null"`` turns them into missing values (after the missing-value check, so this works on
-  columns trained without missing values: use it when the model handles them);
-* extra columns are dropped (``extra="drop"``) or refused (``extra="error"``); missing columns
-  are always refused.
+  in columns marked ``nullable=False``;
+* unseen categories (categorical columns with known categories and no ``other_bucket``):
+  ``unseen="allow"`` passes them (the model's encoder decides), ``"error"`` refuses them,
+  ``"null"`` makes them missing (after the missing-value check: use it when the model handles
+  missing values);
+* extra columns are dropped (``extra="drop"``) or refused (``"error"``); missing ones refused.
 
 A DataFrame that already has the signature's dtypes takes a fast path: no per-value work
 beyond the missing-value and unseen-category checks that apply.
@@ -152,12 +149,6 @@ class InputEnforcer:
         self._null_checked = [i for i, s in enumerate(self._specs) if not s.nullable]
         self._unseen_checked = [i for i, s in enumerate(self._specs) if s.known is not None]
 
-    def __repr__(self) -> str:
-        return (
-            f"InputEnforcer({len(self._names)} columns, extra={self.extra!r}, "
-            f"unseen={self.unseen!r})"
-        )
-
     def enforce(self, data: Any) -> pd.DataFrame:
         """Return the input as a new DataFrame of the signature's columns and dtypes.
 
@@ -240,9 +231,10 @@ class InputEnforcer:
         for position, i in enumerate(checked):
             if counts[position]:
                 rows = frame.index[mask[:, position]][:3].tolist()
+                count = int(counts[position])
                 problems.append(
-                    f"Column {self._names[i]!r} has {counts[position]} missing values (rows "
-                    f"{_values(rows, len(rows) if counts[position] <= 3 else counts[position])}) "
+                    f"Column {self._names[i]!r} has {count} missing values (rows "
+                    f"{_values(rows, count)}) "
                     "but the model was trained without missing values in it (nullable=False). "
                     "Fill them (e.g. with the training median or most frequent value) or drop "
                     "those rows."

@@ -44,7 +44,7 @@ ACCEPTED_INPUTS = (
     "a single dict record (name -> value), a pyarrow Table or a polars DataFrame"
 )
 
-_COLUMNAR = (list, tuple, np.ndarray, pd.Series, pd.Index)
+_COLUMNAR = (list, tuple, np.ndarray, pd.Series, pd.Index, pd.api.extensions.ExtensionArray)
 
 
 def to_frame(data: Any) -> pd.DataFrame:
