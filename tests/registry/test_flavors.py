@@ -320,16 +320,16 @@ def test_python_model_with_artifact_round_trips(tmp_path: Path) -> None:
         "python_model": True,
         "artifacts": {"vocab": "artifacts/vocab/vocab.txt"},
     }
+    frame = pd.DataFrame({"word": ["apple", "cherry", "banana"]})
+    assert_same(flavor.wrap(model), loaded, frame)  # wrap loads the original's artifacts
     vocab.unlink()  # the package has its own copy
     packaged = tmp_path / "pkg" / "artifacts" / "vocab" / "vocab.txt"
     assert packaged.read_text() == "apple\nbanana\n"
     inner = loaded.model  # type: ignore[attr-defined]
     assert isinstance(inner, Vocabulary)
     assert inner.loaded_from == packaged
-    frame = pd.DataFrame({"word": ["apple", "cherry", "banana"]})
     assert loaded.classes == (False, True)
     np.testing.assert_array_equal(loaded.predict(frame), [True, False, True])
-    assert_same(flavor.wrap(model), loaded, frame)
 
 
 def test_python_model_missing_artifact_is_named(tmp_path: Path) -> None:

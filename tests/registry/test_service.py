@@ -456,3 +456,76 @@ def test_onnx_export_is_checked_and_loadable(
     assert [e.kind for e in registry.backend.events.list_events(kind="model.exported")] == [
         "model.exported"
     ]
+
+
+# -- every flavor through the registry ----------------------------------------------------------
+
+
+class _Threshold(PythonModel):
+    """A hand-written rule with an artifact (the threshold file)."""
+
+    classes = (0, 1)
+
+    def __init__(self, path: Path) -> None:
+        self.artifacts = {"threshold": path}
+        self.threshold = 0.0
+
+    def load(self, artifacts: Any) -> None:
+        self.threshold = float(Path(artifacts["threshold"]).read_text())
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        return (frame["mean radius"] > self.threshold).astype("int64").to_numpy()
+
+
+def _flavor_models(frame: pd.DataFrame, tmp_path: Path) -> dict[str, tuple[Any, pd.DataFrame]]:
+    import lightgbm
+    import xgboost
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    numeric = frame.drop(columns=["target", "size"])
+    y = frame["target"]
+    labels = y.map({0: "malignant", 1: "benign"})
+    threshold = tmp_path / "threshold.txt"
+    threshold.write_text("14.5")
+    forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(numeric.to_numpy(), y)
+    return {
+        "xgboost": (xgboost.XGBClassifier(n_estimators=20, max_depth=3).fit(numeric, y), numeric),
+        "lightgbm": (
+            lightgbm.LGBMClassifier(n_estimators=20, verbose=-1).fit(numeric, labels),
+            numeric,
+        ),
+        "lightgbm-regressor": (
+            lightgbm.LGBMRegressor(n_estimators=20, verbose=-1).fit(numeric, numeric["mean area"]),
+            numeric,
+        ),
+        "generic": (_Threshold(threshold), numeric),
+        "onnx": (to_onnx(forest, numeric.to_numpy()[:1].astype("float32")), numeric),
+    }
+
+
+@pytest.mark.parametrize("kind", ["xgboost", "lightgbm", "lightgbm-regressor", "generic", "onnx"])
+def test_every_flavor_round_trips_through_the_registry(
+    registry: ModelRegistry, frame: pd.DataFrame, kind: str, tmp_path: Path
+) -> None:
+    model, X = _flavor_models(frame, tmp_path)[kind]
+    version = registry.register(model, f"flavor-{kind}", input_example=X.head())
+    assert version.flavor == kind.split("-")[0]
+    PREDICTORS.clear()
+    shutil.rmtree(registry.cache_dir, ignore_errors=True)
+    loaded = registry.load(version.ref)
+    if kind == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(model.SerializeToString())
+        (name,) = [i.name for i in session.get_inputs()]
+        expected = session.run(None, {name: X.to_numpy().astype("float32")})[0]
+    elif kind == "generic":
+        model.load({"threshold": tmp_path / "threshold.txt"})
+        expected = model.predict(X)
+    else:
+        expected = model.predict(X)
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+    if kind in ("xgboost", "lightgbm"):
+        np.testing.assert_array_equal(loaded.predict_proba(X).to_numpy(), model.predict_proba(X))
+        assert loaded.classes == tuple(model.classes_.tolist())

@@ -8,6 +8,7 @@ notebooks) by value, so they load where that script is not importable.
 
 from __future__ import annotations
 
+import copy
 import pickle
 import re
 import shutil
@@ -155,7 +156,16 @@ class GenericFlavor(Flavor):
         return GenericPredictor(model)
 
     def wrap(self, model: Any) -> Predictor:
-        """Return the in-memory model as a :class:`Predictor`."""
+        """Return the in-memory model as a :class:`Predictor`.
+
+        A :class:`PythonModel` with artifacts is prepared as a loaded copy would be: a shallow
+        copy of it gets ``load`` with the original artifact paths (the caller's object is
+        left as it is), so registration compares like with like.
+        """
+        if isinstance(model, PythonModel) and model.artifacts:
+            prepared = copy.copy(model)
+            prepared.load({name: Path(path) for name, path in model.artifacts.items()})
+            return GenericPredictor(prepared)
         return GenericPredictor(model)
 
 
