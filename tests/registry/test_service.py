@@ -510,7 +510,7 @@ def test_every_flavor_round_trips_through_the_registry(
 ) -> None:
     model, X = _flavor_models(frame, tmp_path)[kind]
     version = registry.register(model, f"flavor-{kind}", input_example=X.head())
-    assert version.flavor == kind.split("-")[0]
+    assert version.flavor == kind.split("-", maxsplit=1)[0]
     PREDICTORS.clear()
     shutil.rmtree(registry.cache_dir, ignore_errors=True)
     loaded = registry.load(version.ref)
