@@ -8,7 +8,25 @@ import math
 import pytest
 
 from loopml.core import errors
-from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
+from loopml.core.entities import (
+    AliasMove,
+    ApprovalStatus,
+    ArtifactEntry,
+    ColumnRole,
+    ColumnSchema,
+    Experiment,
+    MetricPoint,
+    ModelExport,
+    ModelManifest,
+    ModelOutput,
+    ModelSignature,
+    ModelVersion,
+    PackageFile,
+    RegisteredModel,
+    Run,
+    RunStatus,
+    TaskKind,
+)
 from loopml.core.ids import ExperimentId, RunId, is_hex_id, new_run_id
 
 
@@ -55,6 +73,57 @@ def test_other_entities_round_trip() -> None:
     assert ArtifactEntry.from_dict(_through_json(entry.to_dict())) == entry
 
 
+def test_registry_entities_round_trip() -> None:
+    signature = ModelSignature(
+        inputs=(
+            ColumnSchema("age", "int64", ColumnRole.NUMERIC, nullable=False),
+            ColumnSchema("city", "string", ColumnRole.CATEGORICAL, True, ("paris",), True),
+        ),
+        output=ModelOutput(TaskKind.MULTICLASS, "string", ("a", "b", "c"), has_proba=True),
+    )
+    manifest = ModelManifest(
+        flavor="sklearn",
+        loopml_version="0.1.0",
+        python_version="3.11.7",
+        libraries={"scikit-learn": "1.9.1"},
+        requirements=("numpy==2.4.6",),
+        signature=signature,
+        files=(PackageFile("model.pkl", "a" * 64, 10), PackageFile("extra/x.txt", "b" * 64, 2)),
+        details={"estimator": "sklearn.pipeline.Pipeline"},
+    )
+    assert ModelManifest.from_dict(_through_json(manifest.to_dict())) == manifest
+    assert manifest.size_bytes == 12
+    export = ModelExport("onnx", "c" * 64, 5, "ada", {"rows": 10, "max_abs_diff": 1e-7})
+    version = ModelVersion(
+        name="credit-default",
+        version=3,
+        flavor="sklearn",
+        manifest_digest="d" * 64,
+        signature=signature,
+        size_bytes=12,
+        created_at=1,
+        created_by="ada",
+        run_id=RunId("e" * 32),
+        training_data="credit@3",
+        validation_data="credit@4",
+        code_commit="f" * 40,
+        tags={"team": "risk"},
+        approval=ApprovalStatus.REJECTED,
+        reviewer="grace",
+        review_comment="leak",
+        reviewed_at=2,
+        exports=(export,),
+    )
+    assert ModelVersion.from_dict(_through_json(version.to_dict())) == version
+    assert version.ref == "credit-default@3" and version.export("onnx") == export
+    assert version.export("pmml") is None
+    model = RegisteredModel("credit-default", 1, 3, 3, {"champion": 2})
+    assert RegisteredModel.from_dict(_through_json(model.to_dict())) == model
+    move = AliasMove("credit-default", "champion", 2, None, "ada", 9, "retired", False, "9" * 32)
+    assert AliasMove.from_dict(_through_json(move.to_dict())) == move
+    assert TaskKind.BINARY.is_classification and not TaskKind.REGRESSION.is_classification
+
+
 def test_entities_are_frozen() -> None:
     exp = Experiment(ExperimentId("e" * 32), "churn", 10)
     with pytest.raises(AttributeError):
@@ -68,12 +137,14 @@ def test_error_tree_matches_its_diagram() -> None:
     assert issubclass(errors.NotFittedError, ValueError | AttributeError)  # type: ignore[arg-type]
     assert issubclass(errors.PermissionDeniedError, PermissionError)
     assert issubclass(errors.SchemaVersionError, errors.StoreError)
+    assert issubclass(errors.ApprovalRequiredError, errors.ConflictError)
     for name in (
         "AlreadyExistsError",
         "ConflictError",
         "ArtifactIntegrityError",
         "GateFailedError",
         "StoreError",
+        "ModelExportError",
     ):
         assert issubclass(getattr(errors, name), errors.LoopmlError)
 

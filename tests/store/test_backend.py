@@ -17,3 +17,14 @@ def test_tracking_and_datasets_share_one_engine(settings: Settings) -> None:
         assert backend.datasets.list_datasets() == []
     finally:
         backend.close()
+
+
+def test_clients_share_stores_but_keep_their_own_settings(settings: Settings) -> None:
+    import dataclasses
+
+    first = open_backend(settings)
+    alice = dataclasses.replace(settings, user="alice", allow_unapproved_champion=True)
+    second = open_backend(alice)
+    assert second.tracking is first.tracking and second.models is first.models
+    assert (second.settings.user, second.settings.allow_unapproved_champion) == ("alice", True)
+    assert first.settings.user is None and open_backend(settings).settings == settings

@@ -48,22 +48,29 @@ def _root(
     state.debug = debug
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (also used by the ``loopml`` console script)."""
+def _click_errors(name: str) -> tuple[type[BaseException], ...]:
+    """The exception class ``name`` of Click and of the Click copy Typer may bundle (Typer
+    0.29 raises its own ``typer._click`` classes, which are not Click's)."""
     import click
 
+    modules = {click.exceptions, sys.modules[typer.BadParameter.__module__]}
+    return tuple({getattr(module, name) for module in modules if hasattr(module, name)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also used by the ``loopml`` console script)."""
     err = Console(stderr=True, soft_wrap=True)
     try:
         # Without standalone mode, Click returns typer.Exit's code instead of raising it.
         result = app(args=argv, prog_name="loopml", standalone_mode=False)
         if isinstance(result, int) and not isinstance(result, bool):
             return result
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except _click_errors("Exit") as exc:
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except _click_errors("ClickException") as exc:
+        exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
-    except click.exceptions.Abort:
+    except _click_errors("Abort"):
         err.print("Aborted.")
         return EXIT_ERROR
     except LoopmlError as exc:

@@ -17,6 +17,7 @@ Example ``loopml.toml``::
 
 from __future__ import annotations
 
+import getpass
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -138,6 +139,16 @@ class Settings:
     def is_embedded(self) -> bool:
         """True when the metadata store is the SQLite file under ``home``."""
         return self.db_url.startswith("sqlite")
+
+
+def current_user(settings: Settings | None = None) -> str:
+    """Who is acting: ``settings.user`` (``LOOPML_USER``) when set, else the login name."""
+    if settings is not None and settings.user:
+        return settings.user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
 def find_project_root(start: Path) -> tuple[Path, Path | None]:

@@ -8,7 +8,6 @@ an error at any step leaves no half-registered version behind.
 
 from __future__ import annotations
 
-import getpass
 import io
 import re
 import tempfile
@@ -27,6 +26,7 @@ from loopml.core.entities import (
 )
 from loopml.core.errors import InvalidArgumentError, NotFoundError, did_you_mean
 from loopml.core.ids import RunId, new_event_id
+from loopml.core.settings import current_user
 from loopml.data import ingest, splits
 from loopml.data.refs import check_name, parse_ref
 from loopml.store.backend import Backend
@@ -37,13 +37,6 @@ if TYPE_CHECKING:
 Output = Literal["pandas", "arrow", "polars"]
 _OUTPUTS = ("pandas", "arrow", "polars")
 SplitMethod = Literal["random", "hash", "time"]
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def registered_event(version: DatasetVersion) -> Event:
@@ -176,7 +169,7 @@ class DatasetService:
             rows=table.num_rows,
             size_bytes=blob.size,
             created_at=self._clock(),
-            created_by=_user(),
+            created_by=current_user(self.backend.settings),
             schema=schema,
             profile=profile_table(table, schema),
             run_id=run_id,

@@ -63,7 +63,7 @@ def parse_model_ref(ref: object) -> ModelRef:
     check_model_name(name)
     if not sep or tail == LATEST:
         return ModelRef(name)
-    if tail.isdigit():
+    if tail.lstrip("-").isdigit():
         if int(tail) < 1:
             raise InvalidArgumentError(
                 f"Model reference {ref!r} has version {tail}: versions start at 1."

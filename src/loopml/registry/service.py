@@ -10,7 +10,6 @@ transaction.
 
 from __future__ import annotations
 
-import getpass
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +37,7 @@ from loopml.core.errors import (
     did_you_mean,
 )
 from loopml.core.ids import RunId, new_event_id
+from loopml.core.settings import current_user
 from loopml.data.service import DatasetService
 from loopml.registry import aliases as alias_log
 from loopml.registry.enforce import InputEnforcer
@@ -64,13 +64,6 @@ from loopml.store.backend import Backend
 CHECK_ROWS = 20
 
 
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 class ModelRegistry:
     """The model registry over one :class:`~loopml.store.backend.Backend`.
 
@@ -88,7 +81,7 @@ class ModelRegistry:
     @property
     def actor(self) -> str:
         """Who is acting: ``LOOPML_USER`` or the login name."""
-        return self.backend.settings.user or _login()
+        return current_user(self.backend.settings)
 
     def now(self) -> int:
         """The registry clock (ms since the epoch)."""

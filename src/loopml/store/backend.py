@@ -4,7 +4,7 @@ process, so every client in a process shares one connection pool and one writer.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from loopml.core.settings import Settings
 from loopml.store.protocols import (
@@ -56,7 +56,9 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
     key = (settings.db_url, settings.artifacts_url)
     with _lock:
         if cached and key in _cache:
-            return _cache[key]
+            # The stores are shared; the settings (user, policies) are the caller's own.
+            shared = _cache[key]
+            return shared if shared.settings == settings else replace(shared, settings=settings)
         db = open_store_engine(settings.db_url)
         tracking = SqlTrackingStore.from_engine(db, url=settings.db_url)
         datasets = SqlDatasetStore(db)

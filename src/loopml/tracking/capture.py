@@ -8,14 +8,14 @@ leaves those tags out. Package lists are computed once per process.
 from __future__ import annotations
 
 import functools
-import getpass
-import os
 import platform
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from loopml.core.settings import current_user
 
 GIT_TIMEOUT_S = 5.0
 
@@ -86,15 +86,12 @@ def installed_packages() -> str:
     return "\n".join(sorted(lines, key=str.lower)) + "\n"
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-
-
-def capture_environment(*, code: bool = True) -> Capture:
+def capture_environment(*, code: bool = True, user: str | None = None) -> Capture:
     """Capture the run's environment (and, with ``code``, its git state).
+
+    Args:
+        code: Also capture the git commit, branch, dirty flag and diff.
+        user: Who is running it (default: the login name).
 
     Returns:
         Tags under ``loopml.`` and the files ``loopml/requirements.txt`` (and
@@ -107,7 +104,7 @@ def capture_environment(*, code: bool = True) -> Capture:
         "loopml.env.python": platform.python_version(),
         "loopml.env.platform": platform.platform(),
         "loopml.env.host": socket.gethostname(),
-        "loopml.user": _user(),
+        "loopml.user": user or current_user(),
     }
     files = {"loopml/requirements.txt": installed_packages().encode()}
     if code:

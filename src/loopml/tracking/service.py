@@ -21,6 +21,7 @@ from loopml.core.errors import (
     NotFoundError,
 )
 from loopml.core.ids import RunId, is_hex_id, new_run_id
+from loopml.core.settings import current_user
 from loopml.store.backend import Backend
 from loopml.store.protocols import TrackingStore
 from loopml.store.query import Comparison, FieldRef, RunQuery, parse_filter, parse_order_by
@@ -103,7 +104,7 @@ class TrackingService:
             self.get_run(parent_run_id)  # NotFoundError for a bad parent
         captured = None
         if capture if capture is not None else self.settings.capture_env:
-            captured = capture_environment()
+            captured = capture_environment(user=current_user(self.backend.settings))
             tag_values = {**captured.tags, **tag_values}
         run = Run(
             run_id=run_id,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from loopml.core.entities import DatasetProfile, DatasetSchema, DatasetVersion, Event
 from loopml.core.errors import SchemaVersionError
-from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlTrackingStore
+from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlModelStore, SqlTrackingStore
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.migrate import (
     HEAD_REVISION,
@@ -25,6 +25,7 @@ from loopml.store.sql.migrate import (
     script_head,
 )
 from loopml.store.sql.tables import include_object_on, metadata
+from tests.contract.test_model_store import draft as model_draft
 
 RUN_ID, EXP_ID = "a" * 32, "e" * 32
 
@@ -221,6 +222,11 @@ def test_store_at_0004_is_upgraded_to_events_and_keeps_its_datasets(fresh_db_url
         second, created = datasets.create_version(draft, on_created=on_created)
         assert (second.version, created) == (2, True)  # the table 0005 added works
         assert [e.subject for e in events.list_events()] == ["dataset:credit@2"]
+        # 0006's model tables work against the datasets and runs kept from before
+        models = SqlModelStore(db)
+        model = models.create_version(model_draft(run_id=RUN_ID, training_data="credit@1"))
+        assert (model.ref, model.training_data) == ("credit-default@1", "credit@1")
+        assert models.versions_using_dataset("credit", 1) == [(model, "train")]
     finally:
         db.dispose()
 
