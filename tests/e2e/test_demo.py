@@ -35,8 +35,22 @@ def test_demo_trains_logs_and_compares(tmp_path: Path) -> None:
     paths = {a.path for a in client.list_artifacts(best["run_id"])}
     assert {"confusion.png", "feature_importance.parquet", "loopml/requirements.txt"} <= paths
     inputs = {(v.ref, role) for v, role in client.datasets.inputs_of(best["run_id"])}
-    assert inputs == {("breast-cancer-train@1", "train"), ("breast-cancer-test@1", "test")}
+    assert inputs == {
+        ("breast-cancer-train@1", "train"),
+        ("breast-cancer-test@1", "test"),
+        ("breast-cancer-test@1", "validation"),  # recorded again by log_model
+    }
     assert client.datasets.get("breast-cancer-train@1").parents == ("breast-cancer@1",)
     gboost = frame[frame["name"] == "gboost"].iloc[0]
     curve = client.get_metric_history(gboost["run_id"], "val_auc")
     assert len(curve) == 150
+    # every model is a registered version; the best is approved, champion and loads by alias
+    versions = client.models.versions("breast-cancer")
+    assert len(versions) == 6 and {v.run_id for v in versions} == set(frame["run_id"])
+    champion = client.models.get("breast-cancer@champion")
+    assert champion.run_id == best["run_id"] and champion.approval.value == "approved"
+    assert champion.training_data == "breast-cancer-train@1"
+    assert "Champion: breast-cancer@" in done.stdout
+    test = client.datasets.load("breast-cancer-test@1")
+    predicted = client.models.load("breast-cancer@champion").predict(test)
+    assert ((predicted == test["target"]).mean()) > 0.9

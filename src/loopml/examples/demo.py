@@ -4,7 +4,9 @@ Registers scikit-learn's bundled breast-cancer data (569 rows, no download) as a
 version, splits it reproducibly into train and test versions, trains logistic regression,
 random forests and gradient boosting on them, and logs each model as a nested run under one
 sweep run (its dataset inputs, params, metrics, a learning curve, a confusion-matrix figure,
-feature importances as Parquet). Then it searches the runs and prints a comparison table.
+feature importances as Parquet) and registers each model as a version of ``breast-cancer``.
+Then it searches the runs, prints a comparison table, approves the best version, makes it the
+``champion``, loads it back by alias and scores the test split with it.
 
 Run it with ``make demo`` or ``python -m loopml.examples.demo``.
 """
@@ -15,6 +17,7 @@ import time
 from typing import Any
 
 EXPERIMENT = "breast-cancer-demo"
+MODEL = "breast-cancer"
 
 
 def _models(seed: int) -> list[tuple[str, Any, dict[str, Any]]]:
@@ -130,6 +133,15 @@ def run_demo(seed: int = 7) -> str:
                     importance.sort_values("importance", ascending=False),
                     name="feature_importance.parquet",
                 )
+                version = run.log_model(
+                    model,
+                    MODEL,
+                    input_example=X_train.head(),
+                    training_data=parts["train"],
+                    validation_data=parts["test"],
+                    description=name,
+                )
+                run.set_tag("model_version", version.ref)
         return sweep.run_id
 
 
@@ -166,6 +178,38 @@ def print_comparison(sweep_id: str) -> None:
     )
 
 
+def promote_best(sweep_id: str) -> None:
+    """Approve the sweep's best model, make it champion, load it by alias and score with it."""
+    from rich.console import Console
+    from sklearn.metrics import roc_auc_score
+
+    import loopml
+
+    best = loopml.search_runs(
+        EXPERIMENT,
+        filter=f"parent_run_id = '{sweep_id}'",
+        order_by=["metrics.auc desc", "metrics.log_loss"],
+        limit=1,
+        output="runs",
+    )[0]
+    ref = best.tags["model_version"]
+    loopml.models.approve(ref, comment=f"best AUC of the sweep ({best.metrics['auc']:.4f})")
+    version = loopml.models.get(ref)
+    move = loopml.models.set_alias(MODEL, "champion", version.version, reason="demo sweep winner")
+    champion = loopml.models.load(f"{MODEL}@champion")
+    test = loopml.datasets.load(version.validation_data or "")
+    auc = roc_auc_score(test["target"], champion.predict_proba(test)[1])
+    console = Console()
+    console.print(
+        f"Champion: [bold]{MODEL}@{move.to_version}[/] ({best.name}, {version.flavor}), "
+        f"AUC on {version.validation_data} loaded by alias: {auc:.4f}"
+    )
+    console.print(
+        f"Explore: [bold].venv/bin/loopml models versions {MODEL}[/], "
+        f"[bold].venv/bin/loopml models lineage {MODEL}@champion[/]"
+    )
+
+
 def main() -> None:
     """Entry point of ``make demo``."""
     from loopml.core.settings import resolve_settings
@@ -174,6 +218,7 @@ def main() -> None:
     print(f"loopml demo: tracking into {settings.db_url}")
     sweep_id = run_demo()
     print_comparison(sweep_id)
+    promote_best(sweep_id)
 
 
 if __name__ == "__main__":
