@@ -139,23 +139,22 @@ def bench_register(root: Path, model: Any, example: Any, repeats: int) -> tuple[
     """Scenario 1; returns (comparison, loopml registry holding NAME@1, mlflow module)."""
     from loopml import LoopmlClient
 
-    registries = []
-
-    def register() -> None:
-        reg = LoopmlClient(home=root / f"loopml-{len(registries)}").models
-        registries.append(reg)
+    registries = [LoopmlClient(home=root / f"loopml-{i}").models for i in range(repeats)]
+    loopml_times = []
+    for reg in registries:  # each into a fresh store, opened outside the timing
+        start = time.perf_counter()
         reg.register(model, NAME, input_example=example)
-
-    loopml_times = _times(register, repeats)
+        loopml_times.append(time.perf_counter() - start)
     reg = registries[0]
     start = time.perf_counter()
     reg.register(model, NAME, input_example=example)  # same bytes into the same store
     again_s = time.perf_counter() - start
 
     mlflow = _mlflow(root)
-
-    def log_model() -> None:  # (stderr: MLflow prints "Created version ...")
+    mlflow_times = []
+    for _ in range(repeats):  # (stderr: MLflow prints "Created version ...")
         with mlflow.start_run(), contextlib.redirect_stderr(io.StringIO()):
+            start = time.perf_counter()
             mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -163,8 +162,7 @@ def bench_register(root: Path, model: Any, example: Any, repeats: int) -> tuple[
                 registered_model_name=NAME,
                 serialization_format="pickle",
             )
-
-    mlflow_times = _times(log_model, repeats)
+            mlflow_times.append(time.perf_counter() - start)
     with mlflow.start_run(), contextlib.redirect_stderr(io.StringIO()):  # default: skops
         start = time.perf_counter()
         mlflow.sklearn.log_model(
@@ -206,18 +204,17 @@ def bench_load(reg: Any, mlflow: Any, model_path: Path, repeats: int) -> list[Co
         with model_path.open("rb") as fh:
             pickle.load(fh)
 
-    def loopml_cold() -> None:
-        PREDICTORS.clear()
-        shutil.rmtree(reg.cache_dir, ignore_errors=True)
+    def loopml_load(*, keep_cache_dir: bool) -> float:
+        PREDICTORS.clear()  # the clearing is not timed
+        if not keep_cache_dir:
+            shutil.rmtree(reg.cache_dir, ignore_errors=True)
+        start = time.perf_counter()
         reg.load(ref)
-
-    def loopml_from_cache_dir() -> None:
-        PREDICTORS.clear()
-        reg.load(ref)
+        return time.perf_counter() - start
 
     raw_s = median_seconds(raw_load, repeats, warmup=0)
-    cold_s = median_seconds(loopml_cold, repeats, warmup=0)
-    cache_dir_s = median_seconds(loopml_from_cache_dir, repeats, warmup=0)
+    cold_s = statistics.median(loopml_load(keep_cache_dir=False) for _ in range(repeats))
+    cache_dir_s = statistics.median(loopml_load(keep_cache_dir=True) for _ in range(repeats))
     mlflow_s = median_seconds(lambda: mlflow.pyfunc.load_model(uri), repeats, warmup=0)
 
     reg.load(ref)  # the cached one
@@ -251,7 +248,7 @@ def bench_load(reg: Any, mlflow: Any, model_path: Path, repeats: int) -> list[Co
             mlflow_again_s * MS,
             "mlflow, no cache",
             False,
-            note="loopml: predictor cache hit (manifest read + signature); MLflow loads again",
+            note="loopml: predictor cache hit (version lookup + manifest read); MLflow loads again",
             extra={"raw_s": raw_s},
         ),
     ]
@@ -321,26 +318,43 @@ def bench_onnx(reg: Any, x: Any, one_row_calls: int) -> dict[str, Any]:
     }
 
 
-def profile_one_row(loaded: Any, x: Any, calls: int = 500) -> None:
-    """Print where loopml's 1-row predict spends its time (cProfile, top 20 by own time)."""
-    one = x.iloc[:1]
-    for _ in range(20):
-        loaded.predict(one)
+def _profile(title: str, fn: Callable[[], object], calls: int, sort: str, top: int) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
-        loaded.predict(one)
+        fn()
     profiler.disable()
-    stats = pstats.Stats(profiler).strip_dirs()
-    stats.sort_stats("cumulative").print_stats(25)
-    stats.sort_stats("tottime").print_stats(20)
+    print(f"=== {title} ({calls} calls, sorted by {sort})")
+    pstats.Stats(profiler).strip_dirs().sort_stats(sort).print_stats(top)
+
+
+def profile_loopml(reg: Any, x: Any) -> None:
+    """Print where loopml's time goes: 1-row predict, its signature enforcement alone, and
+    a cold load (cProfile)."""
+    from loopml.registry.loaded import PREDICTORS
+
+    loaded = reg.load(f"{NAME}@1")
+    one = x.iloc[:1]
+    for _ in range(20):
+        loaded.predict(one)
+    _profile("predict 1 row", lambda: loaded.predict(one), 300, "cumulative", 12)
+    _profile("signature enforcement of 1 row", lambda: loaded.prepare(one), 2000, "tottime", 15)
+
+    def cold() -> None:
+        PREDICTORS.clear()
+        shutil.rmtree(reg.cache_dir, ignore_errors=True)
+        reg.load(f"{NAME}@1")
+
+    _profile("cold load", cold, 3, "tottime", 12)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 training rows")
     parser.add_argument(
-        "--profile", action="store_true", help="only profile loopml's 1-row predict"
+        "--profile",
+        action="store_true",
+        help="only profile loopml: predict, enforcement, cold load",
     )
     args = parser.parse_args()
     sizes = (
@@ -371,7 +385,7 @@ def main() -> None:
 
             reg = LoopmlClient(home=root / "loopml").models
             reg.register(model, NAME, input_example=example)
-            profile_one_row(reg.load(f"{NAME}@1"), x_test)
+            profile_loopml(reg, x_test)
             return
 
         print("... register / log_model", flush=True)

@@ -133,13 +133,13 @@ def test_loading_is_cached_per_process(
 ) -> None:
     _register(registry, models["a"], features)
     reads: list[str] = []
-    original = registry.backend.artifacts.get_file
+    original = registry.backend.artifacts.open
 
-    def counting(digest: str, dest: Path) -> Path:
+    def counting(digest: str) -> Any:
         reads.append(digest)
-        return original(digest, dest)
+        return original(digest)
 
-    monkeypatch.setattr(registry.backend.artifacts, "get_file", counting)
+    monkeypatch.setattr(registry.backend.artifacts, "open", counting)
     first = registry.load("credit-default@1")
     second = registry.load("credit-default@latest")
     assert first.raw is second.raw

@@ -8,6 +8,7 @@ rollback and safe loading.
 - :mod:`.loaded`: :class:`LoadedModel` and the per-process cache of loaded models.
 - :mod:`.aliases`: alias history from the audit log and the rollback walk.
 - :mod:`.lineage`: version -> run -> datasets -> commit.
+- :mod:`.registration`: the checks of a registration and its event.
 - :mod:`.onnx_export`: ONNX export of scikit-learn models, accepted after an equivalence check.
 """
 

@@ -169,7 +169,8 @@ class InputEnforcer:
         problems: list[str] = []
         failed: set[int] = set()
         converted: dict[int, pd.Series] = {}
-        for i, dtype in enumerate(frame.dtypes.tolist()):
+        dtypes = frame.dtypes.tolist()  # read once: building it is most of a 1-row call
+        for i, dtype in enumerate(dtypes):
             if dtype != self._dtypes[i]:
                 series, problem = _convert(self._specs[i], frame[self._names[i]])
                 if problem is None:
@@ -181,7 +182,7 @@ class InputEnforcer:
             frame = frame.copy(deep=False)
         for i, series in converted.items():
             frame.isetitem(i, series.array)
-        self._check_nulls(frame, failed, problems)
+        self._check_nulls(frame, dtypes, failed, problems)
         if self._unseen_checked:
             self._check_unseen(frame, failed, problems)
         if problems:
@@ -217,8 +218,11 @@ class InputEnforcer:
             )
         return frame.loc[:, self._names]
 
-    def _check_nulls(self, frame: pd.DataFrame, failed: set[int], problems: list[str]) -> None:
-        dtypes = frame.dtypes.tolist()
+    def _check_nulls(
+        self, frame: pd.DataFrame, dtypes: list[Any], failed: set[int], problems: list[str]
+    ) -> None:
+        """Count missing values where the signature allows none: in columns whose dtype can
+        hold them, and in every column that was converted (``dtypes`` is before conversion)."""
         checked = [
             i
             for i in self._null_checked

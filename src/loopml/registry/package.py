@@ -5,9 +5,9 @@ store under its SHA-256 digest, and the manifest (flavor, versions, requirements
 file hashes) is stored last, as JSON; its digest identifies the package.
 
 Reading: the manifest is read (and verified against its digest), then every payload file is
-copied into a local cache folder and checked against the manifest's hash **before** the
-flavor deserializes anything. A changed byte means the package is refused with an
-:class:`~loopml.core.errors.ArtifactIntegrityError` naming the file. A cached folder is
+streamed into a local cache folder, hashed as it is read, and checked against the manifest's
+hash **before** the flavor deserializes anything. A changed byte means the package is refused
+with an :class:`~loopml.core.errors.ArtifactIntegrityError` naming the file. A cached folder is
 re-hashed on every load from disk, so tampering with the cache is caught too.
 """
 
@@ -150,8 +150,14 @@ def fetch_package(
 
 
 def _copy_verified(artifacts: ArtifactStore, entry: PackageFile, dest: Path, *, ref: str) -> None:
+    """Stream one blob into the staging folder; the store's stream hashes what it returns
+    and raises at the end on a mismatch, before the folder is ever renamed into place (so no
+    fsync and no second hash are needed here: a torn cache file fails the next load's check
+    and is refilled)."""
     try:
-        artifacts.get_file(entry.digest, dest)
+        with artifacts.open(entry.digest) as source, dest.open("wb") as sink:
+            while chunk := source.read(_CHUNK):
+                sink.write(chunk)
     except ArtifactIntegrityError as exc:
         raise ArtifactIntegrityError(
             f"Model {ref} is refused: its file {entry.path!r} does not match the SHA-256 "
@@ -163,12 +169,6 @@ def _copy_verified(artifacts: ArtifactStore, entry: PackageFile, dest: Path, *, 
             f"Model {ref} cannot be loaded: its file {entry.path!r} (blob "
             f"{entry.digest[:12]}) is missing from the artifact store. Re-register the model."
         ) from None
-    actual = _sha256(dest)  # the store checked while copying; check what landed on disk too
-    if actual != entry.digest:
-        raise ArtifactIntegrityError(
-            f"Model {ref} is refused: its file {entry.path!r} hashes to {actual[:12]}... on "
-            f"disk but its manifest says {entry.digest[:12]}...; it was not loaded."
-        )
 
 
 def _cache_intact(folder: Path, manifest: ModelManifest) -> bool:

@@ -15,9 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import (
     AliasMove,
@@ -32,7 +29,6 @@ from loopml.core.entities import (
 from loopml.core.errors import (
     ApprovalRequiredError,
     InvalidArgumentError,
-    ModelExportError,
     NotFoundError,
     did_you_mean,
 )
@@ -42,7 +38,7 @@ from loopml.data.service import DatasetService
 from loopml.registry import aliases as alias_log
 from loopml.registry.enforce import InputEnforcer
 from loopml.registry.flavors import detect_flavor, get_flavor
-from loopml.registry.flavors.base import Flavor, Predictor
+from loopml.registry.flavors.base import Predictor
 from loopml.registry.lineage import Lineage, build_lineage
 from loopml.registry.loaded import PREDICTORS, LoadedModel, Runtime
 from loopml.registry.package import fetch_package, read_manifest, store_package
@@ -51,6 +47,11 @@ from loopml.registry.refs import (
     check_alias,
     check_model_name,
     parse_model_ref,
+)
+from loopml.registry.registration import (
+    call_on_example,
+    check_round_trip,
+    registered_event,
 )
 from loopml.registry.signature import (
     infer_inputs,
@@ -134,7 +135,7 @@ class ModelRegistry:
         assert example is not None  # one of the two was given
         frame = InputEnforcer(inputs).enforce(example)
         predictor = chosen.wrap(model)
-        predictions, proba = _call(predictor, frame, ref=name)
+        predictions, proba = call_on_example(predictor, frame, ref=name)
         signature = ModelSignature(
             inputs=inputs,
             output=infer_output(
@@ -145,7 +146,7 @@ class ModelRegistry:
         with tempfile.TemporaryDirectory(prefix="loopml-package-") as tmp:
             folder = Path(tmp)
             details = chosen.save(model, folder)
-            _check_round_trip(
+            check_round_trip(
                 chosen,
                 folder,
                 details,
@@ -179,7 +180,7 @@ class ModelRegistry:
             description=description,
             tags={str(k): str(v) for k, v in (tags or {}).items()},
         )
-        version = self.store.create_version(draft, on_created=_registered_event)
+        version = self.store.create_version(draft, on_created=registered_event)
         if run_id is not None:
             for dataset, role in ((train, "train"), (valid, "validation")):
                 if dataset is not None:
@@ -471,80 +472,3 @@ def _version_number(version: object) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidArgumentError(f"A model version is a number from 1. Got {version!r} instead.")
     return version
-
-
-def _registered_event(version: ModelVersion) -> Event:
-    links: dict[str, str] = {}
-    if version.run_id:
-        links["run"] = version.run_id
-    if version.training_data:
-        links["train"] = version.training_data
-    if version.validation_data:
-        links["validation"] = version.validation_data
-    return Event(
-        event_id=new_event_id(),
-        kind="model.registered",
-        subject=f"model:{version.ref}",
-        actor=version.created_by,
-        at=version.created_at,
-        reason=version.description,
-        links=links,
-        data={
-            "flavor": version.flavor,
-            "size_bytes": version.size_bytes,
-            "manifest_digest": version.manifest_digest,
-            "task": version.signature.output.task.value,
-        },
-    )
-
-
-def _call(predictor: Predictor, frame: pd.DataFrame, *, ref: str) -> tuple[Any, Any]:
-    """Run the model on the example; a model that rejects it is a bad example."""
-    try:
-        predictions = np.asarray(predictor.predict(frame))
-        proba = predictor.predict_proba(frame)
-    except Exception as exc:  # the model's own error, whatever its library raises
-        raise InvalidArgumentError(
-            f"Model {ref!r} fails on its input example ({type(exc).__name__}: {exc}). The "
-            f"example's columns are {list(frame.columns)}; pass rows shaped like the data the "
-            "model was fitted on (without the target)."
-        ) from exc
-    if predictions.shape[:1] != (len(frame),):
-        raise InvalidArgumentError(
-            f"Model {ref!r} returned {predictions.shape} predictions for {len(frame)} example "
-            "rows; predict must return one value per row."
-        )
-    return predictions, proba
-
-
-def _check_round_trip(
-    flavor: Flavor,
-    folder: Path,
-    details: Mapping[str, Any],
-    *,
-    frame: pd.DataFrame,
-    predictions: Any,
-    proba: Any,
-    name: str,
-) -> None:
-    """Load the saved payload back and require the same predictions as the original."""
-    reloaded = flavor.load(folder, details)
-    again = np.asarray(reloaded.predict(frame))
-    same = _equal(again, predictions)
-    if same and proba is not None:
-        again_proba = reloaded.predict_proba(frame)
-        same = again_proba is not None and _equal(np.asarray(again_proba), np.asarray(proba))
-    if not same:
-        raise ModelExportError(
-            f"Model {name!r} was not registered: after saving it with the {flavor.name} "
-            "flavor and loading it back, it predicts differently on the input example. The "
-            "model keeps state the flavor does not save; wrap it in a loopml PythonModel."
-        )
-
-
-def _equal(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.shape != b.shape:
-        return False
-    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
-        return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
-    return bool(np.array_equal(a, b))
