@@ -529,3 +529,26 @@ def test_every_flavor_round_trips_through_the_registry(
     if kind in ("xgboost", "lightgbm"):
         np.testing.assert_array_equal(loaded.predict_proba(X).to_numpy(), model.predict_proba(X))
         assert loaded.classes == tuple(model.classes_.tolist())
+
+
+def test_packages_on_any_fsspec_store(
+    settings: Settings, models: dict[str, Pipeline], features: pd.DataFrame
+) -> None:
+    import uuid
+
+    import fsspec
+
+    name = f"loopml-registry-{uuid.uuid4().hex}"
+    remote = dataclasses.replace(settings, artifacts_url=f"memory://{name}")
+    registry = ModelRegistry(open_backend(remote, cached=False))
+    try:
+        version = _register(registry, models["a"], features)
+        PREDICTORS.clear()
+        loaded = registry.load(version.ref)
+        np.testing.assert_array_equal(loaded.predict(features), models["a"].predict(features))
+        assert fsspec.filesystem("memory").find(f"/{name}")  # the package lives there
+    finally:
+        registry.backend.close()
+        fs = fsspec.filesystem("memory")
+        if fs.exists(f"/{name}"):
+            fs.rm(f"/{name}", recursive=True)
