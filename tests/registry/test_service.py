@@ -552,3 +552,54 @@ def test_packages_on_any_fsspec_store(
         fs = fsspec.filesystem("memory")
         if fs.exists(f"/{name}"):
             fs.rm(f"/{name}", recursive=True)
+
+
+def test_a_pipeline_with_script_defined_steps_loads_in_another_process(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from sklearn.base import BaseEstimator, TransformerMixin
+            from sklearn.datasets import load_breast_cancer
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import FunctionTransformer
+
+            import loopml
+
+            class Clip(BaseEstimator, TransformerMixin):  # defined in __main__
+                def fit(self, X, y=None):
+                    self.high_ = np.percentile(X, 99, axis=0)
+                    return self
+
+                def transform(self, X):
+                    return np.minimum(np.asarray(X), self.high_)
+
+            X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+            model = make_pipeline(
+                Clip(), FunctionTransformer(lambda a: np.log1p(a)), LogisticRegression(max_iter=3000)
+            ).fit(X, y)
+            loopml.models.register(model, "clipped", input_example=X.head())
+            np.save("expected.npy", model.predict_proba(X))
+            """
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    env["LOOPML_CAPTURE_ENV"] = "false"
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    from loopml.client import LoopmlClient
+
+    PREDICTORS.clear()
+    client = LoopmlClient(home=tmp_path / ".loopml")
+    X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
+    proba = client.models.load("clipped@1").predict_proba(X)
+    np.testing.assert_array_equal(proba.to_numpy(), np.load(tmp_path / "expected.npy"))

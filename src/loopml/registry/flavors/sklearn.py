@@ -1,4 +1,4 @@
-"""The ``sklearn`` flavor: scikit-learn estimators and Pipelines, saved with pickle.
+"""The ``sklearn`` flavor: scikit-learn estimators and Pipelines, saved with (cloud)pickle.
 
 The payload is ``model.pkl`` (pickle protocol 5). Loading it unpickles, which runs code: the
 registry verifies the payload's hash before it calls :meth:`SklearnFlavor.load`.
@@ -115,16 +115,20 @@ class SklearnFlavor(Flavor):
             InvalidArgumentError: The estimator cannot be pickled (a lambda or a class
                 defined in ``__main__`` inside it); nothing is left in ``folder``.
         """
+        cloudpickle = import_library("cloudpickle", flavor=self)
         path = folder / PICKLE_FILE
         try:
             with path.open("wb") as file:
-                pickle.dump(model, file, protocol=5)
+                # cloudpickle: classes and functions defined in a script or notebook inside
+                # the pipeline (a custom transformer, a FunctionTransformer's lambda) are saved
+                # by value and load in another process; importable ones stay references.
+                cloudpickle.dump(model, file, protocol=5)
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             path.unlink(missing_ok=True)
             raise InvalidArgumentError(
                 f"The scikit-learn estimator {type(model).__name__} cannot be pickled: {exc}. "
-                "Define its functions and classes in an importable module, or wrap it in a "
-                "loopml PythonModel (the generic flavor pickles with cloudpickle)."
+                "Remove what cannot be pickled (open files, locks, connections) from it, or "
+                "wrap it in a loopml PythonModel that rebuilds them in load()."
             ) from exc
         except BaseException:
             path.unlink(missing_ok=True)
