@@ -11,6 +11,7 @@ from loopml.store.backend import Backend, open_backend
 from loopml.store.protocols import (
     ArtifactStore,
     DatasetStore,
+    EvaluationStore,
     EventStore,
     ModelStore,
     TrackingStore,
@@ -31,6 +32,7 @@ __all__ = [
     "BoolOp",
     "Comparison",
     "DatasetStore",
+    "EvaluationStore",
     "EventStore",
     "FieldRef",
     "ModelStore",

@@ -10,6 +10,7 @@ from loopml.core.settings import Settings
 from loopml.store.protocols import (
     ArtifactStore,
     DatasetStore,
+    EvaluationStore,
     EventStore,
     ModelStore,
     TrackingStore,
@@ -25,6 +26,7 @@ class Backend:
     events: EventStore
     artifacts: ArtifactStore
     models: ModelStore
+    evaluations: EvaluationStore
     settings: Settings
 
     def close(self) -> None:
@@ -50,7 +52,13 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
         PermissionDeniedError: The store's folder cannot be written.
     """
     from loopml.store.artifacts import open_artifact_store
-    from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlModelStore, SqlTrackingStore
+    from loopml.store.sql import (
+        SqlDatasetStore,
+        SqlEvaluationStore,
+        SqlEventStore,
+        SqlModelStore,
+        SqlTrackingStore,
+    )
     from loopml.store.sql.migrate import open_store_engine
 
     key = (settings.db_url, settings.artifacts_url)
@@ -74,6 +82,7 @@ def open_backend(settings: Settings, *, cached: bool = True) -> Backend:
             events=events,
             artifacts=artifacts,
             models=SqlModelStore(db),
+            evaluations=SqlEvaluationStore(db),
             settings=settings,
         )
         if cached:

@@ -15,6 +15,7 @@ from loopml.core.entities import (
     ArtifactEntry,
     Blob,
     DatasetVersion,
+    EvaluationRecord,
     Event,
     Experiment,
     MetricPoint,
@@ -211,6 +212,22 @@ class ModelStore(Protocol):
         self, name: str, version: int, export: ModelExport, *, event: Event
     ) -> ModelVersion:
         """Record a checked export and its event in one transaction. Raises NotFoundError."""
+
+
+class EvaluationStore(Protocol):
+    """The index of model evaluations (their documents live in the artifact store)."""
+
+    def add(self, record: EvaluationRecord, *, event: Event | None = None) -> None:
+        """Write a record and its event in one transaction. Raises NotFoundError for an
+        unknown model version."""
+
+    def get(self, evaluation_id: str) -> EvaluationRecord:
+        """Return one record. Raises NotFoundError."""
+
+    def list_for(
+        self, name: str, version: int | None = None, *, limit: int | None = None
+    ) -> list[EvaluationRecord]:
+        """Return a model's (or one version's) evaluations, newest first."""
 
 
 class EventStore(Protocol):

@@ -7,15 +7,23 @@
 - :mod:`.mapper`: rows to entities and back.
 - :mod:`.tracking_store`: :class:`SqlTrackingStore`; :mod:`.dataset_store`:
   :class:`SqlDatasetStore`; :mod:`.model_store`:
-  :class:`SqlModelStore`; :mod:`.event_store`: :class:`SqlEventStore` (and
+  :class:`SqlModelStore`; :mod:`.evaluation_store`: :class:`SqlEvaluationStore`;
+  :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
   transaction). They share one :class:`~.engine.StoreEngine` per database
   (:func:`~.migrate.open_store_engine`).
 """
 
 from loopml.store.sql.dataset_store import SqlDatasetStore
+from loopml.store.sql.evaluation_store import SqlEvaluationStore
 from loopml.store.sql.event_store import SqlEventStore
 from loopml.store.sql.model_store import SqlModelStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
 
-__all__ = ["SqlDatasetStore", "SqlEventStore", "SqlModelStore", "SqlTrackingStore"]
+__all__ = [
+    "SqlDatasetStore",
+    "SqlEvaluationStore",
+    "SqlEventStore",
+    "SqlModelStore",
+    "SqlTrackingStore",
+]

@@ -31,6 +31,8 @@ Conventions:
   ``model_inputs`` links a version to the dataset versions it was trained and validated on
   (indexed by dataset, for "which models came from this data"); ``model_aliases`` holds where
   each alias points now (its moves are events); ``model_exports`` the checked ONNX copies.
+- ``evaluations`` indexes evaluations of model versions; the full result is a JSON document in
+  the artifact store (``digest``), the row keeps a summary for listings.
 """
 
 from __future__ import annotations
@@ -341,6 +343,27 @@ model_exports = sa.Table(
         ["model_versions.name", "model_versions.version"],
         ondelete="CASCADE",
     ),
+)
+
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("evaluation_id", _text(ID_LENGTH), primary_key=True),
+    sa.Column("name", _text(MODEL_NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("baseline", _text(SUBJECT_LENGTH), nullable=True),
+    sa.Column("task", _text(ROLE_LENGTH), nullable=False),
+    sa.Column("datasets_json", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("created_by", _text(KEY_LENGTH), nullable=False),
+    sa.Column("digest", _text(HASH_LENGTH), nullable=False),
+    sa.Column("summary_json", sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_evaluations_name_version_created_at", "name", "version", "created_at"),
 )
 
 

@@ -1,0 +1,530 @@
+"""Evaluation entities: metrics with confidence intervals, slices, fairness, costs, and the
+gate decisions taken on them.
+
+An :class:`Evaluation` is immutable: one model version scored on one or more dataset
+versions, optionally against a baseline version (``champion``). Every number that could not be
+computed (AUC with one class, a slice with no rows) is kept as ``value=None`` with the
+reason, never as a made-up number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One metric, with its bootstrap confidence interval.
+
+    Attributes:
+        name: ``auc``, ``accuracy``, ``rmse``, ...
+        value: The metric on all rows; None when it is not computable.
+        low: Lower bound of the interval (None without one).
+        high: Upper bound of the interval.
+        reason: Why it is not computable (empty when it is).
+    """
+
+    name: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "value": self.value,
+            "low": self.low,
+            "high": self.high,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricValue:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            name=str(data["name"]),
+            value=_opt_float(data.get("value")),
+            low=_opt_float(data.get("low")),
+            high=_opt_float(data.get("high")),
+            reason=str(data.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    """A metric of the candidate minus the baseline's on the same rows, with a paired
+    bootstrap interval (both models scored on the same resamples).
+
+    Attributes:
+        name: The metric.
+        candidate: The candidate's value.
+        baseline: The baseline's value.
+        diff: ``candidate - baseline`` (None when either is not computable).
+        low: Lower bound of the paired interval of the difference.
+        high: Upper bound.
+        reason: Why it is not computable.
+    """
+
+    name: str
+    candidate: float | None
+    baseline: float | None
+    diff: float | None
+    low: float | None = None
+    high: float | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "candidate": self.candidate,
+            "baseline": self.baseline,
+            "diff": self.diff,
+            "low": self.low,
+            "high": self.high,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricDelta:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            name=str(data["name"]),
+            candidate=_opt_float(data.get("candidate")),
+            baseline=_opt_float(data.get("baseline")),
+            diff=_opt_float(data.get("diff")),
+            low=_opt_float(data.get("low")),
+            high=_opt_float(data.get("high")),
+            reason=str(data.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """Metrics on one subpopulation.
+
+    Attributes:
+        name: What the slice is: ``origin = 'JFK'``, ``distance in [500, 1000)``,
+            ``origin = 'JFK' & carrier = 'UA'``, or a declared name.
+        kind: ``value``, ``bin``, ``cross``, ``expression`` or ``auto`` (found by the search).
+        support: Rows in the slice.
+        metrics: The candidate's metrics on the slice (with intervals).
+        deltas: Candidate minus baseline on the slice (empty without a baseline).
+        reason: Why the slice has no metrics (e.g. no rows), when it has none.
+    """
+
+    name: str
+    kind: str
+    support: int
+    metrics: tuple[MetricValue, ...] = ()
+    deltas: tuple[MetricDelta, ...] = ()
+    reason: str = ""
+
+    def metric(self, name: str) -> MetricValue | None:
+        """Return one metric by name, or None."""
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def delta(self, name: str) -> MetricDelta | None:
+        """Return one delta by metric name, or None."""
+        return next((d for d in self.deltas if d.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "support": self.support,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "deltas": [d.to_dict() for d in self.deltas],
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SliceResult:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            name=str(data["name"]),
+            kind=str(data["kind"]),
+            support=int(data["support"]),
+            metrics=tuple(MetricValue.from_dict(m) for m in data.get("metrics", ())),
+            deltas=tuple(MetricDelta.from_dict(d) for d in data.get("deltas", ())),
+            reason=str(data.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True)
+class FairnessResult:
+    """A fairness measure over the groups of one sensitive column.
+
+    Attributes:
+        column: The sensitive column.
+        metric: ``demographic_parity_difference``, ``demographic_parity_ratio``,
+            ``equalized_odds_difference`` or ``equalized_odds_ratio``.
+        value: The measure (None when not computable).
+        groups: Per group: ``support``, ``selection_rate``, ``tpr``, ``fpr`` (JSON-ready).
+        reason: Why it is not computable.
+    """
+
+    column: str
+    metric: str
+    value: float | None
+    groups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "column": self.column,
+            "metric": self.metric,
+            "value": self.value,
+            "groups": {k: dict(v) for k, v in self.groups.items()},
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FairnessResult:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            column=str(data["column"]),
+            metric=str(data["metric"]),
+            value=_opt_float(data.get("value")),
+            groups={str(k): dict(v) for k, v in data.get("groups", {}).items()},
+            reason=str(data.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True)
+class CostResult:
+    """What the model costs to run.
+
+    Attributes:
+        latency_ms: Prediction latency by case: ``p50_1``, ``p99_1`` (batches of 1 row),
+            ``p50_1000``, ``p99_1000`` (batches of 1,000 rows), in milliseconds.
+        peak_memory_mb: Peak memory allocated while predicting 1,000 rows (MB).
+        artifact_bytes: Size of the model's package.
+    """
+
+    latency_ms: Mapping[str, float]
+    peak_memory_mb: float
+    artifact_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "latency_ms": dict(self.latency_ms),
+            "peak_memory_mb": self.peak_memory_mb,
+            "artifact_bytes": self.artifact_bytes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CostResult:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            latency_ms={str(k): float(v) for k, v in data["latency_ms"].items()},
+            peak_memory_mb=float(data["peak_memory_mb"]),
+            artifact_bytes=int(data["artifact_bytes"]),
+        )
+
+
+@dataclass(frozen=True)
+class DatasetEvaluation:
+    """Everything measured on one dataset version.
+
+    Attributes:
+        dataset: The dataset version (``credit-holdout@2``).
+        rows: Rows scored (rows with a missing label are left out and counted in ``notes``).
+        metrics: Overall metrics with intervals.
+        deltas: Candidate minus baseline, overall (empty without a baseline).
+        slices: The declared slices.
+        worst_slices: Slices found by the automatic search, worst first.
+        fairness: Fairness measures for the declared sensitive columns.
+        curves: Plot data, JSON-ready: ``roc``, ``pr``, ``calibration`` (lists of points),
+            ``confusion`` (labels and counts), for the candidate and (``baseline_*``) the
+            baseline.
+        notes: Things the reader should know (rows dropped, labels never seen in training).
+    """
+
+    dataset: str
+    rows: int
+    metrics: tuple[MetricValue, ...]
+    deltas: tuple[MetricDelta, ...] = ()
+    slices: tuple[SliceResult, ...] = ()
+    worst_slices: tuple[SliceResult, ...] = ()
+    fairness: tuple[FairnessResult, ...] = ()
+    curves: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def metric(self, name: str) -> MetricValue | None:
+        """Return one overall metric by name, or None."""
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def delta(self, name: str) -> MetricDelta | None:
+        """Return one overall delta by metric name, or None."""
+        return next((d for d in self.deltas if d.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "dataset": self.dataset,
+            "rows": self.rows,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "deltas": [d.to_dict() for d in self.deltas],
+            "slices": [s.to_dict() for s in self.slices],
+            "worst_slices": [s.to_dict() for s in self.worst_slices],
+            "fairness": [f.to_dict() for f in self.fairness],
+            "curves": dict(self.curves),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetEvaluation:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            dataset=str(data["dataset"]),
+            rows=int(data["rows"]),
+            metrics=tuple(MetricValue.from_dict(m) for m in data.get("metrics", ())),
+            deltas=tuple(MetricDelta.from_dict(d) for d in data.get("deltas", ())),
+            slices=tuple(SliceResult.from_dict(s) for s in data.get("slices", ())),
+            worst_slices=tuple(SliceResult.from_dict(s) for s in data.get("worst_slices", ())),
+            fairness=tuple(FairnessResult.from_dict(f) for f in data.get("fairness", ())),
+            curves=dict(data.get("curves", {})),
+            notes=tuple(str(n) for n in data.get("notes", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One model version scored on several datasets, optionally against a baseline.
+
+    Attributes:
+        evaluation_id: 32 hex digits.
+        model: The evaluated version (``credit-default@7``).
+        baseline: The baseline version it was compared with (``credit-default@5``), if any.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        target: The label column.
+        datasets: One result per dataset version, in the order given.
+        costs: Latency, memory and size (None when not measured).
+        created_at: Milliseconds since the epoch.
+        created_by: Who ran it.
+        config: How it was run (resamples, confidence level, seed, slice specs), JSON-ready.
+    """
+
+    evaluation_id: str
+    model: str
+    baseline: str | None
+    task: str
+    target: str
+    datasets: tuple[DatasetEvaluation, ...]
+    costs: CostResult | None
+    created_at: int
+    created_by: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def dataset(self, ref: str) -> DatasetEvaluation | None:
+        """Return the result on one dataset (by ref, or by name for its only version)."""
+        exact = next((d for d in self.datasets if d.dataset == ref), None)
+        if exact is not None:
+            return exact
+        named = [d for d in self.datasets if d.dataset.split("@")[0] == ref]
+        return named[0] if len(named) == 1 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "evaluation_id": self.evaluation_id,
+            "model": self.model,
+            "baseline": self.baseline,
+            "task": self.task,
+            "target": self.target,
+            "datasets": [d.to_dict() for d in self.datasets],
+            "costs": None if self.costs is None else self.costs.to_dict(),
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "config": dict(self.config),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
+        """Build from :meth:`to_dict` output."""
+        costs = data.get("costs")
+        return cls(
+            evaluation_id=str(data["evaluation_id"]),
+            model=str(data["model"]),
+            baseline=data.get("baseline"),
+            task=str(data["task"]),
+            target=str(data["target"]),
+            datasets=tuple(DatasetEvaluation.from_dict(d) for d in data["datasets"]),
+            costs=None if costs is None else CostResult.from_dict(costs),
+            created_at=int(data["created_at"]),
+            created_by=str(data["created_by"]),
+            config=dict(data.get("config", {})),
+        )
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One rule of a release gate, checked.
+
+    Attributes:
+        rule: The rule as written (``auc >= 0.80 on credit-holdout``).
+        kind: ``threshold``, ``baseline``, ``slice``, ``fairness`` or ``cost``.
+        passed: True or False; None when it could not be checked (counts as a failure).
+        observed: What was measured, as text (``0.8312 [0.8201, 0.8420]``).
+        threshold: The limit, as text.
+        reason: Why it passed or failed, in words.
+        dataset: The dataset it was checked on, if any.
+    """
+
+    rule: str
+    kind: str
+    passed: bool | None
+    observed: str
+    threshold: str
+    reason: str
+    dataset: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "rule": self.rule,
+            "kind": self.kind,
+            "passed": self.passed,
+            "observed": self.observed,
+            "threshold": self.threshold,
+            "reason": self.reason,
+            "dataset": self.dataset,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateCheck:
+        """Build from :meth:`to_dict` output."""
+        passed = data.get("passed")
+        return cls(
+            rule=str(data["rule"]),
+            kind=str(data["kind"]),
+            passed=None if passed is None else bool(passed),
+            observed=str(data.get("observed", "")),
+            threshold=str(data.get("threshold", "")),
+            reason=str(data.get("reason", "")),
+            dataset=data.get("dataset"),
+        )
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The verdict of a gate policy on an evaluation.
+
+    Attributes:
+        model: The version gated.
+        policy: The policy's name.
+        passed: True only when every check passed.
+        checks: Each rule's outcome, in policy order.
+        evaluation_id: The evaluation the checks read.
+        at: Milliseconds since the epoch.
+        actor: Who or what ran the gate.
+    """
+
+    model: str
+    policy: str
+    passed: bool
+    checks: tuple[GateCheck, ...]
+    evaluation_id: str
+    at: int
+    actor: str
+
+    @property
+    def failures(self) -> tuple[GateCheck, ...]:
+        """The checks that failed or could not be checked."""
+        return tuple(c for c in self.checks if c.passed is not True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "model": self.model,
+            "policy": self.policy,
+            "passed": self.passed,
+            "checks": [c.to_dict() for c in self.checks],
+            "evaluation_id": self.evaluation_id,
+            "at": self.at,
+            "actor": self.actor,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateDecision:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            model=str(data["model"]),
+            policy=str(data["policy"]),
+            passed=bool(data["passed"]),
+            checks=tuple(GateCheck.from_dict(c) for c in data["checks"]),
+            evaluation_id=str(data["evaluation_id"]),
+            at=int(data["at"]),
+            actor=str(data["actor"]),
+        )
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """The stored index entry of an evaluation: who, what, when, where its document is.
+
+    Attributes:
+        evaluation_id: 32 hex digits.
+        model: The evaluated version (``credit-default@7``).
+        baseline: The baseline version, if any.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        datasets: The dataset versions evaluated, in order.
+        created_at: Milliseconds since the epoch.
+        created_by: Who ran it.
+        digest: The full :class:`Evaluation` as JSON in the artifact store.
+        summary: Headline numbers for listings: ``{dataset: {metric: value}}``.
+    """
+
+    evaluation_id: str
+    model: str
+    baseline: str | None
+    task: str
+    datasets: tuple[str, ...]
+    created_at: int
+    created_by: str
+    digest: str
+    summary: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "evaluation_id": self.evaluation_id,
+            "model": self.model,
+            "baseline": self.baseline,
+            "task": self.task,
+            "datasets": list(self.datasets),
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "digest": self.digest,
+            "summary": {k: dict(v) for k, v in self.summary.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvaluationRecord:
+        """Build from :meth:`to_dict` output."""
+        return cls(
+            evaluation_id=str(data["evaluation_id"]),
+            model=str(data["model"]),
+            baseline=data.get("baseline"),
+            task=str(data["task"]),
+            datasets=tuple(str(d) for d in data.get("datasets", ())),
+            created_at=int(data["created_at"]),
+            created_by=str(data["created_by"]),
+            digest=str(data["digest"]),
+            summary={
+                str(k): {str(m): _opt_float(v) for m, v in vals.items()}
+                for k, vals in data.get("summary", {}).items()
+            },
+        )
