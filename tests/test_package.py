@@ -15,6 +15,7 @@ PACKAGES = [
     "loopml.data",
     "loopml.client.datasets",
     "loopml.client.models",
+    "loopml.evaluation",
     "loopml.registry",
     "loopml.registry.flavors",
     "loopml.stats",

@@ -36,6 +36,11 @@ _LAZY: dict[str, str] = {
     "set_tag": "loopml.client",
     "set_tags": "loopml.client",
     "start_run": "loopml.client",
+    "evaluate": "loopml.client.evaluation",
+    "evaluation_report": "loopml.client.evaluation",
+    "gate": "loopml.client.evaluation",
+    "get_evaluation": "loopml.client.evaluation",
+    "list_evaluations": "loopml.client.evaluation",
 }
 
 __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
@@ -45,7 +50,12 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "active_run",
     "datasets",
     "end_run",
+    "evaluate",
+    "evaluation_report",
+    "gate",
+    "get_evaluation",
     "get_run",
+    "list_evaluations",
     "log_artifact",
     "log_dict",
     "log_metric",
@@ -75,6 +85,13 @@ if TYPE_CHECKING:
         set_tag,
         set_tags,
         start_run,
+    )
+    from loopml.client.evaluation import (
+        evaluate,
+        evaluation_report,
+        gate,
+        get_evaluation,
+        list_evaluations,
     )
     from loopml.core.entities import Run
 

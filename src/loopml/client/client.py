@@ -18,6 +18,7 @@ from loopml.tracking import TrackingService
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loopml.evaluation import EvaluationService
     from loopml.registry import ModelRegistry
 
 
@@ -52,6 +53,7 @@ class LoopmlClient:
         self.service = TrackingService(backend)
         self.datasets = DatasetService(backend)
         self._models: ModelRegistry | None = None
+        self._evaluations: EvaluationService | None = None
 
     @property
     def models(self) -> ModelRegistry:
@@ -61,6 +63,15 @@ class LoopmlClient:
 
             self._models = ModelRegistry(self.backend)
         return self._models
+
+    @property
+    def evaluations(self) -> EvaluationService:
+        """Evaluations and release gates (created on first use)."""
+        if self._evaluations is None:
+            from loopml.evaluation import EvaluationService
+
+            self._evaluations = EvaluationService(self.backend)
+        return self._evaluations
 
     def _registry(self) -> ModelRegistry:
         return self.models

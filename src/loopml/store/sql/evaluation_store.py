@@ -8,6 +8,9 @@ model version and time, with a summary for listings. Records are written once, w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import orjson
 import sqlalchemy as sa
 
@@ -52,7 +55,7 @@ def _row(record: EvaluationRecord) -> dict[str, object]:
     }
 
 
-def _record(row: sa.Row[tuple[object, ...]]) -> EvaluationRecord:
+def _record(row: Sequence[Any]) -> EvaluationRecord:
     (eid, name, version, baseline, task, datasets, at, by, digest, summary) = row
     return EvaluationRecord(
         evaluation_id=str(eid),
