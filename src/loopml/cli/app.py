@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from loopml import __version__
-from loopml.cli import data, doctor, events, experiments, models, runs
+from loopml.cli import data, doctor, evaluation, events, experiments, models, runs
 from loopml.cli.state import state
 from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
 
@@ -26,6 +26,9 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
+app.command("evaluate")(evaluation.evaluate_command)
+app.command("gate")(evaluation.gate_command)
+app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found.
