@@ -300,11 +300,22 @@ def test_slices_pass_and_say_how_many_were_checked() -> None:
     assert check.reason == ("2 slice(s) checked vs baseline, none drops auc by more than 0.02")
 
 
-def test_slices_without_baseline_compare_with_the_overall_metric() -> None:
+def test_slices_without_baseline_are_not_computable_unless_versus_overall() -> None:
     ds = dataset(slices=(piece("a", 300, 0.80), piece("b", 300, 0.82)))  # overall 0.8312
     check = only(gate(SLICE_RULE, ev=evaluation(ds, baseline=None)))
+    assert check.passed is None
+    assert (
+        "no baseline to compare slices with" in check.reason and "versus: overall" in check.reason
+    )
+    overall = {
+        "slices": {"metric": "auc", "min_support": 200, "max_drop": 0.02, "versus": "overall"}
+    }
+    check = only(gate(overall, ev=evaluation(ds, baseline=None)))
     assert check.passed is False
+    assert check.rule.endswith("by more than 0.02 vs its overall value")
     assert "vs overall auc on credit-holdout@2: a (drop 0.03120, support 300)" in check.reason
+    with pytest.raises(InvalidArgumentError, match="'versus' of a slices rule must be"):
+        load_policy({"name": "p", "rules": [{"slices": {**overall["slices"], "versus": "x"}}]})
 
 
 def test_slices_lower_is_better_flip_the_sign() -> None:

@@ -24,10 +24,12 @@ Rule kinds (``docs_src/gate_policy.yaml`` is a worked example):
 3. **slices** ``{slices: {metric: auc, min_support: 200, max_drop: 0.02}}``: every slice,
    declared or found by the search (``worst_slices``; a name in both counts once), with
    ``support >= min_support`` on each dataset. The drop is how much worse the slice is, in the
-   metric's units, positive = worse (sign flipped for lower-is-better metrics). With a
-   baseline it is the slice's own paired delta: ``baseline - candidate`` on the slice's rows.
-   Without a baseline it is the candidate's overall metric on that dataset minus its metric on
-   the slice (the slice versus the whole population). One check per dataset: it fails listing
+   metric's units, positive = worse (sign flipped for lower-is-better metrics). By default
+   (``versus: baseline``) it is the slice's own paired delta: ``baseline - candidate`` on the
+   slice's rows; an evaluation without a baseline makes the check not computable (a regression
+   needs something to regress from). With ``versus: overall`` it is the candidate's overall
+   metric on that dataset minus its metric on the slice (subpopulations are usually harder,
+   so give that a looser ``max_drop``). One check per dataset: it fails listing
    the offending slices worst first with their drop and support, or passes saying how many
    slices were checked. Slices whose metric is not computable are skipped and counted in the
    reason; if no slice could be checked the check is not computable. Slices below
@@ -291,13 +293,19 @@ def _check_slices(rule: SliceRule, ds: DatasetEvaluation, ev: Evaluation) -> Gat
     if not pieces:
         reason = f"no slices were evaluated on {ds.dataset}; declare slices or enable the search"
         return _none(rule, "slice", reason, dataset=ds.dataset)
-    baseline = ev.baseline is not None or any(s.deltas for s in pieces)
+    baseline = rule.versus == "baseline"
+    if baseline and ev.baseline is None and not any(s.deltas for s in pieces):
+        reason = (
+            f"the evaluation of {ev.model} has no baseline to compare slices with; evaluate "
+            "against one (baseline='champion'), or write 'versus: overall' in the rule"
+        )
+        return _none(rule, "slice", reason, dataset=ds.dataset)
     overall: float | None = None
     if not baseline:
         found = _find_metric(ds.metrics, rule.metric)
         if found is None or found.value is None:
             reason = (
-                f"without a baseline slices are compared with the overall metric, but "
+                f"slices are compared with the overall metric, but "
                 f"{_missing_metric(rule.metric, ds, found)}"
             )
             return _none(rule, "slice", reason, dataset=ds.dataset)

@@ -232,12 +232,17 @@ class SliceRule:
             a positive drop is always a degradation.
         min_support: Slices with fewer rows are not checked (0 checks all).
         dataset: The dataset; None checks every evaluated dataset.
+        versus: ``baseline`` (default): a slice's drop is the baseline's metric on the same
+            slice minus the candidate's; without a baseline in the evaluation the check is
+            not computable. ``overall``: the drop is the candidate's overall metric minus its
+            metric on the slice (subpopulations are often harder, so use a looser limit).
     """
 
     metric: str
     max_drop: float
     min_support: int = 0
     dataset: str | None = None
+    versus: Literal["baseline", "overall"] = "baseline"
 
     def __post_init__(self) -> None:
         owner = "a slices rule"
@@ -252,12 +257,18 @@ class SliceRule:
         object.__setattr__(self, "min_support", int(support))
         if self.dataset is not None:
             require_text(owner, "dataset", self.dataset)
+        if self.versus not in ("baseline", "overall"):
+            raise InvalidArgumentError(
+                f"The 'versus' of {owner} must be 'baseline' or 'overall'. Got "
+                f"{self.versus!r} instead."
+            )
 
     def describe(self) -> str:
         """Return ``no slice with support >= 200 drops auc by more than 0.02``."""
+        against = "" if self.versus == "baseline" else " vs its overall value"
         return (
             f"no slice with support >= {self.min_support} drops {self.metric} by more than "
-            f"{format_limit(self.max_drop)}{_on(self.dataset)}"
+            f"{format_limit(self.max_drop)}{against}{_on(self.dataset)}"
         )
 
 

@@ -68,12 +68,13 @@ _SECTIONS: dict[str, tuple[frozenset[str], frozenset[str], _Builder]] = {
     # key -> (required keys, optional keys, builder)
     "slices": (
         frozenset({"metric", "max_drop"}),
-        frozenset({"min_support", "dataset"}),
+        frozenset({"min_support", "dataset", "versus"}),
         lambda s: SliceRule(
             metric=s["metric"],
             max_drop=s["max_drop"],
             min_support=s.get("min_support", 0),
             dataset=s.get("dataset"),
+            versus=s.get("versus", "baseline"),
         ),
     ),
     "fairness": (

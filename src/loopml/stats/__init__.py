@@ -1,9 +1,43 @@
 """Layer 1, stats: numeric kernels on NumPy/SciPy arrays (no pandas, no store, no I/O).
 
 :mod:`loopml.stats.drift` holds the distribution-shift tests, one file per test, found by name
-through a registry.
+through a registry. :mod:`loopml.stats.metrics` holds the evaluation metrics by name and
+:mod:`loopml.stats.bootstrap` their Poisson-bootstrap intervals and paired differences.
 """
 
+from loopml.stats._metric_inputs import MetricUndefined
+from loopml.stats.bootstrap import (
+    BootstrapResult,
+    Estimate,
+    MetricInterval,
+    bootstrap_custom,
+    bootstrap_metrics,
+    poisson_weights,
+)
 from loopml.stats.drift import DriftResult, DriftTest, drift_test_names, get_drift_test
+from loopml.stats.metrics import (
+    MetricSpec,
+    compute,
+    confusion_matrix,
+    default_metrics,
+    get_metric,
+)
 
-__all__ = ["DriftResult", "DriftTest", "drift_test_names", "get_drift_test"]
+__all__ = [
+    "BootstrapResult",
+    "DriftResult",
+    "DriftTest",
+    "Estimate",
+    "MetricInterval",
+    "MetricSpec",
+    "MetricUndefined",
+    "bootstrap_custom",
+    "bootstrap_metrics",
+    "compute",
+    "confusion_matrix",
+    "default_metrics",
+    "drift_test_names",
+    "get_drift_test",
+    "get_metric",
+    "poisson_weights",
+]
