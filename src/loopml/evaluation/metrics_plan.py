@@ -14,7 +14,6 @@ from loopml.core.entities import MetricDelta, MetricValue, ModelVersion, TaskKin
 from loopml.core.errors import InvalidArgumentError, did_you_mean
 from loopml.evaluation.gate_rules import METRIC_ALIASES as ALIASES
 from loopml.evaluation.gate_rules import canonical_metric as canonical
-from loopml.evaluation.gate_rules import higher_is_better
 from loopml.evaluation.scoring import Scored
 
 #: The metric listed first (slice charts and the worst-slice search rank by it).
@@ -114,29 +113,21 @@ def check_counts(*, resamples: int, confidence: float, top: int) -> None:
         )
 
 
-def slice_gaps(
-    plan: Plan,
-    *,
-    metric: str,
-    reference: float,
-    y: np.ndarray,
-    scored: Scored,
-    pieces: Sequence[Any],
+def slice_values(
+    plan: Plan, *, metric: str, y: np.ndarray, scored: Scored, pieces: Sequence[Any]
 ) -> np.ndarray:
-    """How much worse than ``reference`` the metric is on each candidate slice (positive:
-    worse), computed for all candidates at once with 0/1 row weights; NaN where undefined."""
+    """The metric on each candidate slice, computed for all candidates at once with 0/1 row
+    weights (in chunks, to bound memory); NaN where undefined."""
     from loopml.stats.metrics import compute
 
-    gaps = np.full(len(pieces), np.nan)
-    sign = 1.0 if higher_is_better(metric) else -1.0
+    values = np.full(len(pieces), np.nan)
     for start in range(0, len(pieces), SEARCH_CHUNK):
         chunk = pieces[start : start + SEARCH_CHUNK]
         weights = np.stack([p.mask for p in chunk]).astype(np.float64)
-        values = np.asarray(
+        values[start : start + len(chunk)] = np.asarray(
             compute(metric, y, scored.pred, scored.score, k=plan.k, w=weights), dtype=float
         )
-        gaps[start : start + len(chunk)] = sign * (reference - values)
-    return gaps
+    return values
 
 
 def _value(estimate: Any, name: str) -> MetricValue:

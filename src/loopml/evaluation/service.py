@@ -35,6 +35,7 @@ from loopml.core.settings import current_user
 from loopml.evaluation import metrics_plan
 from loopml.evaluation.costs import measure_costs
 from loopml.evaluation.fairness import fairness
+from loopml.evaluation.gate_rules import higher_is_better
 from loopml.evaluation.scoring import Scored, curves, encode_labels, score_rows
 from loopml.evaluation.slices import Slice, materialize, parse_slices, search_candidates
 from loopml.registry import CHAMPION, LoadedModel, ModelRegistry
@@ -312,9 +313,15 @@ class EvaluationService:
         pieces = search_candidates(frame, columns, min_support=min_support)
         if not pieces:
             return []
-        gaps = metrics_plan.slice_gaps(
-            plan, metric=primary, reference=reference, y=y, scored=scored, pieces=pieces
-        )
+        mine = metrics_plan.slice_values(plan, metric=primary, y=y, scored=scored, pieces=pieces)
+        sign = 1.0 if higher_is_better(primary) else -1.0
+        if base is not None:  # rank by the regression against the baseline on the same rows
+            theirs = metrics_plan.slice_values(
+                plan, metric=primary, y=y, scored=base, pieces=pieces
+            )
+            gaps = sign * (theirs - mine)
+        else:  # rank by how much worse than the model's own overall value
+            gaps = sign * (reference - mine)
         order = [i for i in np.argsort(-gaps) if np.isfinite(gaps[i]) and gaps[i] > 0][:top]
         return [self._slice(pieces[i], plan, y, scored, base) for i in order]
 

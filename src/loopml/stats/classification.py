@@ -27,17 +27,67 @@ ECE_BINS = 10
 _NO_WEIGHT = "every row has weight 0 in this resample"
 
 
+#: Above this many columns the confusion cells are summed through a sparse indicator instead.
+_DENSE_COLUMNS = 64
+
+
+def _sum_columns(inputs: MetricInputs) -> tuple[FloatArray, dict[str, slice]]:
+    """The per-row columns of every sum-based metric of ``inputs``, stacked as (n, m).
+
+    The confusion cells (one-hot of ``y * k + pred``, when k is small), and with scores the
+    log-loss and Brier terms and the ECE gaps per bin. One product ``W @ columns`` per weight
+    matrix then serves accuracy, balanced accuracy, precision, recall, F1, log loss, Brier and
+    ECE together.
+    """
+    k, n = inputs.k, inputs.n
+    parts: list[FloatArray] = []
+    where: dict[str, slice] = {}
+
+    def add(name: str, block: FloatArray) -> None:
+        start = sum(part.shape[1] for part in parts)
+        where[name] = slice(start, start + block.shape[1])
+        parts.append(block)
+
+    if k * k <= _DENSE_COLUMNS:
+        add("cells", np.eye(k * k)[inputs.y * k + inputs.pred])
+    if inputs.score is not None:
+        score = inputs.score
+        p = np.clip(score[np.arange(n), inputs.y], LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
+        add("log_loss", -np.log(p)[:, None])
+        per_row = ((score - np.eye(k)[inputs.y]) ** 2).sum(axis=1)
+        add("brier", (per_row / 2 if k == 2 else per_row)[:, None])  # binary: both columns
+        if k == 2:
+            confidence = score[:, 1]
+            outcome = (inputs.y == 1).astype(np.float64)
+        else:
+            confidence = score.max(axis=1)
+            outcome = (score.argmax(axis=1) == inputs.y).astype(np.float64)
+        bins = np.minimum((confidence * ECE_BINS).astype(np.int64), ECE_BINS - 1).clip(0)
+        add("ece", np.eye(ECE_BINS)[bins] * (outcome - confidence)[:, None])
+    columns = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+    return np.ascontiguousarray(columns), where
+
+
+def weighted_sums(inputs: MetricInputs, w: FloatArray) -> dict[str, FloatArray]:
+    """``W @ columns`` split by name (see :func:`_sum_columns`), plus ``total`` (B,), memoised."""
+
+    def build(weights: FloatArray) -> dict[str, FloatArray]:
+        columns, where = inputs.once("sum_columns", lambda: _sum_columns(inputs))
+        sums = weights @ columns
+        out = {name: sums[:, part] for name, part in where.items()}
+        if "cells" not in out:
+            cells = inputs.once("cells", lambda: inputs.y * inputs.k + inputs.pred)
+            out["cells"] = group_sums(weights, cells, inputs.k**2)
+        out["total"] = out["cells"].sum(axis=1)
+        return out
+
+    return inputs.memo("sums", w, build)
+
+
 def confusion_counts(inputs: MetricInputs, w: FloatArray) -> FloatArray:
     """Weighted confusion counts ``C[b, true, predicted]``, shape (B, k, k), memoised per ``w``."""
-    k = inputs.k
-
-    def build(weights: FloatArray) -> FloatArray:
-        cells = inputs.once("cells", lambda: inputs.y * k + inputs.pred)
-        flat = group_sums(weights, cells, k * k)
-        counts: FloatArray = flat.reshape(-1, k, k)
-        return counts
-
-    return inputs.memo("confusion", w, build)
+    counts: FloatArray = weighted_sums(inputs, w)["cells"].reshape(-1, inputs.k, inputs.k)
+    return counts
 
 
 def accuracy(inputs: MetricInputs) -> Evaluator:
@@ -120,28 +170,24 @@ def require_score(inputs: MetricInputs, metric: str) -> FloatArray:
     return inputs.score
 
 
-def _mean_of(inputs: MetricInputs, per_row: FloatArray) -> Evaluator:
+def _mean_of(inputs: MetricInputs, name: str) -> Evaluator:
     def evaluate(w: FloatArray) -> tuple[FloatArray, str]:
-        return ratio(w @ per_row, w.sum(axis=1)), _NO_WEIGHT
+        sums = weighted_sums(inputs, w)
+        return ratio(np.abs(sums[name]).sum(axis=1), sums["total"]), _NO_WEIGHT
 
     return evaluate
 
 
 def log_loss(inputs: MetricInputs) -> Evaluator:
     """Weighted mean of ``-log p[y]``, probabilities clipped to ``[eps, 1 - eps]``."""
-    score = require_score(inputs, "log_loss")
-    p = np.clip(score[np.arange(inputs.n), inputs.y], LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
-    return _mean_of(inputs, -np.log(p))
+    require_score(inputs, "log_loss")
+    return _mean_of(inputs, "log_loss")
 
 
 def brier(inputs: MetricInputs) -> Evaluator:
     """Binary: mean ``(p1 - y)^2``; multiclass: mean over rows of the sum over classes."""
-    score = require_score(inputs, "brier")
-    onehot = np.eye(inputs.k)[inputs.y]
-    per_row = ((score - onehot) ** 2).sum(axis=1)
-    if inputs.k == 2:
-        per_row = per_row / 2  # both columns carry the same squared error
-    return _mean_of(inputs, per_row)
+    require_score(inputs, "brier")
+    return _mean_of(inputs, "brier")
 
 
 def ece(inputs: MetricInputs) -> Evaluator:
@@ -152,18 +198,5 @@ def ece(inputs: MetricInputs) -> Evaluator:
     probability and compared with the share of rows whose top-probability class is the label.
     ``ECE = sum_bins |sum_{i in bin} w_i (outcome_i - confidence_i)| / sum_i w_i``.
     """
-    score = require_score(inputs, "ece")
-    if inputs.k == 2:
-        confidence = score[:, 1]
-        outcome = (inputs.y == 1).astype(np.float64)
-    else:
-        confidence = score.max(axis=1)
-        outcome = (score.argmax(axis=1) == inputs.y).astype(np.float64)
-    bins = np.minimum((confidence * ECE_BINS).astype(np.int64), ECE_BINS - 1).clip(0)
-    gap = outcome - confidence
-
-    def evaluate(w: FloatArray) -> tuple[FloatArray, str]:
-        per_bin = group_sums(w, bins, ECE_BINS, gap)
-        return ratio(np.abs(per_bin).sum(axis=1), w.sum(axis=1)), _NO_WEIGHT
-
-    return evaluate
+    require_score(inputs, "ece")
+    return _mean_of(inputs, "ece")
