@@ -171,6 +171,9 @@ def require_score(inputs: MetricInputs, metric: str) -> FloatArray:
 
 
 def _mean_of(inputs: MetricInputs, name: str) -> Evaluator:
+    """Weighted mean of the per-row columns ``name``; several columns (ECE's bins) add up
+    their absolute sums, a single non-negative column (log loss, Brier) is its plain sum."""
+
     def evaluate(w: FloatArray) -> tuple[FloatArray, str]:
         sums = weighted_sums(inputs, w)
         return ratio(np.abs(sums[name]).sum(axis=1), sums["total"]), _NO_WEIGHT

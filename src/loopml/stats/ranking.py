@@ -1,12 +1,14 @@
 """Ranking metric kernels: ROC AUC and average precision (PR AUC), vectorized over resamples.
 
 The scores are sorted once (descending); equal scores form one threshold group. For a weight
-matrix ``W`` (B, n) the weighted true- and false-positive counts at every threshold come from
-a cumulative sum along axis 1 of the positive rows' and the negative rows' weights (in score
-order), read at each group's last row, so the whole chunk is a handful of array passes and
-no Python loop over resamples. The formulas are scikit-learn's: ``roc_auc_score`` is the
-trapezoidal area under the weighted ROC curve (ties count one half), ``average_precision_score``
-is ``sum_g (R_g - R_{g-1}) P_g`` over thresholds. Multiclass: one-vs-rest, macro average.
+matrix ``W`` (B, n), taken in score order, the weighted true-positive gain of every group
+(``dTP``) and false-positive gain (``dFP``) give the cumulative counts ``TP`` and ``TP + FP``
+with two cumulative sums along axis 1, and both areas are row-wise dot products of those
+arrays; without tied scores every group is one row and no regrouping is needed. The formulas
+are scikit-learn's: ``roc_auc_score`` is the trapezoidal area under the weighted ROC curve,
+``sum_g dFP_g (TP_g - dTP_g / 2) / (P N)`` (ties count one half), and
+``average_precision_score`` is ``sum_g dTP_g TP_g / (TP_g + FP_g) / P``. Both metrics share one
+pass per weight matrix. Multiclass: one-vs-rest, macro average.
 """
 
 from __future__ import annotations
@@ -18,43 +20,46 @@ import numpy as np
 from loopml.stats._metric_inputs import Evaluator, FloatArray, IntArray, MetricInputs, ratio
 from loopml.stats.classification import require_score
 
+_TINY = float(np.finfo(np.float64).tiny)
+
 
 @dataclass(frozen=True)
 class _Ranks:
     """Weight-independent preparation of one binary ranking problem."""
 
-    pos_order: IntArray  # rows with label 1, by descending score
-    neg_order: IntArray  # rows with label 0, by descending score
-    pos_end: IntArray  # per threshold group: how many positive rows score >= the group's score
-    neg_end: IntArray
+    order: IntArray  # rows by descending score
+    positive: FloatArray  # 1.0 where the row (in that order) has the label, else 0.0
+    starts: IntArray | None  # first row of every group of tied scores; None without ties
 
     @classmethod
     def build(cls, positive: np.ndarray, score: FloatArray) -> _Ranks:
         order = np.argsort(-score, kind="stable")
         sorted_score = score[order]
-        group = np.concatenate([[0], np.cumsum(sorted_score[1:] != sorted_score[:-1])])
-        groups = int(group[-1]) + 1
-        is_pos = positive[order]
-        ends = np.arange(groups)
+        starts = np.flatnonzero(np.concatenate([[True], sorted_score[1:] != sorted_score[:-1]]))
         return cls(
-            pos_order=order[is_pos],
-            neg_order=order[~is_pos],
-            pos_end=np.searchsorted(group[is_pos], ends, side="right"),
-            neg_end=np.searchsorted(group[~is_pos], ends, side="right"),
+            order=order,
+            positive=positive[order].astype(np.float64),
+            starts=None if starts.size == order.size else starts,
         )
 
-    def curve(self, w: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Cumulative weighted (TP, FP) at every threshold group, each (B, groups + 1)."""
-        return _cumulative(w, self.pos_order, self.pos_end), _cumulative(
-            w, self.neg_order, self.neg_end
-        )
-
-
-def _cumulative(w: FloatArray, order: IntArray, ends: IntArray) -> FloatArray:
-    cum = np.zeros((w.shape[0], order.shape[0] + 1))
-    np.cumsum(np.take(w, order, axis=1), axis=1, out=cum[:, 1:])
-    out: FloatArray = np.concatenate([np.zeros((w.shape[0], 1)), cum[:, ends]], axis=1)
-    return out
+    def areas(self, w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """ROC area and average precision numerators, and the totals P and N, each (B,)."""
+        gain = np.take(w, self.order, axis=1)  # all weight per group, then dFP
+        tp_gain = gain * self.positive
+        if self.starts is not None:
+            gain = np.add.reduceat(gain, self.starts, axis=1)
+            tp_gain = np.add.reduceat(tp_gain, self.starts, axis=1)
+        seen = np.cumsum(gain, axis=1)  # TP + FP at every threshold
+        np.subtract(gain, tp_gain, out=gain)
+        tp = np.cumsum(tp_gain, axis=1)
+        roc = np.einsum("ij,ij->i", gain, tp)
+        if self.starts is not None:  # a tied positive and negative count one half
+            roc -= np.einsum("ij,ij->i", gain, tp_gain) / 2
+        negatives = gain.sum(axis=1)
+        np.maximum(seen, _TINY, out=seen)  # 0 / 0 only where dTP is 0 too
+        np.divide(tp, seen, out=seen)
+        ap = np.einsum("ij,ij->i", tp_gain, seen)
+        return roc, ap, tp[:, -1].copy(), negatives
 
 
 def _ranks(inputs: MetricInputs, metric: str) -> list[_Ranks]:
@@ -63,52 +68,44 @@ def _ranks(inputs: MetricInputs, metric: str) -> list[_Ranks]:
     return inputs.once("ranks", lambda: [_Ranks.build(inputs.y == c, score[:, c]) for c in columns])
 
 
-def _curves(
-    inputs: MetricInputs, ranks: list[_Ranks], w: FloatArray
-) -> list[tuple[FloatArray, FloatArray]]:
-    return inputs.memo("curves", w, lambda weights: [r.curve(weights) for r in ranks])
+def _scores(inputs: MetricInputs, ranks: list[_Ranks], w: FloatArray) -> dict[str, FloatArray]:
+    """Per class (rows) and resample (columns): ROC AUC, average precision, has-positive."""
+
+    def build(weights: FloatArray) -> dict[str, FloatArray]:
+        roc, ap, has_positive = [], [], []
+        for rank in ranks:
+            roc_area, precision_area, positives, negatives = rank.areas(weights)
+            roc.append(ratio(roc_area, positives * negatives))
+            ap.append(ratio(precision_area, positives))
+            has_positive.append(positives > 0)
+        return {"roc_auc": np.stack(roc), "pr_auc": np.stack(ap), "positive": np.stack(has_positive)}
+
+    return inputs.memo("ranking", w, build)
 
 
-def _roc_area(tp: FloatArray, fp: FloatArray) -> FloatArray:
-    area = (np.diff(fp, axis=1) * (tp[:, 1:] + tp[:, :-1])).sum(axis=1) / 2
-    return ratio(area, tp[:, -1] * fp[:, -1])
-
-
-def _average_precision(tp: FloatArray, fp: FloatArray) -> FloatArray:
-    precision = ratio(tp[:, 1:], tp[:, 1:] + fp[:, 1:])
-    gain = np.diff(tp, axis=1)
-    ap = np.where(gain > 0, gain * np.nan_to_num(precision), 0.0).sum(axis=1)
-    return ratio(ap, tp[:, -1])
-
-
-def _reason(inputs: MetricInputs, metric: str, tp: FloatArray, fp: FloatArray, cls: int) -> str:
-    missing = "class 0" if tp[0, -1] > 0 else "class 1"
+def _reason(inputs: MetricInputs, metric: str, has_positive: bool, cls: int) -> str:
+    missing = "class 0" if has_positive else "class 1"
     if inputs.k == 2:
         if metric == "pr_auc":
             return "pr_auc needs at least one row of class 1 (with positive weight); there is none"
-        only = "class 1" if tp[0, -1] > 0 else "class 0"
+        only = "class 1" if has_positive else "class 0"
         return f"roc_auc needs both classes; the labels hold only {only} (no {missing} row)"
-    state = "never occurs" if not tp[0, -1] > 0 else "is the only class"
+    state = "never occurs" if not has_positive else "is the only class"
     return f"{metric} (one-vs-rest) needs every class present and absent; class {cls} {state}"
 
 
 def _ranking(inputs: MetricInputs, metric: str) -> Evaluator:
     ranks = _ranks(inputs, metric)
-    area = _roc_area if metric == "roc_auc" else _average_precision
 
     def evaluate(w: FloatArray) -> tuple[FloatArray, str]:
-        curves = _curves(inputs, ranks, w)
-        per_class = np.stack([area(tp, fp) for tp, fp in curves])
-        values = per_class.mean(axis=0)  # NaN when any class is undefined
+        scores = _scores(inputs, ranks, w)
+        per_class = scores[metric]
+        values: FloatArray = per_class.mean(axis=0)  # NaN when any class is undefined
         reason = ""
         if np.isnan(values).any():
-            for cls, (tp, fp) in enumerate(curves):
-                if np.isnan(per_class[cls]).any():
-                    first = int(np.flatnonzero(np.isnan(per_class[cls]))[0])
-                    row = slice(first, first + 1)
-                    label = 1 if inputs.k == 2 else cls
-                    reason = _reason(inputs, metric, tp[row], fp[row], label)
-                    break
+            cls, first = (int(i[0]) for i in np.nonzero(np.isnan(per_class)))
+            label = 1 if inputs.k == 2 else cls
+            reason = _reason(inputs, metric, bool(scores["positive"][cls, first]), label)
         return values, reason
 
     return evaluate
