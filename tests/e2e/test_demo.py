@@ -54,3 +54,9 @@ def test_demo_trains_logs_and_compares(tmp_path: Path) -> None:
     test = client.datasets.load("breast-cancer-test@1")
     predicted = client.models.load("breast-cancer@champion").predict(test)
     assert ((predicted == test["target"]).mean()) > 0.9
+    # it was evaluated and gated before becoming champion, and the report is on disk
+    (record,) = client.evaluations.list(champion.ref)
+    assert record.datasets == ("breast-cancer-test@1",)
+    assert [e.subject for e in client.events(kind="gate.passed")] == [f"model:{champion.ref}"]
+    report = tmp_path / ".loopml" / "reports" / f"breast-cancer-{champion.version}.html"
+    assert report.is_file() and "PASSED" in report.read_text()

@@ -5,8 +5,10 @@ version, splits it reproducibly into train and test versions, trains logistic re
 random forests and gradient boosting on them, and logs each model as a nested run under one
 sweep run (its dataset inputs, params, metrics, a learning curve, a confusion-matrix figure,
 feature importances as Parquet) and registers each model as a version of ``breast-cancer``.
-Then it searches the runs, prints a comparison table, approves the best version, makes it the
-``champion``, loads it back by alias and scores the test split with it.
+Then it searches the runs, prints a comparison table, approves the best version and makes it
+the ``champion`` if it passes a release gate (evaluated on the test split by slice, with
+bootstrap intervals, against the previous champion), writes the HTML report, loads the
+champion back by alias and scores the test split with it.
 
 Run it with ``make demo`` or ``python -m loopml.examples.demo``.
 """
@@ -178,13 +180,35 @@ def print_comparison(sweep_id: str) -> None:
     )
 
 
+#: The demo's release gate: the best model must clear it to become champion.
+GATE = {
+    "name": "demo-release",
+    "rules": [
+        {"metric": "auc", "min": 0.95, "use": "low"},
+        {"metric": "log_loss", "max": 0.35},
+        {
+            "slices": {
+                "metric": "accuracy",
+                "min_support": 30,
+                "max_drop": 0.10,
+                "versus": "overall",
+            }
+        },
+        {"cost": {"p99_1_ms": 250, "artifact_mb": 50}},
+    ],
+}
+
+
 def promote_best(sweep_id: str) -> None:
-    """Approve the sweep's best model, make it champion, load it by alias and score with it."""
+    """Evaluate the sweep's best model on the test split (by slice, with intervals, against
+    the current champion if there is one), gate it, and make it champion if the gate passes;
+    then load it back by alias and score with it."""
     from rich.console import Console
     from sklearn.metrics import roc_auc_score
 
     import loopml
 
+    console = Console()
     best = loopml.search_runs(
         EXPERIMENT,
         filter=f"parent_run_id = '{sweep_id}'",
@@ -193,20 +217,37 @@ def promote_best(sweep_id: str) -> None:
         output="runs",
     )[0]
     ref = best.tags["model_version"]
-    loopml.models.approve(ref, comment=f"best AUC of the sweep ({best.metrics['auc']:.4f})")
     version = loopml.models.get(ref)
-    move = loopml.models.set_alias(MODEL, "champion", version.version, reason="demo sweep winner")
+    evaluation = loopml.evaluate(
+        ref,
+        datasets=[version.validation_data or ""],
+        slices=[{"column": "mean radius", "bins": [0, 12, 15, 30]}],
+        resamples=500,
+    )
+    decision = loopml.gate(ref, GATE, evaluation=evaluation)
+    from loopml.core.settings import resolve_settings
+
+    report = resolve_settings().home / "reports" / f"{MODEL}-{version.version}.html"
+    loopml.evaluation_report(evaluation, report, decision=decision)
+    for check in decision.checks:
+        mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
+        console.print(f"  {mark} {check.rule}: {check.observed}")
+    if not decision.passed:
+        console.print(f"Gate failed: {ref} stays a candidate. Report: {report}")
+        return
+    loopml.models.approve(ref, comment=f"gate {decision.policy} passed ({best.name})")
+    move = loopml.models.set_alias(MODEL, "champion", version.version, reason="passed the gate")
     champion = loopml.models.load(f"{MODEL}@champion")
     test = loopml.datasets.load(version.validation_data or "")
     auc = roc_auc_score(test["target"], champion.predict_proba(test)[1])
-    console = Console()
     console.print(
         f"Champion: [bold]{MODEL}@{move.to_version}[/] ({best.name}, {version.flavor}), "
-        f"AUC on {version.validation_data} loaded by alias: {auc:.4f}"
+        f"AUC on {version.validation_data} loaded by alias: {auc:.4f}. Report: {report}"
     )
     console.print(
         f"Explore: [bold].venv/bin/loopml models versions {MODEL}[/], "
-        f"[bold].venv/bin/loopml models lineage {MODEL}@champion[/]"
+        f"[bold].venv/bin/loopml models lineage {MODEL}@champion[/], "
+        f"[bold].venv/bin/loopml evaluations list {MODEL}[/]"
     )
 
 

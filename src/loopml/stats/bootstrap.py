@@ -27,19 +27,26 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from loopml.core.errors import InvalidArgumentError
-from loopml.stats._metric_inputs import Evaluator, FloatArray, MetricUndefined
-from loopml.stats.metrics import check_task, get_metric
+from loopml.stats._metric_inputs import (
+    Evaluator,
+    FloatArray,
+    MetricInputs,
+    MetricUndefined,
+    check_inputs,
+)
+from loopml.stats.metrics import MetricSpec, check_task, get_metric
 
-#: Memory budget of one chunk of weights, in bytes (float64, B * n * 8).
-CHUNK_BYTES = 64 * 1024 * 1024
+#: Budget of one chunk of weights, in bytes (float64, B * n * 8). The kernels make a few
+#: temporaries of the same size, so a small chunk keeps the working set in the CPU caches.
+CHUNK_BYTES = 8 * 1024 * 1024
 
 _BITS = 16  # Poisson(1) by inverse CDF: 16-bit uniforms through a table, exact refinement
 _CDF = scipy_stats.poisson.cdf(np.arange(40), 1.0)
 _EDGES = np.arange(2**_BITS + 1) / 2**_BITS
 _LOW = np.searchsorted(_CDF, _EDGES[:-1], side="right")
 _HIGH = np.searchsorted(_CDF, _EDGES[1:], side="left")
-_TABLE = _LOW.astype(np.float64)
-_AMBIGUOUS = _LOW != _HIGH  # buckets that straddle a CDF step: refine with a finer uniform
+# Count per bucket; -1 marks the buckets that straddle a CDF step (refined with a finer uniform).
+_TABLE = np.where(_LOW == _HIGH, _LOW, -1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,7 @@ def _check_confidence(confidence: object) -> float:
 
 
 def default_chunk(n: int) -> int:
-    """Resamples per chunk so that a (chunk, n) float64 matrix stays within 64 MB."""
+    """Resamples per chunk so that a (chunk, n) float64 matrix stays within 8 MB."""
     return max(1, CHUNK_BYTES // (8 * max(n, 1)))
 
 
@@ -208,7 +215,7 @@ def poisson_weights(
         n: Rows per resample.
         resamples: Total number of resamples.
         seed: Non-negative int seed.
-        chunk: Resamples per yielded matrix (default: within 64 MB).
+        chunk: Resamples per yielded matrix (default: within 8 MB).
 
     Yields:
         Weight matrices; their rows concatenated are the ``resamples`` resamples.
@@ -217,18 +224,18 @@ def poisson_weights(
     resamples = _check_int("resamples", resamples, 0)
     seed = _check_int("seed", seed, 0)
     size = default_chunk(n) if chunk is None else _check_int("chunk", chunk, 1)
+    counts = np.empty((size, n), dtype=np.float32)  # exact: small integers
     for start in range(0, resamples, size):
         rows = min(size, resamples - start)
-        out = np.empty((rows, n))
         for i in range(rows):
             rng = np.random.default_rng([seed, start + i])
             bucket = rng.integers(0, 2**_BITS, size=n, dtype=np.uint16)
-            np.take(_TABLE, bucket, out=out[i])
-            fix = np.flatnonzero(_AMBIGUOUS[bucket])
+            np.take(_TABLE, bucket, out=counts[i])
+            fix = np.flatnonzero(counts[i] < 0)
             if fix.size:
                 u = (bucket[fix] + rng.random(fix.size)) / 2**_BITS
-                out[i, fix] = np.searchsorted(_CDF, u, side="right")
-        yield out
+                counts[i, fix] = np.searchsorted(_CDF, u, side="right")
+        yield counts[:rows].astype(np.float64)
 
 
 def _interval(values: FloatArray, confidence: float) -> tuple[float | None, float | None, int]:
@@ -260,15 +267,31 @@ class _Track:
     values: list[FloatArray]
 
     @classmethod
-    def start(cls, name: str, y: Any, pred: Any, score: Any, k: int | None) -> _Track:
-        spec = get_metric(name)
+    def start(cls, spec: MetricSpec, inputs: MetricInputs, ones: FloatArray) -> _Track:
         try:
-            evaluator = spec.prepare(y, pred, score, k=k)
+            evaluator = spec.kernel(inputs)
         except MetricUndefined as exc:
             return cls(None, None, exc.reason, [])
-        values, reason = evaluator(np.ones((1, np.shape(y)[0])))
+        values, reason = evaluator(ones)
         point = None if np.isnan(values[0]) else float(values[0])
         return cls(evaluator, point, reason if point is None else "", [])
+
+    @classmethod
+    def start_all(
+        cls, specs: Sequence[MetricSpec], y: Any, pred: Any, score: Any, k: int | None
+    ) -> list[_Track]:
+        """Tracks of one model's metrics over one shared :class:`MetricInputs`, so that the
+        work common to several metrics (confusion counts, the ranking pass) is done once per
+        weight matrix."""
+        inputs = (
+            check_inputs("bootstrap_metrics", y, pred, score, k, regression=specs[0].regression)
+            if specs
+            else None
+        )
+        if inputs is None:
+            return []
+        ones = np.ones((1, inputs.n))
+        return [cls.start(spec, inputs, ones) for spec in specs]
 
     def add(self, w: FloatArray) -> FloatArray:
         if self.evaluator is None:
@@ -307,7 +330,7 @@ def bootstrap_metrics(
         resamples: Number of resamples (0: point values only).
         confidence: Interval level in (0, 1).
         seed: Seed of the weights (same seed, same intervals).
-        chunk: Resamples per weight matrix (default: within 64 MB).
+        chunk: Resamples per weight matrix (default: within 8 MB).
         baseline: ``(pred, score)`` of a baseline model on the same rows, for paired
             differences (candidate - baseline on the same resamples).
 
@@ -330,8 +353,8 @@ def bootstrap_metrics(
                 f"Metric {spec.name!r} does not apply to task {task!r}; it is for "
                 f"{', '.join(sorted(spec.tasks))}. Drop it or choose another metric."
             )
-    cand = [_Track.start(s.name, y, pred, score, k) for s in specs]
-    base = [_Track.start(s.name, y, *baseline, k) for s in specs] if baseline else None
+    cand = _Track.start_all(specs, y, pred, score, k)
+    base = _Track.start_all(specs, y, *baseline, k) if baseline else None
     diffs: list[list[FloatArray]] = [[] for _ in specs]
     for w in poisson_weights(np.shape(y)[0], resamples, seed=seed, chunk=chunk):
         for i, track in enumerate(cand):

@@ -78,7 +78,11 @@ def _scores(inputs: MetricInputs, ranks: list[_Ranks], w: FloatArray) -> dict[st
             roc.append(ratio(roc_area, positives * negatives))
             ap.append(ratio(precision_area, positives))
             has_positive.append(positives > 0)
-        return {"roc_auc": np.stack(roc), "pr_auc": np.stack(ap), "positive": np.stack(has_positive)}
+        return {
+            "roc_auc": np.stack(roc),
+            "pr_auc": np.stack(ap),
+            "positive": np.stack(has_positive),
+        }
 
     return inputs.memo("ranking", w, build)
 
