@@ -378,3 +378,35 @@ def test_a_second_real_dataset_churn(service: EvaluationService) -> None:
         evaluation=evaluation,
     )
     assert decision.passed, [c.reason for c in decision.checks]
+
+
+def test_multiclass_and_a_model_without_probabilities(service: EvaluationService) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.svm import LinearSVC
+
+    iris = load_iris(as_frame=True)
+    frame = iris.frame.assign(species=iris.target_names[iris.target])
+    features = list(iris.feature_names)
+    ref = service.datasets.register("iris", frame.drop(columns="target"), target="species").ref
+    model = LogisticRegression(max_iter=2000).fit(frame[features], frame["species"])
+    version = service.registry.register(model, "iris-clf", input_example=frame[features].head())
+    evaluation = service.evaluate(
+        version.ref, datasets=[ref], sensitive=["species"], resamples=30, costs=False
+    )
+    result = evaluation.datasets[0]
+    assert evaluation.task == "multiclass" and result.metrics[0].name == "accuracy"
+    accuracy = result.metric("accuracy")
+    assert accuracy is not None and accuracy.value == pytest.approx(
+        accuracy_score(frame["species"], model.predict(frame[features])), rel=1e-12
+    )
+    assert result.curves["confusion"]["labels"] == ["setosa", "versicolor", "virginica"]
+    assert all(f.value is None and "binary" in f.reason for f in result.fairness)
+    svc = LinearSVC().fit(frame[features], frame["species"] == "setosa")
+    plain = service.registry.register(svc, "setosa", input_example=frame[features].head())
+    binary = service.datasets.register(
+        "setosa", frame[features].assign(setosa=frame["species"] == "setosa"), target="setosa"
+    ).ref
+    result = service.evaluate(plain.ref, datasets=[binary], resamples=20, costs=False).datasets[0]
+    auc, acc = result.metric("roc_auc"), result.metric("accuracy")
+    assert auc is not None and auc.value is None and auc.reason
+    assert acc is not None and acc.value == pytest.approx(1.0)
