@@ -15,7 +15,7 @@ from loopml.stats.bootstrap import (
     bootstrap_metrics,
     poisson_weights,
 )
-from loopml.stats.metrics import compute
+from loopml.stats.metrics import compute, default_metrics
 
 
 def _binary(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,3 +148,15 @@ def test_bootstrap_custom() -> None:
 
     bad = bootstrap_custom(broken, y, pred, resamples=5)
     assert bad.value is None and bad.undefined == 5 and "ZeroDivisionError" in bad.reason
+
+
+def test_shared_work_across_metrics_equals_each_metric_alone() -> None:
+    y, pred, score = _binary(500, seed=4)
+    names = list(default_metrics("binary"))
+    r = bootstrap_metrics(names, y, pred, score, k=2, task="binary", resamples=40, seed=5)
+    w = np.concatenate(list(poisson_weights(500, 40, seed=5)))
+    for name in names:
+        values = compute(name, y, pred, score, k=2, w=w)
+        low, high = np.quantile(values, [0.025, 0.975])
+        assert r[name].estimate.low == pytest.approx(low, rel=1e-12)
+        assert r[name].estimate.high == pytest.approx(high, rel=1e-12)

@@ -226,3 +226,26 @@ def test_registry_metadata() -> None:
     assert METRICS["roc_auc"].tasks == {"binary", "multiclass"}
     with pytest.raises(InvalidArgumentError, match="'task' parameter"):
         default_metrics("binnary")
+
+
+def test_ranking_with_ties_2d_equals_rows_and_many_classes_use_sparse_cells() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 9, 400)
+    raw = np.round(rng.random((400, 9)) + 0.6 * np.eye(9)[y], 1)  # many tied scores
+    score = raw / raw.sum(axis=1, keepdims=True)
+    pred = score.argmax(axis=1)
+    w = rng.poisson(1.0, (3, 400)).astype(float)
+    for name in default_metrics("multiclass"):  # 81 confusion cells: the sparse path
+        batch = compute(name, y, pred, score, k=9, w=w)
+        for row in range(3):
+            single = compute(name, y, pred, score, k=9, w=w[row])
+            assert batch[row] == pytest.approx(single, rel=1e-12, abs=1e-14)
+    expected = skm.f1_score(y, pred, average="macro", zero_division=0, sample_weight=w[0])
+    assert compute("f1", y, pred, score, k=9, w=w[0]) == pytest.approx(expected, rel=1e-9)
+    p1 = np.round(score[:, 1], 1)
+    binary = np.stack([1 - p1, p1], 1)
+    y1 = (y == 1).astype(np.int64)
+    keep = w[1] > 0
+    for name, sk in (("roc_auc", skm.roc_auc_score), ("pr_auc", skm.average_precision_score)):
+        got = compute(name, y1, (p1 > 0.5).astype(int), binary, k=2, w=w)
+        assert got[1] == pytest.approx(sk(y1[keep], p1[keep], sample_weight=w[1][keep]))

@@ -3,7 +3,10 @@
 The resampling is the Poisson bootstrap: each row gets an independent Poisson(1) weight per
 resample instead of a multinomial draw of n indices. For large n the two are equivalent (a
 multinomial(n, 1/n) count tends to Poisson(1)); the Poisson form needs no index arrays, lets
-every metric run on a weight matrix (B, n) in a few vectorized passes, and streams in chunks.
+every metric run on a weight matrix (B, n) in a few vectorized passes, and streams in chunks
+small enough to stay in the CPU caches. The metrics of one model share one checked input, so
+work common to several of them (one matrix product for the confusion counts, log loss, Brier
+and ECE; one pass in score order for both AUCs) is done once per chunk.
 Resample ``r``'s weights depend only on ``(seed, r)``, so results do not depend on the chunk
 size. Intervals are percentile intervals over the resamples where the metric is defined; the
 paired difference (candidate - baseline) is computed on the same weights in every resample.
@@ -283,13 +286,10 @@ class _Track:
         """Tracks of one model's metrics over one shared :class:`MetricInputs`, so that the
         work common to several metrics (confusion counts, the ranking pass) is done once per
         weight matrix."""
-        inputs = (
-            check_inputs("bootstrap_metrics", y, pred, score, k, regression=specs[0].regression)
-            if specs
-            else None
-        )
-        if inputs is None:
+        if not specs:
             return []
+        regression = specs[0].regression  # bootstrap_metrics checked: all of one task
+        inputs = check_inputs("bootstrap_metrics", y, pred, score, k, regression=regression)
         ones = np.ones((1, inputs.n))
         return [cls.start(spec, inputs, ones) for spec in specs]
 
