@@ -603,3 +603,34 @@ def test_a_pipeline_with_script_defined_steps_loads_in_another_process(tmp_path:
     X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
     proba = client.models.load("clipped@1").predict_proba(X)
     np.testing.assert_array_equal(proba.to_numpy(), np.load(tmp_path / "expected.npy"))
+
+
+def test_concurrent_loads_of_one_version_read_it_once(
+    registry: ModelRegistry,
+    models: dict[str, Pipeline],
+    features: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    _register(registry, models["a"], features)
+    reads: list[str] = []
+    original = registry.backend.artifacts.open
+
+    def slow(digest: str) -> Any:
+        reads.append(digest)
+        threading.Event().wait(0.2)  # every loader arrives while the first one reads
+        return original(digest)
+
+    monkeypatch.setattr(registry.backend.artifacts, "open", slow)
+    loaded: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: loaded.append(registry.load("credit-default@1").raw))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(reads) == 1 and len(loaded) == 4
+    assert all(raw is loaded[0] for raw in loaded)
