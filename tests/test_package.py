@@ -23,6 +23,8 @@ PACKAGES = [
     "loopml.store",
     "loopml.store.sql",
     "loopml.store.artifacts",
+    "loopml.store.logs",
+    "loopml.serving",
     "loopml.tracking",
     "loopml.client",
     "loopml.cli",

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from loopml import __version__
-from loopml.cli import data, doctor, evaluation, events, experiments, models, runs
+from loopml.cli import data, doctor, evaluation, events, experiments, models, runs, serving
 from loopml.cli.state import state
 from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
 
@@ -28,6 +28,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.command("evaluate")(evaluation.evaluate_command)
 app.command("gate")(evaluation.gate_command)
+app.command("serve")(serving.serve_command)
+app.command("predict")(serving.predict_command)
 app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
 

@@ -66,6 +66,13 @@ VARIABLES: tuple[Variable, ...] = (
         "fsspec URL or path of the artifact store. Default: <home>/artifacts.",
     ),
     Variable(
+        "logs_url",
+        "LOOPML_LOGS_URL",
+        str,
+        None,
+        "fsspec URL or path of the prediction log store (Parquet). Default: <home>/logs.",
+    ),
+    Variable(
         "experiment",
         "LOOPML_EXPERIMENT",
         str,
@@ -112,6 +119,7 @@ class Settings:
         home: Folder of the embedded store.
         db_url: SQLAlchemy URL of the metadata store.
         artifacts_url: fsspec URL or local path of the artifact store.
+        logs_url: fsspec URL or local path of the prediction log store.
         experiment: Default experiment name.
         capture_env: Whether runs capture code and environment on their own.
         flush_interval: Seconds between background metric writes.
@@ -126,6 +134,7 @@ class Settings:
     home: Path
     db_url: str
     artifacts_url: str
+    logs_url: str = ""
     experiment: str = "default"
     capture_env: bool = True
     flush_interval: float = 0.5
@@ -270,4 +279,6 @@ def resolve_settings(
         values["db_url"] = f"sqlite:///{home / 'loopml.db'}"
     if values["artifacts_url"] is None:
         values["artifacts_url"] = str(home / "artifacts")
+    if values["logs_url"] is None:
+        values["logs_url"] = str(home / "logs")
     return Settings(project_root=root, project_file=project_file, sources=sources, **values)

@@ -1,0 +1,283 @@
+"""The model server's HTTP face: an ASGI app over :class:`~loopml.serving.InferenceService`.
+
+Routes:
+
+* Open Inference Protocol (KServe v2): ``GET /v2/health/live``, ``GET /v2/health/ready``,
+  ``GET /v2/models/{name}``, ``GET /v2/models/{name}/ready``, ``POST /v2/models/{name}/infer``
+  (``inputs`` as named columns: ``{"name": "age", "shape": [n], "datatype": "INT64",
+  "data": [...]}``);
+* ``POST /predict``: ``{"records": [{...}, ...]}``, ``{"columns": [...], "data": [[...]]}`` or
+  one record ``{...}``; an optional ``"key"`` keeps a caller on the same canary route;
+* ``POST /predict/batch``: the same, for many rows per request (a larger body limit);
+* ``GET /metrics``: Prometheus.
+
+Every answer carries the prediction ids, the version that answered and the route taken (in the
+body and in the ``X-Loopml-Version`` / ``X-Loopml-Route`` headers). Bad input is a 4xx whose
+message names the field: malformed JSON 400, wrong content type 415, a body over the limit
+413, an unknown model 404, a missing/extra/mistyped column 422; a model that fails with no
+fallback 503. Bodies are parsed with orjson, not through pydantic models, to keep the server's
+own overhead small.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
+from loopml.serving import InferenceService, ModelUnavailableError, PredictionResult
+
+_log = logging.getLogger("loopml.api.inference")
+
+#: Largest body of ``/predict`` and ``/v2/.../infer`` (bytes).
+MAX_BODY = 2 * 1024 * 1024
+#: Largest body of ``/predict/batch`` (bytes).
+MAX_BATCH_BODY = 64 * 1024 * 1024
+_JSON = "application/json"
+
+
+class HttpError(Exception):
+    """An error answered with ``status`` and ``message`` (never a traceback)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(orjson.dumps({"error": message}), status_code=status, media_type=_JSON)
+
+
+async def _body(request: Request, limit: int) -> Any:
+    """Read and parse a JSON body within ``limit`` bytes."""
+    kind = request.headers.get("content-type", "")
+    if kind.split(";")[0].strip().lower() not in (_JSON, ""):
+        raise HttpError(415, f"The body must be JSON (Content-Type: {_JSON}); got {kind!r}.")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HttpError(
+            413,
+            f"The body is {int(declared):,} bytes; the limit here is {limit:,} bytes. "
+            "Send fewer rows per request (or use /predict/batch).",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, f"The body is over the limit of {limit:,} bytes.")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw:
+        raise HttpError(400, "The body is empty; send JSON with the rows to predict.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise HttpError(400, f"The body is not valid JSON: {exc}.") from None
+
+
+def _rows(body: Any) -> tuple[Any, str | None]:
+    """The rows of a ``/predict`` body (in a form the service accepts) and the routing key."""
+    if isinstance(body, list):
+        return body, None
+    if not isinstance(body, dict):
+        raise HttpError(
+            422,
+            'The body must be an object: {"records": [...]}, {"columns": [...], '
+            '"data": [[...]]}, or one record {"col": value, ...}.',
+        )
+    key = body.get("key")
+    if key is not None and not isinstance(key, str | int):
+        raise HttpError(422, f"'key' must be a string or an integer; got {type(key).__name__}.")
+    key_text = None if key is None else str(key)
+    if "records" in body:
+        records = body["records"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise HttpError(422, "'records' must be a list of objects, one per row.")
+        return records, key_text
+    if "columns" in body or "data" in body:
+        columns, data = body.get("columns"), body.get("data")
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise HttpError(422, "'columns' must be a list of column names.")
+        if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
+            raise HttpError(422, "'data' must be a list of rows, each a list of values.")
+        for i, row in enumerate(data):
+            if len(row) != len(columns):
+                raise HttpError(
+                    422, f"data[{i}] has {len(row)} values but there are {len(columns)} columns."
+                )
+        return [dict(zip(columns, row, strict=True)) for row in data], key_text
+    record = {k: v for k, v in body.items() if k != "key"}
+    return record, key_text
+
+
+def _v2_rows(body: Any) -> tuple[dict[str, list[Any]], str | None]:
+    """The columns of an Open Inference Protocol request."""
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise HttpError(422, "The body must be an object with 'inputs': a list of tensors.")
+    columns: dict[str, list[Any]] = {}
+    for i, tensor in enumerate(body["inputs"]):
+        if not isinstance(tensor, dict):
+            raise HttpError(422, f"inputs[{i}] must be an object with name, shape and data.")
+        name, data = tensor.get("name"), tensor.get("data")
+        if not isinstance(name, str):
+            raise HttpError(422, f"inputs[{i}].name must be a string (the column's name).")
+        if not isinstance(data, list):
+            raise HttpError(422, f"inputs[{i}] ({name!r}).data must be a list of values.")
+        if any(isinstance(v, list | dict) for v in data):
+            raise HttpError(422, f"inputs[{i}] ({name!r}).data must be flat: one value per row.")
+        columns[name] = data
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise HttpError(422, "Every input tensor must have the same number of rows.")
+    parameters = body.get("parameters") or {}
+    key = parameters.get("key") if isinstance(parameters, dict) else None
+    return columns, None if key is None else str(key)
+
+
+def _headers(result: PredictionResult) -> dict[str, str]:
+    return {"X-Loopml-Version": f"{result.model}@{result.version}", "X-Loopml-Route": result.route}
+
+
+def _answer(result: PredictionResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "predictions": result.predictions,
+        "prediction_ids": list(result.ids),
+        "model": result.model,
+        "version": result.version,
+        "route": result.route,
+    }
+    if result.proba is not None:
+        out["probabilities"] = result.proba
+    if result.reason:
+        out["fallback_reason"] = result.reason
+    return out
+
+
+def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAPI:
+    """Build the ASGI app over ``service`` (started and stopped with the app's lifespan)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title=f"loopml: {service.name}", lifespan=lifespan, openapi_url="/openapi.json")
+
+    async def predict(body: Any, key: str | None) -> Response:
+        try:
+            result = await service.predict(body, key=key)
+        except InvalidArgumentError as exc:
+            return _error(422, str(exc))
+        except ModelUnavailableError as exc:
+            return _error(503, str(exc))
+        return Response(orjson.dumps(_answer(result)), media_type=_JSON, headers=_headers(result))
+
+    @app.exception_handler(HttpError)
+    async def _http_error(_request: Request, exc: HttpError) -> Response:
+        return _error(exc.status, exc.message)
+
+    @app.exception_handler(LoopmlError)
+    async def _loopml_error(_request: Request, exc: LoopmlError) -> Response:
+        status = 404 if isinstance(exc, NotFoundError) else 422
+        return _error(status, str(exc))
+
+    @app.get("/v2/health/live")
+    async def live() -> Mapping[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready")
+    async def ready() -> Response:
+        ok = service.ready()
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    def _known(name: str) -> None:
+        if name != service.name:
+            raise HttpError(404, f"No model {name!r} here; this server serves {service.name!r}.")
+
+    @app.get("/v2/models/{name}")
+    async def metadata(name: str) -> Response:
+        _known(name)
+        return Response(orjson.dumps(service.describe()), media_type=_JSON)
+
+    @app.get("/v2/models/{name}/ready")
+    async def model_ready(name: str) -> Response:
+        _known(name)
+        return JSONResponse({"name": name, "ready": service.ready()})
+
+    @app.post("/v2/models/{name}/infer")
+    async def infer(name: str, request: Request) -> Response:
+        _known(name)
+        body = await _body(request, max_body)
+        columns, key = _v2_rows(body)
+        try:
+            result = await service.predict(columns, key=key)
+        except InvalidArgumentError as exc:
+            return _error(422, str(exc))
+        except ModelUnavailableError as exc:
+            return _error(503, str(exc))
+        outputs: list[dict[str, Any]] = [
+            {
+                "name": "predict",
+                "shape": [len(result.predictions)],
+                "datatype": _datatype(result.predictions),
+                "data": result.predictions,
+            }
+        ]
+        if result.proba is not None:
+            labels = list(result.proba[0]) if result.proba else []
+            outputs.append(
+                {
+                    "name": "predict_proba",
+                    "shape": [len(result.proba), len(labels)],
+                    "datatype": "FP64",
+                    "data": [row[label] for row in result.proba for label in labels],
+                    "parameters": {"labels": labels},
+                }
+            )
+        answer = {
+            "model_name": result.model,
+            "model_version": str(result.version),
+            "id": body.get("id") if isinstance(body.get("id"), str) else result.ids[0],
+            "outputs": outputs,
+            "parameters": {"prediction_ids": list(result.ids), "route": result.route},
+        }
+        return Response(orjson.dumps(answer), media_type=_JSON, headers=_headers(result))
+
+    @app.post("/predict")
+    async def predict_route(request: Request) -> Response:
+        rows, key = _rows(await _body(request, max_body))
+        return await predict(rows, key)
+
+    @app.post("/predict/batch")
+    async def predict_batch(request: Request) -> Response:
+        rows, key = _rows(await _body(request, max(max_body, MAX_BATCH_BODY)))
+        return await predict(rows, key)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        data, kind = service.metrics.render()
+        return Response(data, media_type=kind)
+
+    return app
+
+
+def _datatype(values: list[Any]) -> str:
+    first = values[0] if values else None
+    if isinstance(first, bool):
+        return "BOOL"
+    if isinstance(first, int):
+        return "INT64"
+    if isinstance(first, float):
+        return "FP64"
+    return "BYTES"

@@ -1,0 +1,56 @@
+"""Building the model server's app from the environment, for uvicorn's worker processes.
+
+``loopml serve`` puts its options in ``LOOPML_SERVE_CONFIG`` (JSON) and starts uvicorn with
+:func:`app_from_environment` as the app factory, so every worker process builds its own
+service (its own model copies, its own prediction-log spool) from the same options.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+
+from loopml.api.inference import create_app
+from loopml.core.errors import InvalidArgumentError
+from loopml.core.settings import resolve_settings
+from loopml.registry.refs import parse_model_ref
+from loopml.serving import InferenceService, ServeConfig, parse_canary
+from loopml.store.backend import open_backend
+
+#: Environment variable carrying the serve options to the worker processes.
+CONFIG_ENV = "LOOPML_SERVE_CONFIG"
+
+
+def service_from_options(options: dict[str, Any]) -> InferenceService:
+    """Build the service ``loopml serve`` describes (the spool is per process)."""
+    settings = resolve_settings()
+    backend = open_backend(settings)
+    name = parse_model_ref(options["model"]).name
+    spool = settings.home / "spool" / f"{name}-{os.getpid()}"
+    canary = options.get("canary")
+    config = ServeConfig(
+        model=options["model"],
+        canary=parse_canary(canary) if canary else None,
+        shadow=options.get("shadow"),
+        fallback=options.get("fallback"),
+        timeout_ms=options.get("timeout_ms"),
+        max_batch=int(options.get("max_batch", 32)),
+        max_wait_ms=float(options.get("max_wait_ms", 2.0)),
+        poll_interval_s=float(options.get("poll_interval_s", 5.0)),
+        spool_dir=spool if options.get("log", True) else None,
+        logs_url=settings.logs_url,
+    )
+    return InferenceService(backend, config)
+
+
+def app_from_environment() -> FastAPI:
+    """The app for one uvicorn worker, from ``LOOPML_SERVE_CONFIG``."""
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        raise InvalidArgumentError(
+            f"{CONFIG_ENV} is not set: start the server with `loopml serve NAME@ALIAS`."
+        )
+    return create_app(service_from_options(orjson.loads(raw)))

@@ -1,0 +1,104 @@
+"""``loopml serve`` (the model server) and ``loopml predict`` (batch scoring of a file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def serve_command(
+    model: str = typer.Argument(..., help="The champion: name@alias (followed) or name@version."),
+    canary: str | None = typer.Option(
+        None, "--canary", help="A canary and its share: name@challenger:10."
+    ),
+    shadow: str | None = typer.Option(None, "--shadow", help="A shadow model: name@9."),
+    fallback: str = typer.Option(
+        "previous",
+        "--fallback",
+        help="previous (the alias's former version), a ref, or none.",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port"),
+    workers: int = typer.Option(1, "--workers", help="Server processes."),
+    timeout_ms: float | None = typer.Option(None, "--timeout-ms", help="Model call deadline."),
+    max_batch: int = typer.Option(32, "--max-batch", help="Rows per model call (1: no batching)."),
+    max_wait_ms: float = typer.Option(2.0, "--max-wait-ms", help="Wait for a batch to fill."),
+    poll: float = typer.Option(5.0, "--poll", help="Seconds between alias checks (0: never)."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
+) -> None:
+    """Serve a model over HTTP (Open Inference Protocol, /predict, /metrics)."""
+    import uvicorn
+
+    from loopml.api.server import CONFIG_ENV
+
+    config = {
+        "model": model,
+        "canary": canary,
+        "shadow": shadow,
+        "fallback": None if fallback.lower() == "none" else fallback,
+        "timeout_ms": timeout_ms,
+        "max_batch": max_batch,
+        "max_wait_ms": max_wait_ms,
+        "poll_interval_s": poll,
+        "log": not no_log,
+    }
+    os.environ[CONFIG_ENV] = orjson.dumps(config).decode()
+    console.print(
+        f"Serving {model}"
+        + (f", canary {canary}" if canary else "")
+        + (f", shadow {shadow}" if shadow else "")
+        + f" on http://{host}:{port} ({workers} worker(s))"
+    )
+    uvicorn.run(
+        "loopml.api.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def predict_command(
+    model: str = typer.Argument(..., help="name@alias or name@version"),
+    source: Path = typer.Argument(..., help="Input rows: a Parquet or CSV file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file."),
+    batch_size: int = typer.Option(50_000, "--batch-size", help="Rows per chunk."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
+) -> None:
+    """Score a file in chunks (with a progress bar), logging like the server."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from loopml.cli.state import state
+    from loopml.serving.batch import score_file
+
+    client = state.client()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(f"Scoring {source.name} with {model}", total=None)
+
+        def advance(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        rows = score_file(
+            client.models,
+            model,
+            source,
+            out,
+            batch_size=batch_size,
+            log=not no_log,
+            on_progress=advance,
+        )
+    console.print(f"Wrote {rows:,} predictions to {out}")

@@ -1,0 +1,25 @@
+"""Layer 3: model serving without a web framework (the HTTP face is ``loopml.api.inference``).
+
+- :mod:`.service`: :class:`InferenceService`: routing, fallbacks, deadlines, shadow, logging.
+- :mod:`.slot`: a served ref and its hot swap when the alias moves.
+- :mod:`.batcher`: adaptive micro-batching. :mod:`.routing`: canary routing.
+- :mod:`.metrics`: the Prometheus metrics.
+"""
+
+from loopml.serving.routing import Router
+from loopml.serving.service import (
+    InferenceService,
+    ModelUnavailableError,
+    PredictionResult,
+    ServeConfig,
+    parse_canary,
+)
+
+__all__ = [
+    "InferenceService",
+    "ModelUnavailableError",
+    "PredictionResult",
+    "Router",
+    "ServeConfig",
+    "parse_canary",
+]

@@ -1,0 +1,135 @@
+"""Adaptive micro-batching: concurrent requests within a short window go to the model as one
+batch.
+
+A request waits at most ``max_wait_ms`` for company; as soon as ``max_batch`` rows are queued
+the batch leaves at once. Under light load a lone request waits only for the window; under
+heavy load batches fill up and the model's per-call overhead is paid once per batch. The model
+runs in a worker thread, so the event loop keeps accepting requests meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from loopml.core.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class BatchOutput:
+    """A model's outputs for some rows: predictions, and probabilities when it has them."""
+
+    predictions: np.ndarray
+    proba: np.ndarray | None
+
+
+class MicroBatcher:
+    """Collects frames into batches for ``predict``.
+
+    Args:
+        predict: Called with the concatenated frame of a batch (in a worker thread).
+        max_batch: Most rows per batch (1 disables batching).
+        max_wait_ms: Longest a request waits for others.
+        executor: Where ``predict`` runs (default: the loop's default executor).
+        on_batch: Called with each batch's row count (metrics).
+    """
+
+    def __init__(
+        self,
+        predict: Callable[[pd.DataFrame], BatchOutput],
+        *,
+        max_batch: int = 64,
+        max_wait_ms: float = 2.0,
+        executor: Executor | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise InvalidArgumentError(
+                f"The 'max_batch' of the micro-batcher must be an int >= 1. Got {max_batch!r}."
+            )
+        if not isinstance(max_wait_ms, int | float) or max_wait_ms < 0:
+            raise InvalidArgumentError(
+                f"The 'max_wait_ms' of the micro-batcher must be a number >= 0. Got "
+                f"{max_wait_ms!r}."
+            )
+        self._predict = predict
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self._executor = executor
+        self._on_batch = on_batch
+        self._queue: asyncio.Queue[tuple[pd.DataFrame, asyncio.Future[BatchOutput]]] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    async def submit(self, frame: pd.DataFrame) -> BatchOutput:
+        """Queue one request's rows and wait for their outputs (the model's exception, if it
+        raises, is raised here for every request of the batch)."""
+        loop = asyncio.get_running_loop()
+        if self.max_batch == 1 or len(frame) >= self.max_batch:
+            return await loop.run_in_executor(self._executor, self._run, frame)
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        future: asyncio.Future[BatchOutput] = loop.create_future()
+        await self._queue.put((frame, future))
+        return await future
+
+    def _run(self, frame: pd.DataFrame) -> BatchOutput:
+        if self._on_batch is not None:
+            self._on_batch(len(frame))
+        return self._predict(frame)
+
+    async def _drain(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        loop = asyncio.get_running_loop()
+        while True:
+            frame, future = await queue.get()
+            batch = [(frame, future)]
+            rows = len(frame)
+            deadline = time.monotonic() + self.max_wait
+            while rows < self.max_batch:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout)
+                except TimeoutError:
+                    break
+                batch.append(item)
+                rows += len(item[0])
+            frames = [f for f, _ in batch]
+            joined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            try:
+                out = await loop.run_in_executor(self._executor, self._run, joined)
+            except Exception as exc:  # the model failed: every request of the batch hears it
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            start = 0
+            for part, fut in batch:
+                stop = start + len(part)
+                if not fut.done():
+                    fut.set_result(
+                        BatchOutput(
+                            out.predictions[start:stop],
+                            None if out.proba is None else out.proba[start:stop],
+                        )
+                    )
+                start = stop
+
+    async def close(self) -> None:
+        """Stop the batching task (requests in flight are answered first)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None

@@ -1,0 +1,401 @@
+""":class:`InferenceService`: the model server without the web: routing between champion and
+canary, shadow traffic, fallbacks, deadlines, hot swap, micro-batching and the prediction log.
+
+The HTTP face is :mod:`loopml.api.inference`; this class is what it calls, and what the
+benchmarks call in-process to measure the server's own overhead.
+
+One request:
+
+1. route: ``canary`` for ``percent`` % of the traffic (sticky by request key), else
+   ``champion``;
+2. check the input against the routed model's signature (an error names the column and is
+   the caller's fault: 422);
+3. predict through that model's micro-batcher, within the deadline;
+4. when the model raises or misses the deadline: answer from the fallback (the version the
+   champion alias held before, another ref, or nothing: then the error is the server's: 503);
+5. log every row (inputs, output, version, route, latency, time) to the prediction log, off
+   the request path;
+6. after answering, hand the same rows to the shadow model (its answer is only logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loopml.core.errors import InvalidArgumentError, LoopmlError
+from loopml.registry import ModelRegistry
+from loopml.registry import aliases as alias_log
+from loopml.registry.refs import parse_model_ref
+from loopml.serving.batcher import BatchOutput, MicroBatcher
+from loopml.serving.metrics import ServingMetrics
+from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW, Router
+from loopml.serving.slot import ModelSlot, Served, Watcher
+from loopml.store.backend import Backend
+
+_log = logging.getLogger("loopml.serving")
+
+
+class ModelUnavailableError(LoopmlError):
+    """The model failed or missed its deadline and there is no fallback (HTTP 503)."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How to serve a model.
+
+    Attributes:
+        model: The champion ref (``credit-default@champion``).
+        canary: A canary ref and its share in percent, if any.
+        shadow: A shadow ref, if any (sees every request after the answer; logged only).
+        fallback: ``previous`` (the version the champion's alias held before), a ref, or None.
+        timeout_ms: Deadline of a model call (None: no deadline).
+        max_batch: Most rows per model call (1: no micro-batching).
+        max_wait_ms: Longest a request waits for others to batch with.
+        poll_interval_s: How often aliases are checked for moves (0: never).
+        spool_dir: Folder of the prediction log's spool (None: no logging).
+        logs_url: Where the log is compacted to, as Parquet (None: leave it in the spool).
+        threads: Worker threads running the models.
+    """
+
+    model: str
+    canary: tuple[str, float] | None = None
+    shadow: str | None = None
+    fallback: str | None = "previous"
+    timeout_ms: float | None = None
+    max_batch: int = 32
+    max_wait_ms: float = 2.0
+    poll_interval_s: float = 5.0
+    spool_dir: Path | None = None
+    logs_url: str | None = None
+    threads: int = 4
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """The answer to one request.
+
+    Attributes:
+        ids: One prediction id per row (32 hex digits; the log's key, for joining labels).
+        predictions: One prediction per row (JSON-ready).
+        proba: Class probabilities per row (``{label: p}``), or None.
+        model: The model name.
+        version: The version that answered.
+        route: ``champion``, ``canary`` or ``fallback``.
+        latency_ms: Time spent in the service.
+        reason: Why the fallback answered, if it did.
+    """
+
+    ids: tuple[str, ...]
+    predictions: list[Any]
+    proba: list[dict[str, float]] | None
+    model: str
+    version: int
+    route: str
+    latency_ms: float
+    reason: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _plain(values: np.ndarray) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]
+
+
+class InferenceService:
+    """Serve one model (with its canary, shadow and fallback) from a backend.
+
+    Args:
+        backend: The stores the registry is read from.
+        config: What to serve.
+        seed: Seed of the canary's random choice for requests without a key.
+    """
+
+    def __init__(self, backend: Backend, config: ServeConfig, *, seed: int | None = None) -> None:
+        self.config = config
+        self.registry = ModelRegistry(backend)
+        self.metrics = ServingMetrics()
+        self.name = parse_model_ref(config.model).name
+        self._pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="loopml")
+        self.router = Router(config.canary[1] if config.canary else 0.0, seed=seed)
+        self.slots: dict[str, ModelSlot] = {
+            CHAMPION: ModelSlot(self.registry, config.model, role=CHAMPION, on_swap=self._swapped)
+        }
+        if config.canary is not None:
+            self.slots[CANARY] = ModelSlot(
+                self.registry, config.canary[0], role=CANARY, on_swap=self._swapped
+            )
+        if config.shadow is not None:
+            self.slots[SHADOW] = ModelSlot(self.registry, config.shadow, role=SHADOW)
+        fallback = self._fallback_ref(config)
+        if fallback is not None:
+            self.slots[FALLBACK] = ModelSlot(self.registry, fallback, role=FALLBACK)
+        self._batchers: dict[int, MicroBatcher] = {}
+        self._watcher = Watcher(list(self.slots.values()), config.poll_interval_s)
+        self._log = self._open_log(config)
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _fallback_ref(self, config: ServeConfig) -> str | None:
+        if config.fallback is None:
+            return None
+        if config.fallback != "previous":
+            return config.fallback
+        ref = parse_model_ref(config.model)
+        if ref.alias is None:
+            return None
+        moves = self.registry.alias_history(ref.name, ref.alias)
+        _current, before = alias_log.rollback_target(moves)
+        return None if before is None else f"{ref.name}@{before}"
+
+    @staticmethod
+    def _open_log(config: ServeConfig) -> Any:
+        if config.spool_dir is None:
+            return None
+        from loopml.store.logs import PredictionLog
+
+        return PredictionLog(Path(config.spool_dir))
+
+    def start(self) -> None:
+        """Start watching aliases for moves."""
+        self._watcher.start()
+
+    async def stop(self) -> None:
+        """Finish shadow work, stop watching, flush and compact the log."""
+        if self._shadow_tasks:
+            await asyncio.gather(*self._shadow_tasks, return_exceptions=True)
+        for batcher in self._batchers.values():
+            await batcher.close()
+        self._watcher.stop()
+        self.close_log()
+        self._pool.shutdown(wait=True)
+
+    def close_log(self) -> None:
+        """Flush the prediction log and compact it into the log store."""
+        if self._log is None:
+            return
+        self._log.close()
+        if self.config.logs_url is not None and self.config.spool_dir is not None:
+            from loopml.store.logs import compact
+
+            compact(Path(self.config.spool_dir), self.config.logs_url)
+
+    def _swapped(self, old: Served | None, new: Served) -> None:
+        self.metrics.swaps.labels(role=CHAMPION).inc()
+        _log.info("Now serving %s (was %s)", new.ref, old.ref if old else None)
+
+    # -- predict ---------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Whether the champion is loaded."""
+        return CHAMPION in self.slots
+
+    def _batcher(self, served: Served) -> MicroBatcher:
+        key = id(served)
+        batcher = self._batchers.get(key)
+        if batcher is None:
+            batcher = MicroBatcher(
+                served.run,
+                max_batch=self.config.max_batch,
+                max_wait_ms=self.config.max_wait_ms,
+                executor=self._pool,
+                on_batch=self.metrics.batch_rows.observe,
+            )
+            self._batchers[key] = batcher
+        return batcher
+
+    async def _call(self, served: Served, frame: pd.DataFrame) -> BatchOutput:
+        call = self._batcher(served).submit(frame)
+        if self.config.timeout_ms is None:
+            return await call
+        return await asyncio.wait_for(call, self.config.timeout_ms / 1000)
+
+    async def predict(self, data: Any, *, key: str | None = None) -> PredictionResult:
+        """Answer one request; see the module docstring for the steps.
+
+        Raises:
+            InvalidArgumentError: The input breaks the signature (names the column).
+            ModelUnavailableError: The model failed and there is no fallback.
+        """
+        started = time.perf_counter()
+        route = self.router.route(key)
+        served = self.slots[route].current
+        try:
+            frame = served.model.prepare(data)
+        except InvalidArgumentError:
+            self.metrics.errors.labels(kind="invalid").inc()
+            raise
+        reason: str | None = None
+        try:
+            out = await self._call(served, frame)
+        except TimeoutError:
+            reason = f"{served.ref} missed its {self.config.timeout_ms:g} ms deadline"
+            self.metrics.errors.labels(kind="timeout").inc()
+        except Exception as exc:  # the model's library failed on these rows
+            reason = f"{served.ref} failed: {type(exc).__name__}: {exc}"
+            self.metrics.errors.labels(kind="model").inc()
+        if reason is not None:
+            served, route, out = await self._fall_back(frame, reason)
+        latency = (time.perf_counter() - started) * 1000
+        result = self._result(
+            served, route=route, out=out, rows=len(frame), latency=latency, reason=reason
+        )
+        self.metrics.requests.labels(route=route, version=str(result.version)).inc()
+        self.metrics.rows.labels(route=route, version=str(result.version)).inc(len(frame))
+        self.metrics.latency.labels(route=route).observe(latency / 1000)
+        self._record(result, frame, key)
+        if SHADOW in self.slots:
+            task = asyncio.get_running_loop().create_task(self._shadow(frame, key))
+            self._shadow_tasks.add(task)
+            task.add_done_callback(self._shadow_tasks.discard)
+        return result
+
+    async def _fall_back(self, frame: pd.DataFrame, reason: str) -> tuple[Served, str, BatchOutput]:
+        slot = self.slots.get(FALLBACK)
+        if slot is None:
+            self.metrics.errors.labels(kind="unavailable").inc()
+            raise ModelUnavailableError(f"{reason}, and no fallback is configured.")
+        served = slot.current
+        loop = asyncio.get_running_loop()
+        try:
+            prepared = served.model.prepare(frame)
+            out = await loop.run_in_executor(self._pool, served.run, prepared)
+        except Exception as exc:
+            self.metrics.errors.labels(kind="unavailable").inc()
+            raise ModelUnavailableError(
+                f"{reason}; the fallback {served.ref} failed too: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.metrics.fallbacks.labels(reason=reason.rsplit(" ", maxsplit=1)[-1][:40]).inc()
+        return served, FALLBACK, out
+
+    def _result(
+        self,
+        served: Served,
+        *,
+        route: str,
+        out: BatchOutput,
+        rows: int,
+        latency: float,
+        reason: str | None,
+    ) -> PredictionResult:
+        classes = served.model.classes
+        proba = None
+        if out.proba is not None and classes:
+            labels = [str(c) for c in classes]
+            proba = [dict(zip(labels, map(float, row), strict=True)) for row in out.proba]
+        return PredictionResult(
+            ids=tuple(uuid.uuid4().hex for _ in range(rows)),
+            predictions=_plain(out.predictions),
+            proba=proba,
+            model=served.model.version.name,
+            version=served.model.version.version,
+            route=route,
+            latency_ms=latency,
+            reason=reason,
+        )
+
+    async def _shadow(self, frame: pd.DataFrame, key: str | None) -> None:
+        served = self.slots[SHADOW].current
+        started = time.perf_counter()
+        try:
+            prepared = served.model.prepare(frame)
+            out = await asyncio.get_running_loop().run_in_executor(self._pool, served.run, prepared)
+        except Exception as exc:  # a failing shadow must never affect anything live
+            self.metrics.errors.labels(kind="shadow").inc()
+            _log.warning("Shadow %s failed: %s", served.ref, exc)
+            return
+        latency = (time.perf_counter() - started) * 1000
+        result = self._result(
+            served, route=SHADOW, out=out, rows=len(frame), latency=latency, reason=None
+        )
+        self.metrics.requests.labels(route=SHADOW, version=str(result.version)).inc()
+        self._record(result, frame, key)
+
+    def _record(self, result: PredictionResult, frame: pd.DataFrame, key: str | None) -> None:
+        if self._log is None:
+            return
+        from loopml.store.logs import PredictionRecord
+
+        at = int(time.time() * 1000)
+        inputs = frame.to_dict(orient="records")
+        records = [
+            PredictionRecord(
+                prediction_id=result.ids[i],
+                model=result.model,
+                version=result.version,
+                route=result.route,
+                at=at,
+                latency_ms=result.latency_ms,
+                inputs={str(k): _json_value(v) for k, v in inputs[i].items()},
+                output=result.predictions[i],
+                proba=None if result.proba is None else result.proba[i],
+                request_key=key,
+                error=result.reason,
+            )
+            for i in range(len(result.ids))
+        ]
+        self._log.append_many(records)
+        stats = self._log.stats()
+        self.metrics.log_dropped.set(stats.get("dropped", 0))
+        self.metrics.log_pending.set(stats.get("pending", 0))
+
+    # -- description -----------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """The served model for ``/v2/models/{name}``: name, versions, inputs, outputs."""
+        champion = self.slots[CHAMPION].current.model
+        datatypes = {"int64": "INT64", "double": "FP64", "float": "FP32", "bool": "BOOL"}
+        return {
+            "name": self.name,
+            "versions": sorted({str(s.current.model.version.version) for s in self.slots.values()}),
+            "platform": f"loopml-{champion.manifest.flavor}",
+            "inputs": [
+                {"name": c.name, "datatype": datatypes.get(c.dtype, "BYTES"), "shape": [-1]}
+                for c in champion.signature.inputs
+            ],
+            "outputs": [
+                {
+                    "name": "predict",
+                    "datatype": datatypes.get(champion.signature.output.dtype, "BYTES"),
+                    "shape": [-1],
+                }
+            ],
+            "routes": {role: slot.current.ref for role, slot in self.slots.items()},
+        }
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def parse_canary(text: str) -> tuple[str, float]:
+    """Parse ``name@alias:10`` into the ref and its percent."""
+    ref, sep, weight = text.rpartition(":")
+    if not sep or not ref:
+        raise InvalidArgumentError(
+            f"A canary is 'ref:percent' (e.g. 'credit-default@challenger:10'). Got {text!r}."
+        )
+    try:
+        percent = float(weight)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"The canary weight in {text!r} must be a number of percent (e.g. ':10')."
+        ) from None
+    return ref, percent

@@ -1,0 +1,55 @@
+"""The prediction log: a durable local spool, compacted into Parquet, read with DuckDB.
+
+- :class:`PredictionRecord`: one logged prediction.
+- :class:`PredictionLog`: append off the request path; a background thread writes JSON Lines
+  segments to a spool folder (flushed on close and at exit).
+- :func:`compact`: moves closed segments into ``model=<name>/date=<day>/`` Parquet files of
+  the log store (a folder or an fsspec URL), idempotently.
+- :func:`read_predictions` and :func:`inputs_frame`: query the log store.
+
+The request path (records, spool) needs only :mod:`orjson`; pyarrow and DuckDB are imported
+when compaction or reading is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from loopml.store.logs.records import ROUTES, PredictionRecord, new_prediction_id
+from loopml.store.logs.spool import PredictionLog
+
+if TYPE_CHECKING:
+    from loopml.store.logs.compact import SCHEMA, CompactionReport, compact, compact_spool
+    from loopml.store.logs.reader import inputs_frame, read_predictions
+
+_LAZY = {
+    "SCHEMA": "loopml.store.logs.compact",
+    "CompactionReport": "loopml.store.logs.compact",
+    "compact": "loopml.store.logs.compact",
+    "compact_spool": "loopml.store.logs.compact",
+    "inputs_frame": "loopml.store.logs.reader",
+    "read_predictions": "loopml.store.logs.reader",
+}
+
+__all__ = [
+    "ROUTES",
+    "SCHEMA",
+    "CompactionReport",
+    "PredictionLog",
+    "PredictionRecord",
+    "compact",
+    "compact_spool",
+    "inputs_frame",
+    "new_prediction_id",
+    "read_predictions",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,286 @@
+"""The inference service in-process, with real models trained on real data: canary split and
+stickiness, shadow isolation, fallback on exception and deadline, hot swap, micro-batching."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from loopml.core.errors import InvalidArgumentError
+from loopml.core.settings import Settings
+from loopml.registry import ModelRegistry, PythonModel
+from loopml.registry.loaded import PREDICTORS
+from loopml.serving import InferenceService, ModelUnavailableError, Router, ServeConfig
+from loopml.store.backend import open_backend
+
+
+class Flaky(PythonModel):
+    """Wraps a model; raises or sleeps when a row's 'mean radius' is negative."""
+
+    classes = (0, 1)
+
+    def __init__(self, inner: Any, *, sleep: float = 0.0) -> None:
+        self.inner = inner
+        self.sleep = sleep
+
+    def _check(self, frame: pd.DataFrame) -> None:
+        if (frame["mean radius"] < 0).any():
+            if self.sleep:
+                time.sleep(self.sleep)
+            else:
+                raise RuntimeError("boom")
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        self._check(frame)
+        return self.inner.predict(frame.abs())
+
+    def predict_proba(self, frame: pd.DataFrame) -> Any:
+        self._check(frame)
+        return self.inner.predict_proba(frame.abs())
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
+    return X.iloc[:, :5]
+
+
+@pytest.fixture(scope="module")
+def fitted(data: pd.DataFrame) -> dict[str, Any]:
+    _, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    a = make_pipeline(StandardScaler(), LogisticRegression()).fit(data, y)
+    b = make_pipeline(StandardScaler(), LogisticRegression(C=0.01)).fit(data, y)
+    return {"a": a, "b": b}
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[ModelRegistry]:
+    PREDICTORS.clear()
+    yield ModelRegistry(open_backend(settings))
+    PREDICTORS.clear()
+
+
+def _version(
+    registry: ModelRegistry, model: Any, data: pd.DataFrame, *, champion: bool = False
+) -> str:
+    version = registry.register(model, "cancer", input_example=data.head())
+    if champion:
+        registry.approve(version.ref, comment="ok")
+        registry.set_alias("cancer", "champion", version.version)
+    return version.ref
+
+
+def _run(service: InferenceService, coro: Any) -> Any:
+    async def main() -> Any:
+        try:
+            return await coro
+        finally:
+            await service.stop()
+
+    return asyncio.run(main())
+
+
+def test_router_split_and_stickiness() -> None:
+    router = Router(10, seed=0)
+    keys = [f"customer-{i}" for i in range(5000)]
+    routes = [router.route(k) for k in keys]
+    share = routes.count("canary") / len(routes)
+    assert 0.085 < share < 0.115
+    assert [router.route(k) for k in keys] == routes  # the same key, the same route
+    assert Router(0).route("x") == "champion" and Router(100).route("x") == "canary"
+    unkeyed = [router.route() for _ in range(5000)]
+    assert 0.085 < unkeyed.count("canary") / 5000 < 0.115
+    with pytest.raises(InvalidArgumentError, match="percentage in \\[0, 100\\]"):
+        Router(150)
+
+
+def test_canary_answers_its_share_with_its_version(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    champion = _version(registry, fitted["a"], data, champion=True)
+    canary = _version(registry, fitted["b"], data)
+    service = InferenceService(
+        registry.backend,
+        ServeConfig(model="cancer@champion", canary=(canary, 20), poll_interval_s=0),
+    )
+    rows = data.head(1).to_dict(orient="records")
+
+    async def many() -> list[Any]:
+        return [await service.predict(rows, key=f"k{i}") for i in range(400)]
+
+    results = _run(service, many())
+    by_route = {r.route for r in results}
+    assert by_route == {"champion", "canary"}
+    canaries = [r for r in results if r.route == "canary"]
+    assert 0.14 < len(canaries) / 400 < 0.26
+    assert {r.version for r in canaries} == {int(canary.split("@")[1])}
+    assert {r.version for r in results if r.route == "champion"} == {int(champion.split("@")[1])}
+    expected = fitted["b"].predict_proba(data.head(1))[0]
+    assert canaries[0].proba is not None
+    assert list(canaries[0].proba[0].values()) == pytest.approx(expected.tolist())
+    assert service.metrics.value("loopml_requests_total", route="canary", version="2") == len(
+        canaries
+    )
+
+
+def test_shadow_is_logged_never_returned_and_never_slows_or_breaks_the_live_path(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame, tmp_path: Any
+) -> None:
+    _version(registry, fitted["a"], data, champion=True)
+    shadow = _version(registry, Flaky(fitted["b"], sleep=0.5), data)
+    service = InferenceService(
+        registry.backend,
+        ServeConfig(
+            model="cancer@champion",
+            shadow=shadow,
+            poll_interval_s=0,
+            spool_dir=tmp_path / "spool",
+        ),
+    )
+    slow_rows = data.head(2).assign(**{"mean radius": -data["mean radius"].head(2)})
+
+    async def go() -> tuple[Any, float]:
+        started = time.perf_counter()
+        result = await service.predict(slow_rows)
+        return result, time.perf_counter() - started
+
+    result, elapsed = _run(service, go())
+    assert result.route == "champion" and result.version == 1
+    assert elapsed < 0.4  # the 0.5 s shadow ran after the answer
+    assert service.metrics.value("loopml_requests_total", route="shadow", version="2") == 1
+
+
+def test_fallback_on_exception_and_on_deadline(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    _version(registry, fitted["a"], data, champion=True)
+    broken = _version(registry, Flaky(fitted["b"]), data, champion=True)
+    assert broken.endswith("@2")
+    bad = data.head(1).assign(**{"mean radius": -1.0})
+    service = InferenceService(
+        registry.backend, ServeConfig(model="cancer@champion", poll_interval_s=0)
+    )
+    result = _run(service, service.predict(bad))
+    assert (result.route, result.version) == ("fallback", 1)  # the champion held @1 before
+    assert result.reason is not None and "RuntimeError: boom" in result.reason
+    assert service.metrics.value("loopml_errors_total", kind="model") == 1
+    slow = _version(registry, Flaky(fitted["b"], sleep=0.5), data)
+    timed = InferenceService(
+        registry.backend,
+        ServeConfig(model=slow, fallback="cancer@1", timeout_ms=100, poll_interval_s=0),
+    )
+    result = _run(timed, timed.predict(bad))
+    assert result.route == "fallback" and "deadline" in (result.reason or "")
+    none = InferenceService(
+        registry.backend, ServeConfig(model=broken, fallback=None, poll_interval_s=0)
+    )
+    with pytest.raises(ModelUnavailableError, match="no fallback is configured"):
+        _run(none, none.predict(bad))
+
+
+def test_bad_input_names_the_column(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    _version(registry, fitted["a"], data, champion=True)
+    service = InferenceService(
+        registry.backend, ServeConfig(model="cancer@champion", poll_interval_s=0)
+    )
+    with pytest.raises(InvalidArgumentError, match="mean radius"):
+        _run(service, service.predict([{"mean texture": 1.0}]))
+    assert service.metrics.value("loopml_errors_total", kind="invalid") == 1
+
+
+def test_hot_swap_follows_the_alias_and_a_broken_version_keeps_the_old(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    _version(registry, fitted["a"], data, champion=True)
+    second = _version(registry, fitted["b"], data)
+    service = InferenceService(
+        registry.backend, ServeConfig(model="cancer@champion", poll_interval_s=0)
+    )
+    slot = service.slots["champion"]
+    assert slot.current.ref == "cancer@1" and not slot.refresh()
+    registry.approve(second, comment="ok")
+    registry.set_alias("cancer", "champion", 2)
+    assert slot.refresh() and slot.current.ref == "cancer@2" and slot.previous is not None
+    # a version whose package is gone cannot load: the old one keeps serving, an event says so
+    third = registry.register(fitted["a"], "cancer", input_example=data.head(2))
+    manifest = registry.manifest(third)
+    registry.approve(third.ref, comment="ok")
+    registry.set_alias("cancer", "champion", 3)
+    PREDICTORS.clear()
+    for entry in manifest.files:
+        for path in registry.cache_dir.parent.parent.rglob(f"*{entry.digest[2:]}*"):
+            path.unlink()
+    import shutil
+
+    shutil.rmtree(registry.cache_dir, ignore_errors=True)
+    assert not slot.refresh()
+    assert slot.current.ref == "cancer@2"
+    events = registry.backend.events.list_events(kind="deployment.swap_failed")
+    assert [e.subject for e in events] == ["model:cancer@3"]
+    assert not slot.refresh()  # the same broken version is not retried in a loop
+    _run(service, asyncio.sleep(0))
+
+
+def test_hot_swap_under_load_loses_no_request(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    _version(registry, fitted["a"], data, champion=True)
+    second = _version(registry, fitted["b"], data)
+    registry.approve(second, comment="ok")
+    service = InferenceService(
+        registry.backend, ServeConfig(model="cancer@champion", poll_interval_s=0.05)
+    )
+    rows = data.head(1).to_dict(orient="records")
+
+    async def load() -> list[Any]:
+        service.start()
+        results = []
+        moved = threading.Timer(0.3, registry.set_alias, args=("cancer", "champion", 2))
+        moved.start()
+        deadline = time.monotonic() + 1.2
+        while time.monotonic() < deadline:
+            batch = await asyncio.gather(*(service.predict(rows) for _ in range(8)))
+            results.extend(batch)
+        moved.join()
+        return results
+
+    results = _run(service, load())
+    versions = [r.version for r in results]
+    assert set(versions) == {1, 2}  # both served, no request failed
+    first_two = versions.index(2)
+    assert all(v == 2 for v in versions[first_two:])  # once swapped, never back
+
+
+def test_micro_batching_merges_concurrent_requests(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    _version(registry, fitted["a"], data, champion=True)
+    service = InferenceService(
+        registry.backend,
+        ServeConfig(model="cancer@champion", max_batch=16, max_wait_ms=20, poll_interval_s=0),
+    )
+    rows = [r for r in data.head(32).to_dict(orient="records")]
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(*(service.predict([r]) for r in rows))
+
+    results = _run(service, burst())
+    expected = fitted["a"].predict(data.head(32))
+    assert [r.predictions[0] for r in results] == expected.tolist()
+    calls = service.metrics.value("loopml_batch_rows_count")
+    assert calls < 32  # fewer model calls than requests
+    assert service.metrics.value("loopml_batch_rows_sum") == 32
+    assert np.isfinite(results[0].latency_ms)
