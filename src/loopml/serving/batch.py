@@ -95,7 +95,7 @@ def score_file(
         tmp.unlink(missing_ok=True)
         if journal is not None:
             journal.close()
-            from loopml.store.logs import compact
+            from loopml.store.logs.compaction import compact
 
             compact(journal.spool_dir, logs_url or settings.logs_url)
     return done

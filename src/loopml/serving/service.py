@@ -187,7 +187,7 @@ class InferenceService:
             return
         self._log.close()
         if self.config.logs_url is not None and self.config.spool_dir is not None:
-            from loopml.store.logs import compact
+            from loopml.store.logs.compaction import compact
 
             compact(Path(self.config.spool_dir), self.config.logs_url)
 

@@ -205,7 +205,7 @@ def test_torn_last_line_is_skipped_and_counted(
     lines = b"".join(orjson.dumps(rec(i)) + b"\n" for i in range(10))
     torn = orjson.dumps(rec(10))[:37]
     (spool / "seg-0000000000001-1-abcdef01-000000.jsonl.open").write_bytes(lines + torn)
-    with caplog.at_level(logging.WARNING, logger="loopml.store.logs.compact"):
+    with caplog.at_level(logging.WARNING, logger="loopml.store.logs.compaction"):
         report = compact_spool(spool, str(tmp_path / "store"))
     assert (report.rows, report.skipped_lines, report.segments) == (10, 1, 1)
     assert "skipped 1 line" in caplog.text
@@ -320,3 +320,10 @@ def test_fork_child_gets_its_own_writer(tmp_path: Path) -> None:
     got = ids(read_predictions(str(tmp_path / "store")))
     assert sorted(got) == sorted(f"{i:032x}" for i in [*range(200), *range(1000, 1100)])
     assert os.getpid() == plog._pid
+
+
+def test_compact_stays_the_function_after_its_module_is_imported() -> None:
+    import loopml.store.logs as logs
+    import loopml.store.logs.compaction  # noqa: F401 - the submodule, imported on purpose
+
+    assert callable(logs.compact) and logs.compact.__module__ == "loopml.store.logs.compaction"

@@ -20,14 +20,14 @@ from loopml.store.logs.records import ROUTES, PredictionRecord, new_prediction_i
 from loopml.store.logs.spool import PredictionLog
 
 if TYPE_CHECKING:
-    from loopml.store.logs.compact import SCHEMA, CompactionReport, compact, compact_spool
+    from loopml.store.logs.compaction import SCHEMA, CompactionReport, compact, compact_spool
     from loopml.store.logs.reader import inputs_frame, read_predictions
 
 _LAZY = {
-    "SCHEMA": "loopml.store.logs.compact",
-    "CompactionReport": "loopml.store.logs.compact",
-    "compact": "loopml.store.logs.compact",
-    "compact_spool": "loopml.store.logs.compact",
+    "SCHEMA": "loopml.store.logs.compaction",
+    "CompactionReport": "loopml.store.logs.compaction",
+    "compact": "loopml.store.logs.compaction",
+    "compact_spool": "loopml.store.logs.compaction",
     "inputs_frame": "loopml.store.logs.reader",
     "read_predictions": "loopml.store.logs.reader",
 }

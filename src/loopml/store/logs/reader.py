@@ -16,7 +16,7 @@ import orjson
 import pyarrow as pa
 
 from loopml.core.errors import InvalidArgumentError, StoreError, did_you_mean
-from loopml.store.logs.compact import SCHEMA
+from loopml.store.logs.compaction import SCHEMA
 
 if TYPE_CHECKING:
     import pandas as pd

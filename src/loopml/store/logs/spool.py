@@ -4,7 +4,7 @@
 thread writes the queue to the current *segment* of the spool folder as JSON Lines (one
 record per line, :mod:`orjson`) at least every ``flush_interval`` seconds, fsyncs at most
 that often, and starts a new segment once the current one reaches ``segment_bytes``.
-:func:`~loopml.store.logs.compact.compact` later moves sealed segments into Parquet.
+:func:`~loopml.store.logs.compaction.compact` later moves sealed segments into Parquet.
 
 Guarantees:
 

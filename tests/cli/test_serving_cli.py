@@ -1,0 +1,64 @@
+"""`loopml predict`: batch scoring of a file in chunks, logged like the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import loopml
+from loopml.core.settings import resolve_settings
+from loopml.store.logs import read_predictions
+from tests.cli.conftest import Invoke
+
+
+@pytest.fixture
+def model(invoke: Invoke) -> pd.DataFrame:
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :5]
+    fitted = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    version = loopml.models.register(fitted, "cancer", input_example=X.head())
+    loopml.models.approve(version.ref)
+    loopml.models.set_alias("cancer", "champion", version.version)
+    return X.assign(proba=fitted.predict_proba(X)[:, 1], expected=fitted.predict(X))
+
+
+def test_predict_scores_a_file_in_chunks_and_logs_every_row(
+    invoke: Invoke, model: pd.DataFrame, tmp_path: Path
+) -> None:
+    source = tmp_path / "rows.parquet"
+    model.drop(columns=["proba", "expected"]).to_parquet(source)
+    out = tmp_path / "scored.parquet"
+    code, _out, err = invoke(
+        "predict", "cancer@champion", str(source), "-o", str(out), "--batch-size", "100"
+    )
+    assert code == 0, err
+    assert f"Wrote {len(model):,} predictions" in err
+    scored = pd.read_parquet(out)
+    assert scored["prediction"].tolist() == model["expected"].tolist()
+    assert scored["proba_1"].to_numpy() == pytest.approx(model["proba"].to_numpy())
+    assert scored["prediction_id"].is_unique
+    logged = read_predictions(resolve_settings().logs_url, model="cancer")
+    assert sorted(logged.column("prediction_id").to_pylist()) == sorted(scored["prediction_id"])
+    assert set(logged.column("route").to_pylist()) == {"batch"}
+
+
+def test_predict_errors(invoke: Invoke, model: pd.DataFrame, tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "predict",
+        "cancer@champion",
+        str(tmp_path / "nope.parquet"),
+        "-o",
+        str(tmp_path / "o.parquet"),
+    )
+    assert code == 3 and "No input file" in err
+    bad = tmp_path / "bad.parquet"
+    model[["mean radius"]].to_parquet(bad)
+    code, _, err = invoke("predict", "cancer@champion", str(bad), "-o", str(tmp_path / "o.parquet"))
+    assert code == 2 and "mean texture" in err
+    assert not (tmp_path / "o.parquet").exists()  # nothing half-written
