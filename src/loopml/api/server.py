@@ -42,6 +42,7 @@ def service_from_options(options: dict[str, Any]) -> InferenceService:
         poll_interval_s=float(options.get("poll_interval_s", 5.0)),
         spool_dir=spool if options.get("log", True) else None,
         logs_url=settings.logs_url,
+        guardrails=options.get("guardrails"),
     )
     return InferenceService(backend, config)
 

@@ -3,9 +3,11 @@
 - :mod:`.service`: :class:`InferenceService`: routing, fallbacks, deadlines, shadow, logging.
 - :mod:`.slot`: a served ref and its hot swap when the alias moves.
 - :mod:`.batcher`: adaptive micro-batching. :mod:`.routing`: canary routing.
-- :mod:`.metrics`: the Prometheus metrics.
+- :mod:`.guardrails`: input and output rules with reject/clip/fallback actions.
+- :mod:`.batch`: batch scoring of files. :mod:`.metrics`: the Prometheus metrics.
 """
 
+from loopml.serving.guardrails import GuardrailRejectedError, Guardrails
 from loopml.serving.routing import Router
 from loopml.serving.service import (
     InferenceService,
@@ -16,6 +18,8 @@ from loopml.serving.service import (
 )
 
 __all__ = [
+    "GuardrailRejectedError",
+    "Guardrails",
     "InferenceService",
     "ModelUnavailableError",
     "PredictionResult",

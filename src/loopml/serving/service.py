@@ -39,6 +39,7 @@ from loopml.registry import ModelRegistry
 from loopml.registry import aliases as alias_log
 from loopml.registry.refs import parse_model_ref
 from loopml.serving.batcher import BatchOutput, MicroBatcher
+from loopml.serving.guardrails import GuardrailRejectedError, Guardrails
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW, Router
 from loopml.serving.slot import ModelSlot, Served, Watcher
@@ -67,6 +68,8 @@ class ServeConfig:
         spool_dir: Folder of the prediction log's spool (None: no logging).
         logs_url: Where the log is compacted to, as Parquet (None: leave it in the spool).
         threads: Worker threads running the models.
+        guardrails: Input and output rules (a mapping or a YAML path; see
+            :mod:`loopml.serving.guardrails`), or None.
     """
 
     model: str
@@ -80,6 +83,7 @@ class ServeConfig:
     spool_dir: Path | None = None
     logs_url: str | None = None
     threads: int = 4
+    guardrails: Mapping[str, Any] | str | Path | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ class InferenceService:
         self._batchers: dict[int, MicroBatcher] = {}
         self._watcher = Watcher(list(self.slots.values()), config.poll_interval_s)
         self._log = self._open_log(config)
+        self.guardrails = self._guardrails(config)
         self._shadow_tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -158,6 +163,15 @@ class InferenceService:
         moves = self.registry.alias_history(ref.name, ref.alias)
         _current, before = alias_log.rollback_target(moves)
         return None if before is None else f"{ref.name}@{before}"
+
+    def _guardrails(self, config: ServeConfig) -> Guardrails | None:
+        if config.guardrails is None:
+            return None
+        model = self.slots[CHAMPION].current.model
+        profile = None
+        if model.version.training_data is not None:
+            profile = self.registry.datasets.get(model.version.training_data).profile
+        return Guardrails(config.guardrails, profile=profile, classes=model.classes)
 
     @staticmethod
     def _open_log(config: ServeConfig) -> Any:
@@ -237,14 +251,24 @@ class InferenceService:
             self.metrics.errors.labels(kind="invalid").inc()
             raise
         reason: str | None = None
-        try:
-            out = await self._call(served, frame)
-        except TimeoutError:
-            reason = f"{served.ref} missed its {self.config.timeout_ms:g} ms deadline"
-            self.metrics.errors.labels(kind="timeout").inc()
-        except Exception as exc:  # the model's library failed on these rows
-            reason = f"{served.ref} failed: {type(exc).__name__}: {exc}"
-            self.metrics.errors.labels(kind="model").inc()
+        if self.guardrails is not None:
+            try:
+                verdict = self.guardrails.check_inputs(frame)
+            except GuardrailRejectedError:
+                self.metrics.errors.labels(kind="guardrail").inc()
+                raise
+            frame, reason = verdict.frame, verdict.fallback
+        if reason is None:
+            try:
+                out = await self._call(served, frame)
+            except TimeoutError:
+                reason = f"{served.ref} missed its {self.config.timeout_ms:g} ms deadline"
+                self.metrics.errors.labels(kind="timeout").inc()
+            except Exception as exc:  # the model's library failed on these rows
+                reason = f"{served.ref} failed: {type(exc).__name__}: {exc}"
+                self.metrics.errors.labels(kind="model").inc()
+        if reason is None and self.guardrails is not None:
+            out, reason = self.guardrails.check_outputs(out)
         if reason is not None:
             served, route, out = await self._fall_back(frame, reason)
         latency = (time.perf_counter() - started) * 1000
@@ -276,7 +300,13 @@ class InferenceService:
             raise ModelUnavailableError(
                 f"{reason}; the fallback {served.ref} failed too: {type(exc).__name__}: {exc}"
             ) from exc
-        self.metrics.fallbacks.labels(reason=reason.rsplit(" ", maxsplit=1)[-1][:40]).inc()
+        if reason.startswith("guardrail"):
+            kind = "guardrail"
+        elif "deadline" in reason:
+            kind = "timeout"
+        else:
+            kind = "error"
+        self.metrics.fallbacks.labels(reason=kind).inc()
         return served, FALLBACK, out
 
     def _result(
