@@ -148,6 +148,7 @@ class InputEnforcer:
         self._dtypes = [s.dtype for s in self._specs]
         self._null_checked = [i for i, s in enumerate(self._specs) if not s.nullable]
         self._unseen_checked = [i for i, s in enumerate(self._specs) if s.known is not None]
+        self._float_checked = [i for i, s in enumerate(self._specs) if s.kind == "float"]
 
     def enforce(self, data: Any) -> pd.DataFrame:
         """Return the input as a new DataFrame of the signature's columns and dtypes.
@@ -183,6 +184,7 @@ class InputEnforcer:
         for i, series in converted.items():
             frame.isetitem(i, series.array)
         self._check_nulls(frame, dtypes, failed, problems)
+        self._check_infinite(frame, failed, problems)
         if self._unseen_checked:
             self._check_unseen(frame, failed, problems)
         if problems:
@@ -244,6 +246,22 @@ class InputEnforcer:
                     "those rows."
                 )
                 failed.add(i)
+
+    def _check_infinite(self, frame: pd.DataFrame, failed: set[int], problems: list[str]) -> None:
+        """Infinity is never a feature value a model was trained on: refuse it by column."""
+        checked = [i for i in self._float_checked if i not in failed]
+        if not checked:
+            return
+        infinite = np.isinf(frame.iloc[:, checked].to_numpy(dtype=np.float64, na_value=np.nan))
+        for position in np.flatnonzero(infinite.any(axis=0)):
+            i = checked[position]
+            count = int(infinite[:, position].sum())
+            problems.append(
+                f"Column {self._names[i]!r} has {count} infinite values; a model takes finite "
+                "numbers. Replace them (e.g. with the column's training maximum) or drop "
+                "those rows."
+            )
+            failed.add(i)
 
     def _check_unseen(self, frame: pd.DataFrame, failed: set[int], problems: list[str]) -> None:
         for i in self._unseen_checked:

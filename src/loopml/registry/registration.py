@@ -3,6 +3,7 @@ object in memory; and the ``model.registered`` event."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.core.entities import Event, ModelVersion
+from loopml.core.entities import ColumnSchema, Event, ModelVersion
 from loopml.core.errors import InvalidArgumentError, ModelExportError
 from loopml.core.ids import new_event_id
 from loopml.registry.flavors.base import Flavor, Predictor
@@ -92,3 +93,41 @@ def _equal(a: np.ndarray, b: np.ndarray) -> bool:
     if a.dtype.kind in "fc" and b.dtype.kind in "fc":
         return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
     return bool(np.array_equal(a, b))
+
+
+def probe_missing_values(
+    predictor: Predictor, frame: pd.DataFrame, inputs: tuple[ColumnSchema, ...]
+) -> tuple[ColumnSchema, ...]:
+    """Find which input columns the model can take a missing value in, and mark the others
+    ``nullable=False`` so a null in them is the caller's error (a 422 naming the column),
+    not a model failure.
+
+    One call with a row per column (each with that column missing) settles it when the model
+    accepts them all (trees, imputing pipelines); otherwise each column is tried alone.
+    """
+    candidates = [i for i, column in enumerate(inputs) if column.nullable]
+    if not candidates:
+        return inputs
+    from loopml.registry.enforce import InputEnforcer
+
+    first = frame.iloc[0].to_dict()
+    records = [{**first, inputs[i].name: None} for i in candidates]
+    try:  # the same conversion a request goes through (nullable ints become floats, ...)
+        base = InputEnforcer(inputs).enforce(records)
+    except Exception:  # pragma: no cover - a nullable signature accepts missing values
+        return inputs
+    if _accepts(predictor, base):
+        return inputs
+    refused = {i for row, i in enumerate(candidates) if not _accepts(predictor, base.iloc[[row]])}
+    return tuple(
+        dataclasses.replace(column, nullable=False) if i in refused else column
+        for i, column in enumerate(inputs)
+    )
+
+
+def _accepts(predictor: Predictor, frame: pd.DataFrame) -> bool:
+    try:
+        values = np.asarray(predictor.predict(frame))
+    except Exception:  # the model's library refused missing values: that is the answer
+        return False
+    return values.shape[:1] == (len(frame),)

@@ -51,6 +51,7 @@ from loopml.registry.refs import (
 from loopml.registry.registration import (
     call_on_example,
     check_round_trip,
+    probe_missing_values,
     registered_event,
 )
 from loopml.registry.signature import (
@@ -136,6 +137,7 @@ class ModelRegistry:
         frame = InputEnforcer(inputs).enforce(example)
         predictor = chosen.wrap(model)
         predictions, proba = call_on_example(predictor, frame, ref=name)
+        inputs = probe_missing_values(predictor, frame, inputs)
         signature = ModelSignature(
             inputs=inputs,
             output=infer_output(

