@@ -480,3 +480,32 @@ def test_import_loads_no_model_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LogisticRegression(max_iter=5000),
+        lambda: RandomForestClassifier(n_estimators=20, random_state=0),
+        lambda: __import__("sklearn.ensemble", fromlist=["x"]).HistGradientBoostingClassifier(
+            max_iter=20
+        ),
+        lambda: __import__("sklearn.neighbors", fromlist=["x"]).KNeighborsClassifier(),
+        lambda: __import__("sklearn.naive_bayes", fromlist=["x"]).GaussianNB(),
+        lambda: __import__("sklearn.calibration", fromlist=["x"]).CalibratedClassifierCV(
+            __import__("sklearn.svm", fromlist=["x"]).SVC(), ensemble=False
+        ),
+    ],
+)
+def test_one_pass_predictions_equal_predict(make: Any) -> None:
+    from sklearn.datasets import load_iris
+
+    from loopml.registry.flavors.sklearn import SklearnPredictor
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    labels = pd.Series(np.array(["setosa", "versicolor", "virginica"])[y], index=X.index)
+    model = make().fit(X, labels)
+    predictor = SklearnPredictor(model)
+    predictions, proba = predictor.predict_with_proba(X)
+    np.testing.assert_array_equal(predictions, model.predict(X))
+    np.testing.assert_array_equal(proba, model.predict_proba(X))

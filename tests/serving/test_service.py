@@ -284,3 +284,21 @@ def test_micro_batching_merges_concurrent_requests(
     assert calls < 32  # fewer model calls than requests
     assert service.metrics.value("loopml_batch_rows_sum") == 32
     assert np.isfinite(results[0].latency_ms)
+
+
+def test_serving_the_checked_onnx_export(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    ref = _version(registry, fitted["a"], data, champion=True)
+    config = ServeConfig(model="cancer@champion", runtime="onnx", poll_interval_s=0)
+    with pytest.raises(Exception, match="has no ONNX export"):
+        InferenceService(registry.backend, config)
+    registry.export_onnx(ref, holdout=data)
+    service = InferenceService(registry.backend, config)
+    rows = data.head(50)
+    result = _run(service, service.predict(rows))
+    assert result.predictions == fitted["a"].predict(rows).tolist()
+    assert result.proba is not None
+    np.testing.assert_allclose(
+        [list(p.values()) for p in result.proba], fitted["a"].predict_proba(rows), atol=1e-5
+    )

@@ -43,6 +43,7 @@ def service_from_options(options: dict[str, Any]) -> InferenceService:
         spool_dir=spool if options.get("log", True) else None,
         logs_url=settings.logs_url,
         guardrails=options.get("guardrails"),
+        runtime=options.get("runtime", "native"),
     )
     return InferenceService(backend, config)
 

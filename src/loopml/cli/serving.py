@@ -31,6 +31,9 @@ def serve_command(
     max_wait_ms: float = typer.Option(2.0, "--max-wait-ms", help="Wait for a batch to fill."),
     poll: float = typer.Option(5.0, "--poll", help="Seconds between alias checks (0: never)."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
+    runtime: str = typer.Option(
+        "native", "--runtime", help="native, or onnx (the versions' checked ONNX exports)."
+    ),
     guardrails: Path | None = typer.Option(
         None, "--guardrails", help="Input/output rules (YAML): reject, clip or fall back."
     ),
@@ -50,6 +53,7 @@ def serve_command(
         "max_wait_ms": max_wait_ms,
         "poll_interval_s": poll,
         "log": not no_log,
+        "runtime": runtime,
         "guardrails": None if guardrails is None else str(guardrails.resolve()),
     }
     os.environ[CONFIG_ENV] = orjson.dumps(config).decode()

@@ -1,10 +1,10 @@
 """Adaptive micro-batching: concurrent requests within a short window go to the model as one
 batch.
 
-A request waits at most ``max_wait_ms`` for company; as soon as ``max_batch`` rows are queued
-the batch leaves at once. Under light load a lone request waits only for the window; under
-heavy load batches fill up and the model's per-call overhead is paid once per batch. The model
-runs in a worker thread, so the event loop keeps accepting requests meanwhile.
+Batches form while the model is busy: the requests that arrived during one model call go
+together in the next, up to ``max_batch`` rows. A lone request on an idle server goes at once
+(no waiting); when others were already waiting, the batch may wait up to ``max_wait_ms`` more
+to fill. The model runs in a worker thread, so the event loop keeps accepting requests.
 """
 
 from __future__ import annotations
@@ -94,7 +94,14 @@ class MicroBatcher:
             frame, future = await queue.get()
             batch = [(frame, future)]
             rows = len(frame)
-            deadline = time.monotonic() + self.max_wait
+            # Whatever queued up while the last batch ran goes along at once.
+            while rows < self.max_batch and not queue.empty():
+                item = queue.get_nowait()
+                batch.append(item)
+                rows += len(item[0])
+            # A lone request on an idle server leaves at once; under load (others were
+            # waiting) the batch may wait up to max_wait for more company.
+            deadline = time.monotonic() + (self.max_wait if len(batch) > 1 else 0.0)
             while rows < self.max_batch:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0:

@@ -37,6 +37,7 @@ import pandas as pd
 from loopml.core.errors import InvalidArgumentError, LoopmlError
 from loopml.registry import ModelRegistry
 from loopml.registry import aliases as alias_log
+from loopml.registry.loaded import Runtime
 from loopml.registry.refs import parse_model_ref
 from loopml.serving.batcher import BatchOutput, MicroBatcher
 from loopml.serving.guardrails import GuardrailRejectedError, Guardrails
@@ -70,6 +71,8 @@ class ServeConfig:
         threads: Worker threads running the models.
         guardrails: Input and output rules (a mapping or a YAML path; see
             :mod:`loopml.serving.guardrails`), or None.
+        runtime: ``native`` (the model's library) or ``onnx`` (each version's checked ONNX
+            export, see ``loopml models export``; much faster for single rows).
     """
 
     model: str
@@ -84,6 +87,7 @@ class ServeConfig:
     logs_url: str | None = None
     threads: int = 4
     guardrails: Mapping[str, Any] | str | Path | None = None
+    runtime: Runtime = "native"
 
 
 @dataclass(frozen=True)
@@ -133,11 +137,21 @@ class InferenceService:
         self._pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="loopml")
         self.router = Router(config.canary[1] if config.canary else 0.0, seed=seed)
         self.slots: dict[str, ModelSlot] = {
-            CHAMPION: ModelSlot(self.registry, config.model, role=CHAMPION, on_swap=self._swapped)
+            CHAMPION: ModelSlot(
+                self.registry,
+                config.model,
+                role=CHAMPION,
+                runtime=config.runtime,
+                on_swap=self._swapped,
+            )
         }
         if config.canary is not None:
             self.slots[CANARY] = ModelSlot(
-                self.registry, config.canary[0], role=CANARY, on_swap=self._swapped
+                self.registry,
+                config.canary[0],
+                role=CANARY,
+                runtime=config.runtime,
+                on_swap=self._swapped,
             )
         if config.shadow is not None:
             self.slots[SHADOW] = ModelSlot(self.registry, config.shadow, role=SHADOW)
@@ -192,8 +206,8 @@ class InferenceService:
         for batcher in self._batchers.values():
             await batcher.close()
         self._watcher.stop()
+        self._pool.shutdown(wait=True)  # every queued log write has run
         self.close_log()
-        self._pool.shutdown(wait=True)
 
     def close_log(self) -> None:
         """Flush the prediction log and compact it into the log store."""
@@ -278,7 +292,8 @@ class InferenceService:
         self.metrics.requests.labels(route=route, version=str(result.version)).inc()
         self.metrics.rows.labels(route=route, version=str(result.version)).inc(len(frame))
         self.metrics.latency.labels(route=route).observe(latency / 1000)
-        self._record(result, frame, key)
+        if self._log is not None:  # built and queued in a worker thread, off the event loop
+            self._pool.submit(self._record, result, frame, key)
         if SHADOW in self.slots:
             task = asyncio.get_running_loop().create_task(self._shadow(frame, key))
             self._shadow_tasks.add(task)
@@ -350,7 +365,8 @@ class InferenceService:
             served, route=SHADOW, out=out, rows=len(frame), latency=latency, reason=None
         )
         self.metrics.requests.labels(route=SHADOW, version=str(result.version)).inc()
-        self._record(result, frame, key)
+        if self._log is not None:
+            self._pool.submit(self._record, result, frame, key)
 
     def _record(self, result: PredictionResult, frame: pd.DataFrame, key: str | None) -> None:
         if self._log is None:

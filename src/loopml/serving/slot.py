@@ -21,6 +21,7 @@ from loopml.core.entities import Event
 from loopml.core.ids import new_event_id
 from loopml.core.settings import current_user
 from loopml.registry import LoadedModel, ModelRegistry
+from loopml.registry.loaded import Runtime
 from loopml.serving.batcher import BatchOutput
 
 _log = logging.getLogger("loopml.serving")
@@ -40,12 +41,18 @@ class Served:
     def run(self, frame: pd.DataFrame) -> BatchOutput:
         """Predict on rows already checked against the signature (no second check)."""
         raw = self.model.raw
-        predictions = np.asarray(raw.predict(frame)).reshape(len(frame))
-        proba = None
-        if self.model.signature.output.has_proba:
-            got = raw.predict_proba(frame)
-            proba = None if got is None else np.asarray(got, dtype=float)
-        return BatchOutput(predictions, proba)
+        proba: np.ndarray | None = None
+        if not self.model.signature.output.has_proba:
+            return BatchOutput(np.asarray(raw.predict(frame)).reshape(len(frame)), None)
+        both = getattr(raw, "predict_with_proba", None)
+        if both is not None:  # one pass of the model instead of two
+            predictions, proba = both(frame)
+        else:
+            predictions, proba = raw.predict(frame), raw.predict_proba(frame)
+        return BatchOutput(
+            np.asarray(predictions).reshape(len(frame)),
+            None if proba is None else np.asarray(proba, dtype=float),
+        )
 
 
 class ModelSlot:
@@ -55,6 +62,7 @@ class ModelSlot:
         registry: Where the ref is resolved and loaded from.
         ref: ``name@alias`` (follows the alias) or ``name@version`` (fixed).
         role: ``champion``, ``canary``, ``shadow`` or ``fallback`` (for events and logs).
+        runtime: ``native`` or ``onnx`` (the version's checked ONNX export).
         on_swap: Called with (old, new) after a swap.
     """
 
@@ -64,14 +72,16 @@ class ModelSlot:
         ref: str,
         *,
         role: str,
+        runtime: Runtime = "native",
         on_swap: Callable[[Served | None, Served], None] | None = None,
     ) -> None:
         self.registry = registry
         self.ref = ref
         self.role = role
+        self.runtime: Runtime = runtime
         self._on_swap = on_swap
         self._lock = threading.Lock()
-        self.current: Served = Served(registry.load(ref))
+        self.current: Served = Served(registry.load(ref, runtime=runtime))
         self.previous: Served | None = None
         self.failed_version: str | None = None
 
@@ -88,7 +98,7 @@ class ModelSlot:
             if target.ref in (self.current.ref, self.failed_version):
                 return False
             try:
-                loaded = Served(self.registry.load(target))
+                loaded = Served(self.registry.load(target, runtime=self.runtime))
             except Exception as exc:  # any failure to load must leave the old version serving
                 self.failed_version = target.ref
                 _log.error("Could not load %s for %s: %s", target.ref, self.ref, exc)

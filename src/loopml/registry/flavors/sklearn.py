@@ -47,6 +47,10 @@ def _qualified_name(model: object) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+#: Classifiers whose ``predict`` is not the argmax of their ``predict_proba``.
+_DECISION_NOT_PROBA = frozenset({"SVC", "NuSVC"})
+
+
 class SklearnPredictor:
     """A fitted scikit-learn estimator behind the :class:`Predictor` convention.
 
@@ -75,6 +79,22 @@ class SklearnPredictor:
         if not hasattr(self.model, "predict_proba"):
             return None
         return np.asarray(self.model.predict_proba(self._input(frame)))
+
+    def predict_with_proba(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions and probabilities from one pass of the model when its ``predict`` is
+        the most probable class (every scikit-learn classifier but SVC/NuSVC, whose Platt
+        probabilities may disagree with their decision); else two calls."""
+        if not (hasattr(self.model, "predict_proba") and self.classes and self._argmax_safe()):
+            return self.predict(frame), self.predict_proba(frame)
+        proba = np.asarray(self.model.predict_proba(self._input(frame)))
+        labels = np.asarray(getattr(self.model, "classes_", self.classes))
+        return labels[proba.argmax(axis=1)], proba
+
+    def _argmax_safe(self) -> bool:
+        final = self.model
+        while hasattr(final, "steps"):  # a Pipeline (or nested ones): its last step decides
+            final = final.steps[-1][1]
+        return type(final).__name__ not in _DECISION_NOT_PROBA
 
 
 class SklearnFlavor(Flavor):
