@@ -199,9 +199,9 @@ def wait_ready(server: Server, timeout: float = 120.0) -> None:
 
 @contextlib.contextmanager
 def servers(
-    home: Path, tracking_uri: str, model_uri: str, logs: Path
+    home: Path, tracking_uri: str, model_uri: str, logs: Path, *, onnx: bool
 ) -> Iterator[dict[str, Server]]:
-    """Start the three servers, wait for them, and always stop them."""
+    """Start the servers, wait for them, and always stop them."""
     env = os.environ | {
         "LOOPML_HOME": str(home),
         "MLFLOW_TRACKING_URI": tracking_uri,
@@ -209,7 +209,13 @@ def servers(
     }
     started: dict[str, Server] = {}
     try:
-        for name, extra in (("loopml", []), ("loopml-nobatch", ["--max-batch", "1"])):
+        variants: list[tuple[str, list[str]]] = [
+            ("loopml", []),
+            ("loopml-nobatch", ["--max-batch", "1"]),
+        ]
+        if onnx:  # the same version's checked ONNX export (predictions equal, see the note)
+            variants.append(("loopml-onnx", ["--runtime", "onnx"]))
+        for name, extra in variants:
             port = free_port()
             cmd = [str(BIN / "loopml"), "serve", f"{NAME}@champion", "--port", str(port)]
             cmd += ["--workers", "1", *extra]
@@ -585,10 +591,12 @@ def main() -> None:
         if args.profile:
             profile(home, root, x_test, sizes["in_process_calls"])
             return
+        print("... the ONNX copy (exported and checked before the servers start)", flush=True)
+        onnx = onnx_limit(home, x_test, sizes["in_process_calls"])
         print("... in-process limits", flush=True)
         limits = in_process(home, root, model, x_test, sizes["in_process_calls"])
         print("... starting servers", flush=True)
-        with servers(home, tracking_uri, model_uri, logs) as running:
+        with servers(home, tracking_uri, model_uri, logs, onnx=onnx["exported"]) as running:
             targets = {n: Target.of(s, singles, hundreds) for n, s in running.items()}
             check_answers(targets, model, x_test)
             print("... sequential single-row requests", flush=True)
@@ -600,8 +608,6 @@ def main() -> None:
             conc = concurrent(
                 targets, clients=sizes["clients"], seconds=sizes["seconds"], rounds=sizes["rounds"]
             )
-        print("... the ONNX copy in-process (after the servers)", flush=True)
-        onnx = onnx_limit(home, x_test, sizes["in_process_calls"])
     seq = {name: summarize(v) for name, v in single.items()}
     rows = {name: 100 * len(v) / sum(v) for name, v in hundred.items()}
     floor_ms = pct(floor, 50) * MS
@@ -635,9 +641,10 @@ def build_comparisons(
     sizes: dict[str, Any],
 ) -> list[Comparison]:
     lo, nb, ml = seq["loopml"], seq["loopml-nobatch"], seq["mlflow"]
+    ox = seq.get("loopml-onnx")
     n, clients = sizes["single"], sizes["clients"]
     limit = limits["pipeline_predict_and_proba_ms"]
-    return [
+    out = [
         Comparison(
             f"1-row requests, sequential, {n:,}: throughput",
             "req/s",
@@ -712,6 +719,44 @@ def build_comparisons(
             note=f"--max-batch 1: {rows['loopml-nobatch']:,.0f} rows/s",
         ),
     ]
+    if ox is not None:
+        out += [
+            Comparison(
+                "--runtime onnx (same version, checked export): 1-row sequential throughput",
+                "req/s",
+                ox["rps"],
+                ml["rps"],
+                "mlflow serve",
+                True,
+                target_ratio=3.0,
+                note=f"p50 {ox['p50_ms']:.2f} ms, p99 {ox['p99_ms']:.2f} ms; predictions "
+                "checked equal to the pipeline's before timing",
+            ),
+            Comparison(
+                "--runtime onnx: 1-row sequential p99 latency",
+                "ms",
+                ox["p99_ms"],
+                ml["p99_ms"],
+                "mlflow serve",
+                False,
+                target_ratio=3.0,
+            ),
+        ]
+        if "loopml-onnx" in conc:
+            out.append(
+                Comparison(
+                    f"--runtime onnx: {clients} concurrent clients, throughput",
+                    "req/s",
+                    conc["loopml-onnx"]["rps"],
+                    conc["mlflow"]["rps"],
+                    "mlflow serve",
+                    True,
+                    target_ratio=3.0,
+                    note=f"p99 {conc['loopml-onnx']['p99_ms']:.1f} ms vs MLflow "
+                    f"{conc['mlflow']['p99_ms']:.1f} ms",
+                )
+            )
+    return out
 
 
 if __name__ == "__main__":

@@ -252,10 +252,12 @@ class InputEnforcer:
         checked = [i for i in self._float_checked if i not in failed]
         if not checked:
             return
-        infinite = np.isinf(frame.iloc[:, checked].to_numpy(dtype=np.float64, na_value=np.nan))
-        for position in np.flatnonzero(infinite.any(axis=0)):
-            i = checked[position]
-            count = int(infinite[:, position].sum())
+        for i in checked:  # column by column: selecting a block of columns copies them all
+            values = frame.iloc[:, i].to_numpy(dtype=np.float64, na_value=np.nan)
+            infinite = np.isinf(values)
+            if not infinite.any():
+                continue
+            count = int(infinite.sum())
             problems.append(
                 f"Column {self._names[i]!r} has {count} infinite values; a model takes finite "
                 "numbers. Replace them (e.g. with the column's training maximum) or drop "

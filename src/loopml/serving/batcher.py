@@ -66,6 +66,7 @@ class MicroBatcher:
         self._on_batch = on_batch
         self._queue: asyncio.Queue[tuple[pd.DataFrame, asyncio.Future[BatchOutput]]] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, frame: pd.DataFrame) -> BatchOutput:
         """Queue one request's rows and wait for their outputs (the model's exception, if it
@@ -73,12 +74,14 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         if self.max_batch == 1 or len(frame) >= self.max_batch:
             return await loop.run_in_executor(self._executor, self._run, frame)
-        if self._queue is None:
-            self._queue = asyncio.Queue()
+        queue = self._queue
+        if queue is None or self._loop is not loop:  # a queue belongs to one event loop
+            queue = self._queue = asyncio.Queue()
+            self._loop, self._worker = loop, None
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._drain())
         future: asyncio.Future[BatchOutput] = loop.create_future()
-        await self._queue.put((frame, future))
+        await queue.put((frame, future))
         return await future
 
     def _run(self, frame: pd.DataFrame) -> BatchOutput:
