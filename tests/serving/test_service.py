@@ -302,3 +302,41 @@ def test_serving_the_checked_onnx_export(
     np.testing.assert_allclose(
         [list(p.values()) for p in result.proba], fitted["a"].predict_proba(rows), atol=1e-5
     )
+
+
+def test_the_log_reaches_the_log_store_while_serving(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame, tmp_path: Any
+) -> None:
+    from loopml.store.logs import read_predictions
+
+    _version(registry, fitted["a"], data, champion=True)
+    logs = str(tmp_path / "logs")
+    service = InferenceService(
+        registry.backend,
+        ServeConfig(
+            model="cancer@champion",
+            poll_interval_s=0,
+            spool_dir=tmp_path / "spool",
+            logs_url=logs,
+            compact_interval_s=0.2,
+        ),
+    )
+
+    async def serve() -> tuple[list[str], bool]:
+        service.start()
+        ids: list[str] = []
+        for i in range(20):
+            ids += (await service.predict(data.iloc[[i]])).ids
+        await asyncio.sleep(0.05)  # the off-loop log writes land in the spool
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the compactor runs while the service is up
+            await asyncio.sleep(0.1)
+            found = read_predictions(logs, model="cancer").column("prediction_id").to_pylist()
+            if sorted(found) == sorted(ids):
+                return ids, True
+        return ids, False
+
+    ids, while_serving = _run(service, serve())
+    assert while_serving
+    found = read_predictions(logs, model="cancer").column("prediction_id").to_pylist()
+    assert sorted(found) == sorted(ids)  # all there, none twice after the final compaction

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -71,6 +72,8 @@ class ServeConfig:
         threads: Worker threads running the models.
         guardrails: Input and output rules (a mapping or a YAML path; see
             :mod:`loopml.serving.guardrails`), or None.
+        compact_interval_s: How often the log is moved into the log store while serving, so
+            monitoring sees recent predictions (0: only at shutdown).
         runtime: ``native`` (the model's library) or ``onnx`` (each version's checked ONNX
             export, see ``loopml models export``; much faster for single rows).
     """
@@ -88,6 +91,7 @@ class ServeConfig:
     threads: int = 4
     guardrails: Mapping[str, Any] | str | Path | None = None
     runtime: Runtime = "native"
+    compact_interval_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,8 @@ class InferenceService:
         self._log = self._open_log(config)
         self.guardrails = self._guardrails(config)
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self._stopping = threading.Event()
+        self._compactor: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -196,8 +202,35 @@ class InferenceService:
         return PredictionLog(Path(config.spool_dir))
 
     def start(self) -> None:
-        """Start watching aliases for moves."""
+        """Start watching aliases for moves, and compacting the log every
+        ``compact_interval_s``."""
         self._watcher.start()
+        interval = self.config.compact_interval_s
+        if self._log is not None and self.config.logs_url is not None and interval > 0:
+            self._compactor = threading.Thread(
+                target=self._compact_every,
+                args=(interval,),
+                name="loopml-log-compactor",
+                daemon=True,
+            )
+            self._compactor.start()
+
+    def _compact_every(self, interval: float) -> None:
+        while not self._stopping.wait(interval):
+            try:
+                self.compact_log()
+            except Exception as exc:  # compaction is retried next time; serving goes on
+                _log.warning("Could not compact the prediction log: %s", exc)
+
+    def compact_log(self) -> int:
+        """Seal the current spool segment and move every closed one into the log store;
+        return the rows moved."""
+        if self._log is None or self.config.logs_url is None or self.config.spool_dir is None:
+            return 0
+        from loopml.store.logs.compaction import compact
+
+        self._log.rotate()
+        return compact(Path(self.config.spool_dir), self.config.logs_url)
 
     async def stop(self) -> None:
         """Finish shadow work, stop watching, flush and compact the log."""
@@ -205,6 +238,9 @@ class InferenceService:
             await asyncio.gather(*self._shadow_tasks, return_exceptions=True)
         for batcher in self._batchers.values():
             await batcher.close()
+        self._stopping.set()
+        if self._compactor is not None:
+            self._compactor.join(timeout=30)
         self._watcher.stop()
         self._pool.shutdown(wait=True)  # every queued log write has run
         self.close_log()

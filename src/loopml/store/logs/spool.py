@@ -222,6 +222,13 @@ class PredictionLog:
             self._after_fork()
         self._drain(force_sync=True)
 
+    def rotate(self) -> None:
+        """Write what is pending and seal the current segment, so that compaction can take
+        it while the log goes on (the next record opens a new segment)."""
+        self.flush()
+        with self._write_lock:
+            self._seal()
+
     def close(self) -> None:
         """Flush, seal the current segment and stop the thread. Safe to call twice.
 
