@@ -297,7 +297,8 @@ def test_remote_log_store_through_fsspec(tmp_path: Path) -> None:
 def _child(spool: str) -> None:
     from loopml.store.logs.spool import _logs
 
-    (plog,) = list(_logs)  # the parent's log, inherited by the fork
+    # the parent's log, inherited by the fork (other tests' logs may still be alive too)
+    (plog,) = [log for log in list(_logs) if str(log.spool_dir) == spool]
     assert plog.stats()["pending"] == 0  # the parent's queue is not ours
     for i in range(1000, 1100):
         plog.append(rec(i))

@@ -13,6 +13,8 @@ roles and data happens above it, in the dataset service.
 from __future__ import annotations
 
 import dataclasses
+import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -154,13 +156,14 @@ class SqlDatasetStore:
                 insert_event(conn, on_created(created))
             return created, True
 
-        for _ in range(CREATE_ATTEMPTS):
+        for attempt in range(CREATE_ATTEMPTS):
             try:
                 return self._db.write(work)
             except sa.exc.IntegrityError:
                 # A concurrent writer took this number (or registered the same content)
-                # first: the next attempt sees its row and returns it or numbers after it.
-                continue
+                # first: the next attempt sees its row and returns it or numbers after it,
+                # after a short random pause so racing writers do not collide again.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ConflictError(
             f"Could not register a new version of dataset {draft.name!r}: concurrent writers "
             f"took the next version number {CREATE_ATTEMPTS} times in a row. Retry the "

@@ -14,6 +14,8 @@ rules and alias history live above it, in the registry service.
 from __future__ import annotations
 
 import dataclasses
+import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -138,11 +140,13 @@ class SqlModelStore:
                 insert_event(conn, on_created(created))
             return created
 
-        for _ in range(CREATE_ATTEMPTS):
+        for attempt in range(CREATE_ATTEMPTS):
             try:
                 return self._db.write(work)
             except sa.exc.IntegrityError:
-                continue  # a concurrent writer took this number: the next try numbers after it
+                # A concurrent writer took this number: the next try numbers after it. A short
+                # random pause keeps racing writers from colliding again and again.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ConflictError(
             f"Could not register a new version of model {draft.name!r}: concurrent writers "
             f"took the next version number {CREATE_ATTEMPTS} times in a row. Retry."
