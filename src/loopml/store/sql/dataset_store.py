@@ -22,12 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loopml.core.entities import DatasetVersion, Event
-from loopml.core.errors import ConflictError, InvalidArgumentError, NotFoundError, did_you_mean
+from loopml.core.errors import ConflictError, InvalidArgumentError, NotFoundError
 from loopml.core.ids import RunId
 from loopml.store.sql import mapper
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.event_store import insert_event
 from loopml.store.sql.tables import dataset_parents, dataset_versions, run_inputs, runs
+from loopml.store.sql.versioned import VersionedNames
 
 #: How many times a registration is tried when concurrent writers take its number first.
 CREATE_ATTEMPTS = 12
@@ -54,14 +55,6 @@ def parse_ref(ref: str) -> tuple[str, int]:
     return name, int(number)
 
 
-def describe_versions(numbers: Sequence[int]) -> str:
-    if len(numbers) == 1:
-        return f"version {numbers[0]}"
-    if list(numbers) == list(range(numbers[0], numbers[-1] + 1)):
-        return f"versions {numbers[0]}-{numbers[-1]}"
-    return "versions " + ", ".join(str(n) for n in numbers)
-
-
 class SqlDatasetStore:
     """Dataset versions, their lineage and the inputs of runs in a SQL database.
 
@@ -80,6 +73,9 @@ class SqlDatasetStore:
 
     def __init__(self, db: StoreEngine) -> None:
         self._db = db
+        self._names = VersionedNames(
+            dataset_versions, noun="dataset", list_command="loopml data list"
+        )
         self._postgresql = db.dialect == "postgresql"
 
     def __repr__(self) -> str:
@@ -181,7 +177,7 @@ class SqlDatasetStore:
                 raise NotFoundError(
                     f"Cannot register dataset {draft.name!r}: its parent "
                     f"'{parent}@{parent_version}' does not exist. "
-                    + self._missing_detail(conn, parent, parent_version)
+                    + self._names.missing(conn, parent, parent_version)
                 )
 
     @staticmethod
@@ -210,7 +206,7 @@ class SqlDatasetStore:
         )
         row = conn.execute(statement).first()
         if row is None:
-            raise NotFoundError(self._missing_detail(conn, name, version))
+            raise NotFoundError(self._names.missing(conn, name, version))
         return self._load(conn, [row])[0]
 
     def get_latest(self, name: str) -> DatasetVersion:
@@ -224,7 +220,7 @@ class SqlDatasetStore:
         with self._db.read() as conn:
             row = conn.execute(statement).first()
             if row is None:
-                raise NotFoundError(self._unknown_name(conn, name))
+                raise NotFoundError(self._names.unknown_name(conn, name))
             return self._load(conn, [row])[0]
 
     def list_versions(self, name: str) -> list[DatasetVersion]:
@@ -233,7 +229,7 @@ class SqlDatasetStore:
         with self._db.read() as conn:
             rows = conn.execute(statement).all()
             if not rows:
-                raise NotFoundError(self._unknown_name(conn, name))
+                raise NotFoundError(self._names.unknown_name(conn, name))
             return self._load(conn, rows)
 
     def list_datasets(self) -> list[DatasetVersion]:
@@ -282,7 +278,7 @@ class SqlDatasetStore:
             if not run_exists(conn, run_id):
                 raise run_not_found(run_id)
             if not self._existing_pairs(conn, [(name, version)]):
-                raise NotFoundError(self._missing_detail(conn, name, version))
+                raise NotFoundError(self._names.missing(conn, name, version))
             conn.execute(statement, values)
 
         self._db.write(work)
@@ -335,28 +331,6 @@ class SqlDatasetStore:
             for name, version, parent, parent_version in conn.execute(statement):
                 parents[(name, int(version))].append(f"{parent}@{parent_version}")
         return [mapper.dataset_from_row(row, parents[(row[0], int(row[1]))]) for row in rows]
-
-    @staticmethod
-    def _unknown_name(conn: sa.Connection, name: str) -> str:
-        names = conn.execute(sa.select(_dv.name).distinct()).scalars().all()
-        return (
-            f"No dataset named {name!r}.{did_you_mean(name, names)} "
-            "List them with `loopml data list`."
-        )
-
-    def _missing_detail(self, conn: sa.Connection, name: str, version: int) -> str:
-        numbers = [
-            int(n)
-            for n in conn.execute(
-                sa.select(_dv.version).where(_dv.name == name).order_by(_dv.version)
-            ).scalars()
-        ]
-        if not numbers:
-            return self._unknown_name(conn, name)
-        return (
-            f"Dataset {name!r} has no version {version}; it has "
-            f"{describe_versions(numbers)} (latest {numbers[-1]})."
-        )
 
 
 def run_exists(conn: sa.Connection, run_id: str) -> bool:

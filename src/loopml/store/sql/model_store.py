@@ -28,14 +28,10 @@ from loopml.core.entities import (
     ModelVersion,
     RegisteredModel,
 )
-from loopml.core.errors import ConflictError, NotFoundError, did_you_mean
+from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import RunId
 from loopml.store.sql import mapper
-from loopml.store.sql.dataset_store import (
-    describe_versions,
-    parse_ref,
-    run_exists,
-)
+from loopml.store.sql.dataset_store import parse_ref, run_exists
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.event_store import insert_event
 from loopml.store.sql.tables import (
@@ -45,6 +41,7 @@ from loopml.store.sql.tables import (
     model_inputs,
     model_versions,
 )
+from loopml.store.sql.versioned import VersionedNames
 
 #: How many times a registration is tried when concurrent writers take its number first.
 CREATE_ATTEMPTS = 12
@@ -70,6 +67,9 @@ class SqlModelStore:
 
     def __init__(self, db: StoreEngine) -> None:
         self._db = db
+        self._names = VersionedNames(
+            model_versions, noun="model", list_command="loopml models list"
+        )
 
     def __repr__(self) -> str:
         return f"SqlModelStore({self._db.location!r})"
@@ -162,7 +162,7 @@ class SqlModelStore:
         with self._db.read() as conn:
             row = conn.execute(statement).first()
             if row is None:
-                raise NotFoundError(self._missing_detail(conn, name, version))
+                raise NotFoundError(self._names.missing(conn, name, version))
             return self._load(conn, [row])[0]
 
     def list_versions(self, name: str) -> list[ModelVersion]:
@@ -173,7 +173,7 @@ class SqlModelStore:
         with self._db.read() as conn:
             rows = conn.execute(statement).all()
             if not rows:
-                raise NotFoundError(self._unknown_name(conn, name))
+                raise NotFoundError(self._names.unknown_name(conn, name))
             return self._load(conn, rows)
 
     def list_models(self) -> list[RegisteredModel]:
@@ -354,7 +354,7 @@ class SqlModelStore:
             sa.select(*mapper.MODEL_VERSION_COLUMNS).where(_mv.name == name, _mv.version == version)
         ).first()
         if row is None:
-            raise NotFoundError(self._missing_detail(conn, name, version))
+            raise NotFoundError(self._names.missing(conn, name, version))
         return self._load(conn, [row])[0]
 
     def _require(self, conn: sa.Connection, name: str, version: int) -> None:
@@ -362,7 +362,7 @@ class SqlModelStore:
             sa.select(_mv.version).where(_mv.name == name, _mv.version == version)
         ).first()
         if found is None:
-            raise NotFoundError(self._missing_detail(conn, name, version))
+            raise NotFoundError(self._names.missing(conn, name, version))
 
     def _load(self, conn: sa.Connection, rows: Sequence[Sequence[Any]]) -> list[ModelVersion]:
         """Build versions from rows of :data:`~loopml.store.sql.mapper.MODEL_VERSION_COLUMNS`
@@ -403,25 +403,3 @@ class SqlModelStore:
     @staticmethod
     def _aliases(conn: sa.Connection, name: str) -> list[str]:
         return list(conn.execute(sa.select(_ma.alias).where(_ma.name == name)).scalars())
-
-    @staticmethod
-    def _unknown_name(conn: sa.Connection, name: str) -> str:
-        names = conn.execute(sa.select(_mv.name).distinct()).scalars().all()
-        return (
-            f"No model named {name!r}.{did_you_mean(name, names)} "
-            "List them with `loopml models list`."
-        )
-
-    def _missing_detail(self, conn: sa.Connection, name: str, version: int) -> str:
-        numbers = [
-            int(n)
-            for n in conn.execute(
-                sa.select(_mv.version).where(_mv.name == name).order_by(_mv.version)
-            ).scalars()
-        ]
-        if not numbers:
-            return self._unknown_name(conn, name)
-        return (
-            f"Model {name!r} has no version {version}; it has "
-            f"{describe_versions(numbers)} (latest {numbers[-1]})."
-        )
