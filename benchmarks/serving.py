@@ -334,28 +334,53 @@ def health_floor(url: str, requests: int) -> list[float]:
     return out
 
 
-async def _concurrent(target: Target, clients: int, seconds: float) -> dict[str, Any]:
-    import httpx
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one pre-encoded HTTP/1.1 request on a kept-alive connection; return the status."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+def _request(target: Target, body: bytes) -> bytes:
+    host = target.url.split("://", 1)[1]
+    return (
+        f"POST {target.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+    ).encode() + body
+
+
+async def _concurrent(target: Target, clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` kept-alive connections sending single-row requests back to back.
+
+    The client is a few lines over asyncio streams with pre-encoded requests (not httpx):
+    one client process must not be the bottleneck of a 32-connection test.
+    """
+    host, port = target.url.split("://", 1)[1].split(":")
+    requests = [_request(target, body) for body in target.singles]
     latencies: list[float] = []
     errors = 0
-    url = target.url + target.path
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    connections = [await asyncio.open_connection(host, int(port)) for _ in range(clients)]
 
-        async def worker(offset: int, until: float) -> None:
-            nonlocal errors
-            i = offset
-            while time.perf_counter() < until:
-                body = target.singles[i % len(target.singles)]
-                i += clients
-                start = time.perf_counter()
-                response = await client.post(url, content=body, headers=HEADERS)
-                if response.status_code == 200:
-                    latencies.append(time.perf_counter() - start)
-                else:
-                    errors += 1
+    async def worker(offset: int, until: float) -> None:
+        nonlocal errors
+        reader, writer = connections[offset]
+        i = offset
+        while time.perf_counter() < until:
+            request = requests[i % len(requests)]
+            i += clients
+            start = time.perf_counter()
+            if await _post(reader, writer, request) == 200:
+                latencies.append(time.perf_counter() - start)
+            else:
+                errors += 1
 
+    try:
         warm_until = time.perf_counter() + 0.5
         await asyncio.gather(*(worker(i, warm_until) for i in range(clients)))
         latencies.clear()
@@ -364,6 +389,9 @@ async def _concurrent(target: Target, clients: int, seconds: float) -> dict[str,
         await asyncio.gather(*(worker(i, start + seconds) for i in range(clients)))
         wall = time.perf_counter() - start
         cpu = time.process_time() - cpu
+    finally:
+        for _, writer in connections:
+            writer.close()
     return {"latencies": latencies, "wall_s": wall, "errors": errors, "client_cpu_s": cpu}
 
 
