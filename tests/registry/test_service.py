@@ -140,10 +140,19 @@ def test_loading_is_cached_per_process(
         return original(digest)
 
     monkeypatch.setattr(registry.backend.artifacts, "open", counting)
+    manifests: list[str] = []
+    get_bytes = registry.backend.artifacts.get_bytes
+
+    def counting_bytes(digest: str) -> bytes:
+        manifests.append(digest)
+        return get_bytes(digest)
+
+    monkeypatch.setattr(registry.backend.artifacts, "get_bytes", counting_bytes)
     first = registry.load("credit-default@1")
     second = registry.load("credit-default@latest")
-    assert first.raw is second.raw
+    assert first.raw is second.raw and first.manifest == second.manifest
     assert len(reads) == 1  # one payload file, read once
+    assert len(manifests) == 1  # the second load reads nothing from the artifact store
 
 
 def test_signature_enforcement_names_the_column(

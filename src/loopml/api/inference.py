@@ -31,7 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
-from loopml.serving import InferenceService, ModelUnavailableError, PredictionResult
+from loopml.serving import InferenceService, PredictionResult
 
 _log = logging.getLogger("loopml.api.inference")
 
@@ -175,12 +175,7 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
     app = FastAPI(title=f"loopml: {service.name}", lifespan=lifespan, openapi_url="/openapi.json")
 
     async def predict(body: Any, key: str | None) -> Response:
-        try:
-            result = await service.predict(body, key=key)
-        except InvalidArgumentError as exc:
-            return _error(422, str(exc))
-        except ModelUnavailableError as exc:
-            return _error(503, str(exc))
+        result = await service.predict(body, key=key)
         return Response(orjson.dumps(_answer(result)), media_type=_JSON, headers=_headers(result))
 
     @app.exception_handler(HttpError)
@@ -189,8 +184,7 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     @app.exception_handler(LoopmlError)
     async def _loopml_error(_request: Request, exc: LoopmlError) -> Response:
-        status = 404 if isinstance(exc, NotFoundError) else 422
-        return _error(status, str(exc))
+        return _error(_status(exc), str(exc))
 
     @app.get("/v2/health/live")
     async def live() -> Mapping[str, bool]:
@@ -220,12 +214,7 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         _known(name)
         body = await _body(request, max_body)
         columns, key = _v2_rows(body)
-        try:
-            result = await service.predict(columns, key=key)
-        except InvalidArgumentError as exc:
-            return _error(422, str(exc))
-        except ModelUnavailableError as exc:
-            return _error(503, str(exc))
+        result = await service.predict(columns, key=key)
         outputs: list[dict[str, Any]] = [
             {
                 "name": "predict",
@@ -270,6 +259,15 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         return Response(data, media_type=kind)
 
     return app
+
+
+def _status(exc: LoopmlError) -> int:
+    """The one HTTP status of each error the service raises."""
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, InvalidArgumentError):
+        return 422  # the caller's input: a column, a type, a guardrail
+    return 503  # the model failed with no fallback, or a store is unreachable
 
 
 def _datatype(values: list[Any]) -> str:

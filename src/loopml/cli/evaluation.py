@@ -151,6 +151,31 @@ def print_decision(decision: GateDecision) -> None:
         )
 
 
+def _evaluate(
+    service: EvaluationService,
+    model: str,
+    datasets: list[str],
+    *,
+    slices: list[str],
+    baseline: str,
+    sensitive: list[str],
+    resamples: int,
+    metrics: list[str] | None = None,
+    seed: int = 0,
+) -> Evaluation:
+    """Run an evaluation from the command line's options (``--baseline none``: no baseline)."""
+    return service.evaluate(
+        model,
+        datasets=datasets,
+        slices=[parse_slice(s) for s in slices],
+        baseline=None if baseline.lower() == "none" else baseline,
+        sensitive=sensitive,
+        metrics=metrics,
+        resamples=resamples,
+        seed=seed,
+    )
+
+
 def evaluate_command(
     model: str = typer.Argument(..., help="name@version or name@alias"),
     dataset: list[str] = typer.Option(..., "--dataset", "-d", help="Dataset ref; repeat it."),
@@ -168,11 +193,12 @@ def evaluate_command(
     """Evaluate a model version on datasets, slices and a baseline; store the result."""
     service = _service()
     with console.status(f"Evaluating {model} on {', '.join(dataset)} ..."):
-        evaluation = service.evaluate(
+        evaluation = _evaluate(
+            service,
             model,
-            datasets=dataset,
-            slices=[parse_slice(s) for s in slice_],
-            baseline=None if baseline.lower() == "none" else baseline,
+            dataset,
+            slices=slice_,
+            baseline=baseline,
             sensitive=sensitive,
             metrics=metric or None,
             resamples=resamples,
@@ -209,11 +235,12 @@ def gate_command(
         if evaluation_id is not None:
             evaluation = service.get(evaluation_id)
         else:
-            evaluation = service.evaluate(
+            evaluation = _evaluate(
+                service,
                 model,
-                datasets=dataset,
-                slices=[parse_slice(s) for s in slice_],
-                baseline=None if baseline.lower() == "none" else baseline,
+                dataset,
+                slices=slice_,
+                baseline=baseline,
                 sensitive=sensitive,
                 resamples=resamples,
             )

@@ -10,8 +10,8 @@ Outputs, as documented in ``docs/registry.md``:
 * ``predict_proba(data)`` returns a DataFrame with one column per class label, in the order
   of ``classes``, indexed like the input rows.
 
-Loaded predictors are cached per process by package digest and runtime, so loading the same
-version again costs a metadata lookup, not a read of the package.
+Loaded packages are cached per process by package digest and runtime, so loading the same
+version again costs one metadata lookup, and no read of the package or its manifest.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from loopml.registry.enforce import InputEnforcer
 from loopml.registry.flavors.base import Predictor
 
 Runtime = Literal["native", "onnx"]
+#: What the cache keeps of a package: its manifest and the flavor's loaded predictor.
+Loaded = tuple[ModelManifest, Predictor]
 #: Loaded predictors kept per process (least recently used ones are dropped first).
 CACHE_SIZE = 16
 
@@ -124,17 +126,18 @@ class LoadedModel:
 
 
 class PredictorCache:
-    """A small thread-safe LRU of loaded predictors keyed by (package digest, runtime)."""
+    """A small thread-safe LRU of loaded packages (manifest and predictor) keyed by
+    (package digest, runtime)."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[str, str], Predictor] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, str], threading.Lock] = {}
 
-    def get_or_load(self, key: tuple[str, str], load: Callable[[], Predictor]) -> Predictor:
-        """Return the cached predictor for ``key``, loading it once (concurrent callers for
-        the same key wait for the one load)."""
+    def get_or_load(self, key: tuple[str, str], load: Callable[[], Loaded]) -> Loaded:
+        """Return the cached manifest and predictor for ``key``, loading them once
+        (concurrent callers for the same key wait for the one load)."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -144,14 +147,14 @@ class PredictorCache:
             with self._lock:
                 if key in self._items:
                     return self._items[key]
-            predictor = load()
+            loaded = load()
             with self._lock:
-                self._items[key] = predictor
+                self._items[key] = loaded
                 self._items.move_to_end(key)
                 while len(self._items) > self._size:
                     self._items.popitem(last=False)
                 self._loading.pop(key, None)
-            return predictor
+            return loaded
 
     def clear(self) -> None:
         """Forget every cached predictor."""

@@ -38,9 +38,8 @@ from loopml.data.service import DatasetService
 from loopml.registry import aliases as alias_log
 from loopml.registry.enforce import InputEnforcer
 from loopml.registry.flavors import detect_flavor, get_flavor
-from loopml.registry.flavors.base import Predictor
 from loopml.registry.lineage import Lineage, build_lineage
-from loopml.registry.loaded import PREDICTORS, LoadedModel, Runtime
+from loopml.registry.loaded import PREDICTORS, Loaded, LoadedModel, Runtime
 from loopml.registry.package import fetch_package, read_manifest, store_package
 from loopml.registry.refs import (
     CHAMPION,
@@ -456,15 +455,16 @@ class ModelRegistry:
                 f"The 'runtime' parameter of load must be 'native' or 'onnx'. Got {runtime!r} "
                 "instead."
             )
-        manifest = read_manifest(self.backend.artifacts, digest, ref=version.ref)
 
-        def load_predictor() -> Predictor:
+        def load_package() -> Loaded:
+            manifest = read_manifest(self.backend.artifacts, digest, ref=version.ref)
             folder = fetch_package(
                 self.backend.artifacts, manifest, self.cache_dir, ref=version.ref, key=digest
             )
-            return get_flavor(manifest.flavor).load(folder, manifest.details)
+            return manifest, get_flavor(manifest.flavor).load(folder, manifest.details)
 
-        predictor = PREDICTORS.get_or_load((digest, runtime), load_predictor)
+        # A package is immutable (named by its digest): a hit needs no read at all.
+        manifest, predictor = PREDICTORS.get_or_load((digest, runtime), load_package)
         return LoadedModel(
             version, manifest, predictor, runtime=runtime, unseen=unseen, extra=extra
         )

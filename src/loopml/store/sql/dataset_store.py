@@ -13,8 +13,6 @@ roles and data happens above it, in the dataset service.
 from __future__ import annotations
 
 import dataclasses
-import random
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loopml.core.entities import DatasetVersion, Event
-from loopml.core.errors import ConflictError, InvalidArgumentError, NotFoundError
+from loopml.core.errors import InvalidArgumentError, NotFoundError
 from loopml.core.ids import RunId
 from loopml.store.sql import mapper
 from loopml.store.sql.engine import StoreEngine
@@ -30,8 +28,6 @@ from loopml.store.sql.event_store import insert_event
 from loopml.store.sql.tables import dataset_parents, dataset_versions, run_inputs, runs
 from loopml.store.sql.versioned import VersionedNames
 
-#: How many times a registration is tried when concurrent writers take its number first.
-CREATE_ATTEMPTS = 12
 #: ``(name, version)`` pairs per ``IN (...)`` list (two bound variables each).
 _PAIR_CHUNK = mapper.ID_CHUNK // 2
 
@@ -128,10 +124,7 @@ class SqlDatasetStore:
                     "exist (it was never created or has been purged). Register it without a "
                     "run, or in an existing one."
                 )
-            latest = conn.execute(
-                sa.select(sa.func.max(_dv.version)).where(_dv.name == draft.name)
-            ).scalar()
-            number = int(latest or 0) + 1
+            number = self._names.next_number(conn, draft.name)
             conn.execute(dataset_versions.insert(), mapper.dataset_row(draft, number))
             if refs:
                 conn.execute(
@@ -152,19 +145,7 @@ class SqlDatasetStore:
                 insert_event(conn, on_created(created))
             return created, True
 
-        for attempt in range(CREATE_ATTEMPTS):
-            try:
-                return self._db.write(work)
-            except sa.exc.IntegrityError:
-                # A concurrent writer took this number (or registered the same content)
-                # first: the next attempt sees its row and returns it or numbers after it,
-                # after a short random pause so racing writers do not collide again.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise ConflictError(
-            f"Could not register a new version of dataset {draft.name!r}: concurrent writers "
-            f"took the next version number {CREATE_ATTEMPTS} times in a row. Retry the "
-            "registration."
-        )
+        return self._names.write_numbered(self._db, draft.name, work)
 
     def _require_parents(
         self, conn: sa.Connection, draft: DatasetVersion, refs: Sequence[tuple[str, int]]

@@ -14,8 +14,6 @@ rules and alias history live above it, in the registry service.
 from __future__ import annotations
 
 import dataclasses
-import random
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,7 +26,7 @@ from loopml.core.entities import (
     ModelVersion,
     RegisteredModel,
 )
-from loopml.core.errors import ConflictError, NotFoundError
+from loopml.core.errors import NotFoundError
 from loopml.core.ids import RunId
 from loopml.store.sql import mapper
 from loopml.store.sql.dataset_store import parse_ref, run_exists
@@ -43,8 +41,6 @@ from loopml.store.sql.tables import (
 )
 from loopml.store.sql.versioned import VersionedNames
 
-#: How many times a registration is tried when concurrent writers take its number first.
-CREATE_ATTEMPTS = 12
 #: Roles of the dataset links a version carries as fields.
 #: Up to this many versions, their links are read by version number (else by name).
 _FEW = 50
@@ -116,10 +112,7 @@ class SqlModelStore:
                         f"'{dataset}@{number}' does not exist. Register the dataset first "
                         "(`loopml data register`), or check the ref with `loopml data list`."
                     )
-            latest = conn.execute(
-                sa.select(sa.func.max(_mv.version)).where(_mv.name == draft.name)
-            ).scalar()
-            number = int(latest or 0) + 1
+            number = self._names.next_number(conn, draft.name)
             conn.execute(model_versions.insert(), mapper.model_version_row(draft, number))
             if links:
                 conn.execute(
@@ -140,17 +133,7 @@ class SqlModelStore:
                 insert_event(conn, on_created(created))
             return created
 
-        for attempt in range(CREATE_ATTEMPTS):
-            try:
-                return self._db.write(work)
-            except sa.exc.IntegrityError:
-                # A concurrent writer took this number: the next try numbers after it. A short
-                # random pause keeps racing writers from colliding again and again.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise ConflictError(
-            f"Could not register a new version of model {draft.name!r}: concurrent writers "
-            f"took the next version number {CREATE_ATTEMPTS} times in a row. Retry."
-        )
+        return self._names.write_numbered(self._db, draft.name, work)
 
     # -- reads -------------------------------------------------------------------------------
 
