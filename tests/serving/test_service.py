@@ -21,7 +21,13 @@ from loopml.core.errors import InvalidArgumentError
 from loopml.core.settings import Settings
 from loopml.registry import ModelRegistry, PythonModel
 from loopml.registry.loaded import PREDICTORS
-from loopml.serving import InferenceService, ModelUnavailableError, Router, ServeConfig
+from loopml.serving import (
+    InferenceService,
+    ModelUnavailableError,
+    Router,
+    RowsRejectedError,
+    ServeConfig,
+)
 from loopml.store.backend import open_backend
 
 
@@ -30,16 +36,19 @@ class Flaky(PythonModel):
 
     classes = (0, 1)
 
-    def __init__(self, inner: Any, *, sleep: float = 0.0) -> None:
+    def __init__(
+        self, inner: Any, *, sleep: float = 0.0, error: type[Exception] = RuntimeError
+    ) -> None:
         self.inner = inner
         self.sleep = sleep
+        self.error = error
 
     def _check(self, frame: pd.DataFrame) -> None:
         if (frame["mean radius"] < 0).any():
             if self.sleep:
                 time.sleep(self.sleep)
             else:
-                raise RuntimeError("boom")
+                raise self.error("boom")
 
     def predict(self, frame: pd.DataFrame) -> Any:
         self._check(frame)
@@ -189,6 +198,46 @@ def test_fallback_on_exception_and_on_deadline(
         _run(none, none.predict(bad))
 
 
+def test_rows_that_break_the_model_fail_only_their_request(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    flaky = _version(registry, Flaky(fitted["a"]), data)
+    service = InferenceService(
+        registry.backend,
+        ServeConfig(model=flaky, fallback=None, max_batch=16, max_wait_ms=50, poll_interval_s=0),
+    )
+    rows = data.head(12).copy()
+    rows.loc[5, "mean radius"] = -1.0  # one poisoned request among twelve
+
+    async def burst() -> list[Any]:
+        calls = (service.predict(rows.iloc[[i]]) for i in range(12))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = _run(service, burst())
+    assert isinstance(results[5], ModelUnavailableError) and "boom" in str(results[5])
+    good = [r for i, r in enumerate(results) if i != 5]
+    assert [r.predictions[0] for r in good] == fitted["a"].predict(rows.drop(index=5)).tolist()
+    assert service.metrics.value("loopml_batch_rows_sum") > 12  # batched, then one by one
+
+
+def test_values_the_model_refuses_are_the_callers_error(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    """A ValueError (or arithmetic error) of the model's library blames the rows: 422, not
+    503; any other exception stays the server's (503, see above)."""
+    picky = _version(registry, Flaky(fitted["a"], error=ValueError), data)
+    bad = data.head(1).assign(**{"mean radius": -1.0})
+    for fallback in (None, picky):  # no fallback, or one that refuses the rows too
+        service = InferenceService(
+            registry.backend, ServeConfig(model=picky, fallback=fallback, poll_interval_s=0)
+        )
+        with pytest.raises(RowsRejectedError, match="cannot score these rows") as caught:
+            _run(service, service.predict(bad))
+        assert isinstance(caught.value, InvalidArgumentError)  # the HTTP app's 422
+        assert "ValueError: boom" in str(caught.value)
+        assert service.metrics.value("loopml_errors_total", kind="rows") == 1
+
+
 def test_bad_input_names_the_column(
     registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
 ) -> None:
@@ -293,7 +342,10 @@ def test_serving_the_checked_onnx_export(
     config = ServeConfig(model="cancer@champion", runtime="onnx", poll_interval_s=0)
     with pytest.raises(Exception, match="has no ONNX export"):
         InferenceService(registry.backend, config)
+    auto = ServeConfig(model="cancer@champion", poll_interval_s=0)  # the default: auto
+    assert InferenceService(registry.backend, auto).describe()["runtimes"]["champion"] == "native"
     registry.export_onnx(ref, holdout=data)
+    assert InferenceService(registry.backend, auto).describe()["runtimes"]["champion"] == "onnx"
     service = InferenceService(registry.backend, config)
     rows = data.head(50)
     result = _run(service, service.predict(rows))

@@ -16,7 +16,9 @@ body and in the ``X-Loopml-Version`` / ``X-Loopml-Route`` headers). Bad input is
 message names the field: malformed JSON 400, wrong content type 415, a body over the limit
 413, an unknown model 404, a missing/extra/mistyped column 422; a model that fails with no
 fallback 503. Bodies are parsed with orjson, not through pydantic models, to keep the server's
-own overhead small.
+own overhead small; their schemas (and every answer's) are declared for the OpenAPI document at
+``/openapi.json`` (pages at ``/docs``) by :mod:`loopml.api.openapi`, from the signature of the
+champion served when the app is built.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from loopml.api import openapi
 from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
 from loopml.serving import InferenceService, PredictionResult
+from loopml.serving.routing import CHAMPION
 
 _log = logging.getLogger("loopml.api.inference")
 
@@ -162,7 +166,11 @@ def _answer(result: PredictionResult) -> dict[str, Any]:
 
 
 def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAPI:
-    """Build the ASGI app over ``service`` (started and stopped with the app's lifespan)."""
+    """Build the ASGI app over ``service`` (started and stopped with the app's lifespan).
+
+    Its OpenAPI document describes the request bodies with the columns of the champion that
+    ``service`` serves now (a later hot swap to a new signature does not change it).
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -173,6 +181,8 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
             await service.stop()
 
     app = FastAPI(title=f"loopml: {service.name}", lifespan=lifespan, openapi_url="/openapi.json")
+    columns = service.slots[CHAMPION].current.model.signature.inputs
+    predict_body = {"requestBody": openapi.predict_body(columns)}
 
     async def predict(body: Any, key: str | None) -> Response:
         result = await service.predict(body, key=key)
@@ -190,7 +200,7 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
     async def live() -> Mapping[str, bool]:
         return {"live": True}
 
-    @app.get("/v2/health/ready")
+    @app.get("/v2/health/ready", responses=openapi.ready_responses(named=False))
     async def ready() -> Response:
         ok = service.ready()
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
@@ -199,17 +209,21 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         if name != service.name:
             raise HttpError(404, f"No model {name!r} here; this server serves {service.name!r}.")
 
-    @app.get("/v2/models/{name}")
+    @app.get("/v2/models/{name}", responses=openapi.metadata_responses())
     async def metadata(name: str) -> Response:
         _known(name)
         return Response(orjson.dumps(service.describe()), media_type=_JSON)
 
-    @app.get("/v2/models/{name}/ready")
+    @app.get("/v2/models/{name}/ready", responses=openapi.ready_responses(named=True))
     async def model_ready(name: str) -> Response:
         _known(name)
         return JSONResponse({"name": name, "ready": service.ready()})
 
-    @app.post("/v2/models/{name}/infer")
+    @app.post(
+        "/v2/models/{name}/infer",
+        responses=openapi.infer_responses(),
+        openapi_extra={"requestBody": openapi.infer_body(columns)},
+    )
     async def infer(name: str, request: Request) -> Response:
         _known(name)
         body = await _body(request, max_body)
@@ -243,17 +257,17 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         }
         return Response(orjson.dumps(answer), media_type=_JSON, headers=_headers(result))
 
-    @app.post("/predict")
+    @app.post("/predict", responses=openapi.predict_responses(), openapi_extra=predict_body)
     async def predict_route(request: Request) -> Response:
         rows, key = _rows(await _body(request, max_body))
         return await predict(rows, key)
 
-    @app.post("/predict/batch")
+    @app.post("/predict/batch", responses=openapi.predict_responses(), openapi_extra=predict_body)
     async def predict_batch(request: Request) -> Response:
         rows, key = _rows(await _body(request, max(max_body, MAX_BATCH_BODY)))
         return await predict(rows, key)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         data, kind = service.metrics.render()
         return Response(data, media_type=kind)

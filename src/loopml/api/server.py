@@ -43,7 +43,8 @@ def service_from_options(options: dict[str, Any]) -> InferenceService:
         spool_dir=spool if options.get("log", True) else None,
         logs_url=settings.logs_url,
         guardrails=options.get("guardrails"),
-        runtime=options.get("runtime", "native"),
+        runtime=options.get("runtime", "auto"),
+        freeze_heap=True,  # this process only serves
     )
     return InferenceService(backend, config)
 

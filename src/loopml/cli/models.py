@@ -289,5 +289,6 @@ def export(
     console.print(
         f"Exported {v.ref} to ONNX ({export_.manifest_digest[:12]}): matches the original on "
         f"{check['rows']} rows of {check['holdout']} (max abs diff {check['max_abs_diff']:.2g}, "
-        f"tolerance {check['tolerance']}). Load it with runtime='onnx'."
+        f"tolerance {check['tolerance']}). `loopml serve` serves it from now on (--runtime "
+        "auto); in Python, load it with runtime='onnx'."
     )

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 
 console = Console(stderr=True)
+#: Values of ``--runtime`` (see :func:`loopml.registry.service.resolve_runtime`).
+RUNTIMES = ("auto", "native", "onnx")
 
 
 def serve_command(
@@ -32,7 +34,10 @@ def serve_command(
     poll: float = typer.Option(5.0, "--poll", help="Seconds between alias checks (0: never)."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
     runtime: str = typer.Option(
-        "native", "--runtime", help="native, or onnx (the versions' checked ONNX exports)."
+        "auto",
+        "--runtime",
+        help="auto (a version's checked ONNX export when it has one, else its own library), "
+        "native, or onnx.",
     ),
     guardrails: Path | None = typer.Option(
         None, "--guardrails", help="Input/output rules (YAML): reject, clip or fall back."
@@ -40,6 +45,12 @@ def serve_command(
 ) -> None:
     """Serve a model over HTTP (Open Inference Protocol, /predict, /metrics)."""
     import uvicorn
+
+    if runtime not in RUNTIMES:
+        raise typer.BadParameter(
+            f"{runtime!r} is not a runtime; use one of {', '.join(RUNTIMES)}.",
+            param_hint="--runtime",
+        )
 
     from loopml.api.server import CONFIG_ENV
 

@@ -24,7 +24,7 @@ from loopml.core.entities import (
     RegisteredModel,
 )
 from loopml.registry import Lineage, LoadedModel, PythonModel
-from loopml.registry.loaded import Runtime
+from loopml.registry.loaded import RuntimeChoice
 
 __all__ = [
     "LoadedModel",
@@ -107,7 +107,7 @@ def register(
 
 
 def load(
-    ref: str, *, runtime: Runtime = "native", unseen: str = "allow", extra: str = "drop"
+    ref: str, *, runtime: RuntimeChoice = "native", unseen: str = "allow", extra: str = "drop"
 ) -> LoadedModel:
     """Load a version by ``name@3``, ``name@champion``, ``name@latest`` or ``name``.
 
@@ -118,7 +118,9 @@ def load(
 
     Args:
         ref: The version.
-        runtime: ``native`` (the model's own library) or ``onnx`` (its checked ONNX export).
+        runtime: ``native`` (the model's own library), ``onnx`` (its checked ONNX export),
+            or ``auto`` (the ONNX export when there is one and onnxruntime is installed;
+            :attr:`LoadedModel.runtime` says which was chosen).
         unseen: Categories not seen in training: ``allow`` (the model decides), ``error``,
             or ``null`` (treated as missing).
         extra: Input columns the model does not take: ``drop`` or ``error``.

@@ -30,6 +30,9 @@ from loopml.registry.enforce import InputEnforcer
 from loopml.registry.flavors.base import Predictor
 
 Runtime = Literal["native", "onnx"]
+#: What a caller may ask for: a runtime, or ``auto`` (the checked ONNX export when the version
+#: has one and onnxruntime is installed, else the native library).
+RuntimeChoice = Literal["native", "onnx", "auto"]
 #: What the cache keeps of a package: its manifest and the flavor's loaded predictor.
 Loaded = tuple[ModelManifest, Predictor]
 #: Loaded predictors kept per process (least recently used ones are dropped first).

@@ -10,6 +10,7 @@ transaction.
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,7 +40,7 @@ from loopml.registry import aliases as alias_log
 from loopml.registry.enforce import InputEnforcer
 from loopml.registry.flavors import detect_flavor, get_flavor
 from loopml.registry.lineage import Lineage, build_lineage
-from loopml.registry.loaded import PREDICTORS, Loaded, LoadedModel, Runtime
+from loopml.registry.loaded import PREDICTORS, Loaded, LoadedModel, Runtime, RuntimeChoice
 from loopml.registry.package import fetch_package, read_manifest, store_package
 from loopml.registry.refs import (
     CHAMPION,
@@ -434,15 +435,16 @@ class ModelRegistry:
         self,
         ref: str | ModelVersion,
         *,
-        runtime: Runtime = "native",
+        runtime: RuntimeChoice = "native",
         unseen: str = "allow",
         extra: str = "drop",
     ) -> LoadedModel:
         """Load a version (cached per process); see :func:`loopml.models.load`."""
         version = ref if isinstance(ref, ModelVersion) else self.get(ref)
-        if runtime == "native":
+        chosen = resolve_runtime(version, runtime)
+        if chosen == "native":
             digest = version.manifest_digest
-        elif runtime == "onnx":
+        else:
             export = version.export("onnx")
             if export is None:
                 raise NotFoundError(
@@ -450,11 +452,6 @@ class ModelRegistry:
                     f"export {version.ref}` (it is checked against the original first)."
                 )
             digest = export.manifest_digest
-        else:
-            raise InvalidArgumentError(
-                f"The 'runtime' parameter of load must be 'native' or 'onnx'. Got {runtime!r} "
-                "instead."
-            )
 
         def load_package() -> Loaded:
             manifest = read_manifest(self.backend.artifacts, digest, ref=version.ref)
@@ -464,10 +461,29 @@ class ModelRegistry:
             return manifest, get_flavor(manifest.flavor).load(folder, manifest.details)
 
         # A package is immutable (named by its digest): a hit needs no read at all.
-        manifest, predictor = PREDICTORS.get_or_load((digest, runtime), load_package)
-        return LoadedModel(
-            version, manifest, predictor, runtime=runtime, unseen=unseen, extra=extra
+        manifest, predictor = PREDICTORS.get_or_load((digest, chosen), load_package)
+        return LoadedModel(version, manifest, predictor, runtime=chosen, unseen=unseen, extra=extra)
+
+
+def resolve_runtime(version: ModelVersion, runtime: str) -> Runtime:
+    """The runtime a version is loaded with: ``native``, ``onnx``, or for ``auto`` the
+    checked ONNX export when the version has one and onnxruntime is installed, else native.
+
+    Raises:
+        InvalidArgumentError: ``runtime`` is none of ``native``, ``onnx``, ``auto``.
+    """
+    if runtime == "native":
+        return "native"
+    if runtime == "onnx":
+        return "onnx"
+    if runtime != "auto":
+        raise InvalidArgumentError(
+            f"The 'runtime' parameter of load must be 'native', 'onnx' or 'auto'. Got "
+            f"{runtime!r} instead."
         )
+    if version.export("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        return "native"
+    return "onnx"
 
 
 def _version_number(version: object) -> int:

@@ -13,6 +13,7 @@ from loopml.serving.service import (
     InferenceService,
     ModelUnavailableError,
     PredictionResult,
+    RowsRejectedError,
     ServeConfig,
     parse_canary,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "ModelUnavailableError",
     "PredictionResult",
     "Router",
+    "RowsRejectedError",
     "ServeConfig",
     "parse_canary",
 ]

@@ -5,6 +5,9 @@ Batches form while the model is busy: the requests that arrived during one model
 together in the next, up to ``max_batch`` rows. A lone request on an idle server goes at once
 (no waiting); when others were already waiting, the batch may wait up to ``max_wait_ms`` more
 to fill. The model runs in a worker thread, so the event loop keeps accepting requests.
+
+When the model raises on a batch of several requests, each request is run again on its own:
+rows that break the model fail only the request that sent them, never its batch mates.
 """
 
 from __future__ import annotations
@@ -119,10 +122,8 @@ class MicroBatcher:
             joined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
             try:
                 out = await loop.run_in_executor(self._executor, self._run, joined)
-            except Exception as exc:  # the model failed: every request of the batch hears it
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
+            except Exception as exc:
+                await self._one_by_one(batch, exc)
                 continue
             start = 0
             for part, fut in batch:
@@ -135,6 +136,28 @@ class MicroBatcher:
                         )
                     )
                 start = stop
+
+    async def _one_by_one(
+        self, batch: list[tuple[pd.DataFrame, asyncio.Future[BatchOutput]]], exc: Exception
+    ) -> None:
+        """A batch failed: run its requests one at a time, so that rows that break the model
+        fail only the request that sent them (a lone request hears ``exc`` at once)."""
+        if len(batch) == 1:
+            if not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        loop = asyncio.get_running_loop()
+        for frame, fut in batch:
+            if fut.done():
+                continue
+            try:
+                out = await loop.run_in_executor(self._executor, self._run, frame)
+            except Exception as own:
+                if not fut.done():
+                    fut.set_exception(own)
+                continue
+            if not fut.done():  # not given up on (a deadline) meanwhile
+                fut.set_result(out)
 
     async def close(self) -> None:
         """Stop the batching task (requests in flight are answered first)."""

@@ -19,7 +19,7 @@ class ServingMetrics:
         requests: Requests answered, by route and version.
         rows: Rows predicted, by route and version.
         errors: Requests refused or failed, by kind (``invalid``, ``model``, ``timeout``,
-            ``guardrail``, ``unavailable``).
+            ``guardrail``, ``rows``: the model refused the rows' values, ``unavailable``).
         fallbacks: Requests answered by the fallback, by reason.
         latency: Request latency in seconds, by route.
         batch_rows: Rows per model call (micro-batching at work).
@@ -57,6 +57,25 @@ class ServingMetrics:
             "loopml_log_pending", "Prediction-log records waiting for the spool", registry=r
         )
         self.swaps = Counter("loopml_model_swaps", "Versions swapped in", ["role"], registry=r)
+
+        self._answered: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+
+    def answered(self, route: str, version: int, rows: int, seconds: float) -> None:
+        """Count one answered request (its label children are looked up once per route and
+        version, not on every request)."""
+        children = self._answered.get((route, version))
+        if children is None:
+            labels = {"route": route, "version": str(version)}
+            children = (
+                self.requests.labels(**labels),
+                self.rows.labels(**labels),
+                self.latency.labels(route=route),
+            )
+            self._answered[(route, version)] = children
+        requests, rows_counter, latency = children
+        requests.inc()
+        rows_counter.inc(rows)
+        latency.observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""

@@ -12,7 +12,10 @@ One request:
    the caller's fault: 422);
 3. predict through that model's micro-batcher, within the deadline;
 4. when the model raises or misses the deadline: answer from the fallback (the version the
-   champion alias held before, another ref, or nothing: then the error is the server's: 503);
+   champion alias held before, another ref, or nothing: then the error is the server's, 503,
+   unless the model refused the rows' values, a ``ValueError`` or an arithmetic error, which
+   is the caller's: 422). Within a micro-batch, a failing batch is rerun request by request,
+   so one request's rows never fail another's;
 5. log every row (inputs, output, version, route, latency, time) to the prediction log, off
    the request path;
 6. after answering, hand the same rows to the shadow model (its answer is only logged).
@@ -21,6 +24,7 @@ One request:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import threading
@@ -30,7 +34,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -38,7 +42,7 @@ import pandas as pd
 from loopml.core.errors import InvalidArgumentError, LoopmlError
 from loopml.registry import ModelRegistry
 from loopml.registry import aliases as alias_log
-from loopml.registry.loaded import Runtime
+from loopml.registry.loaded import RuntimeChoice
 from loopml.registry.refs import parse_model_ref
 from loopml.serving.batcher import BatchOutput, MicroBatcher
 from loopml.serving.guardrails import GuardrailRejectedError, Guardrails
@@ -52,6 +56,17 @@ _log = logging.getLogger("loopml.serving")
 
 class ModelUnavailableError(LoopmlError):
     """The model failed or missed its deadline and there is no fallback (HTTP 503)."""
+
+
+class RowsRejectedError(InvalidArgumentError):
+    """The model's library refused the values of these rows (a ``ValueError`` or an
+    arithmetic error, e.g. ``Input X contains infinity`` after an overflow), and so did the
+    fallback if there is one: the caller's input is at fault (HTTP 422), not the server."""
+
+
+#: Exceptions of a model's library that blame the values it was given, not the model (a
+#: numeric RuntimeWarning is one where warnings are made errors).
+_ROW_ERRORS = (ValueError, ArithmeticError, RuntimeWarning)
 
 
 @dataclass(frozen=True)
@@ -74,8 +89,16 @@ class ServeConfig:
             :mod:`loopml.serving.guardrails`), or None.
         compact_interval_s: How often the log is moved into the log store while serving, so
             monitoring sees recent predictions (0: only at shutdown).
-        runtime: ``native`` (the model's library) or ``onnx`` (each version's checked ONNX
-            export, see ``loopml models export``; much faster for single rows).
+        freeze_heap: Move everything alive after start-up and after each hot swap (the
+            loaded models, libraries) out of the cyclic garbage collector's sight
+            (:func:`gc.freeze`), so its full collections stop rescanning them: under 32
+            concurrent clients this cut the p99 latency threefold. For a process that only
+            serves (``loopml serve`` sets it); objects alive at a freeze are never
+            reclaimed by the cyclic collector.
+        runtime: ``auto`` (each version's checked ONNX export when it has one, see
+            ``loopml models export``, and onnxruntime is installed: several times faster on
+            single rows; else the model's own library), ``native`` or ``onnx`` (the export,
+            required).
     """
 
     model: str
@@ -90,8 +113,9 @@ class ServeConfig:
     logs_url: str | None = None
     threads: int = 4
     guardrails: Mapping[str, Any] | str | Path | None = None
-    runtime: Runtime = "native"
+    runtime: RuntimeChoice = "auto"
     compact_interval_s: float = 60.0
+    freeze_heap: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +228,8 @@ class InferenceService:
     def start(self) -> None:
         """Start watching aliases for moves, and compacting the log every
         ``compact_interval_s``."""
+        if self.config.freeze_heap:
+            _freeze_heap()
         self._watcher.start()
         interval = self.config.compact_interval_s
         if self._log is not None and self.config.logs_url is not None and interval > 0:
@@ -258,6 +284,8 @@ class InferenceService:
     def _swapped(self, old: Served | None, new: Served) -> None:
         self.metrics.swaps.labels(role=CHAMPION).inc()
         _log.info("Now serving %s (was %s)", new.ref, old.ref if old else None)
+        if self.config.freeze_heap:
+            _freeze_heap()
 
     # -- predict ---------------------------------------------------------------------------
 
@@ -291,6 +319,7 @@ class InferenceService:
         Raises:
             InvalidArgumentError: The input breaks the signature (names the column).
             ModelUnavailableError: The model failed and there is no fallback.
+            RowsRejectedError: The model (and the fallback) refused these rows' values.
         """
         started = time.perf_counter()
         route = self.router.route(key)
@@ -301,6 +330,7 @@ class InferenceService:
             self.metrics.errors.labels(kind="invalid").inc()
             raise
         reason: str | None = None
+        failure: Exception | None = None
         if self.guardrails is not None:
             try:
                 verdict = self.guardrails.check_inputs(frame)
@@ -316,18 +346,17 @@ class InferenceService:
                 self.metrics.errors.labels(kind="timeout").inc()
             except Exception as exc:  # the model's library failed on these rows
                 reason = f"{served.ref} failed: {type(exc).__name__}: {exc}"
+                failure = exc
                 self.metrics.errors.labels(kind="model").inc()
         if reason is None and self.guardrails is not None:
             out, reason = self.guardrails.check_outputs(out)
         if reason is not None:
-            served, route, out = await self._fall_back(frame, reason)
+            served, route, out = await self._fall_back(frame, reason, failure)
         latency = (time.perf_counter() - started) * 1000
         result = self._result(
             served, route=route, out=out, rows=len(frame), latency=latency, reason=reason
         )
-        self.metrics.requests.labels(route=route, version=str(result.version)).inc()
-        self.metrics.rows.labels(route=route, version=str(result.version)).inc(len(frame))
-        self.metrics.latency.labels(route=route).observe(latency / 1000)
+        self.metrics.answered(route, result.version, len(frame), latency / 1000)
         if self._log is not None:  # built and queued in a worker thread, off the event loop
             self._pool.submit(self._record, result, frame, key)
         if SHADOW in self.slots:
@@ -336,21 +365,20 @@ class InferenceService:
             task.add_done_callback(self._shadow_tasks.discard)
         return result
 
-    async def _fall_back(self, frame: pd.DataFrame, reason: str) -> tuple[Served, str, BatchOutput]:
+    async def _fall_back(
+        self, frame: pd.DataFrame, reason: str, failure: Exception | None
+    ) -> tuple[Served, str, BatchOutput]:
         slot = self.slots.get(FALLBACK)
         if slot is None:
-            self.metrics.errors.labels(kind="unavailable").inc()
-            raise ModelUnavailableError(f"{reason}, and no fallback is configured.")
+            self._give_up(f"{reason}, and no fallback is configured", failure)
         served = slot.current
         loop = asyncio.get_running_loop()
         try:
             prepared = served.model.prepare(frame)
             out = await loop.run_in_executor(self._pool, served.run, prepared)
         except Exception as exc:
-            self.metrics.errors.labels(kind="unavailable").inc()
-            raise ModelUnavailableError(
-                f"{reason}; the fallback {served.ref} failed too: {type(exc).__name__}: {exc}"
-            ) from exc
+            failed = f"{reason}; the fallback {served.ref} failed too: {type(exc).__name__}: {exc}"
+            self._give_up(failed, failure if isinstance(exc, _ROW_ERRORS) else exc)
         if reason.startswith("guardrail"):
             kind = "guardrail"
         elif "deadline" in reason:
@@ -359,6 +387,18 @@ class InferenceService:
             kind = "error"
         self.metrics.fallbacks.labels(reason=kind).inc()
         return served, FALLBACK, out
+
+    def _give_up(self, message: str, failure: Exception | None) -> NoReturn:
+        """No answer: the caller's fault (422) when the model refused the rows' values,
+        else the server's (503)."""
+        if isinstance(failure, _ROW_ERRORS):
+            self.metrics.errors.labels(kind="rows").inc()
+            raise RowsRejectedError(
+                f"{message}. The model cannot score these rows: check their values (e.g. "
+                "numbers far outside the range the model was trained on)."
+            ) from failure
+        self.metrics.errors.labels(kind="unavailable").inc()
+        raise ModelUnavailableError(f"{message}.") from failure
 
     def _result(
         self,
@@ -400,7 +440,7 @@ class InferenceService:
         result = self._result(
             served, route=SHADOW, out=out, rows=len(frame), latency=latency, reason=None
         )
-        self.metrics.requests.labels(route=SHADOW, version=str(result.version)).inc()
+        self.metrics.answered(SHADOW, result.version, len(frame), latency / 1000)
         if self._log is not None:
             self._pool.submit(self._record, result, frame, key)
 
@@ -410,7 +450,8 @@ class InferenceService:
         from loopml.store.logs import PredictionRecord
 
         at = int(time.time() * 1000)
-        inputs = frame.to_dict(orient="records")
+        names = [str(c) for c in frame.columns]
+        rows = frame.to_numpy(dtype=object).tolist()  # 7x cheaper than to_dict(records)
         records = [
             PredictionRecord(
                 prediction_id=result.ids[i],
@@ -419,7 +460,7 @@ class InferenceService:
                 route=result.route,
                 at=at,
                 latency_ms=result.latency_ms,
-                inputs={str(k): _json_value(v) for k, v in inputs[i].items()},
+                inputs={k: _json_value(v) for k, v in zip(names, rows[i], strict=True)},
                 output=result.predictions[i],
                 proba=None if result.proba is None else result.proba[i],
                 request_key=key,
@@ -454,10 +495,19 @@ class InferenceService:
                 }
             ],
             "routes": {role: slot.current.ref for role, slot in self.slots.items()},
+            "runtimes": {role: slot.current.model.runtime for role, slot in self.slots.items()},
         }
 
 
+def _freeze_heap() -> None:
+    """Collect garbage once, then exempt every surviving object from later collections."""
+    gc.collect()
+    gc.freeze()
+
+
 def _json_value(value: Any) -> Any:
+    if value is pd.NA or value is pd.NaT:
+        return None
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):

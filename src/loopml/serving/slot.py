@@ -21,7 +21,7 @@ from loopml.core.entities import Event
 from loopml.core.ids import new_event_id
 from loopml.core.settings import current_user
 from loopml.registry import LoadedModel, ModelRegistry
-from loopml.registry.loaded import Runtime
+from loopml.registry.loaded import RuntimeChoice
 from loopml.serving.batcher import BatchOutput
 
 _log = logging.getLogger("loopml.serving")
@@ -62,7 +62,8 @@ class ModelSlot:
         registry: Where the ref is resolved and loaded from.
         ref: ``name@alias`` (follows the alias) or ``name@version`` (fixed).
         role: ``champion``, ``canary``, ``shadow`` or ``fallback`` (for events and logs).
-        runtime: ``native`` or ``onnx`` (the version's checked ONNX export).
+        runtime: ``native``, ``onnx`` (the version's checked ONNX export) or ``auto`` (the
+            export when the version has one).
         on_swap: Called with (old, new) after a swap.
     """
 
@@ -72,13 +73,13 @@ class ModelSlot:
         ref: str,
         *,
         role: str,
-        runtime: Runtime = "native",
+        runtime: RuntimeChoice = "native",
         on_swap: Callable[[Served | None, Served], None] | None = None,
     ) -> None:
         self.registry = registry
         self.ref = ref
         self.role = role
-        self.runtime: Runtime = runtime
+        self.runtime: RuntimeChoice = runtime
         self._on_swap = on_swap
         self._lock = threading.Lock()
         self.current: Served = Served(registry.load(ref, runtime=runtime))
