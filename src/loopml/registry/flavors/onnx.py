@@ -169,10 +169,15 @@ class OnnxPredictor:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Return the probability matrix (output 1 of a classifier), or None for regressors."""
-        if len(self._outputs) < 2:
-            return None
-        proba = self._run(frame)[1]
-        return proba if proba.ndim == 2 else None
+        return self.predict_with_proba(frame)[1]
+
+    def predict_with_proba(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labels and the probability matrix (None for regressors) from one run of the graph."""
+        outputs = self._run(frame)
+        labels = outputs[0].reshape(len(frame), -1)[:, 0]
+        if len(outputs) < 2 or outputs[1].ndim != 2:
+            return labels, None
+        return labels, outputs[1]
 
 
 def _as_type(values: np.ndarray, onnx_type: str, *, name: str) -> np.ndarray:
