@@ -198,6 +198,51 @@ def test_fallback_on_exception_and_on_deadline(
         _run(none, none.predict(bad))
 
 
+def big_tumour(frame: pd.DataFrame) -> Any:
+    """A heuristic fallback: importable as python:tests.serving.test_service:big_tumour."""
+    return (frame["mean radius"].abs() > 19).astype(int), [[0.3, 0.7]] * len(frame)
+
+
+def test_a_constant_or_a_heuristic_declared_with_the_deployment_falls_back(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    flaky = _version(registry, Flaky(fitted["a"]), data)
+    bad = pd.concat([data.head(2), data.iloc[[0]].assign(**{"mean radius": -20.0})])
+
+    def served_with(fallback: Any) -> Any:
+        service = InferenceService(
+            registry.backend, ServeConfig(model=flaky, fallback=fallback, poll_interval_s=0)
+        )
+        return service, _run(service, service.predict(bad))
+
+    service, constant = served_with("value:1")
+    assert (constant.route, constant.version, constant.model) == ("fallback", 0, "cancer")
+    assert constant.predictions == [1, 1, 1] and constant.proba is None
+    assert "RuntimeError: boom" in (constant.reason or "")
+    assert service.describe()["fallback"] == "value:1"
+    assert service.metrics.value("loopml_fallbacks_total", reason="error") == 1
+    for fallback in ("python:tests.serving.test_service:big_tumour", big_tumour):
+        _, ruled = served_with(fallback)
+        assert ruled.route == "fallback" and ruled.predictions == [0, 1, 1]  # 17.99, 20.57, 20
+        assert ruled.proba == [{"0": 0.3, "1": 0.7}] * 3
+
+    def wrong_length(frame: pd.DataFrame) -> list[int]:
+        return [0]
+
+    with pytest.raises(ModelUnavailableError, match="returned 1 predictions for 3 rows"):
+        served_with(wrong_length)
+    for spec, message in (
+        ("value:[1]", "one number, text or boolean per row"),
+        ("value:yes", "as JSON after 'value:'"),
+        ("python:no_such_module_here:f", "Cannot import the fallback"),
+        ("python:numpy", "python:module:function"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=message):
+            InferenceService(
+                registry.backend, ServeConfig(model=flaky, fallback=spec, poll_interval_s=0)
+            )
+
+
 def test_rows_that_break_the_model_fail_only_their_request(
     registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
 ) -> None:

@@ -206,7 +206,11 @@ def predict_responses() -> dict[int | str, dict[str, Any]]:
                 "items": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
             },
             "model": {"type": "string"},
-            "version": {"type": "integer"},
+            "version": {
+                "type": "integer",
+                "description": "The version that answered (0: a fallback declared with the "
+                "deployment, a constant or a heuristic).",
+            },
             "route": {"enum": ["champion", "canary", "fallback"]},
             "probabilities": {
                 "type": "array",

@@ -23,7 +23,8 @@ def serve_command(
     fallback: str = typer.Option(
         "previous",
         "--fallback",
-        help="previous (the alias's former version), a ref, or none.",
+        help="previous (the alias's former version), a ref, value:JSON (a constant answer), "
+        "python:module:function (a heuristic of the rows), or none.",
     ),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8080, "--port"),

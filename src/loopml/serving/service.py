@@ -45,6 +45,12 @@ from loopml.registry import aliases as alias_log
 from loopml.registry.loaded import RuntimeChoice
 from loopml.registry.refs import parse_model_ref
 from loopml.serving.batcher import BatchOutput, MicroBatcher
+from loopml.serving.fallbacks import (
+    DeclaredFallback,
+    Heuristic,
+    declared_fallback,
+    is_declared,
+)
 from loopml.serving.guardrails import GuardrailRejectedError, Guardrails
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW, Router
@@ -77,7 +83,9 @@ class ServeConfig:
         model: The champion ref (``credit-default@champion``).
         canary: A canary ref and its share in percent, if any.
         shadow: A shadow ref, if any (sees every request after the answer; logged only).
-        fallback: ``previous`` (the version the champion's alias held before), a ref, or None.
+        fallback: ``previous`` (the version the champion's alias held before), a ref, a
+            constant (``value:0``), a heuristic (``python:module:function``, or the function
+            itself; see :mod:`loopml.serving.fallbacks`), or None.
         timeout_ms: Deadline of a model call (None: no deadline).
         max_batch: Most rows per model call (1: no micro-batching).
         max_wait_ms: Longest a request waits for others to batch with.
@@ -104,7 +112,7 @@ class ServeConfig:
     model: str
     canary: tuple[str, float] | None = None
     shadow: str | None = None
-    fallback: str | None = "previous"
+    fallback: str | Heuristic | None = "previous"
     timeout_ms: float | None = None
     max_batch: int = 32
     max_wait_ms: float = 2.0
@@ -183,9 +191,18 @@ class InferenceService:
             )
         if config.shadow is not None:
             self.slots[SHADOW] = ModelSlot(self.registry, config.shadow, role=SHADOW)
-        fallback = self._fallback_ref(config)
-        if fallback is not None:
-            self.slots[FALLBACK] = ModelSlot(self.registry, fallback, role=FALLBACK)
+        self._declared: DeclaredFallback | None = None
+        if is_declared(config.fallback):
+            champion = self.slots[CHAMPION].current
+            self._declared = declared_fallback(
+                config.fallback,  # type: ignore[arg-type]  # a str or a function here
+                name=self.name,
+                classes=champion.classes,
+            )
+        else:
+            fallback = self._fallback_ref(config)
+            if fallback is not None:
+                self.slots[FALLBACK] = ModelSlot(self.registry, fallback, role=FALLBACK)
         self._batchers: dict[int, MicroBatcher] = {}
         self._watcher = Watcher(list(self.slots.values()), config.poll_interval_s)
         self._log = self._open_log(config)
@@ -197,7 +214,7 @@ class InferenceService:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _fallback_ref(self, config: ServeConfig) -> str | None:
-        if config.fallback is None:
+        if config.fallback is None or callable(config.fallback):
             return None
         if config.fallback != "previous":
             return config.fallback
@@ -351,11 +368,12 @@ class InferenceService:
                 self.metrics.errors.labels(kind="model").inc()
         if reason is None and self.guardrails is not None:
             out, reason = self.guardrails.check_outputs(out)
+        answered: Served | DeclaredFallback = served
         if reason is not None:
-            served, route, out = await self._fall_back(frame, reason, failure)
+            answered, route, out = await self._fall_back(frame, reason, failure)
         latency = (time.perf_counter() - started) * 1000
         result = self._result(
-            served, route=route, out=out, rows=len(frame), latency=latency, reason=reason
+            answered, route=route, out=out, rows=len(frame), latency=latency, reason=reason
         )
         self.metrics.answered(route, result.version, len(frame), latency / 1000)
         if self._log is not None:  # built after the answer is sent (~40 us), queued in memory
@@ -368,14 +386,20 @@ class InferenceService:
 
     async def _fall_back(
         self, frame: pd.DataFrame, reason: str, failure: Exception | None
-    ) -> tuple[Served, str, BatchOutput]:
+    ) -> tuple[Served | DeclaredFallback, str, BatchOutput]:
         slot = self.slots.get(FALLBACK)
-        if slot is None:
+        served: Served | DeclaredFallback
+        if self._declared is not None:
+            served = self._declared
+        elif slot is not None:
+            served = slot.current
+        else:
             self._give_up(f"{reason}, and no fallback is configured", failure)
-        served = slot.current
         loop = asyncio.get_running_loop()
         try:
-            prepared = served.model.prepare(frame)
+            prepared = (
+                frame if isinstance(served, DeclaredFallback) else served.model.prepare(frame)
+            )
             out = await loop.run_in_executor(self._pool, served.run, prepared)
         except Exception as exc:
             failed = f"{reason}; the fallback {served.ref} failed too: {type(exc).__name__}: {exc}"
@@ -403,7 +427,7 @@ class InferenceService:
 
     def _result(
         self,
-        served: Served,
+        served: Served | DeclaredFallback,
         *,
         route: str,
         out: BatchOutput,
@@ -411,7 +435,7 @@ class InferenceService:
         latency: float,
         reason: str | None,
     ) -> PredictionResult:
-        classes = served.model.classes
+        classes = served.classes
         proba = None
         if out.proba is not None and classes:
             labels = [str(c) for c in classes]
@@ -420,8 +444,8 @@ class InferenceService:
             ids=tuple(uuid.uuid4().hex for _ in range(rows)),
             predictions=_plain(out.predictions),
             proba=proba,
-            model=served.model.version.name,
-            version=served.model.version.version,
+            model=served.name,
+            version=served.version,
             route=route,
             latency_ms=latency,
             reason=reason,
@@ -497,6 +521,7 @@ class InferenceService:
             ],
             "routes": {role: slot.current.ref for role, slot in self.slots.items()},
             "runtimes": {role: slot.current.model.runtime for role, slot in self.slots.items()},
+            **({"fallback": self._declared.ref} if self._declared is not None else {}),
         }
 
 

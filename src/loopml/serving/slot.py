@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,21 @@ class Served:
     def ref(self) -> str:
         """``name@version``."""
         return self.model.version.ref
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.model.version.name
+
+    @property
+    def version(self) -> int:
+        """The version number."""
+        return self.model.version.version
+
+    @property
+    def classes(self) -> tuple[Any, ...]:
+        """Class labels (empty: a regressor)."""
+        return self.model.classes
 
     def run(self, frame: pd.DataFrame) -> BatchOutput:
         """Predict on rows already checked against the signature (no second check)."""
