@@ -16,7 +16,9 @@ What is converted and what is refused (each refusal an
 and the fix; the problems of all columns come together):
 
 * numbers: numeric text is read (``"3"``), other text (``"abc"``) refused; booleans count as
-  0/1; fractions (or inf) in an integer column and date-times are refused;
+  0/1; fractions (or inf) in an integer column and date-times are refused, as are numbers
+  the column's type cannot hold (300 in a uint8 column, 1e300 in a float32 one: never
+  wrapped or made infinite);
 * booleans: ``True``/``False``, ``1``/``0`` and the text ``true``/``false``/``1``/``0`` (any
   case); anything else is refused;
 * date-times: datetime values and text pandas parses (ISO 8601 first, then other formats);

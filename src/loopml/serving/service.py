@@ -192,17 +192,12 @@ class InferenceService:
         if config.shadow is not None:
             self.slots[SHADOW] = ModelSlot(self.registry, config.shadow, role=SHADOW)
         self._declared: DeclaredFallback | None = None
-        if is_declared(config.fallback):
-            champion = self.slots[CHAMPION].current
-            self._declared = declared_fallback(
-                config.fallback,  # type: ignore[arg-type]  # a str or a function here
-                name=self.name,
-                classes=champion.classes,
-            )
-        else:
-            fallback = self._fallback_ref(config)
-            if fallback is not None:
-                self.slots[FALLBACK] = ModelSlot(self.registry, fallback, role=FALLBACK)
+        if config.fallback is not None and is_declared(config.fallback):
+            classes = self.slots[CHAMPION].current.classes
+            self._declared = declared_fallback(config.fallback, name=self.name, classes=classes)
+        fallback = self._fallback_ref(config)
+        if fallback is not None:
+            self.slots[FALLBACK] = ModelSlot(self.registry, fallback, role=FALLBACK)
         self._batchers: dict[int, MicroBatcher] = {}
         self._watcher = Watcher(list(self.slots.values()), config.poll_interval_s)
         self._log = self._open_log(config)
@@ -214,10 +209,10 @@ class InferenceService:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _fallback_ref(self, config: ServeConfig) -> str | None:
-        if config.fallback is None or callable(config.fallback):
+        if config.fallback is None or is_declared(config.fallback):
             return None
         if config.fallback != "previous":
-            return config.fallback
+            return str(config.fallback)
         ref = parse_model_ref(config.model)
         if ref.alias is None:
             return None
