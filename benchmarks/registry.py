@@ -233,7 +233,8 @@ def bench_load(reg: Any, mlflow: Any, model_path: Path, repeats: int) -> list[Co
             mlflow_again_s * MS,
             "mlflow, no cache",
             False,
-            note="loopml: predictor cache hit (version lookup + manifest read); MLflow loads again",
+            note="loopml: predictor cache hit (a version lookup, nothing read from the store); "
+            "MLflow loads again",
             extra={"raw_s": raw_s},
         ),
     ]
