@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import loopml
+from loopml.store.logs import read_predictions
 
 
 def test_demo_trains_logs_and_compares(tmp_path: Path) -> None:
@@ -60,3 +61,10 @@ def test_demo_trains_logs_and_compares(tmp_path: Path) -> None:
     assert [e.subject for e in client.events(kind="gate.passed")] == [f"model:{champion.ref}"]
     report = tmp_path / ".loopml" / "reports" / f"breast-cancer-{champion.version}.html"
     assert report.is_file() and "PASSED" in report.read_text()
+    # then it was served, one request per test row, and every answer is in the Parquet log
+    assert f"Served {len(test)} requests from breast-cancer@champion" in done.stdout
+    logged = read_predictions(str(tmp_path / ".loopml" / "logs"), model="breast-cancer")
+    assert logged.num_rows == len(test)
+    assert set(logged.column("version").to_pylist()) == {champion.version}
+    served = sorted(int(p) for p in logged.column("output").to_pylist())
+    assert served == sorted(int(p) for p in predicted)  # the champion's own answers

@@ -199,10 +199,10 @@ GATE = {
 }
 
 
-def promote_best(sweep_id: str) -> None:
+def promote_best(sweep_id: str) -> bool:
     """Evaluate the sweep's best model on the test split (by slice, with intervals, against
     the current champion if there is one), gate it, and make it champion if the gate passes;
-    then load it back by alias and score with it."""
+    then load it back by alias and score with it. Returns whether it became champion."""
     from rich.console import Console
     from sklearn.metrics import roc_auc_score
 
@@ -234,7 +234,7 @@ def promote_best(sweep_id: str) -> None:
         console.print(f"  {mark} {check.rule}: {check.observed}")
     if not decision.passed:
         console.print(f"Gate failed: {ref} stays a candidate. Report: {report}")
-        return
+        return False
     loopml.models.approve(ref, comment=f"gate {decision.policy} passed ({best.name})")
     move = loopml.models.set_alias(MODEL, "champion", version.version, reason="passed the gate")
     champion = loopml.models.load(f"{MODEL}@champion")
@@ -249,6 +249,57 @@ def promote_best(sweep_id: str) -> None:
         f"[bold].venv/bin/loopml models lineage {MODEL}@champion[/], "
         f"[bold].venv/bin/loopml evaluations list {MODEL}[/]"
     )
+    return True
+
+
+def serve_champion() -> None:
+    """Export the champion to ONNX when it converts (checked against the original), then
+    answer the test split one request at a time through the model server's service, in
+    process, and read the prediction log back from Parquet."""
+    import asyncio
+    import statistics
+
+    from rich.console import Console
+
+    import loopml
+    from loopml.core.errors import LoopmlError
+    from loopml.core.settings import resolve_settings
+    from loopml.serving import InferenceService, ServeConfig
+    from loopml.store.logs import read_predictions
+
+    console = Console()
+    settings = resolve_settings()
+    champion = loopml.models.get(f"{MODEL}@champion")
+    try:
+        loopml.models.export_onnx(champion.ref)  # checked on its validation data
+        runtime = "onnx"
+    except (LoopmlError, ImportError) as exc:
+        runtime = "native"
+        console.print(f"  (no ONNX export: {exc})")
+    test = loopml.datasets.load(champion.validation_data or "").drop(columns=["target"])
+    records = test.to_dict(orient="records")
+    config = ServeConfig(
+        model=f"{MODEL}@champion",
+        poll_interval_s=0,
+        spool_dir=settings.home / "spool" / "demo",
+        logs_url=settings.logs_url,
+    )
+    service = InferenceService(loopml.LoopmlClient().backend, config)
+
+    async def replay() -> list[float]:
+        latencies = [(await service.predict(record)).latency_ms for record in records]
+        await service.stop()  # flushes the log and compacts it into Parquet
+        return latencies
+
+    latencies = sorted(asyncio.run(replay()))
+    logged = read_predictions(settings.logs_url, model=MODEL).num_rows
+    console.print(
+        f"Served {len(records)} requests from {MODEL}@champion ({runtime} runtime) in process: "
+        f"p50 {statistics.median(latencies):.2f} ms, p99 "
+        f"{latencies[int(0.99 * (len(latencies) - 1))]:.2f} ms; {logged} predictions in the "
+        f"log at {settings.logs_url}. Over HTTP: [bold].venv/bin/loopml serve "
+        f"{MODEL}@champion[/]"
+    )
 
 
 def main() -> None:
@@ -259,7 +310,8 @@ def main() -> None:
     print(f"loopml demo: tracking into {settings.db_url}")
     sweep_id = run_demo()
     print_comparison(sweep_id)
-    promote_best(sweep_id)
+    if promote_best(sweep_id):
+        serve_champion()
 
 
 if __name__ == "__main__":
