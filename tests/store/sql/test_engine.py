@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -187,3 +189,29 @@ def test_write_gives_up_after_a_few_tries(tmp_path: Path, monkeypatch: pytest.Mo
             db.write(locked)
     finally:
         db.dispose()
+
+
+def _open_and_read(args: tuple[str, Any]) -> str:
+    url, barrier = args
+    barrier.wait()
+    try:
+        store = StoreEngine(url)
+        with store.read() as conn:
+            conn.exec_driver_sql("SELECT 1").all()
+        store.dispose()
+        return "ok"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.slow
+def test_many_processes_open_a_fresh_sqlite_file_at_once(tmp_path: Path) -> None:
+    """Switching a fresh file to WAL answered 'database is locked' at once, without SQLite's
+    busy wait, in 7 of 30 trials of 8 processes; every open must succeed."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(8) as pool:
+        for trial in range(20):
+            url = f"sqlite:///{tmp_path / f'trial-{trial}' / 'loopml.db'}"
+            barrier = manager.Barrier(8)
+            outcomes = pool.map(_open_and_read, [(url, barrier)] * 8)
+            assert outcomes == ["ok"] * 8, (trial, outcomes)
