@@ -282,7 +282,20 @@ def metadata_responses() -> dict[int | str, dict[str, Any]]:
             "platform": {"type": "string"},
             "inputs": {"type": "array", "items": tensor},
             "outputs": {"type": "array", "items": tensor},
-            "routes": {"type": "object", "additionalProperties": {"type": "string"}},
+            "routes": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "The ref each route serves (champion, canary, shadow, fallback).",
+            },
+            "runtimes": {
+                "type": "object",
+                "additionalProperties": {"enum": ["native", "onnx"]},
+                "description": "The runtime of each route: the model's library or its ONNX export.",
+            },
+            "fallback": {
+                "type": "string",
+                "description": "A fallback declared with the deployment (value:..., python:...).",
+            },
         },
     }
     ok = {"description": "The served model: versions, inputs and outputs."}
