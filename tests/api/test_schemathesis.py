@@ -9,10 +9,13 @@ a fixture) fails on pytest 9 (it reads ``request.node._nodeid``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import schemathesis
@@ -28,12 +31,18 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.core.failures import FailureGroup
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+from loopml.api.inference import create_app
 from loopml.core.settings import Settings
 from loopml.registry import ModelRegistry
+from loopml.serving import InferenceService, ServeConfig
 from loopml.store.backend import open_backend
 
-from .conftest import NAME, Served, register, serve
+from .conftest import NAME, Served, register, serve, store_settings
 
 #: Never a 5xx (a 503 is documented, but only for a failing model with no fallback), and every
 #: answer as documented: status, content type, headers and body.
@@ -158,3 +167,36 @@ def test_huge_finite_values_are_the_callers_error(server: Served, data: pd.DataF
     assert "overflow" in response.json()["error"] or "infinity" in response.json()["error"]
     fine = server.client.post("/predict", json=data.iloc[0].to_dict())
     assert fine.status_code == 200  # the same model goes on answering
+
+
+def test_the_document_follows_a_hot_swap_to_new_columns(tmp_path: Path, data: pd.DataFrame) -> None:
+    """After the champion alias moves to a version with another signature, /openapi.json
+    describes the new columns (it is rebuilt, not frozen at start-up)."""
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    wider = X.iloc[:, :6]
+    registry = ModelRegistry(open_backend(store_settings(tmp_path)))
+    register(
+        registry,
+        make_pipeline(StandardScaler(), LogisticRegression()).fit(data, y),
+        data,
+        champion=True,
+    )
+    service = InferenceService(
+        registry.backend, ServeConfig(model=f"{NAME}@champion", poll_interval_s=0)
+    )
+
+    async def records_schema() -> dict[str, Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            document = (await client.get("/openapi.json")).json()
+        body = document["paths"]["/predict"]["post"]["requestBody"]
+        return body["content"]["application/json"]["schema"]["anyOf"][0]["properties"]["records"][
+            "items"
+        ]
+
+    app = create_app(service)
+    assert asyncio.run(records_schema())["required"] == list(data.columns)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(wider, y)
+    register(registry, model, wider, champion=True)
+    assert service.slots["champion"].refresh()  # what the watcher does when the alias moves
+    assert asyncio.run(records_schema())["required"] == list(wider.columns)

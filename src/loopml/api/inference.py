@@ -18,7 +18,7 @@ message names the field: malformed JSON 400, wrong content type 415, a body over
 fallback 503. Bodies are parsed with orjson, not through pydantic models, to keep the server's
 own overhead small; their schemas (and every answer's) are declared for the OpenAPI document at
 ``/openapi.json`` (pages at ``/docs``) by :mod:`loopml.api.openapi`, from the signature of the
-champion served when the app is built.
+champion being served.
 """
 
 from __future__ import annotations
@@ -168,8 +168,8 @@ def _answer(result: PredictionResult) -> dict[str, Any]:
 def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAPI:
     """Build the ASGI app over ``service`` (started and stopped with the app's lifespan).
 
-    Its OpenAPI document describes the request bodies with the columns of the champion that
-    ``service`` serves now (a later hot swap to a new signature does not change it).
+    Its OpenAPI document describes the request bodies with the columns of the champion
+    ``service`` serves at the time it is asked for (rebuilt after a hot swap).
     """
 
     @asynccontextmanager
@@ -181,8 +181,24 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
             await service.stop()
 
     app = FastAPI(title=f"loopml: {service.name}", lifespan=lifespan, openapi_url="/openapi.json")
-    columns = service.slots[CHAMPION].current.model.signature.inputs
-    predict_body = {"requestBody": openapi.predict_body(columns)}
+    described: list[str] = []  # the champion the cached document describes
+
+    def document() -> dict[str, Any]:
+        """FastAPI's document of the routes, with request bodies from the champion's
+        signature (the routes read raw JSON, so FastAPI cannot infer them)."""
+        champion = service.slots[CHAMPION].current
+        if app.openapi_schema is None or described != [champion.ref]:
+            app.openapi_schema = None
+            built = FastAPI.openapi(app)
+            columns = champion.model.signature.inputs
+            paths = built["paths"]
+            for path in ("/predict", "/predict/batch"):
+                paths[path]["post"]["requestBody"] = openapi.predict_body(columns)
+            paths["/v2/models/{name}/infer"]["post"]["requestBody"] = openapi.infer_body(columns)
+            described[:] = [champion.ref]
+        return app.openapi_schema or {}
+
+    app.openapi = document  # type: ignore[method-assign]
 
     async def predict(body: Any, key: str | None) -> Response:
         result = await service.predict(body, key=key)
@@ -219,11 +235,7 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         _known(name)
         return JSONResponse({"name": name, "ready": service.ready()})
 
-    @app.post(
-        "/v2/models/{name}/infer",
-        responses=openapi.infer_responses(),
-        openapi_extra={"requestBody": openapi.infer_body(columns)},
-    )
+    @app.post("/v2/models/{name}/infer", responses=openapi.infer_responses())
     async def infer(name: str, request: Request) -> Response:
         _known(name)
         body = await _body(request, max_body)
@@ -257,12 +269,12 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         }
         return Response(orjson.dumps(answer), media_type=_JSON, headers=_headers(result))
 
-    @app.post("/predict", responses=openapi.predict_responses(), openapi_extra=predict_body)
+    @app.post("/predict", responses=openapi.predict_responses())
     async def predict_route(request: Request) -> Response:
         rows, key = _rows(await _body(request, max_body))
         return await predict(rows, key)
 
-    @app.post("/predict/batch", responses=openapi.predict_responses(), openapi_extra=predict_body)
+    @app.post("/predict/batch", responses=openapi.predict_responses())
     async def predict_batch(request: Request) -> Response:
         rows, key = _rows(await _body(request, max(max_body, MAX_BATCH_BODY)))
         return await predict(rows, key)
