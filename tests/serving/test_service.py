@@ -4,8 +4,10 @@ stickiness, shadow isolation, fallback on exception and deadline, hot swap, micr
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -241,6 +243,31 @@ def test_a_constant_or_a_heuristic_declared_with_the_deployment_falls_back(
             InferenceService(
                 registry.backend, ServeConfig(model=flaky, fallback=spec, poll_interval_s=0)
             )
+
+
+def test_versions_swapped_out_are_freed(
+    registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame
+) -> None:
+    """A long-running server swaps versions for months: each one it stops serving must be
+    freed (its micro-batcher used to keep it, and its model, forever)."""
+    _version(registry, fitted["a"], data, champion=True)
+    service = InferenceService(
+        registry.backend, ServeConfig(model="cancer@champion", fallback=None, poll_interval_s=0)
+    )
+    served: list[weakref.ref[Any]] = []
+
+    async def swaps() -> None:
+        for model in ("b", "a", "b"):
+            served.append(weakref.ref(service.slots["champion"].current))
+            await asyncio.gather(*(service.predict(data.iloc[[i]]) for i in range(8)))
+            _version(registry, fitted[model], data, champion=True)
+            assert service.slots["champion"].refresh()
+        await service.predict(data.head(1))
+
+    _run(service, swaps())
+    gc.collect()
+    assert served[2]() is service.slots["champion"].previous  # kept: the one before
+    assert served[0]() is None and served[1]() is None  # older ones: gone
 
 
 def test_rows_that_break_the_model_fail_only_their_request(

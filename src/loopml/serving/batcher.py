@@ -96,8 +96,8 @@ class MicroBatcher:
         assert self._queue is not None
         queue = self._queue
         loop = asyncio.get_running_loop()
-        while True:
-            frame, future = await queue.get()
+        while not queue.empty():  # idle: the task ends (submit starts another when needed)
+            frame, future = queue.get_nowait()
             batch = [(frame, future)]
             rows = len(frame)
             # Whatever queued up while the last batch ran goes along at once.

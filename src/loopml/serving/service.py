@@ -198,7 +198,7 @@ class InferenceService:
         fallback = self._fallback_ref(config)
         if fallback is not None:
             self.slots[FALLBACK] = ModelSlot(self.registry, fallback, role=FALLBACK)
-        self._batchers: dict[int, MicroBatcher] = {}
+        self._batchers: dict[int, tuple[Served, MicroBatcher]] = {}
         self._watcher = Watcher(list(self.slots.values()), config.poll_interval_s)
         self._log = self._open_log(config)
         self.guardrails = self._guardrails(config)
@@ -275,7 +275,7 @@ class InferenceService:
         await asyncio.sleep(0)  # the log records of the last answers are built
         if self._shadow_tasks:
             await asyncio.gather(*self._shadow_tasks, return_exceptions=True)
-        for batcher in self._batchers.values():
+        for _served, batcher in self._batchers.values():
             await batcher.close()
         self._stopping.set()
         if self._compactor is not None:
@@ -307,17 +307,23 @@ class InferenceService:
         return CHAMPION in self.slots
 
     def _batcher(self, served: Served) -> MicroBatcher:
-        key = id(served)
-        batcher = self._batchers.get(key)
-        if batcher is None:
-            batcher = MicroBatcher(
-                served.run,
-                max_batch=self.config.max_batch,
-                max_wait_ms=self.config.max_wait_ms,
-                executor=self._pool,
-                on_batch=self.metrics.batch_rows.observe,
-            )
-            self._batchers[key] = batcher
+        entry = self._batchers.get(id(served))
+        if entry is not None and entry[0] is served:
+            return entry[1]
+        # A version new here (start-up, or a swap): drop the batchers of versions no slot
+        # serves any more, so swapped-out models can be freed (requests still in flight
+        # finish on the batcher they hold; its task ends when idle).
+        live = {id(slot.current) for slot in self.slots.values()}
+        for key in [k for k in self._batchers if k not in live]:
+            del self._batchers[key]
+        batcher = MicroBatcher(
+            served.run,
+            max_batch=self.config.max_batch,
+            max_wait_ms=self.config.max_wait_ms,
+            executor=self._pool,
+            on_batch=self.metrics.batch_rows.observe,
+        )
+        self._batchers[id(served)] = (served, batcher)
         return batcher
 
     async def _call(self, served: Served, frame: pd.DataFrame) -> BatchOutput:
