@@ -1,4 +1,5 @@
-"""`loopml predict`: batch scoring of a file in chunks, logged like the server."""
+"""`loopml predict`: batch scoring of a file in chunks, logged like the server; `loopml serve`'s
+check of the deployment before any worker starts."""
 
 from __future__ import annotations
 
@@ -62,3 +63,30 @@ def test_predict_errors(invoke: Invoke, model: pd.DataFrame, tmp_path: Path) -> 
     code, _, err = invoke("predict", "cancer@champion", str(bad), "-o", str(tmp_path / "o.parquet"))
     assert code == 2 and "mean texture" in err
     assert not (tmp_path / "o.parquet").exists()  # nothing half-written
+
+
+def test_serve_checks_the_deployment_before_starting_workers(
+    invoke: Invoke, model: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong ref, a missing export or a bad fallback is one clear error up front; with
+    several workers it used to be a traceback per worker, restarted without end."""
+    import uvicorn
+
+    def no_server(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("uvicorn must not start")
+
+    monkeypatch.setattr(uvicorn, "run", no_server)
+    for args, code, message in (
+        (["nosuch@champion"], 3, "No model named 'nosuch'"),
+        (["cancer@champion", "--canary", "cancer@7:10"], 3, "has no version 7"),
+        (["cancer@champion", "--runtime", "onnx"], 3, "has no ONNX export"),
+        (["cancer@champion", "--fallback", "python:no_such_module:f"], 2, "Cannot import"),
+        (["cancer@champion", "--fallback", "value:[1]"], 2, "one number, text or boolean"),
+    ):
+        got, _out, err = invoke("serve", *args, "--workers", "2")
+        assert (got, message in err) == (code, True), err
+        assert "Traceback" not in err
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: None)  # checks pass: it would start
+    got, _out, err = invoke("serve", "cancer@champion", "--fallback", "value:0")
+    assert got == 0, err
+    assert "champion: cancer@1, native runtime" in err and "fallback: value:0" in err

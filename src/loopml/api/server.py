@@ -8,6 +8,7 @@ service (its own model copies, its own prediction-log spool) from the same optio
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,23 +16,23 @@ from fastapi import FastAPI
 
 from loopml.api.inference import create_app
 from loopml.core.errors import InvalidArgumentError
-from loopml.core.settings import resolve_settings
+from loopml.core.settings import Settings, resolve_settings
+from loopml.registry import ModelRegistry
 from loopml.registry.refs import parse_model_ref
 from loopml.serving import InferenceService, ServeConfig, parse_canary
+from loopml.serving.service import check_deployment
 from loopml.store.backend import open_backend
 
 #: Environment variable carrying the serve options to the worker processes.
 CONFIG_ENV = "LOOPML_SERVE_CONFIG"
 
 
-def service_from_options(options: dict[str, Any]) -> InferenceService:
-    """Build the service ``loopml serve`` describes (the spool is per process)."""
-    settings = resolve_settings()
-    backend = open_backend(settings)
-    name = parse_model_ref(options["model"]).name
-    spool = settings.home / "spool" / f"{name}-{os.getpid()}"
+def config_from_options(
+    options: dict[str, Any], settings: Settings, spool: Path | None
+) -> ServeConfig:
+    """The :class:`ServeConfig` ``loopml serve``'s options describe."""
     canary = options.get("canary")
-    config = ServeConfig(
+    return ServeConfig(
         model=options["model"],
         canary=parse_canary(canary) if canary else None,
         shadow=options.get("shadow"),
@@ -46,7 +47,22 @@ def service_from_options(options: dict[str, Any]) -> InferenceService:
         runtime=options.get("runtime", "auto"),
         freeze_heap=True,  # this process only serves
     )
-    return InferenceService(backend, config)
+
+
+def check_options(options: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Check the deployment from metadata before any worker starts (see
+    :func:`loopml.serving.service.check_deployment`); return (role, ref, runtime) per route."""
+    settings = resolve_settings()
+    registry = ModelRegistry(open_backend(settings))
+    return check_deployment(registry, config_from_options(options, settings, spool=None))
+
+
+def service_from_options(options: dict[str, Any]) -> InferenceService:
+    """Build the service ``loopml serve`` describes (the spool is per process)."""
+    settings = resolve_settings()
+    name = parse_model_ref(options["model"]).name
+    spool = settings.home / "spool" / f"{name}-{os.getpid()}"
+    return InferenceService(open_backend(settings), config_from_options(options, settings, spool))
 
 
 def app_from_environment() -> FastAPI:

@@ -53,7 +53,7 @@ def serve_command(
             param_hint="--runtime",
         )
 
-    from loopml.api.server import CONFIG_ENV
+    from loopml.api.server import CONFIG_ENV, check_options
 
     config = {
         "model": model,
@@ -68,13 +68,13 @@ def serve_command(
         "runtime": runtime,
         "guardrails": None if guardrails is None else str(guardrails.resolve()),
     }
+    routes = check_options(config)  # every ref, runtime and rule, before any worker starts
     os.environ[CONFIG_ENV] = orjson.dumps(config).decode()
-    console.print(
-        f"Serving {model}"
-        + (f", canary {canary}" if canary else "")
-        + (f", shadow {shadow}" if shadow else "")
-        + f" on http://{host}:{port} ({workers} worker(s))"
-    )
+    console.print(f"Serving on http://{host}:{port} ({workers} worker(s)):")
+    weight = f" ({canary.rpartition(':')[2]}%)" if canary else ""
+    for role, ref, kind in routes:
+        share = weight if role == "canary" else ""
+        console.print(f"  {role}{share}: {ref}" + ("" if kind == "-" else f", {kind} runtime"))
     uvicorn.run(
         "loopml.api.server:app_from_environment",
         factory=True,

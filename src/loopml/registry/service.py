@@ -442,16 +442,8 @@ class ModelRegistry:
         """Load a version (cached per process); see :func:`loopml.models.load`."""
         version = ref if isinstance(ref, ModelVersion) else self.get(ref)
         chosen = resolve_runtime(version, runtime)
-        if chosen == "native":
-            digest = version.manifest_digest
-        else:
-            export = version.export("onnx")
-            if export is None:
-                raise NotFoundError(
-                    f"Model {version.ref} has no ONNX export. Create one with `loopml models "
-                    f"export {version.ref}` (it is checked against the original first)."
-                )
-            digest = export.manifest_digest
+        export = version.export("onnx")
+        digest = export.manifest_digest if chosen == "onnx" and export else version.manifest_digest
 
         def load_package() -> Loaded:
             manifest = read_manifest(self.backend.artifacts, digest, ref=version.ref)
@@ -471,10 +463,16 @@ def resolve_runtime(version: ModelVersion, runtime: str) -> Runtime:
 
     Raises:
         InvalidArgumentError: ``runtime`` is none of ``native``, ``onnx``, ``auto``.
+        NotFoundError: ``onnx`` for a version without an ONNX export.
     """
     if runtime == "native":
         return "native"
     if runtime == "onnx":
+        if version.export("onnx") is None:
+            raise NotFoundError(
+                f"Model {version.ref} has no ONNX export. Create one with `loopml models "
+                f"export {version.ref}` (it is checked against the original first)."
+            )
         return "onnx"
     if runtime != "auto":
         raise InvalidArgumentError(

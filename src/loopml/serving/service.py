@@ -39,11 +39,13 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
+from loopml.core.entities import ModelVersion
 from loopml.core.errors import InvalidArgumentError, LoopmlError
 from loopml.registry import ModelRegistry
 from loopml.registry import aliases as alias_log
 from loopml.registry.loaded import RuntimeChoice
 from loopml.registry.refs import parse_model_ref
+from loopml.registry.service import resolve_runtime
 from loopml.serving.batcher import BatchOutput, MicroBatcher
 from loopml.serving.fallbacks import (
     DeclaredFallback,
@@ -195,39 +197,20 @@ class InferenceService:
         if config.fallback is not None and is_declared(config.fallback):
             classes = self.slots[CHAMPION].current.classes
             self._declared = declared_fallback(config.fallback, name=self.name, classes=classes)
-        fallback = self._fallback_ref(config)
+        fallback = fallback_ref(self.registry, config)
         if fallback is not None:
             self.slots[FALLBACK] = ModelSlot(self.registry, fallback, role=FALLBACK)
         self._batchers: dict[int, tuple[Served, MicroBatcher]] = {}
         self._watcher = Watcher(list(self.slots.values()), config.poll_interval_s)
         self._log = self._open_log(config)
-        self.guardrails = self._guardrails(config)
+        self.guardrails = guardrails_for(
+            self.registry, config, self.slots[CHAMPION].current.model.version
+        )
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         self._stopping = threading.Event()
         self._compactor: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def _fallback_ref(self, config: ServeConfig) -> str | None:
-        if config.fallback is None or is_declared(config.fallback):
-            return None
-        if config.fallback != "previous":
-            return str(config.fallback)
-        ref = parse_model_ref(config.model)
-        if ref.alias is None:
-            return None
-        moves = self.registry.alias_history(ref.name, ref.alias)
-        _current, before = alias_log.rollback_target(moves)
-        return None if before is None else f"{ref.name}@{before}"
-
-    def _guardrails(self, config: ServeConfig) -> Guardrails | None:
-        if config.guardrails is None:
-            return None
-        model = self.slots[CHAMPION].current.model
-        profile = None
-        if model.version.training_data is not None:
-            profile = self.registry.datasets.get(model.version.training_data).profile
-        return Guardrails(config.guardrails, profile=profile, classes=model.classes)
 
     @staticmethod
     def _open_log(config: ServeConfig) -> Any:
@@ -524,6 +507,68 @@ class InferenceService:
             "runtimes": {role: slot.current.model.runtime for role, slot in self.slots.items()},
             **({"fallback": self._declared.ref} if self._declared is not None else {}),
         }
+
+
+def fallback_ref(registry: ModelRegistry, config: ServeConfig) -> str | None:
+    """The ref of a registered fallback: ``previous`` resolved through the champion alias's
+    history (None when the alias never held another version), or the ref given; None for no
+    fallback or a declared one."""
+    if config.fallback is None or is_declared(config.fallback):
+        return None
+    if config.fallback != "previous":
+        return str(config.fallback)
+    ref = parse_model_ref(config.model)
+    if ref.alias is None:
+        return None
+    moves = registry.alias_history(ref.name, ref.alias)
+    _current, before = alias_log.rollback_target(moves)
+    return None if before is None else f"{ref.name}@{before}"
+
+
+def guardrails_for(
+    registry: ModelRegistry, config: ServeConfig, champion: ModelVersion
+) -> Guardrails | None:
+    """The deployment's guardrails, with the champion's training profile (for ``ood``)."""
+    if config.guardrails is None:
+        return None
+    profile = None
+    if champion.training_data is not None:
+        profile = registry.datasets.get(champion.training_data).profile
+    classes = tuple(champion.signature.output.classes)
+    return Guardrails(config.guardrails, profile=profile, classes=classes)
+
+
+def check_deployment(registry: ModelRegistry, config: ServeConfig) -> list[tuple[str, str, str]]:
+    """Check what ``config`` would serve from metadata alone, loading no model: every ref
+    resolves, each runtime is available, a declared fallback builds, the guardrails parse.
+    ``loopml serve`` runs it before starting workers, so that a mistake is one clear error
+    instead of workers failing (and being restarted) one after another.
+
+    Returns:
+        ``(role, version ref or declaration, runtime)`` per route, champion first.
+
+    Raises:
+        LoopmlError: The first problem found (an unknown ref, a missing ONNX export, ...).
+    """
+    champion = registry.get(config.model)
+    routes = [(CHAMPION, champion, config.runtime)]
+    if config.canary is not None:
+        routes.append((CANARY, registry.get(config.canary[0]), config.runtime))
+    if config.shadow is not None:
+        routes.append((SHADOW, registry.get(config.shadow), "native"))
+    found: list[tuple[str, str, str]] = [
+        (role, v.ref, resolve_runtime(v, runtime)) for role, v, runtime in routes
+    ]
+    if config.fallback is not None and is_declared(config.fallback):
+        classes = tuple(champion.signature.output.classes)
+        declared = declared_fallback(config.fallback, name=champion.name, classes=classes)
+        found.append((FALLBACK, declared.ref, "-"))
+    else:
+        ref = fallback_ref(registry, config)
+        if ref is not None:
+            found.append((FALLBACK, registry.get(ref).ref, "native"))
+    guardrails_for(registry, config, champion)
+    return found
 
 
 def _freeze_heap() -> None:
