@@ -31,7 +31,9 @@ rows: loopml ``POST /predict {"columns": [...], "data": [[...]]}``, MLflow ``POS
 2. 32 concurrent clients (32 kept-alive connections on asyncio streams), single-row requests
    for a fixed time: requests/s and p99; micro-batching vs ``--max-batch 1``;
 3. 100-row requests, sequential: rows/s;
-4. the in-process limit for one row: ``Pipeline.predict`` (and + ``predict_proba``, which
+4. the memory (RSS) of each loopml server before and after scenario 2 (bounded: it must not
+   grow with the requests answered);
+5. the in-process limit for one row: ``Pipeline.predict`` (and + ``predict_proba``, which
    loopml also returns), the ONNX copy's predict, loopml's signature check
    (``LoadedModel.prepare``), ``InferenceService.predict`` awaited directly (no HTTP; each
    runtime, with and without the batching window), the ASGI app through
@@ -456,6 +458,19 @@ def concurrent(
     return pooled
 
 
+def rss_mb(pid: int) -> int | None:
+    """Resident memory of a process in MB (Linux; None elsewhere). ``loopml serve --workers 1``
+    serves in its own process, so its pid is the server's."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -681,9 +696,14 @@ def main() -> None:
             print("... 100-row requests", flush=True)
             hundred = sequential(targets, kind="hundred", requests=sizes["hundred"], chunk=25)
             print(f"... {sizes['clients']} concurrent clients", flush=True)
+            rss_before = {n: rss_mb(s.process.pid) for n, s in running.items() if n != "mlflow"}
             conc = concurrent(
                 targets, clients=sizes["clients"], seconds=sizes["seconds"], rounds=sizes["rounds"]
             )
+            rss = {
+                name: {"before_mb": before, "after_mb": rss_mb(running[name].process.pid)}
+                for name, before in rss_before.items()
+            }
     seq = {name: summarize(v) for name, v in single.items()}
     rows = {name: 100 * len(v) / sum(v) for name, v in hundred.items()}
     floor_ms = pct(floor, 50) * MS
@@ -700,12 +720,17 @@ def main() -> None:
         "http_health_floor_p50_ms": floor_ms,
         "onnx_in_process": onnx,
         "load_average": os.getloadavg(),
+        "server_rss_around_concurrency": rss,
     }
     path = write_results("serving", comparisons, quick=args.quick, extra=extra)
     print_table("serving (loopml serve vs mlflow models serve, 1 worker each)", comparisons)
     print("one row, median ms: " + ", ".join(f"{k} {v:.3f}" for k, v in limits.items()))
     print(f"HTTP floor (GET /v2/health/live, p50): {floor_ms:.3f} ms")
     print(f"ONNX copy in-process: {onnx}")
+    print(
+        "loopml servers' memory (RSS) before and after the concurrent scenario: "
+        + ", ".join(f"{n} {v['before_mb']} -> {v['after_mb']} MB" for n, v in rss.items())
+    )
     print(f"results written to {path}")
 
 

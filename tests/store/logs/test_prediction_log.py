@@ -212,6 +212,29 @@ def test_torn_last_line_is_skipped_and_counted(
     assert len(read_predictions(str(tmp_path / "store"))) == 10
 
 
+def test_a_segment_is_compacted_chunk_by_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compaction reads a segment a chunk of lines at a time (its memory follows the chunk,
+    not the segment): the files are the same, one per model and day, row groups per chunk."""
+    import pyarrow.parquet as pq
+
+    from loopml.store.logs import compaction
+
+    monkeypatch.setattr(compaction, "CHUNK_LINES", 7)
+    spool, store = tmp_path / "spool", tmp_path / "store"
+    spool.mkdir()
+    records = [rec(i, model="ab"[i % 2], at=T0 + (i // 25) * DAY_MS) for i in range(50)]
+    torn = orjson.dumps(rec(50))[:20]
+    lines = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    (spool / "seg-0000000000001-1-abcdef01-000000.jsonl").write_bytes(lines + torn)
+    report = compact_spool(spool, str(store))
+    assert (report.rows, report.files, report.skipped_lines) == (50, 4, 1)
+    assert sorted(ids(read_predictions(str(store)))) == sorted(r.prediction_id for r in records)
+    files = sorted(store.rglob("*.parquet"))
+    assert len(files) == 4 and all(pq.ParquetFile(f).metadata.num_row_groups > 1 for f in files)
+
+
 def test_compaction_is_idempotent_even_after_a_crash_before_delete(tmp_path: Path) -> None:
     spool, store = tmp_path / "spool", str(tmp_path / "store")
     plog = PredictionLog(spool)

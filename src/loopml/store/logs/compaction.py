@@ -23,9 +23,10 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import orjson
@@ -62,6 +63,8 @@ SCHEMA = pa.schema(
 )
 _NAMESPACE = uuid.UUID("5b0f4c1e-8a59-4d0c-9c55-6f1d6c1a0b7e")
 _DAY_MS = 86_400_000
+#: Lines parsed at a time: compaction's memory follows this, not the segment's size.
+CHUNK_LINES = 20_000
 #: ``.new`` leftovers (a writer died while creating a segment) older than this are removed.
 _STALE_NEW_S = 60.0
 
@@ -159,7 +162,14 @@ def parse_segment(data: bytes) -> tuple[pa.Table, int]:
     """
     lines = data.split(b"\n")
     tail = lines.pop()  # empty when the segment ends with a newline, as a whole one does
-    skipped = 1 if tail.strip() else 0
+    table, skipped = parse_lines(lines)
+    return table, skipped + (1 if tail.strip() else 0)
+
+
+def parse_lines(lines: Iterable[bytes]) -> tuple[pa.Table, int]:
+    """Parse whole JSON lines into a table of :data:`SCHEMA`; lines that are not records are
+    skipped and counted."""
+    skipped = 0
     cols: list[list[Any]] = [[] for _ in SCHEMA]
     dumps, loads = orjson.dumps, orjson.loads
     for line in lines:
@@ -218,9 +228,15 @@ def _compact_segment(path: Path, store: ObjectFS) -> dict[str, int] | None:
                 return None  # renamed (sealed) meanwhile: its new name is taken next time
         except FileNotFoundError:
             return None
+        partitions = _Partitions(segment_stem(path.name), store)
+        rows = skipped = 0
         with os.fdopen(os.dup(fd), "rb") as stream:
-            data = stream.read()
-        table, skipped = parse_segment(data)
+            for lines, torn in _chunks(stream):  # memory bounded by a chunk, not the segment
+                table, bad = parse_lines(lines)
+                partitions.add(table)
+                rows += table.num_rows
+                skipped += bad + torn
+        files = partitions.finish()
         if skipped:
             log.warning(
                 "loopml compaction skipped %d line(s) of %s that are not whole records "
@@ -228,9 +244,8 @@ def _compact_segment(path: Path, store: ObjectFS) -> dict[str, int] | None:
                 skipped,
                 path,
             )
-        files = _write_partitions(table, segment_stem(path.name), store)
         path.unlink()  # last: a crash before this re-runs into the same file names
-        return {"rows": table.num_rows, "files": files, "skipped_lines": skipped}
+        return {"rows": rows, "files": files, "skipped_lines": skipped}
     except OSError as exc:
         raise StoreError(
             f"Could not compact the prediction spool segment {path}: {exc}. It stays in the "
@@ -240,27 +255,61 @@ def _compact_segment(path: Path, store: ObjectFS) -> dict[str, int] | None:
         os.close(fd)
 
 
-def _write_partitions(table: pa.Table, stem: str, store: ObjectFS) -> int:
-    import pyarrow.compute as pc
+def _chunks(stream: BinaryIO) -> Iterator[tuple[list[bytes], int]]:
+    """The whole lines of a segment, :data:`CHUNK_LINES` at a time, each with the count of
+    torn lines (a last line without its newline, from a writer that crashed mid-write)."""
+    chunk: list[bytes] = []
+    for line in stream:
+        if not line.endswith(b"\n"):  # only the last line can lack it
+            yield chunk, 1 if line.strip() else 0
+            return
+        chunk.append(line)
+        if len(chunk) >= CHUNK_LINES:
+            yield chunk, 0
+            chunk = []
+    yield chunk, 0
 
-    if table.num_rows == 0:
-        return 0
-    days = pc.divide(table.column("at").cast(pa.int64()), _DAY_MS)  # floor: at >= 0
-    keyed = table.append_column("_day", days)
-    groups = keyed.group_by(["model", "_day"]).aggregate([])
-    for model, day in zip(
-        groups.column("model").to_pylist(), groups.column("_day").to_pylist(), strict=True
-    ):
-        if groups.num_rows == 1:
-            part = table
-        else:
-            mask = pc.and_(pc.equal(keyed.column("model"), model), pc.equal(days, day))
-            part = table.filter(mask)
-        date = dt.datetime.fromtimestamp(day * 86_400, tz=dt.UTC).date().isoformat()
-        sink = pa.BufferOutputStream()
-        pq.write_table(part, sink, compression="zstd")
-        store.write_bytes(partition_key(model, date, stem), sink.getvalue().to_pybytes())
-    return int(groups.num_rows)
+
+class _Partitions:
+    """A segment's Parquet files, one per (model, UTC day), written chunk by chunk as row
+    groups and stored whole when the segment is done."""
+
+    def __init__(self, stem: str, store: ObjectFS) -> None:
+        self._stem = stem
+        self._store = store
+        self._open: dict[tuple[str, int], tuple[pa.BufferOutputStream, pq.ParquetWriter]] = {}
+
+    def add(self, table: pa.Table) -> None:
+        import pyarrow.compute as pc
+
+        if table.num_rows == 0:
+            return
+        days = pc.divide(table.column("at").cast(pa.int64()), _DAY_MS)  # floor: at >= 0
+        keyed = table.append_column("_day", days)
+        groups = keyed.group_by(["model", "_day"]).aggregate([])
+        for model, day in zip(
+            groups.column("model").to_pylist(), groups.column("_day").to_pylist(), strict=True
+        ):
+            if groups.num_rows == 1:
+                part = table
+            else:
+                mask = pc.and_(pc.equal(keyed.column("model"), model), pc.equal(days, day))
+                part = table.filter(mask)
+            entry = self._open.get((model, day))
+            if entry is None:
+                sink = pa.BufferOutputStream()
+                entry = (sink, pq.ParquetWriter(sink, SCHEMA, compression="zstd"))
+                self._open[(model, day)] = entry
+            entry[1].write_table(part)
+
+    def finish(self) -> int:
+        """Close and store every file (each whole or not at all); return how many."""
+        for (model, day), (sink, writer) in self._open.items():
+            writer.close()
+            date = dt.datetime.fromtimestamp(day * 86_400, tz=dt.UTC).date().isoformat()
+            key = partition_key(model, date, self._stem)
+            self._store.write_bytes(key, sink.getvalue().to_pybytes())
+        return len(self._open)
 
 
 def _remove_stale_new(path: Path) -> None:
