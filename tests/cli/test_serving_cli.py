@@ -49,6 +49,23 @@ def test_predict_scores_a_file_in_chunks_and_logs_every_row(
     assert set(logged.column("route").to_pylist()) == {"batch"}
 
 
+def test_predict_with_the_onnx_runtime(invoke: Invoke, model: pd.DataFrame, tmp_path: Path) -> None:
+    source = tmp_path / "rows.parquet"
+    model.drop(columns=["proba", "expected"]).to_parquet(source)
+    out = tmp_path / "scored.parquet"
+    args = ("predict", "cancer@champion", str(source), "-o", str(out), "--no-log")
+    code, _out, err = invoke(*args, "--runtime", "onnx")
+    assert code == 3 and "has no ONNX export" in err  # asked for, not there: said
+    assert invoke(*args, "--runtime", "fast")[0] == 2
+    loopml.models.export_onnx("cancer@1", holdout=model.drop(columns=["proba", "expected"]))
+    code, _out, err = invoke(*args, "--runtime", "auto")
+    assert code == 0, err
+    assert "of cancer@1 (onnx runtime)" in err  # auto took the export
+    scored = pd.read_parquet(out)
+    assert scored["prediction"].tolist() == model["expected"].tolist()
+    assert scored["proba_1"].to_numpy() == pytest.approx(model["proba"].to_numpy(), abs=1e-5)
+
+
 def test_predict_errors(invoke: Invoke, model: pd.DataFrame, tmp_path: Path) -> None:
     code, _, err = invoke(
         "predict",

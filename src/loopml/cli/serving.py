@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from loopml.registry.loaded import RuntimeChoice
+
 console = Console(stderr=True)
 #: Values of ``--runtime`` (see :func:`loopml.registry.service.resolve_runtime`).
 RUNTIMES = ("auto", "native", "onnx")
+
+
+def _runtime(value: str) -> RuntimeChoice:
+    """``--runtime``, checked."""
+    if value not in RUNTIMES:
+        raise typer.BadParameter(
+            f"{value!r} is not a runtime; use one of {', '.join(RUNTIMES)}.",
+            param_hint="--runtime",
+        )
+    return value  # type: ignore[return-value]  # one of the literals, checked above
 
 
 def serve_command(
@@ -47,11 +61,7 @@ def serve_command(
     """Serve a model over HTTP (Open Inference Protocol, /predict, /metrics)."""
     import uvicorn
 
-    if runtime not in RUNTIMES:
-        raise typer.BadParameter(
-            f"{runtime!r} is not a runtime; use one of {', '.join(RUNTIMES)}.",
-            param_hint="--runtime",
-        )
+    _runtime(runtime)
 
     from loopml.api.server import CONFIG_ENV, check_options
 
@@ -92,14 +102,23 @@ def predict_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output Parquet file."),
     batch_size: int = typer.Option(50_000, "--batch-size", help="Rows per chunk."),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
+    runtime: str = typer.Option(
+        "native",
+        "--runtime",
+        help="native (the model's library), onnx (its checked export), or auto (the export "
+        "when there is one, as `loopml serve`).",
+    ),
 ) -> None:
     """Score a file in chunks (with a progress bar), logging like the server."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from loopml.cli.state import state
+    from loopml.registry.service import resolve_runtime
     from loopml.serving.batch import score_file
 
     client = state.client()
+    version = client.models.get(model)
+    chosen = resolve_runtime(version, _runtime(runtime))
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -107,18 +126,19 @@ def predict_command(
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task(f"Scoring {source.name} with {model}", total=None)
+        task = bar.add_task(f"Scoring {source.name} with {version.ref} ({chosen})", total=None)
 
         def advance(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
         rows = score_file(
             client.models,
-            model,
+            version.ref,
             source,
             out,
             batch_size=batch_size,
             log=not no_log,
             on_progress=advance,
+            runtime=chosen,
         )
-    console.print(f"Wrote {rows:,} predictions to {out}")
+    console.print(f"Wrote {rows:,} predictions of {version.ref} ({chosen} runtime) to {out}")

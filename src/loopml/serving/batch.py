@@ -13,6 +13,7 @@ import numpy as np
 
 from loopml.core.errors import InvalidArgumentError, NotFoundError
 from loopml.registry import LoadedModel, ModelRegistry
+from loopml.registry.loaded import RuntimeChoice
 from loopml.serving.routing import BATCH
 
 Progress = Callable[[int, int | None], None]
@@ -47,9 +48,12 @@ def score_file(
     spool_dir: Path | None = None,
     logs_url: str | None = None,
     on_progress: Progress | None = None,
+    runtime: RuntimeChoice = "native",
 ) -> int:
     """Score every row of ``source`` with ``model`` and write ``out`` (Parquet): the input
     columns, ``prediction``, one ``proba_<label>`` column per class, and ``prediction_id``.
+    ``runtime`` is the model's own library (default), its checked ONNX export (``onnx``), or
+    the export when there is one (``auto``, as the server).
 
     Returns:
         The number of rows scored.
@@ -59,7 +63,7 @@ def score_file(
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidArgumentError(f"The batch size must be an int >= 1. Got {batch_size!r}.")
-    loaded = registry.load(model)
+    loaded = registry.load(model, runtime=runtime)
     batches, total = _batches(Path(source), batch_size)
     settings = registry.backend.settings
     journal = None
