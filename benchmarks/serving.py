@@ -45,7 +45,10 @@ app for one row (the event-loop thread; the model runs in a worker thread).
 
 The client shares the 2 cores with the servers; its CPU use is stored with scenario 2.
 
-Usage: python benchmarks/serving.py [--quick] [--profile]
+``--soak SECONDS`` then keeps 32 clients on the default server that long and records its RSS
+every 5 s (memory must stay bounded across prediction-log compactions, every 60 s).
+
+Usage: python benchmarks/serving.py [--quick] [--profile] [--soak SECONDS]
 """
 
 from __future__ import annotations
@@ -471,6 +474,27 @@ def rss_mb(pid: int) -> int | None:
     return None
 
 
+def soak(target: Target, server: Server, clients: int, seconds: float) -> list[dict[str, Any]]:
+    """``clients`` connections on one server for ``seconds``, in 5 s rounds: requests/s and
+    the server's RSS after each (the prediction log is compacted every 60 s meanwhile)."""
+    if seconds <= 0:
+        return []
+    print(f"... soak: {clients} clients for {seconds:g} s", flush=True)
+    rounds = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        got = asyncio.run(_concurrent(target, clients, 5.0))
+        rounds.append(
+            {
+                "elapsed_s": round(time.perf_counter() - start, 1),
+                "rps": len(got["latencies"]) / got["wall_s"],
+                "rss_mb": rss_mb(server.process.pid),
+            }
+        )
+        print(f"    {rounds[-1]}", flush=True)
+    return rounds
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -651,6 +675,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 requests, 3 s of concurrency")
     parser.add_argument("--profile", action="store_true", help="only cProfile loopml in-process")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        help="then this many seconds of 32 clients on the default server, its RSS every 5 s",
+    )
     args = parser.parse_args()
     sizes = (
         {"train_rows": 20_000, "single": 200, "hundred": 50, "seconds": 3.0, "rounds": 1}
@@ -704,6 +734,7 @@ def main() -> None:
                 name: {"before_mb": before, "after_mb": rss_mb(running[name].process.pid)}
                 for name, before in rss_before.items()
             }
+            soaked = soak(targets["loopml"], running["loopml"], sizes["clients"], args.soak)
     seq = {name: summarize(v) for name, v in single.items()}
     rows = {name: 100 * len(v) / sum(v) for name, v in hundred.items()}
     floor_ms = pct(floor, 50) * MS
@@ -721,6 +752,7 @@ def main() -> None:
         "onnx_in_process": onnx,
         "load_average": os.getloadavg(),
         "server_rss_around_concurrency": rss,
+        "soak": soaked,
     }
     path = write_results("serving", comparisons, quick=args.quick, extra=extra)
     print_table("serving (loopml serve vs mlflow models serve, 1 worker each)", comparisons)

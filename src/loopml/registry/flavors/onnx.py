@@ -169,6 +169,8 @@ class OnnxPredictor:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Return the probability matrix (output 1 of a classifier), or None for regressors."""
+        if len(self._outputs) < 2:
+            return None  # a regressor: no need to run the graph
         return self.predict_with_proba(frame)[1]
 
     def predict_with_proba(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
