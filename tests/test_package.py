@@ -15,6 +15,9 @@ PACKAGES = [
     "loopml.data",
     "loopml.client.datasets",
     "loopml.client.models",
+    "loopml.datasets",
+    "loopml.errors",
+    "loopml.models",
     "loopml.evaluation",
     "loopml.registry",
     "loopml.registry.flavors",
@@ -98,3 +101,47 @@ def test_import_loopml_loads_no_heavy_module() -> None:
     ).stdout.splitlines()
     assert out[1] == "", f"import loopml loaded heavy modules: {out[1]}"
     assert float(out[0]) < 1.0
+
+
+@pytest.mark.parametrize("name", ["loopml.models", "loopml.datasets", "loopml.errors"])
+def test_public_modules_import_as_users_expect(name: str) -> None:
+    """``import loopml.models`` works (it used to be only a lazy attribute of ``loopml``)."""
+    code = f"import {name} as m; import loopml; print(m is getattr(loopml, {name.split('.')[1]!r}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "True"
+
+
+def test_every_error_class_is_in_the_one_tree() -> None:
+    """No error class is defined outside core/errors.py; all are importable from loopml.errors."""
+    import inspect
+    import pkgutil
+
+    import loopml.errors
+
+    outside = []
+    for info in pkgutil.walk_packages(loopml.__path__, "loopml."):
+        if info.name.startswith(("loopml.examples", "loopml.cli")) or info.name in (
+            "loopml.__main__",
+            "loopml.store.sql.migrations.env",
+            "loopml.core.errors",
+            "loopml.errors",
+        ):
+            continue
+        module = importlib.import_module(info.name)
+        for attr, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseException)
+                and value.__module__ == info.name
+            ):
+                outside.append(f"{info.name}.{attr}")
+    assert outside == []
+    for name in loopml.errors.__all__:
+        value = getattr(loopml.errors, name)
+        if inspect.isclass(value):
+            assert issubclass(value, loopml.errors.LoopmlError)
+    from loopml.serving import RowsRejectedError
+
+    assert RowsRejectedError is loopml.errors.RowsRejectedError

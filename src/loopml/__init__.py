@@ -50,6 +50,7 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "active_run",
     "datasets",
     "end_run",
+    "errors",
     "evaluate",
     "evaluation_report",
     "gate",
@@ -98,8 +99,9 @@ if TYPE_CHECKING:
 
 #: Submodules exposed as attributes (``loopml.datasets.register(...)``), loaded on first use.
 _LAZY_MODULES: dict[str, str] = {
-    "datasets": "loopml.client.datasets",
-    "models": "loopml.client.models",
+    "datasets": "loopml.datasets",
+    "errors": "loopml.errors",
+    "models": "loopml.models",
 }
 
 

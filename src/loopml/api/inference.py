@@ -33,7 +33,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from loopml.api import openapi
-from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
+from loopml.core.errors import (
+    InvalidArgumentError,
+    LoopmlError,
+    MalformedRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
 from loopml.serving import InferenceService, PredictionResult
 from loopml.serving.routing import CHAMPION
 
@@ -46,15 +53,6 @@ MAX_BATCH_BODY = 64 * 1024 * 1024
 _JSON = "application/json"
 
 
-class HttpError(Exception):
-    """An error answered with ``status`` and ``message`` (never a traceback)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def _error(status: int, message: str) -> Response:
     return Response(orjson.dumps({"error": message}), status_code=status, media_type=_JSON)
 
@@ -63,11 +61,12 @@ async def _body(request: Request, limit: int) -> Any:
     """Read and parse a JSON body within ``limit`` bytes."""
     kind = request.headers.get("content-type", "")
     if kind.split(";")[0].strip().lower() not in (_JSON, ""):
-        raise HttpError(415, f"The body must be JSON (Content-Type: {_JSON}); got {kind!r}.")
+        raise UnsupportedMediaTypeError(
+            f"The body must be JSON (Content-Type: {_JSON}); got {kind!r}."
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HttpError(
-            413,
+        raise PayloadTooLargeError(
             f"The body is {int(declared):,} bytes; the limit here is {limit:,} bytes. "
             "Send fewer rows per request (or use /predict/batch).",
         )
@@ -76,15 +75,15 @@ async def _body(request: Request, limit: int) -> Any:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise HttpError(413, f"The body is over the limit of {limit:,} bytes.")
+            raise PayloadTooLargeError(f"The body is over the limit of {limit:,} bytes.")
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw:
-        raise HttpError(400, "The body is empty; send JSON with the rows to predict.")
+        raise MalformedRequestError("The body is empty; send JSON with the rows to predict.")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise HttpError(400, f"The body is not valid JSON: {exc}.") from None
+        raise MalformedRequestError(f"The body is not valid JSON: {exc}.") from None
 
 
 def _rows(body: Any) -> tuple[Any, str | None]:
@@ -92,30 +91,31 @@ def _rows(body: Any) -> tuple[Any, str | None]:
     if isinstance(body, list):
         return body, None
     if not isinstance(body, dict):
-        raise HttpError(
-            422,
+        raise InvalidArgumentError(
             'The body must be an object: {"records": [...]}, {"columns": [...], '
             '"data": [[...]]}, or one record {"col": value, ...}.',
         )
     key = body.get("key")
     if key is not None and not isinstance(key, str | int):
-        raise HttpError(422, f"'key' must be a string or an integer; got {type(key).__name__}.")
+        raise InvalidArgumentError(
+            f"'key' must be a string or an integer; got {type(key).__name__}."
+        )
     key_text = None if key is None else str(key)
     if "records" in body:
         records = body["records"]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise HttpError(422, "'records' must be a list of objects, one per row.")
+            raise InvalidArgumentError("'records' must be a list of objects, one per row.")
         return records, key_text
     if "columns" in body or "data" in body:
         columns, data = body.get("columns"), body.get("data")
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise HttpError(422, "'columns' must be a list of column names.")
+            raise InvalidArgumentError("'columns' must be a list of column names.")
         if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
-            raise HttpError(422, "'data' must be a list of rows, each a list of values.")
+            raise InvalidArgumentError("'data' must be a list of rows, each a list of values.")
         for i, row in enumerate(data):
             if len(row) != len(columns):
-                raise HttpError(
-                    422, f"data[{i}] has {len(row)} values but there are {len(columns)} columns."
+                raise InvalidArgumentError(
+                    f"data[{i}] has {len(row)} values but there are {len(columns)} columns."
                 )
         return [dict(zip(columns, row, strict=True)) for row in data], key_text
     record = {k: v for k, v in body.items() if k != "key"}
@@ -125,22 +125,24 @@ def _rows(body: Any) -> tuple[Any, str | None]:
 def _v2_rows(body: Any) -> tuple[dict[str, list[Any]], str | None]:
     """The columns of an Open Inference Protocol request."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise HttpError(422, "The body must be an object with 'inputs': a list of tensors.")
+        raise InvalidArgumentError("The body must be an object with 'inputs': a list of tensors.")
     columns: dict[str, list[Any]] = {}
     for i, tensor in enumerate(body["inputs"]):
         if not isinstance(tensor, dict):
-            raise HttpError(422, f"inputs[{i}] must be an object with name, shape and data.")
+            raise InvalidArgumentError(f"inputs[{i}] must be an object with name, shape and data.")
         name, data = tensor.get("name"), tensor.get("data")
         if not isinstance(name, str):
-            raise HttpError(422, f"inputs[{i}].name must be a string (the column's name).")
+            raise InvalidArgumentError(f"inputs[{i}].name must be a string (the column's name).")
         if not isinstance(data, list):
-            raise HttpError(422, f"inputs[{i}] ({name!r}).data must be a list of values.")
+            raise InvalidArgumentError(f"inputs[{i}] ({name!r}).data must be a list of values.")
         if any(isinstance(v, list | dict) for v in data):
-            raise HttpError(422, f"inputs[{i}] ({name!r}).data must be flat: one value per row.")
+            raise InvalidArgumentError(
+                f"inputs[{i}] ({name!r}).data must be flat: one value per row."
+            )
         columns[name] = data
     lengths = {len(v) for v in columns.values()}
     if len(lengths) > 1:
-        raise HttpError(422, "Every input tensor must have the same number of rows.")
+        raise InvalidArgumentError("Every input tensor must have the same number of rows.")
     parameters = body.get("parameters") or {}
     key = parameters.get("key") if isinstance(parameters, dict) else None
     return columns, None if key is None else str(key)
@@ -204,10 +206,6 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         result = await service.predict(body, key=key)
         return Response(orjson.dumps(_answer(result)), media_type=_JSON, headers=_headers(result))
 
-    @app.exception_handler(HttpError)
-    async def _http_error(_request: Request, exc: HttpError) -> Response:
-        return _error(exc.status, exc.message)
-
     @app.exception_handler(LoopmlError)
     async def _loopml_error(_request: Request, exc: LoopmlError) -> Response:
         return _error(_status(exc), str(exc))
@@ -223,7 +221,7 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     def _known(name: str) -> None:
         if name != service.name:
-            raise HttpError(404, f"No model {name!r} here; this server serves {service.name!r}.")
+            raise NotFoundError(f"No model {name!r} here; this server serves {service.name!r}.")
 
     @app.get("/v2/models/{name}", responses=openapi.metadata_responses())
     async def metadata(name: str) -> Response:
@@ -291,6 +289,12 @@ def _status(exc: LoopmlError) -> int:
     """The one HTTP status of each error the service raises."""
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, MalformedRequestError):
+        return 400
+    if isinstance(exc, PayloadTooLargeError):
+        return 413
+    if isinstance(exc, UnsupportedMediaTypeError):
+        return 415
     if isinstance(exc, InvalidArgumentError):
         return 422  # the caller's input: a column, a type, a guardrail
     return 503  # the model failed with no fallback, or a store is unreachable

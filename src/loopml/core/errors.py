@@ -4,7 +4,12 @@
 
     LoopmlError
     ├── InvalidArgumentError (ValueError)       bad input: a value, a key, a name
-    │   └── FilterSyntaxError                   a search filter that does not parse
+    │   ├── FilterSyntaxError                   a search filter that does not parse
+    │   ├── RowsRejectedError                   rows a model's library refused (HTTP 422)
+    │   ├── GuardrailRejectedError              a request that broke a reject guardrail
+    │   ├── MalformedRequestError               an HTTP body that is empty or not JSON (400)
+    │   ├── PayloadTooLargeError                an HTTP body over the limit (413)
+    │   └── UnsupportedMediaTypeError           an HTTP body of another content type (415)
     ├── NotFoundError (LookupError)             no such experiment, run, artifact
     ├── AlreadyExistsError                      a name that is taken
     ├── ConflictError                           a write that contradicts what is stored
@@ -17,6 +22,9 @@
     ├── StoreError                              a store that cannot be opened or reached
     │   └── SchemaVersionError                  a metadata store of an unknown (newer) schema
     ├── DriftTestError                          a drift test failed on inputs it had accepted
+    ├── MetricUndefined (ValueError)            a metric with no value on these data
+    ├── ModelUnavailableError                   a model failed with no fallback (HTTP 503)
+    ├── FallbackFailedError                     a declared fallback raised or answered wrong
     ├── ModelExportError                        a converted model (ONNX) failed its
     │                                           equivalence check or could not be converted
     └── GateFailedError                         a release gate said no
@@ -28,6 +36,33 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+
+__all__ = [
+    "AlreadyExistsError",
+    "ApprovalRequiredError",
+    "ArtifactIntegrityError",
+    "ConflictError",
+    "DriftTestError",
+    "FallbackFailedError",
+    "FilterSyntaxError",
+    "GateFailedError",
+    "GuardrailRejectedError",
+    "InvalidArgumentError",
+    "LoopmlError",
+    "MalformedRequestError",
+    "MetricUndefined",
+    "ModelExportError",
+    "ModelUnavailableError",
+    "NotFittedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RowsRejectedError",
+    "SchemaVersionError",
+    "StoreError",
+    "UnsupportedMediaTypeError",
+    "did_you_mean",
+]
 
 
 class LoopmlError(Exception):
@@ -102,6 +137,48 @@ class ApprovalRequiredError(ConflictError):
 
 class GateFailedError(LoopmlError):
     """A release gate failed."""
+
+
+class MetricUndefined(LoopmlError, ValueError):  # noqa: N818  (the name says what it is)
+    """A metric has no value on these data (one class only, no positive predictions, ...).
+
+    Args:
+        reason: A readable sentence naming the metric and what is missing.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ModelUnavailableError(LoopmlError):
+    """The model failed or missed its deadline and there is no fallback (HTTP 503)."""
+
+
+class FallbackFailedError(LoopmlError):
+    """A declared fallback raised or answered in the wrong shape (the server's fault: 503)."""
+
+
+class RowsRejectedError(InvalidArgumentError):
+    """The model's library refused the values of these rows (a ``ValueError`` or an
+    arithmetic error, e.g. ``Input X contains infinity`` after an overflow), and so did the
+    fallback if there is one: the caller's input is at fault (HTTP 422), not the server."""
+
+
+class GuardrailRejectedError(InvalidArgumentError):
+    """A request broke an input guardrail whose action is ``reject`` (HTTP 422)."""
+
+
+class MalformedRequestError(InvalidArgumentError):
+    """An HTTP request body that is empty or does not parse (HTTP 400)."""
+
+
+class PayloadTooLargeError(InvalidArgumentError):
+    """An HTTP request body over the configured limit (HTTP 413)."""
+
+
+class UnsupportedMediaTypeError(InvalidArgumentError):
+    """An HTTP request body of a content type the endpoint does not take (HTTP 415)."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -7,13 +7,12 @@
 - :mod:`.batch`: batch scoring of files. :mod:`.metrics`: the Prometheus metrics.
 """
 
-from loopml.serving.guardrails import GuardrailRejectedError, Guardrails
+from loopml.core.errors import GuardrailRejectedError, ModelUnavailableError, RowsRejectedError
+from loopml.serving.guardrails import Guardrails
 from loopml.serving.routing import Router
 from loopml.serving.service import (
     InferenceService,
-    ModelUnavailableError,
     PredictionResult,
-    RowsRejectedError,
     ServeConfig,
     parse_canary,
 )

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from loopml.core.errors import InvalidArgumentError, LoopmlError
+from loopml.core.errors import FallbackFailedError, InvalidArgumentError
 from loopml.serving.batcher import BatchOutput
 
 VALUE_PREFIX = "value:"
@@ -35,10 +35,6 @@ DECLARED_VERSION = 0
 
 #: A heuristic: the rows in, one prediction per row (or predictions and probabilities) out.
 Heuristic = Callable[[pd.DataFrame], Any]
-
-
-class FallbackFailedError(LoopmlError):
-    """A declared fallback raised or answered in the wrong shape (the server's fault: 503)."""
 
 
 @dataclass(frozen=True)

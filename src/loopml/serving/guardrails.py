@@ -31,14 +31,10 @@ import numpy as np
 import pandas as pd
 
 from loopml.core.entities import DatasetProfile
-from loopml.core.errors import InvalidArgumentError
+from loopml.core.errors import GuardrailRejectedError, InvalidArgumentError
 from loopml.serving.batcher import BatchOutput
 
 ACTIONS = ("reject", "clip", "fallback")
-
-
-class GuardrailRejectedError(InvalidArgumentError):
-    """A request broke an input guardrail whose action is ``reject`` (HTTP 422)."""
 
 
 @dataclass(frozen=True)

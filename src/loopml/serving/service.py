@@ -40,7 +40,12 @@ import numpy as np
 import pandas as pd
 
 from loopml.core.entities import ModelVersion
-from loopml.core.errors import InvalidArgumentError, LoopmlError
+from loopml.core.errors import (
+    GuardrailRejectedError,
+    InvalidArgumentError,
+    ModelUnavailableError,
+    RowsRejectedError,
+)
 from loopml.registry import ModelRegistry
 from loopml.registry import aliases as alias_log
 from loopml.registry.loaded import RuntimeChoice
@@ -53,23 +58,13 @@ from loopml.serving.fallbacks import (
     declared_fallback,
     is_declared,
 )
-from loopml.serving.guardrails import GuardrailRejectedError, Guardrails
+from loopml.serving.guardrails import Guardrails
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW, Router
 from loopml.serving.slot import ModelSlot, Served, Watcher
 from loopml.store.backend import Backend
 
 _log = logging.getLogger("loopml.serving")
-
-
-class ModelUnavailableError(LoopmlError):
-    """The model failed or missed its deadline and there is no fallback (HTTP 503)."""
-
-
-class RowsRejectedError(InvalidArgumentError):
-    """The model's library refused the values of these rows (a ``ValueError`` or an
-    arithmetic error, e.g. ``Input X contains infinity`` after an overflow), and so did the
-    fallback if there is one: the caller's input is at fault (HTTP 422), not the server."""
 
 
 #: Exceptions of a model's library that blame the values it was given, not the model (a

@@ -5,7 +5,7 @@ through a registry. :mod:`loopml.stats.metrics` holds the evaluation metrics by 
 :mod:`loopml.stats.bootstrap` their Poisson-bootstrap intervals and paired differences.
 """
 
-from loopml.stats._metric_inputs import MetricUndefined
+from loopml.core.errors import MetricUndefined
 from loopml.stats.bootstrap import (
     BootstrapResult,
     Estimate,

@@ -19,25 +19,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from loopml.core.errors import InvalidArgumentError, LoopmlError
+from loopml.core.errors import InvalidArgumentError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Evaluator = Callable[[FloatArray], tuple[FloatArray, str]]
 
 T = TypeVar("T")
-
-
-class MetricUndefined(LoopmlError, ValueError):  # noqa: N818  (the name says what it is)
-    """A metric has no value on these data (one class only, no positive predictions, ...).
-
-    Args:
-        reason: A readable sentence naming the metric and what is missing.
-    """
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 @dataclass

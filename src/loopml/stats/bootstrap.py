@@ -29,12 +29,11 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from loopml.core.errors import InvalidArgumentError
+from loopml.core.errors import InvalidArgumentError, MetricUndefined
 from loopml.stats._metric_inputs import (
     Evaluator,
     FloatArray,
     MetricInputs,
-    MetricUndefined,
     check_inputs,
 )
 from loopml.stats.metrics import MetricSpec, check_task, get_metric

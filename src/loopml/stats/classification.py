@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from loopml.core.errors import MetricUndefined
 from loopml.stats._metric_inputs import (
     Evaluator,
     FloatArray,
     MetricInputs,
-    MetricUndefined,
     group_sums,
     ratio,
 )

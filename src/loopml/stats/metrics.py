@@ -30,13 +30,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.core.errors import InvalidArgumentError, MetricUndefined, did_you_mean
 from loopml.stats import classification, ranking, regression
 from loopml.stats._metric_inputs import (
     Evaluator,
     FloatArray,
     MetricInputs,
-    MetricUndefined,
     check_inputs,
     check_weights,
     group_sums,

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from loopml.stats._metric_inputs import Evaluator, FloatArray, MetricInputs, MetricUndefined, ratio
+from loopml.core.errors import MetricUndefined
+from loopml.stats._metric_inputs import Evaluator, FloatArray, MetricInputs, ratio
 
 _NO_WEIGHT = "every row has weight 0 in this resample"
 
