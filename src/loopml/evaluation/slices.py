@@ -25,13 +25,14 @@ import numpy as np
 import pandas as pd
 
 from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.core.jsonable import Jsonable
 
 #: Most values of one column turned into slices (the most frequent ones).
 MAX_VALUES = 50
 
 
 @dataclass(frozen=True)
-class SliceSpec:
+class SliceSpec(Jsonable):
     """One declared slice family.
 
     Attributes:
@@ -49,17 +50,6 @@ class SliceSpec:
     quantiles: int = 4
     name: str | None = None
     where: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (recorded in the evaluation's config)."""
-        return {
-            "kind": self.kind,
-            "columns": list(self.columns),
-            "bins": None if self.bins is None else list(self.bins),
-            "quantiles": self.quantiles,
-            "name": self.name,
-            "where": self.where,
-        }
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import pandas as pd
 
 from loopml.core.entities.data import ColumnSchema
 from loopml.core.errors import InvalidArgumentError, ModelExportError
+from loopml.core.jsonable import Jsonable
 from loopml.registry.flavors.base import Predictor
 from loopml.registry.flavors.onnx import CLASSES_KEY, COLUMNS_KEY, OnnxPredictor
 
@@ -211,7 +212,7 @@ def convert_sklearn(
 
 
 @dataclass(frozen=True)
-class EquivalenceReport:
+class EquivalenceReport(Jsonable):
     """How closely an exported model predicts like the original on held-out rows.
 
     Attributes:
@@ -236,33 +237,6 @@ class EquivalenceReport:
     differing_rows: int
     passed: bool
     detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (``ModelExport.check``)."""
-        return {
-            "rows": self.rows,
-            "tolerance": self.tolerance,
-            "max_abs_diff": self.max_abs_diff,
-            "label_mismatches": self.label_mismatches,
-            "near_ties": self.near_ties,
-            "differing_rows": self.differing_rows,
-            "passed": self.passed,
-            "detail": self.detail,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EquivalenceReport:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            rows=int(data["rows"]),
-            tolerance=float(data["tolerance"]),
-            max_abs_diff=float(data["max_abs_diff"]),
-            label_mismatches=int(data["label_mismatches"]),
-            near_ties=int(data["near_ties"]),
-            differing_rows=int(data.get("differing_rows", 0)),
-            passed=bool(data["passed"]),
-            detail=str(data["detail"]),
-        )
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:

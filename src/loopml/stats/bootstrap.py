@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from loopml.core.errors import InvalidArgumentError, MetricUndefined
+from loopml.core.jsonable import Jsonable
 from loopml.stats._metric_inputs import (
     Evaluator,
     FloatArray,
@@ -52,7 +53,7 @@ _TABLE = np.where(_LOW == _HIGH, _LOW, -1).astype(np.float32)
 
 
 @dataclass(frozen=True)
-class Estimate:
+class Estimate(Jsonable):
     """A metric value with its bootstrap interval.
 
     Attributes:
@@ -69,30 +70,9 @@ class Estimate:
     undefined: int = 0
     reason: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "value": self.value,
-            "low": self.low,
-            "high": self.high,
-            "undefined": self.undefined,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Estimate:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            value=data["value"],
-            low=data["low"],
-            high=data["high"],
-            undefined=int(data["undefined"]),
-            reason=str(data["reason"]),
-        )
-
 
 @dataclass(frozen=True)
-class MetricInterval:
+class MetricInterval(Jsonable):
     """One metric of a bootstrap: the candidate, and with a baseline the paired difference.
 
     Attributes:
@@ -109,31 +89,9 @@ class MetricInterval:
     baseline: Estimate | None = None
     difference: Estimate | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "higher_is_better": self.higher_is_better,
-            "estimate": self.estimate.to_dict(),
-            "baseline": None if self.baseline is None else self.baseline.to_dict(),
-            "difference": None if self.difference is None else self.difference.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MetricInterval:
-        """Build from :meth:`to_dict` output."""
-        base, diff = data.get("baseline"), data.get("difference")
-        return cls(
-            name=str(data["name"]),
-            higher_is_better=bool(data["higher_is_better"]),
-            estimate=Estimate.from_dict(data["estimate"]),
-            baseline=None if base is None else Estimate.from_dict(base),
-            difference=None if diff is None else Estimate.from_dict(diff),
-        )
-
 
 @dataclass(frozen=True)
-class BootstrapResult:
+class BootstrapResult(Jsonable):
     """The outcome of :func:`bootstrap_metrics`.
 
     Attributes:
@@ -155,27 +113,6 @@ class BootstrapResult:
             if metric.name == name:
                 return metric
         raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "metrics": [m.to_dict() for m in self.metrics],
-            "resamples": self.resamples,
-            "confidence": self.confidence,
-            "seed": self.seed,
-            "method": self.method,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BootstrapResult:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            metrics=tuple(MetricInterval.from_dict(m) for m in data["metrics"]),
-            resamples=int(data["resamples"]),
-            confidence=float(data["confidence"]),
-            seed=int(data["seed"]),
-            method=str(data["method"]),
-        )
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+
+from loopml.core.jsonable import Jsonable
 
 
 @dataclass(frozen=True)
@@ -15,18 +16,9 @@ class Blob:
 
 
 @dataclass(frozen=True)
-class ArtifactEntry:
+class ArtifactEntry(Jsonable):
     """One file logged on a run: its path inside the run, and the blob that holds its bytes."""
 
     path: str
     digest: str
     size: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ArtifactEntry:
-        """Build from :meth:`to_dict` output."""
-        return cls(path=str(data["path"]), digest=str(data["digest"]), size=int(data["size"]))

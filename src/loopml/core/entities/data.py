@@ -8,12 +8,12 @@ and drift monitoring (reference statistics) compare new data against.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from loopml.core.ids import RunId
+from loopml.core.jsonable import Jsonable
 
 #: The bucket that gathers categories beyond the known (top-k) ones.
 OTHER = "__other__"
@@ -32,7 +32,7 @@ class ColumnRole(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class ColumnSchema:
+class ColumnSchema(Jsonable):
     """One column: its Arrow type, role, nullability and (categoricals) known values.
 
     Attributes:
@@ -54,33 +54,9 @@ class ColumnSchema:
     categories: tuple[str, ...] | None = None
     other_bucket: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "role": self.role.value,
-            "nullable": self.nullable,
-            "categories": None if self.categories is None else list(self.categories),
-            "other_bucket": self.other_bucket,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ColumnSchema:
-        """Build from :meth:`to_dict` output."""
-        cats = data.get("categories")
-        return cls(
-            name=str(data["name"]),
-            dtype=str(data["dtype"]),
-            role=ColumnRole(data["role"]),
-            nullable=bool(data["nullable"]),
-            categories=None if cats is None else tuple(str(c) for c in cats),
-            other_bucket=bool(data.get("other_bucket", False)),
-        )
-
 
 @dataclass(frozen=True)
-class DatasetSchema:
+class DatasetSchema(Jsonable):
     """The columns of a dataset and its declared target, timestamp and key columns."""
 
     columns: tuple[ColumnSchema, ...]
@@ -100,28 +76,9 @@ class DatasetSchema:
                 return col
         raise KeyError(name)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "columns": [c.to_dict() for c in self.columns],
-            "target": self.target,
-            "timestamp": self.timestamp,
-            "key": self.key,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DatasetSchema:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            columns=tuple(ColumnSchema.from_dict(c) for c in data["columns"]),
-            target=data.get("target"),
-            timestamp=data.get("timestamp"),
-            key=data.get("key"),
-        )
-
 
 @dataclass(frozen=True)
-class NumericSummary:
+class NumericSummary(Jsonable):
     """Reference statistics of a numeric (or datetime, in ms since the epoch) column.
 
     ``bin_edges`` are fixed at registration (``len(bin_counts) + 1`` edges) so a later batch can
@@ -137,34 +94,9 @@ class NumericSummary:
     bin_edges: tuple[float, ...]
     bin_counts: tuple[int, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (non-finite floats as strings)."""
-        return {
-            "min": _out(self.min),
-            "max": _out(self.max),
-            "mean": _out(self.mean),
-            "std": _out(self.std),
-            "quantiles": {k: _out(v) for k, v in self.quantiles.items()},
-            "bin_edges": [_out(e) for e in self.bin_edges],
-            "bin_counts": list(self.bin_counts),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NumericSummary:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            min=float(data["min"]),
-            max=float(data["max"]),
-            mean=float(data["mean"]),
-            std=float(data["std"]),
-            quantiles={str(k): float(v) for k, v in data["quantiles"].items()},
-            bin_edges=tuple(float(e) for e in data["bin_edges"]),
-            bin_counts=tuple(int(c) for c in data["bin_counts"]),
-        )
-
 
 @dataclass(frozen=True)
-class ColumnProfile:
+class ColumnProfile(Jsonable):
     """Profile of one column.
 
     Attributes:
@@ -189,34 +121,9 @@ class ColumnProfile:
         """Share of null rows (0 for an empty column)."""
         return self.nulls / self.count if self.count else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "count": self.count,
-            "nulls": self.nulls,
-            "distinct": self.distinct,
-            "numeric": None if self.numeric is None else self.numeric.to_dict(),
-            "frequencies": None if self.frequencies is None else dict(self.frequencies),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ColumnProfile:
-        """Build from :meth:`to_dict` output."""
-        num = data.get("numeric")
-        freq = data.get("frequencies")
-        return cls(
-            name=str(data["name"]),
-            count=int(data["count"]),
-            nulls=int(data["nulls"]),
-            distinct=int(data["distinct"]),
-            numeric=None if num is None else NumericSummary.from_dict(num),
-            frequencies=None if freq is None else {str(k): int(v) for k, v in freq.items()},
-        )
-
 
 @dataclass(frozen=True)
-class DatasetProfile:
+class DatasetProfile(Jsonable):
     """Profile of a whole dataset: the reference statistics of every column."""
 
     rows: int
@@ -229,21 +136,9 @@ class DatasetProfile:
                 return col
         raise KeyError(name)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {"rows": self.rows, "columns": [c.to_dict() for c in self.columns]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DatasetProfile:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            rows=int(data["rows"]),
-            columns=tuple(ColumnProfile.from_dict(c) for c in data["columns"]),
-        )
-
 
 @dataclass(frozen=True)
-class DatasetVersion:
+class DatasetVersion(Jsonable):
     """One immutable version of a named dataset.
 
     Attributes:
@@ -284,52 +179,12 @@ class DatasetVersion:
         """``name@version``."""
         return f"{self.name}@{self.version}"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "content_hash": self.content_hash,
-            "artifact_digest": self.artifact_digest,
-            "rows": self.rows,
-            "size_bytes": self.size_bytes,
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "schema": self.schema.to_dict(),
-            "profile": self.profile.to_dict(),
-            "run_id": self.run_id,
-            "description": self.description,
-            "parents": list(self.parents),
-            "split": self.split,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DatasetVersion:
-        """Build from :meth:`to_dict` output."""
-        run_id = data.get("run_id")
-        return cls(
-            name=str(data["name"]),
-            version=int(data["version"]),
-            content_hash=str(data["content_hash"]),
-            artifact_digest=str(data["artifact_digest"]),
-            rows=int(data["rows"]),
-            size_bytes=int(data["size_bytes"]),
-            created_at=int(data["created_at"]),
-            created_by=str(data["created_by"]),
-            schema=DatasetSchema.from_dict(data["schema"]),
-            profile=DatasetProfile.from_dict(data["profile"]),
-            run_id=None if run_id is None else RunId(str(run_id)),
-            description=str(data.get("description", "")),
-            parents=tuple(str(p) for p in data.get("parents", ())),
-            split=data.get("split"),
-        )
-
 
 Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
-class Anomaly:
+class Anomaly(Jsonable):
     """One finding of a validation.
 
     Attributes:
@@ -352,37 +207,12 @@ class Anomaly:
     rows: int | None
     message: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "column": self.column,
-            "kind": self.kind,
-            "severity": self.severity,
-            "observed": self.observed,
-            "expected": self.expected,
-            "rows": self.rows,
-            "message": self.message,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Anomaly:
-        """Build from :meth:`to_dict` output."""
-        rows = data.get("rows")
-        severity: Severity = "error" if data["severity"] == "error" else "warning"
-        return cls(
-            column=data.get("column"),
-            kind=str(data["kind"]),
-            severity=severity,
-            observed=str(data["observed"]),
-            expected=str(data["expected"]),
-            rows=None if rows is None else int(rows),
-            message=str(data["message"]),
-        )
-
 
 @dataclass(frozen=True)
-class ValidationReport:
+class ValidationReport(Jsonable):
     """The result of validating a batch against a reference (a dataset version or a schema)."""
+
+    json_properties = ("ok",)
 
     against: str
     rows: int
@@ -398,33 +228,9 @@ class ValidationReport:
         """The anomalies of severity ``error``."""
         return tuple(a for a in self.anomalies if a.severity == "error")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "against": self.against,
-            "rows": self.rows,
-            "ok": self.ok,
-            "anomalies": [a.to_dict() for a in self.anomalies],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ValidationReport:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            against=str(data["against"]),
-            rows=int(data["rows"]),
-            anomalies=tuple(Anomaly.from_dict(a) for a in data.get("anomalies", ())),
-        )
-
-
-def _out(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
 
 @dataclass(frozen=True)
-class DatasetDiff:
+class DatasetDiff(Jsonable):
     """What changed from one dataset version to another.
 
     Attributes:
@@ -452,36 +258,3 @@ class DatasetDiff:
     rows_added: int | None = None
     rows_removed: int | None = None
     rows_changed: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "old": self.old,
-            "new": self.new,
-            "added_columns": list(self.added_columns),
-            "removed_columns": list(self.removed_columns),
-            "type_changes": {k: list(v) for k, v in self.type_changes.items()},
-            "old_rows": self.old_rows,
-            "new_rows": self.new_rows,
-            "key": self.key,
-            "rows_added": self.rows_added,
-            "rows_removed": self.rows_removed,
-            "rows_changed": self.rows_changed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DatasetDiff:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            old=str(data["old"]),
-            new=str(data["new"]),
-            added_columns=tuple(data["added_columns"]),
-            removed_columns=tuple(data["removed_columns"]),
-            type_changes={k: (str(v[0]), str(v[1])) for k, v in data["type_changes"].items()},
-            old_rows=int(data["old_rows"]),
-            new_rows=int(data["new_rows"]),
-            key=data.get("key"),
-            rows_added=data.get("rows_added"),
-            rows_removed=data.get("rows_removed"),
-            rows_changed=data.get("rows_changed"),
-        )

@@ -13,13 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+from loopml.core.jsonable import Jsonable
 
 
 @dataclass(frozen=True)
-class MetricValue:
+class MetricValue(Jsonable):
     """One metric, with its bootstrap confidence interval.
 
     Attributes:
@@ -36,30 +34,9 @@ class MetricValue:
     high: float | None = None
     reason: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "value": self.value,
-            "low": self.low,
-            "high": self.high,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MetricValue:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            name=str(data["name"]),
-            value=_opt_float(data.get("value")),
-            low=_opt_float(data.get("low")),
-            high=_opt_float(data.get("high")),
-            reason=str(data.get("reason", "")),
-        )
-
 
 @dataclass(frozen=True)
-class MetricDelta:
+class MetricDelta(Jsonable):
     """A metric of the candidate minus the baseline's on the same rows, with a paired
     bootstrap interval (both models scored on the same resamples).
 
@@ -81,34 +58,9 @@ class MetricDelta:
     high: float | None = None
     reason: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "candidate": self.candidate,
-            "baseline": self.baseline,
-            "diff": self.diff,
-            "low": self.low,
-            "high": self.high,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MetricDelta:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            name=str(data["name"]),
-            candidate=_opt_float(data.get("candidate")),
-            baseline=_opt_float(data.get("baseline")),
-            diff=_opt_float(data.get("diff")),
-            low=_opt_float(data.get("low")),
-            high=_opt_float(data.get("high")),
-            reason=str(data.get("reason", "")),
-        )
-
 
 @dataclass(frozen=True)
-class SliceResult:
+class SliceResult(Jsonable):
     """Metrics on one subpopulation.
 
     Attributes:
@@ -136,32 +88,9 @@ class SliceResult:
         """Return one delta by metric name, or None."""
         return next((d for d in self.deltas if d.name == name), None)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "support": self.support,
-            "metrics": [m.to_dict() for m in self.metrics],
-            "deltas": [d.to_dict() for d in self.deltas],
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SliceResult:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            name=str(data["name"]),
-            kind=str(data["kind"]),
-            support=int(data["support"]),
-            metrics=tuple(MetricValue.from_dict(m) for m in data.get("metrics", ())),
-            deltas=tuple(MetricDelta.from_dict(d) for d in data.get("deltas", ())),
-            reason=str(data.get("reason", "")),
-        )
-
 
 @dataclass(frozen=True)
-class FairnessResult:
+class FairnessResult(Jsonable):
     """A fairness measure over the groups of one sensitive column.
 
     Attributes:
@@ -179,30 +108,9 @@ class FairnessResult:
     groups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     reason: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "column": self.column,
-            "metric": self.metric,
-            "value": self.value,
-            "groups": {k: dict(v) for k, v in self.groups.items()},
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FairnessResult:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            column=str(data["column"]),
-            metric=str(data["metric"]),
-            value=_opt_float(data.get("value")),
-            groups={str(k): dict(v) for k, v in data.get("groups", {}).items()},
-            reason=str(data.get("reason", "")),
-        )
-
 
 @dataclass(frozen=True)
-class CostResult:
+class CostResult(Jsonable):
     """What the model costs to run.
 
     Attributes:
@@ -216,26 +124,9 @@ class CostResult:
     peak_memory_mb: float
     artifact_bytes: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "latency_ms": dict(self.latency_ms),
-            "peak_memory_mb": self.peak_memory_mb,
-            "artifact_bytes": self.artifact_bytes,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CostResult:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            latency_ms={str(k): float(v) for k, v in data["latency_ms"].items()},
-            peak_memory_mb=float(data["peak_memory_mb"]),
-            artifact_bytes=int(data["artifact_bytes"]),
-        )
-
 
 @dataclass(frozen=True)
-class DatasetEvaluation:
+class DatasetEvaluation(Jsonable):
     """Everything measured on one dataset version.
 
     Attributes:
@@ -270,38 +161,9 @@ class DatasetEvaluation:
         """Return one overall delta by metric name, or None."""
         return next((d for d in self.deltas if d.name == name), None)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "dataset": self.dataset,
-            "rows": self.rows,
-            "metrics": [m.to_dict() for m in self.metrics],
-            "deltas": [d.to_dict() for d in self.deltas],
-            "slices": [s.to_dict() for s in self.slices],
-            "worst_slices": [s.to_dict() for s in self.worst_slices],
-            "fairness": [f.to_dict() for f in self.fairness],
-            "curves": dict(self.curves),
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DatasetEvaluation:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            dataset=str(data["dataset"]),
-            rows=int(data["rows"]),
-            metrics=tuple(MetricValue.from_dict(m) for m in data.get("metrics", ())),
-            deltas=tuple(MetricDelta.from_dict(d) for d in data.get("deltas", ())),
-            slices=tuple(SliceResult.from_dict(s) for s in data.get("slices", ())),
-            worst_slices=tuple(SliceResult.from_dict(s) for s in data.get("worst_slices", ())),
-            fairness=tuple(FairnessResult.from_dict(f) for f in data.get("fairness", ())),
-            curves=dict(data.get("curves", {})),
-            notes=tuple(str(n) for n in data.get("notes", ())),
-        )
-
 
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Jsonable):
     """One model version scored on several datasets, optionally against a baseline.
 
     Attributes:
@@ -336,41 +198,9 @@ class Evaluation:
         named = [d for d in self.datasets if d.dataset.split("@")[0] == ref]
         return named[0] if len(named) == 1 else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "evaluation_id": self.evaluation_id,
-            "model": self.model,
-            "baseline": self.baseline,
-            "task": self.task,
-            "target": self.target,
-            "datasets": [d.to_dict() for d in self.datasets],
-            "costs": None if self.costs is None else self.costs.to_dict(),
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "config": dict(self.config),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Evaluation:
-        """Build from :meth:`to_dict` output."""
-        costs = data.get("costs")
-        return cls(
-            evaluation_id=str(data["evaluation_id"]),
-            model=str(data["model"]),
-            baseline=data.get("baseline"),
-            task=str(data["task"]),
-            target=str(data["target"]),
-            datasets=tuple(DatasetEvaluation.from_dict(d) for d in data["datasets"]),
-            costs=None if costs is None else CostResult.from_dict(costs),
-            created_at=int(data["created_at"]),
-            created_by=str(data["created_by"]),
-            config=dict(data.get("config", {})),
-        )
-
 
 @dataclass(frozen=True)
-class GateCheck:
+class GateCheck(Jsonable):
     """One rule of a release gate, checked.
 
     Attributes:
@@ -391,35 +221,9 @@ class GateCheck:
     reason: str
     dataset: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "rule": self.rule,
-            "kind": self.kind,
-            "passed": self.passed,
-            "observed": self.observed,
-            "threshold": self.threshold,
-            "reason": self.reason,
-            "dataset": self.dataset,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateCheck:
-        """Build from :meth:`to_dict` output."""
-        passed = data.get("passed")
-        return cls(
-            rule=str(data["rule"]),
-            kind=str(data["kind"]),
-            passed=None if passed is None else bool(passed),
-            observed=str(data.get("observed", "")),
-            threshold=str(data.get("threshold", "")),
-            reason=str(data.get("reason", "")),
-            dataset=data.get("dataset"),
-        )
-
 
 @dataclass(frozen=True)
-class GateDecision:
+class GateDecision(Jsonable):
     """The verdict of a gate policy on an evaluation.
 
     Attributes:
@@ -445,34 +249,9 @@ class GateDecision:
         """The checks that failed or could not be checked."""
         return tuple(c for c in self.checks if c.passed is not True)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "model": self.model,
-            "policy": self.policy,
-            "passed": self.passed,
-            "checks": [c.to_dict() for c in self.checks],
-            "evaluation_id": self.evaluation_id,
-            "at": self.at,
-            "actor": self.actor,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateDecision:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            model=str(data["model"]),
-            policy=str(data["policy"]),
-            passed=bool(data["passed"]),
-            checks=tuple(GateCheck.from_dict(c) for c in data["checks"]),
-            evaluation_id=str(data["evaluation_id"]),
-            at=int(data["at"]),
-            actor=str(data["actor"]),
-        )
-
 
 @dataclass(frozen=True)
-class EvaluationRecord:
+class EvaluationRecord(Jsonable):
     """The stored index entry of an evaluation: who, what, when, where its document is.
 
     Attributes:
@@ -496,35 +275,3 @@ class EvaluationRecord:
     created_by: str
     digest: str
     summary: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "evaluation_id": self.evaluation_id,
-            "model": self.model,
-            "baseline": self.baseline,
-            "task": self.task,
-            "datasets": list(self.datasets),
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "digest": self.digest,
-            "summary": {k: dict(v) for k, v in self.summary.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EvaluationRecord:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            evaluation_id=str(data["evaluation_id"]),
-            model=str(data["model"]),
-            baseline=data.get("baseline"),
-            task=str(data["task"]),
-            datasets=tuple(str(d) for d in data.get("datasets", ())),
-            created_at=int(data["created_at"]),
-            created_by=str(data["created_by"]),
-            digest=str(data["digest"]),
-            summary={
-                str(k): {str(m): _opt_float(v) for m, v in vals.items()}
-                for k, vals in data.get("summary", {}).items()
-            },
-        )

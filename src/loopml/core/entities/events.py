@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loopml.core.jsonable import Jsonable
+
 
 @dataclass(frozen=True)
-class Event:
+class Event(Jsonable):
     """One transition.
 
     Attributes:
@@ -37,30 +39,3 @@ class Event:
     reason: str = ""
     links: Mapping[str, str] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "event_id": self.event_id,
-            "kind": self.kind,
-            "subject": self.subject,
-            "actor": self.actor,
-            "at": self.at,
-            "reason": self.reason,
-            "links": dict(self.links),
-            "data": dict(self.data),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Event:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            event_id=str(data["event_id"]),
-            kind=str(data["kind"]),
-            subject=str(data["subject"]),
-            actor=str(data["actor"]),
-            at=int(data["at"]),
-            reason=str(data.get("reason", "")),
-            links={str(k): str(v) for k, v in data.get("links", {}).items()},
-            data=dict(data.get("data", {})),
-        )

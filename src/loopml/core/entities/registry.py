@@ -15,6 +15,7 @@ from typing import Any
 
 from loopml.core.entities.data import ColumnSchema
 from loopml.core.ids import RunId
+from loopml.core.jsonable import Jsonable
 
 
 class ApprovalStatus(enum.StrEnum):
@@ -40,7 +41,7 @@ class TaskKind(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class ModelOutput:
+class ModelOutput(Jsonable):
     """What ``predict`` returns.
 
     Attributes:
@@ -56,28 +57,9 @@ class ModelOutput:
     classes: tuple[Any, ...] = ()
     has_proba: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "task": self.task.value,
-            "dtype": self.dtype,
-            "classes": list(self.classes),
-            "has_proba": self.has_proba,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelOutput:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            task=TaskKind(data["task"]),
-            dtype=str(data["dtype"]),
-            classes=tuple(data.get("classes", ())),
-            has_proba=bool(data.get("has_proba", False)),
-        )
-
 
 @dataclass(frozen=True)
-class ModelSignature:
+class ModelSignature(Jsonable):
     """The columns a model takes and what it returns.
 
     Input columns reuse the dataset :class:`~loopml.core.entities.data.ColumnSchema` (Arrow
@@ -97,24 +79,9 @@ class ModelSignature:
         """The input column names, in order."""
         return tuple(column.name for column in self.inputs)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "inputs": [column.to_dict() for column in self.inputs],
-            "output": self.output.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelSignature:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            inputs=tuple(ColumnSchema.from_dict(column) for column in data["inputs"]),
-            output=ModelOutput.from_dict(data["output"]),
-        )
-
 
 @dataclass(frozen=True)
-class PackageFile:
+class PackageFile(Jsonable):
     """One payload file of a model package.
 
     Attributes:
@@ -127,18 +94,9 @@ class PackageFile:
     digest: str
     size: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {"path": self.path, "digest": self.digest, "size": self.size}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PackageFile:
-        """Build from :meth:`to_dict` output."""
-        return cls(path=str(data["path"]), digest=str(data["digest"]), size=int(data["size"]))
-
 
 @dataclass(frozen=True)
-class ModelManifest:
+class ModelManifest(Jsonable):
     """The description of a model package: how to load it and what it needs.
 
     Attributes:
@@ -166,36 +124,9 @@ class ModelManifest:
         """Total size of the payload files."""
         return sum(f.size for f in self.files)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "flavor": self.flavor,
-            "loopml_version": self.loopml_version,
-            "python_version": self.python_version,
-            "libraries": dict(self.libraries),
-            "requirements": list(self.requirements),
-            "signature": self.signature.to_dict(),
-            "files": [f.to_dict() for f in self.files],
-            "details": dict(self.details),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelManifest:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            flavor=str(data["flavor"]),
-            loopml_version=str(data["loopml_version"]),
-            python_version=str(data["python_version"]),
-            libraries={str(k): str(v) for k, v in data.get("libraries", {}).items()},
-            requirements=tuple(str(r) for r in data.get("requirements", ())),
-            signature=ModelSignature.from_dict(data["signature"]),
-            files=tuple(PackageFile.from_dict(f) for f in data["files"]),
-            details=dict(data.get("details", {})),
-        )
-
 
 @dataclass(frozen=True)
-class ModelExport:
+class ModelExport(Jsonable):
     """A converted copy of a version (ONNX), accepted after an equivalence check.
 
     Attributes:
@@ -213,30 +144,9 @@ class ModelExport:
     created_by: str
     check: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "format": self.format,
-            "manifest_digest": self.manifest_digest,
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "check": dict(self.check),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelExport:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            format=str(data["format"]),
-            manifest_digest=str(data["manifest_digest"]),
-            created_at=int(data["created_at"]),
-            created_by=str(data["created_by"]),
-            check=dict(data.get("check", {})),
-        )
-
 
 @dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(Jsonable):
     """One immutable version of a registered model, with its lineage and review.
 
     Attributes:
@@ -291,60 +201,9 @@ class ModelVersion:
         found = [e for e in self.exports if e.format == format]
         return found[-1] if found else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "flavor": self.flavor,
-            "manifest_digest": self.manifest_digest,
-            "signature": self.signature.to_dict(),
-            "size_bytes": self.size_bytes,
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "run_id": self.run_id,
-            "training_data": self.training_data,
-            "validation_data": self.validation_data,
-            "code_commit": self.code_commit,
-            "description": self.description,
-            "tags": dict(self.tags),
-            "approval": self.approval.value,
-            "reviewer": self.reviewer,
-            "review_comment": self.review_comment,
-            "reviewed_at": self.reviewed_at,
-            "exports": [e.to_dict() for e in self.exports],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModelVersion:
-        """Build from :meth:`to_dict` output."""
-        run_id = data.get("run_id")
-        reviewed_at = data.get("reviewed_at")
-        return cls(
-            name=str(data["name"]),
-            version=int(data["version"]),
-            flavor=str(data["flavor"]),
-            manifest_digest=str(data["manifest_digest"]),
-            signature=ModelSignature.from_dict(data["signature"]),
-            size_bytes=int(data["size_bytes"]),
-            created_at=int(data["created_at"]),
-            created_by=str(data["created_by"]),
-            run_id=None if run_id is None else RunId(str(run_id)),
-            training_data=data.get("training_data"),
-            validation_data=data.get("validation_data"),
-            code_commit=data.get("code_commit"),
-            description=str(data.get("description", "")),
-            tags={str(k): str(v) for k, v in data.get("tags", {}).items()},
-            approval=ApprovalStatus(data.get("approval", "pending")),
-            reviewer=data.get("reviewer"),
-            review_comment=str(data.get("review_comment", "")),
-            reviewed_at=None if reviewed_at is None else int(reviewed_at),
-            exports=tuple(ModelExport.from_dict(e) for e in data.get("exports", ())),
-        )
-
 
 @dataclass(frozen=True)
-class RegisteredModel:
+class RegisteredModel(Jsonable):
     """A model name with its versions' summary and current aliases.
 
     Attributes:
@@ -361,30 +220,9 @@ class RegisteredModel:
     versions: int
     aliases: Mapping[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "created_at": self.created_at,
-            "latest_version": self.latest_version,
-            "versions": self.versions,
-            "aliases": dict(self.aliases),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RegisteredModel:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            name=str(data["name"]),
-            created_at=int(data["created_at"]),
-            latest_version=int(data["latest_version"]),
-            versions=int(data["versions"]),
-            aliases={str(k): int(v) for k, v in data.get("aliases", {}).items()},
-        )
-
 
 @dataclass(frozen=True)
-class AliasMove:
+class AliasMove(Jsonable):
     """One move of an alias, read from its ``alias.moved`` event.
 
     Attributes:
@@ -408,33 +246,3 @@ class AliasMove:
     reason: str
     rollback: bool
     event_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "name": self.name,
-            "alias": self.alias,
-            "from_version": self.from_version,
-            "to_version": self.to_version,
-            "actor": self.actor,
-            "at": self.at,
-            "reason": self.reason,
-            "rollback": self.rollback,
-            "event_id": self.event_id,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AliasMove:
-        """Build from :meth:`to_dict` output."""
-        before, after = data.get("from_version"), data.get("to_version")
-        return cls(
-            name=str(data["name"]),
-            alias=str(data["alias"]),
-            from_version=None if before is None else int(before),
-            to_version=None if after is None else int(after),
-            actor=str(data["actor"]),
-            at=int(data["at"]),
-            reason=str(data.get("reason", "")),
-            rollback=bool(data.get("rollback", False)),
-            event_id=str(data["event_id"]),
-        )

@@ -7,12 +7,11 @@ NaN or infinite: they are stored and returned faithfully.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from loopml.core.ids import ExperimentId, RunId
+from loopml.core.jsonable import Jsonable
 
 
 class RunStatus(enum.StrEnum):
@@ -30,7 +29,7 @@ class RunStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Experiment:
+class Experiment(Jsonable):
     """A named group of runs."""
 
     experiment_id: ExperimentId
@@ -39,30 +38,9 @@ class Experiment:
     description: str = ""
     deleted: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "experiment_id": self.experiment_id,
-            "name": self.name,
-            "created_at": self.created_at,
-            "description": self.description,
-            "deleted": self.deleted,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Experiment:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            experiment_id=ExperimentId(str(data["experiment_id"])),
-            name=str(data["name"]),
-            created_at=int(data["created_at"]),
-            description=str(data.get("description", "")),
-            deleted=bool(data.get("deleted", False)),
-        )
-
 
 @dataclass(frozen=True)
-class MetricPoint:
+class MetricPoint(Jsonable):
     """One logged value of a metric at a step and a time."""
 
     key: str
@@ -70,28 +48,9 @@ class MetricPoint:
     step: int
     timestamp: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict; NaN and infinities become the strings JSON lacks."""
-        return {
-            "key": self.key,
-            "value": _float_out(self.value),
-            "step": self.step,
-            "timestamp": self.timestamp,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MetricPoint:
-        """Build from :meth:`to_dict` output."""
-        return cls(
-            key=str(data["key"]),
-            value=_float_in(data["value"]),
-            step=int(data["step"]),
-            timestamp=int(data["timestamp"]),
-        )
-
 
 @dataclass(frozen=True)
-class Run:
+class Run(Jsonable):
     """A run: its identity, lifecycle, and the params, latest metrics and tags logged on it.
 
     Attributes:
@@ -126,49 +85,3 @@ class Run:
     def duration_ms(self) -> int | None:
         """Milliseconds from start to end, once ended."""
         return None if self.end_time is None else self.end_time - self.start_time
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (NaN/inf metric values as strings)."""
-        return {
-            "run_id": self.run_id,
-            "experiment_id": self.experiment_id,
-            "name": self.name,
-            "status": self.status.value,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "parent_run_id": self.parent_run_id,
-            "error": self.error,
-            "params": dict(self.params),
-            "metrics": {k: _float_out(v) for k, v in self.metrics.items()},
-            "tags": dict(self.tags),
-            "deleted": self.deleted,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Run:
-        """Build from :meth:`to_dict` output."""
-        parent = data.get("parent_run_id")
-        return cls(
-            run_id=RunId(str(data["run_id"])),
-            experiment_id=ExperimentId(str(data["experiment_id"])),
-            name=str(data["name"]),
-            status=RunStatus(data["status"]),
-            start_time=int(data["start_time"]),
-            end_time=None if data.get("end_time") is None else int(data["end_time"]),
-            parent_run_id=None if parent is None else RunId(str(parent)),
-            error=data.get("error"),
-            params={str(k): str(v) for k, v in data.get("params", {}).items()},
-            metrics={str(k): _float_in(v) for k, v in data.get("metrics", {}).items()},
-            tags={str(k): str(v) for k, v in data.get("tags", {}).items()},
-            deleted=bool(data.get("deleted", False)),
-        )
-
-
-def _float_out(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def _float_in(value: float | str) -> float:
-    return float(value)  # float("NaN") and float("-Infinity") parse

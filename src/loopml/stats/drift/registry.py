@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loopml.core.errors import DriftTestError, InvalidArgumentError, did_you_mean
+from loopml.core.jsonable import Jsonable
 
 Counts = Sequence[int] | Sequence[float] | npt.NDArray[Any]
 
@@ -27,7 +28,7 @@ _REGISTRY: dict[str, type[DriftTest]] = {}
 
 
 @dataclass(frozen=True)
-class DriftResult:
+class DriftResult(Jsonable):
     """The outcome of one drift test on one column.
 
     Attributes:
@@ -43,28 +44,6 @@ class DriftResult:
     p_value: float | None
     threshold: float
     drifted: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "test": self.test,
-            "statistic": self.statistic,
-            "p_value": self.p_value,
-            "threshold": self.threshold,
-            "drifted": self.drifted,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DriftResult:
-        """Build from :meth:`to_dict` output."""
-        p_value = data.get("p_value")
-        return cls(
-            test=str(data["test"]),
-            statistic=float(data["statistic"]),
-            p_value=None if p_value is None else float(p_value),
-            threshold=float(data["threshold"]),
-            drifted=bool(data["drifted"]),
-        )
 
 
 class DriftTest(ABC):
