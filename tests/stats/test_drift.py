@@ -31,7 +31,7 @@ def test_all_is_sorted_and_complete(module: object) -> None:
 
 
 def test_registry_lists_builtins() -> None:
-    assert drift_test_names() == ("chi_square", "psi")
+    assert drift_test_names() == ("chi_square", "jensen_shannon", "ks", "psi", "wasserstein")
     assert isinstance(get_drift_test("psi"), PSIDrift)
     assert isinstance(get_drift_test("chi_square", threshold=0.01), ChiSquareDrift)
     assert get_drift_test("chi_square", threshold=0.01).get_params() == {"threshold": 0.01}
@@ -101,9 +101,9 @@ def test_chi_square_same_counts_no_drift_and_empty_bins_dropped() -> None:
     ("ref", "cur", "match"),
     [
         ([1, 2], [1, 2, 3], r"same bins.*2 reference bins and 3 current bins"),
-        ([1, -2], [1, 2], r"'reference_counts'.*finite counts >= 0.*Got \[1.0, -2.0\]"),
-        ([1, float("nan")], [1, 2], r"'reference_counts'.*finite counts"),
-        ([0, 0], [1, 2], r"'reference_counts'.*no observations"),
+        ([1, -2], [1, 2], r"'reference'.*finite counts >= 0.*Got \[1.0, -2.0\]"),
+        ([1, float("nan")], [1, 2], r"'reference'.*finite counts"),
+        ([0, 0], [1, 2], r"'reference'.*no observations"),
         ([], [], r"non-empty 1-D"),
         ([[1, 2]], [[1, 2]], r"non-empty 1-D.*shape \(1, 2\)"),
         (["a", "b"], [1, 2], r"sequence of numbers"),
