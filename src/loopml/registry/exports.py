@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 #: Held-out rows checked by default.
 DEFAULT_ROWS = 2000
 #: Flavors whose loaded predictor holds a scikit-learn model to convert.
-EXPORTABLE_FLAVORS = ("sklearn",)
+EXPORTABLE_FLAVORS = ("sklearn", "skops")
 
 
 def export_version(
