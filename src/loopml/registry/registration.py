@@ -321,8 +321,6 @@ def probe_missing_values(
     candidates = [i for i, column in enumerate(inputs) if column.nullable]
     if not candidates:
         return inputs
-    from loopml.registry.enforce import InputEnforcer
-
     first = frame.iloc[0].to_dict()
     records = [{**first, inputs[i].name: None} for i in candidates]
     try:  # the same conversion a request goes through (nullable ints become floats, ...)
