@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from loopml.client.fluent import _get_client, active_run
@@ -58,11 +58,16 @@ def register(
     description: str = "",
     tags: Mapping[str, Any] | None = None,
     code_commit: str | None = None,
+    trusted_types: Sequence[str] = (),
 ) -> ModelVersion:
     """Register ``model`` as the next immutable version of ``name``.
 
+    The options are defined once, in :class:`~loopml.registry.RegisterOptions`; this function,
+    ``ModelRegistry.register`` and ``ActiveRun.log_model`` take them as the same keywords.
+
     The flavor is detected (scikit-learn estimators and Pipelines, XGBoost, LightGBM, ONNX,
-    or any object with ``predict`` / a :class:`PythonModel`). The signature (input columns,
+    or any object with ``predict`` / a :class:`PythonModel`); ``flavor="skops"`` saves a
+    scikit-learn model in skops' format instead of a pickle. The signature (input columns,
     types, roles, known categories; output type and class labels) is inferred from
     ``input_example`` and, where the columns are in it, from the training dataset's schema.
     Before anything is stored, the model must accept the example and its saved package must
@@ -77,10 +82,14 @@ def register(
         training_data: The dataset version it was trained on (``credit@3``); its schema
             fills the signature and its profile is the reference monitoring compares to.
         validation_data: The dataset version it was validated on.
-        flavor: Force a flavor by name instead of detecting it.
+        flavor: Force a flavor by name instead of detecting it (``"skops"`` for a
+            scikit-learn model that loads without running untrusted code).
         description: Free text.
         tags: Free key/value labels.
         code_commit: The code's git commit (default: the run's).
+        trusted_types: With ``flavor="skops"``: the types (qualified names) the model needs
+            beyond skops' defaults, declared trusted by you. Recorded in the manifest for
+            reviewers; loaders still trust only their own list (see :func:`load`).
 
     Returns:
         The version (``version.ref`` is ``name@N``), pending approval.
@@ -103,11 +112,17 @@ def register(
         description=description,
         tags=tags,
         code_commit=code_commit,
+        trusted_types=trusted_types,
     )
 
 
 def load(
-    ref: str, *, runtime: RuntimeChoice = "native", unseen: str = "allow", extra: str = "drop"
+    ref: str,
+    *,
+    runtime: RuntimeChoice = "native",
+    unseen: str = "allow",
+    extra: str = "drop",
+    trusted_types: Sequence[str] = (),
 ) -> LoadedModel:
     """Load a version by ``name@3``, ``name@champion``, ``name@latest`` or ``name``.
 
@@ -124,12 +139,22 @@ def load(
         unseen: Categories not seen in training: ``allow`` (the model decides), ``error``,
             or ``null`` (treated as missing).
         extra: Input columns the model does not take: ``drop`` or ``error``.
+        trusted_types: Types (qualified names) a ``skops`` model may hold beyond skops'
+            defaults, trusted by you for this load, on top of ``LOOPML_TRUSTED_TYPES``. The
+            types the registrant declared are never trusted on their own.
 
     Returns:
         A :class:`LoadedModel`: ``predict(data)`` returns a 1-D array, ``predict_proba(data)``
         a DataFrame with one column per class.
+
+    Raises:
+        UntrustedTypesError: A ``skops`` model names types neither skops nor this loader
+            trusts (``error.types``); nothing of it was imported or run.
+        ArtifactIntegrityError: A package file changed after registration.
     """
-    return _get_client().models.load(ref, runtime=runtime, unseen=unseen, extra=extra)
+    return _get_client().models.load(
+        ref, runtime=runtime, unseen=unseen, extra=extra, trusted_types=trusted_types
+    )
 
 
 def get(ref: str) -> ModelVersion:

@@ -168,12 +168,15 @@ class ActiveRun:
         flavor: str | None = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
+        code_commit: str | None = None,
+        trusted_types: Sequence[str] = (),
     ) -> ModelVersion:
         """Register ``model`` as the next version of ``name``, produced by this run.
 
         The version links to this run, its code commit and the datasets given (which are
-        also recorded as the run's inputs). See :func:`loopml.models.register` for the
-        arguments and errors.
+        also recorded as the run's inputs). The options are those of
+        :func:`loopml.models.register` (one definition:
+        :class:`~loopml.registry.RegisterOptions`), which documents them and their errors.
 
         Example:
             >>> with loopml.start_run(experiment="credit") as run:  # doctest: +SKIP
@@ -197,6 +200,8 @@ class ActiveRun:
             flavor=flavor,
             description=description,
             tags=tags,
+            code_commit=code_commit,
+            trusted_types=trusted_types,
         )
 
     def flush(self) -> None:

@@ -19,6 +19,8 @@
     ├── NotFittedError (ValueError, AttributeError)
     ├── PermissionDeniedError (PermissionError) a store that cannot be written
     ├── ArtifactIntegrityError                  an object whose bytes do not match its hash
+    ├── UntrustedTypesError                     a model package naming types the loader
+    │                                           does not trust (skops), refused unbuilt
     ├── StoreError                              a store that cannot be opened or reached
     │   └── SchemaVersionError                  a metadata store of an unknown (newer) schema
     ├── DriftTestError                          a drift test failed on inputs it had accepted
@@ -61,6 +63,7 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "UnsupportedMediaTypeError",
+    "UntrustedTypesError",
     "did_you_mean",
 ]
 
@@ -108,6 +111,15 @@ class PermissionDeniedError(LoopmlError, PermissionError):
 
 class ArtifactIntegrityError(LoopmlError):
     """An artifact's bytes do not match the hash it was stored under (changed or truncated)."""
+
+
+class UntrustedTypesError(LoopmlError):
+    """A model package names types the loader does not trust; nothing of it was imported or
+    built. ``types`` lists them (qualified names)."""
+
+    def __init__(self, message: str, *, types: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.types: tuple[str, ...] = tuple(types)
 
 
 class StoreError(LoopmlError):

@@ -107,6 +107,14 @@ VARIABLES: tuple[Variable, ...] = (
         False,
         "Let the 'champion' alias point at a version that is not approved.",
     ),
+    Variable(
+        "trusted_types",
+        "LOOPML_TRUSTED_TYPES",
+        str,
+        None,
+        "Comma-separated types (qualified names) a skops model may hold beyond skops' "
+        "defaults, trusted by this loader. Default: none.",
+    ),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 
@@ -125,6 +133,8 @@ class Settings:
         flush_interval: Seconds between background metric writes.
         user: Who is acting (None: the login name).
         allow_unapproved_champion: Whether ``champion`` may point at an unapproved version.
+        trusted_types: Types a skops model may hold beyond skops' defaults, comma-separated
+            (None: none).
         project_root: Folder the project was found in.
         project_file: The ``loopml.toml`` that was read, if any.
         sources: For each setting, where its value came from
@@ -140,6 +150,7 @@ class Settings:
     flush_interval: float = 0.5
     user: str | None = None
     allow_unapproved_champion: bool = False
+    trusted_types: str | None = None
     project_root: Path = field(default_factory=Path.cwd)
     project_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)

@@ -8,14 +8,17 @@ rollback and safe loading.
 - :mod:`.loaded`: :class:`LoadedModel` and the per-process cache of loaded models.
 - :mod:`.aliases`: alias history from the audit log and the rollback walk.
 - :mod:`.lineage`: version -> run -> datasets -> commit.
-- :mod:`.registration`: the checks of a registration and its event.
-- :mod:`.onnx_export`: ONNX export of scikit-learn models, accepted after an equivalence check.
+- :mod:`.registration`: :class:`RegisterOptions` (defined once), the checks of a registration
+  and its event.
+- :mod:`.onnx_export`: ONNX export of scikit-learn models, accepted after an equivalence check
+  (:mod:`.onnx_converters`: the converters it runs); :mod:`.exports`: recording the export.
 """
 
 from loopml.registry.lineage import Lineage
 from loopml.registry.loaded import LoadedModel
 from loopml.registry.python_model import PythonModel
 from loopml.registry.refs import CHALLENGER, CHAMPION, ModelRef, parse_model_ref
+from loopml.registry.registration import RegisterOptions
 from loopml.registry.service import ModelRegistry
 
 __all__ = [
@@ -26,5 +29,6 @@ __all__ = [
     "ModelRef",
     "ModelRegistry",
     "PythonModel",
+    "RegisterOptions",
     "parse_model_ref",
 ]

@@ -11,7 +11,9 @@ with:
 * in a nullable column that misses values, integers are ``float64`` with NaN (as pandas reads
   such a column) and booleans pandas ``boolean``.
 
-What is converted and what is refused (each refusal an
+The enforcer selects the columns, converts those whose dtype differs (one column at a time, by
+:mod:`loopml.registry.converters`), then checks missing values, infinities and unseen
+categories across the frame. What is converted and what is refused (each refusal an
 :class:`~loopml.core.errors.InvalidArgumentError` naming the column, up to 3 offending values
 and the fix; the problems of all columns come together):
 
@@ -40,20 +42,16 @@ beyond the missing-value and unseen-category checks that apply.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
 
-from loopml.core.entities.data import ColumnRole, ColumnSchema
+from loopml.core.entities.data import ColumnSchema
 from loopml.core.entities.registry import ModelSignature
 from loopml.core.errors import InvalidArgumentError, did_you_mean
-from loopml.data.casting import family
+from loopml.registry.converters import column_spec, convert_column, quick_column, show_values
 from loopml.registry.signature import to_frame
 
 __all__ = ["EXTRA_MODES", "UNSEEN_MODES", "InputEnforcer", "enforce"]
@@ -63,31 +61,8 @@ EXTRA_MODES: tuple[str, ...] = ("drop", "error")
 #: Values of ``unseen``: pass, refuse or blank out unseen categories.
 UNSEEN_MODES: tuple[str, ...] = ("allow", "error", "null")
 
-Kind = Literal["int", "float", "bool", "datetime", "string"]
-
-_STR = ptypes.pandas_dtype("str")
 #: Rows up to which value checks loop in Python (cheaper than vectorized calls on tiny frames).
 _SMALL = 64
-_TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]")
-_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """What one input column must be, worked out once per enforcer."""
-
-    name: str
-    kind: Kind
-    dtype: Any
-    nullable: bool
-    signature_dtype: str
-    tz: str | None = None
-    known: tuple[str, ...] | None = None  # categories checked for unseen values
-
-    @property
-    def can_miss(self) -> bool:
-        """Whether the enforced dtype can hold a missing value on the fast path."""
-        return self.kind not in ("int", "bool")
 
 
 class InputEnforcer:
@@ -146,7 +121,7 @@ class InputEnforcer:
         self.unseen = unseen
         self._names = names
         self._name_set = frozenset(names)
-        self._specs = tuple(_spec(c, check_unseen=unseen != "allow") for c in columns)
+        self._specs = tuple(column_spec(c, check_unseen=unseen != "allow") for c in columns)
         self._dtypes = [s.dtype for s in self._specs]
         self._null_checked = [i for i, s in enumerate(self._specs) if not s.nullable]
         self._unseen_checked = [i for i, s in enumerate(self._specs) if s.known is not None]
@@ -179,7 +154,7 @@ class InputEnforcer:
         dtypes = frame.dtypes.tolist()  # read once: building it is most of a 1-row call
         for i, dtype in enumerate(dtypes):
             if dtype != self._dtypes[i]:
-                series, problem = _convert(self._specs[i], frame[self._names[i]])
+                series, problem = convert_column(self._specs[i], frame[self._names[i]])
                 if problem is None:
                     converted[i] = series
                 else:
@@ -226,7 +201,7 @@ class InputEnforcer:
             values = pick(data, spec.name)
             if values is None:
                 return None
-            column = _quick_column(spec, values)
+            column = quick_column(spec, values)
             if column is None:
                 return None
             columns[spec.name] = column
@@ -280,7 +255,7 @@ class InputEnforcer:
                 count = int(counts[position])
                 problems.append(
                     f"Column {self._names[i]!r} has {count} missing values (rows "
-                    f"{_values(rows, count)}) "
+                    f"{show_values(rows, count)}) "
                     "but the model was trained without missing values in it (nullable=False). "
                     "Fill them (e.g. with the training median or most frequent value) or drop "
                     "those rows."
@@ -329,8 +304,8 @@ class InputEnforcer:
                 continue
             problems.append(
                 f"Column {spec.name!r} has {int(mask.sum())} values in {len(unseen)} categories "
-                f"not seen in training: {_values(unseen, len(unseen))} (known: "
-                f"{_values(list(known), len(known))}). Map them to a known category, or build "
+                f"not seen in training: {show_values(unseen, len(unseen))} (known: "
+                f"{show_values(list(known), len(known))}). Map them to a known category, or build "
                 "the enforcer with unseen='null' to send them as missing values or "
                 "unseen='allow' to let the model's encoder decide."
             )
@@ -376,258 +351,6 @@ def _column_of_lists(data: dict[str, Any], name: str) -> list[Any] | None:
     if not isinstance(values, list) or len(values) != len(next(iter(data.values()))):
         return None
     return values
-
-
-_FLOAT_OK = (int, float)
-
-
-def _quick_column(spec: _Spec, values: list[Any]) -> Any:
-    """``values`` as the column ``spec`` wants, when they need no conversion; else None."""
-    kind = spec.kind
-    try:
-        if kind == "int":
-            if not all(type(v) is int for v in values):
-                return None
-            return np.array(values, dtype=spec.dtype)
-        if kind == "float":
-            if not all(type(v) in _FLOAT_OK or (v is None and spec.nullable) for v in values):
-                return None
-            with np.errstate(over="ignore"):  # a float32 column: too large becomes inf
-                array = np.array([np.nan if v is None else v for v in values], dtype=spec.dtype)
-            if np.isinf(array).any() or (not spec.nullable and np.isnan(array).any()):
-                return None  # the general path words the error
-            return array
-        if kind == "bool":
-            return np.array(values, dtype=bool) if all(type(v) is bool for v in values) else None
-        if kind == "string":
-            if not all(type(v) is str or (v is None and spec.nullable) for v in values):
-                return None
-            return pd.array(values, dtype=spec.dtype)
-    except (OverflowError, ValueError, FloatingPointError):  # out of the dtype's range
-        return None
-    return None  # date-times are parsed by the general path
-
-
-def _spec(column: ColumnSchema, *, check_unseen: bool) -> _Spec:
-    import pyarrow as pa
-
-    fam = family(column.dtype)
-    tz: str | None = None
-    kind: Kind
-    if fam in ("int", "float"):
-        kind = fam  # type: ignore[assignment]  # the two literals
-        try:
-            dtype: Any = np.dtype(pa.type_for_alias(column.dtype).to_pandas_dtype())
-        except (ValueError, KeyError, NotImplementedError) as exc:
-            raise InvalidArgumentError(
-                f"Input column {column.name!r} has the type {column.dtype!r}, which the "
-                f"enforcer cannot read ({exc}); use an Arrow type such as int64 or double."
-            ) from None
-    elif fam == "decimal":
-        kind, dtype = "float", np.dtype(np.float64)
-    elif fam == "bool":
-        kind, dtype = "bool", np.dtype(bool)
-    elif fam == "date":
-        kind, dtype = "datetime", np.dtype("datetime64[s]")
-    elif fam == "timestamp":
-        kind = "datetime"
-        match = _TIMESTAMP.fullmatch(column.dtype)
-        unit: Literal["s", "ms", "us", "ns"] = match.group(1) if match else "us"  # type: ignore[assignment]
-        tz = match.group(2) if match else None
-        dtype = pd.DatetimeTZDtype(unit, tz) if tz else np.dtype(f"datetime64[{unit}]")
-    else:
-        kind, dtype = "string", _STR
-    checks = (
-        check_unseen
-        and kind == "string"
-        and column.role is ColumnRole.CATEGORICAL
-        and column.categories is not None
-        and not column.other_bucket
-    )
-    return _Spec(
-        name=column.name,
-        kind=kind,
-        dtype=dtype,
-        nullable=column.nullable,
-        signature_dtype=column.dtype,
-        tz=tz,
-        known=column.categories if checks else None,
-    )
-
-
-def _convert(spec: _Spec, series: pd.Series) -> tuple[pd.Series, str | None]:
-    """Convert one column to the spec's dtype; ``(series, None)`` or ``(input, problem)``."""
-    if spec.kind in ("int", "float"):
-        return _to_number(spec, series)
-    if spec.kind == "bool":
-        return _to_bool(spec, series)
-    if spec.kind == "datetime":
-        return _to_datetime(spec, series)
-    return _to_text(series), None
-
-
-def _to_number(spec: _Spec, series: pd.Series) -> tuple[pd.Series, str | None]:
-    dtype = series.dtype
-    if ptypes.is_datetime64_any_dtype(dtype) or ptypes.is_timedelta64_dtype(dtype):
-        return series, (
-            f"Column {spec.name!r} must hold numbers (the model was trained on "
-            f"{spec.signature_dtype}) but holds {dtype} values. Convert it to numbers upstream."
-        )
-    if not (ptypes.is_numeric_dtype(dtype) or ptypes.is_bool_dtype(dtype)):
-        raw = series.to_numpy(dtype=object)
-        numbers = pd.to_numeric(raw, errors="coerce")
-        bad = pd.notna(raw) & np.isnan(numbers.astype(np.float64))
-        if bad.any():
-            return series, (
-                f"Column {spec.name!r} must hold numbers (the model was trained on "
-                f"{spec.signature_dtype}) but has {int(bad.sum())} values that are not: "
-                f"{_values(raw[bad][:3].tolist(), int(bad.sum()))}. Clean them, or make them "
-                f"missing with pd.to_numeric(df[{spec.name!r}], errors='coerce')."
-            )
-        series = pd.Series(numbers, index=series.index, name=series.name)
-        dtype = series.dtype
-    if spec.kind == "float":
-        wide = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(over="ignore"):
-            values = wide.astype(spec.dtype)
-        too_large = np.isfinite(wide) & np.isinf(values)
-        if too_large.any():
-            return series, _out_of_range(spec, wide[too_large], np.finfo(spec.dtype))
-        return pd.Series(values, index=series.index, name=series.name), None
-    if (ptypes.is_integer_dtype(dtype) or ptypes.is_bool_dtype(dtype)) and not series.hasnans:
-        raw = series.to_numpy()
-        limits = np.iinfo(spec.dtype)
-        if len(raw) and (int(raw.min()) < limits.min or int(raw.max()) > limits.max):
-            outside = raw[(raw < limits.min) | (raw > limits.max)]
-            return series, _out_of_range(spec, outside, limits)
-        return pd.Series(raw.astype(spec.dtype), index=series.index, name=series.name), None
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    present = ~np.isnan(values)
-    fraction = present & ~(np.isfinite(values) & (values == np.trunc(values)))
-    if fraction.any():
-        return series, (
-            f"Column {spec.name!r} must hold whole numbers (the model was trained on "
-            f"{spec.signature_dtype}) but has {int(fraction.sum())} values with a fraction: "
-            f"{_values(values[fraction][:3].tolist(), int(fraction.sum()))}. Round them "
-            f"(df[{spec.name!r}].round()) or fix the values."
-        )
-    limits = np.iinfo(spec.dtype)
-    outside = present & ((values < limits.min) | (values > limits.max))
-    if outside.any():
-        return series, _out_of_range(spec, values[outside], limits)
-    if not present.all():  # missing values: float64 with NaN, as pandas reads such a column
-        return pd.Series(values, index=series.index, name=series.name), None
-    return pd.Series(values.astype(spec.dtype), index=series.index, name=series.name), None
-
-
-def _out_of_range(spec: _Spec, outside: np.ndarray, limits: Any) -> str:
-    """The problem of values the column's type cannot hold (never wrapped or made inf)."""
-    count = len(outside)
-    return (
-        f"Column {spec.name!r} has {count} values outside the range of its type "
-        f"{spec.signature_dtype} ({limits.min:g} to {limits.max:g}): "
-        f"{_values(outside[:3].tolist(), count)}. Fix the values or their unit."
-    )
-
-
-def _to_bool(spec: _Spec, series: pd.Series) -> tuple[pd.Series, str | None]:
-    out: list[bool | None] = []
-    bad: list[Any] = []
-    for value in series.tolist():
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            out.append(None)
-        elif isinstance(value, str):
-            word = _BOOL_TEXT.get(value.strip().lower())
-            out.append(word)
-            if word is None:
-                bad.append(value)
-        elif isinstance(value, bool | int | float | np.bool_ | np.number) and value in (0, 1):
-            out.append(bool(value))
-        else:
-            out.append(None)
-            bad.append(value)
-    if bad:
-        return series, (
-            f"Column {spec.name!r} must hold booleans (True/False, 1/0 or the text "
-            f"'true'/'false') but has {len(bad)} other values: {_values(bad[:3], len(bad))}. "
-            "Map them to True/False."
-        )
-    if any(v is None for v in out):
-        return pd.Series(out, index=series.index, name=series.name, dtype="boolean"), None
-    return pd.Series(out, index=series.index, name=series.name, dtype=bool), None
-
-
-def _to_datetime(spec: _Spec, series: pd.Series) -> tuple[pd.Series, str | None]:
-    dtype = series.dtype
-    if ptypes.is_datetime64_any_dtype(dtype):
-        parsed = series
-    elif ptypes.is_numeric_dtype(dtype) or ptypes.is_bool_dtype(dtype):
-        return series, (
-            f"Column {spec.name!r} must hold date-times (the model was trained on "
-            f"{spec.signature_dtype}) but holds numbers ({dtype}), whose unit is ambiguous. "
-            f"Convert them, e.g. pd.to_datetime(df[{spec.name!r}], unit='s', utc=True)."
-        )
-    else:
-        present = series.notna().to_numpy()
-        parsed = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
-        retry = present & parsed.isna().to_numpy()
-        if retry.any():
-            parsed = parsed.copy()
-            parsed[retry] = pd.to_datetime(series[retry], utc=True, errors="coerce", format="mixed")
-        bad = present & parsed.isna().to_numpy()
-        if bad.any():
-            return series, (
-                f"Column {spec.name!r} must hold date-times (the model was trained on "
-                f"{spec.signature_dtype}) but has {int(bad.sum())} values that do not parse: "
-                f"{_values(series[bad][:3].tolist(), int(bad.sum()))}. Pass ISO 8601 text "
-                "(2024-05-01T12:00:00Z) or datetime values."
-            )
-    if parsed.dt.tz is None:
-        parsed = parsed.dt.tz_localize("UTC")
-    parsed = parsed.dt.tz_convert(spec.tz) if spec.tz else parsed.dt.tz_convert(None)
-    return parsed.astype(spec.dtype), None
-
-
-def _to_text(series: pd.Series) -> pd.Series:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    inferred = ptypes.infer_dtype(series, skipna=True)
-    if inferred in ("string", "empty"):
-        return series.astype(_STR)
-    if inferred in ("integer", "floating", "boolean", "mixed-integer-float", "decimal"):
-        try:
-            text = pc.cast(pa.array(series, from_pandas=True), pa.string())
-            out = pd.Series(text.to_pandas(), name=series.name).astype(_STR)
-            out.index = series.index
-            return out
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-            pass  # e.g. an int beyond 64 bits: value by value below
-    values = [_text(v) for v in series.tolist()]
-    return pd.Series(values, index=series.index, name=series.name, dtype=_STR)
-
-
-def _text(value: Any) -> str | None:
-    """One value as Arrow's cast to string writes it (the text categories are stored in)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        text = repr(value)
-        return str(int(value)) if value.is_integer() and "e" not in text else text
-    return str(value)
-
-
-def _values(values: Sequence[Any], total: int) -> str:
-    shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in values[:3])
-    return shown + (f" and {total - 3} more" if total > 3 else "")
 
 
 def _names(names: Sequence[Any], *, limit: int) -> str:

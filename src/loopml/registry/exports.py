@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Held-out rows checked by default.
 DEFAULT_ROWS = 2000
+#: Flavors whose loaded predictor holds a scikit-learn model to convert.
+EXPORTABLE_FLAVORS = ("sklearn", "skops")
 
 
 def export_version(
@@ -40,10 +42,12 @@ def export_version(
 
     from loopml.registry.onnx_export import export_onnx
 
-    if version.flavor != "sklearn":
+    if version.flavor not in EXPORTABLE_FLAVORS:
         raise InvalidArgumentError(
-            f"Model {version.ref} is a {version.flavor!r} model; ONNX export supports "
-            "scikit-learn estimators and Pipelines. Serve it with its native flavor."
+            f"Model {version.ref} is a {version.flavor!r} model; ONNX export converts models "
+            f"of the {' and '.join(repr(f) for f in EXPORTABLE_FLAVORS)} flavors (scikit-learn "
+            "estimators and pipelines, including pipelines that end in an XGBoost or LightGBM "
+            "model). Serve it with its native flavor."
         )
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
         raise InvalidArgumentError(

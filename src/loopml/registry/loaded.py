@@ -37,6 +37,8 @@ RuntimeChoice = Literal["native", "onnx", "auto"]
 Loaded = tuple[ModelManifest, Predictor]
 #: Loaded predictors kept per process (least recently used ones are dropped first).
 CACHE_SIZE = 16
+#: A cache key: (package digest, runtime, the types the loader trusts beyond skops' defaults).
+CacheKey = tuple[str, str, frozenset[str]]
 
 
 class LoadedModel:
@@ -130,15 +132,15 @@ class LoadedModel:
 
 class PredictorCache:
     """A small thread-safe LRU of loaded packages (manifest and predictor) keyed by
-    (package digest, runtime)."""
+    (package digest, runtime, trusted types)."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
+        self._items: OrderedDict[CacheKey, Loaded] = OrderedDict()
         self._lock = threading.Lock()
-        self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self._loading: dict[CacheKey, threading.Lock] = {}
 
-    def get_or_load(self, key: tuple[str, str], load: Callable[[], Loaded]) -> Loaded:
+    def get_or_load(self, key: CacheKey, load: Callable[[], Loaded]) -> Loaded:
         """Return the cached manifest and predictor for ``key``, loading them once
         (concurrent callers for the same key wait for the one load)."""
         with self._lock:

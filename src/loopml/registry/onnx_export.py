@@ -5,6 +5,14 @@ result in onnxruntime and compares it with the original on held-out rows
 (:func:`check_equivalence`). An export that does not predict the same within the tolerance
 raises :class:`~loopml.core.errors.ModelExportError`: keep serving the native model.
 
+What converts: the scikit-learn estimators and transformers skl2onnx has converters for
+(``skl2onnx.supported_converters()``: linear models, trees, random forests, gradient boosting
+and HistGradientBoosting, scalers, encoders, imputers, ``Pipeline``, ``ColumnTransformer``,
+...), and XGBoost and LightGBM models at the end of a pipeline through onnxmltools (see
+:mod:`loopml.registry.onnx_converters`). A model with a step no converter knows is refused
+before conversion, with the step named; a converter that fails is reported with its own
+error, whole, and the library versions.
+
 Input typing (measured on scikit-learn's bundled data sets, see ``tests/registry/test_onnx.py``):
 
 * **Trees and tree ensembles get float inputs.** scikit-learn casts ``X`` to float32 before it
@@ -25,7 +33,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +45,12 @@ from loopml.core.errors import InvalidArgumentError, ModelExportError
 from loopml.core.jsonable import Jsonable
 from loopml.registry.flavors.base import Predictor
 from loopml.registry.flavors.onnx import CLASSES_KEY, COLUMNS_KEY, OnnxPredictor
+from loopml.registry.onnx_converters import (
+    converters_for,
+    parts,
+    register_boosting_converters,
+    unconvertible_steps,
+)
 
 __all__ = [
     "TARGET_OPSET",
@@ -49,27 +63,12 @@ __all__ = [
 #: The opsets exports target: every onnxruntime the ``onnx`` extra allows (>= 1.17) runs them.
 TARGET_OPSET: Mapping[str, int] = {"": 18, "ai.onnx.ml": 3}
 
-_SUPPORTED = (
-    "ONNX export supports the scikit-learn estimators and transformers that skl2onnx converts "
-    "(linear models, trees and tree ensembles, SVMs, neighbors, scalers, encoders, imputers, "
-    "Pipeline and ColumnTransformer) on numeric and string columns"
-)
-_TREE_MODULES = ("sklearn.tree", "sklearn.ensemble")
-
-
-def _parts(model: Any) -> Iterator[Any]:
-    """Yield ``model`` and every estimator nested in its pipelines and column transformers."""
-    yield model
-    for _, step in getattr(model, "steps", ()):
-        yield from _parts(step)
-    transformers: Any = getattr(model, "transformers_", None) or getattr(model, "transformers", ())
-    for item in transformers:
-        if isinstance(item, tuple) and len(item) == 3 and not isinstance(item[1], str):
-            yield from _parts(item[1])
+_TREE_MODULES = ("sklearn.tree", "sklearn.ensemble", "xgboost", "lightgbm")
+_KEEP_NATIVE = "Keep serving the native model"
 
 
 def _selects_by_name(model: Any) -> bool:
-    for part in _parts(model):
+    for _, part in parts(model):
         for item in getattr(part, "transformers", ()):
             columns = item[2] if isinstance(item, tuple) and len(item) == 3 else None
             if isinstance(columns, str) or callable(columns):
@@ -80,7 +79,7 @@ def _selects_by_name(model: Any) -> bool:
 
 
 def _is_tree_based(model: Any) -> bool:
-    return any(type(part).__module__.startswith(_TREE_MODULES) for part in _parts(model))
+    return any(type(part).__module__.startswith(_TREE_MODULES) for _, part in parts(model))
 
 
 def _candidates(model: Any) -> list[tuple[Any, bool]]:
@@ -106,9 +105,9 @@ def _kind(column: ColumnSchema) -> str:
     if "string" in dtype or "utf8" in dtype:
         return "string"
     raise ModelExportError(
-        f"Cannot export the column {column.name!r} of Arrow type {dtype!r} to ONNX. {_SUPPORTED}; "
-        "encode the column as a number or a string before training, or keep serving the "
-        "native model."
+        f"Cannot export the column {column.name!r} of Arrow type {dtype!r} to ONNX: an ONNX "
+        "export takes numeric, boolean and string columns. Encode the column as a number or "
+        f"a string before training. {_KEEP_NATIVE}."
     )
 
 
@@ -131,10 +130,25 @@ def _json_label(label: Any) -> Any:
     return label.item() if isinstance(label, np.generic) else label
 
 
-def _first_sentence(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    end = text.find(". ")
-    return (text[:end] if end > 0 else text.rstrip("."))[:300]
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of a chain (skl2onnx wraps the library error that says why)."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
+def _versions() -> str:
+    import importlib.metadata
+
+    found = []
+    for distribution in ("skl2onnx", "onnx", "onnxruntime", "protobuf", "onnxmltools"):
+        try:
+            found.append(f"{distribution} {importlib.metadata.version(distribution)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
 
 
 def _convert_once(model: Any, initial_types: list[tuple[str, Any]]) -> Any:
@@ -146,12 +160,33 @@ def _convert_once(model: Any, initial_types: list[tuple[str, Any]]) -> Any:
         final = model.steps[-1][1] if hasattr(model, "steps") else model
         options = {id(final): {"zipmap": False}}
     onx = skl2onnx.convert_sklearn(
-        model, initial_types=initial_types, options=options, target_opset=dict(TARGET_OPSET)
+        model,
+        initial_types=initial_types,
+        options=options,
+        target_opset=dict(TARGET_OPSET),
+        custom_conversion_functions=converters_for(model),
     )
     from onnxruntime import InferenceSession
 
     InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
     return onx
+
+
+def _check_convertible(model: Any) -> None:
+    """Refuse a model with a step no converter knows, naming the steps."""
+    register_boosting_converters(model)
+    missing = unconvertible_steps(model)
+    if not missing:
+        return
+    steps = ", ".join(f"the step {path!r} ({kind})" if path else kind for path, kind in missing)
+    raise ModelExportError(
+        f"Cannot convert {type(model).__name__} to ONNX: no ONNX converter is registered for "
+        f"{steps}. An export converts the scikit-learn estimators and transformers that "
+        "skl2onnx lists in skl2onnx.supported_converters(), and XGBoost and LightGBM models "
+        "(XGBClassifier, XGBRegressor, LGBMClassifier, LGBMRegressor) through onnxmltools. "
+        "Register a converter for the step with skl2onnx.update_registered_converter, or "
+        "keep serving the native model."
+    )
 
 
 def convert_sklearn(
@@ -183,6 +218,7 @@ def convert_sklearn(
     name = type(model).__name__
     if not classes and getattr(model, "classes_", None) is not None:
         classes = list(model.classes_)
+    _check_convertible(model)
     failures: list[Exception] = []
     onx: Any = None
     for variant, double in _candidates(model):
@@ -193,9 +229,11 @@ def convert_sklearn(
         except Exception as exc:  # skl2onnx and onnxruntime raise many types
             failures.append(exc)
     if onx is None:
+        cause = _root_cause(failures[0])
         raise ModelExportError(
-            f"Cannot convert {name} to ONNX: {_first_sentence(failures[0])}. {_SUPPORTED}; "
-            "keep serving the native model."
+            f"Cannot convert {name} to ONNX: the conversion failed with "
+            f"{type(cause).__name__}: {str(cause).strip()} ({_versions()}). "
+            f"{_KEEP_NATIVE}, or change the model so that it converts."
         ) from failures[0]
     import onnx
 

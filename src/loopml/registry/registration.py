@@ -1,20 +1,222 @@
-"""The checks of a registration: the model on its example, and the saved package against the
-object in memory; and the ``model.registered`` event."""
+"""Registering a model: its options (:class:`RegisterOptions`, defined once), every check
+made before anything is written, and the ``model.registered`` event.
+
+Registration checks the name, the flavor, that the model is fitted, the datasets, the
+signature, that the model accepts the input example, and that the saved package predicts
+exactly like the object in memory. Only then is the package stored (content-addressed, so an
+interrupted registration leaves no version behind, only unreferenced blobs) and the version
+and its event written in one transaction.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from loopml.core.entities import ColumnSchema, Event, ModelVersion
-from loopml.core.errors import InvalidArgumentError, ModelExportError
-from loopml.core.ids import new_event_id
+from loopml.core.entities import ColumnSchema, DatasetVersion, Event, ModelSignature, ModelVersion
+from loopml.core.errors import (
+    InvalidArgumentError,
+    ModelExportError,
+    UntrustedTypesError,
+)
+from loopml.core.ids import RunId, new_event_id
+from loopml.registry.enforce import InputEnforcer
+from loopml.registry.flavors import detect_flavor, get_flavor
 from loopml.registry.flavors.base import Flavor, Predictor
+from loopml.registry.package import store_package
+from loopml.registry.signature import infer_inputs, infer_output, inputs_from_schema, to_frame
+
+if TYPE_CHECKING:
+    from loopml.registry.service import ModelRegistry
+
+__all__ = ["CHECK_ROWS", "RegisterOptions", "register_model"]
+
+#: Rows of the training data used to check a model when no input example is given.
+CHECK_ROWS = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterOptions:
+    """What a registration takes besides the model and its name.
+
+    The one definition of these options: :meth:`ModelRegistry.register
+    <loopml.registry.service.ModelRegistry.register>`, :func:`loopml.models.register` and
+    ``ActiveRun.log_model`` take them as keywords of the same names, types and defaults (a
+    test holds their signatures to these fields) and build one of these. Each is documented
+    at :func:`loopml.models.register`.
+
+    Raises:
+        InvalidArgumentError: A value of the wrong type.
+
+    Example:
+        >>> RegisterOptions(description="baseline", tags={"team": "risk"}).description
+        'baseline'
+    """
+
+    input_example: Any = None
+    training_data: DatasetVersion | str | None = None
+    validation_data: DatasetVersion | str | None = None
+    flavor: str | None = None
+    description: str = ""
+    tags: Mapping[str, Any] | None = None
+    code_commit: str | None = None
+    trusted_types: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        values: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        for label in ("flavor", "code_commit"):
+            if values[label] is not None and not isinstance(values[label], str):
+                _bad(label, "a string or None", values[label])
+        if not isinstance(values["description"], str):
+            _bad("description", "a string", values["description"])
+        if values["tags"] is not None and not isinstance(values["tags"], Mapping):
+            _bad("tags", "a mapping of names to values, or None", values["tags"])
+        types = values["trusted_types"]
+        if (
+            isinstance(types, str)
+            or not isinstance(types, Sequence | Set)
+            or not all(isinstance(t, str) and t for t in types)
+        ):
+            _bad("trusted_types", "a list of qualified type names", types)
+        object.__setattr__(self, "trusted_types", tuple(self.trusted_types))
+
+
+def _bad(label: str, expected: str, value: Any) -> None:
+    example = " (e.g. ['sklearn.tree._tree.Tree'])" if label == "trusted_types" else ""
+    raise InvalidArgumentError(
+        f"The {label!r} parameter of register must be {expected}{example}. Got "
+        f"{value!r:.100} ({type(value).__name__}) instead."
+    )
+
+
+def register_model(
+    registry: ModelRegistry,
+    model: Any,
+    name: str,
+    options: RegisterOptions,
+    *,
+    run_id: RunId | None,
+) -> ModelVersion:
+    """Register ``model`` as the next version of ``name``; see :func:`loopml.models.register`."""
+    from loopml.registry.refs import check_model_name
+
+    check_model_name(name)
+    chosen = _flavor(model, options)
+    chosen.check_fitted(model)
+    train = _dataset(registry, options.training_data, "training_data")
+    valid = _dataset(registry, options.validation_data, "validation_data")
+    example = _example(registry, options.input_example, train)
+    if options.input_example is not None:
+        inputs = infer_inputs(options.input_example, schema=None if train is None else train.schema)
+    elif train is not None:
+        inputs = inputs_from_schema(train.schema)
+    else:
+        raise InvalidArgumentError(
+            f"Cannot infer the signature of model {name!r}: pass input_example= (a few "
+            "rows of the model's input, e.g. X.head()) or training_data= (the dataset "
+            "version it was trained on, e.g. 'credit@3')."
+        )
+    frame = InputEnforcer(inputs).enforce(example)
+    predictor = chosen.wrap(model)
+    predictions, proba = call_on_example(predictor, frame, ref=name)
+    inputs = probe_missing_values(predictor, frame, inputs)
+    signature = ModelSignature(
+        inputs=inputs,
+        output=infer_output(predictions, classes=predictor.classes, has_proba=proba is not None),
+    )
+    run = None if run_id is None else registry.backend.tracking.get_run(run_id)
+    with tempfile.TemporaryDirectory(prefix="loopml-package-") as tmp:
+        folder = Path(tmp)
+        details = chosen.save(model, folder)
+        check_round_trip(
+            chosen,
+            folder,
+            details,
+            frame=frame,
+            predictions=predictions,
+            proba=proba,
+            name=name,
+            trusted=frozenset(options.trusted_types),
+        )
+        manifest, digest = store_package(
+            folder,
+            flavor=chosen,
+            details=details,
+            signature=signature,
+            artifacts=registry.backend.artifacts,
+        )
+    code_commit = options.code_commit
+    if code_commit is None and run is not None:
+        code_commit = run.tags.get("loopml.git.commit")
+    draft = ModelVersion(
+        name=name,
+        version=0,
+        flavor=chosen.name,
+        manifest_digest=digest,
+        signature=signature,
+        size_bytes=manifest.size_bytes,
+        created_at=registry.now(),
+        created_by=registry.actor,
+        run_id=run_id,
+        training_data=None if train is None else train.ref,
+        validation_data=None if valid is None else valid.ref,
+        code_commit=code_commit,
+        description=options.description,
+        tags={str(k): str(v) for k, v in (options.tags or {}).items()},
+    )
+    version = registry.store.create_version(draft, on_created=registered_event)
+    if run_id is not None:
+        for dataset, role in ((train, "train"), (valid, "validation")):
+            if dataset is not None:
+                registry.datasets.log_input(run_id, dataset, role)
+    return version
+
+
+def _flavor(model: Any, options: RegisterOptions) -> Flavor:
+    flavor = options.flavor
+    chosen = get_flavor(flavor) if flavor is not None else detect_flavor(model)
+    if flavor is not None and not chosen.detect(model):
+        raise InvalidArgumentError(
+            f"The {type(model).__name__} object is not a {chosen.name!r} model; leave "
+            "'flavor' unset to detect it."
+        )
+    if options.trusted_types and chosen.uses_pickle:
+        raise InvalidArgumentError(
+            f"The 'trusted_types' parameter of register applies to formats that check types "
+            f"before loading (flavor='skops'); the {chosen.name!r} flavor pickles the model, "
+            "and unpickling runs whatever the payload names. Pass flavor='skops' to save a "
+            "scikit-learn model in a format that checks them, or drop trusted_types."
+        )
+    return chosen
+
+
+def _dataset(
+    registry: ModelRegistry, ref: str | DatasetVersion | None, label: str
+) -> DatasetVersion | None:
+    if ref is None or isinstance(ref, DatasetVersion):
+        return ref
+    if not isinstance(ref, str):
+        raise InvalidArgumentError(
+            f"The {label!r} parameter must be a dataset ref like 'credit@3' or a "
+            f"DatasetVersion. Got {type(ref).__name__} instead."
+        )
+    return registry.datasets.get(ref)
+
+
+def _example(registry: ModelRegistry, example: Any, train: DatasetVersion | None) -> Any:
+    if example is not None:
+        return to_frame(example)
+    if train is None:
+        return None
+    table = registry.datasets.read_table(train).slice(0, CHECK_ROWS)
+    return table.to_pandas()
 
 
 def registered_event(version: ModelVersion) -> Event:
@@ -71,9 +273,20 @@ def check_round_trip(
     predictions: Any,
     proba: Any,
     name: str,
+    trusted: Set[str] = frozenset(),
 ) -> None:
-    """Load the saved payload back and require the same predictions as the original."""
-    reloaded = flavor.load(folder, details)
+    """Load the saved payload back (trusting the types the registrant declared) and require
+    the same predictions as the original."""
+    try:
+        reloaded = flavor.load(folder, details, trusted=trusted)
+    except UntrustedTypesError as exc:
+        raise InvalidArgumentError(
+            f"Model {name!r} was not registered: saved with the {flavor.name} flavor it holds "
+            f"types that skops does not trust by default and that were not declared: "
+            f"{list(exc.types)}. If they are yours and you trust them, pass "
+            f"trusted_types={list(exc.types)!r} to register; every loader will have to trust "
+            "them too (load(..., trusted_types=...) or LOOPML_TRUSTED_TYPES)."
+        ) from None
     again = np.asarray(reloaded.predict(frame))
     same = _equal(again, predictions)
     if same and proba is not None:
@@ -108,8 +321,6 @@ def probe_missing_values(
     candidates = [i for i, column in enumerate(inputs) if column.nullable]
     if not candidates:
         return inputs
-    from loopml.registry.enforce import InputEnforcer
-
     first = frame.iloc[0].to_dict()
     records = [{**first, inputs[i].name: None} for i in candidates]
     try:  # the same conversion a request goes through (nullable ints become floats, ...)

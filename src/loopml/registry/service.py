@@ -1,18 +1,15 @@
 """:class:`ModelRegistry`: registering, finding, reviewing, moving and loading model versions.
 
-Registration does every check before anything is written: the name, the flavor, that the
-model is fitted, the datasets, the signature, that the model accepts the input example, and
-that the saved package predicts exactly like the object in memory. Only then is the package
-stored (content-addressed, so an interrupted registration leaves no version behind, only
-unreferenced blobs) and the version and its ``model.registered`` event written in one
-transaction.
+Registration (:mod:`loopml.registry.registration`) does every check before anything is
+written, then stores the package and writes the version and its ``model.registered`` event in
+one transaction. Loading verifies every package file against its manifest before the flavor
+deserializes anything, trusting only the types the loader trusts (skops).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,6 @@ from loopml.core.entities import (
     DatasetVersion,
     Event,
     ModelManifest,
-    ModelSignature,
     ModelVersion,
     RegisteredModel,
 )
@@ -31,39 +27,25 @@ from loopml.core.errors import (
     ApprovalRequiredError,
     InvalidArgumentError,
     NotFoundError,
+    UntrustedTypesError,
     did_you_mean,
 )
 from loopml.core.ids import RunId, new_event_id
 from loopml.core.settings import current_user
 from loopml.data.service import DatasetService
 from loopml.registry import aliases as alias_log
-from loopml.registry.enforce import InputEnforcer
-from loopml.registry.flavors import detect_flavor, get_flavor
+from loopml.registry.flavors import get_flavor
 from loopml.registry.lineage import Lineage, build_lineage
 from loopml.registry.loaded import PREDICTORS, Loaded, LoadedModel, Runtime, RuntimeChoice
-from loopml.registry.package import fetch_package, read_manifest, store_package
+from loopml.registry.package import fetch_package, read_manifest
 from loopml.registry.refs import (
     CHAMPION,
     check_alias,
     check_model_name,
     parse_model_ref,
 )
-from loopml.registry.registration import (
-    call_on_example,
-    check_round_trip,
-    probe_missing_values,
-    registered_event,
-)
-from loopml.registry.signature import (
-    infer_inputs,
-    infer_output,
-    inputs_from_schema,
-    to_frame,
-)
+from loopml.registry.registration import RegisterOptions, register_model
 from loopml.store.backend import Backend
-
-#: Rows of the training data used to check a model when no input example is given.
-CHECK_ROWS = 20
 
 
 class ModelRegistry:
@@ -102,115 +84,29 @@ class ModelRegistry:
         name: str,
         *,
         input_example: Any = None,
-        training_data: str | DatasetVersion | None = None,
-        validation_data: str | DatasetVersion | None = None,
-        run_id: RunId | None = None,
+        training_data: DatasetVersion | str | None = None,
+        validation_data: DatasetVersion | str | None = None,
         flavor: str | None = None,
         description: str = "",
         tags: Mapping[str, Any] | None = None,
         code_commit: str | None = None,
+        trusted_types: Sequence[str] = (),
+        run_id: RunId | None = None,
     ) -> ModelVersion:
-        """Register ``model`` as the next version of ``name``; see
+        """Register ``model`` as the next version of ``name``, produced by run ``run_id``; the
+        options are :class:`~loopml.registry.registration.RegisterOptions`, documented at
         :func:`loopml.models.register`."""
-        check_model_name(name)
-        chosen = get_flavor(flavor) if flavor is not None else detect_flavor(model)
-        if flavor is not None and not chosen.detect(model):
-            raise InvalidArgumentError(
-                f"The {type(model).__name__} object is not a {chosen.name!r} model; leave "
-                "'flavor' unset to detect it."
-            )
-        chosen.check_fitted(model)
-        train = self._dataset(training_data, "training_data")
-        valid = self._dataset(validation_data, "validation_data")
-        example = self._example(input_example, train)
-        if input_example is not None:
-            inputs = infer_inputs(input_example, schema=None if train is None else train.schema)
-        elif train is not None:
-            inputs = inputs_from_schema(train.schema)
-        else:
-            raise InvalidArgumentError(
-                f"Cannot infer the signature of model {name!r}: pass input_example= (a few "
-                "rows of the model's input, e.g. X.head()) or training_data= (the dataset "
-                "version it was trained on, e.g. 'credit@3')."
-            )
-        assert example is not None  # one of the two was given
-        frame = InputEnforcer(inputs).enforce(example)
-        predictor = chosen.wrap(model)
-        predictions, proba = call_on_example(predictor, frame, ref=name)
-        inputs = probe_missing_values(predictor, frame, inputs)
-        signature = ModelSignature(
-            inputs=inputs,
-            output=infer_output(
-                predictions, classes=predictor.classes, has_proba=proba is not None
-            ),
-        )
-        run = self._run(run_id)
-        with tempfile.TemporaryDirectory(prefix="loopml-package-") as tmp:
-            folder = Path(tmp)
-            details = chosen.save(model, folder)
-            check_round_trip(
-                chosen,
-                folder,
-                details,
-                frame=frame,
-                predictions=predictions,
-                proba=proba,
-                name=name,
-            )
-            manifest, digest = store_package(
-                folder,
-                flavor=chosen,
-                details=details,
-                signature=signature,
-                artifacts=self.backend.artifacts,
-            )
-        if code_commit is None and run is not None:
-            code_commit = run.tags.get("loopml.git.commit")
-        draft = ModelVersion(
-            name=name,
-            version=0,
-            flavor=chosen.name,
-            manifest_digest=digest,
-            signature=signature,
-            size_bytes=manifest.size_bytes,
-            created_at=self._clock(),
-            created_by=self.actor,
-            run_id=run_id,
-            training_data=None if train is None else train.ref,
-            validation_data=None if valid is None else valid.ref,
-            code_commit=code_commit,
+        options = RegisterOptions(
+            input_example=input_example,
+            training_data=training_data,
+            validation_data=validation_data,
+            flavor=flavor,
             description=description,
-            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            tags=tags,
+            code_commit=code_commit,
+            trusted_types=trusted_types,
         )
-        version = self.store.create_version(draft, on_created=registered_event)
-        if run_id is not None:
-            for dataset, role in ((train, "train"), (valid, "validation")):
-                if dataset is not None:
-                    self.datasets.log_input(run_id, dataset, role)
-        return version
-
-    def _dataset(self, ref: str | DatasetVersion | None, label: str) -> DatasetVersion | None:
-        if ref is None or isinstance(ref, DatasetVersion):
-            return ref
-        if not isinstance(ref, str):
-            raise InvalidArgumentError(
-                f"The {label!r} parameter must be a dataset ref like 'credit@3' or a "
-                f"DatasetVersion. Got {type(ref).__name__} instead."
-            )
-        return self.datasets.get(ref)
-
-    def _example(self, example: Any, train: DatasetVersion | None) -> Any:
-        if example is not None:
-            return to_frame(example)
-        if train is None:
-            return None
-        table = self.datasets.read_table(train).slice(0, CHECK_ROWS)
-        return table.to_pandas()
-
-    def _run(self, run_id: RunId | None) -> Any:
-        if run_id is None:
-            return None
-        return self.backend.tracking.get_run(run_id)
+        return register_model(self, model, name, options, run_id=run_id)
 
     # -- finding -----------------------------------------------------------------------------
 
@@ -438,23 +334,64 @@ class ModelRegistry:
         runtime: RuntimeChoice = "native",
         unseen: str = "allow",
         extra: str = "drop",
+        trusted_types: Sequence[str] = (),
     ) -> LoadedModel:
         """Load a version (cached per process); see :func:`loopml.models.load`."""
         version = ref if isinstance(ref, ModelVersion) else self.get(ref)
         chosen = resolve_runtime(version, runtime)
         export = version.export("onnx")
         digest = export.manifest_digest if chosen == "onnx" and export else version.manifest_digest
+        trusted = loader_trust(self.backend.settings.trusted_types, trusted_types)
 
         def load_package() -> Loaded:
             manifest = read_manifest(self.backend.artifacts, digest, ref=version.ref)
             folder = fetch_package(
                 self.backend.artifacts, manifest, self.cache_dir, ref=version.ref, key=digest
             )
-            return manifest, get_flavor(manifest.flavor).load(folder, manifest.details)
+            flavor = get_flavor(manifest.flavor)
+            try:
+                return manifest, flavor.load(folder, manifest.details, trusted=trusted)
+            except UntrustedTypesError as exc:
+                raise _refused(version, exc) from None
 
-        # A package is immutable (named by its digest): a hit needs no read at all.
-        manifest, predictor = PREDICTORS.get_or_load((digest, chosen), load_package)
+        # A package is immutable (named by its digest): a hit needs no read at all. What the
+        # loader trusts is part of the key, so a load trusting less checks the types again.
+        key = (digest, chosen, trusted)
+        manifest, predictor = PREDICTORS.get_or_load(key, load_package)
         return LoadedModel(version, manifest, predictor, runtime=chosen, unseen=unseen, extra=extra)
+
+
+def loader_trust(setting: str | None, trusted_types: Sequence[str]) -> frozenset[str]:
+    """The types a loader trusts beyond skops' defaults: ``LOOPML_TRUSTED_TYPES``
+    (comma-separated) and the ``trusted_types`` of the call.
+
+    Raises:
+        InvalidArgumentError: ``trusted_types`` is a string or holds something else.
+
+    Example:
+        >>> sorted(loader_trust("a.B, c.D", ["e.F"]))
+        ['a.B', 'c.D', 'e.F']
+    """
+    if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
+        raise InvalidArgumentError(
+            "The 'trusted_types' parameter of load must be a list of qualified type names "
+            f"(e.g. ['sklearn.tree._tree.Tree']). Got {trusted_types!r:.100} instead."
+        )
+    from_setting = [t.strip() for t in (setting or "").split(",")]
+    return frozenset(t for t in (*from_setting, *trusted_types) if t)
+
+
+def _refused(version: ModelVersion, exc: UntrustedTypesError) -> UntrustedTypesError:
+    types = list(exc.types)
+    return UntrustedTypesError(
+        f"Model {version.ref} is refused: its {version.flavor} payload names types this loader "
+        f"does not trust: {types}. Nothing of it was imported or run. The registrant declared "
+        "what the model needs, but that is not a decision for the loader: review the types "
+        f"(`loopml models show {version.ref} --json`, details.untrusted_types), and if you "
+        f"trust them, load with trusted_types={types!r} or set "
+        f"LOOPML_TRUSTED_TYPES={','.join(types)}.",
+        types=types,
+    )
 
 
 def resolve_runtime(version: ModelVersion, runtime: str) -> Runtime:

@@ -2,7 +2,8 @@
 
 Flavors are tried in :data:`FLAVOR_NAMES` order by :func:`detect_flavor`: the XGBoost and
 LightGBM scikit-learn wrappers also subclass ``sklearn.base.BaseEstimator``, so they come
-before ``sklearn``; ``generic`` (any object with a callable ``predict``) comes last.
+before ``sklearn``; ``generic`` (any object with a callable ``predict``) comes last. ``skops``
+(scikit-learn models in skops' format) is only used when asked for by name.
 
 Importing this package imports no model library: each flavor module is imported on first use
 and imports its library inside its methods.
@@ -38,8 +39,8 @@ __all__ = [
     "library_versions",
 ]
 
-#: Every flavor, in detection order.
-FLAVOR_NAMES: tuple[str, ...] = ("xgboost", "lightgbm", "onnx", "sklearn", "generic")
+#: Every flavor, in detection order (``skops`` is chosen by name, never detected).
+FLAVOR_NAMES: tuple[str, ...] = ("xgboost", "lightgbm", "onnx", "sklearn", "skops", "generic")
 
 # name -> (module, class); modules are imported on first use.
 _FLAVOR_CLASSES: dict[str, tuple[str, str]] = {
@@ -47,6 +48,7 @@ _FLAVOR_CLASSES: dict[str, tuple[str, str]] = {
     "lightgbm": ("loopml.registry.flavors.lightgbm", "LightGBMFlavor"),
     "onnx": ("loopml.registry.flavors.onnx", "OnnxFlavor"),
     "sklearn": ("loopml.registry.flavors.sklearn", "SklearnFlavor"),
+    "skops": ("loopml.registry.flavors.skops", "SkopsFlavor"),
     "generic": ("loopml.registry.flavors.generic", "GenericFlavor"),
 }
 _SUPPORTED = (
@@ -116,7 +118,7 @@ def detect_flavor(model: object) -> Flavor:
             if exc.name == _FLAVOR_CLASSES[name][0]:
                 continue
             raise
-        if flavor.detect(model):
+        if flavor.detected and flavor.detect(model):
             return flavor
     kind = type(model)
     raise InvalidArgumentError(

@@ -8,7 +8,8 @@ a library itself: it asks the flavor to
 * ``check_fitted`` it (raising :class:`~loopml.core.errors.NotFittedError`),
 * ``save`` the payload files into an empty folder and describe them (``details``),
 * ``load`` a folder back into a :class:`Predictor`, the uniform calling surface that
-  :class:`~loopml.registry.loaded.LoadedModel` wraps with signature enforcement.
+  :class:`~loopml.registry.loaded.LoadedModel` wraps with signature enforcement, given the
+  types the loader trusts (used by formats that can refuse a type before building it).
 
 Flavors must import their library lazily (inside methods): ``import loopml.registry`` stays
 cheap, and a missing library is an ImportError naming the ``pip install 'loopml[x]'`` line.
@@ -17,7 +18,7 @@ cheap, and a missing library is an ImportError naming the ``pip install 'loopml[
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -50,6 +51,8 @@ class Flavor(abc.ABC):
     extra: ClassVar[str | None] = None
     #: True when loading unpickles the payload (the docs say what the hash check protects).
     uses_pickle: ClassVar[bool] = False
+    #: False for a flavor chosen by name only (``flavor="skops"``), never by detection.
+    detected: ClassVar[bool] = True
 
     @abc.abstractmethod
     def detect(self, model: object) -> bool:
@@ -69,8 +72,18 @@ class Flavor(abc.ABC):
         """
 
     @abc.abstractmethod
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Predictor:
-        """Load the payload written by :meth:`save` (files already verified)."""
+    def load(
+        self, folder: Path, details: Mapping[str, Any], *, trusted: Set[str] = frozenset()
+    ) -> Predictor:
+        """Load the payload written by :meth:`save` (files already verified).
+
+        Args:
+            folder: The package folder.
+            details: What :meth:`save` returned (from the manifest).
+            trusted: Types the loader trusts beyond the format's defaults, by qualified
+                name. Only formats that check types before building objects (skops) use it;
+                pickle-based flavors run whatever the payload names.
+        """
 
     @abc.abstractmethod
     def wrap(self, model: Any) -> Predictor:

@@ -12,7 +12,7 @@ import copy
 import pickle
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -144,7 +144,9 @@ class GenericFlavor(Flavor):
             "artifacts": artifacts,
         }
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Predictor:
+    def load(
+        self, folder: Path, details: Mapping[str, Any], *, trusted: Set[str] = frozenset()
+    ) -> Predictor:
         """Unpickle ``model.pkl`` (its hash already verified), call a PythonModel's ``load``
         hook with its packaged artifacts, and wrap it."""
         import_library("cloudpickle", flavor=self)

@@ -8,7 +8,7 @@ does: ``classes[argmax(proba)]``, with the classes (strings allowed) kept in the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -139,7 +139,9 @@ class LightGBMFlavor(Flavor):
             "classes": list(classes),
         }
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Predictor:
+    def load(
+        self, folder: Path, details: Mapping[str, Any], *, trusted: Set[str] = frozenset()
+    ) -> Predictor:
         """Load ``model.txt`` into a ``lightgbm.Booster`` and wrap it.
 
         A raw binary or multiclass Booster gets the classes ``0 .. k-1``.

@@ -19,7 +19,7 @@ writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -267,7 +267,9 @@ class OnnxFlavor(Flavor):
             details["columns"] = columns
         return details
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> OnnxPredictor:
+    def load(
+        self, folder: Path, details: Mapping[str, Any], *, trusted: Set[str] = frozenset()
+    ) -> OnnxPredictor:
         """Open ``model.onnx`` in an onnxruntime session (CPU) wrapped in an
         :class:`OnnxPredictor`."""
         path = folder / str(details.get("file", MODEL_FILE))

@@ -7,7 +7,7 @@ registry verifies the payload's hash before it calls :meth:`SklearnFlavor.load`.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -155,7 +155,9 @@ class SklearnFlavor(Flavor):
             raise
         return {"estimator": _qualified_name(model), "format": "pickle"}
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Predictor:
+    def load(
+        self, folder: Path, details: Mapping[str, Any], *, trusted: Set[str] = frozenset()
+    ) -> Predictor:
         """Unpickle ``model.pkl`` (its hash already verified) and wrap it."""
         import_library("sklearn", flavor=self)
         with (folder / PICKLE_FILE).open("rb") as file:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -102,7 +102,9 @@ class XGBoostFlavor(Flavor):
             raise
         return {"estimator": f"{kind.__module__}.{kind.__qualname__}", "format": "ubj"}
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Predictor:
+    def load(
+        self, folder: Path, details: Mapping[str, Any], *, trusted: Set[str] = frozenset()
+    ) -> Predictor:
         """Load ``model.ubj`` into the recorded class and wrap it.
 
         Raises:
