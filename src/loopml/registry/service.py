@@ -11,7 +11,9 @@ transaction.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,10 @@ from loopml.core.entities import (
 )
 from loopml.core.errors import (
     ApprovalRequiredError,
+    ConflictError,
     InvalidArgumentError,
     NotFoundError,
+    UnapprovedVersionWarning,
     did_you_mean,
 )
 from loopml.core.ids import RunId, new_event_id
@@ -46,6 +50,7 @@ from loopml.registry.refs import (
     CHAMPION,
     check_alias,
     check_model_name,
+    check_version_number,
     parse_model_ref,
 )
 from loopml.registry.registration import (
@@ -61,9 +66,13 @@ from loopml.registry.signature import (
     to_frame,
 )
 from loopml.store.backend import Backend
+from loopml.store.protocols import ModelChange
 
 #: Rows of the training data used to check a model when no input example is given.
 CHECK_ROWS = 20
+
+#: Says which version a bare model name resolved to (INFO; the CLI prints it).
+_log = logging.getLogger("loopml.registry")
 
 
 class ModelRegistry:
@@ -216,7 +225,25 @@ class ModelRegistry:
 
     def get(self, ref: str) -> ModelVersion:
         """Return the version named by ``name@3``, ``name@<alias>``, ``name@latest`` or
-        ``name``."""
+        ``name``.
+
+        A bare ``name`` means the latest version, as ``name@latest`` does. When that version
+        is not approved while the model has a champion, an :class:`UnapprovedVersionWarning`
+        names both (Python shows each message once; the CLI prints it as a ``warning:``
+        line): say ``name@champion``, or ``name@latest`` to mean the latest on purpose.
+        Otherwise the version it resolved to is logged at INFO on ``loopml.registry`` (the CLI
+        prints it as a ``note:`` line).
+
+        Raises:
+            InvalidArgumentError: A malformed reference.
+            NotFoundError: No such model, version or alias.
+        """
+        version = self._resolve(ref)
+        if isinstance(ref, str) and "@" not in ref and not self._warn_if_unapproved(version):
+            _log.info("%r resolved to %s, its latest version.", ref, version.ref)
+        return version
+
+    def _resolve(self, ref: str) -> ModelVersion:
         parsed = parse_model_ref(ref)
         if parsed.version is not None:
             return self.store.get_version(parsed.name, parsed.version)
@@ -233,6 +260,25 @@ class ModelRegistry:
             return self.store.get_version(parsed.name, aliases[parsed.alias])
         return self.store.list_versions(parsed.name)[-1]
 
+    def _warn_if_unapproved(self, latest: ModelVersion) -> bool:
+        """Warn when a bare name's latest version is unapproved while a champion exists;
+        return whether it warned."""
+        if latest.approval is ApprovalStatus.APPROVED:
+            return False
+        champion = self.store.get_aliases(latest.name).get(CHAMPION)
+        if champion is None or champion == latest.version:
+            return False
+        name = latest.name
+        warnings.warn(
+            f"{name!r} resolved to {latest.ref}, its latest version, which is "
+            f"{latest.approval.value} while {name}@{CHAMPION} is version {champion}. Name the "
+            f"version you mean: '{name}@{CHAMPION}' for the approved one, or '{name}@latest' "
+            "to use the latest on purpose.",
+            UnapprovedVersionWarning,
+            stacklevel=3,
+        )
+        return True
+
     def list_models(self) -> list[RegisteredModel]:
         """Return every registered model."""
         return self.store.list_models()
@@ -248,13 +294,16 @@ class ModelRegistry:
 
     def manifest(self, ref: str | ModelVersion) -> ModelManifest:
         """Return a version's package manifest (verified against its digest)."""
-        version = ref if isinstance(ref, ModelVersion) else self.get(ref)
+        version = ref if isinstance(ref, ModelVersion) else self._resolve(ref)
         return read_manifest(self.backend.artifacts, version.manifest_digest, ref=version.ref)
 
     # -- aliases -----------------------------------------------------------------------------
 
     def set_alias(self, name: str, alias: str, version: int, *, reason: str = "") -> AliasMove:
         """Point ``alias`` at ``name@version`` (recorded as an event with who and why).
+
+        The approval is checked in the same transaction as the move, under the model's lock,
+        so a concurrent review cannot slip in between.
 
         Raises:
             NotFoundError: The version does not exist.
@@ -263,35 +312,49 @@ class ModelRegistry:
         """
         check_model_name(name)
         check_alias(alias)
-        target = self.store.get_version(name, _version_number(version))
-        self._check_approved(target, alias)
-        return self._move(name, alias, target.version, reason=reason, rollback=False)
+        number = check_version_number(version)
+
+        def work(change: ModelChange) -> AliasMove:
+            self._check_approved(change.version(number), alias)
+            return self._record_move(change, alias, number, reason=reason, rollback=False)
+
+        return self.store.change(name, work)
 
     def remove_alias(self, name: str, alias: str, *, reason: str = "") -> AliasMove:
         """Remove an alias (recorded as an event). Raises NotFoundError."""
         check_model_name(name)
         check_alias(alias)
         self.store.list_versions(name)
-        return self._move(name, alias, None, reason=reason, rollback=False)
+
+        def work(change: ModelChange) -> AliasMove:
+            aliases = change.aliases()
+            if alias not in aliases:
+                known = ", ".join(f"{a} -> {v}" for a, v in sorted(aliases.items())) or "none"
+                raise NotFoundError(
+                    f"Model {name!r} has no alias {alias!r} to remove (its aliases: {known})."
+                    f"{did_you_mean(alias, aliases)}"
+                )
+            return self._record_move(change, alias, None, reason=reason, rollback=False)
+
+        return self.store.change(name, work)
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
-        """Return the moves of a model's aliases (or of one alias), oldest first."""
+        """Return the moves of a model's aliases (or of one alias) in the order they were
+        committed, oldest first."""
         check_model_name(name)
-        events = self.backend.events.list_events(
-            subject=alias_log.subject_of(name), kind=alias_log.ALIAS_MOVED
-        )
-        return alias_log.moves_from_events(name, events, alias)
+        return alias_log.moves_from_events(name, self.store.history(name), alias)
 
     def rollback(self, name: str, *, reason: str, alias: str = CHAMPION) -> AliasMove:
         """Move ``alias`` back to the version it held before its current one; rolling back
         again walks further back.
 
+        The history is read, and the target checked, in the transaction of the move.
+
         Raises:
             InvalidArgumentError: No reason given.
             ConflictError: The alias has no earlier version to return to.
+            ApprovalRequiredError: Rolling ``champion`` back to a version no longer approved.
         """
-        from loopml.core.errors import ConflictError
-
         check_model_name(name)
         check_alias(alias)
         if not isinstance(reason, str) or not reason.strip():
@@ -299,19 +362,25 @@ class ModelRegistry:
                 f"A rollback of {name}@{alias} needs a reason (who reads the audit log later "
                 "needs to know why). Pass reason='...' (CLI: --reason)."
             )
-        current, target = alias_log.rollback_target(self.alias_history(name, alias))
-        if current is None:
-            raise ConflictError(
-                f"Model {name!r} has no {alias!r} alias to roll back. Set it with `loopml "
-                f"models alias {name} {alias} VERSION`."
-            )
-        if target is None:
-            raise ConflictError(
-                f"Cannot roll back {name}@{alias}: it has held only version {current} since "
-                "it was set, so there is no earlier version to return to."
-            )
-        self._check_approved(self.store.get_version(name, target), alias)
-        return self._move(name, alias, target, reason=reason, rollback=True)
+
+        def work(change: ModelChange) -> AliasMove:
+            moves = alias_log.moves_from_events(name, change.history(), alias)
+            current, target = alias_log.rollback_target(moves)
+            if current is None:
+                raise ConflictError(
+                    f"Model {name!r} has no {alias!r} alias to roll back. Set it with `loopml "
+                    f"models alias {name} {alias} VERSION`."
+                )
+            if target is None:
+                raise ConflictError(
+                    f"Cannot roll back {name}@{alias}: it has held only version {current} since "
+                    "it was set, so there is no earlier version to return to."
+                )
+            self._check_approved(change.version(target), alias)
+            return self._record_move(change, alias, target, reason=reason, rollback=True)
+
+        self.store.list_versions(name)  # an unknown model says so (with "Did you mean")
+        return self.store.change(name, work)
 
     def _check_approved(self, version: ModelVersion, alias: str) -> None:
         if alias != CHAMPION or version.approval is ApprovalStatus.APPROVED:
@@ -325,30 +394,29 @@ class ModelRegistry:
             "LOOPML_ALLOW_UNAPPROVED_CHAMPION=true to allow it."
         )
 
-    def _move(
-        self, name: str, alias: str, version: int | None, *, reason: str, rollback: bool
+    def _record_move(
+        self,
+        change: ModelChange,
+        alias: str,
+        version: int | None,
+        *,
+        reason: str,
+        rollback: bool,
     ) -> AliasMove:
-        at = self._clock()
-        actor = self.actor
-        built: list[Event] = []
-
-        def event(previous: int | None) -> Event:
-            built.append(
-                alias_log.alias_event(
-                    name,
-                    alias,
-                    previous,
-                    version,
-                    actor=actor,
-                    at=at,
-                    reason=reason,
-                    rollback=rollback,
-                )
-            )
-            return built[-1]
-
-        self.store.set_alias(name, alias, version, at=at, event=event)
-        return alias_log.moves_from_events(name, built[-1:])[0]
+        """Move the alias inside ``change``: where it points now, and the time, are read under
+        the model's lock."""
+        event = alias_log.alias_event(
+            change.name,
+            alias,
+            change.aliases().get(alias),
+            version,
+            actor=self.actor,
+            at=self._clock(),
+            reason=reason,
+            rollback=rollback,
+        )
+        change.move_alias(alias, version, event)
+        return alias_log.moves_from_events(change.name, [event])[0]
 
     # -- review ------------------------------------------------------------------------------
 
@@ -358,30 +426,56 @@ class ModelRegistry:
         Raises:
             InvalidArgumentError: Approving a rejected version without a comment.
         """
-        version = self.get(ref)
-        if version.approval is ApprovalStatus.REJECTED and not comment.strip():
-            raise InvalidArgumentError(
-                f"Model {version.ref} was rejected by {version.reviewer} "
-                f"({version.review_comment!r}); approving it needs a comment that says why "
-                "the rejection no longer holds. Pass comment='...' (CLI: --comment)."
-            )
-        return self._review(version, ApprovalStatus.APPROVED, comment)
+        found = self._resolve(ref)
+
+        def work(change: ModelChange) -> ModelVersion:
+            version = change.version(found.version)
+            if version.approval is ApprovalStatus.REJECTED and not comment.strip():
+                raise InvalidArgumentError(
+                    f"Model {version.ref} was rejected by {version.reviewer} "
+                    f"({version.review_comment!r}); approving it needs a comment that says why "
+                    "the rejection no longer holds. Pass comment='...' (CLI: --comment)."
+                )
+            return self._record_review(change, version, ApprovalStatus.APPROVED, comment)
+
+        return self.store.change(found.name, work)
 
     def reject(self, ref: str, *, comment: str) -> ModelVersion:
         """Reject a version, saying why.
 
+        The current champion cannot be rejected (unless ``allow_unapproved_champion`` is
+        set): move champion first (``rollback`` or ``set_alias``), then reject. This is checked
+        in the transaction of the review, so a concurrent champion move cannot slip in.
+
         Raises:
             InvalidArgumentError: No comment given.
+            ConflictError: The version is the current champion.
         """
-        version = self.get(ref)
+        found = self._resolve(ref)
         if not isinstance(comment, str) or not comment.strip():
             raise InvalidArgumentError(
-                f"Rejecting {version.ref} needs a comment that says why. Pass comment='...' "
+                f"Rejecting {found.ref} needs a comment that says why. Pass comment='...' "
                 "(CLI: --comment)."
             )
-        return self._review(version, ApprovalStatus.REJECTED, comment)
 
-    def _review(self, version: ModelVersion, status: ApprovalStatus, comment: str) -> ModelVersion:
+        def work(change: ModelChange) -> ModelVersion:
+            version = change.version(found.version)
+            champion = change.aliases().get(CHAMPION)
+            if champion == version.version and not self.backend.settings.allow_unapproved_champion:
+                raise ConflictError(
+                    f"Cannot reject {version.ref}: it is {version.name}@{CHAMPION}, and "
+                    f"'{CHAMPION}' takes approved versions only. Move champion first (`loopml "
+                    f"models rollback {version.name} --reason ...` returns it to the version "
+                    f"before, or `loopml models alias {version.name} {CHAMPION} VERSION`), then "
+                    "reject it."
+                )
+            return self._record_review(change, version, ApprovalStatus.REJECTED, comment)
+
+        return self.store.change(found.name, work)
+
+    def _record_review(
+        self, change: ModelChange, version: ModelVersion, status: ApprovalStatus, comment: str
+    ) -> ModelVersion:
         at, actor = self._clock(), self.actor
         event = Event(
             event_id=new_event_id(),
@@ -392,21 +486,15 @@ class ModelRegistry:
             reason=comment,
             data={"from": version.approval.value, "to": status.value},
         )
-        return self.store.set_approval(
-            version.name,
-            version.version,
-            status=status,
-            reviewer=actor,
-            comment=comment,
-            at=at,
-            event=event,
+        return change.review(
+            version.version, status=status, reviewer=actor, comment=comment, at=at, event=event
         )
 
     # -- lineage -----------------------------------------------------------------------------
 
     def lineage(self, ref: str) -> Lineage:
         """Return version -> run -> datasets -> commit for a version."""
-        return build_lineage(self, self.get(ref))
+        return build_lineage(self, self._resolve(ref))
 
     def models_from_dataset(self, ref: str) -> list[tuple[ModelVersion, str]]:
         """Return the model versions trained or validated on a dataset version."""
@@ -427,7 +515,9 @@ class ModelRegistry:
         original on held-out rows; see :func:`loopml.models.export_onnx`."""
         from loopml.registry.exports import export_version
 
-        return export_version(self, self.get(ref), holdout=holdout, tolerance=tolerance, rows=rows)
+        return export_version(
+            self, self._resolve(ref), holdout=holdout, tolerance=tolerance, rows=rows
+        )
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -482,9 +572,3 @@ def resolve_runtime(version: ModelVersion, runtime: str) -> Runtime:
     if version.export("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
         return "native"
     return "onnx"
-
-
-def _version_number(version: object) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidArgumentError(f"A model version is a number from 1. Got {version!r} instead.")
-    return version
