@@ -23,24 +23,22 @@ from loopml.core.entities import (
     AliasMove,
     ApprovalStatus,
     DatasetVersion,
-    Event,
     ModelManifest,
     ModelSignature,
     ModelVersion,
     RegisteredModel,
 )
 from loopml.core.errors import (
-    ApprovalRequiredError,
-    ConflictError,
     InvalidArgumentError,
     NotFoundError,
     UnapprovedVersionWarning,
     did_you_mean,
 )
-from loopml.core.ids import RunId, new_event_id
+from loopml.core.ids import RunId
 from loopml.core.settings import current_user
 from loopml.data.service import DatasetService
 from loopml.registry import aliases as alias_log
+from loopml.registry.changes import ChangeRules
 from loopml.registry.enforce import InputEnforcer
 from loopml.registry.flavors import detect_flavor, get_flavor
 from loopml.registry.lineage import Lineage, build_lineage
@@ -66,7 +64,6 @@ from loopml.registry.signature import (
     to_frame,
 )
 from loopml.store.backend import Backend
-from loopml.store.protocols import ModelChange
 
 #: Rows of the training data used to check a model when no input example is given.
 CHECK_ROWS = 20
@@ -297,7 +294,14 @@ class ModelRegistry:
         version = ref if isinstance(ref, ModelVersion) else self._resolve(ref)
         return read_manifest(self.backend.artifacts, version.manifest_digest, ref=version.ref)
 
-    # -- aliases -----------------------------------------------------------------------------
+    # -- aliases and reviews: each decided in one change of the model (see changes.py) -------
+
+    def _rules(self) -> ChangeRules:
+        return ChangeRules(
+            actor=self.actor,
+            clock=self._clock,
+            allow_unapproved_champion=self.backend.settings.allow_unapproved_champion,
+        )
 
     def set_alias(self, name: str, alias: str, version: int, *, reason: str = "") -> AliasMove:
         """Point ``alias`` at ``name@version`` (recorded as an event with who and why).
@@ -313,30 +317,16 @@ class ModelRegistry:
         check_model_name(name)
         check_alias(alias)
         number = check_version_number(version)
-
-        def work(change: ModelChange) -> AliasMove:
-            self._check_approved(change.version(number), alias)
-            return self._record_move(change, alias, number, reason=reason, rollback=False)
-
-        return self.store.change(name, work)
+        rules = self._rules()
+        return self.store.change(name, lambda c: rules.set_alias(c, alias, number, reason))
 
     def remove_alias(self, name: str, alias: str, *, reason: str = "") -> AliasMove:
         """Remove an alias (recorded as an event). Raises NotFoundError."""
         check_model_name(name)
         check_alias(alias)
         self.store.list_versions(name)
-
-        def work(change: ModelChange) -> AliasMove:
-            aliases = change.aliases()
-            if alias not in aliases:
-                known = ", ".join(f"{a} -> {v}" for a, v in sorted(aliases.items())) or "none"
-                raise NotFoundError(
-                    f"Model {name!r} has no alias {alias!r} to remove (its aliases: {known})."
-                    f"{did_you_mean(alias, aliases)}"
-                )
-            return self._record_move(change, alias, None, reason=reason, rollback=False)
-
-        return self.store.change(name, work)
+        rules = self._rules()
+        return self.store.change(name, lambda c: rules.remove_alias(c, alias, reason))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Return the moves of a model's aliases (or of one alias) in the order they were
@@ -346,9 +336,8 @@ class ModelRegistry:
 
     def rollback(self, name: str, *, reason: str, alias: str = CHAMPION) -> AliasMove:
         """Move ``alias`` back to the version it held before its current one; rolling back
-        again walks further back.
-
-        The history is read, and the target checked, in the transaction of the move.
+        again walks further back. The history is read, and the target checked, in the
+        transaction of the move.
 
         Raises:
             InvalidArgumentError: No reason given.
@@ -362,63 +351,9 @@ class ModelRegistry:
                 f"A rollback of {name}@{alias} needs a reason (who reads the audit log later "
                 "needs to know why). Pass reason='...' (CLI: --reason)."
             )
-
-        def work(change: ModelChange) -> AliasMove:
-            moves = alias_log.moves_from_events(name, change.history(), alias)
-            current, target = alias_log.rollback_target(moves)
-            if current is None:
-                raise ConflictError(
-                    f"Model {name!r} has no {alias!r} alias to roll back. Set it with `loopml "
-                    f"models alias {name} {alias} VERSION`."
-                )
-            if target is None:
-                raise ConflictError(
-                    f"Cannot roll back {name}@{alias}: it has held only version {current} since "
-                    "it was set, so there is no earlier version to return to."
-                )
-            self._check_approved(change.version(target), alias)
-            return self._record_move(change, alias, target, reason=reason, rollback=True)
-
         self.store.list_versions(name)  # an unknown model says so (with "Did you mean")
-        return self.store.change(name, work)
-
-    def _check_approved(self, version: ModelVersion, alias: str) -> None:
-        if alias != CHAMPION or version.approval is ApprovalStatus.APPROVED:
-            return
-        if self.backend.settings.allow_unapproved_champion:
-            return
-        raise ApprovalRequiredError(
-            f"Cannot point {version.name}@{CHAMPION} at version {version.version}: it is "
-            f"{version.approval.value}, and '{CHAMPION}' takes approved versions only. "
-            f"Approve it first (`loopml models approve {version.ref} --comment ...`), or set "
-            "LOOPML_ALLOW_UNAPPROVED_CHAMPION=true to allow it."
-        )
-
-    def _record_move(
-        self,
-        change: ModelChange,
-        alias: str,
-        version: int | None,
-        *,
-        reason: str,
-        rollback: bool,
-    ) -> AliasMove:
-        """Move the alias inside ``change``: where it points now, and the time, are read under
-        the model's lock."""
-        event = alias_log.alias_event(
-            change.name,
-            alias,
-            change.aliases().get(alias),
-            version,
-            actor=self.actor,
-            at=self._clock(),
-            reason=reason,
-            rollback=rollback,
-        )
-        change.move_alias(alias, version, event)
-        return alias_log.moves_from_events(change.name, [event])[0]
-
-    # -- review ------------------------------------------------------------------------------
+        rules = self._rules()
+        return self.store.change(name, lambda c: rules.rollback(c, alias, reason))
 
     def approve(self, ref: str, *, comment: str = "") -> ModelVersion:
         """Approve a version. A rejected version needs a comment to be approved.
@@ -426,19 +361,8 @@ class ModelRegistry:
         Raises:
             InvalidArgumentError: Approving a rejected version without a comment.
         """
-        found = self._resolve(ref)
-
-        def work(change: ModelChange) -> ModelVersion:
-            version = change.version(found.version)
-            if version.approval is ApprovalStatus.REJECTED and not comment.strip():
-                raise InvalidArgumentError(
-                    f"Model {version.ref} was rejected by {version.reviewer} "
-                    f"({version.review_comment!r}); approving it needs a comment that says why "
-                    "the rejection no longer holds. Pass comment='...' (CLI: --comment)."
-                )
-            return self._record_review(change, version, ApprovalStatus.APPROVED, comment)
-
-        return self.store.change(found.name, work)
+        found, rules = self._resolve(ref), self._rules()
+        return self.store.change(found.name, lambda c: rules.approve(c, found.version, comment))
 
     def reject(self, ref: str, *, comment: str) -> ModelVersion:
         """Reject a version, saying why.
@@ -457,38 +381,8 @@ class ModelRegistry:
                 f"Rejecting {found.ref} needs a comment that says why. Pass comment='...' "
                 "(CLI: --comment)."
             )
-
-        def work(change: ModelChange) -> ModelVersion:
-            version = change.version(found.version)
-            champion = change.aliases().get(CHAMPION)
-            if champion == version.version and not self.backend.settings.allow_unapproved_champion:
-                raise ConflictError(
-                    f"Cannot reject {version.ref}: it is {version.name}@{CHAMPION}, and "
-                    f"'{CHAMPION}' takes approved versions only. Move champion first (`loopml "
-                    f"models rollback {version.name} --reason ...` returns it to the version "
-                    f"before, or `loopml models alias {version.name} {CHAMPION} VERSION`), then "
-                    "reject it."
-                )
-            return self._record_review(change, version, ApprovalStatus.REJECTED, comment)
-
-        return self.store.change(found.name, work)
-
-    def _record_review(
-        self, change: ModelChange, version: ModelVersion, status: ApprovalStatus, comment: str
-    ) -> ModelVersion:
-        at, actor = self._clock(), self.actor
-        event = Event(
-            event_id=new_event_id(),
-            kind=f"model.{status.value}",
-            subject=f"model:{version.ref}",
-            actor=actor,
-            at=at,
-            reason=comment,
-            data={"from": version.approval.value, "to": status.value},
-        )
-        return change.review(
-            version.version, status=status, reviewer=actor, comment=comment, at=at, event=event
-        )
+        rules = self._rules()
+        return self.store.change(found.name, lambda c: rules.reject(c, found.version, comment))
 
     # -- lineage -----------------------------------------------------------------------------
 
