@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,6 +115,23 @@ class HookedClock:
         return now
 
 
+def _until_a_session_waits_for_a_lock(db: StoreEngine, done: threading.Event) -> None:
+    """Poll PostgreSQL (against the deadline) until a session of the database waits for a
+    lock, i.e. the second call sits behind the first one's lock (or it finished after all)."""
+    deadline = time.monotonic() + DEADLINE_S
+    with db.engine.connect() as conn:
+        while not done.is_set():
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            ).scalar()
+            conn.rollback()
+            if waiting:
+                return
+            assert time.monotonic() < deadline, "the second call never waited for the lock"
+            done.wait(0.005)  # poll interval; the loop ends on the condition, not the time
+
+
 def run_interleaved(
     registry: ModelRegistry,
     clock: HookedClock,
@@ -157,6 +175,8 @@ def run_interleaved(
             assert writes.changed.wait_for(settled, timeout=DEADLINE_S), (
                 "the second call neither finished nor reached its write transaction"
             )
+        if not outcomes[1].done.is_set() and writes.db.dialect == "postgresql":
+            _until_a_session_waits_for_a_lock(writes.db, outcomes[1].done)
 
     def first_call() -> None:
         clock.hook(threading.get_ident(), window)
