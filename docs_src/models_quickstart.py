@@ -1,5 +1,7 @@
 """Register two real models, review, promote, roll back, load safely (docs/registry.md)."""
 
+import warnings
+
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer
@@ -9,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import loopml
-from loopml.core.errors import InvalidArgumentError
+from loopml.core.errors import ConflictError, InvalidArgumentError, UnapprovedVersionWarning
 
 X, y = load_breast_cancer(return_X_y=True, as_frame=True)
 frame = X.iloc[:, :10].copy()
@@ -51,6 +53,20 @@ loopml.models.set_alias("cancer-clf", "champion", 2, reason="better recall")
 back = loopml.models.rollback("cancer-clf", reason="recall dropped on the canary")
 assert (back.from_version, back.to_version) == (2, 1)
 print([(m.from_version, m.to_version, m.reason) for m in loopml.models.alias_history("cancer-clf")])
+
+# the champion cannot be rejected: move it first (here it is @1 again)
+try:
+    loopml.models.reject("cancer-clf@1", comment="recall dropped")
+except ConflictError as exc:
+    print(exc)  # Cannot reject cancer-clf@1: it is cancer-clf@champion ... Move champion first
+loopml.models.reject("cancer-clf@2", comment="recall dropped on the canary")
+
+# a bare name is the latest version; unapproved while a champion exists, it says so
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    assert loopml.models.get("cancer-clf").ref == "cancer-clf@2"
+assert [w.category for w in caught] == [UnapprovedVersionWarning]
+print(caught[0].message)  # ... name 'cancer-clf@champion', or 'cancer-clf@latest' on purpose
 
 # load: hashes checked before unpickling, signature enforced, cached per process
 model = loopml.models.load("cancer-clf@champion")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -324,9 +325,9 @@ def test_errors_name_the_value_and_the_fix(invoke: Invoke, registered: Registere
     err = fails(invoke, 3, "models", "show", f"{MODEL}@challengr")
     assert re.search(r"has no alias 'challengr' .*Did you mean 'challenger'\?", err)
     err = fails(invoke, 2, "models", "show", f"{MODEL}@-1")
-    assert "has version -1: versions start at 1" in err
+    assert "has version -1: versions are whole numbers from 1 to 2147483647" in err
     err = fails(invoke, 2, "models", "show", f"{MODEL}@0")
-    assert "has version 0: versions start at 1" in err
+    assert "has version 0: versions are whole numbers from 1" in err
     err = fails(invoke, 2, "models", "show", "bad name!@1")
     assert re.search(r"Model name 'bad name!' is not valid: use 1-250 letters", err)
     err = fails(invoke, 2, "models", "alias", MODEL, "latest", "1")
@@ -334,3 +335,45 @@ def test_errors_name_the_value_and_the_fix(invoke: Invoke, registered: Registere
     err = fails(invoke, 2, "models", "alias", MODEL, "Champion", "1")
     assert "Alias 'Champion' is not valid" in err
     assert "latest" not in ok(invoke, "models", "alias", MODEL)
+
+
+def test_a_bare_name_says_which_version_it_resolved_to(
+    invoke: Invoke, registered: Registered, tmp_path: Path
+) -> None:
+    code, out, err = invoke("models", "show", MODEL)  # no champion: a note, no warning
+    assert code == 0 and out.startswith(f"{MODEL}@2 ")
+    assert f"note: '{MODEL}' resolved to {MODEL}@2, its latest version." in err
+    assert "warning" not in err
+    ok(invoke, "models", "approve", f"{MODEL}@1")
+    ok(invoke, "models", "alias", MODEL, "champion", "1")
+    warning = (
+        f"warning: '{MODEL}' resolved to {MODEL}@2, its latest version, which is pending while "
+        f"{MODEL}@champion is version 1. Name the version you mean: '{MODEL}@champion' for the "
+        f"approved one, or '{MODEL}@latest' to use the latest on purpose."
+    )
+    for _ in range(2):  # printed on every command, not once per process
+        code, out, err = invoke("models", "show", MODEL)
+        assert code == 0 and out.startswith(f"{MODEL}@2 ")
+        assert err.count("warning:") == 1 and warning in " ".join(err.split())
+    rows = loopml.datasets.load(registered.holdout).drop(columns=["target"]).head(20)
+    source = tmp_path / "rows.parquet"
+    rows.to_parquet(source)
+    code, out, err = invoke("predict", MODEL, str(source), "--out", str(tmp_path / "p.parquet"))
+    assert code == 0, err
+    said = " ".join((out + err).split())
+    assert warning in said and f"Wrote 20 predictions of {MODEL}@2" in said
+    code, out, err = invoke("models", "show", f"{MODEL}@latest")  # on purpose: nothing said
+    assert code == 0 and err == ""
+
+
+def test_rejecting_the_champion_says_to_move_it_first(
+    invoke: Invoke, registered: Registered
+) -> None:
+    for n in ("1", "2"):
+        ok(invoke, "models", "approve", f"{MODEL}@{n}")
+        ok(invoke, "models", "alias", MODEL, "champion", n)
+    err = fails(invoke, 1, "models", "reject", f"{MODEL}@2", "-m", "drifted")
+    assert f"Cannot reject {MODEL}@2: it is {MODEL}@champion" in err
+    assert f"loopml models rollback {MODEL} --reason" in " ".join(err.split())
+    ok(invoke, "models", "rollback", MODEL, "--reason", "drifted")
+    assert f"{MODEL}@2 rejected by" in ok(invoke, "models", "reject", f"{MODEL}@2", "-m", "x")

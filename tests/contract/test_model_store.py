@@ -24,9 +24,15 @@ from loopml.core.entities import (
     RunStatus,
     TaskKind,
 )
-from loopml.core.errors import AlreadyExistsError, NotFoundError
+from loopml.core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from loopml.core.ids import RunId, new_event_id, new_experiment_id, new_run_id
-from loopml.store.protocols import DatasetStore, EventStore, ModelStore, TrackingStore
+from loopml.store.protocols import (
+    DatasetStore,
+    EventStore,
+    ModelChange,
+    ModelStore,
+    TrackingStore,
+)
 from loopml.store.sql import SqlDatasetStore, SqlEventStore, SqlModelStore, SqlTrackingStore
 from loopml.store.sql.migrate import open_store_engine
 from tests.contract.test_dataset_store import draft as dataset_draft
@@ -96,18 +102,26 @@ def make_run(stores: Stores) -> RunId:
     return run.run_id
 
 
-def moved(name: str, alias: str, to: int | None) -> object:
-    def build(previous: int | None) -> Event:
-        return Event(
-            new_event_id(),
-            "alias.moved",
-            f"model:{name}",
-            "ada",
-            2,
-            data={"alias": alias, "from": previous, "to": to},
-        )
+def moved(alias: str, to: int | None, previous: int | None, at: int = 2) -> Event:
+    return Event(
+        new_event_id(),
+        "alias.moved",
+        "model:credit-default",
+        "ada",
+        at,
+        data={"alias": alias, "from": previous, "to": to},
+    )
 
-    return build
+
+def move(models: ModelStore, alias: str, to: int | None, at: int = 2) -> int | None:
+    """Move an alias through a change, recording where it pointed before."""
+
+    def work(change: ModelChange) -> int | None:
+        previous = change.aliases().get(alias)
+        change.move_alias(alias, to, moved(alias, to, previous, at))
+        return previous
+
+    return models.change("credit-default", work)
 
 
 def test_versions_are_numbered_per_name_and_read_back_equal(stores: Stores) -> None:
@@ -187,21 +201,9 @@ def test_aliases_move_with_their_events(stores: Stores) -> None:
     models.create_version(draft())
     models.create_version(draft())
     assert models.get_aliases("credit-default") == {}
-    assert (
-        models.set_alias(
-            "credit-default", "champion", 1, at=5, event=moved("credit-default", "champion", 1)
-        )
-        is None
-    )  # type: ignore[arg-type]
-    assert (
-        models.set_alias(
-            "credit-default", "champion", 2, at=6, event=moved("credit-default", "champion", 2)
-        )
-        == 1
-    )  # type: ignore[arg-type]
-    models.set_alias(
-        "credit-default", "challenger", 1, at=7, event=moved("credit-default", "challenger", 1)
-    )  # type: ignore[arg-type]
+    assert move(models, "champion", 1, at=5) is None
+    assert move(models, "champion", 2, at=6) == 1
+    move(models, "challenger", 1, at=7)
     assert models.get_aliases("credit-default") == {"challenger": 1, "champion": 2}
     assert models.list_models()[0].aliases == {"challenger": 1, "champion": 2}
     history = [e.data for e in stores.events.list_events(kind="alias.moved")]
@@ -210,47 +212,142 @@ def test_aliases_move_with_their_events(stores: Stores) -> None:
         ("champion", 1, 2),
         ("challenger", None, 1),
     ]
-    assert (
-        models.set_alias(
-            "credit-default",
-            "challenger",
-            None,
-            at=8,
-            event=moved("credit-default", "challenger", None),
-        )
-        == 1
-    )  # type: ignore[arg-type]
+    assert [e.data for e in models.history("credit-default")] == history
+    assert move(models, "challenger", None, at=8) == 1
     assert models.get_aliases("credit-default") == {"champion": 2}
 
 
 def test_alias_to_a_missing_version_changes_nothing(stores: Stores) -> None:
     stores.models.create_version(draft())
     with pytest.raises(NotFoundError, match="has no version 3"):
-        stores.models.set_alias(
-            "credit-default", "champion", 3, at=1, event=moved("credit-default", "champion", 3)
-        )  # type: ignore[arg-type]
+        move(stores.models, "champion", 3)
     with pytest.raises(NotFoundError, match="has no alias 'champion'"):
-        stores.models.set_alias(
-            "credit-default",
-            "champion",
-            None,
-            at=1,
-            event=moved("credit-default", "champion", None),
-        )  # type: ignore[arg-type]
+        move(stores.models, "champion", None)
+    with pytest.raises(NotFoundError, match="No model named 'churn'"):
+        stores.models.change("churn", lambda change: change.version(1))
     assert stores.models.get_aliases("credit-default") == {}
     assert stores.events.list_events() == []
+    assert stores.models.history("credit-default") == []
+
+
+def test_a_change_that_raises_writes_nothing(stores: Stores) -> None:
+    stores.models.create_version(draft())
+
+    def work(change: ModelChange) -> None:
+        change.move_alias("champion", 1, moved("champion", 1, None))
+        raise ConflictError("refused after the move")
+
+    with pytest.raises(ConflictError, match="refused after the move"):
+        stores.models.change("credit-default", work)
+    assert stores.models.get_aliases("credit-default") == {}
+    assert stores.events.list_events() == []
+    assert stores.models.history("credit-default") == []
+
+
+def test_history_is_in_commit_order_whatever_the_times(stores: Stores) -> None:
+    models = stores.models
+    for _ in range(3):
+        models.create_version(draft())
+    for number, at in ((1, 30), (2, 20), (3, 10)):  # a clock that went back
+        move(models, "champion", number, at=at)
+    review = Event(new_event_id(), "model.rejected", "model:credit-default@1", "grace", 5)
+    models.change(
+        "credit-default",
+        lambda change: change.review(
+            1,
+            status=ApprovalStatus.REJECTED,
+            reviewer="grace",
+            comment="leaks",
+            at=5,
+            event=review,
+        ),
+    )
+    history = models.history("credit-default")
+    assert [(e.kind, e.data.get("to")) for e in history] == [
+        ("alias.moved", 1),
+        ("alias.moved", 2),
+        ("alias.moved", 3),
+        ("model.rejected", None),
+    ]
+    assert [e.at for e in stores.events.list_events()] == [5, 10, 20, 30]  # the log by time
+
+
+def _wait_until_a_backend_waits_for_a_lock(db_url: str) -> None:
+    """On PostgreSQL, poll (against a deadline) until a session of this database waits for a
+    lock. On SQLite, a write transaction waits in ``BEGIN IMMEDIATE``, which cannot be seen
+    from outside; there the caller only knows the other thread is on its way."""
+    if not db_url.startswith("postgresql"):
+        return
+    import time
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    deadline = time.monotonic() + 60
+    try:
+        with engine.connect() as conn:
+            while True:
+                waiting = conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                ).scalar()
+                conn.rollback()
+                if waiting:
+                    return
+                assert time.monotonic() < deadline, "no session ever waited for the lock"
+                threading.Event().wait(0.005)  # poll interval, not synchronization
+    finally:
+        engine.dispose()
+
+
+def test_changes_of_one_model_run_one_after_the_other(stores: Stores, db_url: str) -> None:
+    """A change that starts while another holds the model waits, then sees its commit."""
+    models = stores.models
+    models.create_version(draft())
+    models.create_version(draft())
+    inside = threading.Event()
+    second_started = threading.Event()
+    seen: list[dict[str, int]] = []
+
+    def first(change: ModelChange) -> None:
+        change.move_alias("champion", 1, moved("champion", 1, None))
+        inside.set()
+        assert second_started.wait(timeout=60)
+        _wait_until_a_backend_waits_for_a_lock(db_url)  # the second waits for this commit
+
+    def second(change: ModelChange) -> None:
+        seen.append(change.aliases())
+        previous = change.aliases().get("champion")
+        change.move_alias("champion", 2, moved("champion", 2, previous))
+
+    def run_second() -> None:
+        assert inside.wait(timeout=60)
+        second_started.set()
+        models.change("credit-default", second)
+
+    thread = threading.Thread(target=run_second)
+    thread.start()
+    models.change("credit-default", first)
+    thread.join(timeout=60)
+    assert seen == [{"champion": 1}]
+    assert [(e.data["from"], e.data["to"]) for e in models.history("credit-default")] == [
+        (None, 1),
+        (1, 2),
+    ]
 
 
 def test_approval_and_export_are_recorded_with_events(stores: Stores) -> None:
     stores.models.create_version(draft())
-    reviewed = stores.models.set_approval(
+    reviewed = stores.models.change(
         "credit-default",
-        1,
-        status=ApprovalStatus.APPROVED,
-        reviewer="grace",
-        comment="AUC holds on every slice",
-        at=9,
-        event=Event(new_event_id(), "model.approved", "model:credit-default@1", "grace", 9),
+        lambda change: change.review(
+            1,
+            status=ApprovalStatus.APPROVED,
+            reviewer="grace",
+            comment="AUC holds on every slice",
+            at=9,
+            event=Event(new_event_id(), "model.approved", "model:credit-default@1", "grace", 9),
+        ),
     )
     assert (
         reviewed.approval,
@@ -270,7 +367,8 @@ def test_approval_and_export_are_recorded_with_events(stores: Stores) -> None:
     assert after.export("onnx") == export
     assert stores.models.get_version("credit-default", 1) == after
     assert [e.kind for e in stores.events.list_events()] == ["model.approved", "model.exported"]
-    with pytest.raises(NotFoundError):
+    assert [e.kind for e in stores.models.history("credit-default")] == ["model.approved"]
+    with pytest.raises(NotFoundError, match="has no version 4"):
         stores.models.add_export("credit-default", 4, export, event=event)
 
 

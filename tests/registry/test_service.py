@@ -230,7 +230,7 @@ def test_a_model_that_does_not_survive_saving_is_refused(
 
     with pytest.raises(ModelExportError, match="predicts differently"):
         registry.register(Forgetful(), "forgetful", input_example=features.head())
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="No model named 'forgetful'"):
         registry.versions("forgetful")
 
 
@@ -326,6 +326,79 @@ def test_alias_errors(
         registry.get("credit-defualt@champion")
     with pytest.raises(InvalidArgumentError, match="not 'name@version'"):
         registry.get("credit-default@Bad!")
+
+
+def test_names_aliases_and_refs_are_checked_whole(
+    registry: ModelRegistry, models: dict[str, Pipeline], features: pd.DataFrame
+) -> None:
+    """A trailing newline is not part of a name or an alias (``$`` matched before it), and
+    numbers beyond a version column are refused before they reach the database."""
+    with pytest.raises(InvalidArgumentError, match=r"Model name 'credit\\n' is not valid"):
+        registry.register(models["a"], "credit\n", input_example=features.head())
+    _register(registry, models["a"], features)  # pending: champion must refuse it
+    with pytest.raises(InvalidArgumentError, match=r"Alias 'champion\\n' is not valid"):
+        registry.set_alias("credit-default", "champion\n", 1)
+    assert registry.aliases("credit-default") == {}
+    with pytest.raises(InvalidArgumentError, match=r"has version 99999999999999999999: versions"):
+        registry.get("credit-default@99999999999999999999")
+    with pytest.raises(InvalidArgumentError, match=r"whole number from 1 to 2147483647. Got 1180"):
+        registry.set_alias("credit-default", "challenger", 2**70)
+    with pytest.raises(InvalidArgumentError, match=r"Dataset reference 'credit@²' has a bad"):
+        registry.datasets.get("credit@²")
+    with pytest.raises(InvalidArgumentError, match=r"Dataset name 'credit\\n' is not valid"):
+        registry.datasets.register("credit\n", features.head())
+
+
+def test_the_champion_cannot_be_rejected_until_it_is_moved(
+    registry: ModelRegistry, models: dict[str, Pipeline], features: pd.DataFrame
+) -> None:
+    for key in ("a", "b"):
+        _approved(registry, _register(registry, models[key], features))
+    registry.set_alias("credit-default", "champion", 1)
+    registry.set_alias("credit-default", "champion", 2)
+    with pytest.raises(ConflictError, match=r"Cannot reject credit-default@2: it is .*Move champ"):
+        registry.reject("credit-default@champion", comment="drifted")
+    assert registry.get("credit-default@2").approval is ApprovalStatus.APPROVED
+    registry.rollback("credit-default", reason="drifted")
+    rejected = registry.reject("credit-default@2", comment="drifted")
+    assert rejected.approval is ApprovalStatus.REJECTED
+    with pytest.raises(ApprovalRequiredError, match="it is rejected"):
+        registry.set_alias("credit-default", "champion", 2)
+    kinds = [e.kind for e in registry.backend.events.list_events(subject="model:credit-default@2")]
+    assert kinds == ["model.registered", "model.approved", "model.rejected"]
+
+
+def test_a_bare_name_is_the_latest_and_says_so_when_it_is_not_approved(
+    registry: ModelRegistry,
+    models: dict[str, Pipeline],
+    features: pd.DataFrame,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import warnings
+
+    from loopml.core.errors import UnapprovedVersionWarning
+
+    first = _approved(registry, _register(registry, models["a"], features))
+    _register(registry, models["b"], features)  # pending, no champion yet: nothing to say
+    with warnings.catch_warnings(), caplog.at_level("INFO", logger="loopml.registry"):
+        warnings.simplefilter("error")
+        assert registry.get("credit-default").version == 2
+    assert caplog.messages == ["'credit-default' resolved to credit-default@2, its latest version."]
+    registry.set_alias("credit-default", "champion", first.version)
+    message = (
+        r"'credit-default' resolved to credit-default@2, its latest version, which is pending "
+        r"while credit-default@champion is version 1\. Name the version you mean: "
+        r"'credit-default@champion' for the approved one, or 'credit-default@latest'"
+    )
+    with pytest.warns(UnapprovedVersionWarning, match=message):
+        loaded = registry.load("credit-default")
+    assert loaded.version.version == 2  # the documented meaning is kept: the latest
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # named on purpose: no warning
+        assert registry.load("credit-default@latest").version.version == 2
+        assert registry.load("credit-default@champion").version.version == 1
+        registry.approve("credit-default", comment="reviewed")  # resolves without warning
+        assert registry.get("credit-default").version == 2  # approved now
 
 
 def test_alias_history_and_rollback_walk_back(
@@ -626,24 +699,37 @@ def test_concurrent_loads_of_one_version_read_it_once(
 ) -> None:
     import threading
 
+    loaders = 4
     _register(registry, models["a"], features)
+    arrived = threading.Condition()
+    inside: list[int] = []
+    get_or_load = PREDICTORS.get_or_load
+
+    def counting(key: tuple[str, str], load: Any) -> Any:
+        with arrived:
+            inside.append(threading.get_ident())
+            arrived.notify_all()
+        return get_or_load(key, load)
+
     reads: list[str] = []
     original = registry.backend.artifacts.open
 
-    def slow(digest: str) -> Any:
+    def held(digest: str) -> Any:
         reads.append(digest)
-        threading.Event().wait(0.2)  # every loader arrives while the first one reads
+        with arrived:  # the first read goes on once every loader is in the cache
+            assert arrived.wait_for(lambda: len(inside) == loaders, timeout=60)
         return original(digest)
 
-    monkeypatch.setattr(registry.backend.artifacts, "open", slow)
+    monkeypatch.setattr(PREDICTORS, "get_or_load", counting)
+    monkeypatch.setattr(registry.backend.artifacts, "open", held)
     loaded: list[Any] = []
     threads = [
         threading.Thread(target=lambda: loaded.append(registry.load("credit-default@1").raw))
-        for _ in range(4)
+        for _ in range(loaders)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    assert len(reads) == 1 and len(loaded) == 4
+        thread.join(timeout=120)
+    assert len(reads) == 1 and len(loaded) == loaders
     assert all(raw is loaded[0] for raw in loaded)

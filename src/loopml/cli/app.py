@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
@@ -11,7 +14,7 @@ from rich.markup import escape
 from loopml import __version__
 from loopml.cli import data, doctor, evaluation, events, experiments, models, runs, serving
 from loopml.cli.state import state
-from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
+from loopml.core.errors import InvalidArgumentError, LoopmlError, LoopmlWarning, NotFoundError
 
 app = typer.Typer(
     name="loopml",
@@ -63,8 +66,63 @@ def _click_errors(name: str) -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (also used by the ``loopml`` console script)."""
+    """Run the CLI; returns the exit code (also used by the ``loopml`` console script).
+
+    loopml's warnings (:class:`~loopml.core.errors.LoopmlWarning`) are printed on stderr as
+    ``warning: ...`` lines, and the registry's notes (which version a bare model name resolved
+    to) as ``note: ...`` lines, each once per command.
+    """
     err = Console(stderr=True, soft_wrap=True)
+    notes = _Notes(err)
+    registry_log = logging.getLogger("loopml.registry")
+    level = registry_log.level
+    registry_log.addHandler(notes)
+    registry_log.setLevel(logging.INFO)
+    try:
+        return _with_warnings(argv, err)
+    finally:
+        registry_log.removeHandler(notes)
+        registry_log.setLevel(level)
+
+
+class _Notes(logging.Handler):
+    """Prints INFO records (each message once) as ``note:`` lines."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.INFO)
+        self.console = console
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text not in self.seen:
+            self.seen.add(text)
+            self.console.print(f"[dim]note:[/] {escape(text)}", highlight=False)
+
+
+def _with_warnings(argv: list[str] | None, err: Console) -> int:
+    show = warnings.showwarning
+
+    def show_warning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> Any:
+        if issubclass(category, LoopmlWarning):
+            err.print(f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False)
+            return None
+        return show(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", LoopmlWarning)  # once per message and command
+        warnings.showwarning = show_warning
+        return _run(argv, err)
+
+
+def _run(argv: list[str] | None, err: Console) -> int:
     try:
         # Without standalone mode, Click returns typer.Exit's code instead of raising it.
         result = app(args=argv, prog_name="loopml", standalone_mode=False)

@@ -31,7 +31,13 @@
     │                                           equivalence check or could not be converted
     └── GateFailedError                         a release gate said no
 
-Messages name the thing, the bad value, the rule and the fix (STYLE.md rule 9).
+    LoopmlWarning (UserWarning)                 something worked, but maybe not as meant
+    └── UnapprovedVersionWarning                a bare model name resolved to its latest
+                                                version, unapproved while a champion exists
+
+Messages name the thing, the bad value, the rule and the fix (STYLE.md rule 9). Warnings are
+not errors: Python shows each message once per place it comes from; silence them with
+``warnings.filterwarnings("ignore", category=LoopmlWarning)``.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ __all__ = [
     "GuardrailRejectedError",
     "InvalidArgumentError",
     "LoopmlError",
+    "LoopmlWarning",
     "MalformedRequestError",
     "MetricUndefined",
     "ModelExportError",
@@ -62,6 +69,7 @@ __all__ = [
     "RowsRejectedError",
     "SchemaVersionError",
     "StoreError",
+    "UnapprovedVersionWarning",
     "UnsupportedMediaTypeError",
     "UntrustedTypesError",
     "did_you_mean",
@@ -191,6 +199,16 @@ class PayloadTooLargeError(InvalidArgumentError):
 
 class UnsupportedMediaTypeError(InvalidArgumentError):
     """An HTTP request body of a content type the endpoint does not take (HTTP 415)."""
+
+
+class LoopmlWarning(UserWarning):
+    """Base of the warnings loopml gives: the call worked, but maybe not as the caller meant."""
+
+
+class UnapprovedVersionWarning(LoopmlWarning):
+    """A bare model name (``credit-default``) resolved to its latest version, which is not
+    approved while the model has a champion: name the version meant (``@champion``, or
+    ``@latest`` on purpose)."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 ALGORITHM = "sha256"
 CHUNK_SIZE = 1 << 20
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def hash_bytes(data: bytes) -> str:
@@ -32,4 +32,4 @@ def hash_stream(stream: BinaryIO) -> tuple[str, int]:
 
 def is_digest(value: str) -> bool:
     """Tell whether ``value`` is a well-formed hex SHA-256 digest."""
-    return bool(_DIGEST.match(value))
+    return _DIGEST.fullmatch(value) is not None

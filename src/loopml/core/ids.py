@@ -9,7 +9,7 @@ from typing import NewType
 RunId = NewType("RunId", str)
 ExperimentId = NewType("ExperimentId", str)
 
-_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def new_run_id() -> RunId:
@@ -29,4 +29,4 @@ def new_event_id() -> str:
 
 def is_hex_id(value: str) -> bool:
     """Tell whether ``value`` has the shape of a loopml id (32 lowercase hex digits)."""
-    return bool(_HEX_ID.match(value))
+    return _HEX_ID.fullmatch(value) is not None

@@ -1,24 +1,23 @@
-"""Dataset names and references: ``credit``, ``credit@3``, ``credit@latest``."""
+"""Dataset names and references: ``credit``, ``credit@3``, ``credit@latest``.
+
+Parsed by the one reference parser, :func:`loopml.core.refs.parse_ref`, which models use too;
+a dataset has no aliases, so anything after ``@`` must be a version or ``latest``.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from loopml.core import refs
 from loopml.core.errors import InvalidArgumentError
+from loopml.core.refs import LATEST
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
-LATEST = "latest"
+__all__ = ["LATEST", "DatasetRef", "check_name", "parse_ref"]
 
 
 def check_name(name: object) -> str:
     """Return a valid dataset name, or raise naming the rule."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidArgumentError(
-            f"Dataset name {name!r} is not valid: use 1-250 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit (e.g. 'credit-default')."
-        )
-    return name
+    return refs.check_name(name, noun="dataset")
 
 
 @dataclass(frozen=True)
@@ -38,17 +37,10 @@ def parse_ref(ref: object) -> DatasetRef:
     Raises:
         InvalidArgumentError: A malformed reference (the message shows the accepted forms).
     """
-    if not isinstance(ref, str):
+    parsed = refs.parse_ref(ref, noun="dataset")
+    if parsed.tag is not None:
         raise InvalidArgumentError(
-            f"A dataset reference is text like 'credit@3' or 'credit@latest'; got {ref!r}."
+            f"Dataset reference {ref!r} has a bad version {parsed.tag!r}: use a number from 1 "
+            f"(e.g. '{parsed.name}@3') or 'latest'."
         )
-    name, sep, version = ref.partition("@")
-    check_name(name)
-    if not sep or version == LATEST:
-        return DatasetRef(name, None)
-    if not version.isdigit() or int(version) < 1:
-        raise InvalidArgumentError(
-            f"Dataset reference {ref!r} has a bad version {version!r}: use a number from 1 "
-            f"(e.g. '{name}@3') or 'latest'."
-        )
-    return DatasetRef(name, int(version))
+    return DatasetRef(parsed.name, parsed.version)

@@ -382,14 +382,14 @@ def _with_reference_types(table: pa.Table, schema: DatasetSchema) -> pa.Table:
     return table
 
 
-_TIMESTAMP = re.compile(r"^timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]$")
+_TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]")
 
 
 def _arrow_type(text: str) -> pa.DataType | None:
     """Parse an Arrow type from its text form (``double``, ``timestamp[us, tz=UTC]``), or None."""
     import pyarrow as pa
 
-    match = _TIMESTAMP.match(text)
+    match = _TIMESTAMP.fullmatch(text)
     if match:
         return pa.timestamp(match.group(1), tz=match.group(2))
     try:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 #: Fixed 16-byte key of the key-hash split: changing it would move rows between splits.
 _HASH_KEY = "loopml.split.v01"
-_SPLIT_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,30}$")
+_SPLIT_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,30}")
 
 
 def check_fractions(fractions: Mapping[str, float]) -> dict[str, float]:
@@ -27,7 +27,7 @@ def check_fractions(fractions: Mapping[str, float]) -> dict[str, float]:
             f"{{'train': 0.8, 'test': 0.2}}; got {fractions!r}."
         )
     for name, share in fractions.items():
-        if not isinstance(name, str) or not _SPLIT_NAME.match(name):
+        if not isinstance(name, str) or not _SPLIT_NAME.fullmatch(name):
             raise InvalidArgumentError(
                 f"Split name {name!r} must be 1-31 lowercase letters, digits or '_'."
             )

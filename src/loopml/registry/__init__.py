@@ -6,7 +6,8 @@ rollback and safe loading.
 - :mod:`.signature` and :mod:`.enforce`: inferring a model's signature, enforcing it on input.
 - :mod:`.package`: the package (manifest + payload, content-addressed, verified before load).
 - :mod:`.loaded`: :class:`LoadedModel` and the per-process cache of loaded models.
-- :mod:`.aliases`: alias history from the audit log and the rollback walk.
+- :mod:`.aliases`: alias history (the model's log in commit order) and the rollback walk.
+- :mod:`.changes`: the rules of alias moves and reviews, decided under the model's lock.
 - :mod:`.lineage`: version -> run -> datasets -> commit.
 - :mod:`.registration`: :class:`RegisterOptions` (defined once), the checks of a registration
   and its event.

@@ -1,9 +1,11 @@
-"""Alias history, read from the audit log, and the rollback walk over it.
+"""Alias history, read from the model's log, and the rollback walk over it.
 
 An alias move is an ``alias.moved`` event on the subject ``model:<name>`` with
 ``data = {"alias", "from", "to", "rollback"}``; the store writes it in the same transaction
-as the move, so the history is exactly the moves. It is written once, here, above every store
-(STYLE.md rule 6).
+as the move and numbers it in the model's log under the model's lock, so the history is
+exactly the moves, in commit order (:meth:`~loopml.store.protocols.ModelStore.history`; never
+ordered by the events' times, which are taken by clocks). It is read once, here, above every
+store (STYLE.md rule 6).
 
 Rollback treats the alias's history as a stack: a normal move pushes the new version, a
 rollback pops the current one and returns to the version below it, so rolling back twice

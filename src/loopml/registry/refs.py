@@ -1,33 +1,38 @@
 """Model names and references: ``credit-default``, ``credit-default@3``,
-``credit-default@champion``, ``credit-default@latest``."""
+``credit-default@champion``, ``credit-default@latest``.
+
+Parsed by the one reference parser, :func:`loopml.core.refs.parse_ref`, which datasets use
+too; what follows ``@`` when it is neither a number nor ``latest`` is an alias. Patterns match
+the whole text, so ``"champion\\n"`` is not an alias (nor ``"credit\\n"`` a name).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from loopml.core import refs
 from loopml.core.errors import InvalidArgumentError
+from loopml.core.refs import LATEST
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
-_ALIAS = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
-LATEST = "latest"
+_ALIAS = re.compile(r"[a-z][a-z0-9_\-]{0,63}")
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 
 def check_model_name(name: object) -> str:
     """Return a valid model name, or raise naming the rule."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidArgumentError(
-            f"Model name {name!r} is not valid: use 1-250 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit (e.g. 'credit-default')."
-        )
-    return name
+    return refs.check_name(name, noun="model")
+
+
+def check_version_number(version: object) -> int:
+    """Return a valid version number (an int from 1 to 2**31 - 1), or raise."""
+    return refs.check_version(version, noun="model")
 
 
 def check_alias(alias: object) -> str:
     """Return a valid alias, or raise naming the rule (``latest`` is reserved)."""
-    if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == LATEST:
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or alias == LATEST:
         raise InvalidArgumentError(
             f"Alias {alias!r} is not valid: use 1-64 lowercase letters, digits, '_' or '-', "
             f"starting with a letter (e.g. '{CHAMPION}'); {LATEST!r} is reserved for the "
@@ -54,25 +59,13 @@ def parse_model_ref(ref: object) -> ModelRef:
     Raises:
         InvalidArgumentError: A malformed reference (the message shows the accepted forms).
     """
-    if not isinstance(ref, str):
-        raise InvalidArgumentError(
-            f"A model reference is text like 'credit-default@3' or 'credit-default@champion'; "
-            f"got {ref!r}."
-        )
-    name, sep, tail = ref.partition("@")
-    check_model_name(name)
-    if not sep or tail == LATEST:
-        return ModelRef(name)
-    if tail.lstrip("-").isdigit():
-        if int(tail) < 1:
-            raise InvalidArgumentError(
-                f"Model reference {ref!r} has version {tail}: versions start at 1."
-            )
-        return ModelRef(name, version=int(tail))
+    parsed = refs.parse_ref(ref, noun="model")
+    if parsed.tag is None:
+        return ModelRef(parsed.name, version=parsed.version)
     try:
-        return ModelRef(name, alias=check_alias(tail))
+        return ModelRef(parsed.name, alias=check_alias(parsed.tag))
     except InvalidArgumentError:
         raise InvalidArgumentError(
             f"Model reference {ref!r} is not 'name@version', 'name@alias' or 'name@latest' "
-            f"(e.g. '{name}@3' or '{name}@{CHAMPION}')."
+            f"(e.g. '{parsed.name}@3' or '{parsed.name}@{CHAMPION}')."
         ) from None

@@ -9,6 +9,8 @@ deserializes anything, trusting only the types the loader trusts (skops).
 from __future__ import annotations
 
 import importlib.util
+import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,22 +20,22 @@ from loopml.core.entities import (
     AliasMove,
     ApprovalStatus,
     DatasetVersion,
-    Event,
     ModelManifest,
     ModelVersion,
     RegisteredModel,
 )
 from loopml.core.errors import (
-    ApprovalRequiredError,
     InvalidArgumentError,
     NotFoundError,
+    UnapprovedVersionWarning,
     UntrustedTypesError,
     did_you_mean,
 )
-from loopml.core.ids import RunId, new_event_id
+from loopml.core.ids import RunId
 from loopml.core.settings import current_user
 from loopml.data.service import DatasetService
 from loopml.registry import aliases as alias_log
+from loopml.registry.changes import ChangeRules
 from loopml.registry.flavors import get_flavor
 from loopml.registry.lineage import Lineage, build_lineage
 from loopml.registry.loaded import PREDICTORS, Loaded, LoadedModel, Runtime, RuntimeChoice
@@ -42,10 +44,14 @@ from loopml.registry.refs import (
     CHAMPION,
     check_alias,
     check_model_name,
+    check_version_number,
     parse_model_ref,
 )
 from loopml.registry.registration import RegisterOptions, register_model
 from loopml.store.backend import Backend
+
+#: Says which version a bare model name resolved to (INFO; the CLI prints it).
+_log = logging.getLogger("loopml.registry")
 
 
 class ModelRegistry:
@@ -112,7 +118,25 @@ class ModelRegistry:
 
     def get(self, ref: str) -> ModelVersion:
         """Return the version named by ``name@3``, ``name@<alias>``, ``name@latest`` or
-        ``name``."""
+        ``name``.
+
+        A bare ``name`` means the latest version, as ``name@latest`` does. When that version
+        is not approved while the model has a champion, an :class:`UnapprovedVersionWarning`
+        names both (Python shows each message once; the CLI prints it as a ``warning:``
+        line): say ``name@champion``, or ``name@latest`` to mean the latest on purpose.
+        Otherwise the version it resolved to is logged at INFO on ``loopml.registry`` (the CLI
+        prints it as a ``note:`` line).
+
+        Raises:
+            InvalidArgumentError: A malformed reference.
+            NotFoundError: No such model, version or alias.
+        """
+        version = self._resolve(ref)
+        if isinstance(ref, str) and "@" not in ref and not self._warn_if_unapproved(version):
+            _log.info("%r resolved to %s, its latest version.", ref, version.ref)
+        return version
+
+    def _resolve(self, ref: str) -> ModelVersion:
         parsed = parse_model_ref(ref)
         if parsed.version is not None:
             return self.store.get_version(parsed.name, parsed.version)
@@ -129,6 +153,25 @@ class ModelRegistry:
             return self.store.get_version(parsed.name, aliases[parsed.alias])
         return self.store.list_versions(parsed.name)[-1]
 
+    def _warn_if_unapproved(self, latest: ModelVersion) -> bool:
+        """Warn when a bare name's latest version is unapproved while a champion exists;
+        return whether it warned."""
+        if latest.approval is ApprovalStatus.APPROVED:
+            return False
+        champion = self.store.get_aliases(latest.name).get(CHAMPION)
+        if champion is None or champion == latest.version:
+            return False
+        name = latest.name
+        warnings.warn(
+            f"{name!r} resolved to {latest.ref}, its latest version, which is "
+            f"{latest.approval.value} while {name}@{CHAMPION} is version {champion}. Name the "
+            f"version you mean: '{name}@{CHAMPION}' for the approved one, or '{name}@latest' "
+            "to use the latest on purpose.",
+            UnapprovedVersionWarning,
+            stacklevel=3,
+        )
+        return True
+
     def list_models(self) -> list[RegisteredModel]:
         """Return every registered model."""
         return self.store.list_models()
@@ -144,13 +187,23 @@ class ModelRegistry:
 
     def manifest(self, ref: str | ModelVersion) -> ModelManifest:
         """Return a version's package manifest (verified against its digest)."""
-        version = ref if isinstance(ref, ModelVersion) else self.get(ref)
+        version = ref if isinstance(ref, ModelVersion) else self._resolve(ref)
         return read_manifest(self.backend.artifacts, version.manifest_digest, ref=version.ref)
 
-    # -- aliases -----------------------------------------------------------------------------
+    # -- aliases and reviews: each decided in one change of the model (see changes.py) -------
+
+    def _rules(self) -> ChangeRules:
+        return ChangeRules(
+            actor=self.actor,
+            clock=self._clock,
+            allow_unapproved_champion=self.backend.settings.allow_unapproved_champion,
+        )
 
     def set_alias(self, name: str, alias: str, version: int, *, reason: str = "") -> AliasMove:
         """Point ``alias`` at ``name@version`` (recorded as an event with who and why).
+
+        The approval is checked in the same transaction as the move, under the model's lock,
+        so a concurrent review cannot slip in between.
 
         Raises:
             NotFoundError: The version does not exist.
@@ -159,35 +212,34 @@ class ModelRegistry:
         """
         check_model_name(name)
         check_alias(alias)
-        target = self.store.get_version(name, _version_number(version))
-        self._check_approved(target, alias)
-        return self._move(name, alias, target.version, reason=reason, rollback=False)
+        number = check_version_number(version)
+        rules = self._rules()
+        return self.store.change(name, lambda c: rules.set_alias(c, alias, number, reason))
 
     def remove_alias(self, name: str, alias: str, *, reason: str = "") -> AliasMove:
         """Remove an alias (recorded as an event). Raises NotFoundError."""
         check_model_name(name)
         check_alias(alias)
         self.store.list_versions(name)
-        return self._move(name, alias, None, reason=reason, rollback=False)
+        rules = self._rules()
+        return self.store.change(name, lambda c: rules.remove_alias(c, alias, reason))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
-        """Return the moves of a model's aliases (or of one alias), oldest first."""
+        """Return the moves of a model's aliases (or of one alias) in the order they were
+        committed, oldest first."""
         check_model_name(name)
-        events = self.backend.events.list_events(
-            subject=alias_log.subject_of(name), kind=alias_log.ALIAS_MOVED
-        )
-        return alias_log.moves_from_events(name, events, alias)
+        return alias_log.moves_from_events(name, self.store.history(name), alias)
 
     def rollback(self, name: str, *, reason: str, alias: str = CHAMPION) -> AliasMove:
         """Move ``alias`` back to the version it held before its current one; rolling back
-        again walks further back.
+        again walks further back. The history is read, and the target checked, in the
+        transaction of the move.
 
         Raises:
             InvalidArgumentError: No reason given.
             ConflictError: The alias has no earlier version to return to.
+            ApprovalRequiredError: Rolling ``champion`` back to a version no longer approved.
         """
-        from loopml.core.errors import ConflictError
-
         check_model_name(name)
         check_alias(alias)
         if not isinstance(reason, str) or not reason.strip():
@@ -195,58 +247,9 @@ class ModelRegistry:
                 f"A rollback of {name}@{alias} needs a reason (who reads the audit log later "
                 "needs to know why). Pass reason='...' (CLI: --reason)."
             )
-        current, target = alias_log.rollback_target(self.alias_history(name, alias))
-        if current is None:
-            raise ConflictError(
-                f"Model {name!r} has no {alias!r} alias to roll back. Set it with `loopml "
-                f"models alias {name} {alias} VERSION`."
-            )
-        if target is None:
-            raise ConflictError(
-                f"Cannot roll back {name}@{alias}: it has held only version {current} since "
-                "it was set, so there is no earlier version to return to."
-            )
-        self._check_approved(self.store.get_version(name, target), alias)
-        return self._move(name, alias, target, reason=reason, rollback=True)
-
-    def _check_approved(self, version: ModelVersion, alias: str) -> None:
-        if alias != CHAMPION or version.approval is ApprovalStatus.APPROVED:
-            return
-        if self.backend.settings.allow_unapproved_champion:
-            return
-        raise ApprovalRequiredError(
-            f"Cannot point {version.name}@{CHAMPION} at version {version.version}: it is "
-            f"{version.approval.value}, and '{CHAMPION}' takes approved versions only. "
-            f"Approve it first (`loopml models approve {version.ref} --comment ...`), or set "
-            "LOOPML_ALLOW_UNAPPROVED_CHAMPION=true to allow it."
-        )
-
-    def _move(
-        self, name: str, alias: str, version: int | None, *, reason: str, rollback: bool
-    ) -> AliasMove:
-        at = self._clock()
-        actor = self.actor
-        built: list[Event] = []
-
-        def event(previous: int | None) -> Event:
-            built.append(
-                alias_log.alias_event(
-                    name,
-                    alias,
-                    previous,
-                    version,
-                    actor=actor,
-                    at=at,
-                    reason=reason,
-                    rollback=rollback,
-                )
-            )
-            return built[-1]
-
-        self.store.set_alias(name, alias, version, at=at, event=event)
-        return alias_log.moves_from_events(name, built[-1:])[0]
-
-    # -- review ------------------------------------------------------------------------------
+        self.store.list_versions(name)  # an unknown model says so (with "Did you mean")
+        rules = self._rules()
+        return self.store.change(name, lambda c: rules.rollback(c, alias, reason))
 
     def approve(self, ref: str, *, comment: str = "") -> ModelVersion:
         """Approve a version. A rejected version needs a comment to be approved.
@@ -254,55 +257,34 @@ class ModelRegistry:
         Raises:
             InvalidArgumentError: Approving a rejected version without a comment.
         """
-        version = self.get(ref)
-        if version.approval is ApprovalStatus.REJECTED and not comment.strip():
-            raise InvalidArgumentError(
-                f"Model {version.ref} was rejected by {version.reviewer} "
-                f"({version.review_comment!r}); approving it needs a comment that says why "
-                "the rejection no longer holds. Pass comment='...' (CLI: --comment)."
-            )
-        return self._review(version, ApprovalStatus.APPROVED, comment)
+        found, rules = self._resolve(ref), self._rules()
+        return self.store.change(found.name, lambda c: rules.approve(c, found.version, comment))
 
     def reject(self, ref: str, *, comment: str) -> ModelVersion:
         """Reject a version, saying why.
 
+        The current champion cannot be rejected (unless ``allow_unapproved_champion`` is
+        set): move champion first (``rollback`` or ``set_alias``), then reject. This is checked
+        in the transaction of the review, so a concurrent champion move cannot slip in.
+
         Raises:
             InvalidArgumentError: No comment given.
+            ConflictError: The version is the current champion.
         """
-        version = self.get(ref)
+        found = self._resolve(ref)
         if not isinstance(comment, str) or not comment.strip():
             raise InvalidArgumentError(
-                f"Rejecting {version.ref} needs a comment that says why. Pass comment='...' "
+                f"Rejecting {found.ref} needs a comment that says why. Pass comment='...' "
                 "(CLI: --comment)."
             )
-        return self._review(version, ApprovalStatus.REJECTED, comment)
-
-    def _review(self, version: ModelVersion, status: ApprovalStatus, comment: str) -> ModelVersion:
-        at, actor = self._clock(), self.actor
-        event = Event(
-            event_id=new_event_id(),
-            kind=f"model.{status.value}",
-            subject=f"model:{version.ref}",
-            actor=actor,
-            at=at,
-            reason=comment,
-            data={"from": version.approval.value, "to": status.value},
-        )
-        return self.store.set_approval(
-            version.name,
-            version.version,
-            status=status,
-            reviewer=actor,
-            comment=comment,
-            at=at,
-            event=event,
-        )
+        rules = self._rules()
+        return self.store.change(found.name, lambda c: rules.reject(c, found.version, comment))
 
     # -- lineage -----------------------------------------------------------------------------
 
     def lineage(self, ref: str) -> Lineage:
         """Return version -> run -> datasets -> commit for a version."""
-        return build_lineage(self, self.get(ref))
+        return build_lineage(self, self._resolve(ref))
 
     def models_from_dataset(self, ref: str) -> list[tuple[ModelVersion, str]]:
         """Return the model versions trained or validated on a dataset version."""
@@ -323,7 +305,9 @@ class ModelRegistry:
         original on held-out rows; see :func:`loopml.models.export_onnx`."""
         from loopml.registry.exports import export_version
 
-        return export_version(self, self.get(ref), holdout=holdout, tolerance=tolerance, rows=rows)
+        return export_version(
+            self, self._resolve(ref), holdout=holdout, tolerance=tolerance, rows=rows
+        )
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -419,9 +403,3 @@ def resolve_runtime(version: ModelVersion, runtime: str) -> Runtime:
     if version.export("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
         return "native"
     return "onnx"
-
-
-def _version_number(version: object) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidArgumentError(f"A model version is a number from 1. Got {version!r} instead.")
-    return version

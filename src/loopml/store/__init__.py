@@ -13,6 +13,7 @@ from loopml.store.protocols import (
     DatasetStore,
     EvaluationStore,
     EventStore,
+    ModelChange,
     ModelStore,
     TrackingStore,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "EvaluationStore",
     "EventStore",
     "FieldRef",
+    "ModelChange",
     "ModelStore",
     "OrderKey",
     "RunQuery",

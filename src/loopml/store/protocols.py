@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
 
 from loopml.core.entities import (
     ApprovalStatus,
@@ -27,6 +27,8 @@ from loopml.core.entities import (
 )
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.query import RunQuery
+
+T = TypeVar("T")
 
 
 class TrackingStore(Protocol):
@@ -183,21 +185,46 @@ class ModelStore(Protocol):
     def get_aliases(self, name: str) -> dict[str, int]:
         """Return a model's aliases (alias -> version)."""
 
-    def set_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int | None,
-        *,
-        at: int,
-        event: Callable[[int | None], Event],
-    ) -> int | None:
-        """Point an alias at a version (None removes it) and append ``event(previous)`` in
-        one transaction; return the previous version. Raises NotFoundError."""
+    def change(self, name: str, work: Callable[[ModelChange], T]) -> T:
+        """Run ``work`` on model ``name``'s aliases and reviews in one write transaction that
+        holds the model's lock, so changes of one model run one after the other, each seeing
+        what the previous one committed; return what ``work`` returned. ``work`` may be run
+        again when the transaction is retried, so it must only read and write through the
+        :class:`ModelChange` it gets."""
 
-    def set_approval(
+    def history(self, name: str) -> list[Event]:
+        """Return a model's alias moves and reviews (their events) in commit order."""
+
+    def add_export(
+        self, name: str, version: int, export: ModelExport, *, event: Event
+    ) -> ModelVersion:
+        """Record a checked export and its event in one transaction. Raises NotFoundError."""
+
+
+class ModelChange(Protocol):
+    """One model's aliases and reviews inside the write transaction of
+    :meth:`ModelStore.change`: what is read here stays true until the transaction commits."""
+
+    @property
+    def name(self) -> str:
+        """The model."""
+
+    def version(self, number: int) -> ModelVersion:
+        """Return one version. Raises NotFoundError (naming the versions that exist)."""
+
+    def aliases(self) -> dict[str, int]:
+        """Return the model's aliases (alias -> version)."""
+
+    def history(self) -> list[Event]:
+        """Return the model's alias moves and reviews (their events) in commit order."""
+
+    def move_alias(self, alias: str, version: int | None, event: Event) -> None:
+        """Point ``alias`` at ``version`` (None removes it) and append ``event`` to the
+        model's history. Raises NotFoundError for a missing version, or removing a missing
+        alias."""
+
+    def review(
         self,
-        name: str,
         version: int,
         *,
         status: ApprovalStatus,
@@ -206,12 +233,8 @@ class ModelStore(Protocol):
         at: int,
         event: Event,
     ) -> ModelVersion:
-        """Record a review and its event in one transaction. Raises NotFoundError."""
-
-    def add_export(
-        self, name: str, version: int, export: ModelExport, *, event: Event
-    ) -> ModelVersion:
-        """Record a checked export and its event in one transaction. Raises NotFoundError."""
+        """Record a review of a version and append ``event`` to the model's history; return
+        the reviewed version. Raises NotFoundError."""
 
 
 class EvaluationStore(Protocol):

@@ -18,7 +18,7 @@ MAX_ARTIFACT_PATH_LENGTH = 1000
 INT64_MAX = 2**63 - 1
 
 KeyKind = Literal["metric", "param", "tag"]
-_KEY = re.compile(r"^[\w\-./: ]+$")
+_KEY = re.compile(r"[\w\-./: ]+")
 _KEY_CHARS = "letters, digits, spaces and _ - . / :"
 _NOT_STORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
@@ -43,9 +43,9 @@ def check_key(kind: KeyKind, key: Any) -> str:
             f"{label} {key[:40]!r}... is {len(key)} characters long; the limit is "
             f"{MAX_KEY_LENGTH}. Use a shorter key and put long text in a tag value."
         )
-    if not _KEY.match(key) or key != key.strip():
+    if not _KEY.fullmatch(key) or key != key.strip():
         bad = sorted(
-            {c for c in key if not _KEY.match(c)} | ({" "} if key != key.strip() else set())
+            {c for c in key if not _KEY.fullmatch(c)} | ({" "} if key != key.strip() else set())
         )
         shown = ", ".join(repr(c) for c in bad)
         raise InvalidArgumentError(

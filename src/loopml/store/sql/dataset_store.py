@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from loopml.core.entities import DatasetVersion, Event
 from loopml.core.errors import InvalidArgumentError, NotFoundError
 from loopml.core.ids import RunId
+from loopml.core.refs import parse_ref as parse_name_ref
 from loopml.store.sql import mapper
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.event_store import insert_event
@@ -42,13 +43,13 @@ def parse_ref(ref: str) -> tuple[str, int]:
     Raises:
         InvalidArgumentError: The ref is not ``name@version`` with a positive version.
     """
-    name, sep, number = ref.rpartition("@")
-    if not sep or not name or not number.isdigit() or int(number) < 1:
+    parsed = parse_name_ref(ref, noun="dataset")
+    if parsed.version is None:
         raise InvalidArgumentError(
             f"The dataset ref {ref!r} is not of the form 'name@version' with a version of 1 "
             "or more. Write it like 'credit@3'."
         )
-    return name, int(number)
+    return parsed.name, parsed.version
 
 
 class SqlDatasetStore:

@@ -11,6 +11,11 @@ with ``database is locked`` when a read lock cannot be upgraded; reads keep ``BE
 (deferred). Planner statistics are refreshed on open when the data has grown
 (:meth:`StoreEngine.refresh_statistics`).
 
+:meth:`StoreEngine.lock` serializes the write transactions that change one named thing (the
+aliases and reviews of one model): on SQLite every write transaction already holds the
+database's write lock from its first statement; on PostgreSQL it takes a transaction-scoped
+advisory lock on the name.
+
 Database errors that a user can act on (a folder that cannot be written, a server that cannot
 be reached) become :class:`~loopml.core.errors.PermissionDeniedError` or
 :class:`~loopml.core.errors.StoreError` with the place and the fix, never a raw traceback.
@@ -18,8 +23,10 @@ be reached) become :class:`~loopml.core.errors.PermissionDeniedError` or
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
+import re
 import sqlite3
 import time
 import weakref
@@ -52,6 +59,8 @@ _PG_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _SQLITE_RETRYABLE = ("database is locked", "database is busy", "database table is locked")
 _SQLITE_READONLY = ("readonly database", "unable to open database", "disk i/o error")
 _FIX = "make it writable or set LOOPML_HOME / LOOPML_DB_URL to another place"
+#: The password of a URL that does not parse, hidden before the URL is shown.
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
 
 
 def normalize_url(url: str) -> sa.URL:
@@ -62,10 +71,12 @@ def normalize_url(url: str) -> sa.URL:
     """
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError, TypeError) as exc:  # ValueError: a bad port
+        shown = _URL_PASSWORD.sub(r"\1***@", url) if isinstance(url, str) else repr(url)
         raise StoreError(
-            f"The metadata store URL {url!r} is not a valid database URL. Use "
-            "'sqlite:///path/to/loopml.db' or 'postgresql://user@host:5432/dbname'."
+            f"The metadata store URL {shown!r} is not a valid database URL ({exc}). Use "
+            "'sqlite:///path/to/loopml.db' or 'postgresql://user@host:5432/dbname' "
+            "(LOOPML_DB_URL)."
         ) from None
     if parsed.drivername in {"postgres", "postgresql"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -177,6 +188,18 @@ def create_engine(url: sa.URL) -> sa.Engine:
             f"{exc.name!r}, which is not installed. Install the PostgreSQL driver with "
             "`pip install 'loopml[postgres]'` and use a 'postgresql://' URL (psycopg 3)."
         ) from None
+
+
+def lock_key(scope: str, name: str) -> tuple[int, int]:
+    """The two signed 32-bit keys of the advisory lock on ``name`` in ``scope`` (a stable hash:
+    every process computes the same keys; two names that share keys only wait for each other)."""
+
+    def key(text: str) -> int:
+        return int.from_bytes(
+            hashlib.blake2b(text.encode(), digest_size=4).digest(), "big", signed=True
+        )
+
+    return key(f"loopml.{scope}"), key(name)
 
 
 def _is_environmental(exc: sa.exc.DBAPIError) -> bool:
@@ -309,6 +332,23 @@ class StoreEngine:
                     raise self.translate(exc) from None
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def lock(self, conn: sa.Connection, scope: str, name: str) -> None:
+        """Hold a lock on ``name`` (in ``scope``, e.g. ``model``) until ``conn``'s write
+        transaction ends, so that write transactions that change the same thing run one after
+        the other and each reads what the one before committed.
+
+        On SQLite a write transaction (:meth:`write`) holds the database's write lock from
+        ``BEGIN IMMEDIATE`` on, so there is nothing more to take. On PostgreSQL this takes a
+        transaction-scoped advisory lock (``pg_advisory_xact_lock``), which needs no row to
+        exist yet (a first insert is serialized too) and is released at commit or rollback.
+        """
+        if self.dialect != "postgresql":
+            return
+        space, key = lock_key(scope, name)
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": key}
+        )
 
     def refresh_statistics(self) -> bool:
         """Keep SQLite's query-planner statistics in step with the data (PostgreSQL's

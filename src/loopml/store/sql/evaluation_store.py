@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from loopml.core.entities import EvaluationRecord, Event
 from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.core.refs import parse_ref
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.event_store import insert_event
 from loopml.store.sql.tables import evaluations, model_versions
@@ -36,15 +37,15 @@ _COLUMNS = (
 
 
 def _row(record: EvaluationRecord) -> dict[str, object]:
-    name, _, version = record.model.rpartition("@")
-    if not name or not version.isdigit():
+    parsed = parse_ref(record.model, noun="model")
+    if parsed.version is None:
         raise InvalidArgumentError(
             f"An evaluation record names its model as 'name@version'; got {record.model!r}."
         )
     return {
         "evaluation_id": record.evaluation_id,
-        "name": name,
-        "version": int(version),
+        "name": parsed.name,
+        "version": parsed.version,
         "baseline": record.baseline,
         "task": record.task,
         "datasets_json": orjson.dumps(list(record.datasets)).decode(),

@@ -7,6 +7,13 @@ that loses the race retries with the next number. A version, its dataset links a
 ``model.registered`` event are written together or not at all; so are an alias move, an
 approval or an export and their events.
 
+Alias moves and reviews change a model through :meth:`SqlModelStore.change`: one write
+transaction that first takes the model's lock (:meth:`StoreEngine.lock`), so the service's
+rules (champion takes approved versions, the current champion cannot be rejected, where a
+rollback returns to) are decided on what is committed and stay true until the change commits.
+Each change's event is numbered in ``model_log`` under that lock, which is the order of the
+history: commit order, whatever the clocks said.
+
 The store enforces integrity only (unknown runs, datasets, versions); naming rules, approval
 rules and alias history live above it, in the registry service.
 """
@@ -15,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -28,15 +35,18 @@ from loopml.core.entities import (
 )
 from loopml.core.errors import NotFoundError
 from loopml.core.ids import RunId
+from loopml.store.protocols import ModelChange
 from loopml.store.sql import mapper
 from loopml.store.sql.dataset_store import parse_ref, run_exists
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.event_store import insert_event
 from loopml.store.sql.tables import (
     dataset_versions,
+    events,
     model_aliases,
     model_exports,
     model_inputs,
+    model_log,
     model_versions,
 )
 from loopml.store.sql.versioned import VersionedNames
@@ -49,6 +59,9 @@ _mv = model_versions.c
 _mi = model_inputs.c
 _ma = model_aliases.c
 _mx = model_exports.c
+_ml = model_log.c
+
+T = TypeVar("T")
 
 
 class SqlModelStore:
@@ -221,88 +234,26 @@ class SqlModelStore:
         with self._db.read() as conn:
             return {alias: int(version) for alias, version in conn.execute(statement)}
 
-    def set_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int | None,
-        *,
-        at: int,
-        event: Callable[[int | None], Event],
-    ) -> int | None:
-        """Point ``alias`` at ``version`` (None removes it) and append the event that
-        ``event(previous_version)`` builds, in one transaction.
+    def change(self, name: str, work: Callable[[ModelChange], T]) -> T:
+        """Run ``work`` on model ``name``'s aliases and reviews in one write transaction that
+        holds the model's lock; see :meth:`~loopml.store.protocols.ModelStore.change`.
 
         Returns:
-            The version the alias pointed at before (None when it was new).
-
-        Raises:
-            NotFoundError: ``name@version`` does not exist, or (removing) the alias does
-                not exist.
+            What ``work`` returned.
         """
 
-        def work(conn: sa.Connection) -> int | None:
-            before = conn.execute(
-                sa.select(_ma.version).where(_ma.name == name, _ma.alias == alias)
-            ).scalar()
-            previous = None if before is None else int(before)
-            if version is None:
-                if previous is None:
-                    raise NotFoundError(
-                        f"Model {name!r} has no alias {alias!r}; its aliases are "
-                        f"{sorted(self._aliases(conn, name))}."
-                    )
-                conn.execute(model_aliases.delete().where(_ma.name == name, _ma.alias == alias))
-            else:
-                self._require(conn, name, version)
-                if previous is None:
-                    conn.execute(
-                        model_aliases.insert(),
-                        {"name": name, "alias": alias, "version": version, "updated_at": at},
-                    )
-                else:
-                    conn.execute(
-                        model_aliases.update()
-                        .where(_ma.name == name, _ma.alias == alias)
-                        .values(version=version, updated_at=at)
-                    )
-            insert_event(conn, event(previous))
-            return previous
+        def run(conn: sa.Connection) -> T:
+            self._db.lock(conn, "model", name)
+            return work(_SqlModelChange(self, conn, name))
 
-        return self._db.write(work)
+        return self._db.write(run)
 
-    # -- review and exports ------------------------------------------------------------------
+    def history(self, name: str) -> list[Event]:
+        """Return a model's alias moves and reviews (their events) in commit order."""
+        with self._db.read() as conn:
+            return _history(conn, name)
 
-    def set_approval(
-        self,
-        name: str,
-        version: int,
-        *,
-        status: ApprovalStatus,
-        reviewer: str,
-        comment: str,
-        at: int,
-        event: Event,
-    ) -> ModelVersion:
-        """Record a review of a version and its event in one transaction.
-
-        Raises:
-            NotFoundError: The version does not exist.
-        """
-
-        def work(conn: sa.Connection) -> ModelVersion:
-            self._require(conn, name, version)
-            conn.execute(
-                model_versions.update()
-                .where(_mv.name == name, _mv.version == version)
-                .values(
-                    approval=status.value, reviewer=reviewer, review_comment=comment, reviewed_at=at
-                )
-            )
-            insert_event(conn, event)
-            return self._get(conn, name, version)
-
-        return self._db.write(work)
+    # -- exports -----------------------------------------------------------------------------
 
     def add_export(
         self, name: str, version: int, export: ModelExport, *, event: Event
@@ -383,6 +334,99 @@ class SqlModelStore:
             for row in rows
         ]
 
-    @staticmethod
-    def _aliases(conn: sa.Connection, name: str) -> list[str]:
-        return list(conn.execute(sa.select(_ma.alias).where(_ma.name == name)).scalars())
+
+def _history(conn: sa.Connection, name: str) -> list[Event]:
+    statement = (
+        sa.select(*mapper.EVENT_COLUMNS)
+        .select_from(model_log.join(events, events.c.event_id == _ml.event_id))
+        .where(_ml.name == name)
+        .order_by(_ml.seq)
+    )
+    return [mapper.event_from_row(row) for row in conn.execute(statement)]
+
+
+class _SqlModelChange:
+    """:class:`~loopml.store.protocols.ModelChange` on one connection, inside the write
+    transaction of :meth:`SqlModelStore.change` (which holds the model's lock)."""
+
+    def __init__(self, store: SqlModelStore, conn: sa.Connection, name: str) -> None:
+        self._store = store
+        self._conn = conn
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """The model."""
+        return self._name
+
+    def version(self, number: int) -> ModelVersion:
+        """Return one version. Raises NotFoundError (naming the versions that exist)."""
+        return self._store._get(self._conn, self._name, number)
+
+    def aliases(self) -> dict[str, int]:
+        """Return the model's aliases (alias -> version)."""
+        statement = sa.select(_ma.alias, _ma.version).where(_ma.name == self._name)
+        return {alias: int(number) for alias, number in self._conn.execute(statement)}
+
+    def history(self) -> list[Event]:
+        """Return the model's alias moves and reviews (their events) in commit order."""
+        return _history(self._conn, self._name)
+
+    def move_alias(self, alias: str, version: int | None, event: Event) -> None:
+        """Point ``alias`` at ``version`` (None removes it) and append ``event``.
+
+        Raises:
+            NotFoundError: ``name@version`` does not exist, or (removing) the alias does not.
+        """
+        conn, name = self._conn, self._name
+        where = (_ma.name == name, _ma.alias == alias)
+        exists = conn.execute(sa.select(_ma.version).where(*where)).first() is not None
+        if version is None:
+            if not exists:
+                raise NotFoundError(
+                    f"Model {name!r} has no alias {alias!r}; its aliases are "
+                    f"{sorted(self.aliases())}."
+                )
+            conn.execute(model_aliases.delete().where(*where))
+        else:
+            self._store._require(conn, name, version)
+            values = {"version": version, "updated_at": event.at}
+            if exists:
+                conn.execute(model_aliases.update().where(*where).values(**values))
+            else:
+                conn.execute(model_aliases.insert(), {"name": name, "alias": alias, **values})
+        self._append(event)
+
+    def review(
+        self,
+        version: int,
+        *,
+        status: ApprovalStatus,
+        reviewer: str,
+        comment: str,
+        at: int,
+        event: Event,
+    ) -> ModelVersion:
+        """Record a review of a version and append ``event``. Raises NotFoundError."""
+        conn, name = self._conn, self._name
+        self._store._require(conn, name, version)
+        conn.execute(
+            model_versions.update()
+            .where(_mv.name == name, _mv.version == version)
+            .values(
+                approval=status.value, reviewer=reviewer, review_comment=comment, reviewed_at=at
+            )
+        )
+        self._append(event)
+        return self._store._get(conn, name, version)
+
+    def _append(self, event: Event) -> None:
+        """Write the event and number it next in the model's history (under the lock)."""
+        insert_event(self._conn, event)
+        last = self._conn.execute(
+            sa.select(sa.func.max(_ml.seq)).where(_ml.name == self._name)
+        ).scalar()
+        self._conn.execute(
+            model_log.insert(),
+            {"name": self._name, "seq": int(last or 0) + 1, "event_id": event.event_id},
+        )

@@ -31,6 +31,10 @@ Conventions:
   ``model_inputs`` links a version to the dataset versions it was trained and validated on
   (indexed by dataset, for "which models came from this data"); ``model_aliases`` holds where
   each alias points now (its moves are events); ``model_exports`` the checked ONNX copies.
+- ``model_log`` orders the changes of each model, its alias moves and reviews, by ``seq``:
+  numbered per model in the write transaction that holds the model's lock, so in commit order
+  (neither the time of an event nor ``events.seq``, a PostgreSQL sequence taken before the
+  lock, is). The change itself is its event, joined by ``event_id``.
 - ``evaluations`` indexes evaluations of model versions; the full result is a JSON document in
   the artifact store (``digest``), the row keeps a summary for listings.
 """
@@ -325,6 +329,15 @@ model_aliases = sa.Table(
         ["name", "version"],
         ["model_versions.name", "model_versions.version"],
     ),
+    sqlite_with_rowid=False,
+)
+
+model_log = sa.Table(
+    "model_log",
+    metadata,
+    sa.Column("name", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True),
+    sa.Column("event_id", _text(ID_LENGTH), sa.ForeignKey("events.event_id"), nullable=False),
     sqlite_with_rowid=False,
 )
 
