@@ -33,10 +33,10 @@ def test_a_home_that_cannot_be_created(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     env = {"LOOPML_HOME": str(blocker / ".loopml")}
-    done = _loopml(env, "runs", "list")
-    assert done.returncode == 1
+    done = _loopml(env, "runs", "list")  # a read: it says there is no store, and tries nothing
+    assert done.returncode == 3
     assert "Traceback" not in done.stderr
-    assert str(blocker) in done.stderr and "LOOPML_HOME" in done.stderr
+    assert f"No loopml store at {blocker / '.loopml'} (LOOPML_HOME)" in done.stderr
     with pytest.raises(PermissionDeniedError, match="LOOPML_HOME"):
         loopml.LoopmlClient(home=blocker / ".loopml")
 

@@ -30,7 +30,10 @@ def test_a_block_that_succeeds_finishes_the_run(store_env: dict[str, str]) -> No
 
 
 def test_a_block_that_raises_fails_the_run_with_the_error(store_env: dict[str, str]) -> None:
-    with pytest.raises(ZeroDivisionError), loopml.start_run(experiment="exp") as run:
+    with (
+        pytest.raises(ZeroDivisionError, match="division by zero"),
+        loopml.start_run(experiment="exp") as run,
+    ):
         loopml.log_metric("before", 1.0)
         _ = 1 / 0
     stored = loopml.get_run(run.run_id)
@@ -41,8 +44,11 @@ def test_a_block_that_raises_fails_the_run_with_the_error(store_env: dict[str, s
 
 
 def test_ctrl_c_kills_the_run(store_env: dict[str, str]) -> None:
-    with pytest.raises(KeyboardInterrupt), loopml.start_run(experiment="exp") as run:
-        raise KeyboardInterrupt
+    with (
+        pytest.raises(KeyboardInterrupt, match="^stop$"),
+        loopml.start_run(experiment="exp") as run,
+    ):
+        raise KeyboardInterrupt("stop")
     assert loopml.get_run(run.run_id).status is RunStatus.KILLED
 
 
@@ -53,6 +59,36 @@ def test_runs_nest_and_unwind(store_env: dict[str, str]) -> None:
         assert loopml.active_run() is parent
     assert loopml.get_run(child.run_id).parent_run_id == parent.run_id
     assert loopml.get_run(parent.run_id).parent_run_id is None
+
+
+def test_a_nested_run_lands_in_its_parents_experiment(store_env: dict[str, str]) -> None:
+    with loopml.start_run(experiment="churn") as parent:
+        with loopml.start_run(name="fold-1") as child:  # no experiment given
+            pass
+        with loopml.start_run("other", name="elsewhere") as explicit:  # given: it wins
+            pass
+    stored = loopml.get_run(child.run_id)
+    assert stored.experiment_id == loopml.get_run(parent.run_id).experiment_id
+    assert loopml.get_run(explicit.run_id).parent_run_id == parent.run_id
+    children = loopml.search_runs(
+        "churn", filter=f"parent_run_id = '{parent.run_id}'", output="runs"
+    )
+    assert [r.name for r in children] == ["fold-1"]
+    assert [e.name for e in loopml.LoopmlClient().list_experiments()] == ["churn", "other"]
+
+
+def test_a_deleted_run_can_be_restored(store_env: dict[str, str]) -> None:
+    client = loopml.LoopmlClient()
+    with client.start_run("exp") as run:
+        run.log_metric("m", 1.0)
+    client.delete_run(run.run_id)
+    assert client.search_runs("exp", output="runs") == []
+    restored = client.restore_run(run.run_id)
+    assert restored.deleted is False and restored.metrics == {"m": 1.0}
+    assert [r.run_id for r in client.search_runs("exp", output="runs")] == [run.run_id]
+    client.delete_run(run.run_id, purge=True)
+    with pytest.raises(NotFoundError, match="does not exist"):
+        client.restore_run(run.run_id)
 
 
 def test_resume_by_id(store_env: dict[str, str]) -> None:

@@ -284,7 +284,7 @@ def test_object_fs_seam_operations(backend: Backend, tmp_path: Path) -> None:
     assert backend.objects() == ["objects/a/d"]
     with pytest.raises(NotFoundError, match=r"No object 'objects/a/b' in the artifact store"):
         fs.read_bytes("objects/a/b")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r"No object 'objects/a/b' in the artifact store"):
         fs.open_read("objects/a/b")
     assert fs.probe() is None
     assert backend.temp_files() == []
@@ -372,7 +372,7 @@ def test_changed_or_truncated_object_fails_verification(
     location = backend.location(backend.object_key(blob.digest))
     backend.corrupt(blob.digest, how)
     dest = tmp_path / "out" / "model.bin"
-    with pytest.raises(ArtifactIntegrityError) as info:
+    with pytest.raises(ArtifactIntegrityError, match=blob.digest) as info:
         _read(backend.store, method, blob.digest, dest)
     message = str(info.value)
     assert blob.digest in message
@@ -391,7 +391,7 @@ def test_relogging_after_an_integrity_error_stores_a_good_copy(
     data = os.urandom(50_000)
     blob = backend.store.put_bytes(data)
     backend.corrupt(blob.digest, "flip")
-    with pytest.raises(ArtifactIntegrityError):
+    with pytest.raises(ArtifactIntegrityError, match="does not match its digest"):
         _read(backend.store, method, blob.digest, tmp_path / "x.bin")
     assert not backend.store.exists(blob.digest)  # moved to quarantine/
     assert len(backend.files("quarantine")) == 1
@@ -414,7 +414,7 @@ def test_get_file_leaves_an_existing_destination_untouched_on_failure(
     dest.parent.mkdir()
     dest.write_bytes(b"previous model")
     backend.corrupt(blob.digest, "flip")
-    with pytest.raises(ArtifactIntegrityError):
+    with pytest.raises(ArtifactIntegrityError, match="does not match its digest"):
         backend.store.get_file(blob.digest, dest)
     assert dest.read_bytes() == b"previous model"
     assert os.listdir(dest.parent) == ["model.bin"]
@@ -428,7 +428,7 @@ def test_open_raises_only_when_the_end_is_reached(backend: Backend) -> None:
         assert len(stream.read(1000)) == 1000
         with pytest.raises(ArtifactIntegrityError, match=blob.digest):
             stream.read()
-        with pytest.raises(ArtifactIntegrityError):  # and keeps raising
+        with pytest.raises(ArtifactIntegrityError, match=blob.digest):  # and keeps raising
             stream.read(1)
 
 
@@ -563,7 +563,7 @@ def test_local_root_under_a_regular_file_is_permission_denied(tmp_path: Path) ->
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file")
     root = blocker / "artifacts"
-    with pytest.raises(PermissionDeniedError) as info:
+    with pytest.raises(PermissionDeniedError, match="is a file, not a folder") as info:
         open_artifact_store(str(root))
     message = str(info.value)
     assert str(root) in message

@@ -135,7 +135,7 @@ def test_purge_removes_everything_logged_on_the_run(store: TrackingStore) -> Non
     store.log_metrics([(run.run_id, point("m", 2.0, 1))])
     store.add_artifacts(run.run_id, [ArtifactEntry("model.pkl", "a" * 64, 3)])
     store.purge_run(run.run_id)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="does not exist .*has been purged"):
         store.get_run(run.run_id)
     # A new run under the same id starts empty: nothing of the old one survived the purge.
     store.create_run(Run(run.run_id, exp.experiment_id, "again", RunStatus.RUNNING, 1))
@@ -437,7 +437,7 @@ def test_bad_comparisons_are_refused(store: TrackingStore, world: World) -> None
         c("attributes.start_time", "=", "x"),
         c("metrics.auc", "=", NAN),
     ):
-        with pytest.raises(InvalidArgumentError):
+        with pytest.raises(InvalidArgumentError, match=r"does not fit the field|NaN"):
             search(store, world, where)
 
 

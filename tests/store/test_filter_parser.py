@@ -280,7 +280,7 @@ def test_invalid_filter_points_at_the_token(text: str, match: str, position: int
 
 
 def test_error_message_repeats_the_filter_with_a_caret() -> None:
-    with pytest.raises(FilterSyntaxError) as info:
+    with pytest.raises(FilterSyntaxError, match="Expected a comparison operator") as info:
         parse_filter_expr("metrics.auc equals 0.8")
     lines = str(info.value).splitlines()
     assert lines[1] == "  metrics.auc equals 0.8"
@@ -288,7 +288,7 @@ def test_error_message_repeats_the_filter_with_a_caret() -> None:
 
 
 def test_filter_syntax_error_is_an_invalid_argument_and_a_value_error() -> None:
-    with pytest.raises(InvalidArgumentError):
+    with pytest.raises(InvalidArgumentError, match="Expected a value"):
         parse_filter_expr("metrics.auc >")
     with pytest.raises(ValueError, match="Expected a value"):
         parse_filter_expr("metrics.auc >")

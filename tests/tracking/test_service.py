@@ -144,7 +144,7 @@ def test_search_errors_point_at_the_problem(service: TrackingService) -> None:
     service.create_run(experiment="churn")
     with pytest.raises(NotFoundError, match="No experiment named 'chrun'. Did you mean 'churn'"):
         service.search_runs("chrun")
-    with pytest.raises(FilterSyntaxError) as info:
+    with pytest.raises(FilterSyntaxError, match="Expected a value") as info:
         service.search_runs("churn", filter="metrics.auc >> 0.8")
     assert "^" in str(info.value)
     with pytest.raises(InvalidArgumentError, match="limit must be"):
@@ -237,7 +237,7 @@ def test_delete_hides_and_purge_removes(service: TrackingService) -> None:
     assert [r.run_id for r in service.search_runs("exp")] == [keep.run_id]
     assert len(service.search_runs("exp", include_deleted=True)) == 2
     service.delete_run(gone.run_id, purge=True)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=f"Run '{gone.run_id}' does not exist"):
         service.get_run(gone.run_id)
 
 

@@ -36,7 +36,8 @@ app.command("predict")(serving.predict_command)
 app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
 
-#: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found.
+#: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
+#: model... or the store itself: a read outside any project creates nothing).
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
 
 
@@ -70,19 +71,26 @@ def main(argv: list[str] | None = None) -> int:
 
     loopml's warnings (:class:`~loopml.core.errors.LoopmlWarning`) are printed on stderr as
     ``warning: ...`` lines, and the registry's notes (which version a bare model name resolved
-    to) as ``note: ...`` lines, each once per command.
+    to) as ``note: ...`` lines, each once per command. After the command's output (or its
+    error), stderr says which store it used when that is not ``.loopml/`` of the working
+    folder (see :mod:`loopml.cli.state`).
     """
     err = Console(stderr=True, soft_wrap=True)
+    state.reset()
     notes = _Notes(err)
     registry_log = logging.getLogger("loopml.registry")
     level = registry_log.level
     registry_log.addHandler(notes)
     registry_log.setLevel(logging.INFO)
     try:
-        return _with_warnings(argv, err)
+        code = _with_warnings(argv, err)
     finally:
         registry_log.removeHandler(notes)
         registry_log.setLevel(level)
+    note = state.store_note()
+    if note is not None:
+        err.print(f"[dim]{escape(note)}[/]", highlight=False)
+    return code
 
 
 class _Notes(logging.Handler):

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from loopml.cli.render import number, when
+from loopml.cli.render import number, size, when
 from loopml.cli.state import state
 from loopml.core.entities import DatasetVersion, ValidationReport
 from loopml.core.errors import NotFoundError
@@ -20,15 +20,6 @@ console = Console()
 
 #: Exit code of `loopml data validate` when the batch has errors.
 EXIT_INVALID = 1
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 @app.command("register")
@@ -50,7 +41,7 @@ def register(
     verb = "Already registered as" if version.ref in before else "Registered"
     console.print(
         f"{verb} [bold]{version.ref}[/]: {version.rows:,} rows, "
-        f"{len(version.schema.columns)} columns, {_size(version.size_bytes)}, "
+        f"{len(version.schema.columns)} columns, {size(version.size_bytes)}, "
         f"sha256 {version.content_hash[:12]}"
     )
 
@@ -78,7 +69,7 @@ def list_datasets() -> None:
             f"@{v.version}",
             f"{v.rows:,}",
             str(len(v.schema.columns)),
-            _size(v.size_bytes),
+            size(v.size_bytes),
             when(v.created_at),
             v.created_by,
         )
@@ -97,7 +88,7 @@ def show(
         console.print_json(json.dumps(v.to_dict()))
         return
     console.print(
-        f"[bold]{v.ref}[/]  {v.rows:,} rows  {_size(v.size_bytes)}  "
+        f"[bold]{v.ref}[/]  {v.rows:,} rows  {size(v.size_bytes)}  "
         f"registered {when(v.created_at)} by {v.created_by}"
     )
     console.print(

@@ -9,8 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from loopml.core.errors import NotFoundError
 from loopml.core.settings import HOME_DIRNAME, VARIABLES, resolve_settings
-from loopml.store.backend import open_backend
+from loopml.store.backend import open_backend, store_location
+
+#: Exit code of ``loopml doctor`` when there is no store to check (as for any read).
+EXIT_NO_STORE = 3
 
 console = Console()
 
@@ -43,7 +47,12 @@ def _check(label: str, probe: Any) -> tuple[str, bool, str]:
 
 
 def doctor() -> None:
-    """Print the resolved configuration and check each store."""
+    """Print the resolved configuration and check each store (creating none).
+
+    The artifact check reports partial writes: ``.part`` files of killed writers removed
+    when the store was opened, and writes in progress. Exit code 1 when a check fails, 3
+    when there is no store yet.
+    """
     settings = resolve_settings()
     table = Table(title="loopml configuration", title_justify="left")
     table.add_column("setting")
@@ -62,17 +71,21 @@ def doctor() -> None:
         f"project root: {settings.project_root}"
         + (f" (read {settings.project_file})" if settings.project_file else "")
     )
+    console.print(f"store: {store_location(settings)}")
 
     checks = Table(title="store checks", title_justify="left")
     checks.add_column("store")
     checks.add_column("status")
     checks.add_column("details", overflow="fold")
     try:
-        backend = open_backend(settings)
+        backend = open_backend(settings, create=False)
         results = [
             _check("metadata", backend.tracking.describe),
             _check("artifacts", backend.artifacts.describe),
         ]
+    except NotFoundError as exc:
+        console.print(f"[yellow]{exc}[/]")
+        raise typer.Exit(EXIT_NO_STORE) from None
     except Exception as exc:
         results = [("metadata + artifacts", False, f"{type(exc).__name__}: {exc}")]
     for label, ok, text in results:

@@ -19,7 +19,10 @@ def list_experiments() -> None:
     client = state.client()
     exps = client.list_experiments()
     if not exps:
-        console.print("No experiments yet. Start a run: `with loopml.start_run(experiment=...)`.")
+        where = f" in {state.location.where}" if state.location else ""
+        console.print(
+            f"No experiments yet{where}. Start a run: `with loopml.start_run(experiment=...)`."
+        )
         return
     table = Table()
     table.add_column("name", style="bold")

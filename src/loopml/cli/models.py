@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from loopml.cli.render import when
+from loopml.cli.render import size, when
 from loopml.core.entities import AliasMove, ModelVersion
 
 if TYPE_CHECKING:
@@ -20,15 +20,6 @@ app = typer.Typer(
     help="Model registry: versions, aliases, approvals, rollback, lineage.", no_args_is_help=True
 )
 console = Console()
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 def _registry() -> ModelRegistry:
@@ -103,7 +94,7 @@ def show(
         return
     aliases = [a for a, n in registry.aliases(v.name).items() if n == v.version]
     console.print(
-        f"[bold]{v.ref}[/]  {v.flavor}  {v.signature.output.task.value}  {_size(v.size_bytes)}  "
+        f"[bold]{v.ref}[/]  {v.flavor}  {v.signature.output.task.value}  {size(v.size_bytes)}  "
         f"registered {when(v.created_at)} by {v.created_by}"
         + (f"  aliases: {', '.join(aliases)}" if aliases else "")
     )

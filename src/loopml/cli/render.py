@@ -1,4 +1,4 @@
-"""Shared rendering for the CLI: times, durations, numbers."""
+"""Shared rendering for the CLI: times, durations, numbers, sizes."""
 
 from __future__ import annotations
 
@@ -36,6 +36,16 @@ def number(value: float) -> str:
     if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-4):
         return f"{value:.4e}"
     return f"{value:.6g}"
+
+
+def size(n: int) -> str:
+    """Format a size in bytes: ``512 B``, ``1.5 kB``, ``3.2 MB``, ``1.1 GB`` (powers of 1024)."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
 
 
 STATUS_STYLE = {"RUNNING": "yellow", "FINISHED": "green", "FAILED": "red", "KILLED": "magenta"}

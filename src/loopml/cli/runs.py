@@ -1,20 +1,25 @@
-"""``loopml runs``: list, show, compare and delete runs."""
+"""``loopml runs``: list, show, compare, delete and restore runs; a metric's history and a
+run's artifacts."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from loopml.cli.render import duration, number, status, when
+from loopml.cli.render import duration, number, size, status, when
 from loopml.cli.state import state
 from loopml.core.entities import Run
 
-app = typer.Typer(help="Runs: list, show, compare, delete.", no_args_is_help=True)
+app = typer.Typer(
+    help="Runs: list, show, compare, metrics, artifacts, delete, restore.", no_args_is_help=True
+)
 console = Console()
 MAX_METRIC_COLUMNS = 4
 
@@ -54,7 +59,8 @@ def list_runs(
         console.print_json(json.dumps([r.to_dict() for r in runs]))
         return
     if not runs:
-        console.print("No runs match.")
+        where = f" in {state.location.where}" if state.location else ""
+        console.print(f"No runs match{where}.")
         return
     if columns:
         extra = [c.strip() for c in columns.split(",") if c.strip()]
@@ -127,7 +133,7 @@ def show(
         table.add_column("size", justify="right")
         table.add_column("sha256", style="dim")
         for a in artifacts:
-            table.add_row(a.path, f"{a.size:,}", a.digest[:16])
+            table.add_row(a.path, size(a.size), a.digest[:16])
         console.print(table)
 
 
@@ -195,7 +201,109 @@ def delete(
     client = state.client()
     ids = [client.service.resolve_run_id(r) for r in run_ids]
     if purge and not yes:
-        typer.confirm(f"Purge {len(ids)} run(s) and everything logged on them?", abort=True)
+        question = f"Purge {len(ids)} run(s) and everything logged on them? This cannot be undone"
+        if not typer.confirm(question, default=False):
+            console.print("Nothing was purged.")  # declining is an answer, not an error
+            return
     for run_id in ids:
         client.delete_run(run_id, purge=purge)
-        console.print(f"{'purged' if purge else 'deleted'} {run_id}")
+        if purge:
+            console.print(f"purged {run_id}")
+        else:
+            console.print(f"deleted {run_id} (bring it back with `loopml runs restore {run_id}`)")
+
+
+@app.command("restore")
+def restore(
+    run_ids: list[str] = typer.Argument(..., help="Run ids (or unique prefixes)."),
+) -> None:
+    """Bring back soft-deleted runs (purged runs are gone for good)."""
+    client = state.client()
+    for run_id in [client.service.resolve_run_id(r) for r in run_ids]:
+        was_deleted = client.get_run(run_id).deleted
+        client.restore_run(run_id)
+        console.print(f"restored {run_id}" if was_deleted else f"{run_id} was not deleted")
+
+
+@app.command("metrics")
+def metrics(
+    run_id: str = typer.Argument(..., help="Run id or a unique prefix of it."),
+    key: str | None = typer.Argument(None, help="Metric key. Default: list the run's metrics."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show every point of one metric (by step), or the run's metrics and their latest values."""
+    client = state.client()
+    run = client.get_run(client.service.resolve_run_id(run_id))
+    if key is None:
+        if as_json:
+            console.print_json(json.dumps({k: _json_number(v) for k, v in run.metrics.items()}))
+            return
+        if not run.metrics:
+            console.print(f"Run {run.run_id} has no metrics.")
+            return
+        _kv_table("metrics (latest)", {k: number(v) for k, v in run.metrics.items()})
+        console.print("[dim]Give a KEY for its whole history: loopml runs metrics RUN KEY[/]")
+        return
+    if key not in run.metrics:
+        from loopml.core.errors import NotFoundError, did_you_mean
+
+        raise NotFoundError(
+            f"Run {run.run_id} has no metric {key!r}.{did_you_mean(key, run.metrics)} "
+            f"List its metrics with `loopml runs metrics {run.run_id[:8]}`."
+        )
+    points = client.get_metric_history(run.run_id, key)
+    if as_json:
+        rows = [p.to_dict() | {"value": _json_number(p.value)} for p in points]
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"{key} of {run.name}", title_justify="left")
+    table.add_column("step", justify="right")
+    table.add_column("value", justify="right")
+    table.add_column("time")
+    for point in points:
+        table.add_row(str(point.step), number(point.value), when(point.timestamp))
+    console.print(table)
+
+
+def _json_number(value: float) -> float | str:
+    """A metric value for JSON: NaN and infinities as the strings 'NaN', 'inf', '-inf'."""
+    return value if math.isfinite(value) else number(value)
+
+
+@app.command("artifacts")
+def artifacts(
+    run_id: str = typer.Argument(..., help="Run id or a unique prefix of it."),
+    path: str | None = typer.Argument(None, help="An artifact or folder in the run. Default: all."),
+    download: Path | None = typer.Option(
+        None, "--download", "-d", help="Copy the artifacts (verified) into this folder."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List a run's artifacts, or download them (checked against their hashes)."""
+    client = state.client()
+    run = client.get_run(client.service.resolve_run_id(run_id))
+    entries = client.list_artifacts(run.run_id)
+    if path is not None:
+        prefix = path.rstrip("/") + "/"
+        entries = [e for e in entries if e.path == path or e.path.startswith(prefix)]
+        if not entries:
+            client.service.artifacts.find(run.run_id, path)  # NotFoundError with suggestions
+    if download is not None:
+        for entry in entries:
+            client.download_artifacts(run.run_id, entry.path, download)
+        total = sum(e.size for e in entries)
+        console.print(f"downloaded {len(entries)} file(s), {size(total)}, to {download}")
+        return
+    if as_json:
+        console.print_json(json.dumps([e.to_dict() for e in entries]))
+        return
+    if not entries:
+        console.print(f"Run {run.run_id} has no artifacts.")
+        return
+    table = Table()
+    table.add_column("path")
+    table.add_column("size", justify="right")
+    table.add_column("sha256", style="dim")
+    for entry in entries:
+        table.add_row(entry.path, size(entry.size), entry.digest[:16])
+    console.print(table)

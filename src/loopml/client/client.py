@@ -30,6 +30,8 @@ class LoopmlClient:
         db_url: Metadata store URL (overrides ``LOOPML_DB_URL``).
         artifacts_url: Artifact store URL (overrides ``LOOPML_ARTIFACTS_URL``).
         settings: Fully resolved settings (then the other arguments must be None).
+        create: Create the store if there is none yet (the default); with False, a missing
+            store raises NotFoundError and nothing is created (what read-only tools want).
 
     Example:
         >>> client = loopml.LoopmlClient()  # doctest: +SKIP
@@ -43,13 +45,14 @@ class LoopmlClient:
         db_url: str | None = None,
         artifacts_url: str | None = None,
         settings: Settings | None = None,
+        create: bool = True,
     ) -> None:
         if settings is None:
             settings = resolve_settings(
                 {"home": home, "db_url": db_url, "artifacts_url": artifacts_url}
             )
         self.settings = settings
-        backend = self.backend = open_backend(settings)
+        backend = self.backend = open_backend(settings, create=create)
         self.service = TrackingService(backend)
         self.datasets = DatasetService(backend)
         self._models: ModelRegistry | None = None
@@ -109,6 +112,10 @@ class LoopmlClient:
     def delete_run(self, run_id: str, *, purge: bool = False) -> None:
         """Soft-delete a run, or remove its metadata with ``purge=True``."""
         self.service.delete_run(run_id, purge=purge)
+
+    def restore_run(self, run_id: str) -> Run:
+        """Bring back a soft-deleted run; returns it. A purged run is gone for good."""
+        return self.service.restore_run(run_id)
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         """Log a write-once param on a running run."""

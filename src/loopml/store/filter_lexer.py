@@ -1,6 +1,7 @@
 """The tokens of the run-search filter language, cut on demand by :class:`FilterLexer`.
 
-The lexer is used by :mod:`loopml.store.filter_parser` and by nothing else. Tokens are cut
+The lexer is used by :mod:`loopml.store.filter_parser` (and its number pattern by
+:mod:`loopml.store.filter_values`), by nothing else. Tokens are cut
 one at a time as the parser asks for them, so errors surface in left-to-right order. A lexer
 error is a :class:`~loopml.core.errors.FilterSyntaxError` pointing at the offending
 character.

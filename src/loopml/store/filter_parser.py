@@ -3,15 +3,10 @@
 A recursive-descent parser over :class:`~loopml.store.filter_lexer.FilterLexer` that follows
 the grammar in :func:`loopml.store.query.parse_filter`. Nothing is evaluated and no SQL is
 produced here: the result is a tree of :class:`~loopml.store.query.Comparison` and
-:class:`~loopml.store.query.BoolOp`, checked for meaning as it is built:
-
-- metrics and the ``start_time``/``end_time`` attributes are numbers: ``= != < <= > >=``,
-  ``in``, ``not in``, ``is [not] null``, with numeric literals only;
-- params, tags and the other attributes are strings: ``= != like ilike``, ``in``,
-  ``not in``, ``is [not] null``; a bare number is taken as the string the user typed
-  (``params.max_depth = 6`` means ``'6'``);
-- ``status`` values are :class:`~loopml.core.entities.RunStatus` names, normalized to upper
-  case.
+:class:`~loopml.store.query.BoolOp`, checked for meaning as it is built: which operators fit
+a field here (no ``like`` on a number, no ``<`` on a string), which values fit it in
+:mod:`loopml.store.filter_values` (numbers for metrics and times, strings for the rest,
+status names for ``status``).
 
 Chains of one operator flatten into one :class:`~loopml.store.query.BoolOp`; ``and`` binds
 tighter than ``or``. Every error is a :class:`~loopml.core.errors.FilterSyntaxError` whose
@@ -27,19 +22,17 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
-from loopml.core.entities import RunStatus
 from loopml.core.errors import FilterSyntaxError, InvalidArgumentError, did_you_mean
 from loopml.store.filter_lexer import (
     NOT_LITERALS,
-    NUMBER,
     FilterLexer,
     Token,
     TokenKind,
     not_a_literal_message,
 )
+from loopml.store.filter_values import is_numeric, kind_phrase, number_value, string_value
 from loopml.store.query import (
     ATTRIBUTES,
     BoolOp,
@@ -61,8 +54,6 @@ _SIMPLE_OPERATORS: dict[str, Operator] = {
 }  # fmt: skip
 _OPERATOR_LIST = "=, !=, <, <=, >, >=, like, ilike, in, is"
 _FIELD_FORMS = "metrics.<key>, params.<key>, tags.<key> or a run attribute"
-_STATUS = FieldRef("attribute", "status")
-_STATUSES = tuple(status.value for status in RunStatus)
 
 
 class _Parser:
@@ -229,16 +220,16 @@ class _Parser:
         field, written = self.field()
         op_token = self.tok
         op = self.operator(written)
-        numeric = _is_numeric(field)
+        numeric = is_numeric(field)
         if op in ("like", "ilike") and numeric:
             raise self.error(
-                f"{op!r} matches strings, but {written} is a number ({_kind_phrase(field)}); "
+                f"{op!r} matches strings, but {written} is a number ({kind_phrase(field)}); "
                 "compare it with =, !=, <, <=, >, >=, in or is null.",
                 op_token.pos,
             )
         if op in ("<", "<=", ">", ">=") and not numeric:
             raise self.error(
-                f"{written} is a string ({_kind_phrase(field)}), so it cannot be compared with "
+                f"{written} is a string ({kind_phrase(field)}), so it cannot be compared with "
                 f"{op!r}; use =, !=, like, ilike, in or is null. To compare numbers, log the "
                 "value as a metric and filter on metrics.<key>.",
                 op_token.pos,
@@ -289,7 +280,7 @@ class _Parser:
         )
 
     def value_list(self, field: FieldRef, written: str, op: str) -> list[float | str]:
-        example = f"{written} {op} " + ("(0.5, 0.8)" if _is_numeric(field) else "('a', 'b')")
+        example = f"{written} {op} " + ("(0.5, 0.8)" if is_numeric(field) else "('a', 'b')")
         if not self.at("lparen"):
             raise self.error(
                 f"Expected '(' after {op!r}, got {self.shown(self.tok)}. Write the values in "
@@ -329,10 +320,12 @@ class _Parser:
         token = self.tok
         if token.kind == "number":
             self.advance()
-            return self.number_value(token, field, written, op)
+            return number_value(token, field, written=written, op=op, error=self.error)
         if token.kind == "string":
             self.advance()
-            return self.string_value(token, field, written, op)
+            return string_value(
+                token, field, written=written, op=op, source=self.text, error=self.error
+            )
         word = token.value.lower() if token.kind == "word" else ""
         if word in NOT_LITERALS:
             raise self.error(not_a_literal_message(token.value), token.pos)
@@ -349,52 +342,6 @@ class _Parser:
             token.pos,
         )
 
-    def number_value(self, token: Token, field: FieldRef, written: str, op: str) -> float | str:
-        if _is_numeric(field):
-            value = float(token.value)
-            if not math.isfinite(value):
-                raise self.error(
-                    f"The number {token.value} is too large; use a finite number (at most "
-                    "about 1.8e308).",
-                    token.pos,
-                )
-            return value
-        if op in ("like", "ilike"):
-            raise self.error(
-                f"The pattern of {op!r} must be a quoted string: write "
-                f"{written} {op} '{token.value}'.",
-                token.pos,
-            )
-        if field == _STATUS:
-            return self.status_value(token.value, token.pos)
-        return token.value
-
-    def string_value(self, token: Token, field: FieldRef, written: str, op: str) -> str:
-        if _is_numeric(field):
-            content = token.value.strip()
-            if NUMBER.fullmatch(content) and math.isfinite(float(content)):
-                fix = f"write the number without quotes ({content})"
-            else:
-                fix = "compare it with a number, as in 0.8"
-            raise self.error(
-                f"{written} is a number ({_kind_phrase(field)}) and cannot be compared with "
-                f"the string {self.text[token.pos : token.end]}; {fix}.",
-                token.pos,
-            )
-        if field == _STATUS and op not in ("like", "ilike"):
-            return self.status_value(token.value, token.pos)
-        return token.value
-
-    def status_value(self, value: str, position: int) -> str:
-        status = value.upper()
-        if status not in _STATUSES:
-            raise self.error(
-                f"Unknown run status {value!r}. A status is one of "
-                f"{', '.join(_STATUSES)}.{did_you_mean(status, _STATUSES)}",
-                position,
-            )
-        return status
-
 
 def _combine(op: Literal["and", "or"], items: list[Expr]) -> Expr:
     """Join ``items`` with ``op``, flattening nested operations of the same kind."""
@@ -407,22 +354,6 @@ def _combine(op: Literal["and", "or"], items: list[Expr]) -> Expr:
         else:
             flat.append(item)
     return BoolOp(op, tuple(flat))
-
-
-def _is_numeric(field: FieldRef) -> bool:
-    if field.kind == "attribute":
-        return ATTRIBUTES[field.key] is float
-    return field.kind == "metric"
-
-
-def _kind_phrase(field: FieldRef) -> str:
-    if field.kind == "attribute":
-        if _is_numeric(field):
-            return "a time in milliseconds since the epoch"
-        return "run attributes other than start_time and end_time are strings"
-    return {"metric": "metrics are numbers", "param": "params are strings"}.get(
-        field.kind, "tags are strings"
-    )
 
 
 def _check_text(text: object, what: str, example: str) -> str:

@@ -2,6 +2,12 @@
 
 Bytes go to the content-addressed artifact store (stored once, verified on read); the run's
 artifact index maps each run-relative path to a digest.
+
+A folder is logged file by file. A symbolic link inside it is stored as the file it points to
+when that file lies inside the folder too (the same bytes the folder holds anyway); a link
+that leads out of the folder, or nowhere, is refused before anything is stored, so that
+logging a folder never copies a file from elsewhere on the machine (``/etc/passwd``, a key).
+Links to folders inside the folder are followed, once each (a loop is refused).
 """
 
 from __future__ import annotations
@@ -75,11 +81,7 @@ class ArtifactLog:
             files = [(path, _join(artifact_path, name or path.name))]
         else:
             base = name or path.name
-            files = [
-                (f, _join(artifact_path, f"{base}/{f.relative_to(path).as_posix()}"))
-                for f in sorted(path.rglob("*"))
-                if f.is_file()
-            ]
+            files = [(f, _join(artifact_path, f"{base}/{rel}")) for f, rel in _folder_files(path)]
         entries = []
         for file, rel in files:
             blob = self._artifacts.put_file(file)
@@ -117,3 +119,52 @@ class ArtifactLog:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._artifacts.get_file(entry.digest, target)
         return dest / path
+
+
+def _folder_files(folder: Path) -> list[tuple[Path, str]]:
+    """Return ``(file to read, path relative to folder)`` for every regular file in
+    ``folder``, in path order, following links only where they stay inside the folder.
+
+    Raises:
+        InvalidArgumentError: A link leads out of the folder, nowhere, or into a loop; the
+            message lists the links and says how to log them.
+    """
+    root = folder.resolve()
+    found: list[tuple[Path, str]] = []
+    refused: list[str] = []
+
+    def walk(real: Path, rel: str, visiting: frozenset[Path]) -> None:
+        for entry in sorted(os.scandir(real), key=lambda e: e.name):
+            name = f"{rel}{entry.name}"
+            if entry.is_symlink():
+                target = Path(os.path.realpath(entry.path))
+                shown = f"{name} -> {os.readlink(entry.path)}"
+                if not target.is_relative_to(root):
+                    refused.append(f"{shown} (outside the folder)")
+                elif not target.exists():
+                    refused.append(f"{shown} (points to nothing)")
+                elif target.is_dir():
+                    if target in visiting:
+                        refused.append(f"{shown} (a loop)")
+                    else:
+                        walk(target, f"{name}/", visiting | {target})
+                elif target.is_file():
+                    found.append((target, name))
+            elif entry.is_dir(follow_symlinks=False):
+                path = Path(entry.path)
+                walk(path, f"{name}/", visiting | {path})
+            elif entry.is_file(follow_symlinks=False):
+                found.append((Path(entry.path), name))
+
+    walk(root, "", frozenset({root}))
+    if refused:
+        shown = "; ".join(refused[:5]) + (
+            f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
+        )
+        raise InvalidArgumentError(
+            f"Cannot log the folder {folder}: {len(refused)} symbolic link(s) in it lead out "
+            f"of it or nowhere ({shown}), and a logged folder stores only what lies inside "
+            "it. Nothing was stored. Copy the files the links point to into the folder, log "
+            "them on their own with log_artifact(path), or remove the links."
+        )
+    return found

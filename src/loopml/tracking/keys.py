@@ -3,6 +3,7 @@ artifact paths. Checked once here, above every backend, so backends cannot disag
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 8000
 MAX_NAME_LENGTH = 250
 MAX_ARTIFACT_PATH_LENGTH = 1000
+INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 KeyKind = Literal["metric", "param", "tag"]
@@ -56,8 +58,14 @@ def check_key(kind: KeyKind, key: Any) -> str:
 
 
 def check_text(kind: Literal["param", "tag"], key: str, value: Any) -> str:
-    """Return a param or tag value as text, or raise if the store cannot keep it."""
-    text = value if isinstance(value, str) else str(value)
+    """Return a param or tag value as text, or raise if the store cannot keep it.
+
+    Raises:
+        InvalidArgumentError: The text is too long, holds a NUL or an unpaired surrogate, or
+            the value cannot be turned into text at all (``str()`` raised, as it does for an
+            int of more than 4,300 digits).
+    """
+    text = value if isinstance(value, str) else _as_text(kind, key, value)
     limit = MAX_PARAM_LENGTH if kind == "param" else MAX_TAG_LENGTH
     if len(text) > limit:
         raise InvalidArgumentError(
@@ -68,6 +76,22 @@ def check_text(kind: Literal["param", "tag"], key: str, value: Any) -> str:
         raise InvalidArgumentError(
             f"The value of {kind} {key!r} holds a NUL byte or an unpaired surrogate, which the "
             "store cannot keep. Remove it, or log the raw bytes with log_artifact."
+        )
+    return text
+
+
+def _as_text(kind: str, key: str, value: Any) -> str:
+    try:
+        text = str(value)
+    except Exception as exc:  # str() of a foreign object may raise anything
+        raise InvalidArgumentError(
+            f"The value of {kind} {key!r} ({type(value).__name__}) cannot be turned into text: "
+            f"{type(exc).__name__}: {exc}. Pass a string, or log the value as an artifact."
+        ) from None
+    if not isinstance(text, str):  # a __str__ returning something else
+        raise InvalidArgumentError(
+            f"The value of {kind} {key!r} ({type(value).__name__}) did not turn into text. "
+            "Pass a string."
         )
     return text
 
@@ -87,47 +111,105 @@ def check_metric_value(key: str, value: Any) -> float:
     Raises:
         InvalidArgumentError: The value is not a real number (a string, None, a complex...).
     """
-    if isinstance(value, float):
+    if type(value) is float:
         return value
     if isinstance(value, numbers.Real) or (
         hasattr(value, "__float__") and not isinstance(value, str | bytes | complex)
     ):
         try:
-            return float(value)
+            result = float(value)
+        except OverflowError:
+            raise _too_large(key, value) from None
         except (TypeError, ValueError):
             pass
+        else:
+            if math.isinf(result) and not _is_infinite(value):
+                raise _too_large(key, value)  # Decimal('1e400'), a long double: inf silently
+            return result
     raise InvalidArgumentError(
         f"Metric {key!r} must be a real number (int, float or a NumPy scalar); got {value!r} "
         f"({type(value).__name__}). Convert it with float(), or log text as a tag."
     )
 
 
+def _is_infinite(value: Any) -> bool:
+    """Whether a number that converted to an infinite float was infinite to begin with."""
+    try:
+        return bool(abs(value) == math.inf)
+    except Exception:
+        return False
+
+
+def _too_large(key: str, value: Any) -> InvalidArgumentError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = f"{shown[:30]}...{shown[-10:]} ({len(shown)} characters)"
+    return InvalidArgumentError(
+        f"Metric {key!r} is {shown}, which is too large for a double (the largest finite "
+        "value is about 1.8e308). Log a smaller number (its logarithm, or in other units), "
+        "or float('inf') if infinity is meant."
+    )
+
+
 def check_step(key: str, step: Any) -> int:
-    """Return ``step`` as an int in the int64 range."""
+    """Return ``step`` as an int in the int64 range.
+
+    Raises:
+        InvalidArgumentError: Not an integer, or outside ``[-2**63, 2**63 - 1]``.
+    """
+    if type(step) is int and INT64_MIN <= step <= INT64_MAX:  # the common case, fast
+        return step
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise InvalidArgumentError(
             f"The step of metric {key!r} must be an integer; got {step!r} ({type(step).__name__})."
         )
     value = int(step)
-    if abs(value) > INT64_MAX:
+    if not INT64_MIN <= value <= INT64_MAX:
         raise InvalidArgumentError(
-            f"The step of metric {key!r} is {value}; steps must fit in 64 bits."
+            f"The step of metric {key!r} is {value}; steps must fit in 64 bits "
+            f"({INT64_MIN} to {INT64_MAX}). Number steps from 0 (epoch, batch or row count)."
         )
     return value
 
 
 def check_timestamp(key: str, timestamp: Any) -> int:
-    """Return a millisecond timestamp as an int (must be a non-negative integer)."""
+    """Return a millisecond timestamp as an int.
+
+    Raises:
+        InvalidArgumentError: Not an integer, negative, or beyond 64 bits.
+    """
     if (
         isinstance(timestamp, bool)
         or not isinstance(timestamp, numbers.Integral)
         or (not 0 <= int(timestamp) <= INT64_MAX)
     ):
+        shown = repr(timestamp) if len(repr(timestamp)) <= 60 else f"{repr(timestamp)[:30]}..."
         raise InvalidArgumentError(
             f"The timestamp of metric {key!r} must be a non-negative integer of milliseconds "
-            f"since the epoch; got {timestamp!r}."
+            f"since the epoch that fits in 64 bits; got {shown}. Leave it out to use the "
+            "current time."
         )
     return int(timestamp)
+
+
+def check_limit(limit: Any) -> int | None:
+    """Return a search limit: None (no limit) or an int from 0 to 2**63 - 1.
+
+    Raises:
+        InvalidArgumentError: A negative number, a non-integer or one beyond 64 bits.
+    """
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+        raise InvalidArgumentError(
+            f"limit must be a non-negative integer or None; got {limit!r} ({type(limit).__name__})."
+        )
+    if not 0 <= int(limit) <= INT64_MAX:
+        raise InvalidArgumentError(
+            f"limit must be a non-negative integer that fits in 64 bits, or None for no "
+            f"limit; got {limit}."
+        )
+    return int(limit)
 
 
 def check_name(what: str, name: Any) -> str:

@@ -90,18 +90,21 @@ class TrackingService:
         """Start a new run (status RUNNING) and capture its environment.
 
         Args:
-            experiment: Experiment name; created if missing. Default: the settings' one.
+            experiment: Experiment name; created if missing. Default: the parent run's
+                experiment for a nested run, else the settings' one.
             name: Run name. Default: ``run-`` plus the first 8 digits of its id.
             tags: Initial tags.
             parent_run_id: The enclosing run of a nested run.
             capture: Capture git/entry point/packages/host. Default: settings.capture_env.
         """
-        exp = self.experiments.get_or_create(experiment or self.settings.experiment)
+        parent = self.get_run(parent_run_id) if parent_run_id is not None else None
+        if experiment is None and parent is not None:
+            exp = self.store.get_experiment(parent.experiment_id)
+        else:
+            exp = self.experiments.get_or_create(experiment or self.settings.experiment)
         run_id = new_run_id()
         name = keys.check_name("run", name) if name is not None else f"run-{run_id[:8]}"
         tag_values = keys.check_texts("tag", tags or {})
-        if parent_run_id is not None:
-            self.get_run(parent_run_id)  # NotFoundError for a bad parent
         captured = None
         if capture if capture is not None else self.settings.capture_env:
             captured = capture_environment(user=current_user(self.backend.settings))
@@ -201,7 +204,7 @@ class TrackingService:
         point = MetricPoint(
             key,
             keys.check_metric_value(key, value),
-            step if type(step) is int else keys.check_step(key, step),
+            keys.check_step(key, step),
             self._clock() if timestamp is None else keys.check_timestamp(key, timestamp),
         )
         self.writer.add(run_id, point)
@@ -354,7 +357,8 @@ class TrackingService:
     def delete_run(self, run_id: str, *, purge: bool = False) -> None:
         """Soft-delete a run (hidden from searches), or with ``purge`` remove its metadata.
 
-        Artifact bytes stay in the content-addressed store (other runs may share them).
+        A soft-deleted run keeps everything and comes back with :meth:`restore_run`. Artifact
+        bytes stay in the content-addressed store (other runs may share them).
         """
         run = self.get_run(run_id)
         if purge:
@@ -362,6 +366,15 @@ class TrackingService:
         else:
             self.store.set_run_deleted(run.run_id, True)
         self._running.discard(run.run_id)
+
+    def restore_run(self, run_id: str) -> Run:
+        """Bring back a soft-deleted run (searches show it again); a no-op for a run that is
+        not deleted. A purged run is gone for good (NotFoundError)."""
+        run = self.get_run(run_id)
+        if run.deleted:
+            self.store.set_run_deleted(run.run_id, False)
+            run = self.get_run(run.run_id)
+        return run
 
     def build_query(
         self,
@@ -373,12 +386,7 @@ class TrackingService:
         include_deleted: bool = False,
     ) -> tuple[RunQuery, dict[str, Experiment]]:
         """Turn user arguments into a typed query and the experiments it spans."""
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise InvalidArgumentError(
-                f"limit must be a non-negative integer or None; got {limit!r}."
-            )
+        limit = keys.check_limit(limit)
         if experiments is None:
             exps = self.experiments.list()
         else:

@@ -3,8 +3,18 @@ buffer in one transaction every ``flush_interval`` seconds (or sooner when it gr
 
 Nothing is lost on a normal exit (``atexit`` flushes), on an exception (the run's context
 manager flushes before recording the failure) or on SIGTERM (the SDK turns it into
-``SystemExit``, which unwinds through the same paths). A write that fails keeps its points in
-the buffer and is retried; :meth:`MetricWriter.flush` raises if they still cannot be written.
+``SystemExit``, which unwinds through the same paths). A write that fails because the store
+is unavailable keeps its points in the buffer and is retried; :meth:`MetricWriter.flush`
+raises if they still cannot be written.
+
+Points are validated when they are logged, so a batch should never hold a point the store
+refuses. If one does anyway (a run purged by another process while its points were
+buffered, a value a backend refuses), the store rejects the batch with
+:class:`~loopml.core.errors.InvalidArgumentError` or
+:class:`~loopml.core.errors.NotFoundError`: the writer then writes run by run and halves the
+failing part until the refused points stand alone, writes every other point, and reports the
+refused ones (an error in the log, and :attr:`MetricWriter.rejected`). One bad point never
+costs the others.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import weakref
 from collections.abc import Iterable
 
 from loopml.core.entities import MetricPoint
-from loopml.core.errors import LoopmlError, StoreError
+from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError, StoreError
 from loopml.core.ids import RunId
 from loopml.store.protocols import TrackingStore
 
@@ -28,6 +38,12 @@ WAKE_AT = 20_000
 #: Largest batch written in one transaction.
 MAX_BATCH = 50_000
 _RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+#: Refused points kept for :attr:`MetricWriter.rejected` (the newest).
+MAX_REJECTED = 1000
+#: Errors that mean "the store refuses these points", not "the store is unavailable".
+_REFUSALS = (InvalidArgumentError, NotFoundError)
+
+Item = tuple[RunId, MetricPoint]
 
 _writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
 
@@ -50,12 +66,21 @@ class MetricWriter:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._rejected: list[tuple[RunId, MetricPoint, str]] = []
         _writers.add(self)
 
     @property
     def pending(self) -> int:
         """How many points wait to be written (in this process)."""
         return len(self._pending) if self._pid == os.getpid() else 0
+
+    @property
+    def rejected(self) -> list[tuple[RunId, MetricPoint, str]]:
+        """Points the store refused, with the reason (the newest :data:`MAX_REJECTED`).
+
+        Each was reported when it was refused; every other point of its batch was written.
+        """
+        return list(self._rejected)
 
     def add(self, run_id: RunId, point: MetricPoint) -> None:
         """Buffer one point (validated by the caller)."""
@@ -132,12 +157,12 @@ class MetricWriter:
                         exc,
                     )
 
-    def _take(self) -> list[tuple[RunId, MetricPoint]]:
+    def _take(self) -> list[Item]:
         with self._lock:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
         return batch
 
-    def _restore(self, batch: list[tuple[RunId, MetricPoint]]) -> None:
+    def _restore(self, batch: list[Item]) -> None:
         with self._lock:
             self._pending[:0] = batch
 
@@ -149,12 +174,15 @@ class MetricWriter:
                     return
                 self._write(batch, retry=retry)
 
-    def _write(self, batch: list[tuple[RunId, MetricPoint]], *, retry: bool) -> None:
+    def _write(self, batch: list[Item], *, retry: bool) -> None:
         delays = _RETRY_DELAYS if retry else ()
         attempt = 0
         while True:
             try:
                 self._store.log_metrics(batch)
+                return
+            except _REFUSALS:
+                self._write_around_refusals(batch)
                 return
             except BaseException as exc:
                 if not isinstance(exc, LoopmlError) or attempt >= len(delays):
@@ -168,6 +196,61 @@ class MetricWriter:
                     raise
                 threading.Event().wait(delays[attempt])
                 attempt += 1
+
+    def _write_around_refusals(self, batch: list[Item]) -> None:
+        """Write every point of ``batch`` the store takes; report and drop the ones it refuses.
+
+        Points are written run by run; a run's part that is refused is halved until the
+        refused points stand alone (a few dozen transactions for one bad point in 50,000).
+        If the store fails otherwise meanwhile, the points not yet written go back to the
+        buffer and the error propagates, as for any failed write.
+        """
+        by_run: dict[RunId, list[Item]] = {}
+        for item in batch:
+            by_run.setdefault(item[0], []).append(item)
+        todo = list(reversed(by_run.values()))  # a stack: the first run's points on top
+        refused: dict[RunId, list[tuple[MetricPoint, str]]] = {}
+        written = 0
+        try:
+            while todo:
+                part = todo[-1]
+                try:
+                    self._store.log_metrics(part)
+                    written += len(part)
+                except NotFoundError as exc:  # the run is gone: none of its points can go
+                    refused.setdefault(part[0][0], []).extend((p, str(exc)) for _, p in part)
+                except InvalidArgumentError as exc:
+                    if len(part) == 1:
+                        refused.setdefault(part[0][0], []).append((part[0][1], str(exc)))
+                    else:
+                        middle = len(part) // 2
+                        todo[-1:] = [part[middle:], part[:middle]]
+                        continue
+                todo.pop()
+        except BaseException:
+            self._restore([item for part in reversed(todo) for item in part])
+            raise
+        finally:
+            self._report(refused, written=written)
+
+    def _report(self, refused: dict[RunId, list[tuple[MetricPoint, str]]], written: int) -> None:
+        for run_id, points in refused.items():
+            first, reason = points[0]
+            log.error(
+                "loopml could not write %d metric point(s) of run %s, which the store refused "
+                "(first: %r at step %d, value %r): %s. The other %d point(s) of the batch were "
+                "written; see MetricWriter.rejected for the refused ones.",
+                len(points),
+                run_id,
+                first.key,
+                first.step,
+                first.value,
+                reason,
+                written,
+            )
+            with self._lock:
+                self._rejected.extend((run_id, point, why) for point, why in points)
+                del self._rejected[:-MAX_REJECTED]
 
 
 def flush_all_writers() -> None:

@@ -3,7 +3,8 @@
 Layout under the root (a local folder or any fsspec URL, see :mod:`.fs`)::
 
     objects/<digest[:2]>/<digest[2:]>   one object per distinct content
-    tmp/                                local writes in progress (renamed into objects/)
+    tmp/                                local writes in progress (renamed into objects/);
+                                        those of writers that died are removed on open
     quarantine/<digest>.<ms>            objects that failed verification, kept for forensics
 
 Writes are atomic and skipped when the object is already stored (a stored object of the
@@ -34,7 +35,8 @@ from loopml.core.errors import (
     PermissionDeniedError,
 )
 from loopml.core.hashing import ALGORITHM, CHUNK_SIZE, hash_bytes, hash_stream, is_digest
-from loopml.store.artifacts.fs import DENIED_ERRNOS, ObjectFS, write_atomically
+from loopml.store.artifacts.atomic import PartialWrites, write_atomically
+from loopml.store.artifacts.fs import DENIED_ERRNOS, ObjectFS
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -120,6 +122,8 @@ class ContentAddressedStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._fs = ObjectFS(url)
+        #: What the sweep of ``tmp/`` on open (and in :meth:`describe`) found and removed.
+        self.partial_writes = self._fs.sweep_partial_writes()
 
     def __repr__(self) -> str:
         return f"ContentAddressedStore({self.url!r})"
@@ -260,12 +264,18 @@ class ContentAddressedStore:
         return _verifying(inner, digest, corrupted)
 
     def describe(self) -> Mapping[str, str]:
-        """Return facts for ``loopml doctor``: protocol, root, and whether a write worked.
+        """Return facts for ``loopml doctor``: protocol, root, whether a write worked, and the
+        partial writes of ``tmp/``.
 
         ``writable`` is ``"true"`` when a small probe object could be written and removed;
-        otherwise it is ``"false"`` and ``error`` says why.
+        otherwise it is ``"false"`` and ``error`` says why. ``partial_writes`` (local stores)
+        says how many stale ``.part`` files of killed writers were removed since the store was
+        opened (it sweeps ``tmp/`` again first), and how many are in progress now.
         """
         facts = {"protocol": self._fs.protocol, "root": self._fs.root, "layout": "sha256"}
+        if self._fs.is_local:
+            self.partial_writes += self._fs.sweep_partial_writes()
+            facts["partial_writes"] = _describe_partial(self.partial_writes)
         problem = self._fs.probe()
         facts["writable"] = "false" if problem else "true"
         if problem:
@@ -307,6 +317,16 @@ class ContentAddressedStore:
         except Exception:  # the integrity error is what the caller must see
             return None
         return self._fs.location(target)
+
+
+def _describe_partial(found: PartialWrites) -> str:
+    def mib(size: int) -> str:
+        return f"{size / 2**20:.1f} MiB"
+
+    return (
+        f"{found.removed} stale removed ({mib(found.removed_bytes)}), "
+        f"{found.in_progress} in progress ({mib(found.in_progress_bytes)})"
+    )
 
 
 def _verifying(

@@ -16,6 +16,8 @@ Atomicity, the one promise that matters here:
   :attr:`ObjectFS.single_put_limit` in one PUT, larger ones as a streamed upload that is
   discarded (and anything partial removed) when the write fails.
 
+Local writes go through :mod:`.atomic`, which also cleans up after writers that were killed.
+
 fsspec is imported inside methods, so importing this module stays cheap. A plain path never
 imports it at all.
 """
@@ -27,7 +29,6 @@ import errno
 import os
 import posixpath
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -41,6 +42,7 @@ from loopml.core.errors import (
     did_you_mean,
 )
 from loopml.core.hashing import CHUNK_SIZE
+from loopml.store.artifacts.atomic import PartialWrites, sweep_partial_writes, write_atomically
 
 TMP_DIR = "tmp"
 #: OS error numbers that mean "this process may not write here".
@@ -240,6 +242,17 @@ class ObjectFS:
                 with contextlib.suppress(FileNotFoundError):
                     self._fs.rm_file(self._remote_path(key))
 
+    def sweep_partial_writes(self, *, now: float | None = None) -> PartialWrites:
+        """Remove the ``.part`` files of local writes whose writer is gone, and keep those of
+        live writers (the rule is in :mod:`.atomic`). Nothing to do for a remote root.
+
+        Args:
+            now: The current time in seconds since the epoch (default: the clock).
+        """
+        if self._local is None:
+            return PartialWrites()
+        return sweep_partial_writes(self._local_path(TMP_DIR), now=now)
+
     def probe(self) -> str | None:
         """Write and remove a small object; return None when that worked, else the error."""
         key = f"{TMP_DIR}/probe-{os.getpid()}-{threading.get_ident()}"
@@ -367,46 +380,6 @@ def _check_local_root(root: Path) -> None:
             return
 
 
-def write_atomically(
-    final: Path,
-    tmp_dir: Path,
-    fill: Callable[[BinaryIO], None],
-    errors: Callable[[], contextlib.AbstractContextManager[None]],
-) -> None:
-    """Write a local file so that it appears whole or not at all.
-
-    ``fill`` writes the content into a new temporary file in ``tmp_dir`` (which must be on
-    the same filesystem as ``final``); the file is flushed and fsynced, then renamed onto
-    ``final`` with :func:`os.replace`. On any failure, including one raised by ``fill``, the
-    temporary file is removed and ``final`` is left as it was. The file gets the usual
-    permissions (``0o666`` less the umask), unlike :func:`tempfile.mkstemp`.
-
-    Args:
-        final: Where the file must end up.
-        tmp_dir: Folder for the temporary file (created when missing).
-        fill: Writes the content; it maps its own write errors.
-        errors: Makes a context manager that maps this function's own OS errors.
-    """
-    with errors():
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp_path = tmp_dir / f".{final.name[:40]}.{uuid.uuid4().hex[:12]}.part"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        fd = os.open(tmp_path, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as sink:
-            fill(sink)
-            with errors():
-                sink.flush()
-                os.fsync(sink.fileno())
-        with errors():
-            os.replace(tmp_path, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
-    _fsync_folder(final.parent)
-
-
 def _read_up_to(source: BinaryIO, limit: int) -> bytes:
     """Read from ``source`` until ``limit`` bytes or its end, whichever comes first."""
     parts: list[bytes] = []
@@ -415,18 +388,6 @@ def _read_up_to(source: BinaryIO, limit: int) -> bytes:
         parts.append(chunk)
         remaining -= len(chunk)
     return b"".join(parts)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename durable by syncing its folder (POSIX only; best effort)."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _abandon(sink: Any) -> None:

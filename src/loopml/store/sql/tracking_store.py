@@ -18,62 +18,17 @@ from loopml.core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.query import RunQuery
 from loopml.store.sql import mapper, summary
-from loopml.store.sql.bulk import BulkStatement
 from loopml.store.sql.compile import compile_count, compile_search
 from loopml.store.sql.engine import StoreEngine
+from loopml.store.sql.metric_log import SqlMetricLog
 from loopml.store.sql.migrate import open_store_engine, read_revision
-from loopml.store.sql.tables import (
-    experiments,
-    latest_metrics,
-    metrics,
-    run_artifacts,
-    runs,
-)
+from loopml.store.sql.run_checks import require_run, run_exists, run_not_found
+from loopml.store.sql.tables import experiments, run_artifacts, runs
 from loopml.store.sql.tables import params as params_table
 from loopml.store.sql.tables import tags as tags_table
 
 #: ``INSERT`` with ``ON CONFLICT`` clauses: the SQLite and PostgreSQL constructs share that API.
 _Upsert = postgresql.Insert | sqlite.Insert
-
-
-def _run_not_found(run_id: str) -> NotFoundError:
-    return NotFoundError(
-        f"Run {run_id!r} does not exist (it was never created or has been purged). "
-        "Check the run id, or start a new run."
-    )
-
-
-def _run_exists(conn: sa.Connection, run_id: str) -> bool:
-    statement = sa.select(runs.c.run_id).where(runs.c.run_id == run_id)
-    return conn.execute(statement).first() is not None
-
-
-def _require_run(conn: sa.Connection, run_id: str) -> None:
-    if not _run_exists(conn, run_id):
-        raise _run_not_found(run_id)
-
-
-def _require_runs(conn: sa.Connection, run_ids: Iterable[str]) -> None:
-    wanted = sorted(set(run_ids))
-    for start in range(0, len(wanted), mapper.ID_CHUNK):
-        chunk = wanted[start : start + mapper.ID_CHUNK]
-        statement = sa.select(runs.c.run_id).where(runs.c.run_id.in_(chunk))
-        found = set(conn.execute(statement).scalars())
-        for run_id in chunk:
-            if run_id not in found:
-                raise _run_not_found(run_id)
-
-
-def _latest_candidates(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Reduce a batch to one row per (run, key): highest step, then timestamp, then the later."""
-    best: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for row in rows:
-        slot = (row[0], row[1])
-        current = best.get(slot)
-        if current is None or (row[4], row[5]) >= (current[4], current[5]):
-            best[slot] = row
-    # A fixed order makes concurrent PostgreSQL upserts take row locks in the same order.
-    return [best[slot] for slot in sorted(best)]
 
 
 class SqlTrackingStore:
@@ -113,17 +68,11 @@ class SqlTrackingStore:
         self.url = url
         self._db = db
         self._postgresql = self._db.dialect == "postgresql"
-        engine_dialect = self._db.engine.dialect
-        self._metric_insert = BulkStatement.compile(
-            metrics.insert(), engine_dialect, mapper.METRIC_COLUMNS
-        )
-        self._latest_upsert = BulkStatement.compile(
-            self._build_latest_upsert(), engine_dialect, mapper.METRIC_COLUMNS
-        )
         self._refresh_statements = {
             parts: summary.refresh_statement(parts, self._db.dialect)
             for parts in (summary.PARTS, ("params",), ("metrics",), ("tags",))
         }
+        self._metrics = SqlMetricLog(db, lambda conn, ids: self._refresh(conn, ("metrics",), ids))
 
     def _refresh(
         self, conn: sa.Connection, parts: tuple[summary.Part, ...], run_ids: Iterable[str]
@@ -140,23 +89,6 @@ class SqlTrackingStore:
 
     def _insert(self, table: sa.Table) -> _Upsert:
         return postgresql.insert(table) if self._postgresql else sqlite.insert(table)
-
-    def _build_latest_upsert(self) -> _Upsert:
-        statement = self._insert(latest_metrics)
-        new, old = statement.excluded, latest_metrics.c
-        return statement.on_conflict_do_update(
-            index_elements=[old.run_id, old.key],
-            set_={
-                "value": new.value,
-                "is_nan": new.is_nan,
-                "step": new.step,
-                "timestamp": new.timestamp,
-            },
-            where=sa.or_(
-                new.step > old.step,
-                sa.and_(new.step == old.step, new.timestamp >= old.timestamp),
-            ),
-        )
 
     # -- experiments ---------------------------------------------------------------------
 
@@ -236,7 +168,7 @@ class SqlTrackingStore:
                     f"Cannot create run {run.run_id!r}: experiment {run.experiment_id!r} does "
                     "not exist. Create the experiment first, or pass an existing one."
                 )
-            if _run_exists(conn, run.run_id):
+            if run_exists(conn, run.run_id):
                 raise self._run_taken(run.run_id)
             conn.execute(runs.insert(), mapper.run_row(run))
             if run.params:
@@ -250,12 +182,13 @@ class SqlTrackingStore:
                     [{"run_id": run.run_id, "key": k, "value": v} for k, v in run.tags.items()],
                 )
             if run.metrics:
-                rows = mapper.metric_tuples(
-                    (run.run_id, MetricPoint(key=k, value=v, step=0, timestamp=run.start_time))
-                    for k, v in run.metrics.items()
+                self._metrics.insert(
+                    conn,
+                    (
+                        (run.run_id, MetricPoint(key=k, value=v, step=0, timestamp=run.start_time))
+                        for k, v in run.metrics.items()
+                    ),
                 )
-                self._metric_insert.execute(conn, rows)
-                self._latest_upsert.execute(conn, rows)
             self._refresh(conn, summary.PARTS, [run.run_id])
 
         try:
@@ -276,7 +209,7 @@ class SqlTrackingStore:
         with self._db.read() as conn:
             rows = mapper.raw_rows(conn, statement)
             if not rows:
-                raise _run_not_found(run_id)
+                raise run_not_found(run_id)
             return mapper.load_runs(rows)[0]
 
     def _update_run(self, run_id: RunId, values: Mapping[str, Any]) -> None:
@@ -286,7 +219,7 @@ class SqlTrackingStore:
             return conn.execute(statement).rowcount
 
         if self._db.write(work) == 0:
-            raise _run_not_found(run_id)
+            raise run_not_found(run_id)
 
     def end_run(
         self, run_id: RunId, *, status: RunStatus, end_time: int | None, error: str | None = None
@@ -306,7 +239,7 @@ class SqlTrackingStore:
             return conn.execute(runs.delete().where(runs.c.run_id == run_id)).rowcount
 
         if self._db.write(work) == 0:
-            raise _run_not_found(run_id)
+            raise run_not_found(run_id)
 
     # -- params and tags -----------------------------------------------------------------
 
@@ -317,7 +250,7 @@ class SqlTrackingStore:
         wanted = {str(key): str(value) for key, value in params.items()}
 
         def work(conn: sa.Connection) -> None:
-            _require_run(conn, run_id)
+            require_run(conn, run_id)
             if not wanted:
                 return
             # Insert what is new, then read every key back: a stored value that differs
@@ -349,7 +282,7 @@ class SqlTrackingStore:
         """Insert or overwrite tags in one transaction. Raises NotFoundError."""
 
         def work(conn: sa.Connection) -> None:
-            _require_run(conn, run_id)
+            require_run(conn, run_id)
             if not tags:
                 return
             statement = self._insert(tags_table)
@@ -371,7 +304,7 @@ class SqlTrackingStore:
                 tags_table.delete().where(tags_table.c.run_id == run_id, tags_table.c.key == key)
             ).rowcount
             if deleted == 0:
-                _require_run(conn, run_id)
+                require_run(conn, run_id)
                 raise NotFoundError(
                     f"Run {run_id} has no tag {key!r}, so it cannot be deleted. Check the key "
                     "(tags are case-sensitive)."
@@ -386,42 +319,16 @@ class SqlTrackingStore:
         """Append metric points (of one or many runs) in one transaction and update each
         (run, key)'s latest value: highest step, then latest timestamp, then the later write.
 
-        The points are inserted with one executemany, and the latest values with one
-        executemany upsert of one candidate per (run, key). Raises NotFoundError (and writes
-        nothing) when a point names an unknown run.
+        Raises:
+            NotFoundError: A point names an unknown run (nothing is written).
+            InvalidArgumentError: The database refused a value (nothing is written).
         """
-        if not points:
-            return
-        rows = mapper.metric_tuples(points)
-        latest = _latest_candidates(rows)
-
-        def work(conn: sa.Connection) -> None:
-            _require_runs(conn, {row[0] for row in latest})
-            self._metric_insert.execute(conn, rows)
-            self._latest_upsert.execute(conn, latest)
-            self._refresh(conn, ("metrics",), {row[0] for row in latest})
-
-        self._db.write(work)
+        self._metrics.log_metrics(points)
 
     def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
         """Return every point of one metric ordered by step, then timestamp (then the order of
         writing). Raises NotFoundError for an unknown run."""
-        statement = (
-            sa.select(
-                metrics.c.key,
-                metrics.c.value,
-                metrics.c.is_nan,
-                metrics.c.step,
-                metrics.c.timestamp,
-            )
-            .where(metrics.c.run_id == run_id, metrics.c.key == key)
-            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
-        )
-        with self._db.read() as conn:
-            rows = conn.execute(statement).all()
-            if not rows:
-                _require_run(conn, run_id)
-        return [mapper.point_from_row(row) for row in rows]
+        return self._metrics.get_metric_history(run_id, key)
 
     # -- search --------------------------------------------------------------------------
 
@@ -449,7 +356,7 @@ class SqlTrackingStore:
         Raises NotFoundError for an unknown run."""
 
         def work(conn: sa.Connection) -> None:
-            _require_run(conn, run_id)
+            require_run(conn, run_id)
             if not entries:
                 return
             latest = {entry.path: entry for entry in entries}  # the last entry of a path wins
@@ -479,7 +386,7 @@ class SqlTrackingStore:
         with self._db.read() as conn:
             rows = conn.execute(statement).all()
             if not rows:
-                _require_run(conn, run_id)
+                require_run(conn, run_id)
         return [
             ArtifactEntry(path=path, digest=digest, size=int(size)) for path, digest, size in rows
         ]

@@ -1,0 +1,150 @@
+"""Metric points in SQL: the append-only history (``metrics``) and each (run, key)'s latest
+value (``latest_metrics``), written together in one transaction.
+
+``log_metrics`` is the write hot path: the points go in with one ``executemany`` of
+pre-compiled tuples (:mod:`.bulk`), and the latest values with one ``executemany`` upsert of
+one candidate per (run, key). The latest value of a key is the point with the highest step,
+then the latest timestamp, then the later write.
+
+A batch the database refuses (a value a driver cannot bind, a run purged meanwhile) is
+reported as :class:`~loopml.core.errors.InvalidArgumentError` or
+:class:`~loopml.core.errors.NotFoundError`, never as a driver's own exception, so that the
+metric writer can tell refused points from an unavailable store and write the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from loopml.core.entities import MetricPoint
+from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
+from loopml.core.ids import RunId
+from loopml.store.sql import mapper
+from loopml.store.sql.bulk import BulkStatement
+from loopml.store.sql.engine import StoreEngine
+from loopml.store.sql.run_checks import require_run, require_runs
+from loopml.store.sql.tables import latest_metrics, metrics
+
+#: Recomputes the metrics summary of some runs inside the caller's transaction.
+Refresh = Callable[[sa.Connection, Iterable[str]], None]
+
+
+def latest_candidates(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Reduce a batch to one row per (run, key): highest step, then timestamp, then the later."""
+    best: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for row in rows:
+        slot = (row[0], row[1])
+        current = best.get(slot)
+        if current is None or (row[4], row[5]) >= (current[4], current[5]):
+            best[slot] = row
+    # A fixed order makes concurrent PostgreSQL upserts take row locks in the same order.
+    return [best[slot] for slot in sorted(best)]
+
+
+class SqlMetricLog:
+    """Writes and reads metric points of one metadata store.
+
+    Args:
+        db: The store's engine.
+        refresh: Recomputes the metrics summary column of runs (same transaction).
+    """
+
+    def __init__(self, db: StoreEngine, refresh: Refresh) -> None:
+        self._db = db
+        self._refresh = refresh
+        dialect = db.engine.dialect
+        self._insert = BulkStatement.compile(metrics.insert(), dialect, mapper.METRIC_COLUMNS)
+        self._upsert = BulkStatement.compile(self._latest_upsert(), dialect, mapper.METRIC_COLUMNS)
+
+    def _latest_upsert(self) -> postgresql.Insert | sqlite.Insert:
+        statement: postgresql.Insert | sqlite.Insert = (
+            postgresql.insert(latest_metrics)
+            if self._db.dialect == "postgresql"
+            else sqlite.insert(latest_metrics)
+        )
+        new, old = statement.excluded, latest_metrics.c
+        return statement.on_conflict_do_update(
+            index_elements=[old.run_id, old.key],
+            set_={
+                "value": new.value,
+                "is_nan": new.is_nan,
+                "step": new.step,
+                "timestamp": new.timestamp,
+            },
+            where=sa.or_(
+                new.step > old.step,
+                sa.and_(new.step == old.step, new.timestamp >= old.timestamp),
+            ),
+        )
+
+    def insert(self, conn: sa.Connection, points: Iterable[tuple[str, MetricPoint]]) -> None:
+        """Insert points inside the caller's transaction (runs must exist; no summary refresh)."""
+        rows = mapper.metric_tuples(points)
+        self._insert.execute(conn, rows)
+        self._upsert.execute(conn, latest_candidates(rows))
+
+    def log_metrics(self, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
+        """Append metric points (of one or many runs) in one transaction and update each
+        (run, key)'s latest value.
+
+        Raises:
+            NotFoundError: A point names an unknown run (nothing is written).
+            InvalidArgumentError: The database refused a value (nothing is written).
+        """
+        if not points:
+            return
+        rows = mapper.metric_tuples(points)
+        latest = latest_candidates(rows)
+        run_ids = {row[0] for row in latest}
+
+        def work(conn: sa.Connection) -> None:
+            require_runs(conn, run_ids)
+            self._insert.execute(conn, rows)
+            self._upsert.execute(conn, latest)
+            self._refresh(conn, run_ids)
+
+        try:
+            self._db.write(work)
+        except LoopmlError:
+            raise
+        except sa.exc.IntegrityError as exc:  # a run purged by another writer meanwhile
+            raise NotFoundError(
+                f"The metric points of {len(run_ids)} run(s) could not be written: a run was "
+                f"removed while they were written ({_reason(exc)}). Check the run ids."
+            ) from exc
+        except (sa.exc.DataError, OverflowError, ValueError, TypeError) as exc:
+            raise InvalidArgumentError(
+                f"The metadata store {self._db.location} refused {len(rows)} metric point(s): "
+                f"{_reason(exc)}. Steps and timestamps must fit in 64 bits and values in a "
+                "double; log values through the SDK, which checks them."
+            ) from exc
+
+    def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
+        """Return every point of one metric ordered by step, then timestamp (then the order of
+        writing). Raises NotFoundError for an unknown run."""
+        statement = (
+            sa.select(
+                metrics.c.key,
+                metrics.c.value,
+                metrics.c.is_nan,
+                metrics.c.step,
+                metrics.c.timestamp,
+            )
+            .where(metrics.c.run_id == run_id, metrics.c.key == key)
+            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(statement).all()
+            if not rows:
+                require_run(conn, run_id)
+        return [mapper.point_from_row(row) for row in rows]
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return f"{type(orig or exc).__name__}: {text.splitlines()[0] if text else ''}"
