@@ -96,14 +96,14 @@ class ServeConfig:
             monitoring sees recent predictions (0: only at shutdown).
         freeze_heap: Move everything alive after start-up and after each hot swap (the
             loaded models, libraries) out of the cyclic garbage collector's sight
-            (:func:`gc.freeze`), so its full collections stop rescanning them: under 32
-            concurrent clients this cut the p99 latency threefold. For a process that only
-            serves (``loopml serve`` sets it); objects alive at a freeze are never
+            (:func:`gc.freeze`), so its full collections stop rescanning them (its effect on
+            the p99 latency under load: docs/benchmarks.md, serving ablations). For a process
+            that only serves (``loopml serve`` sets it); objects alive at a freeze are never
             reclaimed by the cyclic collector.
         runtime: ``auto`` (each version's checked ONNX export when it has one, see
-            ``loopml models export``, and onnxruntime is installed: several times faster on
-            single rows; else the model's own library), ``native`` or ``onnx`` (the export,
-            required).
+            ``loopml models export``, and onnxruntime is installed: faster on single rows,
+            see docs/benchmarks.md; else the model's own library), ``native`` or ``onnx`` (the
+            export, required).
     """
 
     model: str
@@ -355,7 +355,7 @@ class InferenceService:
             answered, route=route, out=out, rows=len(frame), latency=latency, reason=reason
         )
         self.metrics.answered(route, result.version, len(frame), latency / 1000)
-        if self._log is not None:  # built after the answer is sent (~40 us), queued in memory
+        if self._log is not None:  # built after the answer is sent, queued in memory
             asyncio.get_running_loop().call_soon(self._record, result, frame, key)
         if SHADOW in self.slots:
             task = asyncio.get_running_loop().create_task(self._shadow(frame, key))
