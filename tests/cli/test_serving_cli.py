@@ -107,3 +107,24 @@ def test_serve_checks_the_deployment_before_starting_workers(
     got, _out, err = invoke("serve", "cancer@champion", "--fallback", "value:0")
     assert got == 0, err
     assert "champion: cancer@1, native runtime" in err and "fallback: value:0" in err
+
+
+def test_serve_options_default_to_the_serve_config_defaults() -> None:
+    """`loopml serve`'s defaults and the worker's rebuilt config are ServeConfig's own."""
+    import inspect
+
+    from loopml.api.server import config_from_options
+    from loopml.cli.serving import serve_command
+    from loopml.serving.config import ServeConfig
+
+    options = {
+        p.name: p.default.default for p in inspect.signature(serve_command).parameters.values()
+    }
+    base = ServeConfig(model="m@champion")
+    assert options["fallback"] == base.fallback
+    assert options["max_batch"] == base.max_batch
+    assert options["max_wait_ms"] == base.max_wait_ms
+    assert options["poll"] == base.poll_interval_s
+    assert options["runtime"] == base.runtime
+    rebuilt = config_from_options({"model": "m@champion"}, resolve_settings(), spool=None)
+    assert rebuilt == ServeConfig(model="m@champion", freeze_heap=True, logs_url=rebuilt.logs_url)

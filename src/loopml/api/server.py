@@ -19,8 +19,17 @@ from loopml.core.errors import InvalidArgumentError
 from loopml.core.settings import Settings, resolve_settings
 from loopml.registry import ModelRegistry
 from loopml.registry.refs import parse_model_ref
-from loopml.serving import InferenceService, ServeConfig, parse_canary
-from loopml.serving.service import check_deployment
+from loopml.serving import InferenceService
+from loopml.serving.config import (
+    DEFAULT_FALLBACK,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_WAIT_MS,
+    DEFAULT_POLL_INTERVAL_S,
+    DEFAULT_RUNTIME,
+    ServeConfig,
+    parse_canary,
+)
+from loopml.serving.deployment import check_deployment
 from loopml.store.backend import open_backend
 
 #: Environment variable carrying the serve options to the worker processes.
@@ -30,28 +39,29 @@ CONFIG_ENV = "LOOPML_SERVE_CONFIG"
 def config_from_options(
     options: dict[str, Any], settings: Settings, spool: Path | None
 ) -> ServeConfig:
-    """The :class:`ServeConfig` ``loopml serve``'s options describe."""
+    """The :class:`ServeConfig` ``loopml serve``'s options describe (an option left out
+    takes :class:`ServeConfig`'s default)."""
     canary = options.get("canary")
     return ServeConfig(
         model=options["model"],
         canary=parse_canary(canary) if canary else None,
         shadow=options.get("shadow"),
-        fallback=options.get("fallback"),
+        fallback=options.get("fallback", DEFAULT_FALLBACK),
         timeout_ms=options.get("timeout_ms"),
-        max_batch=int(options.get("max_batch", 32)),
-        max_wait_ms=float(options.get("max_wait_ms", 2.0)),
-        poll_interval_s=float(options.get("poll_interval_s", 5.0)),
+        max_batch=int(options.get("max_batch", DEFAULT_MAX_BATCH)),
+        max_wait_ms=float(options.get("max_wait_ms", DEFAULT_MAX_WAIT_MS)),
+        poll_interval_s=float(options.get("poll_interval_s", DEFAULT_POLL_INTERVAL_S)),
         spool_dir=spool if options.get("log", True) else None,
         logs_url=settings.logs_url,
         guardrails=options.get("guardrails"),
-        runtime=options.get("runtime", "auto"),
+        runtime=options.get("runtime", DEFAULT_RUNTIME),
         freeze_heap=True,  # this process only serves
     )
 
 
 def check_options(options: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Check the deployment from metadata before any worker starts (see
-    :func:`loopml.serving.service.check_deployment`); return (role, ref, runtime) per route."""
+    :func:`loopml.serving.deployment.check_deployment`); return (role, ref, runtime) per route."""
     settings = resolve_settings()
     registry = ModelRegistry(open_backend(settings))
     return check_deployment(registry, config_from_options(options, settings, spool=None))

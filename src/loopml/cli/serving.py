@@ -10,12 +10,21 @@ import orjson
 import typer
 from rich.console import Console
 
+from loopml.serving.config import (
+    DEFAULT_FALLBACK,
+    DEFAULT_HOST,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_WAIT_MS,
+    DEFAULT_POLL_INTERVAL_S,
+    DEFAULT_PORT,
+    DEFAULT_RUNTIME,
+    RUNTIMES,
+)
+
 if TYPE_CHECKING:
     from loopml.registry.loaded import RuntimeChoice
 
 console = Console(stderr=True)
-#: Values of ``--runtime`` (see :func:`loopml.registry.service.resolve_runtime`).
-RUNTIMES = ("auto", "native", "onnx")
 
 
 def _runtime(value: str) -> RuntimeChoice:
@@ -25,7 +34,7 @@ def _runtime(value: str) -> RuntimeChoice:
             f"{value!r} is not a runtime; use one of {', '.join(RUNTIMES)}.",
             param_hint="--runtime",
         )
-    return value  # type: ignore[return-value]  # one of the literals, checked above
+    return value  # narrowed to a RuntimeChoice by the check above
 
 
 def serve_command(
@@ -35,21 +44,27 @@ def serve_command(
     ),
     shadow: str | None = typer.Option(None, "--shadow", help="A shadow model: name@9."),
     fallback: str = typer.Option(
-        "previous",
+        DEFAULT_FALLBACK,
         "--fallback",
         help="previous (the alias's former version), a ref, value:JSON (a constant answer), "
         "python:module:function (a heuristic of the rows), or none.",
     ),
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    host: str = typer.Option(DEFAULT_HOST, "--host"),
+    port: int = typer.Option(DEFAULT_PORT, "--port"),
     workers: int = typer.Option(1, "--workers", help="Server processes."),
     timeout_ms: float | None = typer.Option(None, "--timeout-ms", help="Model call deadline."),
-    max_batch: int = typer.Option(32, "--max-batch", help="Rows per model call (1: no batching)."),
-    max_wait_ms: float = typer.Option(2.0, "--max-wait-ms", help="Wait for a batch to fill."),
-    poll: float = typer.Option(5.0, "--poll", help="Seconds between alias checks (0: never)."),
+    max_batch: int = typer.Option(
+        DEFAULT_MAX_BATCH, "--max-batch", help="Rows per model call (1: no batching)."
+    ),
+    max_wait_ms: float = typer.Option(
+        DEFAULT_MAX_WAIT_MS, "--max-wait-ms", help="Wait for a batch to fill."
+    ),
+    poll: float = typer.Option(
+        DEFAULT_POLL_INTERVAL_S, "--poll", help="Seconds between alias checks (0: never)."
+    ),
     no_log: bool = typer.Option(False, "--no-log", help="Do not log predictions."),
     runtime: str = typer.Option(
-        "auto",
+        DEFAULT_RUNTIME,
         "--runtime",
         help="auto (a version's checked ONNX export when it has one, else its own library), "
         "native, or onnx.",

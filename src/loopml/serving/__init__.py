@@ -1,21 +1,36 @@
 """Layer 3: model serving without a web framework (the HTTP face is ``loopml.api.inference``).
 
+- :mod:`.config`: :class:`ServeConfig` and its defaults (standard library only).
 - :mod:`.service`: :class:`InferenceService`: routing, fallbacks, deadlines, shadow, logging.
+- :mod:`.deployment`: a config resolved against the registry (fallback, guardrails, checks).
 - :mod:`.slot`: a served ref and its hot swap when the alias moves.
 - :mod:`.batcher`: adaptive micro-batching. :mod:`.routing`: canary routing.
 - :mod:`.guardrails`: input and output rules with reject/clip/fallback actions.
 - :mod:`.batch`: batch scoring of files. :mod:`.metrics`: the Prometheus metrics.
+
+``import loopml.serving.config`` loads nothing heavy (the CLI reads its defaults); the
+service and its libraries load when one of its names is first used.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from loopml.core.errors import GuardrailRejectedError, ModelUnavailableError, RowsRejectedError
-from loopml.serving.guardrails import Guardrails
-from loopml.serving.routing import Router
-from loopml.serving.service import (
-    InferenceService,
-    PredictionResult,
-    ServeConfig,
-    parse_canary,
-)
+from loopml.serving.config import ServeConfig, parse_canary
+
+if TYPE_CHECKING:
+    from loopml.serving.guardrails import Guardrails
+    from loopml.serving.routing import Router
+    from loopml.serving.service import InferenceService, PredictionResult
+
+_LAZY = {
+    "Guardrails": "loopml.serving.guardrails",
+    "InferenceService": "loopml.serving.service",
+    "PredictionResult": "loopml.serving.service",
+    "Router": "loopml.serving.routing",
+}
 
 __all__ = [
     "GuardrailRejectedError",
@@ -28,3 +43,12 @@ __all__ = [
     "ServeConfig",
     "parse_canary",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

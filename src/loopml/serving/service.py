@@ -39,7 +39,6 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
-from loopml.core.entities import ModelVersion
 from loopml.core.errors import (
     GuardrailRejectedError,
     InvalidArgumentError,
@@ -47,18 +46,11 @@ from loopml.core.errors import (
     RowsRejectedError,
 )
 from loopml.registry import ModelRegistry
-from loopml.registry import aliases as alias_log
-from loopml.registry.loaded import RuntimeChoice
 from loopml.registry.refs import parse_model_ref
-from loopml.registry.service import resolve_runtime
 from loopml.serving.batcher import BatchOutput, MicroBatcher
-from loopml.serving.fallbacks import (
-    DeclaredFallback,
-    Heuristic,
-    declared_fallback,
-    is_declared,
-)
-from loopml.serving.guardrails import Guardrails
+from loopml.serving.config import ServeConfig
+from loopml.serving.deployment import fallback_ref, guardrails_for
+from loopml.serving.fallbacks import DeclaredFallback, declared_fallback, is_declared
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW, Router
 from loopml.serving.slot import ModelSlot, Served, Watcher
@@ -70,57 +62,6 @@ _log = logging.getLogger("loopml.serving")
 #: Exceptions of a model's library that blame the values it was given, not the model (a
 #: numeric RuntimeWarning is one where warnings are made errors).
 _ROW_ERRORS = (ValueError, ArithmeticError, RuntimeWarning)
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    """How to serve a model.
-
-    Attributes:
-        model: The champion ref (``credit-default@champion``).
-        canary: A canary ref and its share in percent, if any.
-        shadow: A shadow ref, if any (sees every request after the answer; logged only).
-        fallback: ``previous`` (the version the champion's alias held before), a ref, a
-            constant (``value:0``), a heuristic (``python:module:function``, or the function
-            itself; see :mod:`loopml.serving.fallbacks`), or None.
-        timeout_ms: Deadline of a model call (None: no deadline).
-        max_batch: Most rows per model call (1: no micro-batching).
-        max_wait_ms: Longest a request waits for others to batch with.
-        poll_interval_s: How often aliases are checked for moves (0: never).
-        spool_dir: Folder of the prediction log's spool (None: no logging).
-        logs_url: Where the log is compacted to, as Parquet (None: leave it in the spool).
-        threads: Worker threads running the models.
-        guardrails: Input and output rules (a mapping or a YAML path; see
-            :mod:`loopml.serving.guardrails`), or None.
-        compact_interval_s: How often the log is moved into the log store while serving, so
-            monitoring sees recent predictions (0: only at shutdown).
-        freeze_heap: Move everything alive after start-up and after each hot swap (the
-            loaded models, libraries) out of the cyclic garbage collector's sight
-            (:func:`gc.freeze`), so its full collections stop rescanning them (its effect on
-            the p99 latency under load: docs/benchmarks.md, serving ablations). For a process
-            that only serves (``loopml serve`` sets it); objects alive at a freeze are never
-            reclaimed by the cyclic collector.
-        runtime: ``auto`` (each version's checked ONNX export when it has one, see
-            ``loopml models export``, and onnxruntime is installed: faster on single rows,
-            see docs/benchmarks.md; else the model's own library), ``native`` or ``onnx`` (the
-            export, required).
-    """
-
-    model: str
-    canary: tuple[str, float] | None = None
-    shadow: str | None = None
-    fallback: str | Heuristic | None = "previous"
-    timeout_ms: float | None = None
-    max_batch: int = 32
-    max_wait_ms: float = 2.0
-    poll_interval_s: float = 5.0
-    spool_dir: Path | None = None
-    logs_url: str | None = None
-    threads: int = 4
-    guardrails: Mapping[str, Any] | str | Path | None = None
-    runtime: RuntimeChoice = "auto"
-    compact_interval_s: float = 60.0
-    freeze_heap: bool = False
 
 
 @dataclass(frozen=True)
@@ -504,68 +445,6 @@ class InferenceService:
         }
 
 
-def fallback_ref(registry: ModelRegistry, config: ServeConfig) -> str | None:
-    """The ref of a registered fallback: ``previous`` resolved through the champion alias's
-    history (None when the alias never held another version), or the ref given; None for no
-    fallback or a declared one."""
-    if config.fallback is None or is_declared(config.fallback):
-        return None
-    if config.fallback != "previous":
-        return str(config.fallback)
-    ref = parse_model_ref(config.model)
-    if ref.alias is None:
-        return None
-    moves = registry.alias_history(ref.name, ref.alias)
-    _current, before = alias_log.rollback_target(moves)
-    return None if before is None else f"{ref.name}@{before}"
-
-
-def guardrails_for(
-    registry: ModelRegistry, config: ServeConfig, champion: ModelVersion
-) -> Guardrails | None:
-    """The deployment's guardrails, with the champion's training profile (for ``ood``)."""
-    if config.guardrails is None:
-        return None
-    profile = None
-    if champion.training_data is not None:
-        profile = registry.datasets.get(champion.training_data).profile
-    classes = tuple(champion.signature.output.classes)
-    return Guardrails(config.guardrails, profile=profile, classes=classes)
-
-
-def check_deployment(registry: ModelRegistry, config: ServeConfig) -> list[tuple[str, str, str]]:
-    """Check what ``config`` would serve from metadata alone, loading no model: every ref
-    resolves, each runtime is available, a declared fallback builds, the guardrails parse.
-    ``loopml serve`` runs it before starting workers, so that a mistake is one clear error
-    instead of workers failing (and being restarted) one after another.
-
-    Returns:
-        ``(role, version ref or declaration, runtime)`` per route, champion first.
-
-    Raises:
-        LoopmlError: The first problem found (an unknown ref, a missing ONNX export, ...).
-    """
-    champion = registry.get(config.model)
-    routes = [(CHAMPION, champion, config.runtime)]
-    if config.canary is not None:
-        routes.append((CANARY, registry.get(config.canary[0]), config.runtime))
-    if config.shadow is not None:
-        routes.append((SHADOW, registry.get(config.shadow), "native"))
-    found: list[tuple[str, str, str]] = [
-        (role, v.ref, resolve_runtime(v, runtime)) for role, v, runtime in routes
-    ]
-    if config.fallback is not None and is_declared(config.fallback):
-        classes = tuple(champion.signature.output.classes)
-        declared = declared_fallback(config.fallback, name=champion.name, classes=classes)
-        found.append((FALLBACK, declared.ref, "-"))
-    else:
-        ref = fallback_ref(registry, config)
-        if ref is not None:
-            found.append((FALLBACK, registry.get(ref).ref, "native"))
-    guardrails_for(registry, config, champion)
-    return found
-
-
 def _freeze_heap() -> None:
     """Collect garbage once, then exempt every surviving object from later collections."""
     gc.collect()
@@ -582,19 +461,3 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
-
-
-def parse_canary(text: str) -> tuple[str, float]:
-    """Parse ``name@alias:10`` into the ref and its percent."""
-    ref, sep, weight = text.rpartition(":")
-    if not sep or not ref:
-        raise InvalidArgumentError(
-            f"A canary is 'ref:percent' (e.g. 'credit-default@challenger:10'). Got {text!r}."
-        )
-    try:
-        percent = float(weight)
-    except ValueError:
-        raise InvalidArgumentError(
-            f"The canary weight in {text!r} must be a number of percent (e.g. ':10')."
-        ) from None
-    return ref, percent

@@ -1,0 +1,106 @@
+"""What to serve and how: :class:`ServeConfig` and its defaults, defined once.
+
+``loopml serve``'s options (:mod:`loopml.cli.serving`), the worker processes that rebuild the
+config from them (:mod:`loopml.api.server`) and Python callers all take their defaults from
+here. Standard library only, so the CLI can read the defaults without loading the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loopml.core.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from loopml.registry.loaded import RuntimeChoice
+    from loopml.serving.fallbacks import Heuristic
+
+#: The fallback when none is named: the version the champion's alias held before.
+DEFAULT_FALLBACK = "previous"
+#: Most rows per model call (1: no micro-batching).
+DEFAULT_MAX_BATCH = 32
+#: Longest a request waits for others to batch with (ms).
+DEFAULT_MAX_WAIT_MS = 2.0
+#: Seconds between checks of the aliases for moves (0: never).
+DEFAULT_POLL_INTERVAL_S = 5.0
+#: Worker threads running the models.
+DEFAULT_THREADS = 4
+#: ``auto``, ``native`` or ``onnx`` (see :class:`ServeConfig`).
+DEFAULT_RUNTIME: RuntimeChoice = "auto"
+#: Values of ``runtime`` (see :func:`loopml.registry.service.resolve_runtime`).
+RUNTIMES: tuple[RuntimeChoice, ...] = ("auto", "native", "onnx")
+#: Seconds between moves of the prediction log into the log store while serving.
+DEFAULT_COMPACT_INTERVAL_S = 60.0
+#: Where ``loopml serve`` listens by default.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How to serve a model.
+
+    Attributes:
+        model: The champion ref (``credit-default@champion``).
+        canary: A canary ref and its share in percent, if any.
+        shadow: A shadow ref, if any (sees every request after the answer; logged only).
+        fallback: ``previous`` (the version the champion's alias held before), a ref, a
+            constant (``value:0``), a heuristic (``python:module:function``, or the function
+            itself; see :mod:`loopml.serving.fallbacks`), or None.
+        timeout_ms: Deadline of a model call (None: no deadline).
+        max_batch: Most rows per model call (1: no micro-batching).
+        max_wait_ms: Longest a request waits for others to batch with.
+        poll_interval_s: How often aliases are checked for moves (0: never).
+        spool_dir: Folder of the prediction log's spool (None: no logging).
+        logs_url: Where the log is compacted to, as Parquet (None: leave it in the spool).
+        threads: Worker threads running the models.
+        guardrails: Input and output rules (a mapping or a YAML path; see
+            :mod:`loopml.serving.guardrails`), or None.
+        compact_interval_s: How often the log is moved into the log store while serving, so
+            monitoring sees recent predictions (0: only at shutdown).
+        freeze_heap: Move everything alive after start-up and after each hot swap (the
+            loaded models, libraries) out of the cyclic garbage collector's sight
+            (:func:`gc.freeze`), so its full collections stop rescanning them (its effect on
+            the p99 latency under load: docs/benchmarks.md, serving ablations). For a process
+            that only serves (``loopml serve`` sets it); objects alive at a freeze are never
+            reclaimed by the cyclic collector.
+        runtime: ``auto`` (each version's checked ONNX export when it has one, see
+            ``loopml models export``, and onnxruntime is installed: faster on single rows,
+            see docs/benchmarks.md; else the model's own library), ``native`` or ``onnx`` (the
+            export, required).
+    """
+
+    model: str
+    canary: tuple[str, float] | None = None
+    shadow: str | None = None
+    fallback: str | Heuristic | None = DEFAULT_FALLBACK
+    timeout_ms: float | None = None
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_wait_ms: float = DEFAULT_MAX_WAIT_MS
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    spool_dir: Path | None = None
+    logs_url: str | None = None
+    threads: int = DEFAULT_THREADS
+    guardrails: Mapping[str, Any] | str | Path | None = None
+    runtime: RuntimeChoice = DEFAULT_RUNTIME
+    compact_interval_s: float = DEFAULT_COMPACT_INTERVAL_S
+    freeze_heap: bool = False
+
+
+def parse_canary(text: str) -> tuple[str, float]:
+    """Parse ``name@alias:10`` into the ref and its percent."""
+    ref, sep, weight = text.rpartition(":")
+    if not sep or not ref:
+        raise InvalidArgumentError(
+            f"A canary is 'ref:percent' (e.g. 'credit-default@challenger:10'). Got {text!r}."
+        )
+    try:
+        percent = float(weight)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"The canary weight in {text!r} must be a number of percent (e.g. ':10')."
+        ) from None
+    return ref, percent

@@ -1,0 +1,81 @@
+"""A :class:`~loopml.serving.config.ServeConfig` resolved against the registry: the
+fallback's ref, the guardrails, and the check ``loopml serve`` runs before starting workers.
+
+:func:`fallback_ref` is the one place the ``previous`` fallback is resolved: at start-up and
+again after each hot swap of the champion (so the fallback is always the version the alias
+held before the one now served, exactly as a fresh start would pick).
+"""
+
+from __future__ import annotations
+
+from loopml.core.entities import ModelVersion
+from loopml.registry import ModelRegistry
+from loopml.registry import aliases as alias_log
+from loopml.registry.refs import parse_model_ref
+from loopml.registry.service import resolve_runtime
+from loopml.serving.config import ServeConfig
+from loopml.serving.fallbacks import declared_fallback, is_declared
+from loopml.serving.guardrails import Guardrails
+from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW
+
+
+def fallback_ref(registry: ModelRegistry, config: ServeConfig) -> str | None:
+    """The ref of a registered fallback: ``previous`` resolved through the champion alias's
+    history (None when the alias never held another version), or the ref given; None for no
+    fallback or a declared one."""
+    if config.fallback is None or is_declared(config.fallback):
+        return None
+    if config.fallback != "previous":
+        return str(config.fallback)
+    ref = parse_model_ref(config.model)
+    if ref.alias is None:
+        return None
+    moves = registry.alias_history(ref.name, ref.alias)
+    _current, before = alias_log.rollback_target(moves)
+    return None if before is None else f"{ref.name}@{before}"
+
+
+def guardrails_for(
+    registry: ModelRegistry, config: ServeConfig, champion: ModelVersion
+) -> Guardrails | None:
+    """The deployment's guardrails, with the champion's training profile (for ``ood``)."""
+    if config.guardrails is None:
+        return None
+    profile = None
+    if champion.training_data is not None:
+        profile = registry.datasets.get(champion.training_data).profile
+    classes = tuple(champion.signature.output.classes)
+    return Guardrails(config.guardrails, profile=profile, classes=classes)
+
+
+def check_deployment(registry: ModelRegistry, config: ServeConfig) -> list[tuple[str, str, str]]:
+    """Check what ``config`` would serve from metadata alone, loading no model: every ref
+    resolves, each runtime is available, a declared fallback builds, the guardrails parse.
+    ``loopml serve`` runs it before starting workers, so that a mistake is one clear error
+    instead of workers failing (and being restarted) one after another.
+
+    Returns:
+        ``(role, version ref or declaration, runtime)`` per route, champion first.
+
+    Raises:
+        LoopmlError: The first problem found (an unknown ref, a missing ONNX export, ...).
+    """
+    champion = registry.get(config.model)
+    routes = [(CHAMPION, champion, config.runtime)]
+    if config.canary is not None:
+        routes.append((CANARY, registry.get(config.canary[0]), config.runtime))
+    if config.shadow is not None:
+        routes.append((SHADOW, registry.get(config.shadow), "native"))
+    found: list[tuple[str, str, str]] = [
+        (role, v.ref, resolve_runtime(v, runtime)) for role, v, runtime in routes
+    ]
+    if config.fallback is not None and is_declared(config.fallback):
+        classes = tuple(champion.signature.output.classes)
+        declared = declared_fallback(config.fallback, name=champion.name, classes=classes)
+        found.append((FALLBACK, declared.ref, "-"))
+    else:
+        ref = fallback_ref(registry, config)
+        if ref is not None:
+            found.append((FALLBACK, registry.get(ref).ref, "native"))
+    guardrails_for(registry, config, champion)
+    return found
