@@ -344,7 +344,8 @@ class InferenceService:
                 reason = f"{served.ref} missed its {self.config.timeout_ms:g} ms deadline"
                 self.metrics.errors.labels(kind="timeout").inc()
             except Exception as exc:  # the model's library failed on these rows
-                reason = f"{served.ref} failed: {type(exc).__name__}: {exc}"
+                reason = f"{served.ref} failed: {type(exc).__name__}"  # the text stays here
+                _log.warning("%s failed, falling back: %s: %s", served.ref, type(exc).__name__, exc)
                 failure = exc
                 self.metrics.errors.labels(kind="model").inc()
         if reason is None and self.guardrails is not None:
@@ -396,7 +397,9 @@ class InferenceService:
 
     def _give_up(self, message: str, failure: Exception | None) -> NoReturn:
         """No answer: the caller's fault (422) when the model refused the rows' values,
-        else the server's (503)."""
+        else the server's (503: the HTTP app answers it without this detail)."""
+        if failure is not None and f"{failure}" not in message:
+            message = f"{message} ({type(failure).__name__}: {failure})"
         if isinstance(failure, _ROW_ERRORS):
             self.metrics.errors.labels(kind="rows").inc()
             raise RowsRejectedError(
