@@ -163,7 +163,7 @@ class InferenceService:
             _freeze_heap()
         self._watcher.start()
         interval = self.config.compact_interval_s
-        if self._log is not None and self.config.logs_url is not None and interval > 0:
+        if self._log is not None and self.config.logs_url is not None:  # adopts orphans first
             self._compactor = threading.Thread(
                 target=self._compact_every,
                 args=(interval,),
@@ -173,21 +173,23 @@ class InferenceService:
             self._compactor.start()
 
     def _compact_every(self, interval: float) -> None:
-        while not self._stopping.wait(interval):
+        while True:
             try:
                 self.compact_log()
             except Exception as exc:  # compaction is retried next time; serving goes on
                 _log.warning("Could not compact the prediction log: %s", exc)
+            if interval <= 0 or self._stopping.wait(interval):
+                return
 
     def compact_log(self) -> int:
-        """Seal the current spool segment and move every closed one into the log store;
-        return the rows moved."""
+        """Seal the current spool segment and move every closed one into the log store, with
+        the folders of dead processes next to it; return the rows moved."""
         if self._log is None or self.config.logs_url is None or self.config.spool_dir is None:
             return 0
-        from loopml.store.logs.compaction import compact
+        from loopml.store.logs.orphans import compact_with_orphans
 
         self._log.rotate()
-        return compact(Path(self.config.spool_dir), self.config.logs_url)
+        return compact_with_orphans(Path(self.config.spool_dir), self.config.logs_url)
 
     async def stop(self) -> None:
         """Finish shadow work, stop watching, flush and compact the log."""
@@ -283,7 +285,8 @@ class InferenceService:
                 reason = f"{served.ref} missed its {self.config.timeout_ms:g} ms deadline"
                 self.metrics.errors.labels(kind="timeout").inc()
             except Exception as exc:  # the model's library failed on these rows
-                reason = f"{served.ref} failed: {type(exc).__name__}: {exc}"
+                reason = f"{served.ref} failed: {type(exc).__name__}"  # the text stays here
+                _log.warning("%s failed, falling back: %s: %s", served.ref, type(exc).__name__, exc)
                 failure = exc
                 self.metrics.errors.labels(kind="model").inc()
         if reason is None and self.guardrails is not None:
@@ -335,7 +338,9 @@ class InferenceService:
 
     def _give_up(self, message: str, failure: Exception | None) -> NoReturn:
         """No answer: the caller's fault (422) when the model refused the rows' values,
-        else the server's (503)."""
+        else the server's (503: the HTTP app answers it without this detail)."""
+        if failure is not None and f"{failure}" not in message:
+            message = f"{message} ({type(failure).__name__}: {failure})"
         if isinstance(failure, _ROW_ERRORS):
             self.metrics.errors.labels(kind="rows").inc()
             raise RowsRejectedError(
