@@ -348,18 +348,32 @@ def test_a_drop_beyond_noise_fails_naming_the_slice_and_its_bound() -> None:
 
 def test_searched_slices_are_corrected_for_every_candidate_examined() -> None:
     # drop 0.07, lower bound 0.04 at 95%: beyond 0.02 for one slice, within noise for the
-    # best of 300 candidates (Bonferroni widens the cautious half 1.92x: bound 0.0124)
+    # worst of 300 candidates (Bonferroni widens the cautious half 1.92x: bound 0.0124)
     found = piece("carrier = 'UA'", 400, 0.76, 0.83, kind="auto", interval=(-0.10, -0.04))
     declared = dataset(slices=(found,))
     assert only(gate(SLICE_RULE, ev=evaluation(declared))).passed is False
     searched = dataset(worst=(found,), searched=300)
     check = only(gate(SLICE_RULE, ev=evaluation(searched)))
     assert check.passed is True, check.reason
-    assert "corrected for 300 candidates (Bonferroni, 1.92x wider)" in check.reason
+    assert (
+        "bounds corrected for 300 comparisons (0 declared slice(s) + 300 search candidate(s); "
+        "Bonferroni, 1.92x wider)" in check.reason
+    )
     assert check.observed.endswith("(bound 0.01237)")
+    # declared slices count in the family too: 9 declared + 300 candidates
+    others = tuple(
+        piece(f"region = {i}", 300, 0.83, 0.83, interval=(-0.03, 0.03)) for i in range(9)
+    )
+    both = only(
+        gate(SLICE_RULE, ev=evaluation(dataset(slices=others, worst=(found,), searched=300)))
+    )
+    assert "corrected for 309 comparisons (9 declared slice(s) + 300 search" in both.reason
     # an evaluation that did not record the search's size corrects for the reported slices
-    legacy = only(gate(SLICE_RULE, ev=evaluation(dataset(worst=(found,)))))
-    assert "corrected for 1 candidates (reported slices" in legacy.reason
+    twice = (found, piece("carrier = 'AA'", 400, 0.8, 0.81, kind="auto", interval=(-0.03, 0.01)))
+    legacy = only(gate(SLICE_RULE, ev=evaluation(dataset(worst=twice))))
+    assert (
+        "2 search candidate(s) (the reported ones: the evaluation did not record" in legacy.reason
+    )
 
 
 def test_scope_picks_declared_or_searched_slices() -> None:

@@ -4,17 +4,20 @@
 wide; its point drop is mostly noise. A worst-slice search looks at hundreds of candidates and
 reports the ones with the largest point drops, so comparing those with ``max_drop`` fails
 almost any model, better ones included (the winner's curse). By default (``use: bound``) a
-slice fails only when the cautious end of its drop's interval is beyond ``max_drop``:
+slice fails only when the cautious end of its drop's interval is beyond ``max_drop``.
 
-* a **declared** slice (named before looking at the data) is one hypothesis: its interval at
-  the evaluation's confidence is used as stored (one-sided error (1 - confidence) / 2 each);
-* a slice **found by the search** was picked among ``m`` candidates (``DatasetEvaluation.
-  searched``), so its interval is widened as if computed at level ``1 - (1 - confidence) / m``
-  (Bonferroni over every candidate examined, not only the ones reported). The widening scales
-  the interval's cautious half by ``z(1 - alpha / 2m) / z(1 - alpha / 2)`` (a normal
-  approximation of the bootstrap distribution's tail; percentiles that deep are not
-  resolvable from 1,000 resamples). Bonferroni is valid whatever the search's ranking, and
-  with 300 candidates it costs about a factor 1.9 in width.
+**Why corrected.** Every slice the rule looks at is one more chance of a false failure: with
+the 95% bound, one slice fails an equal model 2.5% of the time, twenty slices about 40%. So
+the rule's slices are one family of ``m`` comparisons, ``m`` = the declared slices it checks
++ every candidate the worst-slice search examined (``DatasetEvaluation.searched``, not only
+the ones reported: the reported ones were picked *because* they looked worst). Each bound is
+widened as if computed at level ``1 - (1 - confidence) / m`` (Bonferroni), which keeps the
+chance that the rule fails a model no worse than its baseline on any slice below
+``(1 - confidence) / 2`` (2.5% at 95%), whatever the search's ranking. The widening scales
+the interval's cautious half by ``z(1 - alpha / 2m) / z(1 - alpha / 2)``, a normal
+approximation of the bootstrap distribution's tail (percentiles that deep are not resolvable
+from 1,000 resamples): 1.75x for 80 comparisons, 1.92x for 300. A rule with ``scope:
+declared`` counts only the declared slices (a single declared slice keeps its stored bound).
 
 The drop's interval is the paired one: ``baseline - candidate`` on the slice's rows
 (``versus: baseline``), or ``overall - slice`` on the same resamples of all rows
@@ -110,7 +113,7 @@ def _judge(
     if rule.use == "value" or cautious is None:
         return _Drop(piece, searched, point, point, None)
     half = max(point - cautious, 0.0)
-    bound = point - (factor if searched else 1.0) * half
+    bound = point - factor * half
     return _Drop(piece, searched, point, bound, bound)
 
 
@@ -149,10 +152,10 @@ def check_slices(rule: SliceRule, ds: DatasetEvaluation, ev: Evaluation) -> Gate
             )
             return not_checked(rule, "slice", reason, dataset=ds.dataset)
         overall = found.value
-    confidence = _confidence(ev.config)
-    searched_n = ds.searched or len(ds.worst_slices)
-    factor = widening(confidence, searched_n)
     small = [s for s, _ in pieces if s.support < rule.min_support]
+    declared_n = sum(1 for s, found in pieces if not found and s.support >= rule.min_support)
+    searched_n = (ds.searched or len(ds.worst_slices)) if rule.scope != "declared" else 0
+    factor = widening(_confidence(ev.config), declared_n + searched_n)
     drops: list[_Drop] = []
     skipped = 0
     for piece, searched in pieces:
@@ -164,7 +167,13 @@ def check_slices(rule: SliceRule, ds: DatasetEvaluation, ev: Evaluation) -> Gate
         else:
             drops.append(_judge(rule, piece, searched=searched, measured=measured, factor=factor))
     notes = _notes(
-        rule, drops, skipped=skipped, small=small, searched_n=searched_n, ds=ds, factor=factor
+        rule,
+        drops,
+        skipped=skipped,
+        small=small,
+        family=(declared_n, searched_n),
+        ds=ds,
+        factor=factor,
     )
     return _verdict(rule, ds, drops, notes, skipped=skipped)
 
@@ -175,18 +184,24 @@ def _notes(
     *,
     skipped: int,
     small: list[SliceResult],
-    searched_n: int,
+    family: tuple[int, int],
     ds: DatasetEvaluation,
     factor: float,
 ) -> str:
     parts = []
     if rule.use == "bound" and any(d.bound is None for d in drops):
         parts.append("no interval for some slices: their point drop was used")
-    if rule.use == "bound" and any(d.searched and d.bound is not None for d in drops):
-        known = "" if ds.searched else " (reported slices; the evaluation did not record more)"
+    declared_n, searched_n = family
+    if declared_n + searched_n > 1 and any(d.bound is not None for d in drops):
+        known = (
+            ""
+            if ds.searched or not searched_n
+            else " (the reported ones: the evaluation did not record how many the search examined)"
+        )
         parts.append(
-            f"bounds of searched slices corrected for {searched_n} candidates{known} "
-            f"(Bonferroni, {factor:.2f}x wider)"
+            f"bounds corrected for {declared_n + searched_n} comparisons ({declared_n} declared "
+            f"slice(s) + {searched_n} search candidate(s){known}; Bonferroni, "
+            f"{factor:.2f}x wider)"
         )
     if skipped:
         parts.append(f"{skipped} slice(s) skipped ({rule.metric} not computable)")
