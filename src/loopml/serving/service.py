@@ -43,6 +43,7 @@ from loopml.core.errors import (
     GuardrailRejectedError,
     InvalidArgumentError,
     ModelUnavailableError,
+    NotFoundError,
     RowsRejectedError,
 )
 from loopml.registry import ModelRegistry
@@ -62,6 +63,8 @@ _log = logging.getLogger("loopml.serving")
 #: Exceptions of a model's library that blame the values it was given, not the model (a
 #: numeric RuntimeWarning is one where warnings are made errors).
 _ROW_ERRORS = (ValueError, ArithmeticError, RuntimeWarning)
+#: The routes a request may pin by version, in the order a version shared by two is found.
+_PINNABLE = (CHAMPION, CANARY, FALLBACK, SHADOW)
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,32 @@ class InferenceService:
         """Whether the champion is loaded."""
         return CHAMPION in self.slots
 
+    @property
+    def declared_fallback(self) -> DeclaredFallback | None:
+        """The constant or heuristic declared as the fallback, if any."""
+        return self._declared
+
+    def served_versions(self) -> list[int]:
+        """The registered versions this server serves now (every route), in order."""
+        return sorted({slot.current.version for slot in self.slots.values()})
+
+    def role_of(self, version: int) -> str:
+        """The route serving ``version`` (the champion first, then the canary, the fallback,
+        the shadow).
+
+        Raises:
+            NotFoundError: No route serves it.
+        """
+        for role in _PINNABLE:
+            slot = self.slots.get(role)
+            if slot is not None and slot.current.version == version:
+                return role
+        served = ", ".join(str(v) for v in self.served_versions())
+        raise NotFoundError(
+            f"Version {version} of {self.name!r} is not served here; this server serves "
+            f"version(s) {served}."
+        )
+
     def _batcher(self, served: Served) -> MicroBatcher:
         entry = self._batchers.get(id(served))
         if entry is not None and entry[0] is served:
@@ -251,16 +280,24 @@ class InferenceService:
             return await call
         return await asyncio.wait_for(call, self.config.timeout_ms / 1000)
 
-    async def predict(self, data: Any, *, key: str | None = None) -> PredictionResult:
+    async def predict(
+        self, data: Any, *, key: str | None = None, version: int | None = None
+    ) -> PredictionResult:
         """Answer one request; see the module docstring for the steps.
 
+        Args:
+            data: The rows (records, one record, or columns).
+            key: A routing key: the same key always takes the same canary route.
+            version: Answer with this served version (its route) instead of routing.
+
         Raises:
+            NotFoundError: ``version`` is not served here.
             InvalidArgumentError: The input breaks the signature (names the column).
             ModelUnavailableError: The model failed and there is no fallback.
             RowsRejectedError: The model (and the fallback) refused these rows' values.
         """
         started = time.perf_counter()
-        route = self.router.route(key)
+        route = self.router.route(key) if version is None else self.role_of(version)
         served = self.slots[route].current
         try:
             frame = served.model.prepare(data)
@@ -298,7 +335,7 @@ class InferenceService:
         self.metrics.answered(route, result.version, len(frame), latency / 1000)
         if self._log is not None:  # built after the answer is sent (~40 us), queued in memory
             asyncio.get_running_loop().call_soon(self._record, result, frame, key)
-        if SHADOW in self.slots:
+        if SHADOW in self.slots and route != SHADOW:
             task = asyncio.get_running_loop().create_task(self._shadow(frame, key))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
@@ -417,32 +454,6 @@ class InferenceService:
         stats = self._log.stats()
         self.metrics.log_dropped.set(stats.get("dropped", 0))
         self.metrics.log_pending.set(stats.get("pending", 0))
-
-    # -- description -----------------------------------------------------------------------
-
-    def describe(self) -> dict[str, Any]:
-        """The served model for ``/v2/models/{name}``: name, versions, inputs, outputs."""
-        champion = self.slots[CHAMPION].current.model
-        datatypes = {"int64": "INT64", "double": "FP64", "float": "FP32", "bool": "BOOL"}
-        return {
-            "name": self.name,
-            "versions": sorted({str(s.current.model.version.version) for s in self.slots.values()}),
-            "platform": f"loopml-{champion.manifest.flavor}",
-            "inputs": [
-                {"name": c.name, "datatype": datatypes.get(c.dtype, "BYTES"), "shape": [-1]}
-                for c in champion.signature.inputs
-            ],
-            "outputs": [
-                {
-                    "name": "predict",
-                    "datatype": datatypes.get(champion.signature.output.dtype, "BYTES"),
-                    "shape": [-1],
-                }
-            ],
-            "routes": {role: slot.current.ref for role, slot in self.slots.items()},
-            "runtimes": {role: slot.current.model.runtime for role, slot in self.slots.items()},
-            **({"fallback": self._declared.ref} if self._declared is not None else {}),
-        }
 
 
 def _freeze_heap() -> None:
