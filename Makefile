@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint typecheck layers pytest bench bench-quick postgres clean
+.PHONY: demo test lint typecheck layers pytest bench bench-quick postgres wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,15 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || \
 	  (pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2 && pg_isready -h 127.0.0.1 -p 5432)
 
-bench: $(BENCH_STAMP) postgres
+# wrk (a load generator written in C) drives the concurrent serving scenarios; Debian's package.
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+# Then `python benchmarks/render_docs.py` puts the new figures in docs/benchmarks.md and README.md.
+bench: $(BENCH_STAMP) postgres wrk
 	$(BIN)/python benchmarks/run_all.py
 
-bench-quick: $(BENCH_STAMP) postgres
+bench-quick: $(BENCH_STAMP) postgres wrk
 	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:

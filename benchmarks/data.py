@@ -7,13 +7,23 @@ loopml times ``infer_schema`` + ``profile_table`` on the Arrow table: < 10 s, an
 peer is pandas ``describe(include="all")`` plus ``value_counts`` of every column on the same
 data (converted to pandas outside the timing), which yields less (no quantile bins, no roles).
 
+Wide mode (``--wide``): registration of a 20-row table of 250, 1,000, 2,000 and 10,000 mixed
+columns (float, int, string, bool in turn) into a fresh embedded store, each size in its own
+process: wall seconds of ``register`` and the process's peak RSS. With ``--baseline-src DIR``
+(e.g. the ``src`` folder of an older checkout) the same runs use that code too, side by side;
+a size that runs past ``--timeout`` is recorded as not done. Results: ``results/data_wide.json``.
+
 Usage: python benchmarks/data.py [--quick]
+       python benchmarks/data.py --wide [--columns 250,1000] [--baseline-src DIR] [--timeout S]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -102,11 +112,122 @@ def pandas_profile(frame: Any) -> Any:
     return described, counts
 
 
+def wide_table(columns: int, rows: int = 20, seed: int = 0) -> Any:
+    """A ``rows`` x ``columns`` table cycling float, int, string and bool columns."""
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    data: dict[str, Any] = {}
+    for i in range(columns):
+        kind = i % 4
+        if kind == 0:
+            data[f"f{i}"] = pa.array(rng.normal(size=rows))
+        elif kind == 1:
+            data[f"i{i}"] = pa.array(rng.integers(0, 100, size=rows))
+        elif kind == 2:
+            data[f"s{i}"] = pa.array([f"level_{v}" for v in rng.integers(0, 5, size=rows)])
+        else:
+            data[f"b{i}"] = pa.array(rng.random(rows) < 0.5)
+    return pa.table(data)
+
+
+def wide_child(columns: int) -> None:
+    """Register one wide table in a fresh store; print seconds and peak RSS as JSON."""
+    import resource
+    import tempfile
+
+    from loopml.core.settings import resolve_settings
+    from loopml.data import DatasetService
+    from loopml.store.backend import open_backend
+
+    table = wide_table(columns)
+    with tempfile.TemporaryDirectory(prefix="loopml-wide-") as tmp:
+        home = Path(tmp) / ".loopml"
+        settings = resolve_settings({"home": home, "capture_env": False}, cwd=Path(tmp))
+        service = DatasetService(open_backend(settings))
+        before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        version = service.register("wide", table)
+        seconds = time.perf_counter() - start
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert len(version.profile.columns) == columns
+    print(
+        json.dumps(
+            {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "rss_before_mb": before_kb / 1024}
+        )
+    )
+
+
+def _run_wide(columns: int, src: str | None, timeout: float) -> dict[str, Any]:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--wide-child", str(columns)],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"seconds": None, "peak_rss_mb": None, "note": f"not done after {timeout:g} s"}
+    if done.returncode != 0:
+        return {"seconds": None, "peak_rss_mb": None, "note": done.stderr.strip()[-300:]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def wide_main(args: argparse.Namespace) -> None:
+    sizes = [int(c) for c in args.columns.split(",")]
+    comparisons = []
+    raw: dict[str, Any] = {}
+    for columns in sizes:
+        print(f"... registering 20 x {columns:,} (this code)", flush=True)
+        after = _run_wide(columns, None, args.timeout)
+        before = None
+        if args.baseline_src:
+            print(f"... registering 20 x {columns:,} (baseline {args.baseline_src})", flush=True)
+            before = _run_wide(columns, args.baseline_src, args.timeout)
+        raw[str(columns)] = {"after": after, "before": before}
+        for unit, key in (("s", "seconds"), ("MB", "peak_rss_mb")):
+            if after[key] is None:
+                continue
+            peer = None if before is None else before[key]
+            comparisons.append(
+                Comparison(
+                    scenario=f"register 20 x {columns:,} columns ({key})",
+                    unit=unit,
+                    loopml=after[key],
+                    peer=peer,
+                    peer_name="baseline" if before is not None else "-",
+                    higher_is_better=False,
+                    note="" if before is None else before.get("note", ""),
+                )
+            )
+    path = write_results("data_wide", comparisons, quick=False, extra={"wide": raw})
+    print_table("data --wide (this code vs baseline)", comparisons)
+    print(f"results written to {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 rows for a fast check")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--wide", action="store_true", help="registration of wide tables")
+    parser.add_argument("--columns", default="250,1000,2000,10000", help="--wide: sizes")
+    parser.add_argument("--baseline-src", default=None, help="--wide: src folder to compare")
+    parser.add_argument("--timeout", type=float, default=600.0, help="--wide: per run, seconds")
+    parser.add_argument("--wide-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.wide_child is not None:
+        wide_child(args.wide_child)
+        return
+    if args.wide:
+        wide_main(args)
+        return
     rows = 100_000 if args.quick else 1_000_000
     import duckdb  # noqa: F401  (import cost outside the timing)
     import pandas as pd  # noqa: F401

@@ -6,10 +6,12 @@ they are never timed unit tests (the machines are shared and noisy).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -61,10 +63,70 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> f
     return statistics.median(times)
 
 
+#: Libraries whose versions change the figures; recorded in every result file.
+LIBRARIES = (
+    "loopml",
+    "mlflow",
+    "scikit-learn",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "duckdb",
+    "sqlalchemy",
+    "psycopg",
+    "onnxruntime",
+    "skl2onnx",
+    "uvicorn",
+    "httptools",
+    "uvloop",
+    "fastapi",
+    "orjson",
+)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
+
+
+def _cpu_model() -> str | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+def _commit() -> str | None:
+    """HEAD, with ``+dirty`` when tracked files have uncommitted changes."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is not None and _git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    return commit
+
+
+#: When the benchmark script started (this module is imported first): the time, the load
+#: average and the code it ran.
+STARTED = {
+    "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "load": os.getloadavg(),
+    "commit": _commit(),
+}
+
+
 def machine() -> dict[str, Any]:
-    """Facts about the machine and the libraries, stored with every result."""
-    versions = {}
-    for dist in ("loopml", "mlflow", "sqlalchemy", "pandas", "numpy", "psycopg"):
+    """Facts about the machine, the code and the libraries, stored with every result: the
+    cores, the load average when the script started and when it wrote its results (the
+    machines are shared: a load above the core count means the figures are pessimistic), the
+    git commit the script started from (``+dirty`` when tracked files had changes) and the
+    library versions."""
+    versions: dict[str, str | None] = {}
+    for dist in LIBRARIES:
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -72,8 +134,14 @@ def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average_before": [round(v, 2) for v in STARTED["load"]],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "commit": STARTED["commit"],
         "versions": versions,
+        "started": STARTED["when"],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

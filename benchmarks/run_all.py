@@ -9,21 +9,30 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SKIP = {"run_all.py", "harness.py"}
+#: The stage scripts, in order (the other modules here are their parts).
+STAGES = (
+    "tracking",
+    "data",
+    "registry",
+    "evaluation",
+    "serving",
+    "serving_ablations",
+    "serving_soak",
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name not in SKIP)
+    scripts = [HERE / f"{stage}.py" for stage in STAGES]
     failed = []
     for script in scripts:
         print(f"=== {script.stem}", flush=True)
         cmd = [sys.executable, str(script), *(["--quick"] if args.quick else [])]
         if subprocess.run(cmd, check=False).returncode != 0:
             failed.append(script.stem)
-    print("\n=== summary")
+    print("\n=== summary (python benchmarks/render_docs.py puts the figures in the docs)")
     suffix = ".quick.json" if args.quick else ".json"
     for script in scripts:
         path = HERE / "results" / f"{script.stem}{suffix}"

@@ -28,8 +28,10 @@ rows: loopml ``POST /predict {"columns": [...], "data": [[...]]}``, MLflow ``POS
 
 1. single-row requests, sequential: p50/p99 latency and requests/s; the servers take turns
    in chunks of 50 requests so that noise hits them alike;
-2. 32 concurrent clients (32 kept-alive connections on asyncio streams), single-row requests
-   for a fixed time: requests/s and p99; micro-batching vs ``--max-batch 1``;
+2. 32 concurrent clients, single-row requests for a fixed time, the servers taking turns in
+   rounds: requests/s and p99; micro-batching vs ``--max-batch 1``. Twice: with the Python
+   client (32 kept-alive connections on asyncio streams) and with wrk (C, 2 threads, 32
+   connections; bodies sent by a Lua script);
 3. 100-row requests, sequential: rows/s;
 4. the memory (RSS) of each loopml server before and after scenario 2 (bounded: it must not
    grow with the requests answered);
@@ -43,681 +45,69 @@ rows: loopml ``POST /predict {"columns": [...], "data": [[...]]}``, MLflow ``POS
 ``--profile`` prints cProfile of the in-process ``InferenceService.predict`` and of the ASGI
 app for one row (the event-loop thread; the model runs in a worker thread).
 
-The client shares the 2 cores with the servers; its CPU use is stored with scenario 2.
+The clients share the 2 cores with the servers; their CPU use is stored with scenario 2.
 
-``--soak SECONDS`` then keeps 32 clients on the default server that long and records its RSS
-every 5 s (memory must stay bounded across prediction-log compactions, every 60 s).
+The modules beside this one: ``serving_model.py`` (the model, registering, logging),
+``serving_servers.py`` (the subprocesses), ``serving_client.py`` (the Python client),
+``wrk.py`` (the C load generator), ``serving_inprocess.py`` (scenario 5, ``--profile``);
+``serving_ablations.py`` (each speed-up with and without it) and ``serving_soak.py`` (memory
+under minutes of load) are stages of their own.
 
-Usage: python benchmarks/serving.py [--quick] [--profile] [--soak SECONDS]
+Usage: python benchmarks/serving.py [--quick] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import cProfile
-import io
-import json
-import logging
-import os
-import pstats
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import Comparison, late_flights, print_table, write_results
-
-NAME = "late"
-CATEGORICAL = ["origin", "carrier"]
-NUMERIC = ["month", "dep_delay", "distance", "hour"]
-COLUMNS = CATEGORICAL + NUMERIC
-MS = 1000.0
-BIN = Path(sys.executable).parent
-
-
-# -- the model ---------------------------------------------------------------------------------
-
-
-def train(x: Any, y: Any) -> Any:
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    pre = ColumnTransformer(
-        [
-            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-            ("num", StandardScaler(), NUMERIC),
-        ]
-    )
-    return Pipeline([("pre", pre), ("lr", LogisticRegression(max_iter=1000))]).fit(x, y)
-
-
-def register_loopml(home: Path, model: Any, example: Any) -> None:
-    from loopml import LoopmlClient
-
-    models = LoopmlClient(home=home).models
-    version = models.register(model, NAME, input_example=example)
-    models.approve(version.ref, comment="benchmark")
-    models.set_alias(NAME, "champion", version.version, reason="benchmark")
-
-
-def log_mlflow(tracking_uri: str, artifacts: Path, model: Any, example: Any) -> str:
-    """Log the model to MLflow; return its model URI."""
-    warnings.filterwarnings("ignore")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    for name in ("mlflow", "alembic", "py.warnings"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    import mlflow
-    import mlflow.sklearn
-
-    mlflow.set_tracking_uri(tracking_uri)
-    experiment = mlflow.create_experiment("bench-serving", artifact_location=artifacts.as_uri())
-    mlflow.set_experiment(experiment_id=experiment)
-    with mlflow.start_run(), contextlib.redirect_stderr(io.StringIO()):
-        info = mlflow.sklearn.log_model(
-            model, name="model", input_example=example, serialization_format="pickle"
-        )
-    return str(info.model_uri)
-
-
-# -- the servers -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """A server subprocess (its own process group), its URL and its log file."""
-
-    name: str
-    url: str
-    health: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        """Terminate the group, then kill it if it has not exited within 10 s."""
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def start_server(
-    name: str, cmd: list[str], env: dict[str, str], port: int, health: str, logs: Path
-) -> Server:
-    log = logs / f"{name}.log"
-    with log.open("wb") as fh:
-        process = subprocess.Popen(
-            cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Server(name, f"http://127.0.0.1:{port}", health, process, log)
-
-
-def wait_ready(server: Server, timeout: float = 120.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with {server.process.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.url + server.health, timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{server.name} did not answer {server.health} within {timeout:.0f} s")
-
-
-@contextlib.contextmanager
-def servers(
-    home: Path, tracking_uri: str, model_uri: str, logs: Path, *, onnx: bool
-) -> Iterator[dict[str, Server]]:
-    """Start the servers, wait for them, and always stop them."""
-    env = os.environ | {
-        "LOOPML_HOME": str(home),
-        "MLFLOW_TRACKING_URI": tracking_uri,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow execs `uvicorn`
-    }
-    started: dict[str, Server] = {}
-    try:
-        variants: list[tuple[str, list[str]]] = [
-            ("loopml", []),  # --runtime auto: the checked ONNX export, when there is one
-            ("loopml-nobatch", ["--max-batch", "1"]),
-        ]
-        if onnx:  # else the default already is the native runtime
-            variants.append(("loopml-native", ["--runtime", "native"]))
-            variants.append(("loopml-native-nobatch", ["--runtime", "native", "--max-batch", "1"]))
-        for name, extra in variants:
-            port = free_port()
-            cmd = [str(BIN / "loopml"), "serve", f"{NAME}@champion", "--port", str(port)]
-            cmd += ["--workers", "1", *extra]
-            started[name] = start_server(name, cmd, env, port, "/v2/health/ready", logs)
-        port = free_port()
-        cmd = [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local"]
-        cmd += ["-p", str(port), "--host", "127.0.0.1"]
-        started["mlflow"] = start_server("mlflow", cmd, env, port, "/ping", logs)
-        for server in started.values():
-            wait_ready(server)
-        yield started
-    except BaseException:
-        for server in started.values():
-            print(f"--- log of {server.name} ({server.log}):\n{server.tail()}", file=sys.stderr)
-        raise
-    finally:
-        for server in started.values():
-            server.stop()
-
-
-# -- requests ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """How to ask one server: its URL, path and the pre-encoded bodies."""
-
-    url: str
-    path: str
-    singles: list[bytes]
-    hundreds: list[bytes]
-
-    @classmethod
-    def of(
-        cls, server: Server, singles: list[list[Any]], hundreds: list[list[list[Any]]]
-    ) -> Target:
-        import orjson
-
-        def body(rows: list[list[Any]]) -> bytes:
-            split = {"columns": COLUMNS, "data": rows}
-            return orjson.dumps(split if server.name != "mlflow" else {"dataframe_split": split})
-
-        path = "/invocations" if server.name == "mlflow" else "/predict"
-        return cls(
-            server.url, path, [body([r]) for r in singles], [body(rows) for rows in hundreds]
-        )
-
-
-HEADERS = {"content-type": "application/json"}
-
-
-def predictions(answer: Any) -> list[Any]:
-    return list(answer["predictions"])
-
-
-def check_answers(targets: dict[str, Target], model: Any, x: Any) -> None:
-    """Every server must give the Pipeline's own predictions on the first 20 rows."""
-    import httpx
-    import orjson
-
-    expected = [int(v) for v in model.predict(x.iloc[:20])]
-    with httpx.Client() as client:
-        for name, target in targets.items():
-            got = []
-            for payload in target.singles[:20]:
-                response = client.post(target.url + target.path, content=payload, headers=HEADERS)
-                response.raise_for_status()
-                got += predictions(orjson.loads(response.content))
-            if [int(v) for v in got] != expected:
-                raise RuntimeError(f"{name} predicts {got}, the Pipeline {expected}")
-
-
-class Connection:
-    """A kept-alive HTTP/1.1 connection over a plain socket: the sequential client.
-
-    Sends pre-encoded requests and reads the answer by its Content-Length; nothing else.
-    """
-
-    def __init__(self, url: str) -> None:
-        host, port = url.split("://", 1)[1].split(":")
-        self.sock = socket.create_connection((host, int(port)))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
-
-    def send(self, request: bytes) -> tuple[int, bytes]:
-        """Send one request; return its status and body."""
-        self.sock.sendall(request)
-        while b"\r\n\r\n" not in self.buffer:
-            self.buffer += self._recv()
-        head, _, rest = self.buffer.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        while len(rest) < length:
-            rest += self._recv()
-        self.buffer = rest[length:]
-        return int(head[9:12]), rest[:length]
-
-    def _recv(self) -> bytes:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        return chunk
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def sequential(
-    targets: dict[str, Target], *, kind: str, requests: int, chunk: int = 50, warmup: int = 30
-) -> dict[str, list[float]]:
-    """Latencies (s) of ``requests`` sequential requests per server, servers taking turns."""
-    latencies: dict[str, list[float]] = {name: [] for name in targets}
-    connections = {name: Connection(target.url) for name, target in targets.items()}
-    encoded = {
-        name: [
-            _request(target, body)
-            for body in (target.singles if kind == "single" else target.hundreds)
-        ]
-        for name, target in targets.items()
-    }
-    try:
-        for name in targets:
-            for i in range(warmup):
-                connections[name].send(encoded[name][i % len(encoded[name])])
-        done = 0
-        while done < requests:
-            n = min(chunk, requests - done)
-            for name in targets:
-                conn, bodies, out = connections[name], encoded[name], latencies[name]
-                for i in range(done, done + n):
-                    request = bodies[i % len(bodies)]
-                    start = time.perf_counter()
-                    status, body = conn.send(request)
-                    out.append(time.perf_counter() - start)
-                    if status != 200:
-                        raise RuntimeError(f"{name}: {status} {body[:300]!r}")
-            done += n
-    finally:
-        for conn in connections.values():
-            conn.close()
-    return latencies
-
-
-def health_floor(url: str, requests: int) -> list[float]:
-    """Latencies of ``GET /v2/health/live``: client + socket + uvicorn + routing, no model."""
-    host = url.split("://", 1)[1]
-    request = f"GET /v2/health/live HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
-    conn = Connection(url)
-    out = []
-    try:
-        for _ in range(20):
-            conn.send(request)
-        for _ in range(requests):
-            start = time.perf_counter()
-            conn.send(request)
-            out.append(time.perf_counter() - start)
-    finally:
-        conn.close()
-    return out
-
-
-async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
-    """Send one pre-encoded HTTP/1.1 request on a kept-alive connection; return the status."""
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
-
-
-def _request(target: Target, body: bytes) -> bytes:
-    host = target.url.split("://", 1)[1]
-    return (
-        f"POST {target.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
-    ).encode() + body
-
-
-async def _concurrent(target: Target, clients: int, seconds: float) -> dict[str, Any]:
-    """``clients`` kept-alive connections sending single-row requests back to back.
-
-    The client is a few lines over asyncio streams with pre-encoded requests (not httpx):
-    one client process must not be the bottleneck of a 32-connection test.
-    """
-    host, port = target.url.split("://", 1)[1].split(":")
-    requests = [_request(target, body) for body in target.singles]
-    latencies: list[float] = []
-    errors = 0
-    connections = [await asyncio.open_connection(host, int(port)) for _ in range(clients)]
-
-    async def worker(offset: int, until: float) -> None:
-        nonlocal errors
-        reader, writer = connections[offset]
-        i = offset
-        while time.perf_counter() < until:
-            request = requests[i % len(requests)]
-            i += clients
-            start = time.perf_counter()
-            if await _post(reader, writer, request) == 200:
-                latencies.append(time.perf_counter() - start)
-            else:
-                errors += 1
-
-    try:
-        warm_until = time.perf_counter() + 0.5
-        await asyncio.gather(*(worker(i, warm_until) for i in range(clients)))
-        latencies.clear()
-        cpu = time.process_time()
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(i, start + seconds) for i in range(clients)))
-        wall = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-    finally:
-        for _, writer in connections:
-            writer.close()
-    return {"latencies": latencies, "wall_s": wall, "errors": errors, "client_cpu_s": cpu}
-
-
-def concurrent(
-    targets: dict[str, Target], *, clients: int, seconds: float, rounds: int
-) -> dict[str, dict[str, Any]]:
-    """Each server in turn for ``seconds / rounds``, ``rounds`` times; pooled figures."""
-    pooled: dict[str, dict[str, Any]] = {
-        name: {"latencies": [], "wall_s": 0.0, "errors": 0, "client_cpu_s": 0.0} for name in targets
-    }
-    for _ in range(rounds):
-        for name, target in targets.items():
-            got = asyncio.run(_concurrent(target, clients, seconds / rounds))
-            pool = pooled[name]
-            pool["latencies"] += got["latencies"]
-            for key in ("wall_s", "errors", "client_cpu_s"):
-                pool[key] += got[key]
-    for pool in pooled.values():
-        pool["rps"] = len(pool["latencies"]) / pool["wall_s"]
-        pool["p50_ms"] = pct(pool["latencies"], 50) * MS
-        pool["p99_ms"] = pct(pool["latencies"], 99) * MS
-        pool["client_cpu_share"] = pool["client_cpu_s"] / pool["wall_s"]
-        pool["requests"] = len(pool.pop("latencies"))
-    return pooled
-
-
-def rss_mb(pid: int) -> int | None:
-    """Resident memory of a process in MB (Linux; None elsewhere). ``loopml serve --workers 1``
-    serves in its own process, so its pid is the server's."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        return None
-    return None
-
-
-def soak(target: Target, server: Server, clients: int, seconds: float) -> list[dict[str, Any]]:
-    """``clients`` connections on one server for ``seconds``, in 5 s rounds: requests/s and
-    the server's RSS after each (the prediction log is compacted every 60 s meanwhile)."""
-    if seconds <= 0:
-        return []
-    print(f"... soak: {clients} clients for {seconds:g} s", flush=True)
-    rounds = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        got = asyncio.run(_concurrent(target, clients, 5.0))
-        rounds.append(
-            {
-                "elapsed_s": round(time.perf_counter() - start, 1),
-                "rps": len(got["latencies"]) / got["wall_s"],
-                "rss_mb": rss_mb(server.process.pid),
-            }
-        )
-        print(f"    {rounds[-1]}", flush=True)
-    return rounds
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-# -- in process --------------------------------------------------------------------------------
-
-
-async def _median_async(fn: Callable[[Any], Any], items: list[Any], warmup: int = 30) -> float:
-    for item in items[:warmup]:
-        await fn(item)
-    times = []
-    for item in items:
-        start = time.perf_counter()
-        await fn(item)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def native_rows(frame: Any) -> list[list[Any]]:
-    """The rows of ``frame`` as lists of plain Python values (what JSON gives a server)."""
-    return list(json.loads(frame.to_json(orient="values")))
-
-
-def _median(fn: Callable[[Any], Any], items: list[Any], warmup: int = 30) -> float:
-    for item in items[:warmup]:
-        fn(item)
-    times = []
-    for item in items:
-        start = time.perf_counter()
-        fn(item)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def make_service(home: Path, spool: Path, max_batch: int, runtime: str = "auto") -> Any:
-    """The service ``loopml serve`` builds, in this process (its own spool folder)."""
-    from loopml import LoopmlClient
-    from loopml.serving import InferenceService, ServeConfig
-
-    backend = LoopmlClient(home=home).backend
-    config = ServeConfig(
-        model=f"{NAME}@champion",
-        max_batch=max_batch,
-        poll_interval_s=0,
-        spool_dir=spool,
-        runtime=runtime,  # type: ignore[arg-type]
-    )
-    return InferenceService(backend, config)
-
-
-def in_process(
-    home: Path, root: Path, model: Any, x: Any, calls: int, runtimes: list[str]
-) -> dict[str, float]:
-    """Median ms for one row at each layer, from the raw Pipeline up to the ASGI app."""
-    import httpx
-    import orjson
-
-    from loopml.api.inference import create_app
-
-    frames = [x.iloc[i : i + 1] for i in range(calls)]
-    rows = native_rows(x.iloc[:calls])
-    records = [[dict(zip(COLUMNS, row, strict=True))] for row in rows]
-    bodies = [orjson.dumps({"columns": COLUMNS, "data": [row]}) for row in rows]
-    out: dict[str, float] = {}
-    out["pipeline_predict_ms"] = _median(model.predict, frames) * MS
-    out["pipeline_predict_and_proba_ms"] = (
-        _median(lambda f: (model.predict(f), model.predict_proba(f)), frames) * MS
-    )
-    for runtime in runtimes:
-        for max_batch, label in ((1, "nobatch"), (32, "batch32")):
-            service = make_service(home, root / f"spool-{runtime}-{label}", max_batch, runtime)
-            served = service.slots["champion"].current
-            if max_batch == 1:
-                if runtime == runtimes[0]:
-                    out["signature_prepare_ms"] = _median(served.model.prepare, records) * MS
-                prepared = [served.model.prepare(r) for r in records]
-                out[f"served_run_{runtime}_ms"] = _median(served.run, prepared) * MS
-
-            async def measure(service: Any = service) -> tuple[float, float]:
-                direct = await _median_async(service.predict, records)
-                transport = httpx.ASGITransport(app=create_app(service))
-                async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
-
-                    async def asgi(body: bytes) -> None:
-                        response = await client.post("/predict", content=body, headers=HEADERS)
-                        response.raise_for_status()
-
-                    app = await _median_async(asgi, bodies)
-                await service.stop()
-                return direct, app
-
-            direct, app = asyncio.run(measure())
-            out[f"service_predict_{runtime}_{label}_ms"] = direct * MS
-            out[f"asgi_app_{runtime}_{label}_ms"] = app * MS
-    return out
-
-
-def onnx_export(home: Path, x: Any, calls: int) -> dict[str, Any]:
-    """Export the version to ONNX (checked on 2,000 held-out rows) and time its predict."""
-    from loopml import LoopmlClient
-    from loopml.core.errors import LoopmlError
-
-    models = LoopmlClient(home=home).models
-    try:
-        models.export_onnx(f"{NAME}@champion", holdout=x.iloc[:2000])
-        loaded = models.load(f"{NAME}@champion", runtime="onnx")
-    except (LoopmlError, ImportError) as exc:
-        return {"exported": False, "error": f"{type(exc).__name__}: {exc}"}
-    rows = native_rows(x.iloc[:calls])
-    records = [[dict(zip(COLUMNS, row, strict=True))] for row in rows]
-    return {
-        "exported": True,
-        "predict_1_row_ms": _median(loaded.predict, records) * MS,
-        "predict_100_rows_ms": _median(loaded.predict, [x.iloc[i : i + 100] for i in range(20)])
-        * MS,
-    }
-
-
-def profile(home: Path, root: Path, x: Any, calls: int) -> None:
-    """cProfile of the in-process service and of the ASGI app for one row (event loop)."""
-    import httpx
-    import orjson
-
-    from loopml.api.inference import create_app
-
-    rows = native_rows(x.iloc[:calls])
-    records = [[dict(zip(COLUMNS, row, strict=True))] for row in rows]
-    bodies = [orjson.dumps({"columns": COLUMNS, "data": [row]}) for row in rows]
-    service = make_service(home, root / "spool-profile", 1, "native")
-
-    hundred = [dict(zip(COLUMNS, row, strict=True)) for row in native_rows(x.iloc[:100])]
-
-    async def run_service() -> None:
-        for r in records:
-            await service.predict(r)
-
-    async def run_hundred() -> None:
-        for _ in range(calls // 10):
-            await service.predict(hundred)
-
-    async def run_asgi() -> None:
-        transport = httpx.ASGITransport(app=create_app(service))
-        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
-            for body in bodies:
-                await client.post("/predict", content=body, headers=HEADERS)
-
-    runs = (
-        ("InferenceService.predict, 1 row", run_service),
-        ("ASGI app, 1 row", run_asgi),
-        ("InferenceService.predict, 100 rows", run_hundred),
-    )
-    for title, fn in runs:
-        asyncio.run(fn())  # warm
-        profiler = cProfile.Profile()
-        profiler.enable()
-        asyncio.run(fn())
-        profiler.disable()
-        for sort in ("tottime", "cumulative"):
-            print(f"=== {title} (native runtime, max_batch=1, sorted by {sort})")
-            pstats.Stats(profiler).strip_dirs().sort_stats(sort).print_stats(25)
-    service.close_log()
-
-
-# -- main --------------------------------------------------------------------------------------
-
-
-def summarize(latencies: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": pct(latencies, 50) * MS,
-        "p99_ms": pct(latencies, 99) * MS,
-        "rps": len(latencies) / sum(latencies),
-        "requests": len(latencies),
-    }
+import wrk
+from harness import Comparison, print_table, write_results
+from serving_client import Target, check_answers, concurrent, health_floor, sequential
+from serving_inprocess import in_process, profile
+from serving_model import COLUMNS, MS, native_rows, pct, set_up, summarize
+from serving_servers import Spec, loopml_cmd, mlflow_cmd, rss_mb, serve_env, servers
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 requests, 3 s of concurrency")
     parser.add_argument("--profile", action="store_true", help="only cProfile loopml in-process")
-    parser.add_argument(
-        "--soak",
-        type=float,
-        default=0.0,
-        help="then this many seconds of 32 clients on the default server, its RSS every 5 s",
-    )
     args = parser.parse_args()
     sizes = (
         {"train_rows": 20_000, "single": 200, "hundred": 50, "seconds": 3.0, "rounds": 1}
         if args.quick
         else {"train_rows": 250_000, "single": 1000, "hundred": 200, "seconds": 10.0, "rounds": 2}
     )
-    sizes |= {"clients": 32, "in_process_calls": 500 if not args.quick else 200}
+    sizes |= {"clients": 32, "wrk_threads": 2, "in_process_calls": 200 if args.quick else 500}
     import httpx  # noqa: F401  imports outside the timings
     import mlflow.sklearn  # noqa: F401
     import orjson  # noqa: F401
 
-    print(f"... training on {sizes['train_rows']:,} flights", flush=True)
-    x_train, y_train, x_test = late_flights(COLUMNS, sizes["train_rows"], 5_000)
-    start = time.perf_counter()
-    model = train(x_train, y_train)
-    fit_s = time.perf_counter() - start
-    example = x_train.head()
-    singles = native_rows(x_test.iloc[:1000])
-    hundreds = [native_rows(x_test.iloc[i : i + 100]) for i in range(0, 5_000, 100)]
+    calls = sizes["in_process_calls"]
     with tempfile.TemporaryDirectory(prefix="loopml-bench-serving-") as tmp:
         root = Path(tmp)
-        home, logs = root / "loopml", root / "server-logs"
-        logs.mkdir()
-        tracking_uri = f"sqlite:///{root / 'mlflow.db'}"  # its file store refuses new use
-        print(f"... model fitted in {fit_s:.1f} s; registering and logging", flush=True)
-        register_loopml(home, model, example)
-        model_uri = log_mlflow(tracking_uri, root / "mlartifacts", model, example)
+        setup = set_up(root, sizes["train_rows"], mlflow=True, calls=calls)
+        model, x_test, home, onnx = setup.model, setup.x_test, setup.home, setup.onnx
         if args.profile:
-            profile(home, root, x_test, sizes["in_process_calls"])
+            profile(home, root, x_test, calls)
             return
-        print("... the ONNX copy (exported and checked before the servers start)", flush=True)
-        onnx = onnx_export(home, x_test, sizes["in_process_calls"])
         runtimes = ["native", "onnx"] if onnx["exported"] else ["native"]
         print("... in-process limits", flush=True)
-        limits = in_process(home, root, model, x_test, sizes["in_process_calls"], runtimes)
+        limits = in_process(home, root, model, x_test, calls, runtimes)
         print("... starting servers", flush=True)
-        with servers(home, tracking_uri, model_uri, logs, onnx=onnx["exported"]) as running:
+        logs = root / "server-logs"
+        logs.mkdir()
+        singles = native_rows(x_test.iloc[:1000])
+        hundreds = [native_rows(x_test.iloc[i : i + 100]) for i in range(0, 5_000, 100)]
+        specs = server_specs(str(setup.model_uri), onnx=onnx["exported"])
+        env = serve_env(home, str(setup.tracking_uri))
+        with servers(specs, env, logs) as running:
             targets = {n: Target.of(s, singles, hundreds) for n, s in running.items()}
             check_answers(targets, model, x_test)
             print("... sequential single-row requests", flush=True)
@@ -725,34 +115,37 @@ def main() -> None:
             floor = health_floor(running["loopml"].url, sizes["single"])
             print("... 100-row requests", flush=True)
             hundred = sequential(targets, kind="hundred", requests=sizes["hundred"], chunk=25)
-            print(f"... {sizes['clients']} concurrent clients", flush=True)
+            print(
+                f"... {sizes['clients']} concurrent clients (Python client, then wrk)", flush=True
+            )
             rss_before = {n: rss_mb(s.process.pid) for n, s in running.items() if n != "mlflow"}
+            per_round = sizes["seconds"] / sizes["rounds"]
             conc = concurrent(
                 targets, clients=sizes["clients"], seconds=sizes["seconds"], rounds=sizes["rounds"]
             )
+            conc_wrk = concurrent_wrk(targets, sizes["clients"], per_round, sizes["rounds"])
             rss = {
                 name: {"before_mb": before, "after_mb": rss_mb(running[name].process.pid)}
                 for name, before in rss_before.items()
             }
-            soaked = soak(targets["loopml"], running["loopml"], sizes["clients"], args.soak)
     seq = {name: summarize(v) for name, v in single.items()}
     rows = {name: 100 * len(v) / sum(v) for name, v in hundred.items()}
     floor_ms = pct(floor, 50) * MS
-    comparisons = build_comparisons(seq, conc, rows, limits, floor_ms, sizes, onnx)
+    comparisons = build_comparisons(seq, conc, conc_wrk, rows, limits, floor_ms, sizes, onnx)
     extra = {
         "sizes": sizes,
-        "model": {"fit_s": fit_s, "features": COLUMNS, "estimator": "LogisticRegression"},
+        "model": {"fit_s": setup.fit_s, "features": COLUMNS, "estimator": "LogisticRegression"},
         "default_runtime": "onnx" if onnx["exported"] else "native",
+        "wrk": wrk.version(),
         "sequential_single_row": seq,
         "concurrent_single_row": conc,
+        "concurrent_single_row_wrk": conc_wrk,
         "hundred_rows_per_s": rows,
         "hundred_rows_p50_ms": {n: pct(v, 50) * MS for n, v in hundred.items()},
         "in_process_1_row_median_ms": limits,
         "http_health_floor_p50_ms": floor_ms,
         "onnx_in_process": onnx,
-        "load_average": os.getloadavg(),
         "server_rss_around_concurrency": rss,
-        "soak": soaked,
     }
     path = write_results("serving", comparisons, quick=args.quick, extra=extra)
     print_table("serving (loopml serve vs mlflow models serve, 1 worker each)", comparisons)
@@ -766,9 +159,46 @@ def main() -> None:
     print(f"results written to {path}")
 
 
+def server_specs(model_uri: str, *, onnx: bool) -> list[Spec]:
+    """loopml's variants (its defaults, ``--max-batch 1``; with an ONNX export, the same two
+    with ``--runtime native``) and MLflow."""
+    variants: list[tuple[str, list[str]]] = [
+        ("loopml", []),  # --runtime auto: the checked ONNX export, when there is one
+        ("loopml-nobatch", ["--max-batch", "1"]),
+    ]
+    if onnx:  # else the default already is the native runtime
+        variants.append(("loopml-native", ["--runtime", "native"]))
+        variants.append(("loopml-native-nobatch", ["--runtime", "native", "--max-batch", "1"]))
+    specs: list[Spec] = [
+        (name, lambda port, extra=extra: loopml_cmd(port, extra), "/v2/health/ready")
+        for name, extra in variants
+    ]
+    specs.append(("mlflow", lambda port: mlflow_cmd(port, model_uri), "/ping"))
+    return specs
+
+
+def concurrent_wrk(
+    targets: dict[str, Target], clients: int, seconds: float, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """wrk on each server in turn for ``seconds``, ``rounds`` times (after 1 s of warm-up
+    each): the rounds' figures and their medians."""
+    out: dict[str, dict[str, Any]] = {name: {"rounds": []} for name in targets}
+    for _ in range(rounds):
+        for name, target in targets.items():
+            wrk.run(target.url, target.path, target.singles[:50], clients=clients, seconds=1)
+            got = wrk.run(target.url, target.path, target.singles, clients=clients, seconds=seconds)
+            out[name]["rounds"].append(got)
+    for figures in out.values():
+        for key in ("rps", "p50_ms", "p99_ms", "client_cpu_share"):
+            figures[key] = statistics.median(r[key] for r in figures["rounds"])
+        figures["errors"] = sum(sum(r["errors"].values()) for r in figures["rounds"])
+    return out
+
+
 def build_comparisons(
     seq: dict[str, dict[str, float]],
     conc: dict[str, dict[str, Any]],
+    conc_wrk: dict[str, dict[str, Any]],
     rows: dict[str, float],
     limits: dict[str, float],
     floor_ms: float,
@@ -777,36 +207,26 @@ def build_comparisons(
 ) -> list[Comparison]:
     """The table: loopml's defaults first, then (when the default is the ONNX copy) the
     native runtime, the very Pipeline object MLflow serves."""
-    n, clients = sizes["single"], sizes["clients"]
+    figures = {"seq": seq, "conc": conc, "wrk": conc_wrk, "rows": rows, "limits": limits}
     limit = limits["pipeline_predict_and_proba_ms"]
     default = "onnx" if onnx["exported"] else "native"
-    out = _runtime_rows(
-        "loopml", default, seq, conc, rows, limits, n, clients, sizes["seconds"], floor_ms
-    )
+    out = _runtime_rows("loopml", default, figures, sizes, floor_ms)
     out[0].note += f"; in-process Pipeline predict + predict_proba {1000 / limit:,.0f} req/s"
     if default == "onnx":
-        out += _runtime_rows(
-            "loopml-native", "native", seq, conc, rows, limits, n, clients, sizes["seconds"],
-            floor_ms,
-        )  # fmt: skip
+        out += _runtime_rows("loopml-native", "native", figures, sizes, floor_ms)
     return out
 
 
 def _runtime_rows(
-    key: str,
-    runtime: str,
-    seq: dict[str, dict[str, float]],
-    conc: dict[str, dict[str, Any]],
-    rows: dict[str, float],
-    limits: dict[str, float],
-    n: int,
-    clients: int,
-    seconds: float,
-    floor_ms: float,
+    key: str, runtime: str, figures: dict[str, Any], sizes: dict[str, Any], floor_ms: float
 ) -> list[Comparison]:
-    """One runtime's rows: sequential, concurrent, micro-batching and 100-row requests."""
+    """One runtime's rows: sequential, concurrent (Python client, then wrk), micro-batching
+    and 100-row requests."""
+    seq, conc, rows, limits = figures["seq"], figures["conc"], figures["rows"], figures["limits"]
+    n, clients, seconds = sizes["single"], sizes["clients"], sizes["seconds"]
     lo, nb, ml = seq[key], seq[f"{key}-nobatch"], seq["mlflow"]
     cl, cn, cm = conc[key], conc[f"{key}-nobatch"], conc["mlflow"]
+    wl, wn, wm = figures["wrk"][key], figures["wrk"][f"{key}-nobatch"], figures["wrk"]["mlflow"]
     what = (
         "default (--runtime auto: the checked ONNX export)"
         if key == "loopml" and runtime == "onnx"
@@ -846,7 +266,8 @@ def _runtime_rows(
             note=f"--max-batch 1: {nb['p99_ms']:.2f} ms",
         ),
         Comparison(
-            f"[{what}] 1-row requests, {clients} concurrent clients, {seconds:g} s: throughput",
+            f"[{what}] 1-row requests, {clients} connections (Python client), {seconds:g} s: "
+            "throughput",
             "req/s",
             cl["rps"],
             cm["rps"],
@@ -857,7 +278,7 @@ def _runtime_rows(
             f"(MLflow run {cm['client_cpu_share']:.0%})",
         ),
         Comparison(
-            f"[{what}] 1-row requests, {clients} concurrent clients: p99 latency",
+            f"[{what}] 1-row requests, {clients} connections (Python client): p99 latency",
             "ms",
             cl["p99_ms"],
             cm["p99_ms"],
@@ -867,7 +288,7 @@ def _runtime_rows(
             note=f"p50 {cl['p50_ms']:.1f} ms vs {cm['p50_ms']:.1f} ms",
         ),
         Comparison(
-            f"[{what}] micro-batching vs --max-batch 1, {clients} concurrent clients",
+            f"[{what}] micro-batching vs --max-batch 1, {clients} connections (Python client)",
             "req/s",
             cl["rps"],
             cn["rps"],
@@ -875,6 +296,37 @@ def _runtime_rows(
             True,
             target_ratio=1.0,
             note=f"p99 {cl['p99_ms']:.1f} ms vs {cn['p99_ms']:.1f} ms",
+        ),
+        Comparison(
+            f"[{what}] 1-row requests, {clients} connections (wrk), {seconds:g} s: throughput",
+            "req/s",
+            wl["rps"],
+            wm["rps"],
+            "mlflow serve",
+            True,
+            target_ratio=3.0,
+            note=f"wrk CPU {wl['client_cpu_share']:.0%} of a core; errors {wl['errors']} vs "
+            f"{wm['errors']}",
+        ),
+        Comparison(
+            f"[{what}] 1-row requests, {clients} connections (wrk): p99 latency",
+            "ms",
+            wl["p99_ms"],
+            wm["p99_ms"],
+            "mlflow serve",
+            False,
+            target_ratio=3.0,
+            note=f"p50 {wl['p50_ms']:.1f} ms vs {wm['p50_ms']:.1f} ms",
+        ),
+        Comparison(
+            f"[{what}] micro-batching vs --max-batch 1, {clients} connections (wrk)",
+            "req/s",
+            wl["rps"],
+            wn["rps"],
+            "loopml --max-batch 1",
+            True,
+            target_ratio=1.0,
+            note=f"p99 {wl['p99_ms']:.1f} ms vs {wn['p99_ms']:.1f} ms",
         ),
         Comparison(
             f"[{what}] 100-row requests, sequential",

@@ -4,7 +4,9 @@ canary stickiness, prediction-log completeness, hot swap under load and fallback
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import re
 import socket
@@ -80,6 +82,20 @@ def _error(response: httpx.Response, status: int, *names: str) -> str:
     for name in names:
         assert name in message
     return message
+
+
+@contextlib.contextmanager
+def _captured(name: str) -> Iterator[list[logging.LogRecord]]:
+    """The records the server's threads log to ``name`` meanwhile (WARNING and above)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -553,7 +569,7 @@ def test_fallback_over_http(
     try:
         body = _check_answer(served.client.post("/predict", json=bad), 1)
         assert (body["route"], body["version"]) == ("fallback", 1)
-        assert "RuntimeError: boom" in body["fallback_reason"]
+        assert body["fallback_reason"] == f"{NAME}@2 failed: RuntimeError"  # not its text
         answer = served.client.post("/predict", json=good)
         assert _check_answer(answer, 1)["route"] == "champion"
         assert answer.headers["X-Loopml-Version"] == f"{NAME}@2"
@@ -566,12 +582,23 @@ def test_fallback_over_http(
         served.stop()
     served = serve(own_store, tmp_path / "none", fallback=None)
     try:
-        _error(served.client.post("/predict", json=bad), 503, "boom", "no fallback is configured")
-        v2 = served.client.post(
-            f"/v2/models/{NAME}/infer",
-            json={"inputs": [{"name": k, "data": [v]} for k, v in bad.items()]},
-        )
-        _error(v2, 503, "no fallback is configured")
+        with _captured("loopml.api.inference") as logged:
+            answer = served.client.post("/predict", json=bad)
+            v2 = served.client.post(
+                f"/v2/models/{NAME}/infer",
+                json={"inputs": [{"name": k, "data": [v]} for k, v in bad.items()]},
+                headers={"x-request-id": "trace-17"},
+            )
+        for response in (answer, v2):
+            message = _error(response, 503, "could not answer this request")
+            rid = response.headers["x-request-id"]
+            assert response.json()["request_id"] == rid and rid in message
+            assert "boom" not in response.text and "Flaky" not in response.text
+        assert v2.headers["x-request-id"] == "trace-17"  # the caller's id, when sane
+        details = [r.getMessage() for r in logged]
+        assert len(details) == 2
+        for rid, detail in zip([answer.headers["x-request-id"], "trace-17"], details, strict=True):
+            assert rid in detail and "RuntimeError: boom" in detail
         assert _check_answer(served.client.post("/predict", json=good), 1)["version"] == 2
         text = served.client.get("/metrics").text
         assert _metric(text, "loopml_errors_total", kind="unavailable") == 2

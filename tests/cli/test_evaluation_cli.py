@@ -149,6 +149,24 @@ def test_gate_errors(invoke: Invoke, models: dict[str, str], tmp_path: Path) -> 
     assert code == 2 and "--dataset" in err
 
 
+def test_gate_reads_the_policy_before_evaluating(
+    invoke: Invoke, models: dict[str, str], tmp_path: Path
+) -> None:
+    """A missing policy or a misspelled metric fails before any work: nothing is stored."""
+    client = loopml.LoopmlClient()
+    before = len(client.events())
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("name: x\nrules:\n  - metric: rocauc\n    min: 0.5\n")
+    for path in (tmp_path / "missing.yaml", bad):
+        code, _, err = invoke("gate", models["good"], "--policy", str(path), "-d", "cancer@1")
+        assert code == 2, err
+        assert str(path.name) in err
+    assert "Did you mean 'roc_auc'" in err
+    assert client.evaluations.list(models["good"]) == []
+    assert len(client.events()) == before
+    assert client.events(kind="evaluation.created") == []
+
+
 def test_slice_option_forms() -> None:
     assert parse_slice("origin") == "origin"
     assert parse_slice("origin,carrier") == ("origin", "carrier")

@@ -53,7 +53,7 @@ def test_a_store_from_a_newer_loopml_is_refused_and_kept(tmp_path: Path) -> None
     done = _loopml({"LOOPML_HOME": str(home)}, "runs", "list")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "f00d_from_the_future" in done.stderr and "upgrade" in done.stderr.lower()
-    with pytest.raises(SchemaVersionError):
+    with pytest.raises(SchemaVersionError, match="f00d_from_the_future"):
         loopml.LoopmlClient(home=home)
     with sqlite3.connect(db) as conn:  # refused, not touched: the data is all still there
         assert conn.execute("SELECT count(*) FROM metrics").fetchone()[0] == 1

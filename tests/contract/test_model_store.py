@@ -182,7 +182,7 @@ def test_version_and_event_are_written_together(stores: Stores) -> None:
     def duplicate(v: ModelVersion) -> Event:
         return Event(taken, "model.registered", f"model:{v.ref}", "ada", 1)
 
-    with pytest.raises(AlreadyExistsError):
+    with pytest.raises(AlreadyExistsError, match="is already stored"):
         stores.models.create_version(draft(), on_created=duplicate)
     assert [v.version for v in stores.models.list_versions("credit-default")] == [1]
 

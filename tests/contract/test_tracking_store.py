@@ -229,6 +229,18 @@ def test_special_floats_round_trip(store: TrackingStore, value: float) -> None:
     assert same_float(store.get_run(run.run_id).metrics["m"], value)
 
 
+@pytest.mark.parametrize(
+    "value", [0.1 + 0.2, 1 / 3, -2 / 3 * 1e-300, 1.1993644777057513e204, -1.5e308]
+)
+def test_every_digit_of_a_metric_round_trips(store: TrackingStore, value: float) -> None:
+    # SQLite's JSON keeps 15 significant digits: the run summary read 0.1 + 0.2 as 0.3.
+    run = make_run(store, make_experiment(store))
+    store.log_metrics([(run.run_id, point("m", value, 1))])
+    assert store.get_run(run.run_id).metrics["m"] == value
+    (found,) = store.search_runs(RunQuery((run.experiment_id,)))
+    assert found.metrics["m"] == value
+
+
 def test_log_metrics_many_runs_and_points(store: TrackingStore) -> None:
     exp = make_experiment(store)
     a, b = make_run(store, exp), make_run(store, exp)

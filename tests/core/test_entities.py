@@ -126,7 +126,7 @@ def test_registry_entities_round_trip() -> None:
 
 def test_entities_are_frozen() -> None:
     exp = Experiment(ExperimentId("e" * 32), "churn", 10)
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="cannot assign to field 'name'"):
         exp.name = "other"  # type: ignore[misc]
 
 

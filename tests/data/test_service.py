@@ -156,7 +156,7 @@ def test_reference_errors(datasets: DatasetService) -> None:
 def test_nothing_half_registered_on_bad_input(datasets: DatasetService) -> None:
     with pytest.raises(InvalidArgumentError, match="key column 'id' is not in the table"):
         datasets.register("bad", pd.DataFrame({"a": [1]}), key="id")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match="bad"):
         datasets.versions("bad")
 
 

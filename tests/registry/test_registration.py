@@ -39,9 +39,11 @@ def test_entry_points_take_exactly_the_register_options(entry: Callable[..., Any
 def test_options_are_keyword_only_and_frozen() -> None:
     options = RegisterOptions(trusted_types=["sklearn.tree._tree.Tree"])
     assert options.trusted_types == ("sklearn.tree._tree.Tree",)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(
+        dataclasses.FrozenInstanceError, match="cannot assign to field 'description'"
+    ):
         options.description = "x"  # type: ignore[misc]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         RegisterOptions(None)  # type: ignore[misc]
 
 

@@ -123,7 +123,7 @@ def test_types_beyond_the_defaults_are_declared_by_the_registrant_and_trusted_by
     trusted = registry.load("forest@1", trusted_types=[TREE])
     np.testing.assert_array_equal(trusted.predict(X), model.predict(X))
     # Loading again without the trust checks again (the cache is keyed by what is trusted).
-    with pytest.raises(UntrustedTypesError):
+    with pytest.raises(UntrustedTypesError, match="sklearn.tree._tree.Tree"):
         registry.load("forest@1")
 
     # LOOPML_TRUSTED_TYPES: what `loopml serve` and other loaders without code trust.

@@ -3,17 +3,21 @@ shared by ``/predict`` and the Open Inference Protocol routes)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from loopml.core.errors import (
     MalformedRequestError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+
+_log = logging.getLogger("loopml.api.inference")
 
 JSON = "application/json"
 #: The content type of an Open Inference Protocol body with binary tensor data.
@@ -28,6 +32,8 @@ async def read(request: Request, limit: int, *, kinds: Collection[str] = (JSON,)
         UnsupportedMediaTypeError: Another content type (415).
         PayloadTooLargeError: Over the limit, declared or streamed (413).
         MalformedRequestError: The body is empty (400).
+        ClientDisconnect: The client left before sending the whole body (logged here, in one
+            line).
     """
     kind = request.headers.get("content-type", "")
     if kind.split(";")[0].strip().lower() not in (*kinds, ""):
@@ -42,11 +48,20 @@ async def read(request: Request, limit: int, *, kinds: Collection[str] = (JSON,)
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"The body is over the limit of {limit:,} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"The body is over the limit of {limit:,} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        _log.warning(
+            "%s: the client disconnected after %d of %s body bytes; nothing was predicted",
+            request.url.path,
+            size,
+            declared or "?",
+        )
+        raise
     raw = b"".join(chunks)
     if not raw:
         raise MalformedRequestError("The body is empty; send JSON with the rows to predict.")

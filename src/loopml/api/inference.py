@@ -22,6 +22,9 @@ champion being served.
 from __future__ import annotations
 
 import logging
+import re
+import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +32,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.requests import ClientDisconnect
 
 from loopml.api import bodies, oip, openapi
 from loopml.core.errors import (
@@ -49,10 +53,29 @@ MAX_BODY = 2 * 1024 * 1024
 #: Largest body of ``/predict/batch`` (bytes).
 MAX_BATCH_BODY = 64 * 1024 * 1024
 _JSON = bodies.JSON
+#: A request id a client may choose (``x-request-id``); anything else gets a fresh one.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def _error(status: int, message: str) -> Response:
     return Response(orjson.dumps({"error": message}), status_code=status, media_type=_JSON)
+
+
+def _unavailable(request: Request, exc: Exception) -> Response:
+    """A 503 that names no internals (a model's error may carry paths or data): a generic
+    message and a request id; the detail goes to the server's log under that id."""
+    given = request.headers.get("x-request-id", "")
+    rid = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    cause = exc.__cause__
+    detail = f"{exc}" + (f" (caused by {type(cause).__name__}: {cause})" if cause else "")
+    _log.error("request %s %s failed: %s: %s", rid, request.url.path, type(exc).__name__, detail)
+    message = (
+        f"The server could not answer this request (request id {rid}): the model failed and "
+        "no fallback answered, or a store is unreachable. The server's log has the detail "
+        "under this id."
+    )
+    body = orjson.dumps({"error": message, "request_id": rid})
+    return Response(body, status_code=503, media_type=_JSON, headers={"x-request-id": rid})
 
 
 async def _body(request: Request, limit: int) -> Any:
@@ -84,6 +107,12 @@ def _rows(body: Any) -> tuple[Any, str | None]:
         columns, data = body.get("columns"), body.get("data")
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise InvalidArgumentError("'columns' must be a list of column names.")
+        if len(set(columns)) < len(columns):
+            twice = sorted(c for c, n in Counter(columns).items() if n > 1)
+            raise InvalidArgumentError(
+                f"'columns' names {', '.join(map(repr, twice))} more than once; name each "
+                "column once."
+            )
         if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
             raise InvalidArgumentError("'data' must be a list of rows, each a list of values.")
         for i, row in enumerate(data):
@@ -156,8 +185,13 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         return Response(orjson.dumps(_answer(result)), media_type=_JSON, headers=_headers(result))
 
     @app.exception_handler(LoopmlError)
-    async def _loopml_error(_request: Request, exc: LoopmlError) -> Response:
-        return _error(_status(exc), str(exc))
+    async def _loopml_error(request: Request, exc: LoopmlError) -> Response:
+        status = _status(exc)
+        return _unavailable(request, exc) if status == 503 else _error(status, str(exc))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_request: Request, _exc: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # logged in _body; nobody is left to read it
 
     oip.add_routes(app, service, max_body=max_body)
 

@@ -285,19 +285,17 @@ def model_metadata(service: InferenceService, version: int | None = None) -> dic
     if PREDICT_PROBA in output_names(model):
         shape = [-1, len(output.classes)]
         outputs.append({"name": PREDICT_PROBA, "datatype": "FP64", "shape": shape})
-    declared = service.declared_fallback
+    deployment = service.describe()
     return {
-        "name": service.name,
-        "versions": [str(v) for v in service.served_versions()],
+        "name": deployment.pop("name"),
+        "versions": deployment.pop("versions"),
         "platform": f"loopml-{model.manifest.flavor}",
         "inputs": [
             {"name": c.name, "datatype": ARROW_DATATYPES.get(c.dtype, "BYTES"), "shape": [-1]}
             for c in model.signature.inputs
         ],
         "outputs": outputs,
-        "routes": {role: slot.current.ref for role, slot in service.slots.items()},
-        "runtimes": {role: slot.current.model.runtime for role, slot in service.slots.items()},
-        **({"fallback": declared.ref} if declared is not None else {}),
+        **deployment,
     }
 
 

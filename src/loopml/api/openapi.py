@@ -42,7 +42,24 @@ _ERRORS = {
     415: "The Content-Type is not application/json.",
     422: "The body's shape is wrong, a column is missing, mistyped or holds a bad value, or "
     "the model refused the rows' values.",
-    503: "The model failed and no fallback is configured.",
+    503: "The model failed and no fallback is configured. The body says so in general terms "
+    "with a request id (also in the x-request-id header), never the model's own error: the "
+    "server's log has the detail under that id.",
+}
+#: The body of a 503: a generic message and the id the server logged the detail with.
+UNAVAILABLE: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "request_id"],
+    "properties": {
+        "error": {"type": "string", "description": "What failed, in general terms."},
+        "request_id": {"type": "string", "description": "The id of the detail in the log."},
+    },
+}
+_REQUEST_ID = {
+    "x-request-id": {
+        "description": "The id under which the server logged the detail of the failure.",
+        "schema": {"type": "string"},
+    }
 }
 
 
@@ -184,11 +201,13 @@ def infer_body(columns: Sequence[ColumnSchema]) -> dict[str, Any]:
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Responses for error ``statuses``, each ``{"error": "..."}``."""
+    """Responses for error ``statuses``, each ``{"error": "..."}`` (a 503 with its
+    ``request_id``, also in the ``x-request-id`` header)."""
     return {
         status: {
             "description": _ERRORS.get(status, "The model is not served here."),
-            "content": {_JSON: {"schema": ERROR}},
+            "content": {_JSON: {"schema": UNAVAILABLE if status == 503 else ERROR}},
+            **({"headers": _REQUEST_ID} if status == 503 else {}),
         }
         for status in statuses
     }

@@ -12,7 +12,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from loopml import __version__
-from loopml.cli import data, doctor, evaluation, events, experiments, models, runs, serving
+from loopml.cli import (
+    data,
+    doctor,
+    evaluation,
+    events,
+    experiments,
+    logs,
+    models,
+    runs,
+    serving,
+)
 from loopml.cli.state import state
 from loopml.core.errors import InvalidArgumentError, LoopmlError, LoopmlWarning, NotFoundError
 
@@ -35,6 +45,7 @@ app.command("serve")(serving.serve_command)
 app.command("predict")(serving.predict_command)
 app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
+app.add_typer(logs.app, name="logs")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
 #: model... or the store itself: a read outside any project creates nothing).

@@ -228,9 +228,14 @@ def gate_command(
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
 ) -> None:
     """Check a release gate; exits 1 when it fails (so it can stop a CI job)."""
-    service = _service()
+    from loopml.evaluation.policy import load_policy
+
     if evaluation_id is None and not dataset:
         raise typer.BadParameter("give --dataset (to evaluate now) or --evaluation ID.")
+    # The policy is read and checked before any work: a missing file or a misspelled metric
+    # fails in milliseconds, with no evaluation or event stored.
+    rules = load_policy(policy)
+    service = _service()
     with console.status(f"Gating {model} with {policy} ..."):
         if evaluation_id is not None:
             evaluation = service.get(evaluation_id)
@@ -244,7 +249,7 @@ def gate_command(
                 sensitive=sensitive,
                 resamples=resamples,
             )
-        decision = service.gate(model, str(policy), evaluation=evaluation)
+        decision = service.gate(model, rules, evaluation=evaluation)
     print_decision(decision)
     if report is not None:
         console.print(f"report: {service.report(evaluation, report, decision=decision)}")

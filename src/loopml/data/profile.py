@@ -1,9 +1,14 @@
 """Reference profile of a table, computed by DuckDB over the Arrow data in two passes.
 
-Pass 1 is one aggregate query over every column at once: row count, missing values, approximate
-distinct count, and for numeric, boolean (0/1) and datetime (epoch milliseconds) columns the
-min, max, mean, sample standard deviation and approximate (t-digest) quantiles; the same pass
-counts categories. Pass 2 counts every numeric column in its fixed bins (chosen from the pass-1
+Columns are profiled in batches of :data:`COLUMN_BATCH` (each batch is a zero-copy selection
+of the table, its columns renamed ``c0, c1, ...`` for DuckDB): a query's planning cost grows
+faster than its column count, so one query over 10,000 columns takes minutes and gigabytes,
+while batches keep the work linear in columns (two queries per batch).
+
+Pass 1 is one aggregate query per batch: missing values, approximate distinct count, and for
+numeric, boolean (0/1) and datetime (epoch milliseconds) columns the min, max, mean, sample
+standard deviation and approximate (t-digest) quantiles; the same pass counts categories.
+Pass 2 counts the batch's numeric columns in their fixed bins (chosen from the pass-1
 quantiles by :func:`loopml.data.binning.reference_edges`).
 
 Missing and non-finite values:
@@ -32,6 +37,9 @@ from loopml.data import _kinds as k
 from loopml.data.binning import bin_counts, category_counts, fold_frequencies, reference_edges
 
 __all__ = ["bin_counts", "category_counts", "fold_frequencies", "frequency_plan", "profile_table"]
+
+#: Most columns profiled by one DuckDB query.
+COLUMN_BATCH = 64
 
 #: Boolean columns are counted over these two values.
 BOOLEAN_CATEGORIES = ("false", "true")
@@ -109,27 +117,36 @@ def profile_table(
             f"(the table has {list(table.column_names)}). Profile the table the schema was "
             "inferred from."
         )
-    plans = [
-        _plan(i, col, table.schema.field(col.name).type, top_k)
-        for i, col in enumerate(schema.columns)
-    ]
+    types = dict(zip(table.column_names, table.schema.types, strict=True))
+    plans = [_plan(i, col, types[col.name], top_k) for i, col in enumerate(schema.columns)]
 
     import duckdb
 
+    first: dict[str, Any] = {}
+    hist: dict[str, Any] = {}
+    edges: dict[int, tuple[float, ...]] = {}
     con = duckdb.connect()
     try:
-        con.register("t", table)
-        first = _aggregate(con, plans, bins)
-        edges = {
-            p.index: _edges(first, p, bins)
-            for p in plans
-            if p.numeric and first[f"mn{p.index}"] is not None
-        }
-        hist = _histograms(con, plans, edges)
+        for start in range(0, len(plans), COLUMN_BATCH):
+            batch = plans[start : start + COLUMN_BATCH]
+            # Positional names: DuckDB never parses a user's column name.
+            con.register(
+                "t",
+                table.select([p.schema.name for p in batch]).rename_columns(
+                    [_alias(p) for p in batch]
+                ),
+            )
+            got = _aggregate(con, batch, bins)
+            first.update(got)
+            for p in batch:
+                if p.numeric and got[f"mn{p.index}"] is not None:
+                    edges[p.index] = _edges(got, p, bins)
+            hist.update(_histograms(con, batch, edges))
+            con.unregister("t")
     finally:
         con.close()
 
-    rows = int(first["n"])
+    rows = int(table.num_rows)
     columns = []
     for p in plans:
         numeric = None
@@ -182,17 +199,22 @@ def _plan(index: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> 
     )
 
 
+def _alias(p: _Plan) -> str:
+    """The column's name in the batch DuckDB reads."""
+    return f"c{p.index}"
+
+
 def _edge_probabilities(bins: int) -> list[float]:
     return [i / bins for i in range(1, bins)]
 
 
 def _aggregate(con: Any, plans: list[_Plan], bins: int) -> dict[str, Any]:
-    """Pass 1: counts, distinct, moments, quantiles and value counts of every column."""
+    """Pass 1: counts, distinct, moments, quantiles and value counts of a batch of columns."""
     probs = list(k.QUANTILES) + _edge_probabilities(bins)
     prob_sql = "[" + ", ".join(repr(q) for q in probs) + "]"
-    selects = ["count(*) AS n"]
+    selects = []
     for p in plans:
-        i, name = p.index, p.schema.name
+        i, name = p.index, _alias(p)
         selects.append(f"{k.count_sql(name, p.arrow_type)} AS p{i}")
         if p.numeric:
             v = k.stat_sql(name, p.arrow_type)
@@ -226,11 +248,11 @@ def _edges(first: dict[str, Any], p: _Plan, bins: int) -> tuple[float, ...]:
 def _histograms(
     con: Any, plans: list[_Plan], edges: dict[int, tuple[float, ...]]
 ) -> dict[str, Any]:
-    """Pass 2: counts of every numeric column in its fixed bins."""
+    """Pass 2: counts of a batch's numeric columns in their fixed bins."""
     selects = []
     for p in plans:
         if p.index in edges:
-            value = k.value_sql(p.schema.name, p.arrow_type)
+            value = k.value_sql(_alias(p), p.arrow_type)
             selects.append(f"{k.histogram_sql(value, edges[p.index])} AS h{p.index}")
     if not selects:
         return {}
@@ -240,5 +262,5 @@ def _histograms(
 def _one_row(con: Any, sql: str) -> dict[str, Any]:
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
-    row = cursor.fetchone() or ()
-    return dict(zip(names, row, strict=True))
+    rows = cursor.fetchall()  # all of them: DuckDB keeps a partly read result open
+    return dict(zip(names, rows[0] if rows else (), strict=True))

@@ -1,7 +1,8 @@
 """Validation of a new batch against a dataset version's schema and reference profile.
 
-Everything is computed by DuckDB over the Arrow batch in one aggregate query (plus a small
-query per column that has unseen categories, to quote a few of them). The findings:
+Everything is computed by DuckDB over the Arrow batch in one aggregate query per
+:data:`~loopml.data.profile.COLUMN_BATCH` columns (plus a small query per column that has
+unseen categories, to quote a few of them). The findings:
 
 =====================  ========  ==========================================================
 kind                   severity  when
@@ -50,7 +51,7 @@ from loopml.data import _kinds as k
 from loopml.data.binning import fold_frequencies
 from loopml.data.casting import type_change
 from loopml.data.expectations import SAMPLE_VALUES, check_expectations
-from loopml.data.profile import frequency_plan
+from loopml.data.profile import COLUMN_BATCH, frequency_plan
 from loopml.stats.drift import DriftTest, get_drift_test
 
 
@@ -190,11 +191,34 @@ def _plan(
 def _measure(
     batch: Any, checks: list[_Check], rows: int, tester: DriftTest, null_tol: float
 ) -> list[Anomaly]:
+    """Measure the columns in batches of :data:`~loopml.data.profile.COLUMN_BATCH` (one query
+    each, over the batch's columns renamed ``c0, c1, ...``), so the work stays linear in
+    columns and DuckDB never parses a user's column name."""
     import duckdb
 
+    out: list[Anomaly] = []
+    con = duckdb.connect()
+    try:
+        for start in range(0, len(checks), COLUMN_BATCH):
+            group = checks[start : start + COLUMN_BATCH]
+            sub = batch.select([c.schema.name for c in group])
+            con.register("t", sub.rename_columns([_alias(c) for c in group]))
+            got = _one_row(con, f"SELECT {', '.join(_selects(group))} FROM t")
+            for c in group:
+                out += _findings(con, c, got, rows=rows, tester=tester, null_tol=null_tol)
+    finally:
+        con.close()
+    return out
+
+
+def _alias(c: _Check) -> str:
+    return f"c{c.index}"
+
+
+def _selects(checks: list[_Check]) -> list[str]:
     selects = []
     for c in checks:
-        i, name = c.index, c.schema.name
+        i, name = c.index, _alias(c)
         present = k.present_sql(name, c.arrow_type)
         selects.append(f"count_if(NOT {present}) AS n{i}")
         if c.bounds is not None or c.edges is not None:
@@ -210,30 +234,33 @@ def _measure(
                 selects.append(f"{k.histogram_sql(value, c.edges)} AS h{i}")
         if c.categories is not None:
             selects.append(f"histogram({k.quote(name)}) AS f{i}")
-    con = duckdb.connect()
-    try:
-        con.register("t", batch)
-        cursor = con.execute(f"SELECT {', '.join(selects)} FROM t")
-        names = [d[0] for d in cursor.description]
-        got = dict(zip(names, cursor.fetchone() or (), strict=True))
-        out: list[Anomaly] = []
-        for c in checks:
-            out += _nulls(c, int(got[f"n{c.index}"] or 0), rows, null_tol)
-            if c.bounds is not None and got[f"o{c.index}"]:
-                out.append(_out_of_range(c, got, rows))
-            freq = (
-                {}
-                if c.categories is None
-                else fold_frequencies(got[f"f{c.index}"], c.categories, other_bucket=False)
-            )
-            if c.unseen and freq.get(OTHER):
-                out.append(_unseen(con, c, freq[OTHER]))
-            shift = _shift(c, got, freq, tester)
-            if shift is not None:
-                out.append(shift)
-        return out
-    finally:
-        con.close()
+    return selects
+
+
+def _findings(
+    con: Any, c: _Check, got: dict[str, Any], *, rows: int, tester: DriftTest, null_tol: float
+) -> list[Anomaly]:
+    out = _nulls(c, int(got[f"n{c.index}"] or 0), rows, null_tol)
+    if c.bounds is not None and got[f"o{c.index}"]:
+        out.append(_out_of_range(c, got, rows))
+    freq = (
+        {}
+        if c.categories is None
+        else fold_frequencies(got[f"f{c.index}"], c.categories, other_bucket=False)
+    )
+    if c.unseen and freq.get(OTHER):
+        out.append(_unseen(con, c, freq[OTHER]))
+    shift = _shift(c, got, freq, tester)
+    if shift is not None:
+        out.append(shift)
+    return out
+
+
+def _one_row(con: Any, sql: str) -> dict[str, Any]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()  # all of them: DuckDB keeps a partly read result open
+    return dict(zip(names, rows[0] if rows else (), strict=True))
 
 
 def _nulls(c: _Check, nulls: int, rows: int, tol: float) -> list[Anomaly]:
@@ -295,12 +322,12 @@ def _out_of_range(c: _Check, got: dict[str, Any], rows: int) -> Anomaly:
 
 def _unseen(con: Any, c: _Check, count: int) -> Anomaly:
     name = c.schema.name
-    text = k.text_sql(name)
+    text = k.text_sql(_alias(c))
     assert c.categories is not None  # guarded by the caller
     known = ", ".join(k.literal(v) for v in c.categories) or "NULL"
     sample = con.execute(
         f"SELECT {text} AS v, count(*) AS n FROM t "
-        f"WHERE {k.present_sql(name, c.arrow_type)} AND {text} NOT IN ({known}) "
+        f"WHERE {k.present_sql(_alias(c), c.arrow_type)} AND {text} NOT IN ({known}) "
         f"GROUP BY v ORDER BY n DESC, v LIMIT {SAMPLE_VALUES}"
     ).fetchall()
     values = [str(v) for v, _ in sample]

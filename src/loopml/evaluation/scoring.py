@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopml.core.errors import LoopmlError
+from loopml.core.errors import InvalidArgumentError
 from loopml.registry import LoadedModel
 
 #: Points kept per curve (the report downsamples further for drawing).
@@ -63,27 +63,35 @@ def encode_labels(
 def score_rows(
     model: LoadedModel, frame: pd.DataFrame, *, task: str, classes: tuple[Any, ...]
 ) -> Scored:
-    """Run ``model`` on ``frame`` and convert its outputs; a model that rejects the rows (a
-    missing column, a wrong type) gives a :class:`Scored` with the reason."""
+    """Run ``model`` on ``frame`` and convert its outputs.
+
+    Only the model's own failures become a :class:`Scored` with the reason (rows that break its
+    signature, or an exception raised by the model's code while predicting); they are facts
+    about the model and the data, stored as "not computable". Anything else raised here is a
+    loopml bug and propagates, so it is fixed rather than recorded as a property of the model.
+    """
     try:
-        raw = model.predict(frame)
-        proba = (
-            model.predict_proba(frame).to_numpy(dtype=float)
-            if task in ("binary", "multiclass") and model.signature.output.has_proba
-            else None
-        )
-    except LoopmlError as exc:
+        rows = model.prepare(frame)
+    except InvalidArgumentError as exc:
         return Scored(np.empty(0), None, f"{model.version.ref} cannot score these rows: {exc}")
-    except Exception as exc:  # the model's own library failed on the data
+    want_proba = task in ("binary", "multiclass") and model.signature.output.has_proba
+    try:  # the model's own code: whatever it raises is the model failing on these rows
+        raw = model.raw.predict(rows)
+        raw_proba = model.raw.predict_proba(rows) if want_proba else None
+    except Exception as exc:
         return Scored(
             np.empty(0),
             None,
             f"{model.version.ref} failed on these rows ({type(exc).__name__}: {exc})",
         )
+    if want_proba and raw_proba is None:
+        return Scored(np.empty(0), None, f"{model.version.ref} returned no probabilities")
+    proba = None if raw_proba is None else np.asarray(raw_proba, dtype=float)
+    predicted = np.asarray(raw).reshape(len(rows))
     if task in ("binary", "multiclass"):
-        pred, _known, _unseen = encode_labels(pd.Series(raw), classes)
+        pred, _known, _unseen = encode_labels(pd.Series(predicted), classes)
         return Scored(pred, proba)
-    return Scored(np.asarray(raw, dtype=float), None)
+    return Scored(np.asarray(predicted, dtype=float), None)
 
 
 def _thin(*columns: np.ndarray) -> list[list[float]]:

@@ -180,8 +180,9 @@ class InputEnforcer:
         Only values that need no conversion pass: ints in integer columns, ints and finite
         floats in float columns, bools in boolean ones, text in string ones, None where the
         column is nullable (not in integer or boolean columns). Anything else returns None,
-        and the general path converts it or words the error. Twice as fast as the general
-        path on one row (most of the rest is the DataFrame itself).
+        and the general path converts it or words the error. Faster than the general path
+        on one row (docs/benchmarks.md, serving ablations); most of the rest is the DataFrame
+        itself.
         """
         pick: Callable[[Any, str], list[Any] | None]
         if isinstance(data, dict):

@@ -63,14 +63,14 @@ class ServeConfig:
             monitoring sees recent predictions (0: only at shutdown).
         freeze_heap: Move everything alive after start-up and after each hot swap (the
             loaded models, libraries) out of the cyclic garbage collector's sight
-            (:func:`gc.freeze`), so its full collections stop rescanning them: under 32
-            concurrent clients this cut the p99 latency threefold. For a process that only
-            serves (``loopml serve`` sets it); objects alive at a freeze are never
+            (:func:`gc.freeze`), so its full collections stop rescanning them (its effect on
+            the p99 latency under load: docs/benchmarks.md, serving ablations). For a process
+            that only serves (``loopml serve`` sets it); objects alive at a freeze are never
             reclaimed by the cyclic collector.
         runtime: ``auto`` (each version's checked ONNX export when it has one, see
-            ``loopml models export``, and onnxruntime is installed: several times faster on
-            single rows; else the model's own library), ``native`` or ``onnx`` (the export,
-            required).
+            ``loopml models export``, and onnxruntime is installed: faster on single rows,
+            see docs/benchmarks.md; else the model's own library), ``native`` or ``onnx`` (the
+            export, required).
     """
 
     model: str

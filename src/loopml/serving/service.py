@@ -166,7 +166,7 @@ class InferenceService:
             _freeze_heap()
         self._watcher.start()
         interval = self.config.compact_interval_s
-        if self._log is not None and self.config.logs_url is not None and interval > 0:
+        if self._log is not None and self.config.logs_url is not None:  # adopts orphans first
             self._compactor = threading.Thread(
                 target=self._compact_every,
                 args=(interval,),
@@ -176,21 +176,23 @@ class InferenceService:
             self._compactor.start()
 
     def _compact_every(self, interval: float) -> None:
-        while not self._stopping.wait(interval):
+        while True:
             try:
                 self.compact_log()
             except Exception as exc:  # compaction is retried next time; serving goes on
                 _log.warning("Could not compact the prediction log: %s", exc)
+            if interval <= 0 or self._stopping.wait(interval):
+                return
 
     def compact_log(self) -> int:
-        """Seal the current spool segment and move every closed one into the log store;
-        return the rows moved."""
+        """Seal the current spool segment and move every closed one into the log store, with
+        the folders of dead processes next to it; return the rows moved."""
         if self._log is None or self.config.logs_url is None or self.config.spool_dir is None:
             return 0
-        from loopml.store.logs.compaction import compact
+        from loopml.store.logs.orphans import compact_with_orphans
 
         self._log.rotate()
-        return compact(Path(self.config.spool_dir), self.config.logs_url)
+        return compact_with_orphans(Path(self.config.spool_dir), self.config.logs_url)
 
     async def stop(self) -> None:
         """Finish shadow work, stop watching, flush and compact the log."""
@@ -228,11 +230,6 @@ class InferenceService:
         """Whether the champion is loaded."""
         return CHAMPION in self.slots
 
-    @property
-    def declared_fallback(self) -> DeclaredFallback | None:
-        """The constant or heuristic declared as the fallback, if any."""
-        return self._declared
-
     def served_versions(self) -> list[int]:
         """The registered versions this server serves now (every route), in order."""
         return sorted({slot.current.version for slot in self.slots.values()})
@@ -253,6 +250,17 @@ class InferenceService:
             f"Version {version} of {self.name!r} is not served here; this server serves "
             f"version(s) {served}."
         )
+
+    def describe(self) -> dict[str, Any]:
+        """The deployment: the model's name, the versions served, the ref and runtime of each
+        route, and a declared fallback (the protocol's metadata adds inputs and outputs)."""
+        return {
+            "name": self.name,
+            "versions": [str(v) for v in self.served_versions()],
+            "routes": {role: slot.current.ref for role, slot in self.slots.items()},
+            "runtimes": {role: slot.current.model.runtime for role, slot in self.slots.items()},
+            **({"fallback": self._declared.ref} if self._declared is not None else {}),
+        }
 
     def _batcher(self, served: Served) -> MicroBatcher:
         entry = self._batchers.get(id(served))
@@ -320,7 +328,8 @@ class InferenceService:
                 reason = f"{served.ref} missed its {self.config.timeout_ms:g} ms deadline"
                 self.metrics.errors.labels(kind="timeout").inc()
             except Exception as exc:  # the model's library failed on these rows
-                reason = f"{served.ref} failed: {type(exc).__name__}: {exc}"
+                reason = f"{served.ref} failed: {type(exc).__name__}"  # the text stays here
+                _log.warning("%s failed, falling back: %s: %s", served.ref, type(exc).__name__, exc)
                 failure = exc
                 self.metrics.errors.labels(kind="model").inc()
         if reason is None and self.guardrails is not None:
@@ -333,7 +342,7 @@ class InferenceService:
             answered, route=route, out=out, rows=len(frame), latency=latency, reason=reason
         )
         self.metrics.answered(route, result.version, len(frame), latency / 1000)
-        if self._log is not None:  # built after the answer is sent (~40 us), queued in memory
+        if self._log is not None:  # built after the answer is sent, queued in memory
             asyncio.get_running_loop().call_soon(self._record, result, frame, key)
         if SHADOW in self.slots and route != SHADOW:
             task = asyncio.get_running_loop().create_task(self._shadow(frame, key))
@@ -372,7 +381,9 @@ class InferenceService:
 
     def _give_up(self, message: str, failure: Exception | None) -> NoReturn:
         """No answer: the caller's fault (422) when the model refused the rows' values,
-        else the server's (503)."""
+        else the server's (503: the HTTP app answers it without this detail)."""
+        if failure is not None and f"{failure}" not in message:
+            message = f"{message} ({type(failure).__name__}: {failure})"
         if isinstance(failure, _ROW_ERRORS):
             self.metrics.errors.labels(kind="rows").inc()
             raise RowsRejectedError(

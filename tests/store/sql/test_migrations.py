@@ -139,12 +139,14 @@ def test_store_at_0003_is_upgraded_to_datasets_and_keeps_its_runs(fresh_db_url: 
         tracking = SqlTrackingStore.from_engine(db)
         datasets = SqlDatasetStore(db)
         run = tracking.get_run(RUN_ID)  # type: ignore[arg-type]
-        assert (run.name, run.params, run.tags, dict(run.metrics)) == (
+        assert (run.name, run.params, run.tags, run.metrics["auc"]) == (
             "legacy",
             {"lr": "0.1"},
             {"team": "a"},
-            {"auc": 0.8},
+            0.8,
         )
+        # 0009 recomputes SQLite's metrics summaries from latest_metrics (all four keys).
+        assert len(run.metrics) == (4 if db.dialect == "sqlite" else 1)
         assert [p.value for p in tracking.get_metric_history(run.run_id, "auc")] == [0.8]
         draft = DatasetVersion(
             name="credit",
@@ -231,6 +233,35 @@ def test_store_at_0004_is_upgraded_to_events_and_keeps_its_datasets(fresh_db_url
         db.dispose()
 
 
+def test_store_at_0008_gets_summaries_with_every_digit(fresh_db_url: str) -> None:
+    exact = 0.1 + 0.2  # 0.30000000000000004: SQLite's JSON wrote it as 0.3 before 0009
+    db = StoreEngine(fresh_db_url)
+    try:
+        with db.connect(write=True) as conn:
+            run_alembic(conn, "upgrade", "0008")
+        with db.connect(write=True) as conn, conn.begin():
+            _write_0001_era_data(conn)
+            conn.execute(
+                sa.text("UPDATE latest_metrics SET value = :v WHERE key = 'auc'"), {"v": exact}
+            )
+            conn.execute(sa.text("UPDATE runs SET metrics_json = '{\"auc\": 0.3}'"))
+    finally:
+        db.dispose()
+
+    db = open_store_engine(fresh_db_url)
+    try:
+        assert read_revision(db) == HEAD_REVISION
+        run = SqlTrackingStore.from_engine(db).get_run(RUN_ID)  # type: ignore[arg-type]
+        if db.dialect == "sqlite":  # PostgreSQL's summaries were exact already: left as they are
+            assert run.metrics["auc"] == exact
+            assert (run.metrics["big"], run.metrics["small"]) == (math.inf, -math.inf)
+            assert math.isnan(run.metrics["gone"])
+        else:
+            assert run.metrics["auc"] == 0.3
+    finally:
+        db.dispose()
+
+
 def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
     SqlTrackingStore(fresh_db_url).close()
     engine = sa.create_engine(fresh_db_url)
@@ -241,7 +272,7 @@ def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
         engine.dispose()
     message = (
         r"schema revision '0099', which this loopml does not know \(it knows "
-        r"0001, 0002, 0003, 0004, 0005, 0006, 0007, 0008\).*Upgrade loopml \(`pip install -U loopml`\)"
+        r"0001, 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009\).*Upgrade loopml \(`pip install -U loopml`\)"
     )
     with pytest.raises(SchemaVersionError, match=message):
         SqlTrackingStore(fresh_db_url)

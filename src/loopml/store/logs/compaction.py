@@ -35,12 +35,12 @@ import pyarrow.parquet as pq
 
 from loopml.core.errors import InvalidArgumentError, StoreError
 from loopml.store.artifacts.fs import ObjectFS
+from loopml.store.logs.owner import try_lock
 from loopml.store.logs.spool import (
     NEW_SUFFIX,
     OPEN_SUFFIX,
     SEALED_SUFFIX,
     SEGMENT_PREFIX,
-    try_lock,
 )
 
 log = logging.getLogger(__name__)

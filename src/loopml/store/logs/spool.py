@@ -25,7 +25,10 @@ Segment files, in the spool folder::
     seg-<ms>-<pid>-<token>-<seq>.jsonl        sealed: ready for compaction
 
 An ``.open`` segment whose lock is free belongs to a writer that died; compaction takes it
-(its last line may be torn; that line is skipped and counted).
+(its last line may be torn; that line is skipped and counted). The folder itself is held
+(a shared lock on ``owner.lock``, :mod:`loopml.store.logs.owner`) from the first segment
+until :meth:`PredictionLog.close`, so a folder left by a dead process is found and adopted
+(:mod:`loopml.store.logs.orphans`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from typing import Any
 import orjson
 
 from loopml.core.errors import InvalidArgumentError, StoreError
+from loopml.store.logs.owner import hold_owner, try_lock
 from loopml.store.logs.records import PredictionRecord
 
 log = logging.getLogger(__name__)
@@ -84,19 +88,6 @@ def encode_record(record: PredictionRecord) -> bytes:
         TypeError: A value of the record cannot be written as JSON.
     """
     return orjson.dumps(record, default=_json_default, option=_DUMPS_OPTIONS)
-
-
-def try_lock(fd: int) -> bool:
-    """Take an exclusive, non-blocking lock on ``fd``; False when another holder has it."""
-    if sys.platform == "win32":  # pragma: no cover - no flock: the file name says it all
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 class PredictionLog:
@@ -187,10 +178,12 @@ class PredictionLog:
             self._wake.set()
         return True
 
-    def append_many(self, records: Iterable[PredictionRecord]) -> int:
-        """Queue several records (for batch scoring); return how many were accepted.
+    def append_many(self, records: Iterable[PredictionRecord], *, wait: bool = False) -> int:
+        """Queue several records; return how many were accepted.
 
-        The ones that do not fit are dropped, counted and logged like in :meth:`append`.
+        The ones that do not fit in the queue are dropped, counted and logged like in
+        :meth:`append`; with ``wait`` (from a thread that may block, never the event loop)
+        the caller writes them to the spool itself instead (backpressure): none is dropped.
         """
         if self._pid != os.getpid():
             self._after_fork()
@@ -200,12 +193,20 @@ class PredictionLog:
             accepted = min(room, len(items))
             self._pending.extend(items[:accepted] if accepted < len(items) else items)
             self._appended += accepted
-            self._dropped += len(items) - accepted
+            rest = items[accepted:] if wait and not self._closed else []
+            self._appended += len(rest)
+            self._dropped += len(items) - accepted - len(rest)
             size = len(self._pending)
+        if self._thread is None and (accepted or rest):
+            self._start()  # also syncs what the caller writes below
+        if rest:
+            with self._write_lock:
+                with self._lock:
+                    self._in_flight += len(rest)
+                self._write_batch(rest)
+            return len(items)
         if accepted < len(items):
             self._warn_drop(len(items) - accepted)
-        if accepted and self._thread is None:
-            self._start()
         if size >= self._wake_at:
             self._wake.set()
         return accepted
@@ -250,6 +251,9 @@ class PredictionLog:
         finally:
             with self._write_lock:
                 self._seal()
+                owner, self._owner = self._owner, None
+                if owner is not None:
+                    os.close(owner)  # the folder may now be adopted
 
     def stats(self) -> dict[str, int]:
         """Counters of this log in this process.
@@ -284,6 +288,7 @@ class PredictionLog:
         self._appended = self._written = self._dropped = self._rejected = 0
         self._in_flight = self._segments = self._bytes = 0
         self._fd: int | None = None
+        self._owner: int | None = None  # the shared lock on the folder's owner.lock
         self._segment: Path | None = None
         self._offset = 0
         self._dirty = False
@@ -295,10 +300,10 @@ class PredictionLog:
         """In a forked child: the parent's queue, thread and segment are not ours."""
         if self._pid == os.getpid():
             return
-        fd = self._fd
-        if fd is not None:  # our copy only: the parent keeps its descriptor and its lock
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        for fd in (self._fd, self._owner):  # our copies: the parent keeps its locks
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         self._reset_state()
 
     def _start(self) -> None:
@@ -407,8 +412,9 @@ class PredictionLog:
             self._bytes += len(data)
 
     def _open_segment(self) -> None:
+        if self._owner is None:
+            self._owner = hold_owner(self.spool_dir)
         try:
-            self.spool_dir.mkdir(parents=True, exist_ok=True)
             stem = (
                 f"{SEGMENT_PREFIX}{int(time.time() * 1000):013d}-{os.getpid()}-"
                 f"{self._token}-{self._segments:06d}"

@@ -7,8 +7,9 @@ Reading a run then costs one row instead of one row per value, which is what mak
 over thousands of runs fast (Weights & Biases keeps a per-run summary for the same reason).
 
 Metric values in JSON: a NaN is ``null``; SQLite writes infinities as the strings
-``"inf"``/``"-inf"`` and PostgreSQL as ``"Infinity"``/``"-Infinity"``; both decode with
-``float``.
+``"inf"``/``"-inf"`` and finite values as strings of 21 significant digits (its JSON numbers
+keep only 15), PostgreSQL infinities as ``"Infinity"``/``"-Infinity"`` and finite values as
+numbers in their shortest exact form; all decode with ``float``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ Part = Literal["params", "metrics", "tags"]
 PARTS: tuple[Part, ...] = ("params", "metrics", "tags")
 _MAX_DOUBLE = 1.7976931348623157e308
 _NAN = float("nan")
+#: SQLite's printf format that writes a double with every digit it needs (the ``!`` flag
+#: lifts the 16-digit cap).
+_EXACT = "%!.20e"
 
 
 def _aggregate(part: Part, dialect: str) -> sa.ColumnElement[Any]:
@@ -40,7 +44,10 @@ def _aggregate(part: Part, dialect: str) -> sa.ColumnElement[Any]:
                 (latest_metrics.c.is_nan, sa.null()),
                 (latest_metrics.c.value > _MAX_DOUBLE, sa.literal("inf")),
                 (latest_metrics.c.value < -_MAX_DOUBLE, sa.literal("-inf")),
-                else_=latest_metrics.c.value,
+                # SQLite's JSON renders a REAL with 15 significant digits (0.1 + 0.2 read
+                # back as 0.3); 21 digits decode to the same double (17 would in exact
+                # arithmetic, but SQLite's printf gets the 17th wrong for some doubles).
+                else_=sa.func.printf(_EXACT, latest_metrics.c.value),
             )
     if dialect == "postgresql":
         agg: sa.ColumnElement[Any] = sa.cast(sa.func.json_object_agg(table.c.key, value), sa.Text)

@@ -1,0 +1,318 @@
+"""Write the benchmark figures into docs/benchmarks.md and README.md from the result files.
+
+Every figure the docs quote sits between marker comments, ``<!-- figures:NAME -->`` and
+``<!-- /figures -->``, and is rendered here from ``benchmarks/results/NAME.json`` (``NAME`` may
+end in ``.quick`` for a ``--quick`` run's file); the README's block (``figures:readme``) reads
+several files. Each block ends with the result file it came from, the run's date, commit,
+machine, load average and library versions. ``tests/docs/test_figures.py`` checks that
+rendering again gives the same text, so a figure cannot drift from its result file.
+
+Usage: python benchmarks/render_docs.py [--check]   (after ``make bench``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = (ROOT / "docs" / "benchmarks.md", ROOT / "README.md")
+BLOCK = re.compile(r"(<!-- figures:([\w.]+) -->\n)(.*?)(<!-- /figures -->)", re.DOTALL)
+
+#: The libraries named under each stage's figures (all are recorded in the result file).
+STAGE_LIBRARIES = {
+    "tracking": ("mlflow", "sqlalchemy", "psycopg", "pandas", "numpy"),
+    "data": ("duckdb", "pyarrow", "pandas", "numpy"),
+    "registry": ("mlflow", "scikit-learn", "onnxruntime", "skl2onnx", "pandas", "numpy"),
+    "evaluation": ("scikit-learn", "numpy"),
+    "serving": ("mlflow", "scikit-learn", "onnxruntime", "uvicorn", "httptools", "uvloop"),
+}
+NAMES = {"mlflow": "MLflow", "scikit-learn": "scikit-learn", "sqlalchemy": "SQLAlchemy"}
+
+
+def load(name: str) -> dict[str, Any]:
+    """The result file ``results/<name>.json``."""
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: run `python benchmarks/{name}.py` first")
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+
+def num(value: float) -> str:
+    """A figure to about three significant digits, with thousands separators."""
+    size = abs(value)
+    if size >= 100:
+        return f"{value:,.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 0.1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def ratio(c: dict[str, Any]) -> str:
+    return "-" if c["ratio"] is None else f"{c['ratio']:.1f}x"
+
+
+def target(c: dict[str, Any]) -> str:
+    if c["target_ratio"] is None:
+        return "-"
+    verdict = {True: "met", False: "**missed**", None: "-"}[c["passed"]]
+    return f">= {c['target_ratio']:g}x: {verdict}"
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+# -- pieces ------------------------------------------------------------------------------------
+
+
+def source(name: str, data: dict[str, Any]) -> str:
+    """The line naming the result file and the run behind a block."""
+    m = data["machine"]
+    stage = data["stage"].split("_")[0]
+    libs = ", ".join(
+        f"{NAMES.get(lib, lib)} {m['versions'][lib]}"
+        for lib in STAGE_LIBRARIES.get(stage, ())
+        if m["versions"].get(lib)
+    )
+    extra = f", {data['wrk']}" if data.get("wrk") else ""
+    size = "`--quick` sizes" if data["quick"] else "full size"
+    before = m["load_average_before"][0]
+    after = m["load_average_after"][0]
+    commit = (m["commit"] or "unknown")[:12]
+    return (
+        f"Source: `benchmarks/results/{name}.json` ({size}), run {m['when']} at commit "
+        f"{commit}, {m['cores']} cores ({m['cpu']}), load average {before:.1f} at the start "
+        f"and {after:.1f} at the end; Python {m['python']}, {libs}{extra}."
+    )
+
+
+def comparisons_table(
+    data: dict[str, Any], peer: str, skip: Callable[[str], bool] | None = None
+) -> str:
+    rows = [
+        f"| scenario | loopml | {peer} | ratio | target | note |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for c in data["comparisons"]:
+        if skip is not None and skip(c["scenario"]):
+            continue
+        theirs = "-" if c["peer"] is None else f"{num(c['peer'])} {c['unit']} ({c['peer_name']})"
+        rows.append(
+            f"| {cell(c['scenario'])} | {num(c['loopml'])} {c['unit']} | {cell(theirs)} | "
+            f"{ratio(c)} | {target(c)} | {cell(c['note']) or '-'} |"
+        )
+    return "\n".join(rows)
+
+
+def find(data: dict[str, Any], start: str) -> dict[str, Any]:
+    """The comparison whose scenario starts with ``start``."""
+    for c in data["comparisons"]:
+        if c["scenario"].startswith(start):
+            return dict(c)
+    raise KeyError(f"no scenario starting with {start!r} in {data['stage']}")
+
+
+# -- blocks ------------------------------------------------------------------------------------
+
+
+def generic(name: str, peer: str) -> Callable[[], str]:
+    def render() -> str:
+        data = load(name)
+        return comparisons_table(data, peer) + "\n\n" + source(name, data)
+
+    return render
+
+
+def registry(name: str) -> str:
+    data = load(name)
+    onnx = data["onnx"]
+    lines = [comparisons_table(data, "MLflow")]
+    if onnx.get("exported"):
+        lines.append(
+            f'The ONNX copy (`export_onnx` + `load(runtime="onnx")`): 1 row '
+            f"{num(onnx['predict_1_row_ms'])} ms, 1,000 rows {num(onnx['predict_1000_rows_ms'])} "
+            f"ms; largest probability difference from the pipeline {onnx['max_abs_diff']:.2g}."
+        )
+    lines.append(
+        f"The model: {data['model']['pickled_mb']:.1f} MB pickled, fitted in "
+        f"{data['model']['fit_s']:.0f} s."
+    )
+    lines.append(source(name, data))
+    return "\n\n".join(lines)
+
+
+def serving(name: str) -> str:
+    data = load(name)
+    default = data["default_runtime"]
+    tables = [
+        comparisons_table(data, "MLflow", skip=lambda s: s.startswith("[--runtime native]")),
+    ]
+    if default == "onnx":
+        native = comparisons_table(
+            data, "MLflow", skip=lambda s: not s.startswith("[--runtime native]")
+        )
+        tables.append(native)
+    lim = data["in_process_1_row_median_ms"]
+    parts = [
+        f"`Pipeline.predict` {num(lim['pipeline_predict_ms'])} ms (with `predict_proba` "
+        f"{num(lim['pipeline_predict_and_proba_ms'])} ms)",
+        f"loopml's signature check {num(lim['signature_prepare_ms'])} ms",
+    ]
+    for runtime in ("onnx", "native"):
+        if f"service_predict_{runtime}_nobatch_ms" in lim:
+            parts.append(
+                f"{runtime}: the model {num(lim[f'served_run_{runtime}_ms'])} ms, "
+                f"`InferenceService.predict` {num(lim[f'service_predict_{runtime}_nobatch_ms'])} "
+                f"ms, the ASGI app {num(lim[f'asgi_app_{runtime}_nobatch_ms'])} ms"
+            )
+    parts.append(f"HTTP floor (`GET /v2/health/live`) {num(data['http_health_floor_p50_ms'])} ms")
+    rss = data["server_rss_around_concurrency"]
+    memory = ", ".join(f"{n} {v['before_mb']} -> {v['after_mb']} MB" for n, v in rss.items())
+    tables.append("In process, median of one row (`--max-batch 1`): " + "; ".join(parts) + ".")
+    tables.append(f"Servers' memory (RSS) before and after the concurrent scenarios: {memory}.")
+    tables.append(source(name, data))
+    return "\n\n".join(tables)
+
+
+def ablations(name: str) -> str:
+    data = load(name)
+    rows = [
+        "| speed-up | with it | without it | ratio | note |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for c in data["comparisons"]:
+        rows.append(
+            f"| {cell(c['scenario'])} | {num(c['loopml'])} {c['unit']} | "
+            f"{num(c['peer'])} {c['unit']} | {ratio(c)} | {cell(c['note']) or '-'} |"
+        )
+    return "\n".join(rows) + "\n\n" + source(name, data)
+
+
+def soak(name: str) -> str:
+    data = load(name)
+    s, rounds = data["summary"], data["rounds"]
+    series = ", ".join(f"{r['rss_mb']}" for r in rounds)
+    sizes = data["sizes"]
+    return (
+        f"{sizes['clients']} connections for {sizes['seconds']:g} s on the default server "
+        f"({data['default_runtime']} runtime), {s['requests']:,} requests answered at "
+        f"{num(s['rps_min'])}-{num(s['rps_max'])} req/s per {sizes['round_s']:g} s round. "
+        f"Its memory (RSS, MB) before the first request and after each round: {series}. "
+        f"Start {s['rss_start_mb']} MB, peak {s['rss_peak_mb']} MB, end {s['rss_end_mb']} MB."
+        "\n\n" + source(name, data)
+    )
+
+
+def readme(suffix: str = "") -> str:
+    """The README's summary: a few figures from each stage's result file."""
+    tr, da, rg = load("tracking" + suffix), load("data" + suffix), load("registry" + suffix)
+    ev, sv = load("evaluation" + suffix), load("serving" + suffix)
+    single = find(tr, "5,000 single log_metric")
+    search = find(tr, "search_runs -> DataFrame")
+    prof, mem = da["comparisons"][0], da["comparisons"][1]
+    reg, warm = find(rg, "register"), find(rg, "warm load")
+    hit = find(rg, "loopml predictor cache hit")
+    one = find(rg, "predict 1 row")
+    boot = ev["comparisons"][0]
+    head = "[default (--runtime auto: the checked ONNX export)] 1-row requests"
+    seq = find(sv, f"{head}, sequential, ")
+    p99 = find(sv, f"{head}, sequential: p99")
+    conc = find(sv, f"{head}, 32 connections (wrk), ")
+    cp99 = find(sv, f"{head}, 32 connections (wrk): p99")
+    native = find(sv, "[--runtime native] 1-row requests, 32 connections (wrk), ")
+    started = sv["machine"]["load_average_before"][0]
+    files = ", ".join(
+        f"`{n}{suffix}.json`" for n in ("tracking", "data", "registry", "evaluation", "serving")
+    )
+    return "\n".join(
+        [
+            f"- `benchmarks/tracking.py`, against MLflow on its SQLite backend: "
+            f"{single['scenario']} {ratio(single)} faster; {search['scenario']} "
+            f"{ratio(search)} faster ({num(search['loopml'])} ms).",
+            f"- `benchmarks/data.py`: {prof['scenario']} in {num(prof['loopml'])} s "
+            f"({ratio(prof)} pandas), peak memory rise {num(mem['loopml'])} MB.",
+            f"- `benchmarks/registry.py`, against MLflow's `log_model` and pyfunc: registered "
+            f"{ratio(reg)} faster; loaded again in the same process (both reading the model) "
+            f"in {num(warm['loopml'] * 1000)} ms vs {num(warm['peer'] * 1000)} ms, and "
+            f"{num(hit['loopml'])} ms from loopml's predictor cache; predicting one row costs "
+            f"{num(one['loopml'])} ms vs {num(one['peer'])} ms.",
+            f"- `benchmarks/evaluation.py`: {boot['scenario']} in {num(boot['loopml'])} s, "
+            f"{ratio(boot)} a loop of scikit-learn calls.",
+            f"- `benchmarks/serving.py`, against `mlflow models serve` with the same pipeline, "
+            f"serving its checked ONNX export (the default once exported): "
+            f"{ratio(seq)} MLflow's throughput one request at a time with a {ratio(p99)} lower "
+            f"p99; {ratio(conc)} with 32 connections from wrk (p99 {ratio(cp99)} lower); "
+            f"serving the pickled pipeline itself, {ratio(native)} under the same load.",
+            "",
+            f"From {files} in `benchmarks/results/`, on a shared machine with "
+            f"{sv['machine']['cores']} cores (load average {started:.1f} when the serving run "
+            "started).",
+        ]
+    )
+
+
+def renderer(name: str) -> Callable[[], str]:
+    """The function rendering block ``name``."""
+    stage = name.removesuffix(".quick")
+    suffix = ".quick" if name.endswith(".quick") else ""
+    table: dict[str, Callable[[], str]] = {
+        "tracking": generic(name, "MLflow"),
+        "data": generic(name, "pandas"),
+        "registry": lambda: registry(name),
+        "evaluation": generic(name, "scikit-learn loop"),
+        "serving": lambda: serving(name),
+        "serving_ablations": lambda: ablations(name),
+        "serving_soak": lambda: soak(name),
+        "readme": lambda: readme(suffix),
+    }
+    if stage not in table:
+        raise SystemExit(f"no renderer for the figures block {name!r}; known: {sorted(table)}")
+    return table[stage]
+
+
+def render(text: str) -> str:
+    """``text`` with every figures block rendered again from its result file(s)."""
+
+    def one(match: re.Match[str]) -> str:
+        return match.group(1) + renderer(match.group(2))() + "\n" + match.group(4)
+
+    return BLOCK.sub(one, text)
+
+
+def blocks(text: str) -> list[tuple[str, str]]:
+    """The (name, body) of every figures block in ``text``."""
+    return [(m.group(2), m.group(3)) for m in BLOCK.finditer(text)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only say whether docs are current")
+    args = parser.parse_args()
+    stale = []
+    for path in DOCS:
+        text = path.read_text()
+        new = render(text)
+        if new != text:
+            stale.append(path)
+            if not args.check:
+                path.write_text(new)
+    for path in stale:
+        print(f"{'stale' if args.check else 'rendered'}: {path.relative_to(ROOT)}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
