@@ -128,3 +128,25 @@ def test_serve_options_default_to_the_serve_config_defaults() -> None:
     assert options["runtime"] == base.runtime
     rebuilt = config_from_options({"model": "m@champion"}, resolve_settings(), spool=None)
     assert rebuilt == ServeConfig(model="m@champion", freeze_heap=True, logs_url=rebuilt.logs_url)
+
+
+def test_serve_workers_print_what_a_swap_serves(capsys: pytest.CaptureFixture[str]) -> None:
+    """`loopml serve` logs at warning level: the workers print the serving log's lines (a hot
+    swap's new version and fallback) on stderr themselves, once each."""
+    import logging
+
+    from loopml.api.server import announce_serving_log
+
+    log = logging.getLogger("loopml.serving")
+    before, level = list(log.handlers), log.level
+    try:
+        announce_serving_log()
+        announce_serving_log()
+        assert len(log.handlers) == len(before) + 1
+        log.info("cancer@champion now serves cancer@1 (was cancer@2); fallback: none")
+        err = capsys.readouterr().err
+        assert err.count("now serves cancer@1 (was cancer@2); fallback: none") == 1
+        assert err.startswith("[worker ")
+    finally:
+        log.handlers[:] = before
+        log.setLevel(level)
