@@ -219,7 +219,9 @@ def gate_command(
         [], "--dataset", "-d", help="Evaluate on this dataset first; repeat it."
     ),
     evaluation_id: str | None = typer.Option(
-        None, "--evaluation", help="Gate a stored evaluation instead of running one."
+        None,
+        "--evaluation",
+        help="Gate a stored evaluation (its id or a unique prefix of it) instead of running one.",
     ),
     slice_: list[str] = typer.Option([], "--slice", "-s", help=_SLICE_HELP),
     baseline: str = typer.Option("champion", "--baseline", "-b"),
@@ -258,14 +260,22 @@ def gate_command(
 
 
 @app.command("list")
-def list_evaluations(model: str = typer.Argument(..., help="name or name@version")) -> None:
-    """List the evaluations of a model or version, newest first."""
+def list_evaluations(
+    model: str = typer.Argument(..., help="name or name@version"),
+    as_json: bool = typer.Option(False, "--json", help="Print the records as JSON."),
+) -> None:
+    """List the evaluations of a model or version, newest first (full ids; any unique prefix
+    of 4+ digits works in `evaluations show`, `evaluations report` and `gate --evaluation`)."""
     records = _service().list(model)
+    if as_json:
+        console.print_json(json.dumps([r.to_dict() for r in records]))
+        return
     if not records:
         console.print(f"No evaluations of {model} yet. Run `loopml evaluate {model} -d DATASET`.")
         return
     table = Table()
-    for col in ("evaluation", "model", "baseline", "datasets", "headline", "when", "by"):
+    table.add_column("evaluation", no_wrap=True, overflow="fold", min_width=32)
+    for col in ("model", "baseline", "datasets", "headline", "when", "by"):
         table.add_column(col)
     for r in records:
         first = next(iter(r.summary.values()), {})
@@ -286,7 +296,7 @@ def list_evaluations(model: str = typer.Argument(..., help="name or name@version
 
 @app.command("show")
 def show(
-    evaluation_id: str = typer.Argument(..., help="The evaluation id."),
+    evaluation_id: str = typer.Argument(..., help="The evaluation id, or a unique prefix of it."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a stored evaluation."""
@@ -299,7 +309,7 @@ def show(
 
 @app.command("report")
 def report_command(
-    evaluation_id: str = typer.Argument(..., help="The evaluation id."),
+    evaluation_id: str = typer.Argument(..., help="The evaluation id, or a unique prefix of it."),
     out: Path = typer.Option(Path("evaluation.html"), "--out", "-o"),
 ) -> None:
     """Write a stored evaluation's self-contained HTML report (and JSON beside it)."""
