@@ -120,12 +120,22 @@ def print_evaluation(evaluation: Evaluation) -> None:
         for note in result.notes:
             console.print(f"[yellow]note:[/] {note}")
     if evaluation.costs is not None:
-        lat = evaluation.costs.latency_ms
+        costs = evaluation.costs
+
+        def ms(key: str, digits: int) -> str:
+            text = f"{costs.latency_ms[key]:.{digits}f} ms"
+            if costs.rounds > 1 and key in costs.latency_low_ms and key in costs.latency_high_ms:
+                text += (
+                    f" [{costs.latency_low_ms[key]:.{digits}f}, "
+                    f"{costs.latency_high_ms[key]:.{digits}f}]"
+                )
+            return text
+
+        rounds = f" (median of {costs.rounds} rounds [range])" if costs.rounds > 1 else ""
         console.print(
-            f"costs: 1 row p50 {lat['p50_1']:.2f} ms / p99 {lat['p99_1']:.2f} ms; 1,000 rows "
-            f"p50 {lat['p50_1000']:.1f} ms / p99 {lat['p99_1000']:.1f} ms; peak memory "
-            f"{evaluation.costs.peak_memory_mb:.1f} MB; package "
-            f"{evaluation.costs.artifact_bytes / 1e6:.2f} MB"
+            f"costs{rounds}: 1 row p50 {ms('p50_1', 2)} / p99 {ms('p99_1', 2)}; 1,000 rows "
+            f"p50 {ms('p50_1000', 1)} / p99 {ms('p99_1000', 1)}; peak memory "
+            f"{costs.peak_memory_mb:.1f} MB; package {costs.artifact_bytes / 1e6:.2f} MB"
         )
 
 
