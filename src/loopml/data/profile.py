@@ -121,7 +121,8 @@ def profile_table(
                 f"The {label!r} parameter of profile_table must be an int >= 1"
                 f"{' or None' if allow_none else ''}. Got {value!r} instead."
             )
-    missing = [c.name for c in schema.columns if c.name not in table.column_names]
+    names = set(table.column_names)  # one list of names, not one per column
+    missing = [c.name for c in schema.columns if c.name not in names]
     if missing:
         raise InvalidArgumentError(
             f"profile_table needs every schema column in the table; {missing} are missing "

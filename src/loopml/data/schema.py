@@ -80,12 +80,12 @@ def infer_schema(
     columns = tuple(
         _infer_column(
             name,
-            table.column(name),
+            table.column(index),
             is_target=name == target,
             is_key=name == key,
             max_categories=max_categories,
         )
-        for name in names
+        for index, name in enumerate(names)
     )
     return DatasetSchema(columns=columns, target=target, timestamp=timestamp, key=key)
 

@@ -114,16 +114,18 @@ def validate_table(
             anomalies.append(_extra(name))
     rows = int(batch.num_rows)
     checks: list[_Check] = []
+    profiles = {c.name: c for c in profile.columns}  # by name: not a search per column
+    positions = {name: index for index, name in enumerate(batch.column_names)}
     for col in schema.columns:
         if col.name not in names:
             continue
-        arrow_type = batch.schema.field(col.name).type
-        finding, usable = type_change(col, arrow_type, batch.column(col.name))
+        arrow_type = batch.schema.field(positions[col.name]).type
+        finding, usable = type_change(col, arrow_type, batch.column(positions[col.name]))
         if finding is not None:
             anomalies.append(finding)
         if usable:
             checks.append(
-                _plan(len(checks), col, _profile_of(profile, col.name), arrow_type, range_tolerance)
+                _plan(len(checks), col, profiles.get(col.name), arrow_type, range_tolerance)
             )
     if rows == 0:
         anomalies.append(
@@ -156,13 +158,6 @@ def _check_tolerance(label: str, value: float, *, upper: float) -> None:
             f"The {label!r} parameter of validate_table must be a number in [0, {upper}]. "
             f"Got {value!r} instead."
         )
-
-
-def _profile_of(profile: DatasetProfile, name: str) -> ColumnProfile | None:
-    try:
-        return profile.column(name)
-    except KeyError:
-        return None
 
 
 def _plan(
