@@ -2,7 +2,8 @@
 
 Everything is computed by DuckDB over the Arrow batch in one aggregate query per
 :data:`~loopml.data.profile.COLUMN_BATCH` columns (plus a small query per column that has
-unseen categories, to quote a few of them). The findings:
+unseen categories, to quote a few of them); categories are counted by Arrow, as in the
+profile. The findings:
 
 =====================  ========  ==========================================================
 kind                   severity  when
@@ -199,6 +200,10 @@ def _measure(
             sub = batch.select([c.schema.name for c in group])
             con.register("t", sub.rename_columns([_alias(c) for c in group]))
             got = _one_row(con, f"SELECT {', '.join(_selects(group))} FROM t")
+            for position, c in enumerate(group):
+                if c.categories is not None:  # counted by Arrow, as in the profile
+                    counts = k.text_counts(sub.column(position))
+                    got[f"f{c.index}"] = dict(zip(*counts, strict=True))
             for c in group:
                 out += _findings(con, c, got, rows=rows, tester=tester, null_tol=null_tol)
     finally:
@@ -227,8 +232,6 @@ def _selects(checks: list[_Check]) -> list[str]:
                 ]
             if c.edges is not None:
                 selects.append(f"{k.histogram_sql(value, c.edges)} AS h{i}")
-        if c.categories is not None:
-            selects.append(f"histogram({k.quote(name)}) AS f{i}")
     return selects
 
 
