@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -17,6 +19,7 @@ from loopml.api.limits import ConnectionLimits
 from loopml.core.settings import Settings
 from loopml.registry import ModelRegistry
 from loopml.store.backend import open_backend
+from loopml.store.logs import read_predictions
 
 from .conftest import NAME, Served, register, serve
 
@@ -151,3 +154,43 @@ def test_a_kept_alive_client_is_served_again(limited: Served, data: pd.DataFrame
             answer = client.post("/predict", json=data.head(2).to_dict(orient="records"))
             assert answer.status_code == 200, answer.text
         assert client.get("/v2/health/live").status_code == 200
+
+
+# -- one large batch: logged whole, and the event loop keeps answering ----------------------
+
+
+def test_a_large_batch_is_logged_whole_while_health_answers(
+    store: Settings, server: Served, data: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """120,000 rows in one request: more than the log's queue holds (100,000), which used to
+    drop the rest; meanwhile a health poll keeps getting answers."""
+    rows = data.sample(n=120_000, replace=True, random_state=0).round(2)
+    body = {"columns": list(rows.columns), "data": rows.to_numpy().tolist()}
+    served = serve(store, tmp_path_factory.mktemp("large"))
+    answered = threading.Event()
+    during: list[int] = []
+
+    def poll() -> None:
+        with httpx.Client(base_url=served.url, timeout=60) as http:
+            while not answered.is_set():
+                assert http.get("/v2/health/live").status_code == 200
+                if not answered.is_set():
+                    during.append(1)
+
+    poller = threading.Thread(target=poll)
+    try:
+        poller.start()
+        answer = served.client.post("/predict/batch", json=body, timeout=300)
+        answered.set()
+        poller.join()
+        assert answer.status_code == 200, answer.text[:300]
+        ids = answer.json()["prediction_ids"]
+        assert len(ids) == len(set(ids)) == 120_000
+        metrics = served.client.get("/metrics").text
+        assert "loopml_log_dropped 0.0" in metrics
+    finally:
+        answered.set()
+        served.stop()
+    assert len(during) > 1  # the health poll was answered while the batch was in progress
+    logged = read_predictions(served.logs_url).column("prediction_id").to_pylist()
+    assert len(logged) == 120_000 and set(logged) == set(ids)

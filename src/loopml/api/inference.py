@@ -21,6 +21,7 @@ champion being served.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -44,6 +45,7 @@ from loopml.core.errors import (
     UnsupportedMediaTypeError,
 )
 from loopml.serving import InferenceService, PredictionResult
+from loopml.serving.large import OFFLOAD_ROWS
 from loopml.serving.routing import CHAMPION
 
 _log = logging.getLogger("loopml.api.inference")
@@ -52,6 +54,8 @@ _log = logging.getLogger("loopml.api.inference")
 MAX_BODY = 2 * 1024 * 1024
 #: Largest body of ``/predict/batch`` (bytes).
 MAX_BATCH_BODY = 64 * 1024 * 1024
+#: Bodies from this size on are parsed in a worker thread.
+_OFFLOAD_BYTES = 256 * 1024
 _JSON = bodies.JSON
 #: A request id a client may choose (``x-request-id``); anything else gets a fresh one.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -79,8 +83,12 @@ def _unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _body(request: Request, limit: int) -> Any:
-    """Read and parse a JSON body within ``limit`` bytes."""
-    return bodies.parse_json(await bodies.read(request, limit))
+    """Read and parse a JSON body within ``limit`` bytes (a large one in a worker thread, so
+    the event loop keeps answering other requests meanwhile)."""
+    raw = await bodies.read(request, limit)
+    if len(raw) >= _OFFLOAD_BYTES:
+        return await asyncio.to_thread(bodies.parse_json, raw)
+    return bodies.parse_json(raw)
 
 
 def _rows(body: Any) -> tuple[Any, str | None]:
@@ -182,7 +190,11 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     async def predict(body: Any, key: str | None) -> Response:
         result = await service.predict(body, key=key)
-        return Response(orjson.dumps(_answer(result)), media_type=_JSON, headers=_headers(result))
+        if len(result.ids) < OFFLOAD_ROWS:
+            content = orjson.dumps(_answer(result))
+        else:  # seconds of work for a million rows: not on the event loop
+            content = await asyncio.to_thread(lambda: orjson.dumps(_answer(result)))
+        return Response(content, media_type=_JSON, headers=_headers(result))
 
     @app.exception_handler(LoopmlError)
     async def _loopml_error(request: Request, exc: LoopmlError) -> Response:
@@ -202,7 +214,8 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     @app.post("/predict/batch", responses=openapi.predict_responses())
     async def predict_batch(request: Request) -> Response:
-        rows, key = _rows(await _body(request, max(max_body, MAX_BATCH_BODY)))
+        body = await _body(request, max(max_body, MAX_BATCH_BODY))
+        rows, key = await asyncio.to_thread(_rows, body)  # a million rows take a while
         return await predict(rows, key)
 
     @app.get("/metrics", response_class=PlainTextResponse)

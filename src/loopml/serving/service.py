@@ -27,14 +27,12 @@ import asyncio
 import functools
 import gc
 import logging
-import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn
 
-import numpy as np
 import pandas as pd
 
 from loopml.core.errors import (
@@ -50,6 +48,7 @@ from loopml.serving.batcher import BatchOutput, MicroBatcher
 from loopml.serving.config import ServeConfig
 from loopml.serving.deployment import fallback_slot, guardrails_for
 from loopml.serving.fallbacks import DeclaredFallback, declared_fallback, is_declared
+from loopml.serving.large import LOG_CHUNK, OFFLOAD_ROWS, log_records, off_loop, row_count
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.result import PredictionResult, result_of
 from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW, Router
@@ -114,7 +113,7 @@ class InferenceService:
         self.guardrails = guardrails_for(
             self.registry, config, self.slots[CHAMPION].current.model.version
         )
-        self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self._shadow_tasks: set[asyncio.Future[None]] = set()  # and large logs
         self._stopping = threading.Event()
         self._compactor: threading.Thread | None = None
 
@@ -297,8 +296,9 @@ class InferenceService:
         started = time.perf_counter()
         route = self.router.route(key) if version is None else self.role_of(version)
         served = self.slots[route].current
+        big = row_count(data) >= OFFLOAD_ROWS  # see serving/large.py
         try:
-            frame = served.model.prepare(data)
+            frame = await off_loop(big, self._pool, functools.partial(served.model.prepare, data))
         except InvalidArgumentError:
             self.metrics.errors.labels(kind="invalid").inc()
             raise
@@ -306,7 +306,9 @@ class InferenceService:
         failure: Exception | None = None
         if self.guardrails is not None:
             try:
-                verdict = self.guardrails.check_inputs(frame)
+                verdict = await off_loop(
+                    big, self._pool, functools.partial(self.guardrails.check_inputs, frame)
+                )
             except GuardrailRejectedError:
                 self.metrics.errors.labels(kind="guardrail").inc()
                 raise
@@ -328,12 +330,18 @@ class InferenceService:
         if reason is not None:
             answered, route, out = await self._fall_back(frame, reason, failure)
         latency = (time.perf_counter() - started) * 1000
-        result = result_of(
-            answered, route=route, out=out, rows=len(frame), latency=latency, reason=reason
+        make = functools.partial(result_of, answered, route=route, out=out, rows=len(frame))
+        result = await off_loop(
+            big, self._pool, functools.partial(make, latency=latency, reason=reason)
         )
         self.metrics.answered(route, result.version, len(frame), latency / 1000)
-        if self._log is not None:  # built after the answer is sent, queued in memory
-            asyncio.get_running_loop().call_soon(self._record, result, frame, key)
+        loop = asyncio.get_running_loop()
+        if self._log is not None and big:  # in a thread, never dropped: awaited by stop()
+            job = loop.run_in_executor(self._pool, self._record, result, frame, key, True)
+            self._shadow_tasks.add(job)
+            job.add_done_callback(self._shadow_tasks.discard)
+        elif self._log is not None:  # built after the answer is sent (~40 us), queued
+            loop.call_soon(self._record, result, frame, key)
         if SHADOW in self.slots and route != SHADOW:
             task = asyncio.get_running_loop().create_task(self._shadow(frame, key))
             self._shadow_tasks.add(task)
@@ -401,31 +409,13 @@ class InferenceService:
         if self._log is not None:
             self._record(result, frame, key)
 
-    def _record(self, result: PredictionResult, frame: pd.DataFrame, key: str | None) -> None:
+    def _record(
+        self, result: PredictionResult, frame: pd.DataFrame, key: str | None, wait: bool = False
+    ) -> None:
         if self._log is None:
             return
-        from loopml.store.logs import PredictionRecord
-
-        at = int(time.time() * 1000)
-        names = [str(c) for c in frame.columns]
-        rows = frame.to_numpy(dtype=object).tolist()  # 7x cheaper than to_dict(records)
-        records = [
-            PredictionRecord(
-                prediction_id=result.ids[i],
-                model=result.model,
-                version=result.version,
-                route=result.route,
-                at=at,
-                latency_ms=result.latency_ms,
-                inputs={k: _json_value(v) for k, v in zip(names, rows[i], strict=True)},
-                output=result.predictions[i],
-                proba=None if result.proba is None else result.proba[i],
-                request_key=key,
-                error=result.reason,
-            )
-            for i in range(len(result.ids))
-        ]
-        self._log.append_many(records)
+        for start in range(0, len(result.ids), LOG_CHUNK):
+            self._log.append_many(log_records(result, frame, key, start), wait=wait)
         stats = self._log.stats()
         self.metrics.log_dropped.set(stats.get("dropped", 0))
         self.metrics.log_pending.set(stats.get("pending", 0))
@@ -435,15 +425,3 @@ def _freeze_heap() -> None:
     """Collect garbage once, then exempt every surviving object from later collections."""
     gc.collect()
     gc.freeze()
-
-
-def _json_value(value: Any) -> Any:
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
