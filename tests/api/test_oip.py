@@ -126,6 +126,28 @@ def test_infer_matches_the_model(
     np.testing.assert_allclose(proba, fitted["a"].predict_proba(rows))
 
 
+@pytest.mark.parametrize("datatype", ["FP32", "FP16", "INT32", "UINT16"])
+def test_narrower_binary_datatypes_are_read_as_the_columns_numbers(
+    client: triton.InferenceServerClient,
+    data: pd.DataFrame,
+    fitted: dict[str, Pipeline],
+    datatype: str,
+) -> None:
+    rows = data.iloc[40:60]
+    dtype = {"FP32": "float32", "FP16": "float16", "INT32": "int32", "UINT16": "uint16"}[datatype]
+    sent = (
+        rows.round().astype(dtype) if datatype.startswith(("INT", "UINT")) else rows.astype(dtype)
+    )
+    inputs = []
+    for column in rows.columns:
+        tensor = triton.InferInput(column, [len(rows)], datatype)
+        tensor.set_data_from_numpy(sent[column].to_numpy())
+        inputs.append(tensor)
+    result = client.infer(NAME, inputs)
+    expected = fitted["a"].predict_proba(sent.astype("float64"))
+    np.testing.assert_allclose(result.as_numpy("predict_proba"), expected)
+
+
 def test_infer_with_the_clients_defaults_is_binary_both_ways(
     server: Served, client: triton.InferenceServerClient, data: pd.DataFrame, fitted: dict[str, Any]
 ) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -63,7 +64,7 @@ class InferRequest:
     """
 
     id: str | None
-    columns: dict[str, list[Any]]
+    columns: dict[str, list[Any] | np.ndarray]
     key: str | None
     outputs: tuple[tuple[str, bool], ...] | None
     binary_output: bool
@@ -116,7 +117,7 @@ def parse_request(raw: bytes, header_length: str | None) -> InferRequest:
     body = bodies.parse_json(header)
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise InvalidArgumentError("The body must be an object with 'inputs': a list of tensors.")
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, list[Any] | np.ndarray] = {}
     first: dict[str, int] = {}
     offset = 0
     for i, tensor in enumerate(body["inputs"]):
@@ -176,7 +177,7 @@ def _json_values(tensor: Mapping[str, Any], *, where: str) -> list[Any]:
 
 def _binary_values(
     tensor: Mapping[str, Any], size: Any, rest: bytes, *, where: str, name: str
-) -> list[Any]:
+) -> list[Any] | np.ndarray:
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InvalidArgumentError(
             f"{where}.parameters.binary_data_size must be a byte count (an integer >= 0); "
