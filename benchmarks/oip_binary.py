@@ -60,15 +60,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000)
     args = parser.parse_args()
     repeats = 15 if args.quick else 60
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
-    rows = pd.concat([X] * (args.rows // len(X) + 1), ignore_index=True).head(args.rows)
+    features, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(features, y)
+    copies = args.rows // len(features) + 1
+    rows = pd.concat([features] * copies, ignore_index=True).head(args.rows)
     with tempfile.TemporaryDirectory() as tmp:
         from loopml.client import LoopmlClient
 
         home = Path(tmp) / ".loopml"
         client = LoopmlClient(home=home)
-        version = client.models.register(model, NAME, input_example=X.head())
+        version = client.models.register(model, NAME, input_example=features.head())
         client.models.approve(version.ref, comment="benchmark")
         client.models.set_alias(NAME, "champion", version.version)
         port = _port()

@@ -222,8 +222,10 @@ def test_broken_binary_parts_are_4xx_naming_the_problem(server: Served, data: pd
     _error(post(url, content=body[:-1], headers=headers), 400, "only 23 bytes are left")
     # the binary body without its header: the JSON parser sees the raw bytes
     _error(post(url, content=body), 400, "not valid JSON")
-    odd, odd_headers = _binary_body(data, parameters={"key": 1})
-    assert post(url, content=odd, headers=odd_headers).status_code == 200
+    keyed, keyed_headers = _binary_body(data, parameters={"key": 1}, outputs=[])
+    answer = post(url, content=keyed, headers=keyed_headers)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    assert [o["name"] for o in answer.json()["outputs"]] == ["predict", "predict_proba"]
     bf16 = body.replace(b'"FP64"', b'"BF16"', 1)
     _error(post(url, content=bf16, headers=headers), 422, "'BF16'", "FP64")
     shaped = body.replace(b'"shape": [3]', b'"shape": [1, 3]', 1)

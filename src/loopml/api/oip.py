@@ -197,7 +197,7 @@ def _binary_values(
 
 
 def _requested(outputs: Any, binary_output: bool) -> tuple[tuple[str, bool], ...] | None:
-    if outputs is None:
+    if outputs is None or outputs == []:  # none named: every output
         return None
     if not isinstance(outputs, list):
         raise InvalidArgumentError("'outputs' must be a list of objects, each with a 'name'.")
