@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from loopml.api.limits import ConnectionLimits
 from loopml.core.settings import Settings
 from loopml.registry import ModelRegistry
 from loopml.store.backend import open_backend
@@ -86,3 +87,67 @@ def test_a_client_leaving_mid_body_is_one_line(server: Served) -> None:
     assert len(lines) == 3
     assert all(r.exc_info is None for r in records), "a traceback was logged"
     assert "after 13 of 100000 body bytes" in lines[0].getMessage()
+
+
+# -- connection limits: a server with short deadlines and small sizes -----------------------
+
+LIMITS = ConnectionLimits(
+    header_timeout_s=0.5, body_timeout_s=0.5, keep_alive_s=0.5, max_header_bytes=8192
+)
+
+
+@pytest.fixture(scope="module")
+def limited(
+    store: Settings, server: Served, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    served = serve(store, tmp_path_factory.mktemp("limited"), limits=LIMITS)
+    yield served
+    served.stop()
+
+
+def _answer_to(served: Served, sent: bytes) -> bytes:
+    """What the server answers to ``sent`` (a request, whole or not) before it closes the
+    connection; the socket's own timeout (20 s) only guards against a hang."""
+    with socket.create_connection(_address(served), timeout=20) as sock:
+        with contextlib.suppress(ConnectionError):
+            sock.sendall(sent)
+        received = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := sock.recv(65536):
+                received += chunk
+    return received
+
+
+def test_a_silent_connection_is_closed(limited: Served) -> None:
+    assert _answer_to(limited, b"").startswith(b"HTTP/1.1 408 ")
+
+
+def test_half_sent_headers_are_408(limited: Served) -> None:
+    answer = _answer_to(limited, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: app")
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"headers did not arrive within 0.5 s" in answer
+
+
+def test_a_half_sent_body_is_408(limited: Served) -> None:
+    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    answer = _answer_to(limited, head + b'Content-Length: 1000\r\n\r\n{"records": [')
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"body did not arrive within 0.5 s" in answer
+
+
+@pytest.mark.parametrize("size", [20_000, 2_000_000])
+def test_oversized_headers_are_431(limited: Served, size: int) -> None:
+    request = b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    answer = _answer_to(limited, request)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"over 8,192 bytes" in answer
+    ok = limited.client.get("/v2/health/live", headers={"X-Small": "a" * 4000})
+    assert ok.status_code == 200
+
+
+def test_a_kept_alive_client_is_served_again(limited: Served, data: pd.DataFrame) -> None:
+    with httpx.Client(base_url=limited.url, timeout=20) as client:
+        for _ in range(3):
+            answer = client.post("/predict", json=data.head(2).to_dict(orient="records"))
+            assert answer.status_code == 200, answer.text
+        assert client.get("/v2/health/live").status_code == 200

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from loopml.core.errors import InvalidArgumentError
+from loopml.core.errors import InvalidArgumentError, NotFoundError
 from loopml.core.settings import Settings
 from loopml.registry import ModelRegistry, PythonModel
 from loopml.registry.loaded import PREDICTORS
@@ -484,7 +484,7 @@ def test_serving_the_checked_onnx_export(
 ) -> None:
     ref = _version(registry, fitted["a"], data, champion=True)
     config = ServeConfig(model="cancer@champion", runtime="onnx", poll_interval_s=0)
-    with pytest.raises(Exception, match="has no ONNX export"):
+    with pytest.raises(NotFoundError, match="has no ONNX export"):
         InferenceService(registry.backend, config)
     auto = ServeConfig(model="cancer@champion", poll_interval_s=0)  # the default: auto
     assert InferenceService(registry.backend, auto).describe()["runtimes"]["champion"] == "native"

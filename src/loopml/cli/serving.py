@@ -72,13 +72,40 @@ def serve_command(
     guardrails: Path | None = typer.Option(
         None, "--guardrails", help="Input/output rules (YAML): reject, clip or fall back."
     ),
+    header_timeout: float = typer.Option(
+        10.0, "--header-timeout", help="Seconds to receive a request's headers (408 after)."
+    ),
+    body_timeout: float = typer.Option(
+        30.0, "--body-timeout", help="Seconds to receive a request's body (408 after)."
+    ),
+    keep_alive: float = typer.Option(
+        5.0, "--keep-alive", help="Seconds an idle kept-alive connection stays open."
+    ),
+    max_header_bytes: int = typer.Option(
+        65536, "--max-header-bytes", help="Largest request line and headers (431 beyond)."
+    ),
+    max_connections: int = typer.Option(
+        0,
+        "--max-connections",
+        help="Open connections per worker (0: the file descriptor limit less 64); the "
+        "longest-waiting idle or half-sent one is closed to make room.",
+    ),
 ) -> None:
     """Serve a model over HTTP (Open Inference Protocol, /predict, /metrics)."""
     import uvicorn
 
     _runtime(runtime)
 
+    from loopml.api.limits import ConnectionLimits, uvicorn_options
     from loopml.api.server import CONFIG_ENV, check_options
+
+    limits = ConnectionLimits(
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        keep_alive_s=keep_alive,
+        max_header_bytes=max_header_bytes,
+        max_connections=max_connections,
+    )
 
     config = {
         "model": model,
@@ -92,6 +119,7 @@ def serve_command(
         "log": not no_log,
         "runtime": runtime,
         "guardrails": None if guardrails is None else str(guardrails.resolve()),
+        "limits": limits.to_options(),
     }
     routes = check_options(config)  # every ref, runtime and rule, before any worker starts
     os.environ[CONFIG_ENV] = orjson.dumps(config).decode()
@@ -108,6 +136,7 @@ def serve_command(
         workers=workers,
         log_level="warning",
         access_log=False,
+        **uvicorn_options(limits),
     )
 
 

@@ -72,9 +72,10 @@ def value_sql(name: str, arrow_type: Any) -> str:
     if kind == "boolean":
         return f"CAST({col} AS DOUBLE)"
     if kind == "datetime":
-        if pa.types.is_date(arrow_type):
-            return f"CAST(epoch_ms(CAST({col} AS TIMESTAMP)) AS DOUBLE)"
-        return f"CAST(epoch_ms({col}) AS DOUBLE)"
+        # Through microseconds: DuckDB has no epoch_ms of TIMESTAMPTZ_NS; a zone-aware value
+        # stays an instant (TIMESTAMPTZ), a naive one a wall time (TIMESTAMP).
+        zoned = pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None
+        return f"CAST(epoch_ms(CAST({col} AS {'TIMESTAMPTZ' if zoned else 'TIMESTAMP'})) AS DOUBLE)"
     if is_float(arrow_type):
         return f"(CASE WHEN isnan({col}) THEN NULL ELSE CAST({col} AS DOUBLE) END)"
     return f"CAST({col} AS DOUBLE)"

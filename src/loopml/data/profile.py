@@ -21,8 +21,12 @@ Missing and non-finite values:
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from loopml.core.entities.data import (
     ColumnProfile,
@@ -36,7 +40,14 @@ from loopml.core.errors import InvalidArgumentError
 from loopml.data import _kinds as k
 from loopml.data.binning import bin_counts, category_counts, fold_frequencies, reference_edges
 
-__all__ = ["bin_counts", "category_counts", "fold_frequencies", "frequency_plan", "profile_table"]
+__all__ = [
+    "as_datetime",
+    "bin_counts",
+    "category_counts",
+    "fold_frequencies",
+    "frequency_plan",
+    "profile_table",
+]
 
 #: Most columns profiled by one DuckDB query.
 COLUMN_BATCH = 64
@@ -180,6 +191,51 @@ def profile_table(
             )
         )
     return DatasetProfile(rows=rows, columns=tuple(columns))
+
+
+def as_datetime(value: float, dtype: str) -> dt.datetime | dt.date | None:
+    """The time a datetime column's statistic stands for, or None if ``dtype`` is not one.
+
+    Profiles hold the min, mean and max of datetime columns as milliseconds since the epoch;
+    this turns one back into a :class:`datetime.datetime` in the column's time zone (naive for
+    a naive column) or a :class:`datetime.date` for a date column.
+
+    Args:
+        value: Milliseconds since the epoch (of a wall time, for naive columns).
+        dtype: The column's Arrow type as text (``timestamp[us, tz=UTC]``, ``date32[day]``).
+
+    Example:
+        >>> as_datetime(1357016400000.0, "timestamp[us, tz=America/New_York]").isoformat()
+        '2013-01-01T00:00:00-05:00'
+        >>> str(as_datetime(1357016400000.0, "date32[day]"))
+        '2013-01-01'
+    """
+    match = _DATETIME.fullmatch(dtype)
+    if match is None or not math.isfinite(value):
+        return None
+    utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=value)
+    if dtype.startswith("date"):
+        return utc.date()
+    zone = match.group(1)
+    if zone is None:
+        return utc.replace(tzinfo=None)
+    return utc.astimezone(_zone(zone))
+
+
+_DATETIME = re.compile(r"date32\[day\]|date64\[ms\]|timestamp\[(?:s|ms|us|ns)(?:, tz=(.+))?\]")
+
+
+def _zone(name: str) -> dt.tzinfo:
+    """A time zone from Arrow's text: a name (``Europe/Paris``) or an offset (``+05:30``)."""
+    offset = re.fullmatch(r"([+-])(\d\d):?(\d\d)", name)
+    if offset:
+        sign = 1 if offset.group(1) == "+" else -1
+        minutes = int(offset.group(2)) * 60 + int(offset.group(3))
+        return dt.timezone(sign * dt.timedelta(minutes=minutes))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def _plan(index: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> _Plan:

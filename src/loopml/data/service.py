@@ -251,23 +251,10 @@ class DatasetService:
                 ``.json`` file holding either (as ``loopml data show NAME --json`` writes).
             expectations: Declarative pandera checks per column.
         """
-        from loopml.data.validate import validate_table
-
-        schema, profile, label = self._reference(against)
-        table = _with_reference_types(ingest.to_table(batch, allow_empty=True), schema)
-        return validate_table(table, schema, profile, against=label, expectations=expectations)
-
-    def _reference(
-        self, against: str | Path | DatasetVersion | DatasetSchema
-    ) -> tuple[DatasetSchema, DatasetProfile, str]:
-        if isinstance(against, DatasetVersion):
-            return against.schema, against.profile, against.ref
-        if isinstance(against, DatasetSchema):
-            return against, DatasetProfile(rows=0, columns=()), "a saved schema"
-        if isinstance(against, Path) or (isinstance(against, str) and against.endswith(".json")):
-            return _reference_file(Path(against))
-        version = self.get(against)
-        return version.schema, version.profile, version.ref
+        if isinstance(against, str) and not against.endswith(".json"):
+            batch = ingest.to_table(batch, allow_empty=True, purpose="validate")  # first
+            against = self.get(against)
+        return validate_batch(batch, against=against, expectations=expectations)
 
     def diff(self, old: str, new: str) -> DatasetDiff:
         """Compare two versions: schema changes, row counts and, with a shared key, rows
@@ -366,6 +353,33 @@ class DatasetService:
         """Which runs used a dataset version, with roles."""
         version = self.get(ref)
         return self.store.runs_using(version.name, version.version)
+
+
+def validate_batch(
+    batch: Any,
+    *,
+    against: str | Path | DatasetVersion | DatasetSchema,
+    expectations: Any = None,
+) -> ValidationReport:
+    """Validate a batch against a version, a schema or a saved ``.json`` file; needs no store
+    (see :meth:`DatasetService.validate`). The batch is read first, so a missing batch file
+    is reported before anything else."""
+    from loopml.data.validate import validate_table
+
+    table = ingest.to_table(batch, allow_empty=True, purpose="validate")
+    if isinstance(against, DatasetVersion):
+        schema, profile, label = against.schema, against.profile, against.ref
+    elif isinstance(against, DatasetSchema):
+        schema, profile, label = against, DatasetProfile(rows=0, columns=()), "a saved schema"
+    elif isinstance(against, Path) or against.endswith(".json"):
+        schema, profile, label = _reference_file(Path(against))
+    else:
+        raise InvalidArgumentError(
+            f"Validate against a dataset version, a schema or a .json file; got {against!r} "
+            "(a reference like 'credit@3' needs DatasetService.validate)."
+        )
+    table = _with_reference_types(table, schema)
+    return validate_table(table, schema, profile, against=label, expectations=expectations)
 
 
 def _with_reference_types(table: pa.Table, schema: DatasetSchema) -> pa.Table:

@@ -117,6 +117,8 @@ class PredictionLog:
         1
     """
 
+    _owner: int | None
+
     def __init__(
         self,
         spool_dir: Path,
@@ -288,7 +290,7 @@ class PredictionLog:
         self._appended = self._written = self._dropped = self._rejected = 0
         self._in_flight = self._segments = self._bytes = 0
         self._fd: int | None = None
-        self._owner: int | None = None  # the shared lock on the folder's owner.lock
+        self._owner = None  # the shared lock on the folder's owner.lock (see the class)
         self._segment: Path | None = None
         self._offset = 0
         self._dirty = False
