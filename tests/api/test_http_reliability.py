@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 
