@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import tritonclient.http as triton
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -32,6 +35,7 @@ from loopml.store.backend import open_backend
 from .conftest import NAME, Served, register, serve, store_settings
 
 HEADER = "Inference-Header-Content-Length"
+_COLUMNS = list(load_breast_cancer(as_frame=True).data.columns[:5])
 
 
 def _error(response: httpx.Response, status: int, *parts: str) -> None:
@@ -234,6 +238,41 @@ def test_broken_binary_parts_are_4xx_naming_the_problem(server: Served, data: pd
     assert (
         post(url, content=body, headers={**headers, "content-type": "text/csv"}).status_code == 415
     )
+
+
+_sizes = st.integers(-2, 40) | st.sampled_from([None, "8", 1.5, True])
+_binary_tensors = st.fixed_dictionaries(
+    {"name": st.sampled_from(_COLUMNS) | st.text(max_size=4)},
+    optional={
+        "datatype": st.sampled_from(["FP64", "FP32", "INT64", "BOOL", "BYTES", "BF16", "X"]),
+        "shape": st.lists(st.integers(-1, 4), max_size=3),
+        "parameters": st.fixed_dictionaries({}, optional={"binary_data_size": _sizes}),
+        "data": st.lists(st.floats(allow_nan=False), max_size=3),
+    },
+)
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(
+    tensors=st.lists(_binary_tensors, max_size=7),
+    tail=st.binary(max_size=64),
+    skew=st.integers(-3, 3),
+    binary_output=st.booleans(),
+)
+def test_fuzz_binary_bodies_never_break_the_server(
+    server: Served, tensors: list[Any], tail: bytes, skew: int, binary_output: bool
+) -> None:
+    header = json.dumps(
+        {"inputs": tensors, "parameters": {"binary_data_output": binary_output}}
+    ).encode()
+    response = server.client.post(
+        f"/v2/models/{NAME}/infer",
+        content=header + tail,
+        headers={HEADER: str(len(header) + skew)},
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code != 200:
+        assert response.json()["error"]
 
 
 def test_bytes_codec_refuses_what_it_cannot_read() -> None:
