@@ -151,3 +151,29 @@ def test_a_profile_minimum_is_the_earliest_time() -> None:
     assert as_datetime(summary.min, "timestamp[us, tz=UTC]") == moments[0]
     assert as_datetime(summary.max, "timestamp[us, tz=UTC]") == moments[1]
     assert as_datetime(summary.min, "double") is None
+
+
+def test_the_sdk_validates_against_a_saved_file_without_a_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import os
+
+    import loopml
+    from loopml.client import fluent
+
+    for var in [k for k in os.environ if k.startswith("LOOPML_") and k != "LOOPML_TEST_PG_URL"]:
+        monkeypatch.delenv(var)
+    home = tmp_path / ".loopml"
+    monkeypatch.setenv("LOOPML_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    fluent.reset_client()
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    schema = infer_schema(pa.Table.from_pandas(frame, preserve_index=False))
+    (tmp_path / "schema.json").write_text(json.dumps(schema.to_dict()))
+    try:
+        assert loopml.datasets.validate(frame, against="schema.json").ok
+        assert not loopml.datasets.validate(frame[["a"]], against=schema).ok
+    finally:
+        fluent.reset_client()
+    assert not home.exists()

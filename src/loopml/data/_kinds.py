@@ -145,6 +145,37 @@ def dense_bins(result: Any, edges: tuple[float, ...]) -> tuple[int, ...]:
     return tuple(counts)
 
 
+def as_text(column: Any) -> Any:
+    """The column as Arrow strings: the text categories are stored and compared as
+    (``true``/``false`` for booleans, ``12`` for ints)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, column.type.value_type)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    try:
+        return pc.cast(column, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pc.cast(pc.cast(column, pa.binary()), pa.string(), safe=False)
+
+
+def text_counts(column: Any) -> tuple[list[str], list[int]]:
+    """Distinct non-null values as text and their counts (NaN excluded), computed by Arrow:
+    far cheaper per column than a DuckDB ``histogram`` aggregate, which dominated the
+    profile of wide tables."""
+    import pyarrow.compute as pc
+
+    if is_float(column.type):
+        column = pc.filter(column, pc.invert(pc.is_nan(column)))
+    counted = pc.value_counts(as_text(column))
+    values = counted.field("values").to_pylist()
+    counts = counted.field("counts").to_pylist()
+    pairs = [(v, int(c)) for v, c in zip(values, counts, strict=True) if v is not None]
+    return [v for v, _ in pairs], [c for _, c in pairs]
+
+
 def _is_string_view(arrow_type: Any) -> bool:
     import pyarrow as pa
 

@@ -252,7 +252,7 @@ def normalize(table: pa.Table, *, allow_empty: bool = False) -> pa.Table:
             "a table with data."
         )
     fields = []
-    for field in table.schema:
+    for index, field in enumerate(table.schema):
         kind = field.type
         if pat.is_nested(kind) or pat.is_union(kind):
             raise InvalidArgumentError(
@@ -272,7 +272,7 @@ def normalize(table: pa.Table, *, allow_empty: bool = False) -> pa.Table:
         elif pat.is_decimal(kind) and kind.precision > _MAX_DECIMAL_DIGITS:
             kind = pa.decimal128(_MAX_DECIMAL_DIGITS, min(kind.scale, _MAX_DECIMAL_DIGITS))
         if pat.is_binary(kind) or pat.is_fixed_size_binary(kind):
-            _check_utf8_column(field.name, table.column(field.name))
+            _check_utf8_column(field.name, table.column(index))
         fields.append(pa.field(field.name, kind))
     target_schema = pa.schema(fields)
     if target_schema != table.schema.remove_metadata():

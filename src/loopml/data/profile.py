@@ -7,7 +7,8 @@ while batches keep the work linear in columns (two queries per batch).
 
 Pass 1 is one aggregate query per batch: missing values, approximate distinct count, and for
 numeric, boolean (0/1) and datetime (epoch milliseconds) columns the min, max, mean, sample
-standard deviation and approximate (t-digest) quantiles; the same pass counts categories.
+standard deviation and approximate (t-digest) quantiles. Categories are counted by Arrow
+(:func:`loopml.data._kinds.text_counts`, the same text schema inference uses).
 Pass 2 counts the batch's numeric columns in their fixed bins (chosen from the pass-1
 quantiles by :func:`loopml.data.binning.reference_edges`).
 
@@ -61,6 +62,7 @@ class _Plan:
     """What to compute for one column."""
 
     index: int
+    column: int  # position in the table
     schema: ColumnSchema
     arrow_type: Any
     numeric: bool
@@ -121,15 +123,20 @@ def profile_table(
                 f"The {label!r} parameter of profile_table must be an int >= 1"
                 f"{' or None' if allow_none else ''}. Got {value!r} instead."
             )
-    missing = [c.name for c in schema.columns if c.name not in table.column_names]
+    names = set(table.column_names)  # one list of names, not one per column
+    missing = [c.name for c in schema.columns if c.name not in names]
     if missing:
         raise InvalidArgumentError(
             f"profile_table needs every schema column in the table; {missing} are missing "
             f"(the table has {list(table.column_names)}). Profile the table the schema was "
             "inferred from."
         )
-    types = dict(zip(table.column_names, table.schema.types, strict=True))
-    plans = [_plan(i, col, types[col.name], top_k) for i, col in enumerate(schema.columns)]
+    positions = {name: i for i, name in enumerate(table.column_names)}
+    types = table.schema.types
+    plans = [
+        _plan(i, positions[col.name], col, types[positions[col.name]], top_k)
+        for i, col in enumerate(schema.columns)
+    ]
 
     import duckdb
 
@@ -143,11 +150,14 @@ def profile_table(
             # Positional names: DuckDB never parses a user's column name.
             con.register(
                 "t",
-                table.select([p.schema.name for p in batch]).rename_columns(
-                    [_alias(p) for p in batch]
-                ),
+                table.select([p.column for p in batch]).rename_columns([_alias(p) for p in batch]),
             )
             got = _aggregate(con, batch, bins)
+            for p in batch:
+                if p.categories is not None:
+                    got[f"f{p.index}"] = dict(
+                        zip(*k.text_counts(table.column(p.column)), strict=True)
+                    )
             first.update(got)
             for p in batch:
                 if p.numeric and got[f"mn{p.index}"] is not None:
@@ -238,7 +248,7 @@ def _zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
-def _plan(index: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> _Plan:
+def _plan(index: int, column: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> _Plan:
     kind = k.kind_of(arrow_type)
     numeric = kind in ("numeric", "boolean", "datetime") and col.role not in (
         ColumnRole.IDENTIFIER,
@@ -247,6 +257,7 @@ def _plan(index: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> 
     freq = frequency_plan(col, arrow_type, top_k=top_k)
     return _Plan(
         index=index,
+        column=column,
         schema=col,
         arrow_type=arrow_type,
         numeric=numeric,
@@ -284,8 +295,6 @@ def _aggregate(con: Any, plans: list[_Plan], bins: int) -> dict[str, Any]:
             ]
         else:
             selects.append(f"approx_count_distinct({k.quote(name)}) AS d{i}")
-        if p.categories is not None:
-            selects.append(f"histogram({k.quote(name)}) AS f{i}")
     return _one_row(con, f"SELECT {', '.join(selects)} FROM t")
 
 

@@ -387,10 +387,11 @@ def _with_reference_types(table: pa.Table, schema: DatasetSchema) -> pa.Table:
     reports their nulls rather than a type change."""
     import pyarrow as pa
 
+    dtypes = {c.name: c.dtype for c in schema.columns}
     for index, field in enumerate(table.schema):
-        if field.name not in schema.names or table.column(index).null_count != table.num_rows:
+        if field.name not in dtypes or table.column(index).null_count != table.num_rows:
             continue
-        kind = _arrow_type(schema.column(field.name).dtype)
+        kind = _arrow_type(dtypes[field.name])
         if kind is not None and kind != field.type:
             table = table.set_column(index, field.name, pa.nulls(table.num_rows, type=kind))
     return table

@@ -269,6 +269,7 @@ def _check_cost(rule: CostRule, ev: Evaluation) -> Iterator[GateCheck]:
     for key, limit in rule.budgets.items():
         text = rule.describe_budget(key)
         observed: float | None = None
+        shown, how = "", ""
         if ev.costs is None:
             why = "the evaluation did not measure costs; run it with cost measurement on"
         elif key == "peak_memory_mb":
@@ -276,17 +277,19 @@ def _check_cost(rule: CostRule, ev: Evaluation) -> Iterator[GateCheck]:
         elif key == "artifact_mb":
             observed = ev.costs.artifact_bytes / 1_000_000
         else:
-            observed = ev.costs.latency_ms.get(key.removesuffix("_ms"))
+            case = key.removesuffix("_ms")
+            observed = ev.costs.latency_ms.get(case)
             measured = ", ".join(ev.costs.latency_ms) or "none"
-            why = (
-                f"latency case {key.removesuffix('_ms')!r} was not measured (measured: {measured})"
-            )
+            why = f"latency case {case!r} was not measured (measured: {measured})"
+            low, high = ev.costs.latency_low_ms.get(case), ev.costs.latency_high_ms.get(case)
+            if observed is not None and ev.costs.rounds > 1:
+                shown = format_interval(observed, low, high)
+                how = f" (median of {ev.costs.rounds} rounds, range over the rounds in brackets)"
         if observed is None:
             yield GateCheck(text, "cost", None, "", f"<= {format_limit(limit)}", f"{key}: {why}")
             continue
         passed = observed <= limit
         verdict = "within" if passed else "over"
-        reason = f"{key} is {format_value(observed)}, {verdict} the budget {format_limit(limit)}"
-        yield GateCheck(
-            text, "cost", passed, format_value(observed), f"<= {format_limit(limit)}", reason
-        )
+        shown = shown or format_value(observed)
+        reason = f"{key} is {shown}{how}, {verdict} the budget {format_limit(limit)}"
+        yield GateCheck(text, "cost", passed, shown, f"<= {format_limit(limit)}", reason)

@@ -29,6 +29,7 @@ from loopml.core.entities import (
     ModelVersion,
 )
 from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.core.id_prefix import resolve_prefix
 from loopml.core.ids import new_event_id
 from loopml.core.settings import current_user
 from loopml.evaluation import metrics_plan
@@ -293,9 +294,26 @@ class EvaluationService:
 
     # -- read back ---------------------------------------------------------------------------
 
+    def resolve_id(self, prefix: str) -> str:
+        """Expand a unique prefix of an evaluation id (at least 4 hex digits) to the full id;
+        see :func:`loopml.core.id_prefix.resolve_prefix`.
+
+        Raises:
+            NotFoundError: No evaluation id starts with it.
+            InvalidArgumentError: Not hex, too short, or ambiguous (the message lists the ids).
+        """
+        store = self.backend.evaluations
+        return resolve_prefix(
+            prefix,
+            kind="evaluation",
+            listing="loopml evaluations list MODEL",
+            candidates=lambda start, limit: store.ids_with_prefix(start, limit=limit),
+        )
+
     def get(self, evaluation_id: str) -> Evaluation:
-        """Return a stored evaluation (its document verified against its hash)."""
-        record = self.backend.evaluations.get(evaluation_id)
+        """Return a stored evaluation by its id or a unique prefix of it (its document
+        verified against its hash)."""
+        record = self.backend.evaluations.get(self.resolve_id(evaluation_id))
         return Evaluation.from_dict(orjson.loads(self.backend.artifacts.get_bytes(record.digest)))
 
     def list(self, model: str) -> list[EvaluationRecord]:

@@ -124,14 +124,22 @@ class CostResult(Jsonable):
 
     Attributes:
         latency_ms: Prediction latency by case: ``p50_1``, ``p99_1`` (batches of 1 row),
-            ``p50_1000``, ``p99_1000`` (batches of 1,000 rows), in milliseconds.
+            ``p50_1000``, ``p99_1000`` (batches of 1,000 rows), in milliseconds: the median
+            over ``rounds`` timing rounds of each round's percentile.
         peak_memory_mb: Peak memory allocated while predicting 1,000 rows (MB).
         artifact_bytes: Size of the model's package.
+        latency_low_ms: Per case, the smallest round's value (empty: measured in one round).
+        latency_high_ms: Per case, the largest round's value; with ``latency_low_ms`` the
+            interval of the median (94% with 5 rounds).
+        rounds: Timing rounds per case.
     """
 
     latency_ms: Mapping[str, float]
     peak_memory_mb: float
     artifact_bytes: int
+    latency_low_ms: Mapping[str, float] = field(default_factory=dict)
+    latency_high_ms: Mapping[str, float] = field(default_factory=dict)
+    rounds: int = 1
 
 
 @dataclass(frozen=True)
