@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import tritonclient.http as triton
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -32,6 +35,7 @@ from loopml.store.backend import open_backend
 from .conftest import NAME, Served, register, serve, store_settings
 
 HEADER = "Inference-Header-Content-Length"
+_COLUMNS = list(load_breast_cancer(as_frame=True).data.columns[:5])
 
 
 def _error(response: httpx.Response, status: int, *parts: str) -> None:
@@ -126,6 +130,28 @@ def test_infer_matches_the_model(
     np.testing.assert_allclose(proba, fitted["a"].predict_proba(rows))
 
 
+@pytest.mark.parametrize("datatype", ["FP32", "FP16", "INT32", "UINT16"])
+def test_narrower_binary_datatypes_are_read_as_the_columns_numbers(
+    client: triton.InferenceServerClient,
+    data: pd.DataFrame,
+    fitted: dict[str, Pipeline],
+    datatype: str,
+) -> None:
+    rows = data.iloc[40:60]
+    dtype = {"FP32": "float32", "FP16": "float16", "INT32": "int32", "UINT16": "uint16"}[datatype]
+    sent = (
+        rows.round().astype(dtype) if datatype.startswith(("INT", "UINT")) else rows.astype(dtype)
+    )
+    inputs = []
+    for column in rows.columns:
+        tensor = triton.InferInput(column, [len(rows)], datatype)
+        tensor.set_data_from_numpy(sent[column].to_numpy())
+        inputs.append(tensor)
+    result = client.infer(NAME, inputs)
+    expected = fitted["a"].predict_proba(sent.astype("float64"))
+    np.testing.assert_allclose(result.as_numpy("predict_proba"), expected)
+
+
 def test_infer_with_the_clients_defaults_is_binary_both_ways(
     server: Served, client: triton.InferenceServerClient, data: pd.DataFrame, fitted: dict[str, Any]
 ) -> None:
@@ -200,8 +226,10 @@ def test_broken_binary_parts_are_4xx_naming_the_problem(server: Served, data: pd
     _error(post(url, content=body[:-1], headers=headers), 400, "only 23 bytes are left")
     # the binary body without its header: the JSON parser sees the raw bytes
     _error(post(url, content=body), 400, "not valid JSON")
-    odd, odd_headers = _binary_body(data, parameters={"key": 1})
-    assert post(url, content=odd, headers=odd_headers).status_code == 200
+    keyed, keyed_headers = _binary_body(data, parameters={"key": 1}, outputs=[])
+    answer = post(url, content=keyed, headers=keyed_headers)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    assert [o["name"] for o in answer.json()["outputs"]] == ["predict", "predict_proba"]
     bf16 = body.replace(b'"FP64"', b'"BF16"', 1)
     _error(post(url, content=bf16, headers=headers), 422, "'BF16'", "FP64")
     shaped = body.replace(b'"shape": [3]', b'"shape": [1, 3]', 1)
@@ -210,6 +238,41 @@ def test_broken_binary_parts_are_4xx_naming_the_problem(server: Served, data: pd
     assert (
         post(url, content=body, headers={**headers, "content-type": "text/csv"}).status_code == 415
     )
+
+
+_sizes = st.integers(-2, 40) | st.sampled_from([None, "8", 1.5, True])
+_binary_tensors = st.fixed_dictionaries(
+    {"name": st.sampled_from(_COLUMNS) | st.text(max_size=4)},
+    optional={
+        "datatype": st.sampled_from(["FP64", "FP32", "INT64", "BOOL", "BYTES", "BF16", "X"]),
+        "shape": st.lists(st.integers(-1, 4), max_size=3),
+        "parameters": st.fixed_dictionaries({}, optional={"binary_data_size": _sizes}),
+        "data": st.lists(st.floats(allow_nan=False), max_size=3),
+    },
+)
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(
+    tensors=st.lists(_binary_tensors, max_size=7),
+    tail=st.binary(max_size=64),
+    skew=st.integers(-3, 3),
+    binary_output=st.booleans(),
+)
+def test_fuzz_binary_bodies_never_break_the_server(
+    server: Served, tensors: list[Any], tail: bytes, skew: int, binary_output: bool
+) -> None:
+    header = json.dumps(
+        {"inputs": tensors, "parameters": {"binary_data_output": binary_output}}
+    ).encode()
+    response = server.client.post(
+        f"/v2/models/{NAME}/infer",
+        content=header + tail,
+        headers={HEADER: str(len(header) + skew)},
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code != 200:
+        assert response.json()["error"]
 
 
 def test_bytes_codec_refuses_what_it_cannot_read() -> None:

@@ -126,6 +126,16 @@ def test_serve_options_default_to_the_serve_config_defaults() -> None:
     assert options["max_wait_ms"] == base.max_wait_ms
     assert options["poll"] == base.poll_interval_s
     assert options["runtime"] == base.runtime
+    from dataclasses import fields
+
+    from loopml.api.limits import ConnectionLimits
+
+    limits = {f.name: f.default for f in fields(ConnectionLimits)}
+    assert options["header_timeout"] == limits["header_timeout_s"]
+    assert options["body_timeout"] == limits["body_timeout_s"]
+    assert options["keep_alive"] == limits["keep_alive_s"]
+    assert options["max_header_bytes"] == limits["max_header_bytes"]
+    assert options["max_connections"] == limits["max_connections"]
     rebuilt = config_from_options({"model": "m@champion"}, resolve_settings(), spool=None)
     assert rebuilt == ServeConfig(model="m@champion", freeze_heap=True, logs_url=rebuilt.logs_url)
 

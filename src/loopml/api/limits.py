@@ -33,10 +33,16 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from loopml.core.errors import InvalidArgumentError
+from loopml.serving.config import (
+    CONFIG_ENV,
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_KEEP_ALIVE_S,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+)
 
 _log = logging.getLogger("loopml.api.limits")
-#: The environment variable ``loopml serve`` sets for its workers (see api/server.py).
-_CONFIG_ENV = "LOOPML_SERVE_CONFIG"
 #: File descriptors kept free for everything but client connections (stores, logs, models).
 _FD_HEADROOM = 64
 
@@ -75,11 +81,11 @@ class ConnectionLimits:
             descriptor limit less a reserve of 64, at most 10,000).
     """
 
-    header_timeout_s: float = 10.0
-    body_timeout_s: float = 30.0
-    keep_alive_s: float = 5.0
-    max_header_bytes: int = 64 * 1024
-    max_connections: int = 0  # 0: from the file descriptor limit
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    keep_alive_s: float = DEFAULT_KEEP_ALIVE_S
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # 0: from the file descriptor limit
 
     def __post_init__(self) -> None:
         for name in ("header_timeout_s", "body_timeout_s", "keep_alive_s"):
@@ -109,7 +115,7 @@ class ConnectionLimits:
 
 def limits_from_environment() -> ConnectionLimits:
     """The limits ``loopml serve`` put in ``LOOPML_SERVE_CONFIG`` (defaults without it)."""
-    raw = os.environ.get(_CONFIG_ENV)
+    raw = os.environ.get(CONFIG_ENV)
     options = orjson.loads(raw).get("limits") if raw else None
     return ConnectionLimits(**options) if isinstance(options, dict) else ConnectionLimits()
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -63,7 +64,7 @@ class InferRequest:
     """
 
     id: str | None
-    columns: dict[str, list[Any]]
+    columns: dict[str, list[Any] | np.ndarray]
     key: str | None
     outputs: tuple[tuple[str, bool], ...] | None
     binary_output: bool
@@ -116,7 +117,7 @@ def parse_request(raw: bytes, header_length: str | None) -> InferRequest:
     body = bodies.parse_json(header)
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise InvalidArgumentError("The body must be an object with 'inputs': a list of tensors.")
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, list[Any] | np.ndarray] = {}
     first: dict[str, int] = {}
     offset = 0
     for i, tensor in enumerate(body["inputs"]):
@@ -137,7 +138,7 @@ def parse_request(raw: bytes, header_length: str | None) -> InferRequest:
             raise InvalidArgumentError(f"{where}.parameters must be an object.")
         size = parameters.get("binary_data_size")
         if size is not None:
-            values = _binary_values(tensor, size, binary[offset:], where=where, name=name)
+            values = _binary_values(tensor, size, binary, offset, where=where, name=name)
             offset += size
         else:
             values = _json_values(tensor, where=where)
@@ -175,8 +176,9 @@ def _json_values(tensor: Mapping[str, Any], *, where: str) -> list[Any]:
 
 
 def _binary_values(
-    tensor: Mapping[str, Any], size: Any, rest: bytes, *, where: str, name: str
-) -> list[Any]:
+    tensor: Mapping[str, Any], size: Any, binary: bytes, offset: int, *, where: str, name: str
+) -> list[Any] | np.ndarray:
+    """The values of a tensor sent as the ``size`` bytes at ``offset`` of the binary part."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InvalidArgumentError(
             f"{where}.parameters.binary_data_size must be a byte count (an integer >= 0); "
@@ -186,17 +188,18 @@ def _binary_values(
         raise InvalidArgumentError(
             f"{where} has both 'data' and a binary_data_size: send its values one way."
         )
-    if size > len(rest):
+    left = len(binary) - offset
+    if size > left:
         raise MalformedRequestError(
-            f"{where} declares {size} bytes of binary data, but only {len(rest)} bytes are "
+            f"{where} declares {size} bytes of binary data, but only {left} bytes are "
             f"left in the body: check its binary_data_size and {HEADER_LENGTH}."
         )
     datatype = check_datatype(tensor.get("datatype"), name=name)
-    return decode(rest[:size], datatype, name=name)
+    return decode(binary[offset : offset + size], datatype, name=name)
 
 
 def _requested(outputs: Any, binary_output: bool) -> tuple[tuple[str, bool], ...] | None:
-    if outputs is None:
+    if outputs is None or outputs == []:  # none named: every output
         return None
     if not isinstance(outputs, list):
         raise InvalidArgumentError("'outputs' must be a list of objects, each with a 'name'.")

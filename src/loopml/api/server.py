@@ -23,6 +23,7 @@ from loopml.registry import ModelRegistry
 from loopml.registry.refs import parse_model_ref
 from loopml.serving import InferenceService
 from loopml.serving.config import (
+    CONFIG_ENV,
     DEFAULT_FALLBACK,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_WAIT_MS,
@@ -33,9 +34,6 @@ from loopml.serving.config import (
 )
 from loopml.serving.deployment import check_deployment
 from loopml.store.backend import open_backend
-
-#: Environment variable carrying the serve options to the worker processes.
-CONFIG_ENV = "LOOPML_SERVE_CONFIG"
 
 
 def config_from_options(

@@ -49,6 +49,13 @@ ARROW_DATATYPES: dict[str, str] = {
     "double": "FP64",
     "bool": "BOOL",
 }
+#: The NumPy type a fixed-size tensor is widened to for the model (as JSON numbers would be):
+#: integers to int64, floats to float64; UINT64 stays Python ints (it may not fit int64).
+_WIDE: dict[str, str] = {
+    **{t: "<i8" for t in ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32")},
+    **{t: "<f8" for t in ("FP16", "FP32", "FP64")},
+    "BOOL": "?",
+}
 _LENGTH = struct.Struct("<I")
 
 
@@ -66,9 +73,10 @@ def check_datatype(datatype: object, *, name: str) -> str:
     return str(datatype)
 
 
-def decode(raw: bytes, datatype: str, *, name: str) -> list[Any]:
-    """The values of one tensor sent as binary data: numbers, booleans, or text (``BYTES``
-    elements decoded as UTF-8).
+def decode(raw: bytes, datatype: str, *, name: str) -> list[Any] | np.ndarray:
+    """The values of one tensor sent as binary data: an int64, float64 or bool array (a
+    column the model reads without a copy per value; UINT64 as Python ints), or text
+    (``BYTES`` elements decoded as UTF-8).
 
     Raises:
         InvalidArgumentError: The bytes do not divide into whole elements of ``datatype``, a
@@ -82,8 +90,12 @@ def decode(raw: bytes, datatype: str, *, name: str) -> list[Any]:
             f"The binary data of the input {name!r} is {len(raw)} bytes, not a whole number "
             f"of {datatype} elements ({dtype.itemsize} bytes each): check its binary_data_size."
         )
-    values: list[Any] = np.frombuffer(raw, dtype=dtype).tolist()
-    return values
+    array = np.frombuffer(raw, dtype=dtype)
+    wide = _WIDE.get(datatype)
+    if wide is None:
+        values: list[Any] = array.tolist()
+        return values
+    return array.astype(wide)
 
 
 def _decode_bytes(raw: bytes, *, name: str) -> list[Any]:

@@ -11,9 +11,15 @@ import typer
 from rich.console import Console
 
 from loopml.serving.config import (
+    CONFIG_ENV,
+    DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_FALLBACK,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
+    DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_WAIT_MS,
     DEFAULT_POLL_INTERVAL_S,
     DEFAULT_PORT,
@@ -73,19 +79,27 @@ def serve_command(
         None, "--guardrails", help="Input/output rules (YAML): reject, clip or fall back."
     ),
     header_timeout: float = typer.Option(
-        10.0, "--header-timeout", help="Seconds to receive a request's headers (408 after)."
+        DEFAULT_HEADER_TIMEOUT_S,
+        "--header-timeout",
+        help="Seconds to receive a request's headers (408 after).",
     ),
     body_timeout: float = typer.Option(
-        30.0, "--body-timeout", help="Seconds to receive a request's body (408 after)."
+        DEFAULT_BODY_TIMEOUT_S,
+        "--body-timeout",
+        help="Seconds to receive a request's body (408 after).",
     ),
     keep_alive: float = typer.Option(
-        5.0, "--keep-alive", help="Seconds an idle kept-alive connection stays open."
+        DEFAULT_KEEP_ALIVE_S,
+        "--keep-alive",
+        help="Seconds an idle kept-alive connection stays open.",
     ),
     max_header_bytes: int = typer.Option(
-        65536, "--max-header-bytes", help="Largest request line and headers (431 beyond)."
+        DEFAULT_MAX_HEADER_BYTES,
+        "--max-header-bytes",
+        help="Largest request line and headers (431 beyond).",
     ),
     max_connections: int = typer.Option(
-        0,
+        DEFAULT_MAX_CONNECTIONS,
         "--max-connections",
         help="Open connections per worker (0: the file descriptor limit less 64); the "
         "longest-waiting idle or half-sent one is closed to make room.",
@@ -97,7 +111,7 @@ def serve_command(
     _runtime(runtime)
 
     from loopml.api.limits import ConnectionLimits, uvicorn_options
-    from loopml.api.server import CONFIG_ENV, check_options
+    from loopml.api.server import check_options
 
     limits = ConnectionLimits(
         header_timeout_s=header_timeout,
