@@ -71,7 +71,7 @@ def _floor(times: pd.Series, spec: WindowSpec) -> pd.Series:
         out: pd.Series = naive.dt.to_period("M").dt.start_time.dt.tz_localize("UTC")
     elif spec.unit == "W":
         days = times.dt.floor("D")
-        out = days - pd.to_timedelta(days.dt.weekday, unit="D")
+        out = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
     else:
         out = times.dt.floor(f"{spec.count}{spec.unit}")
     return out
