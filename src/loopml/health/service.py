@@ -111,9 +111,11 @@ class MonitorService:
             reference = version.training_data
         ref = resolve(reference, "reference", self.datasets)
         cur = resolve(current, "current", self.datasets)
-        label_column = label_column or cur.target or ref.target
-        timestamp_column = timestamp_column or cur.timestamp
+        label_column = label_column or cur.target or ref.target or self._trained_on(version)
         frame = cur.frame()
+        if timestamp_column is None:  # the current data's declared time, else the reference's
+            declared = cur.timestamp or ref.timestamp
+            timestamp_column = declared if declared in frame.columns else None
         reserved = [c for c in (label_column, score_column, timestamp_column) if c]
         kinds = self._features(ref, frame, features, loaded, reserved)
         profile, reused = reference_profile(
@@ -153,6 +155,13 @@ class MonitorService:
 
     def _actor(self) -> str:
         return "loopml" if self.backend is None else current_user(self.backend.settings)
+
+    def _trained_on(self, version: Any) -> str | None:
+        """The target column of the version's training dataset (the label's default name)."""
+        if version is None or version.training_data is None:
+            return None
+        target: str | None = self.datasets.get(version.training_data).schema.target
+        return target
 
     def _validation(self, version: Any) -> Data | None:
         if version is None or version.validation_data is None:
@@ -262,7 +271,8 @@ class _Run:
 
 class _QualityChecker:
     """The data-quality anomalies of a window against the reference's schema and profile
-    (:func:`loopml.data.validate.validate_table`), distribution drift left out."""
+    (:func:`loopml.data.validate.validate_table`), distribution drift and safe type changes
+    left out."""
 
     def __init__(self, ref: Data, features: list[str]) -> None:
         import pyarrow as pa
@@ -288,4 +298,11 @@ class _QualityChecker:
         present = [c for c in self.features if c in frame.columns]
         table = pa.Table.from_pandas(frame[present], preserve_index=False)
         report = validate_table(table, self.schema, self.profile, against=self.label)
-        return tuple(a for a in report.anomalies if a.kind != "distribution_shift")
+        # drift is in `features`; a safe type change (large_string for string) is how pandas
+        # holds the window, not a property of the data
+        return tuple(
+            a
+            for a in report.anomalies
+            if a.kind != "distribution_shift"
+            and not (a.kind == "type_change" and a.severity == "warning")
+        )
