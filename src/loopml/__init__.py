@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "gate": "loopml.client.evaluation",
     "get_evaluation": "loopml.client.evaluation",
     "list_evaluations": "loopml.client.evaluation",
+    "monitor": "loopml.client.monitoring",
 }
 
 __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
@@ -64,6 +65,8 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "log_param",
     "log_params",
     "models",
+    "monitor",
+    "monitoring",
     "search_runs",
     "set_tag",
     "set_tags",
@@ -94,6 +97,7 @@ if TYPE_CHECKING:
         get_evaluation,
         list_evaluations,
     )
+    from loopml.client.monitoring import monitor
     from loopml.core.entities import Run
 
 
@@ -102,6 +106,7 @@ _LAZY_MODULES: dict[str, str] = {
     "datasets": "loopml.datasets",
     "errors": "loopml.errors",
     "models": "loopml.models",
+    "monitoring": "loopml.monitoring",
 }
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from loopml.evaluation import EvaluationService
+    from loopml.health import MonitorService
     from loopml.registry import ModelRegistry
 
 
@@ -57,6 +58,7 @@ class LoopmlClient:
         self.datasets = DatasetService(backend)
         self._models: ModelRegistry | None = None
         self._evaluations: EvaluationService | None = None
+        self._monitoring: MonitorService | None = None
 
     @property
     def models(self) -> ModelRegistry:
@@ -75,6 +77,15 @@ class LoopmlClient:
 
             self._evaluations = EvaluationService(self.backend)
         return self._evaluations
+
+    @property
+    def monitoring(self) -> MonitorService:
+        """Monitoring: drift, performance and concept drift per window (created on first use)."""
+        if self._monitoring is None:
+            from loopml.health import MonitorService
+
+            self._monitoring = MonitorService(self.backend)
+        return self._monitoring
 
     def _registry(self) -> ModelRegistry:
         return self.models

@@ -27,6 +27,13 @@ from loopml.core.entities.evaluation import (
     SliceResult,
 )
 from loopml.core.entities.events import Event
+from loopml.core.entities.monitoring import (
+    ConceptDrift,
+    FeatureDrift,
+    MonitorReport,
+    MonitorWindow,
+    MultivariateDrift,
+)
 from loopml.core.entities.registry import (
     AliasMove,
     ApprovalStatus,
@@ -51,6 +58,7 @@ __all__ = [
     "ColumnProfile",
     "ColumnRole",
     "ColumnSchema",
+    "ConceptDrift",
     "CostResult",
     "DatasetDiff",
     "DatasetEvaluation",
@@ -62,6 +70,7 @@ __all__ = [
     "Event",
     "Experiment",
     "FairnessResult",
+    "FeatureDrift",
     "GateCheck",
     "GateDecision",
     "MetricDelta",
@@ -72,6 +81,9 @@ __all__ = [
     "ModelOutput",
     "ModelSignature",
     "ModelVersion",
+    "MonitorReport",
+    "MonitorWindow",
+    "MultivariateDrift",
     "NumericSummary",
     "PackageFile",
     "RegisteredModel",

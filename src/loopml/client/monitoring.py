@@ -1,0 +1,111 @@
+"""``loopml.monitor`` and ``loopml.monitoring``: data drift, prediction drift, realized and
+label-free performance, and concept drift, window by window.
+
+Example:
+    >>> report = loopml.monitor(
+    ...     current=recent, reference=train, window="1d", timestamp_column="time_hour"
+    ... )  # doctest: +SKIP
+    >>> report.windows[0].drifted_features  # doctest: +SKIP
+    ('dep_time', 'carrier')
+    >>> report.to_html("drift.html")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from loopml.core.entities import MonitorReport
+
+__all__ = ["monitor"]
+
+
+def monitor(
+    model: str | None = None,
+    *,
+    current: Any,
+    reference: Any = None,
+    window: int | str | None = None,
+    start: Any = None,
+    end: Any = None,
+    features: Sequence[str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    tests: Mapping[str, str] | None = None,
+    timestamp_column: str | None = None,
+    label_column: str | None = None,
+    score_column: str | None = None,
+    multivariate: bool = True,
+    quality: bool = True,
+    seed: int = 0,
+) -> MonitorReport:
+    """Compare current data (and a model's behaviour on it) with a reference, window by window.
+
+    Per window: a drift test per feature chosen by type and window size (numeric: ``ks`` up to
+    1,000 rows, normalized ``wasserstein`` beyond; categorical: ``chi_square`` up to 1,000
+    rows, ``jensen_shannon`` beyond), decided so that quiet data stay quiet (Holm over the
+    window's p-values, distance thresholds raised to their noise floor); the share of drifted
+    features; a domain classifier for drift in how features move together; data-quality
+    anomalies. With a binary classifier: drift of its scores, realized ``roc_auc`` and
+    ``accuracy`` on labeled rows (with ``label_coverage``), their label-free estimates (CBPE)
+    and concept drift. Checks that cannot be computed say why (``note``/``reason``).
+
+    Args:
+        model: ``name@version`` or ``name@alias`` of the model to watch, or None for data
+            drift alone.
+        current: The data to check: a DataFrame or a dataset ref (``flights@4``).
+        reference: What to compare with: a DataFrame or a dataset ref; default the model's
+            training dataset. A dataset version's statistics are computed once and stored.
+        window: A duration (``"1d"``, ``"6h"``, ``"30min"``, ``"1w"``, ``"1mo"``: UTC
+            calendar windows by event time), a row count (``5000``), or None for one window.
+        start: Leave out rows before this time (UTC when naive).
+        end: Leave out rows from this time on.
+        features: Columns to test (default: the model's inputs, else every numeric and
+            categorical column of the reference but its target, time, key and identifiers).
+        thresholds: Overrides of :data:`loopml.health.DEFAULT_THRESHOLDS` (``alpha``,
+            ``dataset_share``, ``wasserstein``, ``jensen_shannon``, ``psi``, ``domain_auc``).
+        tests: Per-column test overrides, e.g. ``{"distance": "psi"}``.
+        timestamp_column: The event-time column (default: the dataset's declared one).
+        label_column: The ground-truth column of ``current`` (default: the declared target).
+        score_column: A column of ``current`` holding the model's positive-class
+            probability (default: the model scores the rows).
+        multivariate: Run the domain classifier (costs about a second per window).
+        quality: Report data-quality anomalies per window.
+        seed: Seed of every sample and fit (same data and seed: same report).
+
+    Returns:
+        The :class:`~loopml.core.entities.MonitorReport`.
+
+    Raises:
+        InvalidArgumentError: An unknown feature, test or threshold, a bad window, or a
+            duration window without an event-time column.
+    """
+    from loopml.health import MonitorService
+
+    frames_only = model is None and all(_is_frame(x) for x in (current, reference))
+    if frames_only:
+        service = MonitorService(None)
+    else:
+        from loopml.client.fluent import _get_client
+
+        service = _get_client().monitoring
+    return service.monitor(
+        model,
+        current=current,
+        reference=reference,
+        window=window,
+        start=start,
+        end=end,
+        features=features,
+        thresholds=thresholds,
+        tests=tests,
+        timestamp_column=timestamp_column,
+        label_column=label_column,
+        score_column=score_column,
+        multivariate=multivariate,
+        quality=quality,
+        seed=seed,
+    )
+
+
+def _is_frame(value: Any) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")

@@ -1,0 +1,225 @@
+"""Monitoring entities: what a monitor found in each window of current data against a reference.
+
+A :class:`MonitorReport` holds :class:`MonitorWindow` objects in time order. Each window says,
+per feature, which drift test ran and its verdict (:class:`FeatureDrift`), whether the dataset
+as a whole drifted (share of drifted features), whether the features moved together in a way a
+domain classifier can see (:class:`MultivariateDrift`), and, with a model, its realized and
+estimated performance and whether the concept drifted (:class:`ConceptDrift`).
+
+A check that cannot be computed on a window (no rows, a column missing or all null, a constant
+reference column) keeps ``None`` as its verdict with the reason in ``note``: never a made-up
+verdict. Time stamps are ISO 8601 text in UTC (``2013-04-01T00:00:00Z``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loopml.core.entities.data import Anomaly
+from loopml.core.entities.evaluation import MetricValue
+from loopml.core.jsonable import Jsonable
+
+#: Columns of :meth:`MonitorReport.to_frame`, in order.
+FRAME_COLUMNS = (
+    "window",
+    "start",
+    "end",
+    "rows",
+    "feature",
+    "test",
+    "statistic",
+    "p_value",
+    "threshold",
+    "drifted",
+    "note",
+)
+
+
+@dataclass(frozen=True)
+class FeatureDrift(Jsonable):
+    """The verdict of one drift test on one column of one window.
+
+    Attributes:
+        test: The test that ran (``ks``, ``wasserstein``, ``chi_square``, ``jensen_shannon``,
+            ``psi``), or the one that would have run when not computable.
+        statistic: The test statistic (None when not computable).
+        p_value: For hypothesis tests, the p-value adjusted for the number of features tested
+            (Holm), so ``drifted`` is ``p_value < threshold``; None for distances.
+        threshold: The level (hypothesis tests) or the distance threshold actually applied
+            (raised to the noise floor of the window's size when that is higher).
+        drifted: The verdict; None when the test could not be computed (``note`` says why).
+        note: How the verdict was reached when not the usual way, or why there is none.
+    """
+
+    test: str
+    statistic: float | None
+    p_value: float | None
+    threshold: float | None
+    drifted: bool | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class MultivariateDrift(Jsonable):
+    """A domain classifier's verdict: can a model tell reference rows from current rows?
+
+    Attributes:
+        auc: Cross-validated ROC AUC of reference vs current (0.5: indistinguishable).
+        threshold: The AUC above which the window drifted (from the classifier's own noise).
+        drifted: The verdict; None when not computable (``note`` says why).
+        top_features: The features that separate the two most, by importance.
+        note: Why there is no verdict, or how it was reached.
+    """
+
+    auc: float | None
+    threshold: float | None
+    drifted: bool | None
+    top_features: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ConceptDrift(Jsonable):
+    """Whether P(y | x) moved: realized performance fell while the label-free estimate (which
+    assumes it did not) held.
+
+    Attributes:
+        detected: The verdict; None when it cannot be told (no labels, no estimate).
+        reason: Why, in one sentence.
+    """
+
+    detected: bool | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MonitorWindow(Jsonable):
+    """One window of current data, checked against the reference.
+
+    Attributes:
+        index: 0, 1, ... in time (or row) order.
+        start: First instant of the window (UTC, ISO 8601); None for row-count windows.
+        end: First instant after it; None for row-count windows.
+        rows: Rows in the window.
+        features: Column -> its drift verdict.
+        dataset_drift: True when ``drift_share`` reaches the dataset-share threshold; None when
+            no feature could be tested.
+        drift_share: Share of the tested features that drifted.
+        multivariate: The domain classifier's verdict (None when not asked for).
+        prediction_drift: Drift of the model's scores (None without a model).
+        quality: Data-quality anomalies of the window (missing columns, unexpected nulls,
+            out-of-range values, unseen categories); distribution drift is in ``features``.
+        performance: Metric -> realized value on the labeled rows, with its interval.
+        label_coverage: Share of the window's rows that have a label (None without labels).
+        estimated: Metric -> label-free estimate (CBPE), with its interval.
+        concept_drift: Realized performance fell while the estimate held (None without a model).
+        ops: Operational figures from server rows (latency, error rate); empty for frames.
+        notes: Remarks on the window as a whole.
+    """
+
+    index: int
+    start: str | None
+    end: str | None
+    rows: int
+    features: Mapping[str, FeatureDrift] = field(default_factory=dict)
+    dataset_drift: bool | None = None
+    drift_share: float | None = None
+    multivariate: MultivariateDrift | None = None
+    prediction_drift: FeatureDrift | None = None
+    quality: tuple[Anomaly, ...] = ()
+    performance: Mapping[str, MetricValue] = field(default_factory=dict)
+    label_coverage: float | None = None
+    estimated: Mapping[str, MetricValue] = field(default_factory=dict)
+    concept_drift: ConceptDrift | None = None
+    ops: Mapping[str, float | None] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def drifted_features(self) -> tuple[str, ...]:
+        """The features whose test says they drifted, most significant first."""
+        drifted = [(name, f) for name, f in self.features.items() if f.drifted]
+        drifted.sort(key=lambda item: severity(item[1]), reverse=True)
+        return tuple(name for name, _ in drifted)
+
+
+def severity(drift: FeatureDrift) -> float:
+    """How far past its threshold a verdict is (for sorting): p-value tests by -log10(p)."""
+    import math
+
+    if drift.statistic is None or drift.threshold is None:
+        return -1.0
+    if drift.p_value is not None:
+        return -math.log10(max(drift.p_value, 1e-300)) + math.log10(max(drift.threshold, 1e-300))
+    return drift.statistic / drift.threshold if drift.threshold else drift.statistic
+
+
+@dataclass(frozen=True)
+class MonitorReport(Jsonable):
+    """What :func:`loopml.monitor` found, window by window.
+
+    Attributes:
+        windows: The windows, in time (or row) order.
+        reference: What the current data were compared with (``flights@3``, ``a DataFrame``).
+        current: The current data (a dataset ref or ``a DataFrame``).
+        model: The model version monitored (``name@version``), or None for data drift alone.
+        window: The window spec (``1d``, ``6h``, ``5000``) or None for one window.
+        thresholds: The thresholds in force (defaults filled in).
+        calibration: Where the label-free estimate was calibrated (or why it was not).
+        notes: Remarks on the whole run.
+        created_at: Milliseconds since the epoch.
+    """
+
+    windows: tuple[MonitorWindow, ...]
+    reference: str
+    current: str
+    model: str | None = None
+    window: str | None = None
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    calibration: str = ""
+    notes: tuple[str, ...] = ()
+    created_at: int = 0
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per window x feature (the rows of :meth:`to_frame`), plain Python values."""
+        rows: list[dict[str, Any]] = []
+        for w in self.windows:
+            for name, f in w.features.items():
+                rows.append(
+                    {
+                        "window": w.index,
+                        "start": w.start,
+                        "end": w.end,
+                        "rows": w.rows,
+                        "feature": name,
+                        "test": f.test,
+                        "statistic": f.statistic,
+                        "p_value": f.p_value,
+                        "threshold": f.threshold,
+                        "drifted": f.drifted,
+                        "note": f.note,
+                    }
+                )
+        return rows
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with one row per window x feature (:data:`FRAME_COLUMNS`);
+        ``start`` and ``end`` as UTC timestamps."""
+        pd = importlib.import_module("pandas")  # loaded on call: core imports no pandas
+        frame = pd.DataFrame.from_records(self.records(), columns=list(FRAME_COLUMNS))
+        for column in ("start", "end"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the self-contained offline HTML report (and return its path).
+
+        The page is drawn by :mod:`loopml.health.report`, loaded on call (the entity is the
+        front; the monitoring service owns the rendering).
+        """
+        renderer = importlib.import_module("loopml.health.report")
+        written: Path = renderer.write_html(self, Path(path))
+        return written
