@@ -177,3 +177,14 @@ def test_the_sdk_validates_against_a_saved_file_without_a_store(
     finally:
         fluent.reset_client()
     assert not home.exists()
+
+
+def test_names_that_differ_only_in_case_are_profiled_apart(datasets: DatasetService) -> None:
+    # DuckDB identifiers ignore case: quoted by name, "a" read the values of "A".
+    frame = pd.DataFrame({"A": [1.0, 2.0, 3.0], "a": [50.0, 70.0, 60.0]})
+    version = datasets.register("cased", frame)
+    upper, lower = version.profile.column("A").numeric, version.profile.column("a").numeric
+    assert upper is not None and (upper.min, upper.max) == (1.0, 3.0)
+    assert lower is not None and (lower.min, lower.max) == (50.0, 70.0)
+    report = datasets.validate(frame.assign(a=[55.0, 65.0, 60.0]), against="cased@1")
+    assert report.ok and not [a for a in report.anomalies if a.kind == "out_of_range"]
