@@ -188,3 +188,10 @@ def test_names_that_differ_only_in_case_are_profiled_apart(datasets: DatasetServ
     assert lower is not None and (lower.min, lower.max) == (50.0, 70.0)
     report = datasets.validate(frame.assign(a=[55.0, 65.0, 60.0]), against="cased@1")
     assert report.ok and not [a for a in report.anomalies if a.kind == "out_of_range"]
+
+
+def test_a_diff_tells_columns_apart_by_case(datasets: DatasetService) -> None:
+    old = pd.DataFrame({"id": [1, 2, 3], "A": [1.0, 2.0, 3.0], "a": [5.0, 6.0, 7.0]})
+    datasets.register("cased-diff", old, key="id")
+    datasets.register("cased-diff", old.assign(a=[5.0, 6.0, 8.0]), key="id")
+    assert datasets.diff("cased-diff@1", "cased-diff@2").rows_changed == 1
