@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.core.ids import RunId
 from loopml.data import DatasetService, ingest
 from loopml.data.profile import as_datetime, profile_table
 from loopml.data.schema import infer_schema
@@ -195,3 +196,16 @@ def test_a_diff_tells_columns_apart_by_case(datasets: DatasetService) -> None:
     datasets.register("cased-diff", old, key="id")
     datasets.register("cased-diff", old.assign(a=[5.0, 6.0, 8.0]), key="id")
     assert datasets.diff("cased-diff@1", "cased-diff@2").rows_changed == 1
+
+
+def test_nul_in_a_description_or_role_is_refused_before_anything_is_stored(
+    datasets: DatasetService,
+) -> None:
+    frame = pd.DataFrame({"d": [1, 2, 3]})
+    with pytest.raises(InvalidArgumentError, match=r"description must be text without NUL"):
+        datasets.register("nul", frame, description="a\x00b")
+    with pytest.raises(NotFoundError):
+        datasets.versions("nul")
+    version = datasets.register("nul", frame)
+    with pytest.raises(InvalidArgumentError, match=r"role must be text of 1-64 characters"):
+        datasets.log_input(RunId("0" * 32), version, role="tr\x00ain")
