@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.core.ids import RunId
 from loopml.data import DatasetService, ingest
 from loopml.data.profile import as_datetime, profile_table
 from loopml.data.schema import infer_schema
@@ -177,3 +178,34 @@ def test_the_sdk_validates_against_a_saved_file_without_a_store(
     finally:
         fluent.reset_client()
     assert not home.exists()
+
+
+def test_names_that_differ_only_in_case_are_profiled_apart(datasets: DatasetService) -> None:
+    # DuckDB identifiers ignore case: quoted by name, "a" read the values of "A".
+    frame = pd.DataFrame({"A": [1.0, 2.0, 3.0], "a": [50.0, 70.0, 60.0]})
+    version = datasets.register("cased", frame)
+    upper, lower = version.profile.column("A").numeric, version.profile.column("a").numeric
+    assert upper is not None and (upper.min, upper.max) == (1.0, 3.0)
+    assert lower is not None and (lower.min, lower.max) == (50.0, 70.0)
+    report = datasets.validate(frame.assign(a=[55.0, 65.0, 60.0]), against="cased@1")
+    assert report.ok and not [a for a in report.anomalies if a.kind == "out_of_range"]
+
+
+def test_a_diff_tells_columns_apart_by_case(datasets: DatasetService) -> None:
+    old = pd.DataFrame({"id": [1, 2, 3], "A": [1.0, 2.0, 3.0], "a": [5.0, 6.0, 7.0]})
+    datasets.register("cased-diff", old, key="id")
+    datasets.register("cased-diff", old.assign(a=[5.0, 6.0, 8.0]), key="id")
+    assert datasets.diff("cased-diff@1", "cased-diff@2").rows_changed == 1
+
+
+def test_nul_in_a_description_or_role_is_refused_before_anything_is_stored(
+    datasets: DatasetService,
+) -> None:
+    frame = pd.DataFrame({"d": [1, 2, 3]})
+    with pytest.raises(InvalidArgumentError, match=r"description must be text without NUL"):
+        datasets.register("nul", frame, description="a\x00b")
+    with pytest.raises(NotFoundError):
+        datasets.versions("nul")
+    version = datasets.register("nul", frame)
+    with pytest.raises(InvalidArgumentError, match=r"role must be text of 1-64 characters"):
+        datasets.log_input(RunId("0" * 32), version, role="tr\x00ain")

@@ -154,8 +154,11 @@ class DatasetService:
         from loopml.data.schema import infer_schema
 
         ingest.check_declared(table, target=target, timestamp=timestamp, key=key)
-        if not isinstance(description, str):
-            raise InvalidArgumentError(f"description must be text; got {description!r}.")
+        if not isinstance(description, str) or "\x00" in description:
+            raise InvalidArgumentError(
+                f"description must be text without NUL characters ('\\x00', which PostgreSQL "
+                f"cannot store); got {description!r}."
+            )
         schema: DatasetSchema = infer_schema(
             table, target=target, timestamp=timestamp, key=key, max_categories=max_categories
         )
@@ -341,8 +344,10 @@ class DatasetService:
     def log_input(self, run_id: RunId, ref: str | DatasetVersion, role: str = "train") -> None:
         """Record that a run used a dataset version in a role (``train``, ``eval``, ...)."""
         version = ref if isinstance(ref, DatasetVersion) else self.get(ref)
-        if not isinstance(role, str) or not role or len(role) > 64:
-            raise InvalidArgumentError(f"role must be text of 1-64 characters; got {role!r}.")
+        if not isinstance(role, str) or not role or len(role) > 64 or "\x00" in role:
+            raise InvalidArgumentError(
+                f"role must be text of 1-64 characters, without NUL ('\\x00'); got {role!r}."
+            )
         self.store.log_input(run_id, version.name, version.version, role)
 
     def inputs_of(self, run_id: RunId) -> list[tuple[DatasetVersion, str]]:
