@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import loopml
+from loopml.api.limits import LimitedHttpToolsProtocol
 from loopml.core.settings import resolve_settings
 from loopml.store.logs import read_predictions
 from tests.cli.conftest import Invoke
@@ -99,13 +100,20 @@ def test_serve_checks_the_deployment_before_starting_workers(
         (["cancer@champion", "--runtime", "onnx"], 3, "has no ONNX export"),
         (["cancer@champion", "--fallback", "python:no_such_module:f"], 2, "Cannot import"),
         (["cancer@champion", "--fallback", "value:[1]"], 2, "one number, text or boolean"),
+        (["cancer@champion", "--header-timeout", "0"], 2, "'header_timeout_s'"),
+        (["cancer@champion", "--max-header-bytes", "10"], 2, "at least 1024 bytes"),
     ):
         got, _out, err = invoke("serve", *args, "--workers", "2")
         assert (got, message in err) == (code, True), err
         assert "Traceback" not in err
-    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: None)  # checks pass: it would start
-    got, _out, err = invoke("serve", "cancer@champion", "--fallback", "value:0")
+    started: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **k: started.update(k))  # it would start
+    got, _out, err = invoke(
+        "serve", "cancer@champion", "--fallback", "value:0", "--max-connections", "500"
+    )
     assert got == 0, err
+    assert started["limit_concurrency"] == 501 and started["timeout_keep_alive"] == 5.0
+    assert started["http"] is LimitedHttpToolsProtocol
     assert "champion: cancer@1, native runtime" in err and "fallback: value:0" in err
 
 

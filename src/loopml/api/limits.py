@@ -174,7 +174,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if not waiting:
             return False
         oldest = min(waiting, key=lambda c: c._since)
-        oldest._refuse(503, "The server needed this idle connection for another client.")
+        if oldest._phase == _IDLE:  # between requests: a word now would answer the next one
+            oldest._refused = True
+            oldest._cancel()
+            oldest.transport.close()
+        else:
+            oldest._refuse(503, "The server needed this connection for another client.")
         self.connections.discard(oldest)
         return True
 
@@ -266,7 +271,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        if self._phase == _BUSY:
+        if self._phase == _BUSY and not self.pipeline:  # else the next request is in
             self._phase, self._since = _IDLE, time.monotonic()
         super().on_response_complete()
 
