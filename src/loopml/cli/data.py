@@ -15,7 +15,6 @@ from loopml.cli.state import state
 from loopml.core.entities import DatasetVersion, ValidationReport
 from loopml.core.errors import NotFoundError
 from loopml.data import DatasetService, validate_batch
-from loopml.data.profile import as_datetime
 
 app = typer.Typer(help="Datasets: versioned, profiled, validated.", no_args_is_help=True)
 console = Console()
@@ -148,6 +147,8 @@ def profile(ref: str = typer.Argument(..., help="name, name@3 or name@latest")) 
 def _statistic(value: float, dtype: str) -> str:
     """A profile statistic: ISO 8601 for datetime columns (in the column's zone), else a
     number."""
+    from loopml.data.profile import as_datetime  # NumPy and Arrow: only when profiles show
+
     moment = as_datetime(value, dtype)
     if moment is None:
         return number(value)
