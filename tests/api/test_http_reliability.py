@@ -194,3 +194,35 @@ def test_a_large_batch_is_logged_whole_while_health_answers(
     assert len(during) > 1  # the health poll was answered while the batch was in progress
     logged = read_predictions(served.logs_url).column("prediction_id").to_pylist()
     assert len(logged) == 120_000 and set(logged) == set(ids)
+
+
+def test_the_connection_cap_closes_the_longest_waiting_first(
+    store: Settings, server: Served, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With room for 3 connections: an idle kept-alive one is closed without a word (a 503
+    there would read as the answer to its next request), then half-sent ones get a 503, and
+    the newcomer is served."""
+    capped = serve(
+        store, tmp_path_factory.mktemp("capped"), limits=ConnectionLimits(max_connections=3)
+    )
+    get = b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+    sockets = [socket.create_connection(_address(capped), timeout=20) for _ in range(3)]
+    idle, half = sockets[0], sockets[1:]
+    first = httpx.Client(base_url=capped.url, timeout=20)
+    second = httpx.Client(base_url=capped.url, timeout=20)
+    try:
+        idle.sendall(get)
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200 ")  # kept alive, now idle
+        for sock in half:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\n")
+        # the cap is reached: each newcomer takes the place of the longest-waiting one
+        assert first.get("/v2/health/live").status_code == 200  # stays open
+        assert idle.recv(65536) == b""  # closed, nothing written
+        assert second.get("/v2/health/live").status_code == 200
+        assert half[0].recv(65536).startswith(b"HTTP/1.1 503 ")
+    finally:
+        first.close()
+        second.close()
+        for sock in sockets:
+            sock.close()
+        capped.stop()

@@ -88,3 +88,34 @@ def test_a_large_request_is_worked_off_the_event_loop(
     assert len(ids) == ROWS + 10
     logged = read_predictions(str(tmp_path / "logs")).column("prediction_id").to_pylist()
     assert sorted(logged) == sorted(ids)
+
+
+def test_batch_scoring_chunks_larger_than_the_log_queue_are_logged_whole(
+    tmp_path: Path,
+) -> None:
+    """``loopml predict --batch-size 150000``: each chunk used to lose what did not fit in
+    the log's queue of 100,000 records."""
+    from loopml.serving.batch import score_file
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :5]
+    settings = resolve_settings({"home": tmp_path / ".loopml", "capture_env": False}, cwd=tmp_path)
+    registry = ModelRegistry(open_backend(settings))
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    version = registry.register(model, "cancer", input_example=X.head())
+    source = tmp_path / "rows.parquet"
+    X.sample(n=150_000, replace=True, random_state=0).to_parquet(source, index=False)
+    spool = tmp_path / "spool" / "batch"
+    logs = str(tmp_path / "logs")
+    done = score_file(
+        registry,
+        version.ref,
+        source,
+        tmp_path / "out.parquet",
+        batch_size=150_000,
+        spool_dir=spool,
+        logs_url=logs,
+    )
+    assert done == 150_000
+    assert read_predictions(logs).num_rows == 150_000
+    assert not spool.exists()  # compacted, then removed

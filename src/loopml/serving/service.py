@@ -183,8 +183,10 @@ class InferenceService:
         self._log.close()
         if self.config.logs_url is not None and self.config.spool_dir is not None:
             from loopml.store.logs.compaction import compact
+            from loopml.store.logs.orphans import remove_if_done
 
             compact(Path(self.config.spool_dir), self.config.logs_url)
+            remove_if_done(Path(self.config.spool_dir))
 
     def _swapped(self, role: str, old: Served | None, new: Served) -> None:
         """After a slot swapped (in the watcher's thread): count it, follow the fallback

@@ -16,6 +16,7 @@ Guarantees:
 - memory is bounded: at most ``max_pending`` records wait in the queue (plus the batch
   being written). When the queue is full, ``append`` returns False, the drop is counted in
   :meth:`PredictionLog.stats` and a warning is logged (at most once every 10 seconds);
+  ``append_many(..., wait=True)`` writes what does not fit itself instead (backpressure);
 - after :func:`os.fork` the child starts empty, with its own thread and segment.
 
 Segment files, in the spool folder::
@@ -112,8 +113,7 @@ class PredictionLog:
         ... )
         >>> plog.append(rec)
         True
-        >>> plog.close()
-        >>> plog.stats()["written"]
+        >>> plog.close(); plog.stats()["written"]
         1
     """
 
