@@ -12,7 +12,7 @@ differences), then :func:`loopml.evaluation.gate.check_gate`. Counted for four r
 default (interval bound, searched slices corrected), the same with ``max_drop: 0``, and the
 point drop (``use: value``) at both limits, which is what the gate did before.
 
-Usage: python benchmarks/slice_gate_noise.py [--pairs 400] [--rows 3000] [--resamples 500]
+Usage: python benchmarks/slice_gate_noise.py [--pairs 300] [--rows 2000] [--resamples 300]
 The result goes to benchmarks/results/slice_gate_noise.json (docs/evaluation.md quotes it).
 """
 
@@ -108,9 +108,9 @@ def _wilson(k: int, n: int, z: float = 1.96) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=400)
-    parser.add_argument("--rows", type=int, default=3000)
-    parser.add_argument("--resamples", type=int, default=500)
+    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--resamples", type=int, default=300)
     args = parser.parse_args()
     started = time.perf_counter()
     result = false_failure_rates(args.pairs, rows=args.rows, resamples=args.resamples)
