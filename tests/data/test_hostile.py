@@ -209,3 +209,12 @@ def test_nul_in_a_description_or_role_is_refused_before_anything_is_stored(
     version = datasets.register("nul", frame)
     with pytest.raises(InvalidArgumentError, match=r"role must be text of 1-64 characters"):
         datasets.log_input(RunId("0" * 32), version, role="tr\x00ain")
+
+
+def test_a_utf16_csv_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("a,b\n1,2\n".encode("utf-16"))
+    with pytest.raises(
+        InvalidArgumentError, match=r"byte order mark: convert it with `iconv -f utf-16 -t utf-8"
+    ):
+        ingest.to_table(path)

@@ -208,15 +208,20 @@ def _check_utf8(path: Path, chunk_size: int = 1 << 20) -> None:
                 if chunk and exc.reason == "unexpected end of data":
                     good, carry = exc.start, data[exc.start :]  # a character cut by the chunk
                 else:
-                    bad = data[exc.start : exc.start + 4]
+                    bad = data[exc.start : exc.start + 1]
                     line += data.count(b"\n", 0, exc.start)
+                    utf16 = offset == 0 and data[:2] in (b"\xff\xfe", b"\xfe\xff")
+                    encoding, origin = (
+                        ("utf-16", "It starts with a UTF-16 byte order mark")
+                        if utf16
+                        else ("cp1252", "Files saved by Excel or on Windows are often cp1252")
+                    )
                     raise InvalidArgumentError(
-                        f"The CSV file {str(path)!r} is not UTF-8: byte {bad[:1]!r} at byte "
-                        f"offset {offset + exc.start} (line {line}) is not valid UTF-8. Files "
-                        "saved by Excel or on Windows are often cp1252 (latin-1): convert it "
-                        f"with `iconv -f cp1252 -t utf-8 {path.name} > utf8.csv`, or read it "
-                        "with pandas.read_csv(path, encoding='cp1252') and register the "
-                        "DataFrame."
+                        f"The CSV file {str(path)!r} is not UTF-8: byte {bad!r} at byte offset "
+                        f"{offset + exc.start} (line {line}) is not valid UTF-8. {origin}: "
+                        f"convert it with `iconv -f {encoding} -t utf-8 {path.name} > "
+                        f"utf8.csv`, or read it with pandas.read_csv(path, "
+                        f"encoding='{encoding}') and register the DataFrame."
                     ) from None
             line += data.count(b"\n", 0, good)
             offset += good
