@@ -218,3 +218,10 @@ def test_a_utf16_csv_is_named_as_such(tmp_path: Path) -> None:
         InvalidArgumentError, match=r"byte order mark: convert it with `iconv -f utf-16 -t utf-8"
     ):
         ingest.to_table(path)
+
+
+def test_an_empty_csv_file_is_said_to_be_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InvalidArgumentError, match=r"'.*empty\.csv' is empty \(0 bytes\)"):
+        ingest.to_table(path)

@@ -181,6 +181,10 @@ def _read_csv(path: Path, *, delimiter: str) -> pa.Table:
     try:
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
     except pa.ArrowInvalid as exc:
+        if path.stat().st_size == 0:
+            raise InvalidArgumentError(
+                f"The CSV file {str(path)!r} is empty (0 bytes); write a header line and rows."
+            ) from None
         _check_utf8(path)
         line = _first_bad_line(path, delimiter)
         where = f" at line {line[0]} (expected {line[1]} fields, found {line[2]})" if line else ""
