@@ -35,6 +35,14 @@ from loopml.data.schema import infer_schema
             r"offset 3\)\. Decode it",
         ),
         (
+            pd.DataFrame({"z": np.array([1 + 2j, 3j]), "a": [1, 2]}),
+            r"Column 'z' \(complex128\) cannot be stored: .*astype\(str\)",
+        ),
+        (
+            pd.DataFrame({"span": pd.interval_range(0, 3)}),
+            r"Column 'span' has the nested type extension<pandas.interval.*flatten it",
+        ),
+        (
             pa.table({"d": pa.array([decimal.Decimal("1" + "0" * 45)], pa.decimal256(50, 2))}),
             r"Column 'd' \(decimal256\(50, 2\)\) does not fit decimal128\(38, 2\).*float64",
         ),
@@ -225,3 +233,16 @@ def test_an_empty_csv_file_is_said_to_be_empty(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(InvalidArgumentError, match=r"'.*empty\.csv' is empty \(0 bytes\)"):
         ingest.to_table(path)
+
+
+def test_a_range_wider_than_the_largest_float_gets_finite_edges() -> None:
+    import warnings
+
+    table = pa.table({"x": [1e308, -1e308, 1e308, 0.0, 1.0, 2.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning was the symptom
+        summary = profile_table(table, infer_schema(table)).column("x").numeric
+    assert summary is not None
+    edges = np.asarray(summary.bin_edges)
+    assert np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0)
+    assert (edges[0], edges[-1]) == (-1e308, 1e308) and sum(summary.bin_counts) == 6

@@ -108,10 +108,8 @@ def _from_pandas(frame: Any) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as exc:
         for name in frame.columns:  # find the column that does not convert, and why
             column = frame[name]
-            if column.dtype != object:
-                continue
             kinds = sorted({type(v).__name__ for v in column.dropna().head(100_000)})
-            if len(kinds) > 1:
+            if column.dtype == object and len(kinds) > 1:
                 raise InvalidArgumentError(
                     f"Column {name!r} mixes types ({', '.join(kinds)}); a column must hold one "
                     "type. Convert it, e.g. df[col] = df[col].astype(str), or clean the values."
@@ -124,9 +122,10 @@ def _from_pandas(frame: Any) -> pa.Table:
                     "store them as text, df[col] = df[col].astype(str), or as floats, "
                     "df[col] = df[col].astype(float)."
                 ) from None
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as col_exc:
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as col_exc:
                 raise InvalidArgumentError(
-                    f"Column {name!r} cannot be stored: {col_exc}."
+                    f"Column {name!r} ({column.dtype}) cannot be stored: {col_exc}. Convert it "
+                    "to numbers, text (df[col] = df[col].astype(str)) or datetimes first."
                 ) from None
         raise InvalidArgumentError(f"The DataFrame cannot be converted to Arrow: {exc}.") from None
 
@@ -263,10 +262,12 @@ def normalize(table: pa.Table, *, allow_empty: bool = False) -> pa.Table:
     fields = []
     for index, field in enumerate(table.schema):
         kind = field.type
-        if pat.is_nested(kind) or pat.is_union(kind):
+        storage = kind.storage_type if isinstance(kind, pa.ExtensionType) else kind
+        if pat.is_nested(storage) or pat.is_union(storage):
             raise InvalidArgumentError(
                 f"Column {field.name!r} has the nested type {kind}, which datasets do not "
-                "support; flatten it into columns or serialize it to text (JSON)."
+                "support (a pandas interval column is one); flatten it into columns, e.g. "
+                "its left and right ends, or serialize it to text (JSON, or astype(str))."
             )
         if pat.is_large_string(kind) or pat.is_string_view(kind):
             kind = pa.string()
