@@ -40,7 +40,7 @@ from loopml.data.schema import infer_schema
         ),
         (
             pd.DataFrame({"span": pd.interval_range(0, 3)}),
-            r"Column 'span' has the nested type extension<pandas.interval.*flatten it",
+            r"Column 'span' has the nested type extension<pandas.interval.*their ends as two",
         ),
         (
             pa.table({"d": pa.array([decimal.Decimal("1" + "0" * 45)], pa.decimal256(50, 2))}),
@@ -51,6 +51,16 @@ from loopml.data.schema import infer_schema
 def test_hostile_tables_are_refused_naming_the_column(data: object, match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         ingest.to_table(data)
+
+
+def test_a_polars_column_arrow_cannot_hold_is_named() -> None:
+    import polars as pl
+
+    if not hasattr(pl, "Int128"):
+        pytest.skip("this polars has no Int128")
+    frame = pl.DataFrame({"ok": [1, 2], "wide": pl.Series([1, 2], dtype=pl.Int128)})
+    with pytest.raises(InvalidArgumentError, match=r"Column 'wide' \(Int128\) cannot be stored"):
+        ingest.to_table(frame)
 
 
 def test_a_csv_with_an_empty_header_field_is_refused(tmp_path: Path) -> None:

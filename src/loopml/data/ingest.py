@@ -59,7 +59,7 @@ def _read(data: Any, purpose: str) -> pa.Table:
         return _from_pandas(data)
     if module == "polars" and type(data).__name__ == "DataFrame":
         _check_names([str(c) for c in data.columns], list(data.columns))
-        return data.to_arrow()
+        return _from_polars(data)
     raise InvalidArgumentError(
         f"Cannot {purpose} an object of type {type(data).__name__}; pass {SUPPORTED}."
     )
@@ -126,6 +126,24 @@ def _from_pandas(frame: Any) -> pa.Table:
                 raise InvalidArgumentError(
                     f"Column {name!r} ({column.dtype}) cannot be stored: {col_exc}. Convert it "
                     "to numbers, text (df[col] = df[col].astype(str)) or datetimes first."
+                ) from None
+        raise InvalidArgumentError(f"The DataFrame cannot be converted to Arrow: {exc}.") from None
+
+
+def _from_polars(frame: Any) -> pa.Table:
+    import pyarrow as pa
+
+    try:
+        return frame.to_arrow()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        for name in frame.columns:  # find the column Arrow cannot hold
+            try:
+                frame.select(name).to_arrow()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as col_exc:
+                raise InvalidArgumentError(
+                    f"Column {name!r} ({frame.schema[name]}) cannot be stored: {col_exc}. "
+                    "Cast it to a type Arrow holds, e.g. pl.col(name).cast(pl.Int64), "
+                    "pl.Float64 or pl.String."
                 ) from None
         raise InvalidArgumentError(f"The DataFrame cannot be converted to Arrow: {exc}.") from None
 
@@ -264,10 +282,10 @@ def normalize(table: pa.Table, *, allow_empty: bool = False) -> pa.Table:
         kind = field.type
         storage = kind.storage_type if isinstance(kind, pa.ExtensionType) else kind
         if pat.is_nested(storage) or pat.is_union(storage):
+            what = "intervals: store their ends as two columns" if storage != kind else "JSON"
             raise InvalidArgumentError(
                 f"Column {field.name!r} has the nested type {kind}, which datasets do not "
-                "support (a pandas interval column is one); flatten it into columns, e.g. "
-                "its left and right ends, or serialize it to text (JSON, or astype(str))."
+                f"support; flatten it into columns or serialize it to text ({what})."
             )
         if pat.is_large_string(kind) or pat.is_string_view(kind):
             kind = pa.string()
