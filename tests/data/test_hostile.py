@@ -35,6 +35,14 @@ from loopml.data.schema import infer_schema
             r"offset 3\)\. Decode it",
         ),
         (
+            pd.DataFrame({"z": np.array([1 + 2j, 3j]), "a": [1, 2]}),
+            r"Column 'z' \(complex128\) cannot be stored: .*astype\(str\)",
+        ),
+        (
+            pd.DataFrame({"span": pd.interval_range(0, 3)}),
+            r"Column 'span' has the nested type extension<pandas.interval.*their ends as two",
+        ),
+        (
             pa.table({"d": pa.array([decimal.Decimal("1" + "0" * 45)], pa.decimal256(50, 2))}),
             r"Column 'd' \(decimal256\(50, 2\)\) does not fit decimal128\(38, 2\).*float64",
         ),
@@ -43,6 +51,16 @@ from loopml.data.schema import infer_schema
 def test_hostile_tables_are_refused_naming_the_column(data: object, match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         ingest.to_table(data)
+
+
+def test_a_polars_column_arrow_cannot_hold_is_named() -> None:
+    import polars as pl
+
+    if not hasattr(pl, "Int128"):
+        pytest.skip("this polars has no Int128")
+    frame = pl.DataFrame({"ok": [1, 2], "wide": pl.Series([1, 2], dtype=pl.Int128)})
+    with pytest.raises(InvalidArgumentError, match=r"Column 'wide' \(Int128\) cannot be stored"):
+        ingest.to_table(frame)
 
 
 def test_a_csv_with_an_empty_header_field_is_refused(tmp_path: Path) -> None:
@@ -209,3 +227,32 @@ def test_nul_in_a_description_or_role_is_refused_before_anything_is_stored(
     version = datasets.register("nul", frame)
     with pytest.raises(InvalidArgumentError, match=r"role must be text of 1-64 characters"):
         datasets.log_input(RunId("0" * 32), version, role="tr\x00ain")
+
+
+def test_a_utf16_csv_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("a,b\n1,2\n".encode("utf-16"))
+    with pytest.raises(
+        InvalidArgumentError, match=r"byte order mark: convert it with `iconv -f utf-16 -t utf-8"
+    ):
+        ingest.to_table(path)
+
+
+def test_an_empty_csv_file_is_said_to_be_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InvalidArgumentError, match=r"'.*empty\.csv' is empty \(0 bytes\)"):
+        ingest.to_table(path)
+
+
+def test_a_range_wider_than_the_largest_float_gets_finite_edges() -> None:
+    import warnings
+
+    table = pa.table({"x": [1e308, -1e308, 1e308, 0.0, 1.0, 2.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning was the symptom
+        summary = profile_table(table, infer_schema(table)).column("x").numeric
+    assert summary is not None
+    edges = np.asarray(summary.bin_edges)
+    assert np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0)
+    assert (edges[0], edges[-1]) == (-1e308, 1e308) and sum(summary.bin_counts) == 6

@@ -59,7 +59,7 @@ def _read(data: Any, purpose: str) -> pa.Table:
         return _from_pandas(data)
     if module == "polars" and type(data).__name__ == "DataFrame":
         _check_names([str(c) for c in data.columns], list(data.columns))
-        return data.to_arrow()
+        return _from_polars(data)
     raise InvalidArgumentError(
         f"Cannot {purpose} an object of type {type(data).__name__}; pass {SUPPORTED}."
     )
@@ -108,10 +108,8 @@ def _from_pandas(frame: Any) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as exc:
         for name in frame.columns:  # find the column that does not convert, and why
             column = frame[name]
-            if column.dtype != object:
-                continue
             kinds = sorted({type(v).__name__ for v in column.dropna().head(100_000)})
-            if len(kinds) > 1:
+            if column.dtype == object and len(kinds) > 1:
                 raise InvalidArgumentError(
                     f"Column {name!r} mixes types ({', '.join(kinds)}); a column must hold one "
                     "type. Convert it, e.g. df[col] = df[col].astype(str), or clean the values."
@@ -124,9 +122,28 @@ def _from_pandas(frame: Any) -> pa.Table:
                     "store them as text, df[col] = df[col].astype(str), or as floats, "
                     "df[col] = df[col].astype(float)."
                 ) from None
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as col_exc:
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as col_exc:
                 raise InvalidArgumentError(
-                    f"Column {name!r} cannot be stored: {col_exc}."
+                    f"Column {name!r} ({column.dtype}) cannot be stored: {col_exc}. Convert it "
+                    "to numbers, text (df[col] = df[col].astype(str)) or datetimes first."
+                ) from None
+        raise InvalidArgumentError(f"The DataFrame cannot be converted to Arrow: {exc}.") from None
+
+
+def _from_polars(frame: Any) -> pa.Table:
+    import pyarrow as pa
+
+    try:
+        return frame.to_arrow()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        for name in frame.columns:  # find the column Arrow cannot hold
+            try:
+                frame.select(name).to_arrow()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as col_exc:
+                raise InvalidArgumentError(
+                    f"Column {name!r} ({frame.schema[name]}) cannot be stored: {col_exc}. "
+                    "Cast it to a type Arrow holds, e.g. pl.col(name).cast(pl.Int64), "
+                    "pl.Float64 or pl.String."
                 ) from None
         raise InvalidArgumentError(f"The DataFrame cannot be converted to Arrow: {exc}.") from None
 
@@ -181,6 +198,10 @@ def _read_csv(path: Path, *, delimiter: str) -> pa.Table:
     try:
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
     except pa.ArrowInvalid as exc:
+        if path.stat().st_size == 0:
+            raise InvalidArgumentError(
+                f"The CSV file {str(path)!r} is empty (0 bytes); write a header line and rows."
+            ) from None
         _check_utf8(path)
         line = _first_bad_line(path, delimiter)
         where = f" at line {line[0]} (expected {line[1]} fields, found {line[2]})" if line else ""
@@ -208,15 +229,20 @@ def _check_utf8(path: Path, chunk_size: int = 1 << 20) -> None:
                 if chunk and exc.reason == "unexpected end of data":
                     good, carry = exc.start, data[exc.start :]  # a character cut by the chunk
                 else:
-                    bad = data[exc.start : exc.start + 4]
+                    bad = data[exc.start : exc.start + 1]
                     line += data.count(b"\n", 0, exc.start)
+                    utf16 = offset == 0 and data[:2] in (b"\xff\xfe", b"\xfe\xff")
+                    encoding, origin = (
+                        ("utf-16", "It starts with a UTF-16 byte order mark")
+                        if utf16
+                        else ("cp1252", "Files saved by Excel or on Windows are often cp1252")
+                    )
                     raise InvalidArgumentError(
-                        f"The CSV file {str(path)!r} is not UTF-8: byte {bad[:1]!r} at byte "
-                        f"offset {offset + exc.start} (line {line}) is not valid UTF-8. Files "
-                        "saved by Excel or on Windows are often cp1252 (latin-1): convert it "
-                        f"with `iconv -f cp1252 -t utf-8 {path.name} > utf8.csv`, or read it "
-                        "with pandas.read_csv(path, encoding='cp1252') and register the "
-                        "DataFrame."
+                        f"The CSV file {str(path)!r} is not UTF-8: byte {bad!r} at byte offset "
+                        f"{offset + exc.start} (line {line}) is not valid UTF-8. {origin}: "
+                        f"convert it with `iconv -f {encoding} -t utf-8 {path.name} > "
+                        f"utf8.csv`, or read it with pandas.read_csv(path, "
+                        f"encoding='{encoding}') and register the DataFrame."
                     ) from None
             line += data.count(b"\n", 0, good)
             offset += good
@@ -254,10 +280,12 @@ def normalize(table: pa.Table, *, allow_empty: bool = False) -> pa.Table:
     fields = []
     for index, field in enumerate(table.schema):
         kind = field.type
-        if pat.is_nested(kind) or pat.is_union(kind):
+        storage = kind.storage_type if isinstance(kind, pa.ExtensionType) else kind
+        if pat.is_nested(storage) or pat.is_union(storage):
+            what = "intervals: store their ends as two columns" if storage != kind else "JSON"
             raise InvalidArgumentError(
                 f"Column {field.name!r} has the nested type {kind}, which datasets do not "
-                "support; flatten it into columns or serialize it to text (JSON)."
+                f"support; flatten it into columns or serialize it to text ({what})."
             )
         if pat.is_large_string(kind) or pat.is_string_view(kind):
             kind = pa.string()
