@@ -241,7 +241,10 @@ def test_a_model_that_cannot_convert_is_refused_whole_and_accurately(
         "models", "export", "flights-late@1", "--holdout", holdout.ref, capsys=capsys
     )
     assert code == 1
-    message = " ".join(err.split())
+    # The last line says which store was read (it is not the obvious one here).
+    *lines, store = err.splitlines()
+    assert store.startswith("store: ") and "(LOOPML_DB_URL)" in store
+    message = " ".join(" ".join(lines).split())
     assert message == (
         "error: Cannot convert Pipeline to ONNX: no ONNX converter is registered for the step "
         "'prep/num/clip' (tests.registry.test_onnx_tabular._Winsorize). An export converts the "
