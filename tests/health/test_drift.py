@@ -214,9 +214,8 @@ def test_decide_raises_a_distance_threshold_to_the_noise_floor(reference: pd.Dat
     assert city.test == "jensen_shannon" and city.threshold is not None
     assert city.threshold > 0.1 and "threshold raised from 0.1" in city.note  # 40 categories
     assert city.drifted is False
-    lognormal = verdicts["lognormal"]
-    assert lognormal.threshold is not None and lognormal.threshold > 0.1
-    assert lognormal.drifted is False
+    assert city.statistic is not None and city.statistic > 0.1  # a naive verdict: drift
+    assert verdicts["lognormal"].drifted is False
 
 
 def test_a_correlation_change_is_caught_by_the_domain_classifier_alone() -> None:
