@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 from loopml.core.entities import MonitorReport
+from loopml.core.errors import InvalidArgumentError
 from loopml.core.settings import Settings, resolve_settings
 from loopml.data.service import DatasetService
 from loopml.health import MonitorService
@@ -258,3 +259,26 @@ def test_the_reference_is_profiled_once_per_dataset_version(
     assert [w.features for w in second.windows] == [w.features for w in first.windows]
     assert second.windows[0].multivariate.drifted is False  # from the stored row sample
     assert len(datasets.backend.events.list_events(subject="dataset:ref@1", kind=PROFILED)) == 1
+
+
+def test_delayed_labels_partial_coverage_and_stray_labels(
+    store: dict[str, Any],
+    flights: dict[str, pd.DataFrame],
+) -> None:
+    holdout = flights["holdout"].sample(6_000, random_state=5).copy()
+    holdout["late"] = holdout["late"].astype(object)
+    holdout.iloc[:3_600, holdout.columns.get_loc("late")] = None  # 60% not labeled yet
+    holdout.iloc[3_600:3_700, holdout.columns.get_loc("late")] = "maybe"  # not a class
+    holdout.iloc[3_700:3_800, holdout.columns.get_loc("time_hour")] = pd.NaT
+    service, ref = store["service"], store["refs"]["model"]
+    report = service.monitor(ref, current=holdout, window="1mo", multivariate=False, quality=False)
+    assert sum(w.rows for w in report.windows) == 5_900
+    assert any("100 rows have no event time in 'time_hour'" in n for n in report.notes)
+    assert any("100 labels are not classes of late@1" in n for n in report.notes)
+    coverage = sum(w.label_coverage * w.rows for w in report.windows) / 5_900
+    assert coverage == pytest.approx(2_200 / 5_900)  # the 100 stray labels do not count
+    for window in report.windows:
+        assert window.performance["roc_auc"].value is not None
+        assert window.estimated["roc_auc"].value is not None
+    with pytest.raises(InvalidArgumentError, match=r"label_column='lat' is not a column .* 'late'"):
+        service.monitor(ref, current=holdout, label_column="lat")

@@ -111,8 +111,9 @@ class MonitorService:
             reference = version.training_data
         ref = resolve(reference, "reference", self.datasets)
         cur = resolve(current, "current", self.datasets)
-        label_column = label_column or cur.target or ref.target or self._trained_on(version)
         frame = cur.frame()
+        _check_columns(frame, cur.label, label_column=label_column, score_column=score_column)
+        label_column = label_column or cur.target or ref.target or self._trained_on(version)
         if timestamp_column is None:  # the current data's declared time, else the reference's
             declared = cur.timestamp or ref.timestamp
             timestamp_column = declared if declared in frame.columns else None
@@ -137,6 +138,13 @@ class MonitorService:
         run = _Run(profile, list(kinds), limits, overrides, multivariate, checker, side, seed)
         out = [run.window(w, frame) for w in windows]
         notes = [f"reference statistics {'read from the stored profile' if reused else 'computed'}"]
+        if timestamp_column is not None:
+            untimed = int(pd.to_datetime(frame[timestamp_column], utc=True).isna().sum())
+            if untimed:
+                notes.append(
+                    f"{untimed:,} rows have no event time in {timestamp_column!r} and are in no "
+                    "window"
+                )
         if side is not None:
             notes.extend(side.notes)
         return MonitorReport(
@@ -267,6 +275,19 @@ class _Run:
             concept_drift=concept,
             notes=tuple(notes),
         )
+
+
+def _check_columns(
+    frame: pd.DataFrame, label: str, *, label_column: str | None, score_column: str | None
+) -> None:
+    """Columns named on purpose must exist (a default name may be absent: no labels yet)."""
+    for role, column in (("label_column", label_column), ("score_column", score_column)):
+        if column is not None and column not in frame.columns:
+            raise InvalidArgumentError(
+                f"{role}={column!r} is not a column of the current data ({label}); its "
+                f"columns are {list(frame.columns)[:30]}."
+                + did_you_mean(column, [str(c) for c in frame.columns])
+            )
 
 
 class _QualityChecker:
