@@ -40,8 +40,8 @@ version = loopml.models.register(
 # Labels arrive late: monitor without them first (the estimate stands in), then with them.
 report = loopml.monitor(version.ref, current=later.drop(columns="late"), window="1mo")
 labeled = loopml.monitor(version.ref, current=later, window="1mo", multivariate=False)
-for w, l in zip(report.windows[:9], labeled.windows[:9], strict=True):
-    est, real = w.estimated["roc_auc"], l.performance["roc_auc"]
+for w, lw in zip(report.windows[:9], labeled.windows[:9], strict=True):
+    est, real = w.estimated["roc_auc"], lw.performance["roc_auc"]
     print(
         f"{w.start[:7]}  rows {w.rows:5d}  drifted {', '.join(w.drifted_features) or '-':20s}"
         f"  domain AUC {w.multivariate.auc:.2f}  estimated roc_auc {est.value:.3f}"
