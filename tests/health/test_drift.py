@@ -4,6 +4,8 @@ and the domain classifier catching a planted correlation change the univariate t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -164,7 +166,10 @@ def test_holm_is_what_keeps_many_features_quiet() -> None:
     assert np.mean([holm(row).any() for row in p]) <= 0.06
 
 
-def test_bad_input_is_not_computable_with_the_reason(reference: pd.DataFrame) -> None:
+def test_bad_input_is_not_computable_with_the_reason(
+    reference: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     ref = reference.assign(constant=3.0, empty=np.nan)
     current = draw(300, RNG).assign(constant=4.0, empty=np.nan)
     current["normal"] = np.nan
@@ -197,8 +202,13 @@ def test_bad_input_is_not_computable_with_the_reason(reference: pd.DataFrame) ->
         InvalidArgumentError, match=r"Feature 'nope' is not a column of the reference"
     ):
         loopml.monitor(current=current, reference=ref, features=["nope"])
+    with pytest.raises(InvalidArgumentError, match=r"current=None .* is not supported yet"):
+        loopml.monitor(reference=ref)
+    with pytest.raises(InvalidArgumentError, match=r"Pass reference= .* no default reference"):
+        loopml.monitor(current=current)
     with pytest.raises(InvalidArgumentError, match=r"reference has no rows"):
         loopml.monitor(current=current, reference=ref.iloc[:0])
+    assert not (tmp_path / ".loopml").exists()  # DataFrames alone open no store
 
 
 def test_decide_raises_a_distance_threshold_to_the_noise_floor(reference: pd.DataFrame) -> None:

@@ -169,12 +169,16 @@ def test_planted_concept_drift_is_told_from_covariate_shift(
     # P(y | x) changes: flights that left over 20 minutes late now arrive on time
     flipped = holdout.copy()
     flipped.loc[flipped["dep_delay"] > 20, "late"] = False
-    concept = service.monitor(ref, current=flipped, reference=flights["validation"]).windows[0]
+    concept = service.monitor(
+        ref, current=flipped, reference=flights["validation"], multivariate=False
+    ).windows[0]
     assert concept.concept_drift.detected is True, concept.concept_drift
     assert "P(y | x) changed" in concept.concept_drift.reason
     # P(x) changes, P(y | x) holds: only the ambiguous departures (a harder population)
     hard = holdout[holdout["dep_delay"].between(0, 40)]
-    shift = service.monitor(ref, current=hard, reference=flights["validation"]).windows[0]
+    shift = service.monitor(
+        ref, current=hard, reference=flights["validation"], multivariate=False
+    ).windows[0]
     assert shift.performance["roc_auc"].value < concept.estimated["roc_auc"].value
     assert shift.concept_drift.detected is False, shift.concept_drift
     assert shift.dataset_drift is not None and "dep_delay" in shift.drifted_features

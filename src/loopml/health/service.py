@@ -70,7 +70,7 @@ class MonitorService:
         self,
         model: str | None = None,
         *,
-        current: Any,
+        current: Any = None,
         reference: Any = None,
         window: int | str | None = None,
         start: Any = None,

@@ -73,6 +73,11 @@ def resolve(value: Any, role: str, datasets: DatasetService | None) -> Data:
     Raises:
         InvalidArgumentError: Anything else (or a ref without a store to read it from).
     """
+    if value is None and role == "current":
+        raise InvalidArgumentError(
+            "current=None (the model's own prediction log) is not supported yet: pass the "
+            "current data as a DataFrame or a dataset ref such as 'flights@4'."
+        )
     if isinstance(value, pd.DataFrame):
         return Data(label="a DataFrame", frame_=value)
     if isinstance(value, DatasetVersion | str):
