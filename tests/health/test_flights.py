@@ -102,7 +102,9 @@ def _month(report: MonitorReport, month: str) -> Any:
     return next(w for w in report.windows if w.start is not None and w.start.startswith(month))
 
 
-def test_later_months_drift_and_the_features_are_named(monthly: MonitorReport) -> None:
+def test_later_months_drift_and_the_features_are_named(
+    monthly: MonitorReport, flights: dict[str, pd.DataFrame]
+) -> None:
     assert monthly.model == "late@1" and monthly.reference == "flights-train@1"
     months = [w.start[:7] for w in monthly.windows if w.start is not None]
     assert months[:9] == [f"2013-{m:02d}" for m in range(4, 13)]
@@ -115,6 +117,13 @@ def test_later_months_drift_and_the_features_are_named(monthly: MonitorReport) -
         assert window.features["origin"].drifted is False  # airports' shares hold
     drifted = [w for w in monthly.windows[:9] if w.multivariate.drifted]
     assert len(drifted) >= 6
+    deciles = monthly.reference_distributions["dep_delay"]
+    assert list(deciles) == [f"q{10 * i}" for i in range(11)]
+    assert deciles["q50"] == pytest.approx(float(flights["train"]["dep_delay"].median()), abs=1)
+    july = _month(monthly, "2013-07").distributions
+    assert july["dep_delay"]["q90"] > deciles["q90"]  # summer delays are longer
+    assert sum(july["origin"].values()) == pytest.approx(1.0)
+    assert set(july["origin"]) == set(monthly.reference_distributions["origin"])
     frame = monthly.to_frame()
     assert len(frame) == len(monthly.windows) * len(FEATURES)
     assert str(frame["start"].dtype) == "datetime64[ns, UTC]" or "UTC" in str(frame["start"].dtype)
@@ -227,6 +236,8 @@ def test_the_report_is_a_self_contained_html_page(monthly: MonitorReport, tmp_pa
     page = path.read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page
     assert "dep_delay" in page and "estimated roc_auc" in page
+    assert page.count("<polyline") >= 2 * 4 * len(monthly.windows)  # numeric features, 2 curves
+    assert "<title>EWR: " in page  # share bars of a categorical feature
     assert "http://" not in page and "https://" not in page and "<script" not in page
 
 

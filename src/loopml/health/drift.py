@@ -33,7 +33,7 @@ from loopml.health.reference import Kind, ReferenceProfile, as_numbers, category
 from loopml.health.settings import SMALL_WINDOW
 from loopml.stats.drift import DriftTest, get_drift_test
 from loopml.stats.multiple import holm_adjusted
-from loopml.stats.sketch import CategoricalSketch, NumericSketch, count_categories
+from loopml.stats.sketch import OTHER, CategoricalSketch, NumericSketch, count_categories
 
 
 @dataclass(frozen=True)
@@ -247,3 +247,56 @@ def score_drift(
         return _not_computable(test_name, "no scores in this window")
     raw = _numeric("score", reference, pd.Series(scores, name="score"), test)
     return decide({"score": raw}, alpha=alpha)["score"]
+
+
+#: Categories a distribution summary names (the rest are pooled).
+SUMMARY_CATEGORIES = 8
+_DECILES = np.linspace(0.0, 1.0, 11)
+
+
+def _decile_keys() -> list[str]:
+    return [f"q{10 * i}" for i in range(_DECILES.size)]
+
+
+def reference_summary(profile: ReferenceProfile, name: str) -> dict[str, float]:
+    """The reference's distribution of ``name`` for charts: deciles, or the top categories'
+    shares (see :class:`~loopml.core.entities.MonitorReport`)."""
+    if profile.kinds[name] == "numeric":
+        sketch = profile.numeric[name]
+        if sketch.count == 0:
+            return {}
+        return dict(zip(_decile_keys(), map(float, sketch.quantiles[::100]), strict=True))
+    cat = profile.categorical[name]
+    total = cat.count
+    if total == 0:
+        return {}
+    out = {c: float(n) / total for c, n in zip(cat.categories, cat.counts, strict=True)}
+    top = dict(list(out.items())[:SUMMARY_CATEGORIES])
+    rest = 1.0 - sum(top.values())
+    if rest > 1e-12:
+        top[OTHER] = top.get(OTHER, 0.0) + rest
+    return top
+
+
+def window_summary(
+    profile: ReferenceProfile, frame: pd.DataFrame, name: str, reference: dict[str, float]
+) -> dict[str, float]:
+    """The window's distribution of ``name`` on the same keys as ``reference``."""
+    if name not in frame.columns or len(frame) == 0:
+        return {}
+    if profile.kinds[name] == "numeric":
+        values = as_numbers(frame[name])
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return {}
+        return dict(zip(_decile_keys(), map(float, np.quantile(values, _DECILES)), strict=True))
+    counts = category_counts(frame[name])
+    total = sum(counts.values())
+    if total == 0:
+        return {}
+    named = [c for c in reference if c != OTHER]
+    out = {c: counts.get(c, 0) / total for c in named}
+    rest = 1.0 - sum(out.values())
+    if rest > 1e-12 or OTHER in reference:
+        out[OTHER] = max(rest, 0.0)
+    return out

@@ -135,7 +135,10 @@ class MonitorService:
                 score_column=score_column,
             )
         checker = _QualityChecker(ref, list(kinds)) if quality else None
-        run = _Run(profile, list(kinds), limits, overrides, multivariate, checker, side, seed)
+        shapes = {name: drift.reference_summary(profile, name) for name in kinds}
+        run = _Run(
+            profile, list(kinds), limits, overrides, multivariate, checker, side, seed, shapes
+        )
         out = [run.window(w, frame) for w in windows]
         notes = [f"reference statistics {'read from the stored profile' if reused else 'computed'}"]
         if timestamp_column is not None:
@@ -155,6 +158,7 @@ class MonitorService:
             window=spec.text,
             thresholds=limits,
             calibration="" if side is None else side.calibrated.source,
+            reference_distributions=shapes,
             notes=tuple(notes),
             created_at=self._clock(),
         )
@@ -220,6 +224,7 @@ class _Run:
     checker: _QualityChecker | None
     side: ModelSide | None
     seed: int
+    shapes: dict[str, dict[str, float]]
 
     def window(self, w: Window, frame: pd.DataFrame) -> MonitorWindow:
         """Every check on one window."""
@@ -273,6 +278,10 @@ class _Run:
             label_coverage=coverage,
             estimated=est,
             concept_drift=concept,
+            distributions={
+                name: drift.window_summary(profile, wf, name, self.shapes[name])
+                for name in features
+            },
             notes=tuple(notes),
         )
 
