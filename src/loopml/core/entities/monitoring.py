@@ -123,6 +123,8 @@ class MonitorWindow(Jsonable):
         notes: Remarks on the window as a whole.
     """
 
+    json_properties = ("drifted_features",)
+
     index: int
     start: str | None
     end: str | None
@@ -143,7 +145,8 @@ class MonitorWindow(Jsonable):
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
-        """The features whose test says they drifted, most significant first."""
+        """The features whose test says they drifted, most significant first (also in
+        :meth:`to_dict`'s output)."""
         drifted = [(name, f) for name, f in self.features.items() if f.drifted]
         drifted.sort(key=lambda item: severity(item[1]), reverse=True)
         return tuple(name for name, _ in drifted)
