@@ -102,21 +102,24 @@ def render(report: MonitorReport) -> None:
         title=f"{report.current} vs {report.reference}"
         + (f" - model {report.model}" if report.model else "")
     )
-    for column in (
+    names = [
         "window",
         "rows",
         "dataset drift",
         "drifted features",
         "domain AUC",
-        "score drift",
+        "score drift",  # 5-8: the model's columns, shown with a model
         "roc_auc",
         "estimated",
         "concept",
         "quality",
-    ):
-        table.add_column(column)
+    ]
+    keep = [i for i in range(len(names)) if report.model or not 5 <= i <= 8]
+    for i in keep:
+        table.add_column(names[i])
     for w in report.windows:
-        table.add_row(*_row(w))
+        cells = _row(w)
+        table.add_row(*(cells[i] for i in keep))
     console.print(table)
     if report.calibration:
         console.print(f"estimate calibration: {report.calibration}")
