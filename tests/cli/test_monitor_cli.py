@@ -128,3 +128,43 @@ def test_bad_options_are_usage_errors(
         *args,
     )
     assert code == 2 and match in err
+
+
+def test_monitor_run_with_a_model(invoke: Invoke) -> None:
+    """A real classifier on scikit-learn's breast-cancer table: the model's columns appear,
+    the estimate is calibrated on the validation data, realized metrics use the labels."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import loopml
+
+    data = load_breast_cancer(as_frame=True).frame.rename(columns=lambda c: c.replace(" ", "_"))
+    features = [c for c in data.columns if c != "target"][:8]
+    data = data[[*features, "target"]].sample(frac=1.0, random_state=0)
+    train, validation, current = data.iloc[:250], data.iloc[250:400], data.iloc[400:]
+    train_v = loopml.datasets.register("cancer-train", train, target="target")
+    valid_v = loopml.datasets.register("cancer-valid", validation, target="target")
+    loopml.datasets.register("cancer-now", current, target="target")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    model.fit(train[features], train["target"])
+    loopml.models.register(
+        model,
+        "cancer",
+        input_example=train[features].head(),
+        training_data=train_v.ref,
+        validation_data=valid_v.ref,
+    )
+    code, out, err = invoke("monitor", "run", "cancer@1", "--current", "cancer-now@1")
+    assert code == 0, err
+    assert "score drift" in out and "estimated" in out and "cancer-valid@1" in out
+    code, out, err = invoke("monitor", "run", "cancer@1", "--current", "cancer-now@1", "--json")
+    window = json.loads(out)["windows"][0]
+    assert window["rows"] == len(current) and window["label_coverage"] == 1.0
+    assert window["performance"]["roc_auc"]["value"] > 0.9
+    assert (
+        abs(window["estimated"]["accuracy"]["value"] - window["performance"]["accuracy"]["value"])
+        < 0.1
+    )
+    assert window["multivariate"]["drifted"] is False  # the rows were shuffled: no drift
