@@ -173,14 +173,13 @@ def test_bad_input_is_not_computable_with_the_reason(
     ref = reference.assign(constant=3.0, empty=np.nan)
     current = draw(300, RNG).assign(constant=4.0, empty=np.nan)
     current["normal"] = np.nan
+    current["uniform"] = current["uniform"].astype(str)
+    current.loc[current.index[:5], "uniform"] = "n/a"  # text where numbers were
     current = current.drop(columns="color")
     window = loopml.monitor(
-        current=current,
-        reference=ref,
-        features=[*KINDS, "constant", "empty"],
-        multivariate=False,
-        quality=False,
+        current=current, reference=ref, features=[*KINDS, "constant", "empty"], quality=False
     ).windows[0]
+    assert window.multivariate is not None and window.multivariate.auc is not None
     f = window.features
     assert f["color"].drifted is None and "missing from the current data" in f["color"].note
     assert f["normal"].drifted is None and "in this window is null" in f["normal"].note
@@ -188,7 +187,11 @@ def test_bad_input_is_not_computable_with_the_reason(
     assert "reference column is constant (3)" in f["constant"].note
     assert "100.0% of this window's values differ" in f["constant"].note
     assert f["empty"].drifted is None and "reference has no values" in f["empty"].note
-    assert f["uniform"].drifted is False  # the others still tested
+    assert f["uniform"].drifted is None
+    assert (
+        "'uniform' is numeric in the reference but holds values that are not" in f["uniform"].note
+    )
+    assert f["exponential"].drifted is False  # the others still tested
     assert window.drift_share == 0.0  # over the tested features only
     empty = loopml.monitor(
         current=current.iloc[:0], reference=ref, multivariate=True, quality=False

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.core.entities import FeatureDrift
+from loopml.core.errors import InvalidArgumentError
 from loopml.health.reference import Kind, ReferenceProfile, as_numbers, category_counts
 from loopml.health.settings import SMALL_WINDOW
 from loopml.stats.drift import DriftTest, get_drift_test
@@ -65,7 +66,10 @@ def _not_computable(test: str, why: str) -> FeatureDrift:
 def _numeric(
     name: str, sketch: NumericSketch, series: pd.Series, test: DriftTest
 ) -> _Raw | FeatureDrift:
-    values = as_numbers(series)
+    try:
+        values = as_numbers(series)
+    except InvalidArgumentError as exc:
+        return _not_computable(test.name, str(exc))
     values = values[np.isfinite(values)]
     if sketch.count == 0:
         return _not_computable(test.name, f"the reference has no values of {name!r} (all null)")
@@ -285,7 +289,8 @@ def window_summary(
     if name not in frame.columns or len(frame) == 0:
         return {}
     if profile.kinds[name] == "numeric":
-        values = as_numbers(frame[name])
+        numbers = pd.to_numeric(frame[name], errors="coerce")  # text: left out of the chart
+        values = np.asarray(numbers, dtype=np.float64)
         values = values[np.isfinite(values)]
         if values.size == 0:
             return {}
