@@ -211,6 +211,11 @@ def test_bad_input_is_not_computable_with_the_reason(
         loopml.monitor(current=current)
     with pytest.raises(InvalidArgumentError, match=r"reference has no rows"):
         loopml.monitor(current=current, reference=ref.iloc[:0])
+    with pytest.raises(InvalidArgumentError, match=r"reference DataFrame's column names .* got 0"):
+        loopml.monitor(current=current, reference=pd.DataFrame(np.zeros((3, 2))))
+    twice = pd.concat([current[["normal"]], current[["normal"]]], axis=1)
+    with pytest.raises(InvalidArgumentError, match=r"current DataFrame's .* 'normal' twice"):
+        loopml.monitor(current=twice, reference=ref)
     assert not (tmp_path / ".loopml").exists()  # DataFrames alone open no store
 
 

@@ -79,6 +79,17 @@ def resolve(value: Any, role: str, datasets: DatasetService | None) -> Data:
             "current data as a DataFrame or a dataset ref such as 'flights@4'."
         )
     if isinstance(value, pd.DataFrame):
+        odd = [c for c in value.columns if not isinstance(c, str)]
+        if odd or value.columns.has_duplicates:
+            raise InvalidArgumentError(
+                f"The {role} DataFrame's column names must be unique text; got "
+                + (
+                    f"{odd[0]!r} ({type(odd[0]).__name__})"
+                    if odd
+                    else f"{value.columns[value.columns.duplicated()][0]!r} twice"
+                )
+                + ". Rename them, e.g. frame.columns = [f'c{i}' for i in ...]."
+            )
         return Data(label="a DataFrame", frame_=value)
     if isinstance(value, DatasetVersion | str):
         if datasets is None:
