@@ -203,6 +203,12 @@ class MonitorService:
             if name in defaults:
                 out[name] = defaults[name]
             elif frame is not None and name in frame.columns:
+                if pd.api.types.is_datetime64_any_dtype(frame[name]):
+                    raise InvalidArgumentError(
+                        f"Feature {name!r} holds times, which move on by nature and are not "
+                        "tested for drift; leave it out of features= (windows use it as "
+                        "timestamp_column=)."
+                    )
                 out[name] = kind_of_series(frame[name])
             else:
                 raise InvalidArgumentError(
