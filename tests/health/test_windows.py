@@ -98,7 +98,9 @@ def test_thresholds_are_checked() -> None:
 def test_a_time_column_is_not_a_feature(frame: pd.DataFrame) -> None:
     import loopml
 
-    with pytest.raises(InvalidArgumentError, match=r"Feature 't' holds times, .* timestamp_column="):
+    with pytest.raises(
+        InvalidArgumentError, match=r"Feature 't' holds times, .* timestamp_column="
+    ):
         loopml.monitor(current=frame, reference=frame, features=["t", "x"])
     report = loopml.monitor(
         current=frame, reference=frame, window="1w", timestamp_column="t", multivariate=False
