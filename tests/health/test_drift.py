@@ -280,3 +280,26 @@ def test_chi_square_pools_rare_categories_so_quiet_windows_stay_quiet() -> None:
     # a category the reference never had, arriving in bulk, is still caught
     burst = pd.DataFrame({"k": [*rng.choice(cats, 360, p=shares), *["new"] * 40]})
     assert p_value(burst) < 1e-6
+
+
+def test_data_quality_anomalies_per_window_without_distribution_drift() -> None:
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame(
+        {"amount": rng.uniform(0, 100, 5_000), "kind": rng.choice(["a", "b"], 5_000)}
+    )
+    clean = reference.sample(500, random_state=1)
+    dirty = clean.copy()
+    dirty.loc[dirty.index[:20], "amount"] = 10_000.0  # out of range
+    dirty.loc[dirty.index[20:40], "amount"] = np.nan  # nulls where there were none
+    report = loopml.monitor(
+        current=pd.concat([clean, dirty], ignore_index=True),
+        reference=reference,
+        window=500,
+        multivariate=False,
+    )
+    quiet, noisy = report.windows
+    assert quiet.quality == ()
+    kinds = {(a.kind, a.column) for a in noisy.quality}
+    assert {("out_of_range", "amount"), ("unexpected_nulls", "amount")} <= kinds
+    assert all(a.kind != "distribution_shift" for a in noisy.quality)
+    assert any("20" in a.message for a in noisy.quality if a.kind == "out_of_range")
