@@ -103,9 +103,11 @@ def _cpu_model() -> str | None:
 
 
 def _commit() -> str | None:
-    """HEAD, with ``+dirty`` when tracked files have uncommitted changes."""
+    """HEAD, with ``+dirty`` when the code that makes the figures (``src/``, ``benchmarks/``
+    but its results, ``pyproject.toml``) has uncommitted changes."""
     commit = _git("rev-parse", "HEAD")
-    if commit is not None and _git("status", "--porcelain", "--untracked-files=no"):
+    code = ["src", "benchmarks", ":!benchmarks/results", "pyproject.toml"]
+    if commit is not None and _git("status", "--porcelain", "--untracked-files=no", "--", *code):
         commit += "+dirty"
     return commit
 
@@ -123,7 +125,7 @@ def machine() -> dict[str, Any]:
     """Facts about the machine, the code and the libraries, stored with every result: the
     cores, the load average when the script started and when it wrote its results (the
     machines are shared: a load above the core count means the figures are pessimistic), the
-    git commit the script started from (``+dirty`` when tracked files had changes) and the
+    git commit the script started from (``+dirty`` when its code had changes) and the
     library versions."""
     versions: dict[str, str | None] = {}
     for dist in LIBRARIES:

@@ -276,6 +276,7 @@ def renderer(name: str) -> Callable[[], str]:
         "serving": lambda: serving(name),
         "serving_ablations": lambda: ablations(name),
         "serving_soak": lambda: soak(name),
+        "oip_binary": generic(name, "JSON tensors"),
         "readme": lambda: readme(suffix),
     }
     if stage not in table:

@@ -9,23 +9,25 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-#: The stage scripts, in order (the other modules here are their parts).
-STAGES = (
-    "tracking",
-    "data",
-    "registry",
-    "evaluation",
-    "serving",
-    "serving_ablations",
-    "serving_soak",
-)
+#: Modules here that are parts of the stages (or tools), not stage scripts.
+PARTS = {
+    "harness",
+    "render_docs",
+    "run_all",
+    "serve_variant",
+    "serving_client",
+    "serving_inprocess",
+    "serving_model",
+    "serving_servers",
+    "wrk",
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    scripts = [HERE / f"{stage}.py" for stage in STAGES]
+    scripts = sorted(p for p in HERE.glob("*.py") if p.stem not in PARTS)
     failed = []
     for script in scripts:
         print(f"=== {script.stem}", flush=True)

@@ -21,7 +21,7 @@ changed:
 
 3. 1-row requests, sequential (the Python client, servers taking turns in chunks of 50):
    p50/p99 latency;
-4. 1-row requests, 32 concurrent connections for 10 s per server (3 s with --quick), in rounds
+4. 1-row requests, 32 concurrent connections for 20 s per server (3 s with --quick), in rounds
    that take turns between servers: with wrk (C; 2 threads) and with the Python client; the
    rounds' median requests/s and p99.
 
@@ -168,7 +168,7 @@ def main() -> None:
     sizes = (
         {"train_rows": 20_000, "single": 300, "seconds": 3.0, "rounds": 1, "calls": 200}
         if args.quick
-        else {"train_rows": 250_000, "single": 1000, "seconds": 10.0, "rounds": 2, "calls": 500}
+        else {"train_rows": 250_000, "single": 1000, "seconds": 20.0, "rounds": 4, "calls": 500}
     )
     sizes |= {"clients": 32, "wrk_threads": 2}
     with tempfile.TemporaryDirectory(prefix="loopml-bench-ablations-") as tmp:

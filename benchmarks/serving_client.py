@@ -5,6 +5,7 @@ much as a whole loopml request). ``wrk.py`` is the C load generator beside it.""
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import time
 from dataclasses import dataclass
@@ -71,9 +72,24 @@ class Connection:
 
     def __init__(self, url: str) -> None:
         host, port = url.split("://", 1)[1].split(":")
-        self.sock = socket.create_connection((host, int(port)))
+        self.address = (host, int(port))
+        self.reconnects = 0
+        self._connect()
+
+    def _connect(self) -> None:
+        self.sock = socket.create_connection(self.address)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = b""
+
+    def fresh(self) -> None:
+        """Reconnect (untimed) when the server closed the idle connection: uvicorn closes a
+        kept-alive connection after 5 s without a request, which a loaded machine reaches while
+        the other servers take their turn."""
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        if readable and not self.sock.recv(1, socket.MSG_PEEK):
+            self.sock.close()
+            self._connect()
+            self.reconnects += 1
 
     def send(self, request: bytes) -> tuple[int, bytes]:
         """Send one request; return its status and body."""
@@ -122,6 +138,7 @@ def sequential(
             n = min(chunk, requests - done)
             for name in targets:
                 conn, bodies, out = connections[name], encoded[name], latencies[name]
+                conn.fresh()
                 for i in range(done, done + n):
                     request = bodies[i % len(bodies)]
                     start = time.perf_counter()

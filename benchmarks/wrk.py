@@ -61,7 +61,7 @@ def version() -> str | None:
     if not available():
         return None
     done = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
-    return (done.stdout or done.stderr).splitlines()[0].strip()
+    return (done.stdout or done.stderr).splitlines()[0].split(" Copyright")[0].strip()
 
 
 def _lua_string(body: bytes) -> str:

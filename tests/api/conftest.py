@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from loopml.api.inference import create_app
+from loopml.api.limits import ConnectionLimits, LimitedHttpToolsProtocol, uvicorn_options
 from loopml.core.settings import Settings, resolve_settings
 from loopml.registry import ModelRegistry
 from loopml.registry.loaded import PREDICTORS
@@ -53,16 +54,25 @@ class Served:
         assert not self.thread.is_alive(), "the server did not stop within 30 s"
 
 
-def serve(settings: Settings, root: Path, **options: Any) -> Served:
-    """Start a server for ``options`` (ServeConfig fields) with its spool and logs in ``root``."""
+def serve(
+    settings: Settings, root: Path, *, limits: ConnectionLimits | None = None, **options: Any
+) -> Served:
+    """Start a server for ``options`` (ServeConfig fields) with its spool and logs in ``root``;
+    with ``limits``, uvicorn runs as ``loopml serve`` runs it, with those connection limits."""
     options.setdefault("model", f"{NAME}@champion")
     options.setdefault("poll_interval_s", 0)
     logs_url = str(root / "logs")
     config = ServeConfig(spool_dir=root / "spool", logs_url=logs_url, **options)
     service = InferenceService(open_backend(settings), config, seed=0)
     app = create_app(service)
+    extra: dict[str, Any] = {}
+    if limits is not None:
+        extra = uvicorn_options(limits)
+        extra["http"] = type("Limited", (LimitedHttpToolsProtocol,), {"limits": limits})
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none", **extra
+        )
     )
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()

@@ -525,11 +525,11 @@ def test_hot_swap_under_http_load_fails_no_request(
     seen: list[list[int]] = [[] for _ in range(4)]
     failures: list[str] = []
     rows = _records(data.head(2))
-    end = time.monotonic() + 1.5
+    stop = threading.Event()
 
     def load(versions: list[int]) -> None:
         with httpx.Client(base_url=served.url, timeout=10) as c:
-            while time.monotonic() < end:
+            while not stop.is_set():
                 try:
                     response = c.post("/predict", json={"records": rows})
                 except httpx.HTTPError as exc:
@@ -540,15 +540,24 @@ def test_hot_swap_under_http_load_fails_no_request(
                     continue
                 versions.append(response.json()["version"])
 
+    def wait_until(done: Any) -> None:
+        deadline = time.monotonic() + 60
+        while not done() and not failures:
+            assert time.monotonic() < deadline, "the load threads made no progress"
+            time.sleep(0.01)
+
     threads = [threading.Thread(target=load, args=(v,)) for v in seen]
     try:
         for t in threads:
             t.start()
-        time.sleep(0.5)
+        wait_until(lambda: all(len(versions) >= 5 for versions in seen))  # under load on v1
         registry.set_alias(NAME, "champion", 2)
+        wait_until(lambda: all(versions.count(2) >= 5 for versions in seen))  # all swapped
+        stop.set()
         for t in threads:
             t.join()
     finally:
+        stop.set()
         served.stop()
     assert failures == []
     assert {v for versions in seen for v in versions} == {1, 2}

@@ -54,11 +54,15 @@ CHECKS = [
     response_schema_conformance,
 ]
 OPERATIONS = [
+    "GET /v2",
     "GET /v2/health/live",
     "GET /v2/health/ready",
     "GET /v2/models/{name}",
     "GET /v2/models/{name}/ready",
     "POST /v2/models/{name}/infer",
+    "GET /v2/models/{name}/versions/{version}",
+    "GET /v2/models/{name}/versions/{version}/ready",
+    "POST /v2/models/{name}/versions/{version}/infer",
     "POST /predict",
     "POST /predict/batch",
     "GET /metrics",
@@ -84,10 +88,11 @@ def api(server: Served) -> Any:
 
 
 def _cases(operation: Any) -> st.SearchStrategy[Any]:
-    """Valid and invalid cases; with a path parameter, also the served model's name."""
+    """Valid and invalid cases; with a path parameter, also the served model's name (and its
+    served version)."""
     strategies = [operation.as_strategy(mode) for mode in GenerationMode]
     if "{name}" in operation.path:
-        named = {"name": NAME}
+        named = {"name": NAME, **({"version": "1"} if "{version}" in operation.path else {})}
         strategies += [operation.as_strategy(m, path_parameters=named) for m in GenerationMode]
     return st.one_of(strategies)
 

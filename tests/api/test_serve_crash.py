@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,63 +18,17 @@ from pathlib import Path
 import httpx
 import pytest
 from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from loopml.client import LoopmlClient
 from loopml.store.logs import read_predictions
+
+from .real_server import make_home, server_env, start
 
 N = 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store with ``cancer@champion``, a scaled logistic regression on five columns."""
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    X = X.iloc[:, :5]
-    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
-    home = tmp_path_factory.mktemp("crash") / ".loopml"
-    client = LoopmlClient(home=home)
-    version = client.models.register(model, "cancer", input_example=X.head())
-    client.models.approve(version.ref, comment="ok")
-    client.models.set_alias("cancer", "champion", version.version)
-    return home
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    return env | {"LOOPML_HOME": str(home), "LOOPML_CAPTURE_ENV": "false"}
-
-
-def _start(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", "cancer@champion", "--port", str(port)],
-        env=_env(home),
-        cwd=home.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/v2/health/ready").status_code == 200:
-                return server, url
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError("the server did not start")
-        time.sleep(0.1)
+    return make_home(tmp_path_factory.mktemp("crash"))
 
 
 def _spooled_ids(root: Path) -> set[str]:
@@ -104,7 +57,7 @@ def crashed(home: Path) -> Iterator[tuple[set[str], Path]]:
     held them (the writer syncs every second: the promise is about what is older)."""
     X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
     rows = X.iloc[:N, :5].to_dict(orient="records")
-    server, url = _start(home)
+    server, url = start(home)
     answered: list[str] = []
     try:
         with httpx.Client(base_url=url, timeout=30) as http:
@@ -133,13 +86,13 @@ def test_a_restart_adopts_the_spool_of_a_killed_server(
     assert not answered & _logged_ids(home)
     status = subprocess.run(
         [sys.executable, "-m", "loopml", "logs", "status"],
-        env=_env(home) | {"COLUMNS": "200"},
+        env=server_env(home) | {"COLUMNS": "200"},
         capture_output=True,
         text=True,
         check=True,
     )
     assert folder.name in status.stdout and "orphaned" in status.stdout
-    server, _url = _start(home)  # a new process: another pid, another spool folder
+    server, _url = start(home)  # a new process: another pid, another spool folder
     try:
         deadline = time.monotonic() + 30
         while not answered <= _logged_ids(home):

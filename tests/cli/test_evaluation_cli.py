@@ -167,6 +167,42 @@ def test_gate_reads_the_policy_before_evaluating(
     assert client.events(kind="evaluation.created") == []
 
 
+def test_evaluation_ids_list_in_full_and_any_unique_prefix_works(
+    invoke: Invoke, models: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = iter(range(100))
+    monkeypatch.setattr(
+        "loopml.evaluation.service.new_event_id", lambda: f"abcd{next(counter):x}".ljust(32, "0")
+    )
+    for _ in range(2):
+        code, out, err = invoke(
+            "evaluate", models["good"], "-d", "cancer@1", "--resamples", "0", "-b", "none"
+        )
+        assert code == 0, err
+    code, out, _ = invoke("evaluations", "list", "cancer-clf", "--json")
+    assert code == 0
+    ids = [r["evaluation_id"] for r in json.loads(out)]
+    assert len(ids) == 2 and all(len(i) == 32 and i.startswith("abcd") for i in ids)
+    code, out, _ = invoke("evaluations", "list", "cancer-clf")
+    assert all(i in out for i in ids)  # full ids, not truncated
+    first = ids[1]  # newest first: the first evaluation is listed second
+    code, out, err = invoke("evaluations", "show", first[:12], "--json")
+    assert code == 0, err
+    assert json.loads(out)["evaluation_id"] == first
+    code, _, err = invoke("evaluations", "show", "abcd")
+    assert code == 2
+    assert "prefix 'abcd' is ambiguous: it starts " in err and ids[0] in err and ids[1] in err
+    code, _, err = invoke("evaluations", "show", "ffff")
+    assert code != 0 and "No evaluation id starts with 'ffff'" in err
+    simple = tmp_path / "simple.yaml"
+    simple.write_text("name: floor\nrules:\n  - metric: auc\n    min: 0.5\n")
+    code, out, err = invoke(
+        "gate", models["good"], "--policy", str(simple), "--evaluation", first[:8]
+    )
+    assert code == 0, out + err
+    assert "PASSED" in out
+
+
 def test_slice_option_forms() -> None:
     assert parse_slice("origin") == "origin"
     assert parse_slice("origin,carrier") == ("origin", "carrier")

@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import loopml
+from loopml.api.limits import LimitedHttpToolsProtocol
 from loopml.core.settings import resolve_settings
 from loopml.store.logs import read_predictions
 from tests.cli.conftest import Invoke
@@ -99,13 +100,20 @@ def test_serve_checks_the_deployment_before_starting_workers(
         (["cancer@champion", "--runtime", "onnx"], 3, "has no ONNX export"),
         (["cancer@champion", "--fallback", "python:no_such_module:f"], 2, "Cannot import"),
         (["cancer@champion", "--fallback", "value:[1]"], 2, "one number, text or boolean"),
+        (["cancer@champion", "--header-timeout", "0"], 2, "'header_timeout_s'"),
+        (["cancer@champion", "--max-header-bytes", "10"], 2, "at least 1024 bytes"),
     ):
         got, _out, err = invoke("serve", *args, "--workers", "2")
         assert (got, message in err) == (code, True), err
         assert "Traceback" not in err
-    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: None)  # checks pass: it would start
-    got, _out, err = invoke("serve", "cancer@champion", "--fallback", "value:0")
+    started: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **k: started.update(k))  # it would start
+    got, _out, err = invoke(
+        "serve", "cancer@champion", "--fallback", "value:0", "--max-connections", "500"
+    )
     assert got == 0, err
+    assert started["limit_concurrency"] == 501 and started["timeout_keep_alive"] == 5.0
+    assert started["http"] is LimitedHttpToolsProtocol
     assert "champion: cancer@1, native runtime" in err and "fallback: value:0" in err
 
 
@@ -126,5 +134,37 @@ def test_serve_options_default_to_the_serve_config_defaults() -> None:
     assert options["max_wait_ms"] == base.max_wait_ms
     assert options["poll"] == base.poll_interval_s
     assert options["runtime"] == base.runtime
+    from dataclasses import fields
+
+    from loopml.api.limits import ConnectionLimits
+
+    limits = {f.name: f.default for f in fields(ConnectionLimits)}
+    assert options["header_timeout"] == limits["header_timeout_s"]
+    assert options["body_timeout"] == limits["body_timeout_s"]
+    assert options["keep_alive"] == limits["keep_alive_s"]
+    assert options["max_header_bytes"] == limits["max_header_bytes"]
+    assert options["max_connections"] == limits["max_connections"]
     rebuilt = config_from_options({"model": "m@champion"}, resolve_settings(), spool=None)
     assert rebuilt == ServeConfig(model="m@champion", freeze_heap=True, logs_url=rebuilt.logs_url)
+
+
+def test_serve_workers_print_what_a_swap_serves(capsys: pytest.CaptureFixture[str]) -> None:
+    """`loopml serve` logs at warning level: the workers print the serving log's lines (a hot
+    swap's new version and fallback) on stderr themselves, once each."""
+    import logging
+
+    from loopml.api.server import announce_serving_log
+
+    log = logging.getLogger("loopml.serving")
+    before, level = list(log.handlers), log.level
+    try:
+        announce_serving_log()
+        announce_serving_log()
+        assert len(log.handlers) == len(before) + 1
+        log.info("cancer@champion now serves cancer@1 (was cancer@2); fallback: none")
+        err = capsys.readouterr().err
+        assert err.count("now serves cancer@1 (was cancer@2); fallback: none") == 1
+        assert err.startswith("[worker ")
+    finally:
+        log.handlers[:] = before
+        log.setLevel(level)

@@ -67,3 +67,16 @@ def test_unknown_version_or_id(stores: tuple[EvaluationStore, ModelStore, EventS
     assert events.list_events() == []
     with pytest.raises(NotFoundError, match="No evaluation with id"):
         evaluations.get("f" * 32)
+
+
+def test_ids_with_prefix(stores: tuple[EvaluationStore, ModelStore, EventStore]) -> None:
+    evaluations, models, _events = stores
+    models.create_version(draft())
+    for i, eid in enumerate(("ab12" + "0" * 28, "ab12" + "1" * 28, "ab34" + "0" * 28)):
+        evaluations.add(record(eid, i + 1))
+    assert evaluations.ids_with_prefix("ab12", limit=10) == ["ab12" + "0" * 28, "ab12" + "1" * 28]
+    assert evaluations.ids_with_prefix("ab", limit=2) == ["ab12" + "0" * 28, "ab12" + "1" * 28]
+    assert evaluations.ids_with_prefix("ab34", limit=10) == ["ab34" + "0" * 28]
+    assert evaluations.ids_with_prefix("ffff", limit=10) == []
+    assert evaluations.ids_with_prefix("ab%", limit=10) == []  # no LIKE wildcard gets through
+    assert evaluations.ids_with_prefix("ab_2", limit=10) == []

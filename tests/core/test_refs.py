@@ -77,10 +77,10 @@ def test_both_services_read_refs_the_same_way() -> None:
     assert parse_model_ref("credit@latest") == ModelRef("credit")
     assert parse_model_ref("credit@champion") == ModelRef("credit", alias="champion")
     assert str(parse_model_ref("credit@champion")) == "credit@champion"
-    for bad in ("credit\n", "credit@0", "credit@²"):
-        with pytest.raises(InvalidArgumentError):
+    for bad, why in (("credit\n", "name"), ("credit@0", "version 0"), ("credit@²", "²")):
+        with pytest.raises(InvalidArgumentError, match=rf"Dataset .*{why}"):
             parse_dataset_ref(bad)
-        with pytest.raises(InvalidArgumentError):
+        with pytest.raises(InvalidArgumentError, match=rf"Model .*{why}"):
             parse_model_ref(bad)
 
 

@@ -51,8 +51,10 @@ def delta(name: str, candidate: float | None, baseline: float | None,
 
 
 def piece(name: str, support: int, candidate: float | None, baseline: float | None = None,
-          metric: str = "roc_auc", kind: str = "value") -> SliceResult:  # fmt: skip
-    deltas = () if baseline is None else (delta(metric, candidate, baseline),)
+          metric: str = "roc_auc", kind: str = "value",
+          interval: tuple[float, float] | None = None) -> SliceResult:  # fmt: skip
+    low, high = interval or (None, None)
+    deltas = () if baseline is None else (delta(metric, candidate, baseline, low, high),)
     reason = "" if candidate is not None else "only one class in the slice"
     return SliceResult(
         name=name,
@@ -65,8 +67,8 @@ def piece(name: str, support: int, candidate: float | None, baseline: float | No
 
 def dataset(ref: str = HOLDOUT, *, metrics: tuple[MetricValue, ...] | None = None,
             deltas: tuple[MetricDelta, ...] = (), slices: tuple[SliceResult, ...] = (),
-            worst: tuple[SliceResult, ...] = (),
-            fairness: tuple[FairnessResult, ...] = ()) -> DatasetEvaluation:  # fmt: skip
+            worst: tuple[SliceResult, ...] = (), fairness: tuple[FairnessResult, ...] = (),
+            searched: int = 0) -> DatasetEvaluation:  # fmt: skip
     if metrics is None:
         metrics = (mv("roc_auc", 0.8312, 0.8201, 0.8420), mv("log_loss", 0.41, 0.39, 0.43))
     return DatasetEvaluation(
@@ -77,6 +79,7 @@ def dataset(ref: str = HOLDOUT, *, metrics: tuple[MetricValue, ...] | None = Non
         slices=slices,
         worst_slices=worst,
         fairness=fairness,
+        searched=searched,
     )
 
 
@@ -276,19 +279,20 @@ def test_planted_slice_regression_fails_while_overall_auc_passes() -> None:
     decision = gate(
         {"metric": "auc", "min": 0.8},
         {"metric": "auc", "no_worse_than_baseline_by": 0.005},
-        SLICE_RULE,
+        {"slices": {**SLICE_RULE["slices"], "use": "value"}},
         ev=evaluation(ds),
     )
     threshold, baseline, slices = decision.checks
     assert threshold.passed is True and baseline.passed is True
     assert slices.passed is False
     assert decision.passed is False
-    assert slices.rule == "no slice with support >= 200 drops auc by more than 0.02"
+    assert slices.rule == "no slice with support >= 200 drops auc by more than 0.02 (point drop)"
     assert slices.kind == "slice"
     assert slices.observed == "worst drop 0.08000 on origin = 'JFK'"
     assert slices.reason.startswith(
         "2 of 3 slice(s) drop auc by more than 0.02 vs baseline: "
-        "origin = 'JFK' (drop 0.08000, support 500), carrier = 'UA' (drop 0.03000, support 400)"
+        "origin = 'JFK' (drop 0.08000, support 500), "
+        "carrier = 'UA' (drop 0.03000, support 400, found by search)"
     )
     assert "1 slice(s) below support 200 not checked" in slices.reason
 
@@ -297,7 +301,10 @@ def test_slices_pass_and_say_how_many_were_checked() -> None:
     ds = dataset(slices=(piece("a", 300, 0.83, 0.835), piece("b", 300, 0.85, 0.84)))
     check = only(gate(SLICE_RULE, ev=evaluation(ds)))
     assert check.passed is True
-    assert check.reason == ("2 slice(s) checked vs baseline, none drops auc by more than 0.02")
+    assert check.reason == (
+        "2 slice(s) checked vs baseline, none drops auc by more than 0.02 beyond noise; "
+        "no interval for some slices: their point drop was used"
+    )
 
 
 def test_slices_without_baseline_are_not_computable_unless_versus_overall() -> None:
@@ -314,8 +321,95 @@ def test_slices_without_baseline_are_not_computable_unless_versus_overall() -> N
     assert check.passed is False
     assert check.rule.endswith("by more than 0.02 vs its overall value")
     assert "vs overall auc on credit-holdout@2: a (drop 0.03120, support 300)" in check.reason
-    with pytest.raises(InvalidArgumentError, match="'versus' of a slices rule must be"):
+    with pytest.raises(InvalidArgumentError, match="'versus' of a slices rule must be one of"):
         load_policy({"name": "p", "rules": [{"slices": {**overall["slices"], "versus": "x"}}]})
+
+
+def test_a_slice_drop_within_noise_passes_by_default_and_fails_on_the_point_value() -> None:
+    # 280 rows, drop 0.139 with paired interval [-0.371, +0.006] (the case in the issue)
+    noisy = piece("relationship = 'Unmarried'", 280, 0.78, 0.919, interval=(-0.371, 0.006))
+    ev = evaluation(dataset(slices=(noisy,)))
+    check = only(gate(SLICE_RULE, ev=ev))
+    assert check.passed is True, check.reason
+    assert check.threshold == "cautious bound of the drop of auc <= 0.02"
+    assert check.observed == "worst drop 0.1390 on relationship = 'Unmarried' (bound -0.006000)"
+    assert "none drops auc by more than 0.02 beyond noise" in check.reason
+    value = only(gate({"slices": {**SLICE_RULE["slices"], "use": "value"}}, ev=ev))
+    assert value.passed is False
+    assert "relationship = 'Unmarried' (drop 0.1390, support 280)" in value.reason
+
+
+def test_a_drop_beyond_noise_fails_naming_the_slice_and_its_bound() -> None:
+    real = piece("origin = 'JFK'", 500, 0.74, 0.82, interval=(-0.11, -0.05))
+    check = only(gate(SLICE_RULE, ev=evaluation(dataset(slices=(real,)))))
+    assert check.passed is False
+    assert "origin = 'JFK' (drop 0.08000, bound 0.05000, support 500)" in check.reason
+
+
+def test_searched_slices_are_corrected_for_every_candidate_examined() -> None:
+    # drop 0.07, lower bound 0.04 at 95%: beyond 0.02 for one slice, within noise for the
+    # worst of 300 candidates (Bonferroni widens the cautious half 1.92x: bound 0.0124)
+    found = piece("carrier = 'UA'", 400, 0.76, 0.83, kind="auto", interval=(-0.10, -0.04))
+    declared = dataset(slices=(found,))
+    assert only(gate(SLICE_RULE, ev=evaluation(declared))).passed is False
+    searched = dataset(worst=(found,), searched=300)
+    check = only(gate(SLICE_RULE, ev=evaluation(searched)))
+    assert check.passed is True, check.reason
+    assert (
+        "bounds corrected for 300 comparisons (0 declared slice(s) + 300 search candidate(s); "
+        "Bonferroni, 1.92x wider)" in check.reason
+    )
+    assert check.observed.endswith("(bound 0.01237)")
+    # declared slices count in the family too: 9 declared + 300 candidates
+    others = tuple(
+        piece(f"region = {i}", 300, 0.83, 0.83, interval=(-0.03, 0.03)) for i in range(9)
+    )
+    both = only(
+        gate(SLICE_RULE, ev=evaluation(dataset(slices=others, worst=(found,), searched=300)))
+    )
+    assert "corrected for 309 comparisons (9 declared slice(s) + 300 search" in both.reason
+    # an evaluation that did not record the search's size corrects for the reported slices
+    twice = (found, piece("carrier = 'AA'", 400, 0.8, 0.81, kind="auto", interval=(-0.03, 0.01)))
+    legacy = only(gate(SLICE_RULE, ev=evaluation(dataset(worst=twice))))
+    assert (
+        "2 search candidate(s) (the reported ones: the evaluation did not record" in legacy.reason
+    )
+
+
+def test_scope_picks_declared_or_searched_slices() -> None:
+    bad = piece("origin = 'JFK'", 500, 0.74, 0.82, interval=(-0.11, -0.05))
+    worse = piece("carrier = 'UA'", 500, 0.60, 0.82, kind="auto", interval=(-0.30, -0.15))
+    ds = dataset(slices=(bad,), worst=(worse,), searched=40)
+    rule = SLICE_RULE["slices"]
+    declared = only(gate({"slices": {**rule, "scope": "declared"}}, ev=evaluation(ds)))
+    assert declared.rule.startswith("no declared slice with support >= 200")
+    assert "origin = 'JFK'" in declared.reason and "carrier" not in declared.reason
+    searched = only(gate({"slices": {**rule, "scope": "searched"}}, ev=evaluation(ds)))
+    assert searched.rule.startswith("no searched slice with support >= 200")
+    assert "carrier = 'UA'" in searched.reason and "JFK" not in searched.reason
+    both = only(gate(SLICE_RULE, ev=evaluation(ds)))
+    assert both.passed is False and "2 of 2 slice(s)" in both.reason
+    empty = only(
+        gate({"slices": {**rule, "scope": "searched"}}, ev=evaluation(dataset(slices=(bad,))))
+    )
+    assert empty.passed is None and "worst_slices > 0" in empty.reason
+    with pytest.raises(InvalidArgumentError, match="'scope' of a slices rule must be one of.*"
+                       "Did you mean 'searched'"):  # fmt: skip
+        load_policy({"name": "p", "rules": [{"slices": {**rule, "scope": "serched"}}]})
+    with pytest.raises(InvalidArgumentError, match="'use' of a slices rule must be one of"):
+        load_policy({"name": "p", "rules": [{"slices": {**rule, "use": "low"}}]})
+
+
+def test_versus_overall_reads_the_interval_taken_on_the_same_resamples() -> None:
+    gap = MetricDelta("roc_auc", 0.78, 0.8312, 0.78 - 0.8312, -0.09, -0.01)
+    harder = SliceResult("age < 25", "value", 300, (mv("roc_auc", 0.78, 0.72, 0.84),), gaps=(gap,))
+    rule = {"slices": {"metric": "auc", "max_drop": 0.02, "versus": "overall"}}
+    check = only(gate(rule, ev=evaluation(dataset(slices=(harder,)), baseline=None)))
+    assert check.passed is True, check.reason  # drop 0.0512, but its bound is 0.01
+    assert check.observed == "worst drop 0.05120 on age < 25 (bound 0.01000)"
+    tight = {"slices": {**rule["slices"], "max_drop": 0.005}}
+    check = only(gate(tight, ev=evaluation(dataset(slices=(harder,)), baseline=None)))
+    assert check.passed is False and "age < 25 (drop 0.05120, bound 0.01000" in check.reason
 
 
 def test_slices_lower_is_better_flip_the_sign() -> None:

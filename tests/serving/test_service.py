@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import threading
 import time
 import weakref
@@ -19,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from loopml.core.errors import InvalidArgumentError
+from loopml.core.errors import InvalidArgumentError, NotFoundError
 from loopml.core.settings import Settings
 from loopml.registry import ModelRegistry, PythonModel
 from loopml.registry.loaded import PREDICTORS
@@ -32,23 +33,43 @@ from loopml.serving import (
 )
 from loopml.store.backend import open_backend
 
+#: Gates a Flaky model can wait at, by name: a test holds a model inside its call until it
+#: says so (module-level, so the model loaded back from its package shares them).
+GATES: dict[str, Gate] = {}
+
+
+class Gate:
+    """A model call held until released: ``entered`` is set when a call arrives, ``released``
+    lets it go, ``timed_out`` records a call that was never released (a test's failure)."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.released = threading.Event()
+        self.timed_out = False
+
+    def hold(self) -> None:
+        self.entered.set()
+        if not self.released.wait(timeout=30):
+            self.timed_out = True
+
 
 class Flaky(PythonModel):
-    """Wraps a model; raises or sleeps when a row's 'mean radius' is negative."""
+    """Wraps a model; when a row's 'mean radius' is negative, raises or (with ``gate``) waits
+    at that gate until the test releases it."""
 
     classes = (0, 1)
 
     def __init__(
-        self, inner: Any, *, sleep: float = 0.0, error: type[Exception] = RuntimeError
+        self, inner: Any, *, gate: str | None = None, error: type[Exception] = RuntimeError
     ) -> None:
         self.inner = inner
-        self.sleep = sleep
+        self.gate = gate
         self.error = error
 
     def _check(self, frame: pd.DataFrame) -> None:
         if (frame["mean radius"] < 0).any():
-            if self.sleep:
-                time.sleep(self.sleep)
+            if self.gate is not None:
+                GATES[self.gate].hold()
             else:
                 raise self.error("boom")
 
@@ -149,7 +170,8 @@ def test_shadow_is_logged_never_returned_and_never_slows_or_breaks_the_live_path
     registry: ModelRegistry, fitted: dict[str, Any], data: pd.DataFrame, tmp_path: Any
 ) -> None:
     _version(registry, fitted["a"], data, champion=True)
-    shadow = _version(registry, Flaky(fitted["b"], sleep=0.5), data)
+    gate = GATES["shadow"] = Gate()
+    shadow = _version(registry, Flaky(fitted["b"], gate="shadow"), data)
     service = InferenceService(
         registry.backend,
         ServeConfig(
@@ -161,14 +183,17 @@ def test_shadow_is_logged_never_returned_and_never_slows_or_breaks_the_live_path
     )
     slow_rows = data.head(2).assign(**{"mean radius": -data["mean radius"].head(2)})
 
-    async def go() -> tuple[Any, float]:
-        started = time.perf_counter()
+    async def go() -> Any:
         result = await service.predict(slow_rows)
-        return result, time.perf_counter() - started
+        # answered; the shadow now runs (held at its gate) and is released only after
+        entered = await asyncio.to_thread(gate.entered.wait, 30)
+        assert entered and not gate.released.is_set()
+        gate.released.set()
+        return result
 
-    result, elapsed = _run(service, go())
+    result = _run(service, go())
     assert result.route == "champion" and result.version == 1
-    assert elapsed < 0.4  # the 0.5 s shadow ran after the answer
+    assert not gate.timed_out  # the live answer never waited for the shadow
     assert service.metrics.value("loopml_requests_total", route="shadow", version="2") == 1
 
 
@@ -186,12 +211,21 @@ def test_fallback_on_exception_and_on_deadline(
     assert (result.route, result.version) == ("fallback", 1)  # the champion held @1 before
     assert result.reason == "cancer@2 failed: RuntimeError"  # the class, never the text
     assert service.metrics.value("loopml_errors_total", kind="model") == 1
-    slow = _version(registry, Flaky(fitted["b"], sleep=0.5), data)
+    gate = GATES["deadline"] = Gate()
+    slow = _version(registry, Flaky(fitted["b"], gate="deadline"), data)
     timed = InferenceService(
         registry.backend,
         ServeConfig(model=slow, fallback="cancer@1", timeout_ms=100, poll_interval_s=0),
     )
-    result = _run(timed, timed.predict(bad))
+
+    async def past_the_deadline() -> Any:
+        try:
+            return await timed.predict(bad)  # the model is held until after the answer
+        finally:
+            gate.released.set()
+
+    result = _run(timed, past_the_deadline())
+    assert gate.entered.is_set() and not gate.timed_out
     assert result.route == "fallback" and "deadline" in (result.reason or "")
     none = InferenceService(
         registry.backend, ServeConfig(model=broken, fallback=None, poll_interval_s=0)
@@ -352,7 +386,42 @@ def test_hot_swap_follows_the_alias_and_a_broken_version_keeps_the_old(
     events = registry.backend.events.list_events(kind="deployment.swap_failed")
     assert [e.subject for e in events] == ["model:cancer@3"]
     assert not slot.refresh()  # the same broken version is not retried in a loop
-    _run(service, asyncio.sleep(0))
+    asyncio.run(service.stop())
+
+
+def test_after_a_swap_the_fallback_is_what_a_fresh_start_would_serve(
+    registry: ModelRegistry,
+    fitted: dict[str, Any],
+    data: pd.DataFrame,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A rollback of the champion used to leave the fallback route equal to the new champion
+    (a fresh `serve` of the same state lists none)."""
+    _version(registry, fitted["a"], data, champion=True)
+    _version(registry, fitted["b"], data, champion=True)  # champion: 1 -> 2
+    config = ServeConfig(model="cancer@champion", poll_interval_s=0)
+    service = InferenceService(registry.backend, config)
+    assert service.describe()["routes"] == {"champion": "cancer@2", "fallback": "cancer@1"}
+
+    def fresh_routes() -> dict[str, str]:
+        fresh = InferenceService(registry.backend, config)
+        asyncio.run(fresh.stop())
+        return dict(fresh.describe()["routes"])
+
+    registry.rollback("cancer", reason="v2 misbehaves")  # champion: back to 1
+    with caplog.at_level(logging.INFO, logger="loopml.serving"):
+        assert service.slots["champion"].refresh()
+    assert service.describe()["routes"] == fresh_routes() == {"champion": "cancer@1"}
+    assert service.describe()["versions"] == ["1"]
+    assert "cancer@champion now serves cancer@1 (was cancer@2); fallback: none" in caplog.text
+    flaky = _version(registry, Flaky(fitted["b"]), data, champion=True)  # champion: 1 -> 3
+    with caplog.at_level(logging.INFO, logger="loopml.serving"):
+        assert service.slots["champion"].refresh()
+    assert service.describe()["routes"] == fresh_routes()
+    assert service.describe()["routes"] == {"champion": flaky, "fallback": "cancer@1"}
+    assert "now serves cancer@3 (was cancer@1); fallback: cancer@1" in caplog.text
+    result = _run(service, service.predict(data.head(1).assign(**{"mean radius": -1.0})))
+    assert (result.route, result.version) == ("fallback", 1)
 
 
 def test_hot_swap_under_load_loses_no_request(
@@ -368,13 +437,16 @@ def test_hot_swap_under_load_loses_no_request(
 
     async def load() -> list[Any]:
         service.start()
-        results = []
-        moved = threading.Timer(0.3, registry.set_alias, args=("cancer", "champion", 2))
-        moved.start()
-        deadline = time.monotonic() + 1.2
-        while time.monotonic() < deadline:
+        results = await asyncio.gather(*(service.predict(rows) for _ in range(8)))
+        moved = threading.Thread(target=registry.set_alias, args=("cancer", "champion", 2))
+        moved.start()  # while requests keep coming
+        deadline = time.monotonic() + 30
+        after = 0  # batches answered since the first answer of version 2
+        while after < 5:
+            assert time.monotonic() < deadline, "the watcher never swapped to version 2"
             batch = await asyncio.gather(*(service.predict(rows) for _ in range(8)))
             results.extend(batch)
+            after += any(r.version == 2 for r in results)
         moved.join()
         return results
 
@@ -412,7 +484,7 @@ def test_serving_the_checked_onnx_export(
 ) -> None:
     ref = _version(registry, fitted["a"], data, champion=True)
     config = ServeConfig(model="cancer@champion", runtime="onnx", poll_interval_s=0)
-    with pytest.raises(Exception, match="has no ONNX export"):
+    with pytest.raises(NotFoundError, match="has no ONNX export"):
         InferenceService(registry.backend, config)
     auto = ServeConfig(model="cancer@champion", poll_interval_s=0)  # the default: auto
     assert InferenceService(registry.backend, auto).describe()["runtimes"]["champion"] == "native"
@@ -451,7 +523,6 @@ def test_the_log_reaches_the_log_store_while_serving(
         ids: list[str] = []
         for i in range(20):
             ids += (await service.predict(data.iloc[[i]])).ids
-        await asyncio.sleep(0.05)  # the off-loop log writes land in the spool
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # the compactor runs while the service is up
             await asyncio.sleep(0.1)

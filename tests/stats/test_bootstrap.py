@@ -13,6 +13,7 @@ from loopml.stats.bootstrap import (
     BootstrapResult,
     bootstrap_custom,
     bootstrap_metrics,
+    bootstrap_slice_gaps,
     poisson_weights,
 )
 from loopml.stats.metrics import compute, default_metrics
@@ -160,3 +161,41 @@ def test_shared_work_across_metrics_equals_each_metric_alone() -> None:
         low, high = np.quantile(values, [0.025, 0.975])
         assert r[name].estimate.low == pytest.approx(low, rel=1e-12)
         assert r[name].estimate.high == pytest.approx(high, rel=1e-12)
+
+
+def test_slice_gaps_are_paired_on_the_same_resamples() -> None:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    y, pred, score = _binary(4000, 3)
+    rng = np.random.default_rng(0)
+    small = rng.random(4000) < 0.1
+    whole = np.ones(4000, dtype=bool)
+    gaps = bootstrap_slice_gaps(
+        ["accuracy", "roc_auc"], y, pred, score, [small, whole], k=2, task="binary",
+        resamples=300, seed=1,
+    )  # fmt: skip
+    acc, auc = gaps[0]
+    expected = accuracy_score(y[small], pred[small]) - accuracy_score(y, pred)
+    assert acc.value == pytest.approx(expected)
+    assert auc.value == pytest.approx(
+        roc_auc_score(y[small], score[small, 1]) - roc_auc_score(y, score[:, 1])
+    )
+    assert acc.low is not None and acc.high is not None and acc.low < acc.value < acc.high
+    # the whole set against itself: the same resamples give exactly 0 in every resample
+    assert gaps[1][0].value == 0 and (gaps[1][0].low, gaps[1][0].high) == (0.0, 0.0)
+    # the slice is part of the whole: the paired interval is narrower than the naive sum of
+    # the two separate half-widths
+    alone = bootstrap_metrics(["accuracy"], y[small], pred[small], None, k=2, task="binary",
+                              resamples=300, seed=1)["accuracy"].estimate  # fmt: skip
+    overall = bootstrap_metrics(["accuracy"], y, pred, None, k=2, task="binary", resamples=300,
+                                seed=1)["accuracy"].estimate  # fmt: skip
+    naive = (alone.high - alone.low) + (overall.high - overall.low)  # type: ignore[operator]
+    assert acc.high - acc.low < naive
+
+
+def test_slice_gaps_of_an_undefined_metric_say_why() -> None:
+    y, pred, score = _binary(500, 4)
+    one_class = y == 1
+    (auc,) = bootstrap_slice_gaps(["roc_auc"], y, pred, score, [one_class], k=2, task="binary",
+                                  resamples=50)[0]  # fmt: skip
+    assert auc.value is None and "class" in auc.reason

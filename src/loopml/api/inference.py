@@ -2,10 +2,8 @@
 
 Routes:
 
-* Open Inference Protocol (KServe v2): ``GET /v2/health/live``, ``GET /v2/health/ready``,
-  ``GET /v2/models/{name}``, ``GET /v2/models/{name}/ready``, ``POST /v2/models/{name}/infer``
-  (``inputs`` as named columns: ``{"name": "age", "shape": [n], "datatype": "INT64",
-  "data": [...]}``);
+* the Open Inference Protocol (KServe v2), with its binary data extension: server and model
+  metadata, health, readiness and inference, also per served version (:mod:`loopml.api.oip`);
 * ``POST /predict``: ``{"records": [{...}, ...]}``, ``{"columns": [...], "data": [[...]]}`` or
   one record ``{...}``; an optional ``"key"`` keeps a caller on the same canary route;
 * ``POST /predict/batch``: the same, for many rows per request (a larger body limit);
@@ -23,20 +21,21 @@ champion being served.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
-from loopml.api import openapi
+from loopml.api import bodies, oip, openapi
 from loopml.core.errors import (
     InvalidArgumentError,
     LoopmlError,
@@ -46,6 +45,7 @@ from loopml.core.errors import (
     UnsupportedMediaTypeError,
 )
 from loopml.serving import InferenceService, PredictionResult
+from loopml.serving.large import OFFLOAD_ROWS
 from loopml.serving.routing import CHAMPION
 
 _log = logging.getLogger("loopml.api.inference")
@@ -54,7 +54,9 @@ _log = logging.getLogger("loopml.api.inference")
 MAX_BODY = 2 * 1024 * 1024
 #: Largest body of ``/predict/batch`` (bytes).
 MAX_BATCH_BODY = 64 * 1024 * 1024
-_JSON = "application/json"
+#: Bodies from this size on are parsed in a worker thread.
+_OFFLOAD_BYTES = 256 * 1024
+_JSON = bodies.JSON
 #: A request id a client may choose (``x-request-id``); anything else gets a fresh one.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -81,41 +83,12 @@ def _unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _body(request: Request, limit: int) -> Any:
-    """Read and parse a JSON body within ``limit`` bytes."""
-    kind = request.headers.get("content-type", "")
-    if kind.split(";")[0].strip().lower() not in (_JSON, ""):
-        raise UnsupportedMediaTypeError(
-            f"The body must be JSON (Content-Type: {_JSON}); got {kind!r}."
-        )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(
-            f"The body is {int(declared):,} bytes; the limit here is {limit:,} bytes. "
-            "Send fewer rows per request (or use /predict/batch).",
-        )
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"The body is over the limit of {limit:,} bytes.")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        _log.warning(
-            "%s: the client disconnected after %d of %s body bytes; nothing was predicted",
-            request.url.path,
-            size,
-            declared or "?",
-        )
-        raise
-    raw = b"".join(chunks)
-    if not raw:
-        raise MalformedRequestError("The body is empty; send JSON with the rows to predict.")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedRequestError(f"The body is not valid JSON: {exc}.") from None
+    """Read and parse a JSON body within ``limit`` bytes (a large one in a worker thread, so
+    the event loop keeps answering other requests meanwhile)."""
+    raw = await bodies.read(request, limit)
+    if len(raw) >= _OFFLOAD_BYTES:
+        return await asyncio.to_thread(bodies.parse_json, raw)
+    return bodies.parse_json(raw)
 
 
 def _rows(body: Any) -> tuple[Any, str | None]:
@@ -158,36 +131,6 @@ def _rows(body: Any) -> tuple[Any, str | None]:
         return [dict(zip(columns, row, strict=True)) for row in data], key_text
     record = {k: v for k, v in body.items() if k != "key"}
     return record, key_text
-
-
-def _v2_rows(body: Any) -> tuple[dict[str, list[Any]], str | None]:
-    """The columns of an Open Inference Protocol request."""
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise InvalidArgumentError("The body must be an object with 'inputs': a list of tensors.")
-    columns: dict[str, list[Any]] = {}
-    for i, tensor in enumerate(body["inputs"]):
-        if not isinstance(tensor, dict):
-            raise InvalidArgumentError(f"inputs[{i}] must be an object with name, shape and data.")
-        name, data = tensor.get("name"), tensor.get("data")
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"inputs[{i}].name must be a string (the column's name).")
-        if not isinstance(data, list):
-            raise InvalidArgumentError(f"inputs[{i}] ({name!r}).data must be a list of values.")
-        if any(isinstance(v, list | dict) for v in data):
-            raise InvalidArgumentError(
-                f"inputs[{i}] ({name!r}).data must be flat: one value per row."
-            )
-        if name in columns:
-            raise InvalidArgumentError(
-                f"inputs[{i}] names the column {name!r} again; send each column once."
-            )
-        columns[name] = data
-    lengths = {len(v) for v in columns.values()}
-    if len(lengths) > 1:
-        raise InvalidArgumentError("Every input tensor must have the same number of rows.")
-    parameters = body.get("parameters") or {}
-    key = parameters.get("key") if isinstance(parameters, dict) else None
-    return columns, None if key is None else str(key)
 
 
 def _headers(result: PredictionResult) -> dict[str, str]:
@@ -238,7 +181,8 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
             paths = built["paths"]
             for path in ("/predict", "/predict/batch"):
                 paths[path]["post"]["requestBody"] = openapi.predict_body(columns)
-            paths["/v2/models/{name}/infer"]["post"]["requestBody"] = openapi.infer_body(columns)
+            for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
+                paths[path]["post"]["requestBody"] = openapi.infer_body(columns)
             described[:] = [champion.ref]
         return app.openapi_schema or {}
 
@@ -246,7 +190,11 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     async def predict(body: Any, key: str | None) -> Response:
         result = await service.predict(body, key=key)
-        return Response(orjson.dumps(_answer(result)), media_type=_JSON, headers=_headers(result))
+        if len(result.ids) < OFFLOAD_ROWS:
+            content = orjson.dumps(_answer(result))
+        else:  # seconds of work for a million rows: not on the event loop
+            content = await asyncio.to_thread(lambda: orjson.dumps(_answer(result)))
+        return Response(content, media_type=_JSON, headers=_headers(result))
 
     @app.exception_handler(LoopmlError)
     async def _loopml_error(request: Request, exc: LoopmlError) -> Response:
@@ -257,62 +205,7 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
     async def _gone(_request: Request, _exc: ClientDisconnect) -> Response:
         return Response(status_code=400)  # logged in _body; nobody is left to read it
 
-    @app.get("/v2/health/live")
-    async def live() -> Mapping[str, bool]:
-        return {"live": True}
-
-    @app.get("/v2/health/ready", responses=openapi.ready_responses(named=False))
-    async def ready() -> Response:
-        ok = service.ready()
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
-
-    def _known(name: str) -> None:
-        if name != service.name:
-            raise NotFoundError(f"No model {name!r} here; this server serves {service.name!r}.")
-
-    @app.get("/v2/models/{name}", responses=openapi.metadata_responses())
-    async def metadata(name: str) -> Response:
-        _known(name)
-        return Response(orjson.dumps(service.describe()), media_type=_JSON)
-
-    @app.get("/v2/models/{name}/ready", responses=openapi.ready_responses(named=True))
-    async def model_ready(name: str) -> Response:
-        _known(name)
-        return JSONResponse({"name": name, "ready": service.ready()})
-
-    @app.post("/v2/models/{name}/infer", responses=openapi.infer_responses())
-    async def infer(name: str, request: Request) -> Response:
-        _known(name)
-        body = await _body(request, max_body)
-        columns, key = _v2_rows(body)
-        result = await service.predict(columns, key=key)
-        outputs: list[dict[str, Any]] = [
-            {
-                "name": "predict",
-                "shape": [len(result.predictions)],
-                "datatype": _datatype(result.predictions),
-                "data": result.predictions,
-            }
-        ]
-        if result.proba is not None:
-            labels = list(result.proba[0]) if result.proba else []
-            outputs.append(
-                {
-                    "name": "predict_proba",
-                    "shape": [len(result.proba), len(labels)],
-                    "datatype": "FP64",
-                    "data": [row[label] for row in result.proba for label in labels],
-                    "parameters": {"labels": labels},
-                }
-            )
-        answer = {
-            "model_name": result.model,
-            "model_version": str(result.version),
-            "id": body.get("id") if isinstance(body.get("id"), str) else result.ids[0],
-            "outputs": outputs,
-            "parameters": {"prediction_ids": list(result.ids), "route": result.route},
-        }
-        return Response(orjson.dumps(answer), media_type=_JSON, headers=_headers(result))
+    oip.add_routes(app, service, max_body=max_body)
 
     @app.post("/predict", responses=openapi.predict_responses())
     async def predict_route(request: Request) -> Response:
@@ -321,7 +214,8 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     @app.post("/predict/batch", responses=openapi.predict_responses())
     async def predict_batch(request: Request) -> Response:
-        rows, key = _rows(await _body(request, max(max_body, MAX_BATCH_BODY)))
+        body = await _body(request, max(max_body, MAX_BATCH_BODY))
+        rows, key = await asyncio.to_thread(_rows, body)  # a million rows take a while
         return await predict(rows, key)
 
     @app.get("/metrics", response_class=PlainTextResponse)
@@ -345,14 +239,3 @@ def _status(exc: LoopmlError) -> int:
     if isinstance(exc, InvalidArgumentError):
         return 422  # the caller's input: a column, a type, a guardrail
     return 503  # the model failed with no fallback, or a store is unreachable
-
-
-def _datatype(values: list[Any]) -> str:
-    first = values[0] if values else None
-    if isinstance(first, bool):
-        return "BOOL"
-    if isinstance(first, int):
-        return "INT64"
-    if isinstance(first, float):
-        return "FP64"
-    return "BYTES"

@@ -269,14 +269,25 @@ def infer_responses() -> dict[int | str, dict[str, Any]]:
                 "required": ["prediction_ids", "route"],
                 "properties": {
                     "prediction_ids": {"type": "array", "items": {"type": "string"}},
-                    "route": {"enum": ["champion", "canary", "fallback"]},
+                    "route": {"enum": ["champion", "canary", "fallback", "shadow"]},
                 },
             },
         },
     }
-    ok = {"description": "The outputs: predict, and predict_proba for a classifier."}
+    ok = {
+        "description": "The outputs: predict, and predict_proba for a classifier. With the "
+        "binary data extension (Inference-Header-Content-Length) the body is this JSON "
+        "followed by the outputs' bytes (application/octet-stream).",
+    }
     return {
-        200: {**ok, "headers": _ANSWER_HEADERS, "content": {_JSON: {"schema": answer}}},
+        200: {
+            **ok,
+            "headers": _ANSWER_HEADERS,
+            "content": {
+                _JSON: {"schema": answer},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
         **errors(400, 404, 413, 415, 422, 503),
     }
 
@@ -339,3 +350,18 @@ def ready_responses(*, named: bool) -> dict[int | str, dict[str, Any]]:
         200: {"description": "The model is loaded.", "content": content},
         503: {"description": "The model is not loaded yet.", "content": content},
     }
+
+
+def server_metadata_responses() -> dict[int | str, dict[str, Any]]:
+    """The answer of ``GET /v2`` (the server's name, version and protocol extensions)."""
+    answer = {
+        "type": "object",
+        "required": ["name", "version", "extensions"],
+        "properties": {
+            "name": {"type": "string"},
+            "version": {"type": "string"},
+            "extensions": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    ok = {"description": "The server: name, version and protocol extensions."}
+    return {200: {**ok, "content": {_JSON: {"schema": answer}}}}

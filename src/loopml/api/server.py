@@ -7,7 +7,9 @@ service (its own model copies, its own prediction-log spool) from the same optio
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from loopml.registry import ModelRegistry
 from loopml.registry.refs import parse_model_ref
 from loopml.serving import InferenceService
 from loopml.serving.config import (
+    CONFIG_ENV,
     DEFAULT_FALLBACK,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_WAIT_MS,
@@ -31,9 +34,6 @@ from loopml.serving.config import (
 )
 from loopml.serving.deployment import check_deployment
 from loopml.store.backend import open_backend
-
-#: Environment variable carrying the serve options to the worker processes.
-CONFIG_ENV = "LOOPML_SERVE_CONFIG"
 
 
 def config_from_options(
@@ -75,6 +75,21 @@ def service_from_options(options: dict[str, Any]) -> InferenceService:
     return InferenceService(open_backend(settings), config_from_options(options, settings, spool))
 
 
+class _Announce(logging.StreamHandler):  # type: ignore[type-arg]
+    """The serving log on stderr, one line each, with the worker's process id."""
+
+
+def announce_serving_log() -> None:
+    """Print what the service logs (what a hot swap serves now, its fallback; warnings) on
+    stderr, as ``loopml serve`` prints its routes at start-up (once per process)."""
+    log = logging.getLogger("loopml.serving")
+    if not any(isinstance(h, _Announce) for h in log.handlers):
+        handler = _Announce(sys.stderr)
+        handler.setFormatter(logging.Formatter("[worker %(process)d] %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
 def app_from_environment() -> FastAPI:
     """The app for one uvicorn worker, from ``LOOPML_SERVE_CONFIG``."""
     raw = os.environ.get(CONFIG_ENV)
@@ -82,4 +97,5 @@ def app_from_environment() -> FastAPI:
         raise InvalidArgumentError(
             f"{CONFIG_ENV} is not set: start the server with `loopml serve NAME@ALIAS`."
         )
+    announce_serving_log()
     return create_app(service_from_options(orjson.loads(raw)))

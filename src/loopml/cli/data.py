@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from loopml.cli.render import number, size, when
 from loopml.cli.state import state
 from loopml.core.entities import DatasetVersion, ValidationReport
 from loopml.core.errors import NotFoundError
-from loopml.data import DatasetService
+from loopml.data import DatasetService, validate_batch
 
 app = typer.Typer(help="Datasets: versioned, profiled, validated.", no_args_is_help=True)
 console = Console()
@@ -125,22 +126,35 @@ def profile(ref: str = typer.Argument(..., help="name, name@3 or name@latest")) 
     table = Table(title=f"profile of {v.ref} ({v.profile.rows:,} rows)", title_justify="left")
     for col in ("column", "nulls", "distinct", "min", "mean", "max", "top values"):
         table.add_column(col, justify="left" if col in {"column", "top values"} else "right")
+    dtypes = {c.name: c.dtype for c in v.schema.columns}
     for c in v.profile.columns:
         num = c.numeric
         top = ""
         if c.frequencies:
             ranked = sorted(c.frequencies.items(), key=lambda kv: -kv[1])[:3]
             top = ", ".join(f"{k} ({n:,})" for k, n in ranked)
+        dtype = dtypes.get(c.name, "")
         table.add_row(
             c.name,
             f"{c.nulls:,}",
             f"{c.distinct:,}",
-            number(num.min) if num else "",
-            number(num.mean) if num else "",
-            number(num.max) if num else "",
+            *((_statistic(x, dtype) for x in (num.min, num.mean, num.max)) if num else ("",) * 3),
             top,
         )
     console.print(table)
+
+
+def _statistic(value: float, dtype: str) -> str:
+    """A profile statistic: ISO 8601 for datetime columns (in the column's zone), else a
+    number."""
+    from loopml.data.profile import as_datetime  # NumPy and Arrow: only when profiles show
+
+    moment = as_datetime(value, dtype)
+    if moment is None:
+        return number(value)
+    if isinstance(moment, dt.datetime) and moment.microsecond:
+        return moment.isoformat(timespec="milliseconds")
+    return moment.isoformat(timespec="seconds") if isinstance(moment, dt.datetime) else str(moment)
 
 
 def print_report(report: ValidationReport) -> None:
@@ -180,9 +194,21 @@ def validate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Validate a batch against a version; exits 1 when there are errors (gates a pipeline)."""
+    """Validate a batch against a version; exits 1 when there are errors (gates a pipeline).
+
+    Validation only reads: it never creates a store or registers anything, and against a
+    ``.json`` file it needs no store at all.
+    """
+    if not path.exists():
+        raise NotFoundError(
+            f"The batch file {str(path)!r} does not exist (relative paths start at "
+            f"{Path.cwd()}); nothing was validated."
+        )
     with console.status(f"Validating {path} against {against} ..."):
-        report = state.client().datasets.validate(str(path), against=against)
+        if against.endswith(".json"):
+            report = validate_batch(str(path), against=Path(against))
+        else:
+            report = state.client().datasets.validate(str(path), against=against)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:

@@ -120,12 +120,22 @@ def print_evaluation(evaluation: Evaluation) -> None:
         for note in result.notes:
             console.print(f"[yellow]note:[/] {note}")
     if evaluation.costs is not None:
-        lat = evaluation.costs.latency_ms
+        costs = evaluation.costs
+
+        def ms(key: str, digits: int) -> str:
+            text = f"{costs.latency_ms[key]:.{digits}f} ms"
+            if costs.rounds > 1 and key in costs.latency_low_ms and key in costs.latency_high_ms:
+                text += (
+                    f" [{costs.latency_low_ms[key]:.{digits}f}, "
+                    f"{costs.latency_high_ms[key]:.{digits}f}]"
+                )
+            return text
+
+        rounds = f" (median of {costs.rounds} rounds [range])" if costs.rounds > 1 else ""
         console.print(
-            f"costs: 1 row p50 {lat['p50_1']:.2f} ms / p99 {lat['p99_1']:.2f} ms; 1,000 rows "
-            f"p50 {lat['p50_1000']:.1f} ms / p99 {lat['p99_1000']:.1f} ms; peak memory "
-            f"{evaluation.costs.peak_memory_mb:.1f} MB; package "
-            f"{evaluation.costs.artifact_bytes / 1e6:.2f} MB"
+            f"costs{rounds}: 1 row p50 {ms('p50_1', 2)} / p99 {ms('p99_1', 2)}; 1,000 rows "
+            f"p50 {ms('p50_1000', 1)} / p99 {ms('p99_1000', 1)}; peak memory "
+            f"{costs.peak_memory_mb:.1f} MB; package {costs.artifact_bytes / 1e6:.2f} MB"
         )
 
 
@@ -219,7 +229,9 @@ def gate_command(
         [], "--dataset", "-d", help="Evaluate on this dataset first; repeat it."
     ),
     evaluation_id: str | None = typer.Option(
-        None, "--evaluation", help="Gate a stored evaluation instead of running one."
+        None,
+        "--evaluation",
+        help="Gate a stored evaluation (its id or a unique prefix of it) instead of running one.",
     ),
     slice_: list[str] = typer.Option([], "--slice", "-s", help=_SLICE_HELP),
     baseline: str = typer.Option("champion", "--baseline", "-b"),
@@ -258,14 +270,22 @@ def gate_command(
 
 
 @app.command("list")
-def list_evaluations(model: str = typer.Argument(..., help="name or name@version")) -> None:
-    """List the evaluations of a model or version, newest first."""
+def list_evaluations(
+    model: str = typer.Argument(..., help="name or name@version"),
+    as_json: bool = typer.Option(False, "--json", help="Print the records as JSON."),
+) -> None:
+    """List the evaluations of a model or version, newest first (full ids; any unique prefix
+    of 4+ digits works in `evaluations show`, `evaluations report` and `gate --evaluation`)."""
     records = _service().list(model)
+    if as_json:
+        console.print_json(json.dumps([r.to_dict() for r in records]))
+        return
     if not records:
         console.print(f"No evaluations of {model} yet. Run `loopml evaluate {model} -d DATASET`.")
         return
     table = Table()
-    for col in ("evaluation", "model", "baseline", "datasets", "headline", "when", "by"):
+    table.add_column("evaluation", no_wrap=True, overflow="fold", min_width=32)
+    for col in ("model", "baseline", "datasets", "headline", "when", "by"):
         table.add_column(col)
     for r in records:
         first = next(iter(r.summary.values()), {})
@@ -286,7 +306,7 @@ def list_evaluations(model: str = typer.Argument(..., help="name or name@version
 
 @app.command("show")
 def show(
-    evaluation_id: str = typer.Argument(..., help="The evaluation id."),
+    evaluation_id: str = typer.Argument(..., help="The evaluation id, or a unique prefix of it."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a stored evaluation."""
@@ -299,7 +319,7 @@ def show(
 
 @app.command("report")
 def report_command(
-    evaluation_id: str = typer.Argument(..., help="The evaluation id."),
+    evaluation_id: str = typer.Argument(..., help="The evaluation id, or a unique prefix of it."),
     out: Path = typer.Option(Path("evaluation.html"), "--out", "-o"),
 ) -> None:
     """Write a stored evaluation's self-contained HTML report (and JSON beside it)."""

@@ -39,8 +39,9 @@ def status() -> None:
     orphans = sum(not f.live for f in folders)
     if orphans:
         console.print(
-            f"{orphans} orphaned folder(s) (their server died): `loopml logs compact` moves "
-            "their predictions into the log store (any server start does too)."
+            f"{orphans} orphaned folder(s) (no live process holds them: their server died, or "
+            "closed without a log store): `loopml logs compact` moves their predictions into "
+            "the log store (any server start does too)."
         )
 
 

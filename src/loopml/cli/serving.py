@@ -11,9 +11,15 @@ import typer
 from rich.console import Console
 
 from loopml.serving.config import (
+    CONFIG_ENV,
+    DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_FALLBACK,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
+    DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_WAIT_MS,
     DEFAULT_POLL_INTERVAL_S,
     DEFAULT_PORT,
@@ -72,13 +78,48 @@ def serve_command(
     guardrails: Path | None = typer.Option(
         None, "--guardrails", help="Input/output rules (YAML): reject, clip or fall back."
     ),
+    header_timeout: float = typer.Option(
+        DEFAULT_HEADER_TIMEOUT_S,
+        "--header-timeout",
+        help="Seconds to receive a request's headers (408 after).",
+    ),
+    body_timeout: float = typer.Option(
+        DEFAULT_BODY_TIMEOUT_S,
+        "--body-timeout",
+        help="Seconds to receive a request's body (408 after).",
+    ),
+    keep_alive: float = typer.Option(
+        DEFAULT_KEEP_ALIVE_S,
+        "--keep-alive",
+        help="Seconds an idle kept-alive connection stays open.",
+    ),
+    max_header_bytes: int = typer.Option(
+        DEFAULT_MAX_HEADER_BYTES,
+        "--max-header-bytes",
+        help="Largest request line and headers (431 beyond).",
+    ),
+    max_connections: int = typer.Option(
+        DEFAULT_MAX_CONNECTIONS,
+        "--max-connections",
+        help="Open connections per worker (0: the file descriptor limit less 64); the "
+        "longest-waiting idle or half-sent one is closed to make room.",
+    ),
 ) -> None:
     """Serve a model over HTTP (Open Inference Protocol, /predict, /metrics)."""
     import uvicorn
 
     _runtime(runtime)
 
-    from loopml.api.server import CONFIG_ENV, check_options
+    from loopml.api.limits import ConnectionLimits, uvicorn_options
+    from loopml.api.server import check_options
+
+    limits = ConnectionLimits(
+        header_timeout_s=header_timeout,
+        body_timeout_s=body_timeout,
+        keep_alive_s=keep_alive,
+        max_header_bytes=max_header_bytes,
+        max_connections=max_connections,
+    )
 
     config = {
         "model": model,
@@ -92,6 +133,7 @@ def serve_command(
         "log": not no_log,
         "runtime": runtime,
         "guardrails": None if guardrails is None else str(guardrails.resolve()),
+        "limits": limits.to_options(),
     }
     routes = check_options(config)  # every ref, runtime and rule, before any worker starts
     os.environ[CONFIG_ENV] = orjson.dumps(config).decode()
@@ -108,6 +150,7 @@ def serve_command(
         workers=workers,
         log_level="warning",
         access_log=False,
+        **uvicorn_options(limits),
     )
 
 

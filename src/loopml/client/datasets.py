@@ -18,7 +18,7 @@ from typing import Any
 from loopml.client.fluent import _get_client, active_run
 from loopml.core.entities import DatasetDiff, DatasetSchema, DatasetVersion, ValidationReport
 from loopml.core.ids import RunId
-from loopml.data.service import Output, SplitMethod
+from loopml.data.service import Output, SplitMethod, validate_batch
 
 
 def register(
@@ -97,8 +97,11 @@ def validate(
 ) -> ValidationReport:
     """Validate a new batch against a version (``credit@3``: schema and profile checks), a
     :class:`DatasetSchema` or a saved ``.json`` file; see the report's ``ok`` and
-    ``anomalies``."""
-    return _get_client().datasets.validate(batch, against=against, expectations=expectations)
+    ``anomalies``. Against anything but a reference (``credit@3``) no store is opened, so
+    none is created."""
+    if isinstance(against, str) and not against.endswith(".json"):
+        return _get_client().datasets.validate(batch, against=against, expectations=expectations)
+    return validate_batch(batch, against=against, expectations=expectations)
 
 
 def diff(old: str, new: str) -> DatasetDiff:

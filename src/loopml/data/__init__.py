@@ -3,6 +3,6 @@ of new batches, reproducible splits, diffs and lineage. :class:`DatasetService` 
 point the SDK (``loopml.datasets``) and the CLI (``loopml data``) call.
 """
 
-from loopml.data.service import DatasetService
+from loopml.data.service import DatasetService, validate_batch
 
-__all__ = ["DatasetService"]
+__all__ = ["DatasetService", "validate_batch"]

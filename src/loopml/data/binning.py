@@ -59,13 +59,24 @@ def reference_edges(
         return (float(minimum), float(minimum))
     if distinct <= bins:
         # few distinct values: interpolated quantiles would make empty bins between them
-        return tuple(float(e) for e in np.linspace(minimum, maximum, max(1, distinct) + 1))
+        return _even_edges(minimum, maximum, max(1, distinct))
     inner = [q for q in quantile_values if minimum < q < maximum and np.isfinite(q)]
     edges = np.unique(np.asarray([minimum, *inner, maximum], dtype=np.float64))
     if len(edges) - 1 >= min(distinct, max(1, int(bins * _MIN_SURVIVING_SHARE))):
         return tuple(float(e) for e in edges)
-    count = max(1, min(bins, distinct))
-    return tuple(float(e) for e in np.linspace(minimum, maximum, count + 1))
+    return _even_edges(minimum, maximum, max(1, min(bins, distinct)))
+
+
+def _even_edges(minimum: float, maximum: float, count: int) -> tuple[float, ...]:
+    """``count`` equal-width bins over ``[minimum, maximum]``; for a range wider than the
+    largest float (``-1e308`` to ``1e308``), where ``np.linspace`` overflows to inf, as
+    weighted means of the two ends."""
+    if math.isfinite(maximum - minimum):
+        return tuple(float(e) for e in np.linspace(minimum, maximum, count + 1))
+    t = np.linspace(0.0, 1.0, count + 1)
+    edges = np.maximum.accumulate(minimum * (1.0 - t) + maximum * t)
+    edges[0], edges[-1] = minimum, maximum
+    return tuple(float(e) for e in edges)
 
 
 def bin_counts(values: Any, edges: Sequence[float]) -> tuple[int, ...]:

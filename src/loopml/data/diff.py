@@ -11,10 +11,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def diff_versions(
     old: DatasetVersion, new: DatasetVersion, old_table: pa.Table, new_table: pa.Table
 ) -> DatasetDiff:
@@ -58,16 +54,21 @@ def _row_changes(
     shared: list[str],
     changes: dict[str, tuple[str, str]],
 ) -> tuple[int, int, int]:
-    """Rows added, removed and changed by key, counted by DuckDB."""
+    """Rows added, removed and changed by key, counted by DuckDB over the two tables with
+    their columns renamed ``k, c0, c1, ...``: DuckDB never parses a user's column name (its
+    identifiers ignore case, so ``A`` and ``a`` would be one column)."""
     import duckdb
 
-    k = _quote(key)
+    aliases = ["k"] + [f"c{j}" for j in range(len(shared))]
+    old_table = old_table.select([key, *shared]).rename_columns(aliases)
+    new_table = new_table.select([key, *shared]).rename_columns(aliases)
+    k = "k"
     differs = (
         " OR ".join(
-            f"CAST(o.{_quote(n)} AS VARCHAR) IS DISTINCT FROM CAST(n.{_quote(n)} AS VARCHAR)"
+            f"CAST(o.c{j} AS VARCHAR) IS DISTINCT FROM CAST(n.c{j} AS VARCHAR)"
             if n in changes
-            else f"o.{_quote(n)} IS DISTINCT FROM n.{_quote(n)}"
-            for n in shared
+            else f"o.c{j} IS DISTINCT FROM n.c{j}"
+            for j, n in enumerate(shared)
         )
         or "FALSE"
     )

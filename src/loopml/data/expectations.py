@@ -69,7 +69,7 @@ def check_expectations(batch: Any, expectations: Any) -> list[Anomaly]:
 
     schema = to_pandera_schema(expectations)
     wanted = [str(c) for c in schema.columns]
-    if schema.checks or any(c not in batch.column_names for c in wanted):
+    if schema.checks or not set(wanted) <= set(batch.column_names):
         frame = batch.to_pandas()
     else:
         frame = batch.select(wanted).to_pandas()

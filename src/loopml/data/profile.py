@@ -7,7 +7,8 @@ while batches keep the work linear in columns (two queries per batch).
 
 Pass 1 is one aggregate query per batch: missing values, approximate distinct count, and for
 numeric, boolean (0/1) and datetime (epoch milliseconds) columns the min, max, mean, sample
-standard deviation and approximate (t-digest) quantiles; the same pass counts categories.
+standard deviation and approximate (t-digest) quantiles. Categories are counted by Arrow
+(:func:`loopml.data._kinds.text_counts`, the same text schema inference uses).
 Pass 2 counts the batch's numeric columns in their fixed bins (chosen from the pass-1
 quantiles by :func:`loopml.data.binning.reference_edges`).
 
@@ -21,8 +22,12 @@ Missing and non-finite values:
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from loopml.core.entities.data import (
     ColumnProfile,
@@ -36,7 +41,14 @@ from loopml.core.errors import InvalidArgumentError
 from loopml.data import _kinds as k
 from loopml.data.binning import bin_counts, category_counts, fold_frequencies, reference_edges
 
-__all__ = ["bin_counts", "category_counts", "fold_frequencies", "frequency_plan", "profile_table"]
+__all__ = [
+    "as_datetime",
+    "bin_counts",
+    "category_counts",
+    "fold_frequencies",
+    "frequency_plan",
+    "profile_table",
+]
 
 #: Most columns profiled by one DuckDB query.
 COLUMN_BATCH = 64
@@ -50,6 +62,7 @@ class _Plan:
     """What to compute for one column."""
 
     index: int
+    column: int  # position in the table
     schema: ColumnSchema
     arrow_type: Any
     numeric: bool
@@ -110,15 +123,20 @@ def profile_table(
                 f"The {label!r} parameter of profile_table must be an int >= 1"
                 f"{' or None' if allow_none else ''}. Got {value!r} instead."
             )
-    missing = [c.name for c in schema.columns if c.name not in table.column_names]
+    names = set(table.column_names)  # one list of names, not one per column
+    missing = [c.name for c in schema.columns if c.name not in names]
     if missing:
         raise InvalidArgumentError(
             f"profile_table needs every schema column in the table; {missing} are missing "
             f"(the table has {list(table.column_names)}). Profile the table the schema was "
             "inferred from."
         )
-    types = dict(zip(table.column_names, table.schema.types, strict=True))
-    plans = [_plan(i, col, types[col.name], top_k) for i, col in enumerate(schema.columns)]
+    positions = {name: i for i, name in enumerate(table.column_names)}
+    types = table.schema.types
+    plans = [
+        _plan(i, positions[col.name], col, types[positions[col.name]], top_k)
+        for i, col in enumerate(schema.columns)
+    ]
 
     import duckdb
 
@@ -132,11 +150,14 @@ def profile_table(
             # Positional names: DuckDB never parses a user's column name.
             con.register(
                 "t",
-                table.select([p.schema.name for p in batch]).rename_columns(
-                    [_alias(p) for p in batch]
-                ),
+                table.select([p.column for p in batch]).rename_columns([_alias(p) for p in batch]),
             )
             got = _aggregate(con, batch, bins)
+            for p in batch:
+                if p.categories is not None:
+                    got[f"f{p.index}"] = dict(
+                        zip(*k.text_counts(table.column(p.column)), strict=True)
+                    )
             first.update(got)
             for p in batch:
                 if p.numeric and got[f"mn{p.index}"] is not None:
@@ -182,7 +203,52 @@ def profile_table(
     return DatasetProfile(rows=rows, columns=tuple(columns))
 
 
-def _plan(index: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> _Plan:
+def as_datetime(value: float, dtype: str) -> dt.datetime | dt.date | None:
+    """The time a datetime column's statistic stands for, or None if ``dtype`` is not one.
+
+    Profiles hold the min, mean and max of datetime columns as milliseconds since the epoch;
+    this turns one back into a :class:`datetime.datetime` in the column's time zone (naive for
+    a naive column) or a :class:`datetime.date` for a date column.
+
+    Args:
+        value: Milliseconds since the epoch (of a wall time, for naive columns).
+        dtype: The column's Arrow type as text (``timestamp[us, tz=UTC]``, ``date32[day]``).
+
+    Example:
+        >>> as_datetime(1357016400000.0, "timestamp[us, tz=America/New_York]").isoformat()
+        '2013-01-01T00:00:00-05:00'
+        >>> str(as_datetime(1357016400000.0, "date32[day]"))
+        '2013-01-01'
+    """
+    match = _DATETIME.fullmatch(dtype)
+    if match is None or not math.isfinite(value):
+        return None
+    utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=value)
+    if dtype.startswith("date"):
+        return utc.date()
+    zone = match.group(1)
+    if zone is None:
+        return utc.replace(tzinfo=None)
+    return utc.astimezone(_zone(zone))
+
+
+_DATETIME = re.compile(r"date32\[day\]|date64\[ms\]|timestamp\[(?:s|ms|us|ns)(?:, tz=(.+))?\]")
+
+
+def _zone(name: str) -> dt.tzinfo:
+    """A time zone from Arrow's text: a name (``Europe/Paris``) or an offset (``+05:30``)."""
+    offset = re.fullmatch(r"([+-])(\d\d):?(\d\d)", name)
+    if offset:
+        sign = 1 if offset.group(1) == "+" else -1
+        minutes = int(offset.group(2)) * 60 + int(offset.group(3))
+        return dt.timezone(sign * dt.timedelta(minutes=minutes))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _plan(index: int, column: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> _Plan:
     kind = k.kind_of(arrow_type)
     numeric = kind in ("numeric", "boolean", "datetime") and col.role not in (
         ColumnRole.IDENTIFIER,
@@ -191,6 +257,7 @@ def _plan(index: int, col: ColumnSchema, arrow_type: Any, top_k: int | None) -> 
     freq = frequency_plan(col, arrow_type, top_k=top_k)
     return _Plan(
         index=index,
+        column=column,
         schema=col,
         arrow_type=arrow_type,
         numeric=numeric,
@@ -228,8 +295,6 @@ def _aggregate(con: Any, plans: list[_Plan], bins: int) -> dict[str, Any]:
             ]
         else:
             selects.append(f"approx_count_distinct({k.quote(name)}) AS d{i}")
-        if p.categories is not None:
-            selects.append(f"histogram({k.quote(name)}) AS f{i}")
     return _one_row(con, f"SELECT {', '.join(selects)} FROM t")
 
 

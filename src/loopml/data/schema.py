@@ -24,6 +24,7 @@ from typing import Any
 
 from loopml.core.entities.data import ColumnRole, ColumnSchema, DatasetSchema
 from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.data import _kinds
 from loopml.data._kinds import is_float, kind_of
 
 #: Share of distinct non-null values from which a string column is an identifier.
@@ -80,12 +81,12 @@ def infer_schema(
     columns = tuple(
         _infer_column(
             name,
-            table.column(name),
+            table.column(index),
             is_target=name == target,
             is_key=name == key,
             max_categories=max_categories,
         )
-        for name in names
+        for index, name in enumerate(names)
     )
     return DatasetSchema(columns=columns, target=target, timestamp=timestamp, key=key)
 
@@ -102,7 +103,7 @@ def _infer_column(
     if is_target:
         categories, other = None, False
         if kind in ("boolean", "string", "other") or _is_integer(arrow_type):
-            values, counts = _value_counts(column)
+            values, counts = _kinds.text_counts(column)
             if kind != "numeric" or len(values) <= max_categories:
                 categories, other = _top(values, counts, max_categories)
         return ColumnSchema(name, dtype, ColumnRole.TARGET, nullable, categories, other)
@@ -120,11 +121,11 @@ def _infer_string(
 ) -> ColumnSchema:
     import pyarrow.compute as pc
 
-    values, counts = _value_counts(column)
+    values, counts = _kinds.text_counts(column)
     non_null = sum(counts)
     distinct = len(values)
     if distinct > max_categories:
-        text = _as_text(column)
+        text = _kinds.as_text(column)
         mean_len = pc.mean(pc.utf8_length(text)).as_py() if non_null else 0.0
         if mean_len is not None and mean_len > TEXT_MEAN_LENGTH:
             return ColumnSchema(name, dtype, ColumnRole.TEXT, nullable)
@@ -147,33 +148,6 @@ def _is_integer(arrow_type: Any) -> bool:
     import pyarrow as pa
 
     return bool(pa.types.is_integer(arrow_type))
-
-
-def _as_text(column: Any) -> Any:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_dictionary(column.type):
-        column = pc.cast(column, column.type.value_type)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return column
-    try:
-        return pc.cast(column, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pc.cast(pc.cast(column, pa.binary()), pa.string(), safe=False)
-
-
-def _value_counts(column: Any) -> tuple[list[str], list[int]]:
-    """Distinct non-null values as text and their counts (NaN excluded)."""
-    import pyarrow.compute as pc
-
-    if is_float(column.type):
-        column = pc.filter(column, pc.invert(pc.is_nan(column)))
-    counted = pc.value_counts(_as_text(column))
-    values = counted.field("values").to_pylist()
-    counts = counted.field("counts").to_pylist()
-    pairs = [(v, int(c)) for v, c in zip(values, counts, strict=True) if v is not None]
-    return [v for v, _ in pairs], [c for _, c in pairs]
 
 
 def _top(values: list[str], counts: list[int], k: int) -> tuple[tuple[str, ...], bool]:

@@ -154,8 +154,11 @@ class DatasetService:
         from loopml.data.schema import infer_schema
 
         ingest.check_declared(table, target=target, timestamp=timestamp, key=key)
-        if not isinstance(description, str):
-            raise InvalidArgumentError(f"description must be text; got {description!r}.")
+        if not isinstance(description, str) or "\x00" in description:
+            raise InvalidArgumentError(
+                f"description must be text without NUL characters ('\\x00', which PostgreSQL "
+                f"cannot store); got {description!r}."
+            )
         schema: DatasetSchema = infer_schema(
             table, target=target, timestamp=timestamp, key=key, max_categories=max_categories
         )
@@ -251,23 +254,10 @@ class DatasetService:
                 ``.json`` file holding either (as ``loopml data show NAME --json`` writes).
             expectations: Declarative pandera checks per column.
         """
-        from loopml.data.validate import validate_table
-
-        schema, profile, label = self._reference(against)
-        table = _with_reference_types(ingest.to_table(batch, allow_empty=True), schema)
-        return validate_table(table, schema, profile, against=label, expectations=expectations)
-
-    def _reference(
-        self, against: str | Path | DatasetVersion | DatasetSchema
-    ) -> tuple[DatasetSchema, DatasetProfile, str]:
-        if isinstance(against, DatasetVersion):
-            return against.schema, against.profile, against.ref
-        if isinstance(against, DatasetSchema):
-            return against, DatasetProfile(rows=0, columns=()), "a saved schema"
-        if isinstance(against, Path) or (isinstance(against, str) and against.endswith(".json")):
-            return _reference_file(Path(against))
-        version = self.get(against)
-        return version.schema, version.profile, version.ref
+        if isinstance(against, str) and not against.endswith(".json"):
+            batch = ingest.to_table(batch, allow_empty=True, purpose="validate")  # first
+            against = self.get(against)
+        return validate_batch(batch, against=against, expectations=expectations)
 
     def diff(self, old: str, new: str) -> DatasetDiff:
         """Compare two versions: schema changes, row counts and, with a shared key, rows
@@ -354,8 +344,10 @@ class DatasetService:
     def log_input(self, run_id: RunId, ref: str | DatasetVersion, role: str = "train") -> None:
         """Record that a run used a dataset version in a role (``train``, ``eval``, ...)."""
         version = ref if isinstance(ref, DatasetVersion) else self.get(ref)
-        if not isinstance(role, str) or not role or len(role) > 64:
-            raise InvalidArgumentError(f"role must be text of 1-64 characters; got {role!r}.")
+        if not isinstance(role, str) or not role or len(role) > 64 or "\x00" in role:
+            raise InvalidArgumentError(
+                f"role must be text of 1-64 characters, without NUL ('\\x00'); got {role!r}."
+            )
         self.store.log_input(run_id, version.name, version.version, role)
 
     def inputs_of(self, run_id: RunId) -> list[tuple[DatasetVersion, str]]:
@@ -368,15 +360,43 @@ class DatasetService:
         return self.store.runs_using(version.name, version.version)
 
 
+def validate_batch(
+    batch: Any,
+    *,
+    against: str | Path | DatasetVersion | DatasetSchema,
+    expectations: Any = None,
+) -> ValidationReport:
+    """Validate a batch against a version, a schema or a saved ``.json`` file; needs no store
+    (see :meth:`DatasetService.validate`). The batch is read first, so a missing batch file
+    is reported before anything else."""
+    from loopml.data.validate import validate_table
+
+    table = ingest.to_table(batch, allow_empty=True, purpose="validate")
+    if isinstance(against, DatasetVersion):
+        schema, profile, label = against.schema, against.profile, against.ref
+    elif isinstance(against, DatasetSchema):
+        schema, profile, label = against, DatasetProfile(rows=0, columns=()), "a saved schema"
+    elif isinstance(against, Path) or against.endswith(".json"):
+        schema, profile, label = _reference_file(Path(against))
+    else:
+        raise InvalidArgumentError(
+            f"Validate against a dataset version, a schema or a .json file; got {against!r} "
+            "(a reference like 'credit@3' needs DatasetService.validate)."
+        )
+    table = _with_reference_types(table, schema)
+    return validate_table(table, schema, profile, against=label, expectations=expectations)
+
+
 def _with_reference_types(table: pa.Table, schema: DatasetSchema) -> pa.Table:
     """Give all-null columns (no type of their own) the reference type, so that validation
     reports their nulls rather than a type change."""
     import pyarrow as pa
 
+    dtypes = {c.name: c.dtype for c in schema.columns}
     for index, field in enumerate(table.schema):
-        if field.name not in schema.names or table.column(index).null_count != table.num_rows:
+        if field.name not in dtypes or table.column(index).null_count != table.num_rows:
             continue
-        kind = _arrow_type(schema.column(field.name).dtype)
+        kind = _arrow_type(dtypes[field.name])
         if kind is not None and kind != field.type:
             table = table.set_column(index, field.name, pa.nulls(table.num_rows, type=kind))
     return table

@@ -2,7 +2,8 @@
 
 Everything is computed by DuckDB over the Arrow batch in one aggregate query per
 :data:`~loopml.data.profile.COLUMN_BATCH` columns (plus a small query per column that has
-unseen categories, to quote a few of them). The findings:
+unseen categories, to quote a few of them); categories are counted by Arrow, as in the
+profile. The findings:
 
 =====================  ========  ==========================================================
 kind                   severity  when
@@ -114,16 +115,18 @@ def validate_table(
             anomalies.append(_extra(name))
     rows = int(batch.num_rows)
     checks: list[_Check] = []
+    profiles = {c.name: c for c in profile.columns}  # by name: not a search per column
+    positions = {name: index for index, name in enumerate(batch.column_names)}
     for col in schema.columns:
         if col.name not in names:
             continue
-        arrow_type = batch.schema.field(col.name).type
-        finding, usable = type_change(col, arrow_type, batch.column(col.name))
+        arrow_type = batch.schema.field(positions[col.name]).type
+        finding, usable = type_change(col, arrow_type, batch.column(positions[col.name]))
         if finding is not None:
             anomalies.append(finding)
         if usable:
             checks.append(
-                _plan(len(checks), col, _profile_of(profile, col.name), arrow_type, range_tolerance)
+                _plan(len(checks), col, profiles.get(col.name), arrow_type, range_tolerance)
             )
     if rows == 0:
         anomalies.append(
@@ -156,13 +159,6 @@ def _check_tolerance(label: str, value: float, *, upper: float) -> None:
             f"The {label!r} parameter of validate_table must be a number in [0, {upper}]. "
             f"Got {value!r} instead."
         )
-
-
-def _profile_of(profile: DatasetProfile, name: str) -> ColumnProfile | None:
-    try:
-        return profile.column(name)
-    except KeyError:
-        return None
 
 
 def _plan(
@@ -204,6 +200,10 @@ def _measure(
             sub = batch.select([c.schema.name for c in group])
             con.register("t", sub.rename_columns([_alias(c) for c in group]))
             got = _one_row(con, f"SELECT {', '.join(_selects(group))} FROM t")
+            for position, c in enumerate(group):
+                if c.categories is not None:  # counted by Arrow, as in the profile
+                    counts = k.text_counts(sub.column(position))
+                    got[f"f{c.index}"] = dict(zip(*counts, strict=True))
             for c in group:
                 out += _findings(con, c, got, rows=rows, tester=tester, null_tol=null_tol)
     finally:
@@ -232,8 +232,6 @@ def _selects(checks: list[_Check]) -> list[str]:
                 ]
             if c.edges is not None:
                 selects.append(f"{k.histogram_sql(value, c.edges)} AS h{i}")
-        if c.categories is not None:
-            selects.append(f"histogram({k.quote(name)}) AS f{i}")
     return selects
 
 

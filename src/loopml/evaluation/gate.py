@@ -58,11 +58,16 @@ from loopml.core.entities.evaluation import (
     Evaluation,
     GateCheck,
     GateDecision,
-    MetricDelta,
-    MetricValue,
-    SliceResult,
 )
 from loopml.core.errors import did_you_mean
+from loopml.evaluation.gate_lookup import (
+    find_delta,
+    find_metric,
+    format_interval,
+    format_value,
+    missing_metric,
+    not_checked,
+)
 from loopml.evaluation.gate_rules import (
     BaselineRule,
     CostRule,
@@ -72,30 +77,13 @@ from loopml.evaluation.gate_rules import (
     ThresholdRule,
     format_limit,
     higher_is_better,
-    metric_names,
 )
+from loopml.evaluation.gate_slices import check_slices
 from loopml.evaluation.policy import GatePolicy, PolicySource, load_policy
 
 __all__ = ["GatePolicy", "check_gate", "format_interval", "format_value", "load_policy"]
 
 _Datasets = Iterator[tuple[DatasetEvaluation | None, str]]
-
-
-def format_value(value: float) -> str:
-    """Format a measured number with 4 significant digits (``0.8420``, ``12.50``, ``123500``)."""
-    if value == 0:
-        return "0.000"
-    text = f"{value:.4g}"
-    if "e+" in text:
-        return f"{float(text):.0f}"
-    return f"{value:#.4g}".rstrip(".")
-
-
-def format_interval(value: float, low: float | None, high: float | None) -> str:
-    """Format a value with its interval: ``0.8312 [0.8201, 0.8420]`` (no brackets without one)."""
-    if low is None or high is None:
-        return format_value(value)
-    return f"{format_value(value)} [{format_value(low)}, {format_value(high)}]"
 
 
 def check_gate(
@@ -125,7 +113,7 @@ def check_gate(
     for rule in gate.rules:
         produced = list(_check_rule(rule, evaluation))
         if not produced:
-            produced = [_none(rule, "threshold", "the evaluation has no datasets to check")]
+            produced = [not_checked(rule, "threshold", "the evaluation has no datasets to check")]
         checks.extend(produced)
     return GateDecision(
         model=evaluation.model,
@@ -145,13 +133,13 @@ def _check_rule(rule: GateRule, evaluation: Evaluation) -> Iterator[GateCheck]:
     kind = _KINDS[type(rule)]
     for ds, ref in _datasets(evaluation, rule.dataset):
         if ds is None:
-            yield _none(rule, kind, ref, dataset=rule.dataset)
+            yield not_checked(rule, kind, ref, dataset=rule.dataset)
         elif isinstance(rule, ThresholdRule):
             yield _check_threshold(rule, ds)
         elif isinstance(rule, BaselineRule):
             yield _check_baseline(rule, ds, evaluation)
         elif isinstance(rule, SliceRule):
-            yield _check_slices(rule, ds, evaluation)
+            yield check_slices(rule, ds, evaluation)
         else:
             yield _check_fairness(rule, ds)
 
@@ -186,45 +174,15 @@ def _datasets(evaluation: Evaluation, ref: str | None) -> _Datasets:
     )
 
 
-def _none(rule: GateRule, kind: str, reason: str, *, dataset: str | None = None) -> GateCheck:
-    return GateCheck(
-        rule=rule.describe(),
-        kind=kind,
-        passed=None,
-        observed="",
-        threshold="",
-        reason=reason,
-        dataset=dataset,
-    )
-
-
-def _find_metric(items: tuple[MetricValue, ...], metric: str) -> MetricValue | None:
-    names = metric_names(metric)
-    return next((m for n in names for m in items if m.name == n), None)
-
-
-def _find_delta(items: tuple[MetricDelta, ...], metric: str) -> MetricDelta | None:
-    names = metric_names(metric)
-    return next((d for n in names for d in items if d.name == n), None)
-
-
-def _missing_metric(metric: str, ds: DatasetEvaluation, found: MetricValue | None) -> str:
-    if found is None:
-        computed = ", ".join(m.name for m in ds.metrics) or "none"
-        return (
-            f"{metric} was not computed on {ds.dataset} (computed: {computed}); add it to the "
-            f"evaluation's metrics."
-        )
-    return f"{metric} is not computable on {ds.dataset}: {found.reason or 'no reason given'}"
-
-
 def _check_threshold(rule: ThresholdRule, ds: DatasetEvaluation) -> GateCheck:
     limit, op = (rule.min, ">=") if rule.min is not None else (rule.max or 0.0, "<=")
     what = rule.metric if rule.use == "value" else f"{rule.metric} {rule.use} bound"
     threshold = f"{what} {op} {format_limit(limit)}"
-    found = _find_metric(ds.metrics, rule.metric)
+    found = find_metric(ds.metrics, rule.metric)
     if found is None or found.value is None:
-        return _none(rule, "threshold", _missing_metric(rule.metric, ds, found), dataset=ds.dataset)
+        return not_checked(
+            rule, "threshold", missing_metric(rule.metric, ds, found), dataset=ds.dataset
+        )
     observed = format_interval(found.value, found.low, found.high)
     number = {"value": found.value, "low": found.low, "high": found.high}[rule.use]
     if number is None:
@@ -232,7 +190,7 @@ def _check_threshold(rule: ThresholdRule, ds: DatasetEvaluation) -> GateCheck:
             f"{rule.metric} on {ds.dataset} has no confidence interval, so its {rule.use} bound "
             f"is unknown; run the evaluation with bootstrap resamples or use: value."
         )
-        return _none(rule, "threshold", reason, dataset=ds.dataset)
+        return not_checked(rule, "threshold", reason, dataset=ds.dataset)
     passed = number >= limit if op == ">=" else number <= limit
     verdict = (
         "meets" if passed else ("is below the minimum" if op == ">=" else "exceeds the maximum")
@@ -246,7 +204,7 @@ def _check_baseline(rule: BaselineRule, ds: DatasetEvaluation, ev: Evaluation) -
     side, op = ("lower", ">=") if higher else ("upper", "<=")
     margin = -rule.margin if higher else rule.margin
     threshold = f"{side} bound of candidate - baseline {op} {format_limit(margin)}"
-    delta = _find_delta(ds.deltas, rule.metric)
+    delta = find_delta(ds.deltas, rule.metric)
     if delta is None or delta.diff is None:
         if ev.baseline is None and delta is None:
             why = "the evaluation has no baseline; evaluate against one (e.g. the champion)"
@@ -255,7 +213,7 @@ def _check_baseline(rule: BaselineRule, ds: DatasetEvaluation, ev: Evaluation) -
         else:
             why = delta.reason or "no reason given"
         reason = f"{rule.metric} vs baseline is not computable on {ds.dataset}: {why}"
-        return _none(rule, "baseline", reason, dataset=ds.dataset)
+        return not_checked(rule, "baseline", reason, dataset=ds.dataset)
     bound = delta.low if higher else delta.high
     note = ""
     if bound is None:
@@ -269,91 +227,6 @@ def _check_baseline(rule: BaselineRule, ds: DatasetEvaluation, ev: Evaluation) -
         f"margin {format_limit(rule.margin)} on {ds.dataset}{note}"
     )
     return GateCheck(rule.describe(), "baseline", passed, observed, threshold, reason, ds.dataset)
-
-
-def _slice_drop(
-    rule: SliceRule, piece: SliceResult, baseline: bool, overall: float | None
-) -> float | None:
-    sign = 1.0 if higher_is_better(rule.metric) else -1.0
-    if baseline:
-        delta = _find_delta(piece.deltas, rule.metric)
-        return None if delta is None or delta.diff is None else -sign * delta.diff
-    found = _find_metric(piece.metrics, rule.metric)
-    if found is None or found.value is None or overall is None:
-        return None
-    return sign * (overall - found.value)
-
-
-def _check_slices(rule: SliceRule, ds: DatasetEvaluation, ev: Evaluation) -> GateCheck:
-    threshold = f"drop of {rule.metric} <= {format_limit(rule.max_drop)}"
-    by_name: dict[str, SliceResult] = {}
-    for piece in (*ds.slices, *ds.worst_slices):
-        by_name.setdefault(piece.name, piece)
-    pieces = list(by_name.values())
-    if not pieces:
-        reason = f"no slices were evaluated on {ds.dataset}; declare slices or enable the search"
-        return _none(rule, "slice", reason, dataset=ds.dataset)
-    baseline = rule.versus == "baseline"
-    if baseline and ev.baseline is None and not any(s.deltas for s in pieces):
-        reason = (
-            f"the evaluation of {ev.model} has no baseline to compare slices with; evaluate "
-            "against one (baseline='champion'), or write 'versus: overall' in the rule"
-        )
-        return _none(rule, "slice", reason, dataset=ds.dataset)
-    overall: float | None = None
-    if not baseline:
-        found = _find_metric(ds.metrics, rule.metric)
-        if found is None or found.value is None:
-            reason = (
-                f"slices are compared with the overall metric, but "
-                f"{_missing_metric(rule.metric, ds, found)}"
-            )
-            return _none(rule, "slice", reason, dataset=ds.dataset)
-        overall = found.value
-    small = [s for s in pieces if s.support < rule.min_support]
-    drops: list[tuple[float, SliceResult]] = []
-    skipped = 0
-    for piece in pieces:
-        if piece.support < rule.min_support:
-            continue
-        drop = _slice_drop(rule, piece, baseline, overall)
-        if drop is None:
-            skipped += 1
-        else:
-            drops.append((drop, piece))
-    against = "vs baseline" if baseline else f"vs overall {rule.metric} on {ds.dataset}"
-    notes = "".join(
-        [
-            f"; {skipped} slice(s) skipped ({rule.metric} not computable)" if skipped else "",
-            f"; {len(small)} slice(s) below support {rule.min_support} not checked"
-            if small
-            else "",
-        ]
-    )
-    if not drops:
-        if skipped:
-            reason = f"no slice's {rule.metric} drop is computable on {ds.dataset}{notes}"
-            return _none(rule, "slice", reason, dataset=ds.dataset)
-        reason = f"no slice has support >= {rule.min_support} on {ds.dataset}{notes}"
-        return GateCheck(rule.describe(), "slice", True, "", threshold, reason, ds.dataset)
-    drops.sort(key=lambda pair: pair[0], reverse=True)
-    worst, worst_piece = drops[0]
-    observed = f"worst drop {format_value(worst)} on {worst_piece.name}"
-    bad = [(d, s) for d, s in drops if d > rule.max_drop]
-    if bad:
-        listed = ", ".join(
-            f"{s.name} (drop {format_value(d)}, support {s.support})" for d, s in bad
-        )
-        reason = (
-            f"{len(bad)} of {len(drops)} slice(s) drop {rule.metric} by more than "
-            f"{format_limit(rule.max_drop)} {against}: {listed}{notes}"
-        )
-    else:
-        reason = (
-            f"{len(drops)} slice(s) checked {against}, none drops {rule.metric} by more than "
-            f"{format_limit(rule.max_drop)}{notes}"
-        )
-    return GateCheck(rule.describe(), "slice", not bad, observed, threshold, reason, ds.dataset)
 
 
 def _check_fairness(rule: FairnessRule, ds: DatasetEvaluation) -> GateCheck:
@@ -370,7 +243,7 @@ def _check_fairness(rule: FairnessRule, ds: DatasetEvaluation) -> GateCheck:
         else:
             why = found.reason or "no reason given"
         reason = f"{rule.metric} of {rule.column} is not computable on {ds.dataset}: {why}"
-        return _none(rule, "fairness", reason, dataset=ds.dataset)
+        return not_checked(rule, "fairness", reason, dataset=ds.dataset)
     if rule.max is not None:
         limit, op, passed = rule.max, "<=", found.value <= rule.max
     else:
@@ -396,6 +269,7 @@ def _check_cost(rule: CostRule, ev: Evaluation) -> Iterator[GateCheck]:
     for key, limit in rule.budgets.items():
         text = rule.describe_budget(key)
         observed: float | None = None
+        shown, how = "", ""
         if ev.costs is None:
             why = "the evaluation did not measure costs; run it with cost measurement on"
         elif key == "peak_memory_mb":
@@ -403,17 +277,19 @@ def _check_cost(rule: CostRule, ev: Evaluation) -> Iterator[GateCheck]:
         elif key == "artifact_mb":
             observed = ev.costs.artifact_bytes / 1_000_000
         else:
-            observed = ev.costs.latency_ms.get(key.removesuffix("_ms"))
+            case = key.removesuffix("_ms")
+            observed = ev.costs.latency_ms.get(case)
             measured = ", ".join(ev.costs.latency_ms) or "none"
-            why = (
-                f"latency case {key.removesuffix('_ms')!r} was not measured (measured: {measured})"
-            )
+            why = f"latency case {case!r} was not measured (measured: {measured})"
+            low, high = ev.costs.latency_low_ms.get(case), ev.costs.latency_high_ms.get(case)
+            if observed is not None and ev.costs.rounds > 1:
+                shown = format_interval(observed, low, high)
+                how = f" (median of {ev.costs.rounds} rounds, range over the rounds in brackets)"
         if observed is None:
             yield GateCheck(text, "cost", None, "", f"<= {format_limit(limit)}", f"{key}: {why}")
             continue
         passed = observed <= limit
         verdict = "within" if passed else "over"
-        reason = f"{key} is {format_value(observed)}, {verdict} the budget {format_limit(limit)}"
-        yield GateCheck(
-            text, "cost", passed, format_value(observed), f"<= {format_limit(limit)}", reason
-        )
+        shown = shown or format_value(observed)
+        reason = f"{key} is {shown}{how}, {verdict} the budget {format_limit(limit)}"
+        yield GateCheck(text, "cost", passed, shown, f"<= {format_limit(limit)}", reason)

@@ -62,6 +62,9 @@ COST_BUDGETS: Mapping[str, str] = MappingProxyType(
     }
 )
 _USES = ("value", "low", "high")
+_VERSUS = ("baseline", "overall")
+_SLICE_USES = ("bound", "value")
+_SCOPES = ("all", "declared", "searched")
 
 
 def canonical_metric(metric: str) -> str:
@@ -224,7 +227,8 @@ class BaselineRule:
 
 @dataclass(frozen=True)
 class SliceRule:
-    """No slice (declared or found) with enough rows may lose more than ``max_drop``.
+    """No slice (declared or found) with enough rows may lose more than ``max_drop``, beyond
+    noise.
 
     Attributes:
         metric: The metric.
@@ -233,9 +237,18 @@ class SliceRule:
         min_support: Slices with fewer rows are not checked (0 checks all).
         dataset: The dataset; None checks every evaluated dataset.
         versus: ``baseline`` (default): a slice's drop is the baseline's metric on the same
-            slice minus the candidate's; without a baseline in the evaluation the check is
-            not computable. ``overall``: the drop is the candidate's overall metric minus its
-            metric on the slice (subpopulations are often harder, so use a looser limit).
+            slice minus the candidate's (the paired interval of the slice); without a baseline
+            in the evaluation the check is not computable. ``overall``: the drop is the
+            candidate's overall metric minus its metric on the slice, with the interval of
+            that difference taken on the same resamples (subpopulations are often harder, so
+            use a looser limit).
+        use: ``bound`` (default): a slice fails only when the cautious bound of its drop's
+            interval is beyond ``max_drop``, so a drop within noise passes; the bounds of
+            slices found by the search are widened for the number of candidates the search
+            examined (Bonferroni). ``value``: compare the point drop (an explicit opt-in: a
+            search over hundreds of slices always finds a large point drop by chance).
+        scope: Which slices: ``declared``, ``searched`` (found by the worst-slice search) or
+            ``all`` (default; a slice both declared and found counts as declared).
     """
 
     metric: str
@@ -243,6 +256,8 @@ class SliceRule:
     min_support: int = 0
     dataset: str | None = None
     versus: Literal["baseline", "overall"] = "baseline"
+    use: Literal["bound", "value"] = "bound"
+    scope: Literal["declared", "searched", "all"] = "all"
 
     def __post_init__(self) -> None:
         owner = "a slices rule"
@@ -257,18 +272,22 @@ class SliceRule:
         object.__setattr__(self, "min_support", int(support))
         if self.dataset is not None:
             require_text(owner, "dataset", self.dataset)
-        if self.versus not in ("baseline", "overall"):
-            raise InvalidArgumentError(
-                f"The 'versus' of {owner} must be 'baseline' or 'overall'. Got "
-                f"{self.versus!r} instead."
-            )
+        for key, allowed in (("versus", _VERSUS), ("use", _SLICE_USES), ("scope", _SCOPES)):
+            value = getattr(self, key)
+            if value not in allowed:
+                raise InvalidArgumentError(
+                    f"The {key!r} of {owner} must be one of {', '.join(allowed)}. Got "
+                    f"{value!r} instead.{did_you_mean(str(value), allowed)}"
+                )
 
     def describe(self) -> str:
         """Return ``no slice with support >= 200 drops auc by more than 0.02``."""
         against = "" if self.versus == "baseline" else " vs its overall value"
+        which = {"all": "slice", "declared": "declared slice", "searched": "searched slice"}
+        how = " (point drop)" if self.use == "value" else ""
         return (
-            f"no slice with support >= {self.min_support} drops {self.metric} by more than "
-            f"{format_limit(self.max_drop)}{against}{_on(self.dataset)}"
+            f"no {which[self.scope]} with support >= {self.min_support} drops {self.metric} by "
+            f"more than {format_limit(self.max_drop)}{against}{how}{_on(self.dataset)}"
         )
 
 

@@ -68,13 +68,15 @@ _SECTIONS: dict[str, tuple[frozenset[str], frozenset[str], _Builder]] = {
     # key -> (required keys, optional keys, builder)
     "slices": (
         frozenset({"metric", "max_drop"}),
-        frozenset({"min_support", "dataset", "versus"}),
+        frozenset({"min_support", "dataset", "versus", "use", "scope"}),
         lambda s: SliceRule(
             metric=s["metric"],
             max_drop=s["max_drop"],
             min_support=s.get("min_support", 0),
             dataset=s.get("dataset"),
             versus=s.get("versus", "baseline"),
+            use=s.get("use", "bound"),
+            scope=s.get("scope", "all"),
         ),
     ),
     "fairness": (

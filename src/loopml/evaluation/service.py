@@ -27,17 +27,17 @@ from loopml.core.entities import (
     GateDecision,
     MetricValue,
     ModelVersion,
-    SliceResult,
 )
 from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.core.id_prefix import resolve_prefix
 from loopml.core.ids import new_event_id
 from loopml.core.settings import current_user
 from loopml.evaluation import metrics_plan
 from loopml.evaluation.costs import measure_costs
 from loopml.evaluation.fairness import fairness
-from loopml.evaluation.gate_rules import higher_is_better
 from loopml.evaluation.scoring import Scored, curves, encode_labels, score_rows
-from loopml.evaluation.slices import Slice, materialize, parse_slices, search_candidates
+from loopml.evaluation.slice_metrics import evaluate_slices
+from loopml.evaluation.slices import parse_slices
 from loopml.registry import CHAMPION, LoadedModel, ModelRegistry
 from loopml.store.backend import Backend
 
@@ -238,14 +238,10 @@ class EvaluationService:
         plot = curves(plan.task, y, scored, labels=classes)
         if base_scored is not None:
             plot.update(curves(plan.task, y, base_scored, labels=classes, prefix="baseline_"))
-        declared = [
-            self._slice(s, plan, y, scored, base_scored)
-            for spec in specs
-            for s in materialize(spec, frame)
-        ]
-        found = self._worst(
+        findings = evaluate_slices(
             frame,
-            candidate=candidate,
+            columns=candidate.signature.input_names,
+            specs=specs,
             plan=plan,
             y=y,
             scored=scored,
@@ -261,69 +257,13 @@ class EvaluationService:
             rows=len(frame),
             metrics=tuple(overall),
             deltas=tuple(deltas),
-            slices=tuple(declared),
-            worst_slices=tuple(found),
+            slices=findings.declared,
+            worst_slices=findings.found,
             fairness=tuple(fair),
             curves=plot,
             notes=tuple(notes),
+            searched=findings.searched,
         )
-
-    def _slice(
-        self,
-        piece: Slice,
-        plan: metrics_plan.Plan,
-        y: np.ndarray,
-        scored: Scored,
-        base: Scored | None,
-    ) -> SliceResult:
-        if piece.reason:
-            return SliceResult(piece.name, piece.kind, 0, reason=piece.reason)
-        if piece.support == 0:
-            return SliceResult(piece.name, piece.kind, 0, reason="no rows in this slice")
-        mask = piece.mask
-        sub = Scored(scored.pred[mask], None if scored.score is None else scored.score[mask])
-        sub_base = (
-            None
-            if base is None
-            else Scored(base.pred[mask], None if base.score is None else base.score[mask])
-        )
-        values, deltas = metrics_plan.estimate(plan, y[mask], sub, sub_base)
-        return SliceResult(piece.name, piece.kind, piece.support, tuple(values), tuple(deltas))
-
-    def _worst(
-        self,
-        frame: pd.DataFrame,
-        *,
-        candidate: LoadedModel,
-        plan: metrics_plan.Plan,
-        y: np.ndarray,
-        scored: Scored,
-        base: Scored | None,
-        overall: Sequence[MetricValue],
-        top: int,
-        min_support: int,
-    ) -> list[SliceResult]:
-        if top == 0:
-            return []
-        primary = plan.names[0]
-        reference = next((m.value for m in overall if m.name == primary), None)
-        if reference is None:
-            return []
-        columns = [c for c in candidate.signature.input_names if c in frame.columns]
-        pieces = search_candidates(frame, columns, min_support=min_support)
-        if not pieces:
-            return []
-        mine = metrics_plan.slice_values(plan, metric=primary, y=y, scored=scored, pieces=pieces)
-        sign = 1.0 if higher_is_better(primary) else -1.0
-        if base is not None:  # rank by the regression against the baseline on the same rows
-            theirs = metrics_plan.slice_values(
-                plan, metric=primary, y=y, scored=base, pieces=pieces
-            )
-            gaps = sign * (theirs - mine)
-        else:  # rank by how much worse than the model's own overall value
-            gaps = sign * (reference - mine)
-        order = [i for i in np.argsort(-gaps) if np.isfinite(gaps[i]) and gaps[i] > 0][:top]
-        return [self._slice(pieces[i], plan, y, scored, base) for i in order]
 
     def _store(self, evaluation: Evaluation, version: ModelVersion) -> None:
         data = orjson.dumps(evaluation.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
@@ -354,9 +294,26 @@ class EvaluationService:
 
     # -- read back ---------------------------------------------------------------------------
 
+    def resolve_id(self, prefix: str) -> str:
+        """Expand a unique prefix of an evaluation id (at least 4 hex digits) to the full id;
+        see :func:`loopml.core.id_prefix.resolve_prefix`.
+
+        Raises:
+            NotFoundError: No evaluation id starts with it.
+            InvalidArgumentError: Not hex, too short, or ambiguous (the message lists the ids).
+        """
+        store = self.backend.evaluations
+        return resolve_prefix(
+            prefix,
+            kind="evaluation",
+            listing="loopml evaluations list MODEL",
+            candidates=lambda start, limit: store.ids_with_prefix(start, limit=limit),
+        )
+
     def get(self, evaluation_id: str) -> Evaluation:
-        """Return a stored evaluation (its document verified against its hash)."""
-        record = self.backend.evaluations.get(evaluation_id)
+        """Return a stored evaluation by its id or a unique prefix of it (its document
+        verified against its hash)."""
+        record = self.backend.evaluations.get(self.resolve_id(evaluation_id))
         return Evaluation.from_dict(orjson.loads(self.backend.artifacts.get_bytes(record.digest)))
 
     def list(self, model: str) -> list[EvaluationRecord]:

@@ -2,6 +2,7 @@
 
 - :mod:`.config`: :class:`ServeConfig` and its defaults (standard library only).
 - :mod:`.service`: :class:`InferenceService`: routing, fallbacks, deadlines, shadow, logging.
+- :mod:`.result`: :class:`PredictionResult`, the answer to one request.
 - :mod:`.deployment`: a config resolved against the registry (fallback, guardrails, checks).
 - :mod:`.slot`: a served ref and its hot swap when the alias moves.
 - :mod:`.batcher`: adaptive micro-batching. :mod:`.routing`: canary routing.
@@ -22,13 +23,14 @@ from loopml.serving.config import ServeConfig, parse_canary
 
 if TYPE_CHECKING:
     from loopml.serving.guardrails import Guardrails
+    from loopml.serving.result import PredictionResult
     from loopml.serving.routing import Router
-    from loopml.serving.service import InferenceService, PredictionResult
+    from loopml.serving.service import InferenceService
 
 _LAZY = {
     "Guardrails": "loopml.serving.guardrails",
     "InferenceService": "loopml.serving.service",
-    "PredictionResult": "loopml.serving.service",
+    "PredictionResult": "loopml.serving.result",
     "Router": "loopml.serving.routing",
 }
 

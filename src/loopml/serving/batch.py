@@ -100,8 +100,10 @@ def score_file(
         if journal is not None:
             journal.close()
             from loopml.store.logs.compaction import compact
+            from loopml.store.logs.orphans import remove_if_done
 
             compact(journal.spool_dir, logs_url or settings.logs_url)
+            remove_if_done(journal.spool_dir)
     return done
 
 
@@ -141,7 +143,8 @@ def _journal(journal: Any, loaded: LoadedModel, scored: Any) -> None:
                 error=None,
             )
             for i in range(len(ids))
-        ]
+        ],
+        wait=True,  # a chunk larger than the queue is written here, never dropped
     )
 
 

@@ -37,6 +37,20 @@ DEFAULT_COMPACT_INTERVAL_S = 60.0
 #: Where ``loopml serve`` listens by default.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+#: The environment variable carrying ``loopml serve``'s options to its worker processes.
+CONFIG_ENV = "LOOPML_SERVE_CONFIG"
+
+# Connection limits (see :class:`loopml.api.limits.ConnectionLimits`).
+#: Seconds from a connection (or the next request's first byte) to the end of its headers.
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+#: Seconds from the end of the headers to the end of the body.
+DEFAULT_BODY_TIMEOUT_S = 30.0
+#: Seconds an idle kept-alive connection stays open.
+DEFAULT_KEEP_ALIVE_S = 5.0
+#: Largest request line plus headers, in bytes.
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+#: Most open connections per worker (0: from the file descriptor limit).
+DEFAULT_MAX_CONNECTIONS = 0
 
 
 @dataclass(frozen=True)

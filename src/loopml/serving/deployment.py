@@ -17,6 +17,7 @@ from loopml.serving.config import ServeConfig
 from loopml.serving.fallbacks import declared_fallback, is_declared
 from loopml.serving.guardrails import Guardrails
 from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW
+from loopml.serving.slot import ModelSlot
 
 
 def fallback_ref(registry: ModelRegistry, config: ServeConfig) -> str | None:
@@ -33,6 +34,25 @@ def fallback_ref(registry: ModelRegistry, config: ServeConfig) -> str | None:
     moves = registry.alias_history(ref.name, ref.alias)
     _current, before = alias_log.rollback_target(moves)
     return None if before is None else f"{ref.name}@{before}"
+
+
+def fallback_slot(
+    registry: ModelRegistry, config: ServeConfig, current: ModelSlot | None
+) -> ModelSlot | None:
+    """The slot of the registered fallback ``config`` names now (:func:`fallback_ref`):
+    ``current`` when it already serves that ref, else a new slot with its version loaded;
+    None for none. The server calls it at start-up and after each swap of the champion, so a
+    server that swapped serves the fallback a fresh start would.
+
+    Raises:
+        LoopmlError: The fallback's version cannot be resolved or loaded.
+    """
+    ref = fallback_ref(registry, config)
+    if ref is None:
+        return None
+    if current is not None and current.ref == ref:
+        return current
+    return ModelSlot(registry, ref, role=FALLBACK)
 
 
 def guardrails_for(

@@ -24,34 +24,33 @@ One request:
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
-import math
 import threading
 import time
-import uuid
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import numpy as np
 import pandas as pd
 
 from loopml.core.errors import (
     GuardrailRejectedError,
     InvalidArgumentError,
     ModelUnavailableError,
+    NotFoundError,
     RowsRejectedError,
 )
 from loopml.registry import ModelRegistry
 from loopml.registry.refs import parse_model_ref
 from loopml.serving.batcher import BatchOutput, MicroBatcher
 from loopml.serving.config import ServeConfig
-from loopml.serving.deployment import fallback_ref, guardrails_for
+from loopml.serving.deployment import fallback_slot, guardrails_for
 from loopml.serving.fallbacks import DeclaredFallback, declared_fallback, is_declared
+from loopml.serving.large import LOG_CHUNK, OFFLOAD_ROWS, log_records, off_loop, row_count
 from loopml.serving.metrics import ServingMetrics
+from loopml.serving.result import PredictionResult, result_of
 from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW, Router
 from loopml.serving.slot import ModelSlot, Served, Watcher
 from loopml.store.backend import Backend
@@ -62,36 +61,8 @@ _log = logging.getLogger("loopml.serving")
 #: Exceptions of a model's library that blame the values it was given, not the model (a
 #: numeric RuntimeWarning is one where warnings are made errors).
 _ROW_ERRORS = (ValueError, ArithmeticError, RuntimeWarning)
-
-
-@dataclass(frozen=True)
-class PredictionResult:
-    """The answer to one request.
-
-    Attributes:
-        ids: One prediction id per row (32 hex digits; the log's key, for joining labels).
-        predictions: One prediction per row (JSON-ready).
-        proba: Class probabilities per row (``{label: p}``), or None.
-        model: The model name.
-        version: The version that answered.
-        route: ``champion``, ``canary`` or ``fallback``.
-        latency_ms: Time spent in the service.
-        reason: Why the fallback answered, if it did.
-    """
-
-    ids: tuple[str, ...]
-    predictions: list[Any]
-    proba: list[dict[str, float]] | None
-    model: str
-    version: int
-    route: str
-    latency_ms: float
-    reason: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _plain(values: np.ndarray) -> list[Any]:
-    return [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]
+#: The routes a request may pin by version, in the order a version shared by two is found.
+_PINNABLE = (CHAMPION, CANARY, FALLBACK, SHADOW)
 
 
 class InferenceService:
@@ -116,7 +87,7 @@ class InferenceService:
                 config.model,
                 role=CHAMPION,
                 runtime=config.runtime,
-                on_swap=self._swapped,
+                on_swap=functools.partial(self._swapped, CHAMPION),
             )
         }
         if config.canary is not None:
@@ -125,7 +96,7 @@ class InferenceService:
                 config.canary[0],
                 role=CANARY,
                 runtime=config.runtime,
-                on_swap=self._swapped,
+                on_swap=functools.partial(self._swapped, CANARY),
             )
         if config.shadow is not None:
             self.slots[SHADOW] = ModelSlot(self.registry, config.shadow, role=SHADOW)
@@ -133,16 +104,16 @@ class InferenceService:
         if config.fallback is not None and is_declared(config.fallback):
             classes = self.slots[CHAMPION].current.classes
             self._declared = declared_fallback(config.fallback, name=self.name, classes=classes)
-        fallback = fallback_ref(self.registry, config)
+        fallback = fallback_slot(self.registry, config, None)
         if fallback is not None:
-            self.slots[FALLBACK] = ModelSlot(self.registry, fallback, role=FALLBACK)
+            self.slots[FALLBACK] = fallback
         self._batchers: dict[int, tuple[Served, MicroBatcher]] = {}
         self._watcher = Watcher(list(self.slots.values()), config.poll_interval_s)
         self._log = self._open_log(config)
         self.guardrails = guardrails_for(
             self.registry, config, self.slots[CHAMPION].current.model.version
         )
-        self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self._shadow_tasks: set[asyncio.Future[None]] = set()  # and large logs
         self._stopping = threading.Event()
         self._compactor: threading.Thread | None = None
 
@@ -212,20 +183,75 @@ class InferenceService:
         self._log.close()
         if self.config.logs_url is not None and self.config.spool_dir is not None:
             from loopml.store.logs.compaction import compact
+            from loopml.store.logs.orphans import remove_if_done
 
             compact(Path(self.config.spool_dir), self.config.logs_url)
+            remove_if_done(Path(self.config.spool_dir))
 
-    def _swapped(self, old: Served | None, new: Served) -> None:
-        self.metrics.swaps.labels(role=CHAMPION).inc()
-        _log.info("Now serving %s (was %s)", new.ref, old.ref if old else None)
+    def _swapped(self, role: str, old: Served | None, new: Served) -> None:
+        """After a slot swapped (in the watcher's thread): count it, follow the fallback
+        after a champion swap, and say what is served now."""
+        self.metrics.swaps.labels(role=role).inc()
+        note = f"{self.slots[role].ref} now serves {new.ref} (was {old.ref if old else None})"
+        if role == CHAMPION and self._declared is None:
+            note += self._follow_fallback()
+        _log.info("%s", note)
         if self.config.freeze_heap:
             _freeze_heap()
+
+    def _follow_fallback(self) -> str:
+        """Serve the fallback a fresh start would (see :func:`fallback_slot`); the new slots
+        replace the old mapping in one assignment, so readers never see it half-changed."""
+        current = self.slots.get(FALLBACK)
+        try:
+            slot = fallback_slot(self.registry, self.config, current)
+        except Exception as exc:  # the old fallback keeps answering
+            kept = current.current.ref if current is not None else "none"
+            _log.error("Could not load the fallback after the swap (%s); keeping %s", exc, kept)
+            return f"; the fallback stays {kept}"
+        if slot is not current:
+            slots = {role: s for role, s in self.slots.items() if role != FALLBACK}
+            self.slots = slots if slot is None else {**slots, FALLBACK: slot}
+            self._watcher.slots = list(self.slots.values())
+        return f"; fallback: {slot.current.ref if slot is not None else 'none'}"
 
     # -- predict ---------------------------------------------------------------------------
 
     def ready(self) -> bool:
         """Whether the champion is loaded."""
         return CHAMPION in self.slots
+
+    def served_versions(self) -> list[int]:
+        """The registered versions this server serves now (every route), in order."""
+        return sorted({slot.current.version for slot in self.slots.values()})
+
+    def role_of(self, version: int) -> str:
+        """The route serving ``version`` (the champion first, then the canary, the fallback,
+        the shadow).
+
+        Raises:
+            NotFoundError: No route serves it.
+        """
+        for role in _PINNABLE:
+            slot = self.slots.get(role)
+            if slot is not None and slot.current.version == version:
+                return role
+        served = ", ".join(str(v) for v in self.served_versions())
+        raise NotFoundError(
+            f"Version {version} of {self.name!r} is not served here; this server serves "
+            f"version(s) {served}."
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The deployment: the model's name, the versions served, the ref and runtime of each
+        route, and a declared fallback (the protocol's metadata adds inputs and outputs)."""
+        return {
+            "name": self.name,
+            "versions": [str(v) for v in self.served_versions()],
+            "routes": {role: slot.current.ref for role, slot in self.slots.items()},
+            "runtimes": {role: slot.current.model.runtime for role, slot in self.slots.items()},
+            **({"fallback": self._declared.ref} if self._declared is not None else {}),
+        }
 
     def _batcher(self, served: Served) -> MicroBatcher:
         entry = self._batchers.get(id(served))
@@ -253,19 +279,28 @@ class InferenceService:
             return await call
         return await asyncio.wait_for(call, self.config.timeout_ms / 1000)
 
-    async def predict(self, data: Any, *, key: str | None = None) -> PredictionResult:
+    async def predict(
+        self, data: Any, *, key: str | None = None, version: int | None = None
+    ) -> PredictionResult:
         """Answer one request; see the module docstring for the steps.
 
+        Args:
+            data: The rows (records, one record, or columns).
+            key: A routing key: the same key always takes the same canary route.
+            version: Answer with this served version (its route) instead of routing.
+
         Raises:
+            NotFoundError: ``version`` is not served here.
             InvalidArgumentError: The input breaks the signature (names the column).
             ModelUnavailableError: The model failed and there is no fallback.
             RowsRejectedError: The model (and the fallback) refused these rows' values.
         """
         started = time.perf_counter()
-        route = self.router.route(key)
+        route = self.router.route(key) if version is None else self.role_of(version)
         served = self.slots[route].current
+        big = row_count(data) >= OFFLOAD_ROWS  # see serving/large.py
         try:
-            frame = served.model.prepare(data)
+            frame = await off_loop(big, self._pool, functools.partial(served.model.prepare, data))
         except InvalidArgumentError:
             self.metrics.errors.labels(kind="invalid").inc()
             raise
@@ -273,7 +308,9 @@ class InferenceService:
         failure: Exception | None = None
         if self.guardrails is not None:
             try:
-                verdict = self.guardrails.check_inputs(frame)
+                verdict = await off_loop(
+                    big, self._pool, functools.partial(self.guardrails.check_inputs, frame)
+                )
             except GuardrailRejectedError:
                 self.metrics.errors.labels(kind="guardrail").inc()
                 raise
@@ -295,13 +332,19 @@ class InferenceService:
         if reason is not None:
             answered, route, out = await self._fall_back(frame, reason, failure)
         latency = (time.perf_counter() - started) * 1000
-        result = self._result(
-            answered, route=route, out=out, rows=len(frame), latency=latency, reason=reason
+        make = functools.partial(result_of, answered, route=route, out=out, rows=len(frame))
+        result = await off_loop(
+            big, self._pool, functools.partial(make, latency=latency, reason=reason)
         )
         self.metrics.answered(route, result.version, len(frame), latency / 1000)
-        if self._log is not None:  # built after the answer is sent, queued in memory
-            asyncio.get_running_loop().call_soon(self._record, result, frame, key)
-        if SHADOW in self.slots:
+        loop = asyncio.get_running_loop()
+        if self._log is not None and big:  # in a thread, never dropped: awaited by stop()
+            job = loop.run_in_executor(self._pool, self._record, result, frame, key, True)
+            self._shadow_tasks.add(job)
+            job.add_done_callback(self._shadow_tasks.discard)
+        elif self._log is not None:  # built after the answer is sent (~40 us), queued
+            loop.call_soon(self._record, result, frame, key)
+        if SHADOW in self.slots and route != SHADOW:
             task = asyncio.get_running_loop().create_task(self._shadow(frame, key))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
@@ -350,32 +393,6 @@ class InferenceService:
         self.metrics.errors.labels(kind="unavailable").inc()
         raise ModelUnavailableError(f"{message}.") from failure
 
-    def _result(
-        self,
-        served: Served | DeclaredFallback,
-        *,
-        route: str,
-        out: BatchOutput,
-        rows: int,
-        latency: float,
-        reason: str | None,
-    ) -> PredictionResult:
-        classes = served.classes
-        proba = None
-        if out.proba is not None and classes:
-            labels = [str(c) for c in classes]
-            proba = [dict(zip(labels, map(float, row), strict=True)) for row in out.proba]
-        return PredictionResult(
-            ids=tuple(uuid.uuid4().hex for _ in range(rows)),
-            predictions=_plain(out.predictions),
-            proba=proba,
-            model=served.name,
-            version=served.version,
-            route=route,
-            latency_ms=latency,
-            reason=reason,
-        )
-
     async def _shadow(self, frame: pd.DataFrame, key: str | None) -> None:
         served = self.slots[SHADOW].current
         started = time.perf_counter()
@@ -387,82 +404,26 @@ class InferenceService:
             _log.warning("Shadow %s failed: %s", served.ref, exc)
             return
         latency = (time.perf_counter() - started) * 1000
-        result = self._result(
+        result = result_of(
             served, route=SHADOW, out=out, rows=len(frame), latency=latency, reason=None
         )
         self.metrics.answered(SHADOW, result.version, len(frame), latency / 1000)
         if self._log is not None:
             self._record(result, frame, key)
 
-    def _record(self, result: PredictionResult, frame: pd.DataFrame, key: str | None) -> None:
+    def _record(
+        self, result: PredictionResult, frame: pd.DataFrame, key: str | None, wait: bool = False
+    ) -> None:
         if self._log is None:
             return
-        from loopml.store.logs import PredictionRecord
-
-        at = int(time.time() * 1000)
-        names = [str(c) for c in frame.columns]
-        rows = frame.to_numpy(dtype=object).tolist()  # 7x cheaper than to_dict(records)
-        records = [
-            PredictionRecord(
-                prediction_id=result.ids[i],
-                model=result.model,
-                version=result.version,
-                route=result.route,
-                at=at,
-                latency_ms=result.latency_ms,
-                inputs={k: _json_value(v) for k, v in zip(names, rows[i], strict=True)},
-                output=result.predictions[i],
-                proba=None if result.proba is None else result.proba[i],
-                request_key=key,
-                error=result.reason,
-            )
-            for i in range(len(result.ids))
-        ]
-        self._log.append_many(records)
+        for start in range(0, len(result.ids), LOG_CHUNK):
+            self._log.append_many(log_records(result, frame, key, start), wait=wait)
         stats = self._log.stats()
         self.metrics.log_dropped.set(stats.get("dropped", 0))
         self.metrics.log_pending.set(stats.get("pending", 0))
-
-    # -- description -----------------------------------------------------------------------
-
-    def describe(self) -> dict[str, Any]:
-        """The served model for ``/v2/models/{name}``: name, versions, inputs, outputs."""
-        champion = self.slots[CHAMPION].current.model
-        datatypes = {"int64": "INT64", "double": "FP64", "float": "FP32", "bool": "BOOL"}
-        return {
-            "name": self.name,
-            "versions": sorted({str(s.current.model.version.version) for s in self.slots.values()}),
-            "platform": f"loopml-{champion.manifest.flavor}",
-            "inputs": [
-                {"name": c.name, "datatype": datatypes.get(c.dtype, "BYTES"), "shape": [-1]}
-                for c in champion.signature.inputs
-            ],
-            "outputs": [
-                {
-                    "name": "predict",
-                    "datatype": datatypes.get(champion.signature.output.dtype, "BYTES"),
-                    "shape": [-1],
-                }
-            ],
-            "routes": {role: slot.current.ref for role, slot in self.slots.items()},
-            "runtimes": {role: slot.current.model.runtime for role, slot in self.slots.items()},
-            **({"fallback": self._declared.ref} if self._declared is not None else {}),
-        }
 
 
 def _freeze_heap() -> None:
     """Collect garbage once, then exempt every surviving object from later collections."""
     gc.collect()
     gc.freeze()
-
-
-def _json_value(value: Any) -> Any:
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value

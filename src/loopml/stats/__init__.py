@@ -12,6 +12,7 @@ from loopml.stats.bootstrap import (
     MetricInterval,
     bootstrap_custom,
     bootstrap_metrics,
+    bootstrap_slice_gaps,
     poisson_weights,
 )
 from loopml.stats.drift import DriftResult, DriftTest, drift_test_names, get_drift_test
@@ -33,6 +34,7 @@ __all__ = [
     "MetricUndefined",
     "bootstrap_custom",
     "bootstrap_metrics",
+    "bootstrap_slice_gaps",
     "compute",
     "confusion_matrix",
     "default_metrics",

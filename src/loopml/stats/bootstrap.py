@@ -311,6 +311,73 @@ def bootstrap_metrics(
     return BootstrapResult(tuple(results), resamples, confidence, seed)
 
 
+def bootstrap_slice_gaps(
+    names: Sequence[str],
+    y: Any,
+    pred: Any,
+    score: Any,
+    masks: Sequence[Any],
+    *,
+    k: int | None,
+    task: str,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    chunk: int | None = None,
+) -> list[tuple[Estimate, ...]]:
+    """Per row mask, ``metric(slice) - metric(all rows)`` for each metric, with its interval.
+
+    The slice and the whole set are measured on the same resamples: resample ``r`` weighs
+    every row with the weights :func:`bootstrap_metrics` uses for it (same ``seed``), and the
+    slice's value is the metric over its rows with their weights in that resample. So the
+    interval accounts for the slice's rows being part of the whole (the two values move
+    together), which two separate intervals would not.
+
+    Args:
+        names: Metric names.
+        y: True labels (n,).
+        pred: Predictions (n,).
+        score: Class probabilities (n, k), or None.
+        masks: Boolean row masks (n,), one per slice.
+        k, task, resamples, confidence, seed, chunk: As :func:`bootstrap_metrics`.
+
+    Returns:
+        One tuple per mask, one :class:`Estimate` per name (value None with the reason when
+        the metric is undefined on the slice or on all rows).
+    """
+    task = check_task(task)
+    resamples = _check_int("resamples", resamples, 0)
+    confidence = _check_confidence(confidence)
+    seed = _check_int("seed", seed, 0)
+    specs = [get_metric(name) for name in names]
+    y_arr, pred_arr = np.asarray(y), np.asarray(pred)
+    score_arr = None if score is None else np.asarray(score)
+    whole = _Track.start_all(specs, y_arr, pred_arr, score_arr, k)
+    parts: list[tuple[Any, list[_Track]]] = []
+    for mask in masks:
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+        sub_score = None if score_arr is None else score_arr[rows]
+        parts.append((rows, _Track.start_all(specs, y_arr[rows], pred_arr[rows], sub_score, k)))
+    diffs: list[list[list[FloatArray]]] = [[[] for _ in specs] for _ in parts]
+    for w in poisson_weights(y_arr.shape[0], resamples, seed=seed, chunk=chunk):
+        overall = [track.add(w) for track in whole]
+        for j, (rows, tracks) in enumerate(parts):
+            sub_w = w[:, rows]
+            for i, track in enumerate(tracks):
+                diffs[j][i].append(track.add(sub_w) - overall[i])
+    out: list[tuple[Estimate, ...]] = []
+    for j, (_rows, tracks) in enumerate(parts):
+        row: list[Estimate] = []
+        for i, track in enumerate(tracks):
+            base = whole[i]
+            point = None if track.point is None or base.point is None else track.point - base.point
+            row.append(
+                _estimate(point, _join(diffs[j][i]), confidence, track.reason or base.reason)
+            )
+        out.append(tuple(row))
+    return out
+
+
 def _join(parts: list[FloatArray]) -> FloatArray | None:
     return np.concatenate(parts) if parts else None
 

@@ -252,6 +252,9 @@ class EvaluationStore(Protocol):
     ) -> list[EvaluationRecord]:
         """Return a model's (or one version's) evaluations, newest first."""
 
+    def ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """Return up to ``limit`` evaluation ids starting with ``prefix`` (lowercase hex)."""
+
 
 class EventStore(Protocol):
     """The append-only audit log of the loop's transitions."""

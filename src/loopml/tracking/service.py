@@ -18,8 +18,8 @@ from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, Ru
 from loopml.core.errors import (
     ConflictError,
     InvalidArgumentError,
-    NotFoundError,
 )
+from loopml.core.id_prefix import resolve_prefix
 from loopml.core.ids import RunId, is_hex_id, new_run_id
 from loopml.core.settings import current_user
 from loopml.store.backend import Backend
@@ -319,35 +319,20 @@ class TrackingService:
         return self.store.get_run(RunId(run_id))
 
     def resolve_run_id(self, prefix: str) -> RunId:
-        """Expand a unique prefix of a run id (at least 4 hex digits) to the full id."""
-        if isinstance(prefix, str) and is_hex_id(prefix):
-            return RunId(prefix)
-        if (
-            not isinstance(prefix, str)
-            or len(prefix) < 4
-            or not all(c in "0123456789abcdef" for c in prefix)
-        ):
-            raise InvalidArgumentError(
-                f"{prefix!r} is not a run id or a prefix of one: give at least 4 of its "
-                "lowercase hex digits (see `loopml runs list`)."
-            )
-        exps = tuple(e.experiment_id for e in self.experiments.list())
-        where = Comparison(FieldRef("attribute", "run_id"), "like", f"{prefix}%")
-        matches = (
-            self.store.search_runs(
-                RunQuery(experiment_ids=exps, where=where, limit=2, include_deleted=True)
-            )
-            if exps
-            else []
+        """Expand a unique prefix of a run id (at least 4 hex digits) to the full id; see
+        :func:`loopml.core.id_prefix.resolve_prefix`."""
+
+        def candidates(start: str, limit: int) -> list[str]:
+            exps = tuple(e.experiment_id for e in self.experiments.list())
+            if not exps:
+                return []
+            where = Comparison(FieldRef("attribute", "run_id"), "like", f"{start}%")
+            query = RunQuery(experiment_ids=exps, where=where, limit=limit, include_deleted=True)
+            return [run.run_id for run in self.store.search_runs(query)]
+
+        return RunId(
+            resolve_prefix(prefix, kind="run", listing="loopml runs list", candidates=candidates)
         )
-        if not matches:
-            raise NotFoundError(f"No run id starts with {prefix!r}. See `loopml runs list`.")
-        if len(matches) > 1:
-            raise InvalidArgumentError(
-                f"Run id prefix {prefix!r} is ambiguous ({matches[0].run_id}, "
-                f"{matches[1].run_id}, ...). Give more digits."
-            )
-        return matches[0].run_id
 
     def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Return every point of one metric, by step then time."""

@@ -130,7 +130,9 @@ CRASH_SCRIPT = textwrap.dedent(
             inputs={"x": i}, output=i)
     for i in range(5_000):
         plog.append(rec(i))
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60  # the writer's own pace (0.2 s) writes them
+    while plog.stats()["written"] < 5_000 and time.monotonic() < deadline:
+        time.sleep(0.01)
     for i in range(5_000, 5_100):  # appended just before the crash: may be lost
         plog.append(rec(i))
     os._exit(0)

@@ -71,6 +71,10 @@ class SliceResult(Jsonable):
         metrics: The candidate's metrics on the slice (with intervals).
         deltas: Candidate minus baseline on the slice (empty without a baseline).
         reason: Why the slice has no metrics (e.g. no rows), when it has none.
+        gaps: The candidate's metric on the slice minus its overall metric, per metric, with
+            the interval of that difference taken on the same bootstrap resamples of all rows
+            (``candidate`` is the slice's value, ``baseline`` the overall value); empty in
+            evaluations made before it was computed.
     """
 
     name: str
@@ -79,6 +83,7 @@ class SliceResult(Jsonable):
     metrics: tuple[MetricValue, ...] = ()
     deltas: tuple[MetricDelta, ...] = ()
     reason: str = ""
+    gaps: tuple[MetricDelta, ...] = ()
 
     def metric(self, name: str) -> MetricValue | None:
         """Return one metric by name, or None."""
@@ -87,6 +92,10 @@ class SliceResult(Jsonable):
     def delta(self, name: str) -> MetricDelta | None:
         """Return one delta by metric name, or None."""
         return next((d for d in self.deltas if d.name == name), None)
+
+    def gap(self, name: str) -> MetricDelta | None:
+        """Return the slice-minus-overall difference of one metric, or None."""
+        return next((d for d in self.gaps if d.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -115,14 +124,22 @@ class CostResult(Jsonable):
 
     Attributes:
         latency_ms: Prediction latency by case: ``p50_1``, ``p99_1`` (batches of 1 row),
-            ``p50_1000``, ``p99_1000`` (batches of 1,000 rows), in milliseconds.
+            ``p50_1000``, ``p99_1000`` (batches of 1,000 rows), in milliseconds: the median
+            over ``rounds`` timing rounds of each round's percentile.
         peak_memory_mb: Peak memory allocated while predicting 1,000 rows (MB).
         artifact_bytes: Size of the model's package.
+        latency_low_ms: Per case, the smallest round's value (empty: measured in one round).
+        latency_high_ms: Per case, the largest round's value; with ``latency_low_ms`` the
+            interval of the median (94% with 5 rounds).
+        rounds: Timing rounds per case.
     """
 
     latency_ms: Mapping[str, float]
     peak_memory_mb: float
     artifact_bytes: int
+    latency_low_ms: Mapping[str, float] = field(default_factory=dict)
+    latency_high_ms: Mapping[str, float] = field(default_factory=dict)
+    rounds: int = 1
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,9 @@ class DatasetEvaluation(Jsonable):
             ``confusion`` (labels and counts), for the candidate and (``baseline_*``) the
             baseline.
         notes: Things the reader should know (rows dropped, labels never seen in training).
+        searched: How many candidate slices the worst-slice search examined (0: no search,
+            or an evaluation made before it was recorded); a gate corrects the searched
+            slices' intervals for this many comparisons.
     """
 
     dataset: str
@@ -152,6 +172,7 @@ class DatasetEvaluation(Jsonable):
     fairness: tuple[FairnessResult, ...] = ()
     curves: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    searched: int = 0
 
     def metric(self, name: str) -> MetricValue | None:
         """Return one overall metric by name, or None."""

@@ -6,6 +6,8 @@
 - :func:`compact`: moves closed segments into ``model=<name>/date=<day>/`` Parquet files of
   the log store (a folder or an fsspec URL), idempotently.
 - :func:`read_predictions` and :func:`inputs_frame`: query the log store.
+- :mod:`loopml.store.logs.orphans`: spool folders of dead processes, found by their free
+  owner lock (:mod:`loopml.store.logs.owner`), adopted and compacted.
 
 The request path (records, spool) needs only :mod:`orjson`; pyarrow and DuckDB are imported
 when compaction or reading is first used.

@@ -143,3 +143,14 @@ def compact_sealed(root: Path, logs_url: str) -> CompactionReport:
         if is_live(folder):
             totals = _add(totals, compact_spool(folder, logs_url))
     return totals
+
+
+def remove_if_done(folder: Path) -> bool:
+    """Remove a spool folder once it holds no segment and no live process holds it (a
+    server's or a batch's own, after its log was closed and compacted); True if removed."""
+    fd = try_adopt(Path(folder))
+    if fd is None:
+        return False
+    empty = not any(Path(folder).glob(f"{SEGMENT_PREFIX}*"))
+    release_adopted(Path(folder), fd, remove=empty)
+    return empty

@@ -16,6 +16,7 @@ Guarantees:
 - memory is bounded: at most ``max_pending`` records wait in the queue (plus the batch
   being written). When the queue is full, ``append`` returns False, the drop is counted in
   :meth:`PredictionLog.stats` and a warning is logged (at most once every 10 seconds);
+  ``append_many(..., wait=True)`` writes what does not fit itself instead (backpressure);
 - after :func:`os.fork` the child starts empty, with its own thread and segment.
 
 Segment files, in the spool folder::
@@ -112,10 +113,11 @@ class PredictionLog:
         ... )
         >>> plog.append(rec)
         True
-        >>> plog.close()
-        >>> plog.stats()["written"]
+        >>> plog.close(); plog.stats()["written"]
         1
     """
+
+    _owner: int | None
 
     def __init__(
         self,
@@ -288,7 +290,7 @@ class PredictionLog:
         self._appended = self._written = self._dropped = self._rejected = 0
         self._in_flight = self._segments = self._bytes = 0
         self._fd: int | None = None
-        self._owner: int | None = None  # the shared lock on the folder's owner.lock
+        self._owner = None  # the shared lock on the folder's owner.lock (see the class)
         self._segment: Path | None = None
         self._offset = 0
         self._dirty = False

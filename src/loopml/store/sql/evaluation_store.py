@@ -138,3 +138,16 @@ class SqlEvaluationStore:
         )
         with self._db.read() as conn:
             return [_record(row) for row in conn.execute(statement)]
+
+    def ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """Return up to ``limit`` evaluation ids starting with ``prefix`` (lowercase hex)."""
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            return []  # nothing else could match, and no LIKE wildcard reaches the query
+        statement = (
+            sa.select(_ev.evaluation_id)
+            .where(_ev.evaluation_id.like(f"{prefix}%"))
+            .order_by(_ev.evaluation_id)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [str(row[0]) for row in conn.execute(statement)]

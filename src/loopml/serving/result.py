@@ -1,0 +1,72 @@
+"""The answer to one request: :class:`PredictionResult`, built from a model's outputs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from loopml.serving.batcher import BatchOutput
+from loopml.serving.fallbacks import DeclaredFallback
+from loopml.serving.slot import Served
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """The answer to one request.
+
+    Attributes:
+        ids: One prediction id per row (32 hex digits; the log's key, for joining labels).
+        predictions: One prediction per row (JSON-ready).
+        proba: Class probabilities per row (``{label: p}``), or None.
+        model: The model name.
+        version: The version that answered.
+        route: ``champion``, ``canary``, ``fallback`` or ``shadow``.
+        latency_ms: Time spent in the service.
+        reason: Why the fallback answered, if it did.
+    """
+
+    ids: tuple[str, ...]
+    predictions: list[Any]
+    proba: list[dict[str, float]] | None
+    model: str
+    version: int
+    route: str
+    latency_ms: float
+    reason: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _plain(values: np.ndarray) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values.tolist()]
+
+
+def result_of(
+    served: Served | DeclaredFallback,
+    *,
+    route: str,
+    out: BatchOutput,
+    rows: int,
+    latency: float,
+    reason: str | None,
+) -> PredictionResult:
+    """The answer of ``served`` on ``rows`` rows: fresh prediction ids, JSON-ready values,
+    probabilities keyed by class label."""
+    classes = served.classes
+    proba = None
+    if out.proba is not None and classes:
+        labels = [str(c) for c in classes]
+        proba = [dict(zip(labels, map(float, row), strict=True)) for row in out.proba]
+    return PredictionResult(
+        ids=tuple(uuid.uuid4().hex for _ in range(rows)),
+        predictions=_plain(out.predictions),
+        proba=proba,
+        model=served.name,
+        version=served.version,
+        route=route,
+        latency_ms=latency,
+        reason=reason,
+    )
