@@ -216,6 +216,8 @@ def test_bad_input_is_not_computable_with_the_reason(
     twice = pd.concat([current[["normal"]], current[["normal"]]], axis=1)
     with pytest.raises(InvalidArgumentError, match=r"current DataFrame's .* 'normal' twice"):
         loopml.monitor(current=twice, reference=ref)
+    with pytest.raises(InvalidArgumentError, match=r"features= is empty"):
+        loopml.monitor(current=current, reference=ref, features=[])
     assert not (tmp_path / ".loopml").exists()  # DataFrames alone open no store
 
 

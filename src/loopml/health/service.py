@@ -141,6 +141,11 @@ class MonitorService:
         )
         out = [run.window(w, frame) for w in windows]
         notes = [f"reference statistics {'read from the stored profile' if reused else 'computed'}"]
+        if not kinds:
+            notes.append(
+                f"no column of the reference ({ref.label}) is numeric or categorical (targets, "
+                "times, keys and identifiers are not tested): pass features= to choose some"
+            )
         if timestamp_column is not None:
             untimed = int(pd.to_datetime(frame[timestamp_column], utc=True).isna().sum())
             if untimed:
@@ -197,6 +202,11 @@ class MonitorService:
             return defaults
         if isinstance(features, str):
             features = [features]
+        if not features:
+            raise InvalidArgumentError(
+                "features= is empty: name the columns to test, or pass None for the defaults "
+                "(the model's inputs, else every numeric and categorical column)."
+            )
         out: dict[str, Kind] = {}
         frame = ref.frame() if any(f not in defaults for f in features) else None
         for name in features:
