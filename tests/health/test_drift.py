@@ -305,3 +305,20 @@ def test_data_quality_anomalies_per_window_without_distribution_drift() -> None:
     assert {("out_of_range", "amount"), ("unexpected_nulls", "amount")} <= kinds
     assert all(a.kind != "distribution_shift" for a in noisy.quality)
     assert any("20" in a.message for a in noisy.quality if a.kind == "out_of_range")
+
+
+def test_the_domain_classifier_is_quiet_on_same_distribution_windows(
+    reference: pd.DataFrame,
+) -> None:
+    from loopml.health.domain import domain_drift
+
+    rng = np.random.default_rng(2)
+    profile = build_profile(reference, dict(KINDS))
+    limits = resolve_thresholds(None)
+    found = [
+        domain_drift(profile, draw(1_500, rng), list(KINDS), thresholds=limits, seed=i)
+        for i in range(10)
+    ]
+    aucs = np.array([m.auc for m in found])
+    assert not any(m.drifted for m in found)
+    assert abs(aucs.mean() - 0.5) < 0.02 and aucs.max() < found[0].threshold
