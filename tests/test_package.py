@@ -18,6 +18,9 @@ PACKAGES = [
     "loopml.datasets",
     "loopml.errors",
     "loopml.models",
+    "loopml.monitoring",
+    "loopml.client.monitoring",
+    "loopml.health",
     "loopml.evaluation",
     "loopml.registry",
     "loopml.registry.flavors",
@@ -112,7 +115,9 @@ def test_the_cli_starts_without_heavy_modules() -> None:
     assert out.stdout.strip() == "", f"the CLI loaded heavy modules: {out.stdout}"
 
 
-@pytest.mark.parametrize("name", ["loopml.models", "loopml.datasets", "loopml.errors"])
+@pytest.mark.parametrize(
+    "name", ["loopml.models", "loopml.datasets", "loopml.errors", "loopml.monitoring"]
+)
 def test_public_modules_import_as_users_expect(name: str) -> None:
     """``import loopml.models`` works (it used to be only a lazy attribute of ``loopml``)."""
     code = f"import {name} as m; import loopml; print(m is getattr(loopml, {name.split('.')[1]!r}))"

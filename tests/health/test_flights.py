@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 from loopml.core.entities import MonitorReport
+from loopml.core.errors import InvalidArgumentError
 from loopml.core.settings import Settings, resolve_settings
 from loopml.data.service import DatasetService
 from loopml.health import MonitorService
@@ -101,7 +102,9 @@ def _month(report: MonitorReport, month: str) -> Any:
     return next(w for w in report.windows if w.start is not None and w.start.startswith(month))
 
 
-def test_later_months_drift_and_the_features_are_named(monthly: MonitorReport) -> None:
+def test_later_months_drift_and_the_features_are_named(
+    monthly: MonitorReport, flights: dict[str, pd.DataFrame]
+) -> None:
     assert monthly.model == "late@1" and monthly.reference == "flights-train@1"
     months = [w.start[:7] for w in monthly.windows if w.start is not None]
     assert months[:9] == [f"2013-{m:02d}" for m in range(4, 13)]
@@ -114,6 +117,13 @@ def test_later_months_drift_and_the_features_are_named(monthly: MonitorReport) -
         assert window.features["origin"].drifted is False  # airports' shares hold
     drifted = [w for w in monthly.windows[:9] if w.multivariate.drifted]
     assert len(drifted) >= 6
+    deciles = monthly.reference_distributions["dep_delay"]
+    assert list(deciles) == [f"q{10 * i}" for i in range(11)]
+    assert deciles["q50"] == pytest.approx(float(flights["train"]["dep_delay"].median()), abs=1)
+    july = _month(monthly, "2013-07").distributions
+    assert july["dep_delay"]["q90"] > deciles["q90"]  # summer delays are longer
+    assert sum(july["origin"].values()) == pytest.approx(1.0)
+    assert set(july["origin"]) == set(monthly.reference_distributions["origin"])
     frame = monthly.to_frame()
     assert len(frame) == len(monthly.windows) * len(FEATURES)
     assert str(frame["start"].dtype) == "datetime64[ns, UTC]" or "UTC" in str(frame["start"].dtype)
@@ -168,12 +178,16 @@ def test_planted_concept_drift_is_told_from_covariate_shift(
     # P(y | x) changes: flights that left over 20 minutes late now arrive on time
     flipped = holdout.copy()
     flipped.loc[flipped["dep_delay"] > 20, "late"] = False
-    concept = service.monitor(ref, current=flipped, reference=flights["validation"]).windows[0]
+    concept = service.monitor(
+        ref, current=flipped, reference=flights["validation"], multivariate=False
+    ).windows[0]
     assert concept.concept_drift.detected is True, concept.concept_drift
     assert "P(y | x) changed" in concept.concept_drift.reason
     # P(x) changes, P(y | x) holds: only the ambiguous departures (a harder population)
     hard = holdout[holdout["dep_delay"].between(0, 40)]
-    shift = service.monitor(ref, current=hard, reference=flights["validation"]).windows[0]
+    shift = service.monitor(
+        ref, current=hard, reference=flights["validation"], multivariate=False
+    ).windows[0]
     assert shift.performance["roc_auc"].value < concept.estimated["roc_auc"].value
     assert shift.concept_drift.detected is False, shift.concept_drift
     assert shift.dataset_drift is not None and "dep_delay" in shift.drifted_features
@@ -222,6 +236,8 @@ def test_the_report_is_a_self_contained_html_page(monthly: MonitorReport, tmp_pa
     page = path.read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page
     assert "dep_delay" in page and "estimated roc_auc" in page
+    assert page.count("<polyline") >= 2 * 4 * len(monthly.windows)  # numeric features, 2 curves
+    assert "<title>EWR: " in page  # share bars of a categorical feature
     assert "http://" not in page and "https://" not in page and "<script" not in page
 
 
@@ -258,3 +274,26 @@ def test_the_reference_is_profiled_once_per_dataset_version(
     assert [w.features for w in second.windows] == [w.features for w in first.windows]
     assert second.windows[0].multivariate.drifted is False  # from the stored row sample
     assert len(datasets.backend.events.list_events(subject="dataset:ref@1", kind=PROFILED)) == 1
+
+
+def test_delayed_labels_partial_coverage_and_stray_labels(
+    store: dict[str, Any],
+    flights: dict[str, pd.DataFrame],
+) -> None:
+    holdout = flights["holdout"].sample(6_000, random_state=5).copy()
+    holdout["late"] = holdout["late"].astype(object)
+    holdout.iloc[:3_600, holdout.columns.get_loc("late")] = None  # 60% not labeled yet
+    holdout.iloc[3_600:3_700, holdout.columns.get_loc("late")] = "maybe"  # not a class
+    holdout.iloc[3_700:3_800, holdout.columns.get_loc("time_hour")] = pd.NaT
+    service, ref = store["service"], store["refs"]["model"]
+    report = service.monitor(ref, current=holdout, window="1mo", multivariate=False, quality=False)
+    assert sum(w.rows for w in report.windows) == 5_900
+    assert any("100 rows have no event time in 'time_hour'" in n for n in report.notes)
+    assert any("100 labels are not classes of late@1" in n for n in report.notes)
+    coverage = sum(w.label_coverage * w.rows for w in report.windows) / 5_900
+    assert coverage == pytest.approx(2_200 / 5_900)  # the 100 stray labels do not count
+    for window in report.windows:
+        assert window.performance["roc_auc"].value is not None
+        assert window.estimated["roc_auc"].value is not None
+    with pytest.raises(InvalidArgumentError, match=r"label_column='lat' is not a column .* 'late'"):
+        service.monitor(ref, current=holdout, label_column="lat")

@@ -93,3 +93,16 @@ def test_thresholds_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match=r"'alpha' must be in \(0, 1\)"):
         resolve_thresholds({"alpha": 1.5})
     assert resolve_thresholds({"psi": 0.3})["psi"] == 0.3
+
+
+def test_a_time_column_is_not_a_feature(frame: pd.DataFrame) -> None:
+    import loopml
+
+    with pytest.raises(
+        InvalidArgumentError, match=r"Feature 't' holds times, .* timestamp_column="
+    ):
+        loopml.monitor(current=frame, reference=frame, features=["t", "x"])
+    report = loopml.monitor(
+        current=frame, reference=frame, window="1w", timestamp_column="t", multivariate=False
+    )
+    assert list(report.windows[0].features) == ["x"]  # the time column is left out by default

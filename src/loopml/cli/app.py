@@ -20,6 +20,7 @@ from loopml.cli import (
     experiments,
     logs,
     models,
+    monitor,
     runs,
     serving,
 )
@@ -46,6 +47,7 @@ app.command("predict")(serving.predict_command)
 app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
 app.add_typer(logs.app, name="logs")
+app.add_typer(monitor.app, name="monitor")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
 #: model... or the store itself: a read outside any project creates nothing).

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loopml.core.entities import MonitorReport
+from loopml.core.entities import DatasetVersion, MonitorReport
 
 __all__ = ["monitor"]
 
@@ -23,7 +23,7 @@ __all__ = ["monitor"]
 def monitor(
     model: str | None = None,
     *,
-    current: Any,
+    current: Any = None,
     reference: Any = None,
     window: int | str | None = None,
     start: Any = None,
@@ -52,7 +52,8 @@ def monitor(
     Args:
         model: ``name@version`` or ``name@alias`` of the model to watch, or None for data
             drift alone.
-        current: The data to check: a DataFrame or a dataset ref (``flights@4``).
+        current: The data to check: a DataFrame or a dataset ref (``flights@4``). (None,
+            the model's own prediction log, comes with the log's typed columns.)
         reference: What to compare with: a DataFrame or a dataset ref; default the model's
             training dataset. A dataset version's statistics are computed once and stored.
         window: A duration (``"1d"``, ``"6h"``, ``"30min"``, ``"1w"``, ``"1mo"``: UTC
@@ -81,8 +82,7 @@ def monitor(
     """
     from loopml.health import MonitorService
 
-    frames_only = model is None and all(_is_frame(x) for x in (current, reference))
-    if frames_only:
+    if model is None and not any(_needs_store(x) for x in (current, reference)):
         service = MonitorService(None)
     else:
         from loopml.client.fluent import _get_client
@@ -107,5 +107,6 @@ def monitor(
     )
 
 
-def _is_frame(value: Any) -> bool:
-    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
+def _needs_store(value: Any) -> bool:
+    """A dataset ref or version is read from the store; a DataFrame (or nothing) is not."""
+    return isinstance(value, str | DatasetVersion)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.core.entities import MultivariateDrift
-from loopml.health.reference import ReferenceProfile, as_numbers
+from loopml.health.reference import ReferenceProfile
 
 #: Rows of each side the classifier sees (both sides are sampled down to it).
 CAP = 2_000
@@ -41,8 +41,9 @@ def _encode(frame: pd.DataFrame, profile: ReferenceProfile, features: Sequence[s
     out = np.empty((len(frame), len(features)), dtype=np.float64)
     for j, name in enumerate(features):
         column = frame[name]
-        if profile.kinds[name] == "numeric":
-            out[:, j] = as_numbers(column)
+        if profile.kinds[name] == "numeric":  # text where numbers were: missing here
+            numbers = pd.to_numeric(column, errors="coerce")
+            out[:, j] = np.asarray(numbers, dtype=np.float64)
         else:
             cats = profile.categorical[name].categories
             text = column.astype("string")
@@ -108,6 +109,17 @@ def _domain_drift(
         ref = ref.iloc[np.sort(rng.choice(len(ref), CAP, replace=False))]
     x = np.vstack([_encode(ref, profile, usable), _encode(window, profile, usable)])
     y = np.concatenate([np.zeros(len(ref)), np.ones(len(window))])
+    # a column with one value (or none) on both sides carries nothing to separate them
+    present = np.isfinite(x)
+    low = np.where(present, x, np.inf).min(axis=0)
+    high = np.where(present, x, -np.inf).max(axis=0)
+    informative = (low < high) | (present.any(axis=0) & ~present.all(axis=0))
+    if not informative.any():
+        return MultivariateDrift(
+            None, None, None, note="no feature has two distinct values across the two sides"
+        )
+    x = x[:, informative]
+    usable = [f for f, keep in zip(usable, informative, strict=True) if keep]
     # native categorical splits take codes below 255; wider columns are split as ordinals
     categorical = [
         profile.kinds[f] == "categorical" and len(profile.categorical[f].categories) < 254

@@ -14,7 +14,9 @@ Deciding a whole window at once: the p-values of the window's hypothesis tests a
 Holm's procedure (the chance that any feature of a quiet window is flagged stays at or below
 ``alpha``), and a distance's threshold is raised to its noise floor at level
 ``1 - alpha / features`` (the distance two samples of the reference's own distribution reach
-by chance at the window's size) when that is above the threshold's effect size.
+by chance at the window's size) when that is above the threshold's effect size. The floor
+is computed only for a distance already above its threshold (below it, raising the threshold
+cannot change the verdict), so a quiet window costs no bootstrap.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ import numpy as np
 import pandas as pd
 
 from loopml.core.entities import FeatureDrift
+from loopml.core.errors import InvalidArgumentError
 from loopml.health.reference import Kind, ReferenceProfile, as_numbers, category_counts
 from loopml.health.settings import SMALL_WINDOW
 from loopml.stats.drift import DriftTest, get_drift_test
 from loopml.stats.multiple import holm_adjusted
-from loopml.stats.sketch import CategoricalSketch, NumericSketch, count_categories
+from loopml.stats.sketch import OTHER, CategoricalSketch, NumericSketch, count_categories
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,10 @@ def _not_computable(test: str, why: str) -> FeatureDrift:
 def _numeric(
     name: str, sketch: NumericSketch, series: pd.Series, test: DriftTest
 ) -> _Raw | FeatureDrift:
-    values = as_numbers(series)
+    try:
+        values = as_numbers(series)
+    except InvalidArgumentError as exc:
+        return _not_computable(test.name, str(exc))
     values = values[np.isfinite(values)]
     if sketch.count == 0:
         return _not_computable(test.name, f"the reference has no values of {name!r} (all null)")
@@ -115,9 +121,34 @@ def _categorical(
             "jensen_shannon or psi",
         )
     ref, cur = count_categories(sketch, counts)
+    if test.name == "chi_square":
+        ref, cur = pool_sparse(ref, cur)
     result = test.compute(ref, cur)
     return _Raw(
         test, result.statistic, result.p_value, ref, sketch.count, int(cur.sum()), result.note
+    )
+
+
+#: Chi-square's rule of thumb: categories expected fewer times than this in the window are
+#: pooled into one bin before the test.
+MIN_EXPECTED = 5.0
+
+
+def pool_sparse(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool the categories the window is expected to hold fewer than :data:`MIN_EXPECTED`
+    times (by the reference's shares) into one bin, so chi-square's approximation holds: with
+    many rare categories the unpooled test raises false alarms (measured: 15% at p < 0.05 for
+    300 categories in 400-row windows, 3% pooled). Categories the reference never had are
+    kept apart."""
+    expected = reference / reference.sum() * current.sum()
+    # categories the reference never had stay apart: they are the evidence of a new category
+    sparse = (expected < MIN_EXPECTED) & (reference > 0)
+    if sparse.sum() < 2:
+        return reference, current
+    keep = ~sparse
+    return (
+        np.append(reference[keep], reference[sparse].sum()),
+        np.append(current[keep], current[sparse].sum()),
     )
 
 
@@ -191,7 +222,8 @@ def decide(raw: Mapping[str, _Raw | FeatureDrift], *, alpha: float) -> dict[str,
             out[name] = FeatureDrift(r.test.name, r.statistic, p, alpha, bool(p < alpha), note)
             continue
         threshold, note = r.test.threshold, r.note
-        floor = _floor(name, r, level=1 - alpha / tests)
+        # the floor can only change a verdict of drift: it is computed for those alone
+        floor = _floor(name, r, level=1 - alpha / tests) if r.statistic > threshold else None
         if floor is not None and floor > threshold:
             note = (
                 f"threshold raised from {threshold:g} to {floor:.3g}, the noise of a "
@@ -244,3 +276,57 @@ def score_drift(
         return _not_computable(test_name, "no scores in this window")
     raw = _numeric("score", reference, pd.Series(scores, name="score"), test)
     return decide({"score": raw}, alpha=alpha)["score"]
+
+
+#: Categories a distribution summary names (the rest are pooled).
+SUMMARY_CATEGORIES = 8
+_DECILES = np.linspace(0.0, 1.0, 11)
+
+
+def _decile_keys() -> list[str]:
+    return [f"q{10 * i}" for i in range(_DECILES.size)]
+
+
+def reference_summary(profile: ReferenceProfile, name: str) -> dict[str, float]:
+    """The reference's distribution of ``name`` for charts: deciles, or the top categories'
+    shares (see :class:`~loopml.core.entities.MonitorReport`)."""
+    if profile.kinds[name] == "numeric":
+        sketch = profile.numeric[name]
+        if sketch.count == 0:
+            return {}
+        return dict(zip(_decile_keys(), map(float, sketch.quantiles[::100]), strict=True))
+    cat = profile.categorical[name]
+    total = cat.count
+    if total == 0:
+        return {}
+    out = {c: float(n) / total for c, n in zip(cat.categories, cat.counts, strict=True)}
+    top = dict(list(out.items())[:SUMMARY_CATEGORIES])
+    rest = 1.0 - sum(top.values())
+    if rest > 1e-12:
+        top[OTHER] = top.get(OTHER, 0.0) + rest
+    return top
+
+
+def window_summary(
+    profile: ReferenceProfile, frame: pd.DataFrame, name: str, reference: dict[str, float]
+) -> dict[str, float]:
+    """The window's distribution of ``name`` on the same keys as ``reference``."""
+    if name not in frame.columns or len(frame) == 0:
+        return {}
+    if profile.kinds[name] == "numeric":
+        numbers = pd.to_numeric(frame[name], errors="coerce")  # text: left out of the chart
+        values = np.asarray(numbers, dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return {}
+        return dict(zip(_decile_keys(), map(float, np.quantile(values, _DECILES)), strict=True))
+    counts = category_counts(frame[name])
+    total = sum(counts.values())
+    if total == 0:
+        return {}
+    named = [c for c in reference if c != OTHER]
+    out = {c: counts.get(c, 0) / total for c in named}
+    rest = 1.0 - sum(out.values())
+    if rest > 1e-12 or OTHER in reference:
+        out[OTHER] = max(rest, 0.0)
+    return out

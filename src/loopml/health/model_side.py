@@ -65,7 +65,8 @@ def _text(value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
-    return str(value).strip().lower().replace("true", "1").replace("false", "0")
+    text = str(value).strip().lower()
+    return {"true": "1", "false": "0", "1.0": "1", "0.0": "0"}.get(text, text)
 
 
 def _score(loaded: Any, frame: pd.DataFrame, column: str | None) -> np.ndarray:

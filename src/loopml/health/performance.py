@@ -53,9 +53,10 @@ def realized(
     """``roc_auc`` and ``accuracy`` on the rows whose label (0/1) is known (label -1: none)."""
     from loopml.stats.bootstrap import bootstrap_metrics
 
-    known = labels >= 0
+    known = (labels >= 0) & np.isfinite(scores)
     if not known.any():
-        return {m: MetricValue(m, None, reason="no labeled rows in this window") for m in METRICS}
+        why = "no labeled rows in this window" if not (labels >= 0).any() else "no scored rows"
+        return {m: MetricValue(m, None, reason=why) for m in METRICS}
     y, s = labels[known], scores[known]
     pred = (s >= threshold).astype(np.int64)
     result = bootstrap_metrics(
@@ -73,7 +74,7 @@ def realized(
 
 def calibrate(labels: np.ndarray, scores: np.ndarray, source: str) -> Calibrated:
     """Fit the calibration on labeled rows (label -1: none) and measure the reference."""
-    known = labels >= 0
+    known = (labels >= 0) & np.isfinite(scores)
     y, s = labels[known], scores[known]
     if y.size == 0 or y.min() == y.max():
         return Calibrated(
@@ -94,6 +95,7 @@ def estimated(
     """CBPE of ``roc_auc`` and ``accuracy`` on a window's scores."""
     if calibrated.calibration is None:
         return {m: MetricValue(m, None, reason=calibrated.source) for m in METRICS}
+    scores = scores[np.isfinite(scores)]
     if scores.size == 0:
         return {m: MetricValue(m, None, reason="no scored rows in this window") for m in METRICS}
     found = estimate(calibrated.calibration, scores, (scores >= threshold).astype(np.int64))

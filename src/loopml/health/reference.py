@@ -155,8 +155,7 @@ def as_numbers(series: pd.Series) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(
             f"Column {series.name!r} is numeric in the reference but holds values that are not "
-            f"numbers in the current data ({exc}). Cast it, or pass tests= / features= "
-            "without it."
+            f"numbers here ({exc}). Cast it, or leave it out with features=."
         ) from None
 
 

@@ -3,15 +3,16 @@
 One file, no script and nothing fetched: a summary table of the windows (rows, drift share,
 domain classifier, realized and estimated performance, concept drift), inline SVG charts of the
 drift share and of performance (realized and estimated) over the windows, then per window its
-features sorted by severity (test, statistic, threshold, verdict, note) and its data-quality
-anomalies. Text from user data is escaped.
+features sorted by severity (a small chart of the reference's and the window's distribution:
+quantile curves for numbers, share bars for categories; test, statistic, threshold, verdict,
+note) and its data-quality anomalies. Text from user data is escaped.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
@@ -119,14 +120,52 @@ def _summary(report: MonitorReport) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _features(w: MonitorWindow) -> str:
+def _shape(reference: Mapping[str, float], current: Mapping[str, float]) -> str:
+    """A small chart of one feature: reference vs window quantile curves (numbers: value on x,
+    probability on y) or paired share bars (categories)."""
+    if not reference or not current:
+        return ""
+    width, height = 180.0, 46.0
+    ref_color, cur_color = _COLORS[1], _COLORS[0]
+    parts = [f'<svg viewBox="0 0 {width:.0f} {height:.0f}" width="180" height="46">']
+    if all(k.startswith("q") and k[1:].isdigit() for k in reference):
+        values = [*reference.values(), *current.values()]
+        lo, hi = min(values), max(values)
+        span = (hi - lo) or 1.0
+        for data, color in ((reference, ref_color), (current, cur_color)):
+            points = " ".join(
+                f"{4 + (width - 8) * (v - lo) / span:.1f},{height - 4 - (height - 8) * i / 10:.1f}"
+                for i, v in enumerate(data.values())
+            )
+            parts.append(
+                f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}"/>'
+            )
+    else:
+        keys = list(reference)
+        step = (width - 8) / max(1, len(keys))
+        for i, key in enumerate(keys):
+            for j, (data, color) in enumerate(((reference, ref_color), (current, cur_color))):
+                share = float(data.get(key, 0.0))
+                bar = (height - 8) * min(max(share, 0.0), 1.0)
+                parts.append(
+                    f'<rect x="{4 + i * step + j * step / 2:.1f}" y="{height - 4 - bar:.1f}" '
+                    f'width="{max(step / 2 - 1, 1):.1f}" height="{bar:.1f}" fill="{color}">'
+                    f"<title>{escape(key)}: {share:.1%}</title></rect>"
+                )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _features(w: MonitorWindow, reference: Mapping[str, Mapping[str, float]]) -> str:
     items: list[tuple[str, FeatureDrift]] = sorted(
         w.features.items(), key=lambda item: severity(item[1]), reverse=True
     )
     if w.prediction_drift is not None:
         items.append(("(model score)", w.prediction_drift))
     rows = "".join(
-        f"<tr><td>{escape(name)}</td><td>{escape(f.test)}</td><td>{_num(f.statistic)}</td>"
+        f"<tr><td>{escape(name)}</td>"
+        f"<td>{_shape(reference.get(name, {}), w.distributions.get(name, {}))}</td>"
+        f"<td>{escape(f.test)}</td><td>{_num(f.statistic)}</td>"
         f"<td>{_num(f.p_value)}</td><td>{_num(f.threshold)}</td><td>{_verdict(f.drifted)}</td>"
         f"<td>{escape(f.note)}</td></tr>"
         for name, f in items
@@ -148,7 +187,8 @@ def _features(w: MonitorWindow) -> str:
     )
     return (
         f"<h3>Window {escape(_label(w))} ({w.rows:,} rows)</h3>"
-        "<table><tr><th>feature</th><th>test</th><th>statistic</th><th>p-value (Holm)</th>"
+        "<table><tr><th>feature</th><th>reference (amber) vs window (blue)</th><th>test</th>"
+        "<th>statistic</th><th>p-value (Holm)</th>"
         f"<th>threshold</th><th>verdict</th><th>note</th></tr>{rows}</table>{domain}{concept}"
         + (f"<p>Data quality:</p><ul>{quality}</ul>" if quality else "")
         + "".join(f"<p class='meta'>{escape(n)}</p>" for n in w.notes)
@@ -179,7 +219,7 @@ def render_html(report: MonitorReport) -> str:
         + "</p>"
         + "".join(f"<p class='meta'>{escape(n)}</p>" for n in report.notes)
     )
-    body = "".join(_features(w) for w in report.windows)
+    body = "".join(_features(w, report.reference_distributions) for w in report.windows)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>loopml monitor report</title>"
         f"<style>{_CSS}</style></head><body><h1>Monitoring report</h1>{meta}"

@@ -70,7 +70,7 @@ class MonitorService:
         self,
         model: str | None = None,
         *,
-        current: Any,
+        current: Any = None,
         reference: Any = None,
         window: int | str | None = None,
         start: Any = None,
@@ -111,8 +111,9 @@ class MonitorService:
             reference = version.training_data
         ref = resolve(reference, "reference", self.datasets)
         cur = resolve(current, "current", self.datasets)
-        label_column = label_column or cur.target or ref.target or self._trained_on(version)
         frame = cur.frame()
+        _check_columns(frame, cur.label, label_column=label_column, score_column=score_column)
+        label_column = label_column or cur.target or ref.target or self._trained_on(version)
         if timestamp_column is None:  # the current data's declared time, else the reference's
             declared = cur.timestamp or ref.timestamp
             timestamp_column = declared if declared in frame.columns else None
@@ -134,9 +135,24 @@ class MonitorService:
                 score_column=score_column,
             )
         checker = _QualityChecker(ref, list(kinds)) if quality else None
-        run = _Run(profile, list(kinds), limits, overrides, multivariate, checker, side, seed)
+        shapes = {name: drift.reference_summary(profile, name) for name in kinds}
+        run = _Run(
+            profile, list(kinds), limits, overrides, multivariate, checker, side, seed, shapes
+        )
         out = [run.window(w, frame) for w in windows]
         notes = [f"reference statistics {'read from the stored profile' if reused else 'computed'}"]
+        if not kinds:
+            notes.append(
+                f"no column of the reference ({ref.label}) is numeric or categorical (targets, "
+                "times, keys and identifiers are not tested): pass features= to choose some"
+            )
+        if timestamp_column is not None:
+            untimed = int(pd.to_datetime(frame[timestamp_column], utc=True).isna().sum())
+            if untimed:
+                notes.append(
+                    f"{untimed:,} rows have no event time in {timestamp_column!r} and are in no "
+                    "window"
+                )
         if side is not None:
             notes.extend(side.notes)
         return MonitorReport(
@@ -147,6 +163,7 @@ class MonitorService:
             window=spec.text,
             thresholds=limits,
             calibration="" if side is None else side.calibrated.source,
+            reference_distributions=shapes,
             notes=tuple(notes),
             created_at=self._clock(),
         )
@@ -185,12 +202,23 @@ class MonitorService:
             return defaults
         if isinstance(features, str):
             features = [features]
+        if not features:
+            raise InvalidArgumentError(
+                "features= is empty: name the columns to test, or pass None for the defaults "
+                "(the model's inputs, else every numeric and categorical column)."
+            )
         out: dict[str, Kind] = {}
         frame = ref.frame() if any(f not in defaults for f in features) else None
         for name in features:
             if name in defaults:
                 out[name] = defaults[name]
             elif frame is not None and name in frame.columns:
+                if pd.api.types.is_datetime64_any_dtype(frame[name]):
+                    raise InvalidArgumentError(
+                        f"Feature {name!r} holds times, which move on by nature and are not "
+                        "tested for drift; leave it out of features= (windows use it as "
+                        "timestamp_column=)."
+                    )
                 out[name] = kind_of_series(frame[name])
             else:
                 raise InvalidArgumentError(
@@ -212,6 +240,7 @@ class _Run:
     checker: _QualityChecker | None
     side: ModelSide | None
     seed: int
+    shapes: dict[str, dict[str, float]]
 
     def window(self, w: Window, frame: pd.DataFrame) -> MonitorWindow:
         """Every check on one window."""
@@ -265,8 +294,25 @@ class _Run:
             label_coverage=coverage,
             estimated=est,
             concept_drift=concept,
+            distributions={
+                name: drift.window_summary(profile, wf, name, self.shapes[name])
+                for name in features
+            },
             notes=tuple(notes),
         )
+
+
+def _check_columns(
+    frame: pd.DataFrame, label: str, *, label_column: str | None, score_column: str | None
+) -> None:
+    """Columns named on purpose must exist (a default name may be absent: no labels yet)."""
+    for role, column in (("label_column", label_column), ("score_column", score_column)):
+        if column is not None and column not in frame.columns:
+            raise InvalidArgumentError(
+                f"{role}={column!r} is not a column of the current data ({label}); its "
+                f"columns are {list(frame.columns)[:30]}."
+                + did_you_mean(column, [str(c) for c in frame.columns])
+            )
 
 
 class _QualityChecker:

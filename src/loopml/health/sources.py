@@ -73,7 +73,23 @@ def resolve(value: Any, role: str, datasets: DatasetService | None) -> Data:
     Raises:
         InvalidArgumentError: Anything else (or a ref without a store to read it from).
     """
+    if value is None and role == "current":
+        raise InvalidArgumentError(
+            "current=None (the model's own prediction log) is not supported yet: pass the "
+            "current data as a DataFrame or a dataset ref such as 'flights@4'."
+        )
     if isinstance(value, pd.DataFrame):
+        odd = [c for c in value.columns if not isinstance(c, str)]
+        if odd or value.columns.has_duplicates:
+            raise InvalidArgumentError(
+                f"The {role} DataFrame's column names must be unique text; got "
+                + (
+                    f"{odd[0]!r} ({type(odd[0]).__name__})"
+                    if odd
+                    else f"{value.columns[value.columns.duplicated()][0]!r} twice"
+                )
+                + ". Rename them, e.g. frame.columns = [f'c{i}' for i in ...]."
+            )
         return Data(label="a DataFrame", frame_=value)
     if isinstance(value, DatasetVersion | str):
         if datasets is None:

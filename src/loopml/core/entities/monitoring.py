@@ -118,8 +118,12 @@ class MonitorWindow(Jsonable):
         estimated: Metric -> label-free estimate (CBPE), with its interval.
         concept_drift: Realized performance fell while the estimate held (None without a model).
         ops: Operational figures from server rows (latency, error rate); empty for frames.
+        distributions: Feature -> the window's distribution, summarized as the report's
+            ``reference_distributions`` summarizes the reference (for charts).
         notes: Remarks on the window as a whole.
     """
+
+    json_properties = ("drifted_features",)
 
     index: int
     start: str | None
@@ -136,11 +140,13 @@ class MonitorWindow(Jsonable):
     estimated: Mapping[str, MetricValue] = field(default_factory=dict)
     concept_drift: ConceptDrift | None = None
     ops: Mapping[str, float | None] = field(default_factory=dict)
+    distributions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
-        """The features whose test says they drifted, most significant first."""
+        """The features whose test says they drifted, most significant first (also in
+        :meth:`to_dict`'s output)."""
         drifted = [(name, f) for name, f in self.features.items() if f.drifted]
         drifted.sort(key=lambda item: severity(item[1]), reverse=True)
         return tuple(name for name, _ in drifted)
@@ -169,6 +175,9 @@ class MonitorReport(Jsonable):
         window: The window spec (``1d``, ``6h``, ``5000``) or None for one window.
         thresholds: The thresholds in force (defaults filled in).
         calibration: Where the label-free estimate was calibrated (or why it was not).
+        reference_distributions: Feature -> the reference's distribution, summarized: a
+            numeric column by its deciles (``q0``, ``q10``, ... ``q100``), a categorical one by
+            the shares of its most frequent categories (the rest as ``__other__``).
         notes: Remarks on the whole run.
         created_at: Milliseconds since the epoch.
     """
@@ -180,6 +189,7 @@ class MonitorReport(Jsonable):
     window: str | None = None
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     calibration: str = ""
+    reference_distributions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     created_at: int = 0
 

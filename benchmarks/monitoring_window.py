@@ -1,0 +1,97 @@
+"""Monitoring, one window's cost: a 100,000-row window against a 1,000,000-row reference whose
+profile is stored (issue 15's per-window target: under 1 s), step by step.
+
+Scenario: 25 columns (20 numeric of different scales, 5 categorical of 10-30 levels), shift
+planted in 5 numeric columns of the window. Steps timed in this one process: profiling the
+reference and serializing it (done once per dataset version), reading the stored profile
+back, the univariate checks of the window (first with the noise floors of the drifted
+distances, then again with them cached), the data-quality checks, the distribution summaries,
+and the domain classifier (reported apart, as the issue asks). Not a comparison with Evidently
+or NannyML (that is benchmarks/monitoring.py, still to come).
+
+Usage: python benchmarks/monitoring_window.py [--rows 1000000] [--window 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+from loopml.health.domain import domain_drift
+from loopml.health.drift import reference_summary, window_drift, window_summary
+from loopml.health.reference import ReferenceProfile, build_profile
+from loopml.health.service import _QualityChecker
+from loopml.health.settings import resolve_thresholds
+from loopml.health.sources import Data
+
+
+def table(rows: int, rng: np.random.Generator, *, shift: bool) -> pd.DataFrame:
+    data = {f"n{i}": rng.normal(size=rows) * (i + 1) for i in range(20)}
+    for i in range(5):
+        data[f"c{i}"] = rng.choice([f"v{j}" for j in range(10 + 5 * i)], size=rows)
+    frame = pd.DataFrame(data)
+    if shift:
+        for i in range(5):
+            frame[f"n{i}"] += 0.3 * (i + 1)
+    return frame
+
+
+def timed(label: str, work: object) -> object:
+    start = time.perf_counter()
+    result = work()  # type: ignore[operator]
+    print(f"{label:<58s} {time.perf_counter() - start:7.2f} s")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--window", type=int, default=100_000)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    reference, window = table(args.rows, rng, shift=False), table(args.window, rng, shift=True)
+    kinds = {c: ("numeric" if c.startswith("n") else "categorical") for c in reference.columns}
+    features = list(kinds)
+    limits = resolve_thresholds(None)
+    print(f"reference {args.rows:,} rows, window {args.window:,} rows, 25 columns")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    profile = timed(
+        "profile the reference (once per dataset version)", lambda: build_profile(reference, kinds)
+    )
+    stored = timed("serialize it", profile.to_bytes)  # type: ignore[attr-defined]
+    print(f"{'  stored size':<58s} {len(stored) / 1e6:7.1f} MB")  # type: ignore[arg-type]
+    profile = timed("read the stored profile back", lambda: ReferenceProfile.from_bytes(stored))  # type: ignore[arg-type]
+    verdicts = timed(
+        "univariate checks, first window (noise floors computed)",
+        lambda: window_drift(
+            profile, window, features, rows=len(window), tests={}, thresholds=limits
+        ),
+    )
+    timed(
+        "univariate checks, next window (floors cached)",
+        lambda: window_drift(
+            profile, window, features, rows=len(window), tests={}, thresholds=limits
+        ),
+    )
+    checker = _QualityChecker(Data(label="reference", frame_=reference), features)
+    timed("data-quality checks", lambda: checker(window))
+    timed(
+        "distribution summaries (report charts)",
+        lambda: {
+            n: window_summary(profile, window, n, reference_summary(profile, n)) for n in kinds
+        },
+    )
+    multi = timed(
+        "domain classifier (reported apart)",
+        lambda: domain_drift(profile, window, features, thresholds=limits),
+    )
+    drifted = sorted(n for n, f in verdicts.items() if f.drifted)  # type: ignore[attr-defined]
+    print(f"drifted: {drifted}; domain AUC {multi.auc:.3f} {multi.top_features}")  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()
