@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 import loopml
-from loopml.core.entities import MonitorReport
 from loopml.core.errors import InvalidArgumentError
 from loopml.health.drift import decide, measure
 from loopml.health.reference import build_profile
 from loopml.health.settings import resolve_thresholds
+from loopml.monitoring import MonitorReport
 from loopml.stats.multiple import holm
 
 RNG = np.random.default_rng(20261207)

@@ -17,12 +17,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from loopml.core.entities import MonitorReport
 from loopml.core.errors import InvalidArgumentError
 from loopml.core.settings import Settings, resolve_settings
 from loopml.data.service import DatasetService
 from loopml.health import MonitorService
 from loopml.health.reference import PROFILED
+from loopml.monitoring import MonitorReport
 from loopml.registry.loaded import PREDICTORS
 from loopml.store.backend import close_cached_backends, open_backend
 

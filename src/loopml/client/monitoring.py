@@ -13,11 +13,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loopml.core.entities import DatasetVersion, MonitorReport
+from loopml.core.entities import DatasetVersion
 
-__all__ = ["monitor"]
+if TYPE_CHECKING:
+    from loopml.health.monitor_report import MonitorReport
+
+__all__ = ["MonitorReport", "monitor"]
 
 
 def monitor(
@@ -74,7 +77,7 @@ def monitor(
         seed: Seed of every sample and fit (same data and seed: same report).
 
     Returns:
-        The :class:`~loopml.core.entities.MonitorReport`.
+        The :class:`~loopml.health.monitor_report.MonitorReport`.
 
     Raises:
         InvalidArgumentError: An unknown feature, test or threshold, a bad window, or a
@@ -110,3 +113,13 @@ def monitor(
 def _needs_store(value: Any) -> bool:
     """A dataset ref or version is read from the store; a DataFrame (or nothing) is not."""
     return isinstance(value, str | DatasetVersion)
+
+
+def __getattr__(name: str) -> Any:
+    """``MonitorReport`` (the class :func:`monitor` returns) is loaded on first use: it needs
+    pandas, which ``import loopml`` does not load."""
+    if name == "MonitorReport":
+        from loopml.health.monitor_report import MonitorReport
+
+        return MonitorReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,6 @@ from loopml.core.entities import (
     ConceptDrift,
     FeatureDrift,
     MetricValue,
-    MonitorReport,
     MonitorWindow,
 )
 from loopml.core.errors import InvalidArgumentError, did_you_mean
@@ -30,6 +29,7 @@ from loopml.core.settings import current_user
 from loopml.health import drift, performance
 from loopml.health.domain import domain_drift
 from loopml.health.model_side import ModelSide, model_side
+from loopml.health.monitor_report import MonitorReport
 from loopml.health.reference import Kind, ReferenceProfile, feature_kinds, kind_of_series
 from loopml.health.settings import check_tests, parse_window, resolve_thresholds
 from loopml.health.sources import Data, reference_profile, resolve

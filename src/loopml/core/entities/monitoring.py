@@ -13,10 +13,8 @@ verdict. Time stamps are ISO 8601 text in UTC (``2013-04-01T00:00:00Z``).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from loopml.core.entities.data import Anomaly
@@ -214,22 +212,3 @@ class MonitorReport(Jsonable):
                     }
                 )
         return rows
-
-    def to_frame(self) -> Any:
-        """A pandas DataFrame with one row per window x feature (:data:`FRAME_COLUMNS`);
-        ``start`` and ``end`` as UTC timestamps."""
-        pd = importlib.import_module("pandas")  # loaded on call: core imports no pandas
-        frame = pd.DataFrame.from_records(self.records(), columns=list(FRAME_COLUMNS))
-        for column in ("start", "end"):
-            frame[column] = pd.to_datetime(frame[column], utc=True)
-        return frame
-
-    def to_html(self, path: str | Path) -> Path:
-        """Write the self-contained offline HTML report (and return its path).
-
-        The page is drawn by :mod:`loopml.health.report`, loaded on call (the entity is the
-        front; the monitoring service owns the rendering).
-        """
-        renderer = importlib.import_module("loopml.health.report")
-        written: Path = renderer.write_html(self, Path(path))
-        return written
