@@ -61,7 +61,9 @@ def num(value: float) -> str:
 
 
 def ratio(c: dict[str, Any]) -> str:
-    return "-" if c["ratio"] is None else f"{c['ratio']:.1f}x"
+    if c["ratio"] is None:
+        return "-"
+    return f"{c['ratio']:,.0f}x" if c["ratio"] >= 100 else f"{c['ratio']:.1f}x"
 
 
 def target(c: dict[str, Any]) -> str:
@@ -72,7 +74,7 @@ def target(c: dict[str, Any]) -> str:
 
 
 def cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    return text.strip().replace("|", "\\|")
 
 
 # -- pieces ------------------------------------------------------------------------------------

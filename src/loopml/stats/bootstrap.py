@@ -147,7 +147,7 @@ def poisson_weights(
     Row ``r`` (counting over all chunks) is drawn from ``numpy.random.default_rng([seed, r])``
     by inverse CDF: a 16-bit uniform picks the count through a table, and the few uniforms
     that fall in a bucket straddling a CDF step (about 2 in 10,000) are refined with a 53-bit
-    uniform, so the counts are exactly Poisson(1) and about ten times faster to draw than
+    uniform, so the counts are exactly Poisson(1) and faster to draw than
     ``Generator.poisson``.
 
     Args:
