@@ -273,6 +273,7 @@ def renderer(name: str) -> Callable[[], str]:
     table: dict[str, Callable[[], str]] = {
         "tracking": generic(name, "MLflow"),
         "data": generic(name, "pandas"),
+        "data_wide": generic(name, "the code before (be40b59)"),
         "registry": lambda: registry(name),
         "evaluation": generic(name, "scikit-learn loop"),
         "serving": lambda: serving(name),
