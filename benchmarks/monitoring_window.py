@@ -49,9 +49,12 @@ def timed(label: str, work: object) -> object:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--window", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=None, help="default 1,000,000")
+    parser.add_argument("--window", type=int, default=None, help="default 100,000")
+    parser.add_argument("--quick", action="store_true", help="100,000 and 10,000 rows")
     args = parser.parse_args()
+    args.rows = args.rows or (100_000 if args.quick else 1_000_000)
+    args.window = args.window or (10_000 if args.quick else 100_000)
     rng = np.random.default_rng(0)
     reference, window = table(args.rows, rng, shift=False), table(args.window, rng, shift=True)
     kinds = {c: ("numeric" if c.startswith("n") else "categorical") for c in reference.columns}

@@ -41,8 +41,10 @@ def _port() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=None, help="default 1,000,000")
+    parser.add_argument("--quick", action="store_true", help="100,000 rows")
     args = parser.parse_args()
+    args.rows = args.rows or (100_000 if args.quick else 1_000_000)
     features, y = load_breast_cancer(return_X_y=True, as_frame=True)
     features = features.iloc[:, :5]
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(features, y)

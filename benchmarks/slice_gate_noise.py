@@ -108,14 +108,17 @@ def _wilson(k: int, n: int, z: float = 1.96) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--pairs", type=int, default=None, help="default 300")
+    parser.add_argument("--quick", action="store_true", help="20 pairs, to .quick.json")
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--resamples", type=int, default=300)
     args = parser.parse_args()
+    args.pairs = args.pairs or (20 if args.quick else 300)
     started = time.perf_counter()
     result = false_failure_rates(args.pairs, rows=args.rows, resamples=args.resamples)
     result["seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(__file__).parent / "results" / "slice_gate_noise.json"
+    name = "slice_gate_noise.quick.json" if args.quick else "slice_gate_noise.json"
+    out = Path(__file__).parent / "results" / name
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for name, r in result["rules"].items():
         print(f"{name:34s} {r['failed']:4d}/{args.pairs}  {r['rate']:.1%}  {r['wilson95']}")
