@@ -106,3 +106,19 @@ def test_a_time_column_is_not_a_feature(frame: pd.DataFrame) -> None:
         current=frame, reference=frame, window="1w", timestamp_column="t", multivariate=False
     )
     assert list(report.windows[0].features) == ["x"]  # the time column is left out by default
+
+
+def test_the_sdk_and_the_service_take_the_same_options() -> None:
+    """``loopml.monitor`` fronts ``MonitorService.monitor``: same keywords, same defaults (a
+    test rather than a second definition that could drift)."""
+    import inspect
+
+    import loopml
+    from loopml.health import MonitorService
+
+    sdk = inspect.signature(loopml.monitor).parameters
+    service = dict(inspect.signature(MonitorService.monitor).parameters)
+    service.pop("self")
+    assert [(p.name, p.kind, p.default) for p in sdk.values()] == [
+        (p.name, p.kind, p.default) for p in service.values()
+    ]
