@@ -59,10 +59,12 @@ def _pairs(items: list[str], option: str, *, numbers: bool) -> dict[str, Any]:
     return out
 
 
-def _service(model: str | None, current: Any, reference: Any) -> MonitorService:
+def _service(
+    model: str | None, current: Any, reference: Any, *, alerts: bool = False
+) -> MonitorService:
     from loopml.health import MonitorService
 
-    if model is None and all(not isinstance(x, str) for x in (current, reference)):
+    if model is None and not alerts and all(not isinstance(x, str) for x in (current, reference)):
         return MonitorService(None)  # files alone: no store needed, none created
     from loopml.cli.state import state
 
@@ -123,6 +125,24 @@ def render(report: MonitorReport) -> None:
     console.print(table)
     if report.calibration:
         console.print(f"estimate calibration: {report.calibration}")
+    render_alerts(report)
+
+
+_COLORS = {"info": "cyan", "warning": "yellow", "critical": "red"}
+
+
+def render_alerts(report: MonitorReport) -> None:
+    """Print the alerts of a run (nothing when no rule held)."""
+    for a in report.alerts:
+        color = _COLORS.get(a.severity, "white")
+        if a.status == "suppressed":
+            console.print(f"[dim]alert {a.rule} suppressed (fired within its cooldown)[/]")
+            continue
+        failed = [sink for sink, outcome in a.deliveries.items() if outcome != "ok"]
+        console.print(
+            f"[{color}]ALERT {a.severity}[/] {a.message}"
+            + (f" [red](delivery failed: {', '.join(failed)})[/]" if failed else "")
+        )
 
 
 def run_command(
@@ -141,6 +161,9 @@ def run_command(
     label_column: str = typer.Option(None, "--label-column"),
     score_column: str = typer.Option(None, "--score-column"),
     multivariate: bool = typer.Option(True, "--multivariate/--no-multivariate"),
+    alerts: Path = typer.Option(
+        None, "--alerts", help="A YAML file of alert rules (see docs/monitoring.md)."
+    ),
     report: Path = typer.Option(None, "--report", help="Write the HTML report here."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     fail_on_drift: bool = typer.Option(
@@ -148,8 +171,13 @@ def run_command(
     ),
 ) -> None:
     """Check current data (and a model on it) against a reference, window by window."""
+    rules = None
+    if alerts is not None:
+        from loopml.health.alerts import load_rules
+
+        rules = load_rules(alerts)  # a bad rule fails before any work
     cur, ref = _data(current), _data(reference)
-    service = _service(model, cur, ref)
+    service = _service(model, cur, ref, alerts=rules is not None)
     result = service.monitor(
         model,
         current=cur,
@@ -164,6 +192,7 @@ def run_command(
         label_column=label_column,
         score_column=score_column,
         multivariate=multivariate,
+        alerts=rules,
     )
     if as_json:
         console.print_json(json.dumps(result.to_dict()))

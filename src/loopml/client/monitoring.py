@@ -40,6 +40,7 @@ def monitor(
     multivariate: bool = True,
     quality: bool = True,
     seed: int = 0,
+    alerts: Any = None,
 ) -> MonitorReport:
     """Compare current data (and a model's behaviour on it) with a reference, window by window.
 
@@ -75,17 +76,22 @@ def monitor(
         multivariate: Run the domain classifier (costs about a second per window).
         quality: Report data-quality anomalies per window.
         seed: Seed of every sample and fit (same data and seed: same report).
+        alerts: Alert rules (:mod:`loopml.health.alerts`): a YAML file's path, a mapping
+            ``{"rules": [...]}`` or a list of rule mappings. Rules that hold are in the
+            report's ``alerts``, sent to their sinks and logged as ``monitor.alert`` events;
+            with rules, the run uses the default store (for the log and the cooldown) even
+            when both sides are DataFrames.
 
     Returns:
         The :class:`~loopml.health.monitor_report.MonitorReport`.
 
     Raises:
-        InvalidArgumentError: An unknown feature, test or threshold, a bad window, or a
-            duration window without an event-time column.
+        InvalidArgumentError: An unknown feature, test or threshold, a bad window, a
+            duration window without an event-time column, or a bad alert rule.
     """
     from loopml.health import MonitorService
 
-    if model is None and not any(_needs_store(x) for x in (current, reference)):
+    if model is None and alerts is None and not any(_needs_store(x) for x in (current, reference)):
         service = MonitorService(None)
     else:
         from loopml.client.fluent import _get_client
@@ -107,6 +113,7 @@ def monitor(
         multivariate=multivariate,
         quality=quality,
         seed=seed,
+        alerts=alerts,
     )
 
 

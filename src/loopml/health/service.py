@@ -18,6 +18,7 @@ import pandas as pd
 
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import (
+    Alert,
     Anomaly,
     ConceptDrift,
     FeatureDrift,
@@ -27,6 +28,8 @@ from loopml.core.entities import (
 from loopml.core.errors import InvalidArgumentError, did_you_mean
 from loopml.core.settings import current_user
 from loopml.health import drift, performance
+from loopml.health.alert_sinks import fire
+from loopml.health.alerts import load_rules
 from loopml.health.domain import domain_drift
 from loopml.health.model_side import ModelSide, model_side
 from loopml.health.monitor_report import MonitorReport
@@ -84,8 +87,10 @@ class MonitorService:
         multivariate: bool = True,
         quality: bool = True,
         seed: int = 0,
+        alerts: Any = None,
     ) -> MonitorReport:
         """Monitor current data against a reference; see :func:`loopml.monitor`."""
+        rules = None if alerts is None else load_rules(alerts)
         limits = resolve_thresholds(thresholds)
         overrides = check_tests(tests)
         spec = parse_window(window)
@@ -155,6 +160,15 @@ class MonitorService:
                 )
         if side is not None:
             notes.extend(side.notes)
+        fired: tuple[Alert, ...] = ()
+        if rules:
+            subject = f"model:{version.name}" if version is not None else f"data:{cur.label}"
+            events = None if self.backend is None else self.backend.events
+            if events is None:
+                notes.append("no store: alerts are not logged and no cooldown applies")
+            fired = fire(
+                rules, out, subject=subject, events=events, actor=self._actor(), at=self._clock()
+            )
         return MonitorReport(
             windows=tuple(out),
             reference=ref.label,
@@ -166,6 +180,7 @@ class MonitorService:
             reference_distributions=shapes,
             notes=tuple(notes),
             created_at=self._clock(),
+            alerts=fired,
         )
 
     # -- inputs ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from loopml.core.entities.evaluation import (
 )
 from loopml.core.entities.events import Event
 from loopml.core.entities.monitoring import (
+    Alert,
     ConceptDrift,
     FeatureDrift,
     MonitorReport,
@@ -50,6 +51,7 @@ from loopml.core.entities.tracking import Experiment, MetricPoint, Run, RunStatu
 
 __all__ = [
     "OTHER",
+    "Alert",
     "AliasMove",
     "Anomaly",
     "ApprovalStatus",

@@ -162,6 +162,38 @@ def severity(drift: FeatureDrift) -> float:
 
 
 @dataclass(frozen=True)
+class Alert(Jsonable):
+    """One alert rule that fired on a monitor run (:mod:`loopml.health.alerts`).
+
+    Attributes:
+        rule: The rule's name.
+        severity: ``info``, ``warning`` or ``critical``.
+        condition: The rule's condition as written (``drift_share >= 0.3``).
+        subject: What it fired for: ``model:<name>`` or ``data:<current data>``.
+        window: Index of the latest window the condition held on.
+        start: That window's first instant (None for row-count windows).
+        message: One sentence for a human.
+        evidence: The values that made it fire (JSON-ready), with every window it held on.
+        status: ``fired``, or ``suppressed`` when the rule already fired for the same subject
+            within its cooldown (then nothing is sent).
+        deliveries: Sink -> ``ok`` or ``failed: <why>`` (empty when suppressed).
+        at: Milliseconds since the epoch.
+    """
+
+    rule: str
+    severity: str
+    condition: str
+    subject: str
+    window: int
+    start: str | None
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    status: str = "fired"
+    deliveries: Mapping[str, str] = field(default_factory=dict)
+    at: int = 0
+
+
+@dataclass(frozen=True)
 class MonitorReport(Jsonable):
     """What :func:`loopml.monitor` found, window by window.
 
@@ -178,6 +210,7 @@ class MonitorReport(Jsonable):
             the shares of its most frequent categories (the rest as ``__other__``).
         notes: Remarks on the whole run.
         created_at: Milliseconds since the epoch.
+        alerts: The alert rules that held on this run (``alerts=``), fired or suppressed.
     """
 
     windows: tuple[MonitorWindow, ...]
@@ -190,6 +223,7 @@ class MonitorReport(Jsonable):
     reference_distributions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     created_at: int = 0
+    alerts: tuple[Alert, ...] = ()
 
     def records(self) -> list[dict[str, Any]]:
         """One dict per window x feature (the rows of :meth:`to_frame`), plain Python values."""
