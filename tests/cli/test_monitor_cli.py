@@ -168,3 +168,35 @@ def test_monitor_run_with_a_model(invoke: Invoke) -> None:
         < 0.1
     )
     assert window["multivariate"]["drifted"] is False  # the rows were shuffled: no drift
+
+
+def test_monitor_run_with_alerts(invoke: Invoke, files: dict[str, Path], tmp_path: Path) -> None:
+    """--alerts: a bad file fails before any work; rules that hold are printed, in --json and
+    in the event log; a second run within the cooldown is suppressed."""
+    from loopml.store.backend import open_backend
+
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text("rules:\n  - name: amount\n    when: feature amount drifted\n    sevrity: x\n")
+    base = ["monitor", "run", "--current", str(files["current"]), "--reference"]
+    base += [str(files["reference"]), "--window", "1000", "--no-multivariate"]
+    code, _out, err = invoke(*base, "--alerts", str(rules))
+    assert code == 2 and "unknown field 'sevrity'" in err
+    rules.write_text(
+        "rules:\n  - name: amount\n    when: feature amount drifted\n    severity: critical\n"
+        "    sinks: [stdout]\n"
+    )
+    code, out, err = invoke(*base, "--alerts", str(rules))
+    assert code == 3 and "No loopml store" in err  # the log and cooldown need a store
+    assert invoke("init")[0] == 0
+    code, out, err = invoke(*base, "--alerts", str(rules))
+    assert code == 0, err
+    assert "ALERT [critical] amount: feature amount drifted held on data:a DataFrame" in out
+    assert "ALERT critical amount" in out  # the summary's line
+    code, out, err = invoke(*base, "--alerts", str(rules), "--json")
+    assert code == 0, err
+    (alert,) = json.loads(out)["alerts"]
+    assert alert["status"] == "suppressed" and alert["window"] == 1
+    from loopml.core.settings import resolve_settings
+
+    events = open_backend(resolve_settings()).events.list_events(kind="monitor.alert")
+    assert [e.data["rule"] for e in events] == ["amount"]

@@ -21,7 +21,7 @@ from loopml.core.ids import new_event_id
 from loopml.health.alerts import AlertRule, Sink
 
 if TYPE_CHECKING:
-    from loopml.store.backend import EventStore
+    from loopml.store.protocols import EventStore
 
 ALERT_EVENT = "monitor.alert"
 FAILED_EVENT = "monitor.alert_failed"
