@@ -42,6 +42,7 @@ from loopml.store.backend import open_backend
         ([{"name": "a"}], r"\(a\)\.when: a rule needs a condition"),
         ([{"name": "a", "when": "dataset drift"}], r"is not a condition.*dataset_drift"),
         ([{"name": "a", "when": "drift_share >= lots"}], r"'lots' .* is not a number"),
+        ([{"name": "a", "when": "performance.auc < 0.8"}], r"'auc' is not a monitored metric"),
         ([{"name": "a", "when": "dataset_drift", "cooldown": "soon"}], r"\.cooldown: 'soon'"),
         ([{"name": "a", "when": "dataset_drift", "sinks": ["email"]}], r"sinks\[0\].*not a sink"),
         (
@@ -249,6 +250,15 @@ def test_quiet_data_fire_nothing_and_shift_fires(
     assert json.loads(json.dumps(shifted.to_dict()))["alerts"][0]["status"] == "fired"
 
 
+def test_a_rule_on_an_untested_feature_is_refused(frames: dict[str, pd.DataFrame]) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"'amuont' is not a tested feature.*amount"):
+        MonitorService(None).monitor(
+            current=frames["quiet"],
+            reference=frames["reference"],
+            alerts=[{"name": "a", "when": "feature: amuont drifted"}],
+        )
+
+
 def test_persist_needs_consecutive_windows() -> None:
     hot, cold = _window(dataset_drift=True), _window(dataset_drift=False)
     windows = [
@@ -399,3 +409,31 @@ def test_stdout_sink_prints_and_no_store_still_reports(
     )
     assert [a.rule for a in report.alerts] == ["d"]
     assert "no store: alerts are not logged and no cooldown applies" in report.notes
+
+
+def test_loopml_monitor_with_alerts_logs_to_the_default_store(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, frames: dict[str, pd.DataFrame]
+) -> None:
+    """DataFrames alone with alerts=: the fluent call uses the default store for the log."""
+    import loopml
+    from loopml.client import fluent
+
+    for key, value in {
+        "LOOPML_HOME": str(settings.home),
+        "LOOPML_DB_URL": settings.db_url,
+        "LOOPML_ARTIFACTS_URL": settings.artifacts_url,
+        "LOOPML_CAPTURE_ENV": "false",
+    }.items():
+        monkeypatch.setenv(key, value)
+    try:
+        report = loopml.monitor(
+            current=frames["shifted"],
+            reference=frames["reference"],
+            multivariate=False,
+            alerts={"rules": [{"name": "d", "when": "dataset_drift", "sinks": []}]},
+        )
+    finally:
+        fluent.reset_client()
+    assert [(a.rule, a.deliveries) for a in report.alerts] == [("d", {"events": "ok"})]
+    (event,) = open_backend(settings).events.list_events(kind=ALERT_EVENT)
+    assert event.subject == "data:a DataFrame" and event.data["evidence"]["drift_share"] > 0.5

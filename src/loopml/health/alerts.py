@@ -38,6 +38,7 @@ from typing import Any
 
 from loopml.core.entities import MonitorWindow
 from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.health.performance import METRICS
 
 SEVERITIES = ("info", "warning", "critical")
 FLAGS = ("dataset_drift", "multivariate.drifted", "prediction_drift", "concept_drift")
@@ -219,6 +220,12 @@ def _condition(value: object, where: str) -> str:
             raise InvalidArgumentError(
                 f"{where}: {match.group(3)!r} in {value!r} is not a number."
             ) from None
+        metric = match.group(1).partition(".")[2]
+        if metric and metric not in METRICS:
+            raise InvalidArgumentError(
+                f"{where}: {metric!r} is not a monitored metric; the metrics are "
+                f"{list(METRICS)}." + did_you_mean(metric, METRICS)
+            )
         return text
     raise InvalidArgumentError(
         f"{where}: {value!r} is not a condition. The conditions are {_HELP}."
@@ -310,3 +317,21 @@ def load_rules(source: Any) -> tuple[AlertRule, ...]:
             raise InvalidArgumentError(f"rules: two rules are named {r.name!r}; rename one.")
         seen.add(r.name)
     return rules
+
+
+def check_features(rules: Sequence[AlertRule], features: Sequence[str]) -> None:
+    """Every ``feature: <column> drifted`` condition must name a tested feature (else it
+    could never fire).
+
+    Raises:
+        InvalidArgumentError: A rule names a column that is not tested.
+    """
+    for rule in rules:
+        match = _FEATURE.match(rule.when)
+        if match and match.group(1) not in features:
+            raise InvalidArgumentError(
+                f"Alert rule {rule.name!r}: {match.group(1)!r} is not a tested feature, so "
+                f"'{rule.when}' could never fire; the tested features are "
+                f"{list(features)[:30]} (pass features= to test it)."
+                + did_you_mean(match.group(1), features)
+            )

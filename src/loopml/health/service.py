@@ -29,7 +29,7 @@ from loopml.core.errors import InvalidArgumentError, did_you_mean
 from loopml.core.settings import current_user
 from loopml.health import drift, performance
 from loopml.health.alert_sinks import fire
-from loopml.health.alerts import load_rules
+from loopml.health.alerts import check_features, load_rules
 from loopml.health.domain import domain_drift
 from loopml.health.model_side import ModelSide, model_side
 from loopml.health.monitor_report import MonitorReport
@@ -124,6 +124,8 @@ class MonitorService:
             timestamp_column = declared if declared in frame.columns else None
         reserved = [c for c in (label_column, score_column, timestamp_column) if c]
         kinds = self._features(ref, frame, features, loaded, reserved)
+        if rules:
+            check_features(rules, list(kinds))
         profile, reused = reference_profile(
             ref, kinds, self.datasets, actor=self._actor(), at=self._clock()
         )
