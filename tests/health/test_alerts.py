@@ -50,6 +50,10 @@ from loopml.store.backend import open_backend
             r"must be an http\(s\):// URL",
         ),
         (
+            [{"name": "a", "when": "dataset_drift", "sinks": [{"webhook": "http://"}]}],
+            r"URL with a host",
+        ),
+        (
             [
                 {
                     "name": "a",

@@ -133,7 +133,7 @@ def post_webhook(sink: Sink, body: dict[str, Any], sleep: Callable[[float], None
             sleep(sink.backoff * 2 ** (attempt - 1))
         try:
             response = httpx.post(sink.url, json=body, timeout=sink.timeout)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             why = f"{type(exc).__name__}: {exc}"
             continue
         if response.is_success:

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from loopml.core.entities import MonitorWindow
 from loopml.core.errors import InvalidArgumentError, did_you_mean
 from loopml.health.performance import METRICS
@@ -187,8 +189,14 @@ def _sink(value: object, where: str) -> Sink:
                 "(the URL), tries, backoff (seconds) and timeout (seconds)."
             )
         url = value["webhook"]
-        if not url.startswith(("http://", "https://")):
-            raise InvalidArgumentError(f"{where}: webhook {url!r} must be an http(s):// URL.")
+        try:
+            host = httpx.URL(url).host if url.startswith(("http://", "https://")) else ""
+        except httpx.InvalidURL:
+            host = ""
+        if not host:
+            raise InvalidArgumentError(
+                f"{where}: webhook {url!r} must be an http(s):// URL with a host."
+            )
         tries, backoff, timeout = (
             value.get("tries", 3),
             value.get("backoff", 0.5),
