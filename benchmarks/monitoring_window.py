@@ -9,18 +9,23 @@ distances, then again with them cached), the data-quality checks, the distributi
 and the domain classifier (reported apart, as the issue asks). Not a comparison with Evidently
 or NannyML (that is benchmarks/monitoring.py, still to come).
 
-Usage: python benchmarks/monitoring_window.py [--rows 1000000] [--window 100000]
+Usage: python benchmarks/monitoring_window.py [--rows 1000000] [--window 100000] [--quick]
+Results: benchmarks/results/monitoring_window.json (rendered into docs/monitoring.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import Comparison, write_results
 from loopml.health.domain import domain_drift
 from loopml.health.drift import reference_summary, window_drift, window_summary
 from loopml.health.reference import ReferenceProfile, build_profile
@@ -40,10 +45,16 @@ def table(rows: int, rng: np.random.Generator, *, shift: bool) -> pd.DataFrame:
     return frame
 
 
+#: (step, seconds) in the order they ran; written to results/monitoring_window.json.
+STEPS: list[tuple[str, float]] = []
+
+
 def timed(label: str, work: object) -> object:
     start = time.perf_counter()
     result = work()  # type: ignore[operator]
-    print(f"{label:<58s} {time.perf_counter() - start:7.2f} s")
+    seconds = time.perf_counter() - start
+    STEPS.append((label, seconds))
+    print(f"{label:<58s} {seconds:7.2f} s")
     return result
 
 
@@ -94,6 +105,19 @@ def main() -> None:
     )
     drifted = sorted(n for n, f in verdicts.items() if f.drifted)  # type: ignore[attr-defined]
     print(f"drifted: {drifted}; domain AUC {multi.auc:.3f} {multi.top_features}")  # type: ignore[attr-defined]
+    steps = [
+        Comparison(label, "s", seconds, None, "-", higher_is_better=False)
+        for label, seconds in STEPS
+    ]
+    extra = {
+        "reference_rows": args.rows,
+        "window_rows": args.window,
+        "stored_profile_mb": round(len(stored) / 1e6, 2),  # type: ignore[arg-type]
+        "drifted": drifted,
+        "domain_auc": round(float(multi.auc), 3),  # type: ignore[attr-defined]
+    }
+    path = write_results("monitoring_window", steps, quick=args.quick, extra=extra)
+    print(f"results written to {path}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-DOCS = (ROOT / "docs" / "benchmarks.md", ROOT / "README.md")
+DOCS = (ROOT / "docs" / "benchmarks.md", ROOT / "README.md", ROOT / "docs" / "monitoring.md")
 BLOCK = re.compile(r"(<!-- figures:([\w.]+) -->\n)(.*?)(<!-- /figures -->)", re.DOTALL)
 
 #: The libraries named under each stage's figures (all are recorded in the result file).
@@ -31,6 +31,7 @@ STAGE_LIBRARIES = {
     "data": ("duckdb", "pyarrow", "pandas", "numpy"),
     "registry": ("mlflow", "scikit-learn", "onnxruntime", "skl2onnx", "pandas", "numpy"),
     "evaluation": ("scikit-learn", "numpy"),
+    "monitoring": ("numpy", "scikit-learn", "duckdb", "pandas"),
     "serving": ("mlflow", "scikit-learn", "onnxruntime", "uvicorn", "httptools", "uvloop"),
 }
 NAMES = {"mlflow": "MLflow", "scikit-learn": "scikit-learn", "sqlalchemy": "SQLAlchemy"}
@@ -266,6 +267,20 @@ def readme(suffix: str = "") -> str:
     )
 
 
+def monitoring_window(name: str) -> str:
+    """One window's checks, step by step (no peer: the Evidently comparison is another
+    script)."""
+    data = load(name)
+    rows = ["| step | seconds |", "| --- | --- |"]
+    rows += [f"| {cell(c['scenario'])} | {num(c['loopml'])} |" for c in data["comparisons"]]
+    facts = (
+        f"Reference {data['reference_rows']:,} rows (stored profile "
+        f"{data['stored_profile_mb']} MB), window {data['window_rows']:,} rows; drifted: "
+        f"{', '.join(data['drifted']) or 'none'}; domain classifier AUC {data['domain_auc']}."
+    )
+    return "\n".join(rows) + "\n\n" + facts + "\n\n" + source(name, data)
+
+
 def renderer(name: str) -> Callable[[], str]:
     """The function rendering block ``name``."""
     stage = name.removesuffix(".quick")
@@ -280,6 +295,7 @@ def renderer(name: str) -> Callable[[], str]:
         "serving_ablations": lambda: ablations(name),
         "serving_soak": lambda: soak(name),
         "oip_binary": generic(name, "JSON tensors"),
+        "monitoring_window": lambda: monitoring_window(name),
         "readme": lambda: readme(suffix),
     }
     if stage not in table:
