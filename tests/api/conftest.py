@@ -143,3 +143,17 @@ def clean_env() -> Iterator[None]:
 def store(clean_env: None, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A module's own SQLite store."""
     return store_settings(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="module")
+def champion_server(
+    store: Settings,
+    fitted: dict[str, Pipeline],
+    data: pd.DataFrame,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Served]:
+    """A real server of one champion (``fitted["a"]``), started once per test module."""
+    register(ModelRegistry(open_backend(store)), fitted["a"], data, champion=True)
+    served = serve(store, tmp_path_factory.mktemp("champion"))
+    yield served
+    served.stop()

@@ -9,7 +9,6 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pandas as pd
@@ -17,24 +16,14 @@ import pytest
 
 from loopml.api.limits import ConnectionLimits
 from loopml.core.settings import Settings
-from loopml.registry import ModelRegistry
-from loopml.store.backend import open_backend
 from loopml.store.logs import read_predictions
 
-from .conftest import NAME, Served, register, serve
+from .conftest import NAME, Served, serve
 
 
 @pytest.fixture(scope="module")
-def server(
-    store: Settings,
-    fitted: dict[str, Any],
-    data: pd.DataFrame,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Served]:
-    register(ModelRegistry(open_backend(store)), fitted["a"], data, champion=True)
-    served = serve(store, tmp_path_factory.mktemp("reliability"))
-    yield served
-    served.stop()
+def server(champion_server: Served) -> Served:
+    return champion_server
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from loopml.api.inference import create_app
-from loopml.core.settings import Settings
 from loopml.registry import ModelRegistry
 from loopml.serving import InferenceService, ServeConfig
 from loopml.store.backend import open_backend
 
-from .conftest import NAME, Served, register, serve, store_settings
+from .conftest import NAME, Served, register, store_settings
 
 #: Never a 5xx (a 503 is documented, but only for a failing model with no fallback), and every
 #: answer as documented: status, content type, headers and body.
@@ -70,16 +68,8 @@ OPERATIONS = [
 
 
 @pytest.fixture(scope="module")
-def server(
-    store: Settings,
-    fitted: dict[str, Any],
-    data: pd.DataFrame,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Served]:
-    register(ModelRegistry(open_backend(store)), fitted["a"], data, champion=True)
-    served = serve(store, tmp_path_factory.mktemp("schemathesis"))
-    yield served
-    served.stop()
+def server(champion_server: Served) -> Served:
+    return champion_server
 
 
 @pytest.fixture(scope="module")

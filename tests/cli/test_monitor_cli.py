@@ -33,15 +33,16 @@ def files(tmp_path: Path) -> dict[str, Path]:
     return paths
 
 
+def _on_files(files: dict[str, Path], *args: str) -> list[str]:
+    """``loopml monitor run`` of the current file against the reference file, plus ``args``."""
+    current, reference = str(files["current"]), str(files["reference"])
+    return ["monitor", "run", "--current", current, "--reference", reference, *args]
+
+
 def test_monitor_run_on_files(invoke: Invoke, files: dict[str, Path], tmp_path: Path) -> None:
     html = tmp_path / "out" / "drift.html"
     code, out, err = invoke(
-        "monitor",
-        "run",
-        "--current",
-        str(files["current"]),
-        "--reference",
-        str(files["reference"]),
+        *_on_files(files),
         "--window",
         "1000",
         "--timestamp-column",
@@ -59,12 +60,7 @@ def test_monitor_run_on_files(invoke: Invoke, files: dict[str, Path], tmp_path: 
     assert html.read_text().startswith("<!doctype html>")
     assert not (tmp_path / ".loopml").exists()  # files alone create no store
     code, out, err = invoke(
-        "monitor",
-        "run",
-        "--current",
-        str(files["current"]),
-        "--reference",
-        str(files["reference"]),
+        *_on_files(files),
         "--window",
         "1000",
         "--timestamp-column",
@@ -118,15 +114,7 @@ def test_monitor_run_on_dataset_refs(invoke: Invoke, files: dict[str, Path]) -> 
 def test_bad_options_are_usage_errors(
     invoke: Invoke, files: dict[str, Path], args: list[str], match: str
 ) -> None:
-    code, _out, err = invoke(
-        "monitor",
-        "run",
-        "--current",
-        str(files["current"]),
-        "--reference",
-        str(files["reference"]),
-        *args,
-    )
+    code, _out, err = invoke(*_on_files(files, *args))
     assert code == 2 and match in err
 
 
@@ -179,8 +167,7 @@ def test_monitor_run_with_alerts(
 
     rules = tmp_path / "alerts.yaml"
     rules.write_text("rules:\n  - name: amount\n    when: feature amount drifted\n    sevrity: x\n")
-    base = ["monitor", "run", "--current", str(files["current"]), "--reference"]
-    base += [str(files["reference"]), "--window", "1000", "--no-multivariate"]
+    base = _on_files(files, "--window", "1000", "--no-multivariate")
     code, _out, err = invoke(*base, "--alerts", str(rules))
     assert code == 2 and "unknown field 'sevrity'" in err
     rules.write_text(
