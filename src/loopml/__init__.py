@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from loopml.core.lazy import lazy_getattr
 from loopml.core.version import VERSION
 
 __version__ = VERSION
@@ -110,17 +111,15 @@ _LAZY_MODULES: dict[str, str] = {
 }
 
 
+_lazy_name = lazy_getattr("loopml", _LAZY, globals())
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
         submodule = importlib.import_module(_LAZY_MODULES[name])
         globals()[name] = submodule
         return submodule
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopml' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _lazy_name(name)
 
 
 def __dir__() -> list[str]:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from loopml.core.entities import DatasetVersion
+from loopml.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from loopml.health.monitor_report import MonitorReport
@@ -122,11 +123,6 @@ def _needs_store(value: Any) -> bool:
     return isinstance(value, str | DatasetVersion)
 
 
-def __getattr__(name: str) -> Any:
-    """``MonitorReport`` (the class :func:`monitor` returns) is loaded on first use: it needs
-    pandas, which ``import loopml`` does not load."""
-    if name == "MonitorReport":
-        from loopml.health.monitor_report import MonitorReport
-
-        return MonitorReport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: ``MonitorReport`` (the class :func:`monitor` returns) loads on first use: it needs pandas,
+#: which ``import loopml`` does not load.
+__getattr__ = lazy_getattr(__name__, {"MonitorReport": "loopml.health.monitor_report"}, globals())

@@ -15,10 +15,10 @@ service and its libraries load when one of its names is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loopml.core.errors import GuardrailRejectedError, ModelUnavailableError, RowsRejectedError
+from loopml.core.lazy import lazy_getattr
 from loopml.serving.config import ServeConfig, parse_canary
 
 if TYPE_CHECKING:
@@ -47,10 +47,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
