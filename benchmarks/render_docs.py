@@ -22,7 +22,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-DOCS = (ROOT / "docs" / "benchmarks.md", ROOT / "README.md", ROOT / "docs" / "monitoring.md")
+DOCS = (
+    ROOT / "docs" / "benchmarks.md",
+    ROOT / "README.md",
+    ROOT / "docs" / "monitoring.md",
+    ROOT / "docs" / "serving.md",
+)
 BLOCK = re.compile(r"(<!-- figures:([\w.]+) -->\n)(.*?)(<!-- /figures -->)", re.DOTALL)
 
 #: The libraries named under each stage's figures (all are recorded in the result file).
@@ -281,6 +286,20 @@ def monitoring_window(name: str) -> str:
     return "\n".join(rows) + "\n\n" + facts + "\n\n" + source(name, data)
 
 
+def large_batch(name: str) -> str:
+    """One very large request next to a health poll (no peer: the figures are loopml's)."""
+    data = load(name)
+    rows = ["| measured | value |", "| --- | --- |"]
+    for c in data["comparisons"]:
+        value = f"{int(c['loopml']):,}" if c["unit"] == "rows" else num(c["loopml"])
+        rows.append(f"| {cell(c['scenario'])} | {value} {c['unit']} |")
+    facts = (
+        f"One `/predict/batch` request of {data['rows']:,} rows ({data['body_mb']} MB of JSON), "
+        f"{data['health_polls']:,} health polls during it."
+    )
+    return "\n".join(rows) + "\n\n" + facts + "\n\n" + source(name, data)
+
+
 def renderer(name: str) -> Callable[[], str]:
     """The function rendering block ``name``."""
     stage = name.removesuffix(".quick")
@@ -296,6 +315,7 @@ def renderer(name: str) -> Callable[[], str]:
         "serving_soak": lambda: soak(name),
         "oip_binary": generic(name, "JSON tensors"),
         "monitoring_window": lambda: monitoring_window(name),
+        "serving_large_batch": lambda: large_batch(name),
         "readme": lambda: readme(suffix),
     }
     if stage not in table:

@@ -4,6 +4,8 @@ how many of the answered rows reach the prediction log.
 
     python benchmarks/serving_large_batch.py --rows 1000000
 
+Results: ``benchmarks/results/serving_large_batch.json`` (rendered into docs/serving.md).
+
 The model is a scaled logistic regression on five columns of scikit-learn's breast cancer
 set; rows are drawn from it with replacement and sent as ``{"columns": [...], "data": [...]}``.
 """
@@ -29,6 +31,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import Comparison, write_results
 from loopml.client import LoopmlClient
 from loopml.store.logs import read_predictions
 
@@ -66,12 +70,16 @@ def main() -> None:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
     while True:
         try:
             if httpx.get(f"{url}/v2/health/ready").status_code == 200:
                 break
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the server did not start")
+        time.sleep(0.1)
     waits: list[float] = []
     slow: list[str] = []
     done = threading.Event()
@@ -119,6 +127,17 @@ def main() -> None:
     )
     if slow:
         print("health polls over 0.5 s (start+wait):", " ".join(slow))
+    measured = [
+        ("the request (status " + str(answer.status_code) + ")", "s", elapsed),
+        ("longest /v2/health/live wait during it", "ms", max(waits) * 1000),
+        ("99th percentile of the health waits", "ms", float(np.percentile(waits, 99)) * 1000),
+        ("log rows dropped", "rows", dropped),
+        ("log rows written", "rows", float(logged)),
+    ]
+    results = [Comparison(s, unit, value, None, "-", False) for s, unit, value in measured]
+    extra = {"rows": args.rows, "body_mb": round(len(body) / 1e6, 1), "health_polls": len(waits)}
+    path = write_results("serving_large_batch", results, quick=args.quick, extra=extra)
+    print(f"results written to {path}")
 
 
 if __name__ == "__main__":
