@@ -17,7 +17,9 @@ from typing import Any
 from loopml.core.errors import InvalidArgumentError, did_you_mean
 
 #: The routes a prediction can take through a deployment.
-ROUTES = frozenset({"champion", "canary", "fallback", "shadow", "batch"})
+#: ``external`` rows come from :func:`loopml.monitoring.log_predictions` (a model served
+#: elsewhere); ``batch`` from ``loopml predict``.
+ROUTES = frozenset({"champion", "canary", "fallback", "shadow", "batch", "external"})
 
 #: The fields of a record, in the order they are written.
 FIELDS = (
@@ -32,6 +34,8 @@ FIELDS = (
     "proba",
     "request_key",
     "error",
+    "event_at",
+    "caller_id",
 )
 _REQUIRED = FIELDS[:8]
 
@@ -52,14 +56,19 @@ class PredictionRecord:
         prediction_id: 32 hex digits naming this prediction (see :func:`new_prediction_id`).
         model: The registered model name.
         version: The model version that answered.
-        route: ``champion``, ``canary``, ``fallback``, ``shadow`` or ``batch``.
+        route: ``champion``, ``canary``, ``fallback``, ``shadow``, ``batch`` or ``external``.
         at: When the request arrived, in milliseconds since the Unix epoch (UTC).
         latency_ms: Time spent answering, in milliseconds.
         inputs: One row's input values by feature name (JSON-ready scalars).
         output: The prediction (a label, a number, ...), JSON-ready.
         proba: Class probabilities by class label, when the model gives them.
-        request_key: The caller's key for the request (joins delayed labels), if any.
+        request_key: The request's routing key (the same key takes the same canary route).
         error: Why the prediction failed, when it did (``output`` is then usually None).
+        event_at: When the row's event happened (ms since the epoch, UTC), as the caller
+            gave it (``"timestamps"`` of a request, ``timestamps=`` of ``log_predictions``);
+            None: the event time is ``at``. Monitoring windows use event time.
+        caller_id: The caller's own id of the row (``"ids"`` of a request, ``ids=`` of
+            ``log_predictions``); delayed labels join on it or on ``prediction_id``.
 
     Example:
         >>> rec = PredictionRecord(
@@ -81,6 +90,8 @@ class PredictionRecord:
     proba: Mapping[str, float] | None = None
     request_key: str | None = None
     error: str | None = None
+    event_at: int | None = None
+    caller_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.route not in ROUTES:
@@ -103,6 +114,8 @@ class PredictionRecord:
             "proba": None if self.proba is None else dict(self.proba),
             "request_key": self.request_key,
             "error": self.error,
+            "event_at": self.event_at,
+            "caller_id": self.caller_id,
         }
 
     @classmethod
@@ -139,6 +152,8 @@ class PredictionRecord:
                 proba=None if proba is None else {str(k): float(v) for k, v in proba.items()},
                 request_key=data.get("request_key"),
                 error=data.get("error"),
+                event_at=None if data.get("event_at") is None else int(data["event_at"]),
+                caller_id=None if data.get("caller_id") is None else str(data["caller_id"]),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, InvalidArgumentError):
