@@ -27,6 +27,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from loopml.store.logs.spool import json_default
+
 #: The fixed columns of every row, in file order.
 FIXED = pa.schema(
     [
@@ -71,6 +73,7 @@ OUTPUT_COLUMN = "out"
 #: Prefix of the typed class probability columns (``p.1``).
 PROBA_PREFIX = "p."
 
+_DUMPS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _BAD_LINE = (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError)
 
 
@@ -99,8 +102,7 @@ def typed_array(values: Sequence[Any]) -> pa.Array | None:
             return arr.cast(pa.float64(), safe=False)
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             return arr.cast(pa.string())
-    dumps = orjson.dumps
-    return pa.array([None if v is None else dumps(v).decode() for v in values], pa.string())
+    return pa.array([None if v is None else _dumps(v) for v in values], pa.string())
 
 
 def typed_columns(prefix: str, maps: Sequence[Mapping[str, Any] | None]) -> dict[str, pa.Array]:
@@ -174,7 +176,8 @@ def records_table(
 
     Args:
         fixed: One tuple of the :data:`FIXED` values per row (times as ms integers).
-        inputs: One row's inputs by feature name, per row.
+        inputs: One row's inputs by feature name, per row (JSON-ready values; NumPy
+            scalars are accepted, as by the spool).
         outputs: The prediction, per row.
         probas: Class probabilities by class label (or None), per row.
     """
@@ -185,18 +188,21 @@ def records_table(
             arrays[field.name] = pa.array(values, pa.int64()).cast(field.type)
         else:
             arrays[field.name] = pa.array(values, field.type)
-    dumps = orjson.dumps
-    arrays["inputs"] = pa.array([dumps(m).decode() for m in inputs], pa.string())
-    arrays["output"] = pa.array([dumps(v).decode() for v in outputs], pa.string())
-    arrays["proba"] = pa.array(
-        [None if p is None else dumps(p).decode() for p in probas], pa.string()
-    )
+    dumps = _dumps
+    arrays["inputs"] = pa.array([dumps(m) for m in inputs], pa.string())
+    arrays["output"] = pa.array([dumps(v) for v in outputs], pa.string())
+    arrays["proba"] = pa.array([None if p is None else dumps(p) for p in probas], pa.string())
     arrays.update(typed_columns(INPUT_PREFIX, inputs))
     out = typed_array(outputs)
     if out is not None:
         arrays[OUTPUT_COLUMN] = out
     arrays.update(typed_columns(PROBA_PREFIX, probas))
     return pa.table(arrays)
+
+
+def _dumps(value: Any) -> str:
+    """``value`` as JSON text (NumPy scalars, tuples and mappings as plain JSON)."""
+    return orjson.dumps(value, default=json_default, option=_DUMPS).decode()
 
 
 def unify(tables: Sequence[pa.Table]) -> pa.Table:

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loopml.store.artifacts.fs import ObjectFS
-from loopml.store.logs.columns import conform, is_typed, parse_lines
+from loopml.store.logs.columns import conform, is_typed, records_table
 from loopml.store.logs.records import PredictionRecord
 
 _NAMESPACE = uuid.UUID("5b0f4c1e-8a59-4d0c-9c55-6f1d6c1a0b7e")
@@ -124,8 +124,9 @@ def _drop_null_typed(table: pa.Table) -> pa.Table:
 def write_records(logs_url: str, records: Iterable[PredictionRecord]) -> int:
     """Write prediction records straight into the log store (no spool).
 
-    The records are encoded and parsed exactly as spool lines are, so the files have the
-    layout and columns compaction gives. Durable on return: every file is stored whole.
+    The rows are built by the same :func:`~loopml.store.logs.columns.records_table` that
+    parses spool lines, so the files have the layout and columns compaction gives. Durable
+    on return: every file is stored whole.
 
     Args:
         logs_url: The log store: a local folder or an fsspec URL.
@@ -137,12 +138,27 @@ def write_records(logs_url: str, records: Iterable[PredictionRecord]) -> int:
     Raises:
         StoreError: The log store cannot be written (files already stored stay).
     """
-    from loopml.store.logs.spool import encode_record
-
-    lines = [encode_record(record) for record in records]
-    if not lines:
+    rows = list(records)
+    if not rows:
         return 0
-    table, _skipped = parse_lines(lines)
+    fixed = [
+        (
+            r.prediction_id,
+            r.model,
+            r.version,
+            r.route,
+            r.at,
+            r.at if r.event_at is None else r.event_at,
+            r.latency_ms,
+            r.request_key,
+            r.error,
+            r.caller_id,
+        )
+        for r in rows
+    ]
+    table = records_table(
+        fixed, [r.inputs for r in rows], [r.output for r in rows], [r.proba for r in rows]
+    )
     writer = PartitionWriter(f"direct-{uuid.uuid4().hex}", ObjectFS(logs_url))
     writer.add(table)
     writer.finish()
