@@ -12,6 +12,7 @@ Row ids: with ``ids``, each row's ``caller_id`` is the caller's id and its
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -132,25 +133,28 @@ def _inputs(frame: pd.DataFrame, version: ModelVersion) -> list[dict[str, Any]]:
             f"The frame given to log_predictions lacks the input columns {missing} of "
             f"{version.ref} (it has {columns[:20]}). Add them.{hint}"
         )
+    twice = sorted({name for name in names if columns.count(name) > 1})
+    if twice:
+        raise InvalidArgumentError(
+            f"The frame given to log_predictions has the columns {twice} more than once; "
+            "keep one of each."
+        )
     picked = frame.loc[:, names]
     for name in names:
         column = picked[name]
-        if isinstance(column, pd.DataFrame):
-            raise InvalidArgumentError(
-                f"The frame given to log_predictions has the column {name!r} more than once; "
-                "keep one."
-            )
         if pd.api.types.is_datetime64_any_dtype(column):
             picked = picked.assign(**{name: column.map(lambda t: None if pd.isna(t) else str(t))})
     values = picked.astype(object).where(picked.notna(), None)
-    rows: list[dict[str, Any]] = values.to_dict("records")
+    rows: list[dict[str, Any]] = values.to_dict("records")  # type: ignore[assignment]
     return rows
 
 
 def _predictions(predictions: Any, n: int) -> list[Any]:
     import pandas as pd
 
-    values = np.asarray(predictions.to_numpy() if isinstance(predictions, pd.Series) else predictions)
+    values = np.asarray(
+        predictions.to_numpy() if isinstance(predictions, pd.Series) else predictions
+    )
     if values.ndim != 1 or len(values) != n:
         raise InvalidArgumentError(
             f"The 'predictions' of log_predictions must hold one value per row of the frame "
@@ -178,7 +182,9 @@ def _ids(ids: Sequence[Any] | None, n: int, name: str) -> tuple[list[str], list[
             f"{len(ids)} instead."
         )
     raw = pd.Series(list(ids), dtype=object)
-    texts = raw.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+    texts = raw.map(
+        lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    )
     empty = np.flatnonzero((texts == "").to_numpy())
     if len(empty):
         raise InvalidArgumentError(
@@ -237,7 +243,7 @@ def _probabilities(
             f"{bad[:_SHOWN].tolist()} are not (first: {values[bad[0]].tolist()})."
         )
     frame = pd.DataFrame(values, columns=[str(c) for c in classes])
-    rows: list[dict[str, float]] = frame.to_dict("records")
+    rows: list[dict[str, float]] = frame.to_dict("records")  # type: ignore[assignment]
     return rows
 
 

@@ -15,9 +15,12 @@ appears once.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import orjson
@@ -38,7 +41,7 @@ from loopml.store.logs.columns import (
 )
 from loopml.store.logs.compaction import parse_segment, segment_stem
 from loopml.store.logs.orphans import spool_folders
-from loopml.store.logs.reader import _source, day, store_columns
+from loopml.store.logs.reader import day, store_columns
 from loopml.store.logs.records import ROUTES
 from loopml.store.logs.spool import NEW_SUFFIX, OPEN_SUFFIX, SEALED_SUFFIX, SEGMENT_PREFIX
 
@@ -85,13 +88,14 @@ def read_log(
         0
     """
     _check(model, versions, routes, since, until)
+    rows = _Rows(model, versions, routes, since, until)
     wanted = None if features is None else [f"{INPUT_PREFIX}{f}" for f in features]
     parts = [_spool_rows(spool_dirs)]
-    parts += _store_rows(logs_url, model, versions, routes, since, until, wanted)
+    parts += _store_rows(logs_url, rows, wanted)
     parts = [_normalize(p) for p in parts if p.num_rows]
     table = unify(parts) if parts else FIXED.empty_table()
     if table.num_rows:
-        table = table.filter(_mask(table, model, versions, routes, since, until))
+        table = table.filter(rows.mask(table))
         table = _first_per_id(table)
         table = table.sort_by([("event_at", "ascending"), ("prediction_id", "ascending")])
     return _columns(table, wanted)
@@ -156,38 +160,74 @@ def _read_segment(path: Path) -> bytes | None:
     return None
 
 
-def _store_rows(
-    logs_url: str,
-    model: str,
-    versions: Sequence[int] | None,
-    routes: Sequence[str] | None,
-    since: int | None,
-    until: int | None,
-    wanted: list[str] | None,
-) -> list[pa.Table]:
+@dataclass(frozen=True)
+class _Rows:
+    """Which rows to keep: one model, some versions and routes, an event-time range."""
+
+    model: str
+    versions: Sequence[int] | None
+    routes: Sequence[str] | None
+    since: int | None
+    until: int | None
+
+    def where(self) -> tuple[str, dict[str, object]]:
+        """The SQL filter, on the Hive folders first (pruned before any file is opened)."""
+        clauses = ['"model" = $model']
+        params: dict[str, object] = {"model": self.model}
+        event = 'epoch_ms(coalesce("event_at", "at"))'
+        if self.since is not None:
+            clauses.append(f'"date" >= $since_day AND {event} >= $since')
+            params.update(since_day=day(self.since), since=int(self.since))
+        if self.until is not None:
+            clauses.append(f'"date" <= $until_day AND {event} < $until')
+            params.update(until_day=day(self.until), until=int(self.until))
+        if self.versions is not None:
+            clauses.append('list_contains($versions, "version")')
+            params["versions"] = [int(v) for v in self.versions]
+        if self.routes is not None:
+            clauses.append('list_contains($routes, "route")')
+            params["routes"] = list(self.routes)
+        return " AND ".join(clauses), params
+
+    def mask(self, table: pa.Table) -> pa.ChunkedArray:
+        """The same filter on an Arrow table (the spool's rows)."""
+        mask = pc.equal(table.column("model"), self.model)
+        event = table.column("event_at").cast(pa.int64())
+        if self.since is not None:
+            mask = pc.and_(mask, pc.greater_equal(event, int(self.since)))
+        if self.until is not None:
+            mask = pc.and_(mask, pc.less(event, int(self.until)))
+        if self.versions is not None:
+            allowed = pa.array([int(v) for v in self.versions], pa.int64())
+            mask = pc.and_(mask, pc.is_in(table.column("version"), value_set=allowed))
+        if self.routes is not None:
+            routes = pa.array(list(self.routes), pa.string())
+            mask = pc.and_(mask, pc.is_in(table.column("route"), value_set=routes))
+        return mask
+
+
+def _store_rows(logs_url: str, rows: _Rows, wanted: list[str] | None) -> list[pa.Table]:
     """The matching rows of the log store: one table of files with typed columns, one of
     older files (typed from their JSON)."""
     import duckdb
 
     con = duckdb.connect()
     try:
-        source = _source(con, logs_url)
-        if source is None:
+        files = _files(con, logs_url, rows)
+        if not files:
             return []
         try:
-            present = store_columns(con, source)
-        except duckdb.IOException as exc:
-            if "No files found" in str(exc):
-                return []
+            present = store_columns(con, files)
+        except duckdb.Error as exc:
             raise StoreError(f"Could not read the log store at {logs_url}: {exc}") from exc
-        where, params = _where(model, versions, routes, since, until)
-        params["files"] = source
+        where, params = rows.where()
+        params["files"] = files
         fixed = [f'"{n}"' if n in present else f'NULL AS "{n}"' for n in FIXED.names]
         out: list[pa.Table] = []
         if "event_at" in present:
             typed = [n for n in present if is_typed(n) and _keep(n, wanted)]
             cols = ", ".join([*fixed, *(f'"{n}"' for n in typed)])
-            sql = f"SELECT {cols} FROM {_PARQUET} WHERE {where} AND \"event_at\" IS NOT NULL"
+            sql = f'SELECT {cols} FROM {_PARQUET} WHERE {where} AND "event_at" IS NOT NULL'
             out.append(_query(con, sql, params, logs_url))
         if "inputs" in present:
             old = fixed[:]
@@ -201,6 +241,33 @@ def _store_rows(
         con.close()
 
 
+def _files(con: Any, logs_url: str, rows: _Rows) -> list[str]:
+    """The Parquet files of the model's folder whose day folders can hold rows of the
+    event-time range (the others are never opened)."""
+    folder = f"model={quote(rows.model, safe='')}"
+    low = None if rows.since is None else f"date={day(rows.since).isoformat()}"
+    high = None if rows.until is None else f"date={day(rows.until).isoformat()}"
+
+    def wanted(date: str) -> bool:
+        return (low is None or date >= low) and (high is None or date <= high)
+
+    if "://" not in logs_url or logs_url.startswith("file://"):
+        root = Path(logs_url.removeprefix("file://")).expanduser() / folder
+        return sorted(str(p) for p in root.glob("date=*/*.parquet") if wanted(p.parent.name))
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(logs_url)
+        found = fs.glob(posixpath.join(str(path).rstrip("/"), folder, "date=*", "*.parquet"))
+    except (ValueError, ImportError, OSError) as exc:
+        raise StoreError(f"Cannot list the log store at {logs_url!r}: {exc}") from exc
+    con.register_filesystem(fs)
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return sorted(
+        f"{protocol}://{p}" for p in found if wanted(posixpath.basename(posixpath.dirname(p)))
+    )
+
+
 def _query(con: Any, sql: str, params: dict[str, object], logs_url: str) -> pa.Table:
     import duckdb
 
@@ -209,32 +276,6 @@ def _query(con: Any, sql: str, params: dict[str, object], logs_url: str) -> pa.T
     except duckdb.Error as exc:
         raise StoreError(f"Could not read the log store at {logs_url}: {exc}") from exc
     return table
-
-
-def _where(
-    model: str,
-    versions: Sequence[int] | None,
-    routes: Sequence[str] | None,
-    since: int | None,
-    until: int | None,
-) -> tuple[str, dict[str, object]]:
-    """The filters, on the Hive folders first (pruned before any file is opened)."""
-    clauses = ['"model" = $model']
-    params: dict[str, object] = {"model": model}
-    event = 'epoch_ms(coalesce("event_at", "at"))'
-    if since is not None:
-        clauses.append(f'"date" >= $since_day AND {event} >= $since')
-        params.update(since_day=day(since), since=int(since))
-    if until is not None:
-        clauses.append(f'"date" <= $until_day AND {event} < $until')
-        params.update(until_day=day(until), until=int(until))
-    if versions is not None:
-        clauses.append('list_contains($versions, "version")')
-        params["versions"] = [int(v) for v in versions]
-    if routes is not None:
-        clauses.append('list_contains($routes, "route")')
-        params["routes"] = list(routes)
-    return " AND ".join(clauses), params
 
 
 def _keep(name: str, wanted: list[str] | None) -> bool:
@@ -263,7 +304,9 @@ def _type_json(table: pa.Table, wanted: list[str] | None) -> pa.Table:
 def _normalize(table: pa.Table) -> pa.Table:
     """The fixed columns in their types; large strings as strings (so that tables from
     DuckDB, Parquet and the spool concatenate)."""
-    table = table.drop_columns([n for n in ("inputs", "output", "proba") if n in table.column_names])
+    table = table.drop_columns(
+        [n for n in ("inputs", "output", "proba") if n in table.column_names]
+    )
     fields = []
     for field in table.schema:
         if field.name in FIXED.names:
@@ -273,28 +316,6 @@ def _normalize(table: pa.Table) -> pa.Table:
         else:
             fields.append(field)
     return conform(table, pa.schema(fields))
-
-
-def _mask(
-    table: pa.Table,
-    model: str,
-    versions: Sequence[int] | None,
-    routes: Sequence[str] | None,
-    since: int | None,
-    until: int | None,
-) -> pa.ChunkedArray:
-    mask = pc.equal(table.column("model"), model)
-    event = table.column("event_at").cast(pa.int64())
-    if since is not None:
-        mask = pc.and_(mask, pc.greater_equal(event, int(since)))
-    if until is not None:
-        mask = pc.and_(mask, pc.less(event, int(until)))
-    if versions is not None:
-        allowed = pa.array([int(v) for v in versions], pa.int64())
-        mask = pc.and_(mask, pc.is_in(table.column("version"), value_set=allowed))
-    if routes is not None:
-        mask = pc.and_(mask, pc.is_in(table.column("route"), value_set=pa.array(list(routes))))
-    return mask
 
 
 def _first_per_id(table: pa.Table) -> pa.Table:

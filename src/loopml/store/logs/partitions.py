@@ -162,4 +162,4 @@ def write_records(logs_url: str, records: Iterable[PredictionRecord]) -> int:
     writer = PartitionWriter(f"direct-{uuid.uuid4().hex}", ObjectFS(logs_url))
     writer.add(table)
     writer.finish()
-    return table.num_rows
+    return int(table.num_rows)

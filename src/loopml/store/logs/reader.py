@@ -4,7 +4,8 @@ A filter on ``model`` prunes whole folders (``model=<name>/``) before any file i
 the time filter is on ``at`` (when rows were received; folders are by event day, so it
 prunes row groups, not folders). Nothing is decoded: ``inputs``, ``output`` and ``proba``
 stay JSON text; :func:`inputs_frame` expands the inputs into one column per feature when
-needed. Typed columns, the spool and event-time windows: :func:`~loopml.store.logs.log_table.read_log`.
+needed. Typed columns, the spool and event-time windows:
+:func:`~loopml.store.logs.log_table.read_log`.
 """
 
 from __future__ import annotations
@@ -165,8 +166,9 @@ def day(ms: int) -> dt.date:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).date()
 
 
-def store_columns(con: Any, source: str) -> list[str]:
-    """The union of the column names of the log store's files (read from their footers)."""
+def store_columns(con: Any, source: str | list[str]) -> list[str]:
+    """The union of the column names of the log store's files (read from their footers):
+    ``source`` is a glob or a list of files."""
     rel = con.sql(
         "SELECT * FROM read_parquet($files, hive_partitioning=true, union_by_name=true) LIMIT 0",
         params={"files": source},
@@ -184,4 +186,3 @@ def _select(name: str, present: set[str]) -> str:
     if name not in present:
         return f'NULL AS "{name}"'
     return f'"{name}"'
-
