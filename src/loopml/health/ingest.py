@@ -269,12 +269,7 @@ def _timestamps(timestamps: Any, n: int) -> list[int] | None:
         else pd.Series(list(timestamps) if not isinstance(timestamps, pd.Index) else timestamps)
     )
     try:
-        if pd.api.types.is_bool_dtype(raw):
-            raise TypeError("booleans are not times")
-        if pd.api.types.is_numeric_dtype(raw):
-            parsed = pd.to_datetime(raw, unit="ms", utc=True)
-        else:
-            parsed = pd.to_datetime(raw, utc=True, format="mixed")
+        parsed = _parse_times(raw)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidArgumentError(
             "The 'timestamps' of log_predictions must be datetimes, pandas Timestamps, ISO "
@@ -288,6 +283,24 @@ def _timestamps(timestamps: Any, n: int) -> list[int] | None:
         )
     ms: list[int] = parsed.astype("datetime64[ms, UTC]").astype("int64").tolist()
     return ms
+
+
+def _parse_times(raw: pd.Series) -> pd.Series:
+    """UTC times from datetimes, ISO strings and epoch milliseconds (mixed is fine)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(raw) or raw.map(lambda v: isinstance(v, bool | np.bool_)).any():
+        raise TypeError("booleans are not times")
+    if pd.api.types.is_numeric_dtype(raw):
+        return pd.to_datetime(raw, unit="ms", utc=True)
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return pd.to_datetime(raw, utc=True)
+    numbers = pd.to_numeric(raw, errors="coerce")
+    is_number = numbers.notna()
+    parsed = pd.to_datetime(raw.where(~is_number), utc=True, format="mixed")
+    if is_number.any():
+        parsed[is_number] = pd.to_datetime(numbers[is_number], unit="ms", utc=True)
+    return parsed
 
 
 def _latencies(latency_ms: Any, n: int) -> list[float | None]:
