@@ -95,26 +95,61 @@ def typed_array(values: Sequence[Any]) -> pa.Array | None:
     if arr is not None:
         if arr.null_count == len(arr):
             return None
-        kind = arr.type
-        if pa.types.is_boolean(kind):
-            return arr
-        if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-            return arr.cast(pa.float64(), safe=False)
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return arr.cast(pa.string())
+        scalar = _scalar_typed(arr)
+        if scalar is not None:
+            return scalar
     return pa.array([None if v is None else _dumps(v) for v in values], pa.string())
 
 
 def typed_columns(prefix: str, maps: Sequence[Mapping[str, Any] | None]) -> dict[str, pa.Array]:
     """One typed column per key of ``maps`` (one mapping or None per row), named
-    ``prefix + key``, in order of first appearance; all-null columns are left out."""
-    keys = dict.fromkeys(key for m in maps if m for key in m)
+    ``prefix + key``, in order of first appearance; all-null columns are left out.
+
+    Arrow infers every key's values at once (one struct array, in C++); keys it cannot type
+    as one scalar type (lists, mappings, mixed types) are typed one by one by
+    :func:`typed_array`.
+    """
+    import pyarrow.compute as pc
+
+    try:
+        struct = pa.array(maps)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
+        struct = None
+    if struct is None or not pa.types.is_struct(struct.type):
+        keys = list(dict.fromkeys(key for m in maps if m for key in m))
+        return _by_key(prefix, maps, keys)
+    out: dict[str, pa.Array] = {}
+    for index, field in enumerate(struct.type):
+        child = pc.struct_field(struct, [index])
+        arr = _scalar_typed(child)
+        if arr is None and not pa.types.is_null(child.type):
+            arr = _by_key(prefix, maps, [field.name]).get(f"{prefix}{field.name}")
+        if arr is not None and arr.null_count < len(arr):
+            out[f"{prefix}{field.name}"] = arr
+    return out
+
+
+def _by_key(
+    prefix: str, maps: Sequence[Mapping[str, Any] | None], keys: Iterable[str]
+) -> dict[str, pa.Array]:
     out: dict[str, pa.Array] = {}
     for key in keys:
         arr = typed_array([None if m is None else m.get(key) for m in maps])
         if arr is not None:
             out[f"{prefix}{key}"] = arr
     return out
+
+
+def _scalar_typed(arr: pa.Array) -> pa.Array | None:
+    """``arr`` in its log store type when it holds scalars (None for other types)."""
+    kind = arr.type
+    if pa.types.is_boolean(kind):
+        return arr
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        return arr.cast(pa.float64(), safe=False)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return arr.cast(pa.string())
+    return None
 
 
 def parse_lines(lines: Iterable[bytes]) -> tuple[pa.Table, int]:
