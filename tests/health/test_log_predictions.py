@@ -214,3 +214,34 @@ def test_a_hundred_thousand_rows_round_trip(env: dict[str, Any], tmp_path: Path)
     )
     assert window.num_rows == 1440
     assert window.column_names[-4:] == ["in.mean radius", "out", "p.no", "p.yes"]
+
+
+def test_probabilities_as_a_labelled_frame_or_the_positive_column(
+    env: dict[str, Any], tmp_path: Path
+) -> None:
+    X, model = env["X"].head(3), env["model"]
+    proba = model.predict_proba(X)
+    logs = fresh_logs(tmp_path)
+    labelled = pd.DataFrame({"yes": proba[:, 1], "no": proba[:, 0]})  # columns out of order
+    log_predictions(
+        env["registry"],
+        logs,
+        f"{NAME}@1",
+        X,
+        model.predict(X),
+        ids=[1, 2, 3],
+        probabilities=labelled,
+    )
+    log_predictions(
+        env["registry"],
+        logs,
+        f"{NAME}@1",
+        X,
+        model.predict(X),
+        ids=[4, 5, 6],
+        probabilities=proba[:, 1],
+    )
+    table = read_log(logs, model=NAME).sort_by("caller_id")
+    assert table.column("caller_id").to_pylist() == ["1", "2", "3", "4", "5", "6"]
+    assert table.column("p.yes").to_numpy() == pytest.approx(np.tile(proba[:, 1], 2))
+    assert table.column("p.no").to_numpy() == pytest.approx(np.tile(proba[:, 0], 2))
