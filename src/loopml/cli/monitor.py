@@ -18,11 +18,11 @@ import typer
 from rich.console import Console
 
 from loopml.cli.monitor_render import render, render_alerts, render_results
-from loopml.core.entities import MonitorReport
 from loopml.core.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from loopml.health import MonitorService
+    from loopml.health.monitor_report import MonitorReport
 
 app = typer.Typer(
     help="Monitoring: data drift, performance and concept drift.", no_args_is_help=True
@@ -126,9 +126,23 @@ class _Request:
     rules: Any = field(default=None)
 
     @classmethod
-    def parse(cls, model: str | None, current: str | None, **options: Any) -> _Request:
+    def parse(
+        cls,
+        model: str | None,
+        current: str | None,
+        *,
+        reference: str | None,
+        window: str | None,
+        feature: list[str] | None,
+        test: list[str] | None,
+        threshold: list[str] | None,
+        timestamp_column: str | None,
+        label_column: str | None,
+        score_column: str | None,
+        multivariate: bool,
+        alerts: Path | None,
+    ) -> _Request:
         """Check the options before any work (a bad rule or pair fails at once)."""
-        alerts: Path | None = options.pop("alerts")
         rules = None
         if alerts is not None:
             from loopml.health.alerts import load_rules
@@ -137,15 +151,15 @@ class _Request:
         return cls(
             model=model,
             current=current,
-            window=options["window"],
-            reference=options["reference"],
-            features=options["feature"] or None,
-            tests=_pairs(options["test"] or [], "--test", numbers=False),
-            thresholds=_pairs(options["threshold"] or [], "--threshold", numbers=True),
-            timestamp_column=options["timestamp_column"],
-            label_column=options["label_column"],
-            score_column=options["score_column"],
-            multivariate=options["multivariate"],
+            reference=reference,
+            window=window,
+            features=feature or None,
+            tests=_pairs(test or [], "--test", numbers=False),
+            thresholds=_pairs(threshold or [], "--threshold", numbers=True),
+            timestamp_column=timestamp_column,
+            label_column=label_column,
+            score_column=score_column,
+            multivariate=multivariate,
             rules=rules,
         )
 
@@ -175,7 +189,7 @@ def _monitor_once(request: _Request, *, start: Any = None, end: Any = None) -> M
 def _write_report(result: MonitorReport, report: Path | None, *, quiet: bool) -> None:
     if report is None:
         return
-    written = result.to_html(report)  # type: ignore[attr-defined]
+    written = result.to_html(report)
     if quiet:  # stdout holds the JSON alone
         typer.echo(f"Report written to {written}", err=True)
     else:
