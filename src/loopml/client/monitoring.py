@@ -96,6 +96,7 @@ def monitor(
     quality: bool = True,
     seed: int = 0,
     alerts: Any = None,
+    store: bool = True,
 ) -> MonitorReport:
     """Compare current data (and a model's behaviour on it) with a reference, window by window.
 
@@ -136,6 +137,10 @@ def monitor(
             report's ``alerts``, sent to their sinks and logged as ``monitor.alert`` events;
             with rules, the run uses the default store (for the log and the cooldown) even
             when both sides are DataFrames.
+        store: Keep the run in the store (one row per window, and a ``monitor.run`` event;
+            ``loopml monitor show`` lists them) when the run has one: a model, a dataset
+            ref or alert rules. Its id is the report's ``run_id``. DataFrames alone use no
+            store and are not kept.
 
     Returns:
         The :class:`~loopml.health.monitor_report.MonitorReport`.
@@ -169,6 +174,7 @@ def monitor(
         quality=quality,
         seed=seed,
         alerts=alerts,
+        store=store,
     )
 
 

@@ -21,6 +21,7 @@ from loopml.store.protocols import (
     EvaluationStore,
     EventStore,
     ModelStore,
+    MonitorResultStore,
     TrackingStore,
 )
 
@@ -35,6 +36,7 @@ class Backend:
     artifacts: ArtifactStore
     models: ModelStore
     evaluations: EvaluationStore
+    monitor_results: MonitorResultStore
     settings: Settings
 
     def close(self) -> None:
@@ -164,6 +166,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
         SqlEvaluationStore,
         SqlEventStore,
         SqlModelStore,
+        SqlMonitorResultStore,
         SqlTrackingStore,
     )
     from loopml.store.sql.migrate import open_store_engine
@@ -192,6 +195,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
             artifacts=artifacts,
             models=SqlModelStore(db),
             evaluations=SqlEvaluationStore(db),
+            monitor_results=SqlMonitorResultStore(db),
             settings=settings,
         )
         if cached:

@@ -32,6 +32,7 @@ from loopml.core.entities.monitoring import (
     ConceptDrift,
     FeatureDrift,
     MonitorReport,
+    MonitorResult,
     MonitorWindow,
     MultivariateDrift,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "ModelSignature",
     "ModelVersion",
     "MonitorReport",
+    "MonitorResult",
     "MonitorWindow",
     "MultivariateDrift",
     "NumericSummary",
