@@ -99,6 +99,8 @@ def event_times(values: Any, *, rows: int) -> list[int]:
         InvalidArgumentError: The values are not one valid time per row.
     """
     values = _values(values, "timestamps", rows, "times (ISO 8601 strings or epoch ms)")
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.to_numpy()  # by position; to_datetime then gives an index
     if rows == 0:
         return []
     nulls = np.asarray(pd.isna(np.asarray(values, dtype=object)), dtype=bool)
