@@ -38,7 +38,7 @@ class Served:
     url: str
     client: httpx.Client
     service: InferenceService
-    logs_url: str
+    logs_url: str | None
     server: uvicorn.Server
     thread: threading.Thread
     stopped: bool = field(default=False)
@@ -57,11 +57,12 @@ class Served:
 def serve(
     settings: Settings, root: Path, *, limits: ConnectionLimits | None = None, **options: Any
 ) -> Served:
-    """Start a server for ``options`` (ServeConfig fields) with its spool and logs in ``root``;
-    with ``limits``, uvicorn runs as ``loopml serve`` runs it, with those connection limits."""
+    """Start a server for ``options`` (ServeConfig fields) with its spool and logs in ``root``
+    (``logs_url=None``: the log stays in the spool, ``root / "spool"``); with ``limits``,
+    uvicorn runs as ``loopml serve`` runs it, with those connection limits."""
     options.setdefault("model", f"{NAME}@champion")
     options.setdefault("poll_interval_s", 0)
-    logs_url = str(root / "logs")
+    logs_url = options.pop("logs_url", str(root / "logs"))
     config = ServeConfig(spool_dir=root / "spool", logs_url=logs_url, **options)
     service = InferenceService(open_backend(settings), config, seed=0)
     app = create_app(service)

@@ -168,3 +168,27 @@ def test_serve_workers_print_what_a_swap_serves(capsys: pytest.CaptureFixture[st
     finally:
         log.handlers[:] = before
         log.setLevel(level)
+
+
+def test_predict_refuses_bad_time_or_id_columns_before_scoring(
+    invoke: Invoke, model: pd.DataFrame, tmp_path: Path
+) -> None:
+    rows = model.drop(columns=["proba", "expected"]).head(4)
+    source = tmp_path / "rows.csv"
+    rows.assign(when=["2024-01-05", "2024-01-06", "soon", "2024-01-07"], order=[1, 2, 3, 1]).to_csv(
+        source, index=False
+    )
+    out = tmp_path / "o.parquet"
+    base = ("predict", "cancer@champion", str(source), "-o", str(out))
+    for extra, message in (
+        (("--timestamp-column", "wen"), "has no column 'wen'"),
+        (("--timestamp-column", "when"), "timestamps[2] is 'soon', not an ISO 8601 time"),
+        (("--id-column", "order"), "ids[3] is '1', the same as ids[0]"),
+    ):
+        code, _, err = invoke(*base, *extra)
+        assert code == 2 and message in " ".join(err.split()), err
+        assert not out.exists()  # refused before anything was scored
+    assert read_predictions(resolve_settings().logs_url, model="cancer").num_rows == 0
+    code, _, err = invoke(*base, "--id-column", "when")  # unique text: fine as ids
+    assert code == 0, err
+    assert read_predictions(resolve_settings().logs_url, model="cancer").num_rows == 4

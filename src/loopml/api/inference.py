@@ -5,7 +5,9 @@ Routes:
 * the Open Inference Protocol (KServe v2), with its binary data extension: server and model
   metadata, health, readiness and inference, also per served version (:mod:`loopml.api.oip`);
 * ``POST /predict``: ``{"records": [{...}, ...]}``, ``{"columns": [...], "data": [[...]]}`` or
-  one record ``{...}``; an optional ``"key"`` keeps a caller on the same canary route;
+  one record ``{...}``; an optional ``"key"`` keeps a caller on the same canary route, and
+  optional ``"timestamps"`` and ``"ids"`` (one per row) give each row's event time and the
+  caller's id of it, logged with the row (the ids are echoed in the answer);
 * ``POST /predict/batch``: the same, for many rows per request (a larger body limit);
 * ``GET /metrics``: Prometheus.
 
@@ -26,9 +28,9 @@ import logging
 import re
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from fastapi import FastAPI, Request
@@ -91,10 +93,26 @@ async def _body(request: Request, limit: int) -> Any:
     return bodies.parse_json(raw)
 
 
-def _rows(body: Any) -> tuple[Any, str | None]:
-    """The rows of a ``/predict`` body (in a form the service accepts) and the routing key."""
+#: The keys of a ``/predict`` body that give per-row values beside the rows. In the
+#: one-record form they are taken as such unless the served model has a column of that name.
+_PER_ROW = ("timestamps", "ids")
+
+
+class PredictBody(NamedTuple):
+    """A ``/predict`` body, parsed: the rows, the routing key, and what the caller gave per
+    row (checked by the service)."""
+
+    rows: Any
+    key: str | None = None
+    timestamps: Any = None
+    ids: Any = None
+
+
+def _rows(body: Any, inputs: Collection[str] = ()) -> PredictBody:
+    """The rows of a ``/predict`` body (in a form the service accepts), the routing key and
+    the per-row ``timestamps`` and ``ids`` (``inputs``: the served model's columns)."""
     if isinstance(body, list):
-        return body, None
+        return PredictBody(body)
     if not isinstance(body, dict):
         raise InvalidArgumentError(
             'The body must be an object: {"records": [...]}, {"columns": [...], '
@@ -106,11 +124,12 @@ def _rows(body: Any) -> tuple[Any, str | None]:
             f"'key' must be a string or an integer; got {type(key).__name__}."
         )
     key_text = None if key is None else str(key)
+    timestamps, ids = body.get("timestamps"), body.get("ids")
     if "records" in body:
         records = body["records"]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise InvalidArgumentError("'records' must be a list of objects, one per row.")
-        return records, key_text
+        return PredictBody(records, key_text, timestamps, ids)
     if "columns" in body or "data" in body:
         columns, data = body.get("columns"), body.get("data")
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
@@ -128,9 +147,12 @@ def _rows(body: Any) -> tuple[Any, str | None]:
                 raise InvalidArgumentError(
                     f"data[{i}] has {len(row)} values but there are {len(columns)} columns."
                 )
-        return [dict(zip(columns, row, strict=True)) for row in data], key_text
-    record = {k: v for k, v in body.items() if k != "key"}
-    return record, key_text
+        rows = [dict(zip(columns, row, strict=True)) for row in data]
+        return PredictBody(rows, key_text, timestamps, ids)
+    per_row = {k for k in _PER_ROW if k not in inputs}
+    record = {k: v for k, v in body.items() if k != "key" and k not in per_row}
+    given = {k: body.get(k) for k in per_row}
+    return PredictBody(record, key_text, given.get("timestamps"), given.get("ids"))
 
 
 def _headers(result: PredictionResult) -> dict[str, str]:
@@ -149,6 +171,8 @@ def _answer(result: PredictionResult) -> dict[str, Any]:
         out["probabilities"] = result.proba
     if result.reason:
         out["fallback_reason"] = result.reason
+    if result.caller is not None and result.caller.ids is not None:
+        out["ids"] = result.caller.ids
     return out
 
 
@@ -188,8 +212,13 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     app.openapi = document  # type: ignore[method-assign]
 
-    async def predict(body: Any, key: str | None) -> Response:
-        result = await service.predict(body, key=key)
+    def inputs() -> tuple[str, ...]:
+        return service.slots[CHAMPION].current.model.signature.input_names
+
+    async def predict(body: PredictBody) -> Response:
+        result = await service.predict(
+            body.rows, key=body.key, timestamps=body.timestamps, ids=body.ids
+        )
         if len(result.ids) < OFFLOAD_ROWS:
             content = orjson.dumps(_answer(result))
         else:  # seconds of work for a million rows: not on the event loop
@@ -209,14 +238,13 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     @app.post("/predict", responses=openapi.predict_responses())
     async def predict_route(request: Request) -> Response:
-        rows, key = _rows(await _body(request, max_body))
-        return await predict(rows, key)
+        return await predict(_rows(await _body(request, max_body), inputs()))
 
     @app.post("/predict/batch", responses=openapi.predict_responses())
     async def predict_batch(request: Request) -> Response:
         body = await _body(request, max(max_body, MAX_BATCH_BODY))
-        rows, key = await asyncio.to_thread(_rows, body)  # a million rows take a while
-        return await predict(rows, key)
+        parsed = await asyncio.to_thread(_rows, body, inputs())  # a million rows: a while
+        return await predict(parsed)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:

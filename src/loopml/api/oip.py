@@ -14,7 +14,9 @@ serves: the champion's, the canary's, the fallback's or the shadow's):
   bytes after the JSON header (``Inference-Header-Content-Length``, each input's
   ``binary_data_size``); outputs come back in JSON, or as binary data when the request asks
   (``"parameters": {"binary_data_output": true}``, or ``binary_data`` per requested output),
-  as Triton's clients do by default.
+  as Triton's clients do by default. Request ``parameters`` may carry ``timestamps`` and
+  ``ids`` (lists, one per row, as in ``/predict``): each row's event time and the caller's
+  id of it, logged with the row; the ids come back as ``parameters.ids`` of the answer.
 
 Bad input is a 4xx naming the tensor: a malformed body or binary part (a header length that
 is not the JSON's, sizes that run past the end, a tensor name given twice) 400, a tensor of
@@ -58,6 +60,8 @@ class InferRequest:
         id: The request's id, echoed back.
         columns: One list of values per input column.
         key: The routing key (``parameters.key``).
+        timestamps: Each row's event time (``parameters.timestamps``; checked by the service).
+        ids: Each row's caller id (``parameters.ids``; checked by the service).
         outputs: The outputs asked for and whether each comes back as binary data (None:
             every output).
         binary_output: Whether outputs not asked for by name come back as binary data.
@@ -68,6 +72,8 @@ class InferRequest:
     key: str | None
     outputs: tuple[tuple[str, bool], ...] | None
     binary_output: bool
+    timestamps: Any = None
+    ids: Any = None
 
 
 def _split(raw: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -163,6 +169,8 @@ def parse_request(raw: bytes, header_length: str | None) -> InferRequest:
         key=None if key is None else str(key),
         outputs=_requested(body.get("outputs"), binary_output),
         binary_output=binary_output,
+        timestamps=parameters.get("timestamps"),
+        ids=parameters.get("ids"),
     )
 
 
@@ -257,13 +265,16 @@ def answer(result: PredictionResult, request: InferRequest) -> tuple[bytes, dict
             tensor["parameters"] = {**tensor.get("parameters", {}), "binary_data_size": len(blob)}
             blobs.append(blob)
         outputs.append(tensor)
+    parameters: dict[str, Any] = {"prediction_ids": list(result.ids), "route": result.route}
+    if result.caller is not None and result.caller.ids is not None:
+        parameters["ids"] = result.caller.ids
     header = orjson.dumps(
         {
             "model_name": result.model,
             "model_version": str(result.version),
             "id": request.id if request.id is not None else result.ids[0],
             "outputs": outputs,
-            "parameters": {"prediction_ids": list(result.ids), "route": result.route},
+            "parameters": parameters,
         }
     )
     headers = {
@@ -370,7 +381,13 @@ def add_routes(app: FastAPI, service: InferenceService, *, max_body: int) -> Non
                         f"The output {asked!r} is not one of this model's outputs: "
                         f"{', '.join(names)}."
                     )
-        result = await service.predict(parsed.columns, key=parsed.key, version=version)
+        result = await service.predict(
+            parsed.columns,
+            key=parsed.key,
+            version=version,
+            timestamps=parsed.timestamps,
+            ids=parsed.ids,
+        )
         content, headers = answer(result, parsed)
         kind = headers.pop("content-type")
         return Response(content, media_type=kind, headers=headers)

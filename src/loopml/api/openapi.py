@@ -26,6 +26,22 @@ _KEY: dict[str, Any] = {
     "type": ["string", "integer"],
     "description": "A routing key: the same key always takes the same canary route.",
 }
+#: The per-row event times a request may give (logged as each row's ``event_at``).
+TIMESTAMPS: dict[str, Any] = {
+    "type": "array",
+    "items": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]},
+    "description": "One event time per row, in the rows' order: ISO 8601 strings (without a "
+    "zone: UTC) or epoch milliseconds, one form per request. Logged as each row's event "
+    "time (monitoring windows use it); without it, the time the request arrived.",
+}
+#: The per-row ids a caller may give (logged as each row's ``caller_id``).
+IDS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": ["string", "integer"]},
+    "description": "The caller's id of each row, in the rows' order: strings or integers "
+    "(kept as text), unique within the request. Logged with each row and echoed in the "
+    "answer; labels sent later join on these or on the prediction ids.",
+}
 _ANSWER_HEADERS: dict[str, Any] = {
     "X-Loopml-Version": {
         "description": "The version that answered, as name@version.",
@@ -110,7 +126,12 @@ def predict_body(columns: Sequence[ColumnSchema]) -> dict[str, Any]:
                 "title": "Records",
                 "type": "object",
                 "required": ["records"],
-                "properties": {"records": records, "key": _KEY},
+                "properties": {
+                    "records": records,
+                    "key": _KEY,
+                    "timestamps": TIMESTAMPS,
+                    "ids": IDS,
+                },
             },
             {
                 "title": "Columns and data",
@@ -125,12 +146,19 @@ def predict_body(columns: Sequence[ColumnSchema]) -> dict[str, Any]:
                         "description": "One list of values per row, in the order of 'columns'.",
                     },
                     "key": _KEY,
+                    "timestamps": TIMESTAMPS,
+                    "ids": IDS,
                 },
             },
             {
                 "title": "One record",
                 **record,
-                "properties": {**record["properties"], "key": _KEY},
+                "properties": {  # a column named like a per-row field is the column
+                    "timestamps": {**TIMESTAMPS, "maxItems": 1},
+                    "ids": {**IDS, "maxItems": 1},
+                    **record["properties"],
+                    "key": _KEY,
+                },
             },
             {"title": "A list of records", **records},
         ]
@@ -191,7 +219,10 @@ def infer_body(columns: Sequence[ColumnSchema]) -> dict[str, Any]:
                 "minItems": len(tensors),
                 "description": "One tensor per input column, each with one value per row.",
             },
-            "parameters": {"type": "object", "properties": {"key": _KEY}},
+            "parameters": {
+                "type": "object",
+                "properties": {"key": _KEY, "timestamps": TIMESTAMPS, "ids": IDS},
+            },
         },
     }
     return {
@@ -237,6 +268,11 @@ def predict_responses() -> dict[int | str, dict[str, Any]]:
                 "description": "Per row, the probability of each class label.",
             },
             "fallback_reason": {"type": "string"},
+            "ids": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The caller's row ids as given (as text), when it gave them.",
+            },
         },
     }
     ok = {"description": "One prediction per row.", "headers": _ANSWER_HEADERS}
@@ -270,6 +306,12 @@ def infer_responses() -> dict[int | str, dict[str, Any]]:
                 "properties": {
                     "prediction_ids": {"type": "array", "items": {"type": "string"}},
                     "route": {"enum": ["champion", "canary", "fallback", "shadow"]},
+                    "ids": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "The caller's row ids as given (as text), when it "
+                        "gave them.",
+                    },
                 },
             },
         },

@@ -166,6 +166,18 @@ def predict_command(
         help="native (the model's library), onnx (its checked export), or auto (the export "
         "when there is one, as `loopml serve`).",
     ),
+    timestamp_column: str | None = typer.Option(
+        None,
+        "--timestamp-column",
+        help="A column of each row's event time (ISO 8601, naive = UTC, or epoch ms), "
+        "logged as the row's event time.",
+    ),
+    id_column: str | None = typer.Option(
+        None,
+        "--id-column",
+        help="A column of each row's own id (unique in the file), logged with the row; "
+        "labels can join on it later.",
+    ),
 ) -> None:
     """Score a file in chunks (with a progress bar), logging like the server."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -198,5 +210,7 @@ def predict_command(
             log=not no_log,
             on_progress=advance,
             runtime=chosen,
+            timestamp_column=timestamp_column,
+            id_column=id_column,
         )
     console.print(f"Wrote {rows:,} predictions of {version.ref} ({chosen} runtime) to {out}")

@@ -3,6 +3,7 @@
 - :mod:`.config`: :class:`ServeConfig` and its defaults (standard library only).
 - :mod:`.service`: :class:`InferenceService`: routing, fallbacks, deadlines, shadow, logging.
 - :mod:`.result`: :class:`PredictionResult`, the answer to one request.
+- :mod:`.caller_rows`: :class:`CallerRows`, the event times and ids a caller gives its rows.
 - :mod:`.deployment`: a config resolved against the registry (fallback, guardrails, checks).
 - :mod:`.slot`: a served ref and its hot swap when the alias moves.
 - :mod:`.batcher`: adaptive micro-batching. :mod:`.routing`: canary routing.
@@ -22,12 +23,14 @@ from loopml.core.lazy import lazy_getattr
 from loopml.serving.config import ServeConfig, parse_canary
 
 if TYPE_CHECKING:
+    from loopml.serving.caller_rows import CallerRows
     from loopml.serving.guardrails import Guardrails
     from loopml.serving.result import PredictionResult
     from loopml.serving.routing import Router
     from loopml.serving.service import InferenceService
 
 _LAZY = {
+    "CallerRows": "loopml.serving.caller_rows",
     "Guardrails": "loopml.serving.guardrails",
     "InferenceService": "loopml.serving.service",
     "PredictionResult": "loopml.serving.result",
@@ -35,6 +38,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CallerRows",
     "GuardrailRejectedError",
     "Guardrails",
     "InferenceService",

@@ -1,19 +1,21 @@
 """Batch scoring: a file of rows in, a Parquet file of predictions out, in chunks, logged like
-the server (route ``batch``)."""
+the server (route ``batch``), with each row's event time and id taken from columns of the file
+when asked (``timestamp_column``, ``id_column``: checked whole before anything is scored)."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.core.errors import InvalidArgumentError, NotFoundError, did_you_mean
 from loopml.registry import LoadedModel, ModelRegistry
 from loopml.registry.loaded import RuntimeChoice
+from loopml.serving.caller_rows import CallerRows, caller_ids, event_times
 from loopml.serving.routing import BATCH
 
 Progress = Callable[[int, int | None], None]
@@ -37,6 +39,52 @@ def _batches(source: Path, batch_size: int) -> tuple[Iterator[Any], int | None]:
     )
 
 
+def _caller_columns(
+    source: Path, timestamp_column: str | None, id_column: str | None
+) -> CallerRows | None:
+    """The event times and ids of every row of ``source``, read from its columns and checked
+    whole (ids unique in the file) before anything is scored or logged."""
+    if timestamp_column is None and id_column is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    wanted = list(dict.fromkeys(c for c in (timestamp_column, id_column) if c is not None))
+    csv = source.suffix.lower() == ".csv"
+    names = pv.open_csv(source).schema.names if csv else pq.ParquetFile(source).schema_arrow.names
+    for name in wanted:
+        if name not in names:
+            what = "event time" if name == timestamp_column else "id"
+            raise InvalidArgumentError(
+                f"{source} has no column {name!r} to take each row's {what} from; its columns "
+                f"are {', '.join(names)}.{did_you_mean(name, names)}"
+            )
+    if csv:  # ids as written ('007' stays '007'); times as Arrow infers them (text or numbers)
+        as_text = id_column is not None and id_column != timestamp_column
+        types = {id_column: pa.string()} if as_text else {}
+        options = pv.ConvertOptions(include_columns=wanted, column_types=types)
+        table = pv.read_csv(source, convert_options=options)
+    else:
+        table = pq.read_table(source, columns=wanted)
+    try:
+        event_at = None
+        if timestamp_column is not None:
+            column = table[timestamp_column]
+            temporal = pa.types.is_timestamp(column.type) or pa.types.is_date(column.type)
+            times = column.to_pandas() if temporal else column.to_pylist()
+            event_at = event_times(times, rows=table.num_rows)
+        ids = None
+        if id_column is not None:
+            ids = caller_ids(table[id_column].to_pylist(), rows=table.num_rows)
+    except InvalidArgumentError as exc:
+        column_name = timestamp_column if event_at is None else id_column
+        raise InvalidArgumentError(
+            f"In the column {column_name!r} of {source}: {exc} (rows counted from 0)"
+        ) from None
+    return CallerRows(event_at=event_at, ids=ids)
+
+
 def score_file(
     registry: ModelRegistry,
     model: str,
@@ -49,14 +97,25 @@ def score_file(
     logs_url: str | None = None,
     on_progress: Progress | None = None,
     runtime: RuntimeChoice = "native",
+    timestamp_column: str | None = None,
+    id_column: str | None = None,
 ) -> int:
     """Score every row of ``source`` with ``model`` and write ``out`` (Parquet): the input
     columns, ``prediction``, one ``proba_<label>`` column per class, and ``prediction_id``.
     ``runtime`` is the model's own library (default), its checked ONNX export (``onnx``), or
-    the export when there is one (``auto``, as the server).
+    the export when there is one (``auto``, as the server). ``timestamp_column`` and
+    ``id_column`` name columns of ``source`` holding each row's event time (ISO 8601 text,
+    naive = UTC, epoch milliseconds, or a timestamp column) and the caller's id of it (unique
+    in the file), logged as the rows' ``event_at`` and ``caller_id``; both are read and
+    checked whole before anything is scored.
 
     Returns:
         The number of rows scored.
+
+    Raises:
+        InvalidArgumentError: A bad batch size, file type, an empty file, or a time or id
+            column that is missing or holds a bad value (named with its row).
+        NotFoundError: No such file or model.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -65,6 +124,7 @@ def score_file(
         raise InvalidArgumentError(f"The batch size must be an int >= 1. Got {batch_size!r}.")
     loaded = registry.load(model, runtime=runtime)
     batches, total = _batches(Path(source), batch_size)
+    caller = _caller_columns(Path(source), timestamp_column, id_column) if log else None
     settings = registry.backend.settings
     journal = None
     if log:
@@ -84,7 +144,7 @@ def score_file(
                 writer = pq.ParquetWriter(tmp, table.schema)
             writer.write_table(table)
             if journal is not None:
-                _journal(journal, loaded, scored)
+                _journal(journal, loaded, scored, _rows_of(caller, done, done + len(frame)))
             done += len(frame)
             if on_progress is not None:
                 on_progress(done, total)
@@ -119,7 +179,17 @@ def _score(loaded: LoadedModel, frame: Any) -> Any:
     return out
 
 
-def _journal(journal: Any, loaded: LoadedModel, scored: Any) -> None:
+def _rows_of(caller: CallerRows | None, start: int, stop: int) -> CallerRows:
+    """The event times and ids of rows ``start`` to ``stop`` (None each when not given)."""
+    if caller is None:
+        return CallerRows()
+    return CallerRows(
+        event_at=None if caller.event_at is None else caller.event_at[start:stop],
+        ids=None if caller.ids is None else caller.ids[start:stop],
+    )
+
+
+def _journal(journal: Any, loaded: LoadedModel, scored: Any, caller: CallerRows) -> None:
     from loopml.store.logs import PredictionRecord
 
     at = int(time.time() * 1000)
@@ -127,6 +197,9 @@ def _journal(journal: Any, loaded: LoadedModel, scored: Any) -> None:
     predictions = scored["prediction"].tolist()
     ids = scored["prediction_id"].tolist()
     version = loaded.version
+    none: list[None] = [None] * len(ids)
+    event_at: Sequence[int | None] = none if caller.event_at is None else caller.event_at
+    caller_id: Sequence[str | None] = none if caller.ids is None else caller.ids
     journal.append_many(
         [
             PredictionRecord(
@@ -141,6 +214,8 @@ def _journal(journal: Any, loaded: LoadedModel, scored: Any) -> None:
                 proba=None,
                 request_key=None,
                 error=None,
+                event_at=event_at[i],
+                caller_id=caller_id[i],
             )
             for i in range(len(ids))
         ],

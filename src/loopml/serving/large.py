@@ -54,13 +54,17 @@ def log_records(
 ) -> list[PredictionRecord]:
     """The prediction-log records of rows ``start`` to ``start + LOG_CHUNK`` of an answered
     request (a chunk at a time: memory stays bounded, and no single call of pandas holds the
-    interpreter long)."""
+    interpreter long), with the event time and id the caller gave each row
+    (``result.caller``), if any."""
     from loopml.store.logs import PredictionRecord
 
     at = int(time.time() * 1000)
     names = [str(c) for c in frame.columns]
     stop = min(len(result.ids), start + LOG_CHUNK)
     rows = frame.iloc[start:stop].to_numpy(dtype=object).tolist()  # 7x cheaper than to_dict
+    caller = result.caller
+    event_at = _chunk(None if caller is None else caller.event_at, start, stop)
+    caller_id = _chunk(None if caller is None else caller.ids, start, stop)
     return [
         PredictionRecord(
             prediction_id=result.ids[i],
@@ -69,14 +73,21 @@ def log_records(
             route=result.route,
             at=at,
             latency_ms=result.latency_ms,
-            inputs={k: _json_value(v) for k, v in zip(names, rows[i - start], strict=True)},
+            inputs={k: _json_value(v) for k, v in zip(names, row, strict=True)},
             output=result.predictions[i],
             proba=None if result.proba is None else result.proba[i],
             request_key=key,
             error=result.reason,
+            event_at=event,
+            caller_id=cid,
         )
-        for i in range(start, stop)
+        for i, row, event, cid in zip(range(start, stop), rows, event_at, caller_id, strict=True)
     ]
+
+
+def _chunk(values: list[Any] | None, start: int, stop: int) -> list[Any]:
+    """``values[start:stop]``, or as many Nones when there are none."""
+    return [None] * (stop - start) if values is None else values[start:stop]
 
 
 def _json_value(value: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from loopml.serving.batcher import BatchOutput
+from loopml.serving.caller_rows import CallerRows
 from loopml.serving.fallbacks import DeclaredFallback
 from loopml.serving.slot import Served
 
@@ -27,6 +28,8 @@ class PredictionResult:
         route: ``champion``, ``canary``, ``fallback`` or ``shadow``.
         latency_ms: Time spent in the service.
         reason: Why the fallback answered, if it did.
+        caller: The event times and ids the caller gave for its rows (logged with each
+            row; the ids are echoed in the answer), or None.
     """
 
     ids: tuple[str, ...]
@@ -37,6 +40,7 @@ class PredictionResult:
     route: str
     latency_ms: float
     reason: str | None = None
+    caller: CallerRows | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -52,9 +56,10 @@ def result_of(
     rows: int,
     latency: float,
     reason: str | None,
+    caller: CallerRows | None = None,
 ) -> PredictionResult:
     """The answer of ``served`` on ``rows`` rows: fresh prediction ids, JSON-ready values,
-    probabilities keyed by class label."""
+    probabilities keyed by class label, and the caller's rows' times and ids (``caller``)."""
     classes = served.classes
     proba = None
     if out.proba is not None and classes:
@@ -69,4 +74,5 @@ def result_of(
         route=route,
         latency_ms=latency,
         reason=reason,
+        caller=caller,
     )

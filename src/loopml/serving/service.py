@@ -16,9 +16,10 @@ One request:
    unless the model refused the rows' values, a ``ValueError`` or an arithmetic error, which
    is the caller's: 422). Within a micro-batch, a failing batch is rerun request by request,
    so one request's rows never fail another's;
-5. log every row (inputs, output, version, route, latency, time) to the prediction log, off
-   the request path;
-6. after answering, hand the same rows to the shadow model (its answer is only logged).
+5. log every row (inputs, output, version, route, latency, time, and the event time and id
+   the caller gave it, if any) to the prediction log, off the request path;
+6. after answering, hand the same rows to the shadow model (its answer is only logged, with
+   the same caller times and ids).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from loopml.core.errors import (
 from loopml.registry import ModelRegistry
 from loopml.registry.refs import parse_model_ref
 from loopml.serving.batcher import BatchOutput, MicroBatcher
+from loopml.serving.caller_rows import CallerRows, caller_rows
 from loopml.serving.config import ServeConfig
 from loopml.serving.deployment import fallback_slot, guardrails_for
 from loopml.serving.fallbacks import DeclaredFallback, declared_fallback, is_declared
@@ -280,7 +282,13 @@ class InferenceService:
         return await asyncio.wait_for(call, self.config.timeout_ms / 1000)
 
     async def predict(
-        self, data: Any, *, key: str | None = None, version: int | None = None
+        self,
+        data: Any,
+        *,
+        key: str | None = None,
+        version: int | None = None,
+        timestamps: Any = None,
+        ids: Any = None,
     ) -> PredictionResult:
         """Answer one request; see the module docstring for the steps.
 
@@ -288,10 +296,15 @@ class InferenceService:
             data: The rows (records, one record, or columns).
             key: A routing key: the same key always takes the same canary route.
             version: Answer with this served version (its route) instead of routing.
+            timestamps: Each row's event time (ISO 8601 strings, naive = UTC, or epoch
+                milliseconds), logged as its ``event_at``; None: the time of arrival.
+            ids: Each row's id of the caller (strings or integers, unique in the request),
+                logged as its ``caller_id`` and returned as ``result.caller.ids``.
 
         Raises:
             NotFoundError: ``version`` is not served here.
-            InvalidArgumentError: The input breaks the signature (names the column).
+            InvalidArgumentError: The input breaks the signature (names the column), or the
+                timestamps or ids are not one valid value per row (names the row).
             ModelUnavailableError: The model failed and there is no fallback.
             RowsRejectedError: The model (and the fallback) refused these rows' values.
         """
@@ -299,8 +312,12 @@ class InferenceService:
         route = self.router.route(key) if version is None else self.role_of(version)
         served = self.slots[route].current
         big = row_count(data) >= OFFLOAD_ROWS  # see serving/large.py
+        caller: CallerRows | None = None
         try:
             frame = await off_loop(big, self._pool, functools.partial(served.model.prepare, data))
+            if timestamps is not None or ids is not None:
+                check = functools.partial(caller_rows, timestamps, ids, rows=len(frame))
+                caller = await off_loop(big, self._pool, check)
         except InvalidArgumentError:
             self.metrics.errors.labels(kind="invalid").inc()
             raise
@@ -332,7 +349,9 @@ class InferenceService:
         if reason is not None:
             answered, route, out = await self._fall_back(frame, reason, failure)
         latency = (time.perf_counter() - started) * 1000
-        make = functools.partial(result_of, answered, route=route, out=out, rows=len(frame))
+        make = functools.partial(
+            result_of, answered, route=route, out=out, rows=len(frame), caller=caller
+        )
         result = await off_loop(
             big, self._pool, functools.partial(make, latency=latency, reason=reason)
         )
@@ -345,7 +364,7 @@ class InferenceService:
         elif self._log is not None:  # built after the answer is sent (~40 us), queued
             loop.call_soon(self._record, result, frame, key)
         if SHADOW in self.slots and route != SHADOW:
-            task = asyncio.get_running_loop().create_task(self._shadow(frame, key))
+            task = asyncio.get_running_loop().create_task(self._shadow(frame, key, caller))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
         return result
@@ -393,7 +412,9 @@ class InferenceService:
         self.metrics.errors.labels(kind="unavailable").inc()
         raise ModelUnavailableError(f"{message}.") from failure
 
-    async def _shadow(self, frame: pd.DataFrame, key: str | None) -> None:
+    async def _shadow(
+        self, frame: pd.DataFrame, key: str | None, caller: CallerRows | None
+    ) -> None:
         served = self.slots[SHADOW].current
         started = time.perf_counter()
         try:
@@ -405,7 +426,13 @@ class InferenceService:
             return
         latency = (time.perf_counter() - started) * 1000
         result = result_of(
-            served, route=SHADOW, out=out, rows=len(frame), latency=latency, reason=None
+            served,
+            route=SHADOW,
+            out=out,
+            rows=len(frame),
+            latency=latency,
+            reason=None,
+            caller=caller,
         )
         self.metrics.answered(SHADOW, result.version, len(frame), latency / 1000)
         if self._log is not None:
