@@ -20,6 +20,7 @@ from loopml.store.protocols import (
     DatasetStore,
     EvaluationStore,
     EventStore,
+    LabelStore,
     ModelStore,
     TrackingStore,
 )
@@ -35,6 +36,7 @@ class Backend:
     artifacts: ArtifactStore
     models: ModelStore
     evaluations: EvaluationStore
+    labels: LabelStore
     settings: Settings
 
     def close(self) -> None:
@@ -163,6 +165,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
         SqlDatasetStore,
         SqlEvaluationStore,
         SqlEventStore,
+        SqlLabelStore,
         SqlModelStore,
         SqlTrackingStore,
     )
@@ -192,6 +195,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
             artifacts=artifacts,
             models=SqlModelStore(db),
             evaluations=SqlEvaluationStore(db),
+            labels=SqlLabelStore(db),
             settings=settings,
         )
         if cached:

@@ -8,6 +8,7 @@
 - :mod:`.tracking_store`: :class:`SqlTrackingStore`; :mod:`.dataset_store`:
   :class:`SqlDatasetStore`; :mod:`.model_store`:
   :class:`SqlModelStore`; :mod:`.evaluation_store`: :class:`SqlEvaluationStore`;
+  :mod:`.label_store`: :class:`SqlLabelStore` (delayed labels);
   :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
   transaction). They share one :class:`~.engine.StoreEngine` per database
@@ -17,6 +18,7 @@
 from loopml.store.sql.dataset_store import SqlDatasetStore
 from loopml.store.sql.evaluation_store import SqlEvaluationStore
 from loopml.store.sql.event_store import SqlEventStore
+from loopml.store.sql.label_store import SqlLabelStore
 from loopml.store.sql.model_store import SqlModelStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
 
@@ -24,6 +26,7 @@ __all__ = [
     "SqlDatasetStore",
     "SqlEvaluationStore",
     "SqlEventStore",
+    "SqlLabelStore",
     "SqlModelStore",
     "SqlTrackingStore",
 ]

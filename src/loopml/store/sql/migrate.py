@@ -31,6 +31,7 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0007",
     "0008",
     "0009",
+    "0010",
 )
 #: The revision this loopml writes; a test checks it is Alembic's script head.
 HEAD_REVISION = KNOWN_REVISIONS[-1]
