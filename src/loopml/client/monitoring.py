@@ -156,9 +156,7 @@ def log_labels(model: str, ids: Any, labels: Any, *, timestamps: Any = None) -> 
     from loopml.client.fluent import _get_client
     from loopml.health.labels import LabelService
 
-    return LabelService(_get_client().backend).log_labels(
-        model, ids, labels, timestamps=timestamps
-    )
+    return LabelService(_get_client().backend).log_labels(model, ids, labels, timestamps=timestamps)
 
 
 def _needs_store(value: Any) -> bool:
