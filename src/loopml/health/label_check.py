@@ -53,7 +53,7 @@ def as_arrow(values: Any) -> pa.Array | None:
         return values
     try:
         array = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return None
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
@@ -116,7 +116,10 @@ def _fit_one(task: TaskKind, classes: Sequence[Any], value: Any) -> str | None:
         return None
     if task is TaskKind.REGRESSION and kind != "number":
         return None
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return None
 
 
 def _fit_array(

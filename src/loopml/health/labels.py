@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import LabelSummary, ModelVersion
@@ -33,6 +34,9 @@ from loopml.health.label_check import EXAMPLES, as_arrow, check_labels
 
 if TYPE_CHECKING:
     from loopml.store.backend import Backend
+
+#: The range of event times accepted (years 1 to 9999), in ms since the epoch.
+_MIN_MS, _MAX_MS = -62_135_596_800_000, 253_402_300_799_999
 
 
 class LabelService:
@@ -81,12 +85,13 @@ class LabelService:
         return self.registry.get(model)
 
     def log_labels(
-        self, model: str, ids: Any, labels: Any, *, timestamps: Any = None
+        self, model: str | ModelVersion, ids: Any, labels: Any, *, timestamps: Any = None
     ) -> LabelSummary:
         """Check, store and match labels of ``model``'s rows.
 
         Args:
-            model: ``name``, ``name@alias`` or ``name@version``.
+            model: ``name``, ``name@alias`` or ``name@version`` (or the version itself,
+                as the model server passes the champion it serves).
             ids: The row ids: prediction ids the server returned or the caller's ids
                 (strings, or integers, stored as their decimal text).
             labels: One label per id (a list, NumPy array, pandas Series or Arrow array).
@@ -101,7 +106,7 @@ class LabelService:
                 id is missing or not a string or integer, or a timestamp cannot be read.
             NotFoundError: No such model, version or alias.
         """
-        version = self.resolve(model)
+        version = model if isinstance(model, ModelVersion) else self.resolve(model)
         row_ids = parse_ids(ids)
         values = labels if hasattr(labels, "__len__") else list(labels)
         times = None if timestamps is None else parse_timestamps(timestamps)
@@ -198,7 +203,13 @@ def parse_ids(ids: Any) -> list[str]:
             f"{array.null_count} row id(s) are missing (the first at position {first}); "
             "every label needs the id of its row. Nothing was stored."
         )
-    return [str(i) for i in array.cast(pa.string()).to_pylist()]
+    text = array.cast(pa.string())
+    if pc.any(pc.match_substring(text, "\x00")).as_py():
+        raise InvalidArgumentError(
+            "A row id contains a NUL character (\\x00), which no store keeps; use the "
+            "prediction ids the server returned or ids of printable text."
+        )
+    return [str(i) for i in text.to_pylist()]
 
 
 def parse_timestamps(timestamps: Any) -> list[int | None]:
@@ -220,6 +231,7 @@ def parse_timestamps(timestamps: Any) -> list[int | None]:
     missing = series.isna().to_numpy()
     if pd.api.types.is_numeric_dtype(series):
         numbers = series.to_numpy(dtype=float, na_value=0.0)
+        numbers = np.where(np.abs(numbers) > 2 * _MAX_MS, 2 * _MAX_MS, numbers)
         fractional = np.flatnonzero(np.mod(numbers, 1) != 0)
         if len(fractional):
             raise InvalidArgumentError(
@@ -243,4 +255,10 @@ def parse_timestamps(timestamps: Any) -> list[int | None]:
             ) from None
         as_ms = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ms]").astype(np.int64)
         ms = np.where(numeric, ms, as_ms)
+    out_of_range = np.flatnonzero(~missing & ((ms < _MIN_MS) | (ms > _MAX_MS)))
+    if len(out_of_range):
+        raise InvalidArgumentError(
+            f"The timestamp at position {out_of_range[0]} is not a time between the years 1 "
+            "and 9999 (as ms since the epoch); give datetimes, ISO 8601 text or ms."
+        )
     return [None if gone else int(v) for v, gone in zip(ms.tolist(), missing, strict=True)]
