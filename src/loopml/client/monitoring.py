@@ -1,5 +1,6 @@
 """``loopml.monitor`` and ``loopml.monitoring``: data drift, prediction drift, realized and
-label-free performance, and concept drift, window by window.
+label-free performance, and concept drift, window by window; ``log_predictions`` for models
+served elsewhere.
 
 Example:
     >>> report = loopml.monitor(
@@ -19,9 +20,62 @@ from loopml.core.entities import DatasetVersion, LabelSummary
 from loopml.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from loopml.health.monitor_report import MonitorReport
 
-__all__ = ["LabelSummary", "MonitorReport", "log_labels", "monitor"]
+__all__ = ["LabelSummary", "MonitorReport", "log_labels", "log_predictions", "monitor"]
+
+
+def log_predictions(
+    model: str,
+    frame: pd.DataFrame,
+    predictions: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    probabilities: Any = None,
+    timestamps: Any = None,
+    latency_ms: Any = None,
+) -> list[str]:
+    """Log predictions a model served elsewhere made (route ``external``) to the prediction
+    log, for monitoring; everything is checked before any row is written.
+
+    Args:
+        model: ``name@version`` or ``name@alias`` (resolved once; rows record the version).
+        frame: The input rows, with the signature's input columns (others are ignored).
+        predictions: One prediction per row.
+        ids: Your row ids (unique), returned and kept for delayed labels to join on; None:
+            ids are made. Logging the same ids again does not count the rows twice.
+        probabilities: ``n x k`` class probabilities in the model's class order (as
+            ``predict_proba``; binary: the positive class is the second).
+        timestamps: Each row's event time (datetimes, Timestamps, ISO strings or epoch ms;
+            naive is UTC); monitoring windows use it. None: now.
+        latency_ms: How long the model took: one number, or one per row.
+
+    Returns:
+        The row ids (``ids`` as text, or the ids made).
+
+    Example:
+        >>> ids = loopml.monitoring.log_predictions(
+        ...     "churn@champion", batch, model.predict(batch),
+        ...     probabilities=model.predict_proba(batch), timestamps=batch["time"],
+        ... )  # doctest: +SKIP
+    """
+    from loopml.client.fluent import _get_client
+    from loopml.health.ingest import log_predictions as _log
+
+    client = _get_client()
+    return _log(
+        client.models,
+        client.settings.logs_url,
+        model,
+        frame,
+        predictions,
+        ids=ids,
+        probabilities=probabilities,
+        timestamps=timestamps,
+        latency_ms=latency_ms,
+    )
 
 
 def monitor(
@@ -42,6 +96,7 @@ def monitor(
     quality: bool = True,
     seed: int = 0,
     alerts: Any = None,
+    store: bool = True,
 ) -> MonitorReport:
     """Compare current data (and a model's behaviour on it) with a reference, window by window.
 
@@ -82,6 +137,10 @@ def monitor(
             report's ``alerts``, sent to their sinks and logged as ``monitor.alert`` events;
             with rules, the run uses the default store (for the log and the cooldown) even
             when both sides are DataFrames.
+        store: Keep the run in the store (one row per window, and a ``monitor.run`` event;
+            ``loopml monitor show`` lists them) when the run has one: a model, a dataset
+            ref or alert rules. Its id is the report's ``run_id``. DataFrames alone use no
+            store and are not kept.
 
     Returns:
         The :class:`~loopml.health.monitor_report.MonitorReport`.
@@ -115,6 +174,7 @@ def monitor(
         quality=quality,
         seed=seed,
         alerts=alerts,
+        store=store,
     )
 
 

@@ -1,6 +1,7 @@
 """The self-contained offline HTML report of a monitor run (``MonitorReport.to_html``).
 
-One file, no script and nothing fetched: a summary table of the windows (rows, drift share,
+One file, no script and nothing fetched: the alerts the run fired first (rule, severity, window,
+the value against the condition), then a summary table of the windows (rows, drift share,
 domain classifier, realized and estimated performance, concept drift), inline SVG charts of the
 drift share and of performance (realized and estimated) over the windows, then per window its
 features sorted by severity (a small chart of the reference's and the window's distribution:
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
-from loopml.core.entities import FeatureDrift, MetricValue, MonitorReport, MonitorWindow
+from loopml.core.entities import Alert, FeatureDrift, MetricValue, MonitorReport, MonitorWindow
 from loopml.core.entities.monitoring import severity
 
 _CSS = """
@@ -26,6 +27,7 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.25rem .6rem;
 border-bottom:1px solid #e5e7eb;text-align:left;font-size:.9rem}th{background:#f9fafb}
 .bad{color:#dc2626;font-weight:600}.ok{color:#16a34a}.na{color:#6b7280}
 .meta{color:#6b7280;font-size:.9rem}figure{margin:0 0 1.5rem}
+.critical{color:#dc2626;font-weight:600}.warning{color:#d97706;font-weight:600}.info{color:#2563eb}
 """
 _COLORS = ("#2563eb", "#d97706", "#16a34a", "#dc2626")
 
@@ -118,6 +120,71 @@ def _summary(report: MonitorReport) -> str:
             "</tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _observed(alert: Alert) -> str:
+    """What made an alert fire, in words: the value its condition compared."""
+    e = alert.evidence
+    if "drift_share" in e and e["drift_share"] is not None:
+        features = ", ".join(e.get("drifted_features") or []) or "-"
+        return f"drift_share {float(e['drift_share']):.2f} (drifted: {features})"
+    for side in ("performance", "estimated"):
+        if isinstance(e.get(side), Mapping):
+            m = e[side]
+            used = e.get("compared", "value")
+            shown = m.get(used) if used in ("low", "high") else m.get("value")
+            return (
+                f"{side}.{m.get('name')} {used} {_plain(shown)} "
+                f"(value {_plain(m.get('value'))}, interval {_plain(m.get('low'))}-"
+                f"{_plain(m.get('high'))})"
+            )
+    if "feature" in e:
+        p = f", p {_plain(e.get('p_value'))}" if e.get("p_value") is not None else ""
+        return (
+            f"{e['feature']}: {e.get('test')} {_plain(e.get('statistic'))}{p} "
+            f"vs threshold {_plain(e.get('threshold'))}"
+        )
+    for key, value in e.items():
+        if isinstance(value, Mapping):  # multivariate, prediction or concept drift verdicts
+            detail = value.get("auc", value.get("statistic", value.get("reason")))
+            return f"{key}: {_plain(detail)}"
+    return "-"
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if math.isfinite(value) else str(value)
+    return "-" if value is None else str(value)
+
+
+def _alerts(report: MonitorReport) -> str:
+    """The alerts of the run, for the top of the page (nothing when no rule held)."""
+    if not report.alerts:
+        return ""
+    windows = {w.index: w for w in report.windows}
+    rows = []
+    for a in report.alerts:
+        w = windows.get(a.window)
+        status = "fired" if a.status == "fired" else "suppressed (within its cooldown)"
+        failed = [sink for sink, outcome in a.deliveries.items() if outcome != "ok"]
+        rows.append(
+            f"<tr><td class='{escape(a.severity)}'>{escape(a.severity)}</td>"
+            f"<td>{escape(a.rule)}</td>"
+            f"<td>{escape(_label(w) if w is not None else '#' + str(a.window))}</td>"
+            f"<td>{escape(_observed(a))}</td><td><code>{escape(a.condition)}</code></td>"
+            f"<td>{escape(status)}"
+            + (
+                f" <span class='bad'>delivery failed: {escape(', '.join(failed))}</span>"
+                if failed
+                else ""
+            )
+            + "</td></tr>"
+        )
+    return (
+        f"<h2>Alerts ({len(report.alerts)})</h2><table><tr><th>severity</th><th>rule</th>"
+        "<th>window</th><th>value</th><th>condition</th><th>status</th></tr>"
+        f"{''.join(rows)}</table>"
+    )
 
 
 def _shape(reference: Mapping[str, float], current: Mapping[str, float]) -> str:
@@ -216,6 +283,7 @@ def render_html(report: MonitorReport) -> str:
         f"{escape(report.window or 'one')}; thresholds "
         f"{escape(json.dumps(dict(report.thresholds)))}"
         + (f"; estimate calibration: {escape(report.calibration)}" if report.calibration else "")
+        + (f"; stored as monitor run {escape(report.run_id)}" if report.run_id else "")
         + "</p>"
         + "".join(f"<p class='meta'>{escape(n)}</p>" for n in report.notes)
     )
@@ -223,7 +291,7 @@ def render_html(report: MonitorReport) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>loopml monitor report</title>"
         f"<style>{_CSS}</style></head><body><h1>Monitoring report</h1>{meta}"
-        f"{_summary(report)}{charts}<h2>Windows</h2>{body}</body></html>"
+        f"{_alerts(report)}{_summary(report)}{charts}<h2>Windows</h2>{body}</body></html>"
     )
 
 

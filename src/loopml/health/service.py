@@ -34,6 +34,7 @@ from loopml.health.domain import domain_drift
 from loopml.health.model_side import ModelSide, model_side
 from loopml.health.monitor_report import MonitorReport
 from loopml.health.reference import Kind, ReferenceProfile, feature_kinds, kind_of_series
+from loopml.health.results import store_run, subject_of
 from loopml.health.settings import check_tests, parse_window, resolve_thresholds
 from loopml.health.sources import Data, reference_profile, resolve
 from loopml.health.windows import Window, cut
@@ -88,6 +89,7 @@ class MonitorService:
         quality: bool = True,
         seed: int = 0,
         alerts: Any = None,
+        store: bool = True,
     ) -> MonitorReport:
         """Monitor current data against a reference; see :func:`loopml.monitor`."""
         rules = None if alerts is None else load_rules(alerts)
@@ -163,15 +165,15 @@ class MonitorService:
         if side is not None:
             notes.extend(side.notes)
         fired: tuple[Alert, ...] = ()
+        subject = subject_of(None if version is None else version.name, cur.label)
         if rules:
-            subject = f"model:{version.name}" if version is not None else f"data:{cur.label}"
             events = None if self.backend is None else self.backend.events
             if events is None:
                 notes.append("no store: alerts are not logged and no cooldown applies")
             fired = fire(
                 rules, out, subject=subject, events=events, actor=self._actor(), at=self._clock()
             )
-        return MonitorReport(
+        report = MonitorReport(
             windows=tuple(out),
             reference=ref.label,
             current=cur.label,
@@ -184,6 +186,11 @@ class MonitorService:
             created_at=self._clock(),
             alerts=fired,
         )
+        if store and self.backend is not None:
+            report = store_run(
+                self.backend.monitor_results, report, subject=subject, actor=self._actor()
+            )
+        return report
 
     # -- inputs ------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from loopml.store.protocols import (
     EventStore,
     LabelStore,
     ModelStore,
+    MonitorResultStore,
     TrackingStore,
 )
 
@@ -37,6 +38,7 @@ class Backend:
     models: ModelStore
     evaluations: EvaluationStore
     labels: LabelStore
+    monitor_results: MonitorResultStore
     settings: Settings
 
     def close(self) -> None:
@@ -167,6 +169,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
         SqlEventStore,
         SqlLabelStore,
         SqlModelStore,
+        SqlMonitorResultStore,
         SqlTrackingStore,
     )
     from loopml.store.sql.migrate import open_store_engine
@@ -196,6 +199,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
             models=SqlModelStore(db),
             evaluations=SqlEvaluationStore(db),
             labels=SqlLabelStore(db),
+            monitor_results=SqlMonitorResultStore(db),
             settings=settings,
         )
         if cached:

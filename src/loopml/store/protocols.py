@@ -21,6 +21,7 @@ from loopml.core.entities import (
     MetricPoint,
     ModelExport,
     ModelVersion,
+    MonitorResult,
     RegisteredModel,
     Run,
     RunStatus,
@@ -307,6 +308,27 @@ class LabelStore(Protocol):
 
     def count_labels(self, model: str) -> int:
         """Return how many labels are stored for ``model``."""
+
+
+class MonitorResultStore(Protocol):
+    """Stored monitor runs, one :class:`~loopml.core.entities.MonitorResult` per window."""
+
+    def add(self, results: Sequence[MonitorResult], *, event: Event | None = None) -> None:
+        """Write a run's windows and its event in one transaction (all or nothing). Raises
+        AlreadyExistsError for a duplicate ``result_id``."""
+
+    def list_results(
+        self,
+        *,
+        subject: str | None = None,
+        run_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+    ) -> list[MonitorResult]:
+        """Return the windows matching every given filter, newest run first and, within a
+        run, the latest window first. ``since``/``until`` bound ``created_at`` (inclusive,
+        ms since the epoch); ``limit`` keeps the first N."""
 
 
 class ArtifactStore(Protocol):

@@ -33,6 +33,7 @@ from loopml.core.entities.monitoring import (
     FeatureDrift,
     LabelSummary,
     MonitorReport,
+    MonitorResult,
     MonitorWindow,
     MultivariateDrift,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "ModelSignature",
     "ModelVersion",
     "MonitorReport",
+    "MonitorResult",
     "MonitorWindow",
     "MultivariateDrift",
     "NumericSummary",

@@ -211,6 +211,8 @@ class MonitorReport(Jsonable):
         notes: Remarks on the whole run.
         created_at: Milliseconds since the epoch.
         alerts: The alert rules that held on this run (``alerts=``), fired or suppressed.
+        run_id: The id of the stored run (32 hex digits; :class:`MonitorResult` rows carry
+            it), or None when the run was not stored (no store, or ``store=False``).
     """
 
     windows: tuple[MonitorWindow, ...]
@@ -224,6 +226,7 @@ class MonitorReport(Jsonable):
     notes: tuple[str, ...] = ()
     created_at: int = 0
     alerts: tuple[Alert, ...] = ()
+    run_id: str | None = None
 
     def records(self) -> list[dict[str, Any]]:
         """One dict per window x feature (the rows of :meth:`to_frame`), plain Python values."""
@@ -280,3 +283,32 @@ class LabelSummary(Jsonable):
     duplicates: int = 0
     bad_type: int = 0
     examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MonitorResult(Jsonable):
+    """One stored window of a monitor run (``loopml monitor show``; one row per window).
+
+    Attributes:
+        result_id: 32 hex digits.
+        run_id: The monitor run it belongs to (every window of a run shares it; the run's
+            ``monitor.run`` event links it).
+        subject: What was monitored: ``model:<name>`` or ``data:<current data>``.
+        model: The model version monitored (``name@version``), None for data drift alone.
+        window: The window as the run found it.
+        start_ms: The window's first instant in milliseconds since the epoch (None for
+            row-count windows).
+        end_ms: The first instant after it (None for row-count windows).
+        alerts: The run's alerts whose latest window is this one (fired or suppressed).
+        created_at: When the run was made, milliseconds since the epoch.
+    """
+
+    result_id: str
+    run_id: str
+    subject: str
+    model: str | None
+    window: MonitorWindow
+    start_ms: int | None
+    end_ms: int | None
+    created_at: int
+    alerts: tuple[Alert, ...] = ()

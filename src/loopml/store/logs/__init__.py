@@ -5,7 +5,10 @@
   segments to a spool folder (flushed on close and at exit).
 - :func:`compact`: moves closed segments into ``model=<name>/date=<day>/`` Parquet files of
   the log store (a folder or an fsspec URL), idempotently.
-- :func:`read_predictions` and :func:`inputs_frame`: query the log store.
+- :func:`write_records`: write records straight into the log store (no spool), durably.
+- :func:`read_predictions` and :func:`inputs_frame`: query the log store (JSON columns).
+- :func:`read_log`: one model's log with typed columns (``in.<feature>``, ``out``,
+  ``p.<class>``), the spool's rows included, filtered by event time.
 - :mod:`loopml.store.logs.orphans`: spool folders of dead processes, found by their free
   owner lock (:mod:`loopml.store.logs.owner`), adopted and compacted.
 
@@ -23,6 +26,8 @@ from loopml.store.logs.spool import PredictionLog
 
 if TYPE_CHECKING:
     from loopml.store.logs.compaction import SCHEMA, CompactionReport, compact, compact_spool
+    from loopml.store.logs.log_table import read_log
+    from loopml.store.logs.partitions import write_records
     from loopml.store.logs.reader import inputs_frame, read_predictions
 
 _LAZY = {
@@ -31,7 +36,9 @@ _LAZY = {
     "compact": "loopml.store.logs.compaction",
     "compact_spool": "loopml.store.logs.compaction",
     "inputs_frame": "loopml.store.logs.reader",
+    "read_log": "loopml.store.logs.log_table",
     "read_predictions": "loopml.store.logs.reader",
+    "write_records": "loopml.store.logs.partitions",
 }
 
 __all__ = [
@@ -44,7 +51,9 @@ __all__ = [
     "compact_spool",
     "inputs_frame",
     "new_prediction_id",
+    "read_log",
     "read_predictions",
+    "write_records",
 ]
 
 

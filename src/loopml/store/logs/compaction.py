@@ -1,41 +1,31 @@
 """Compaction: sealed spool segments become Parquet files in the log store.
 
-The log store (a local folder or any fsspec URL) is laid out Hive style::
-
-    model=<name>/date=<YYYY-MM-DD>/part-<uuid>.parquet
-
-with one file per segment and partition (``date`` is the UTC day of ``at``). The ``<uuid>``
-is derived from the segment's name, so compacting a segment twice (say, after a crash
-between writing its Parquet files and deleting it) overwrites the same files instead of
-duplicating rows. Each file is written whole or not at all (temporary file + rename on a
-folder, one complete PUT on an object store), and the segment is deleted last.
-
-Columns (see :data:`SCHEMA`): ``prediction_id``, ``model``, ``version`` (int64), ``route``,
-``at`` (timestamp ms, UTC), ``latency_ms`` (float64), ``inputs``, ``output`` and ``proba``
-as JSON text, ``request_key`` and ``error``.
+Each segment becomes one file per model and UTC day of event time
+(``model=<name>/date=<day>/part-<uuid>.parquet``, :mod:`loopml.store.logs.partitions`), with
+the columns of :mod:`loopml.store.logs.columns`. The file names derive from the segment's
+name, so compacting a segment twice (say, after a crash between writing its Parquet files
+and deleting it) overwrites the same files instead of duplicating rows. Each file is written
+whole or not at all, and the segment is deleted last.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import os
 import time
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
-from urllib.parse import quote
+from typing import BinaryIO
 
-import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from loopml.core.errors import InvalidArgumentError, StoreError
 from loopml.store.artifacts.fs import ObjectFS
+from loopml.store.logs.columns import SCHEMA, parse_lines
 from loopml.store.logs.owner import try_lock
+from loopml.store.logs.partitions import PartitionWriter, partition_key
 from loopml.store.logs.spool import (
     NEW_SUFFIX,
     OPEN_SUFFIX,
@@ -45,24 +35,18 @@ from loopml.store.logs.spool import (
 
 log = logging.getLogger(__name__)
 
-#: The columns of every Parquet file of the log store.
-SCHEMA = pa.schema(
-    [
-        ("prediction_id", pa.string()),
-        ("model", pa.string()),
-        ("version", pa.int64()),
-        ("route", pa.string()),
-        ("at", pa.timestamp("ms", tz="UTC")),
-        ("latency_ms", pa.float64()),
-        ("inputs", pa.string()),
-        ("output", pa.string()),
-        ("proba", pa.string()),
-        ("request_key", pa.string()),
-        ("error", pa.string()),
-    ]
-)
-_NAMESPACE = uuid.UUID("5b0f4c1e-8a59-4d0c-9c55-6f1d6c1a0b7e")
-_DAY_MS = 86_400_000
+__all__ = [
+    "CHUNK_LINES",
+    "SCHEMA",
+    "CompactionReport",
+    "compact",
+    "compact_spool",
+    "parse_lines",
+    "parse_segment",
+    "partition_key",
+    "segment_stem",
+]
+
 #: Lines parsed at a time: compaction's memory follows this, not the segment's size.
 CHUNK_LINES = 20_000
 #: ``.new`` leftovers (a writer died while creating a segment) older than this are removed.
@@ -154,8 +138,8 @@ def segment_stem(name: str) -> str:
 
 
 def parse_segment(data: bytes) -> tuple[pa.Table, int]:
-    """Parse the bytes of a segment into a table of :data:`SCHEMA`; also return how many lines
-    were skipped.
+    """Parse the bytes of a segment into a table of the log store's columns
+    (:func:`~loopml.store.logs.columns.parse_lines`); also return how many lines were skipped.
 
     A line that is not a complete record (the torn last line of a crashed writer) is
     skipped and counted, never an error.
@@ -164,51 +148,6 @@ def parse_segment(data: bytes) -> tuple[pa.Table, int]:
     tail = lines.pop()  # empty when the segment ends with a newline, as a whole one does
     table, skipped = parse_lines(lines)
     return table, skipped + (1 if tail.strip() else 0)
-
-
-def parse_lines(lines: Iterable[bytes]) -> tuple[pa.Table, int]:
-    """Parse whole JSON lines into a table of :data:`SCHEMA`; lines that are not records are
-    skipped and counted."""
-    skipped = 0
-    cols: list[list[Any]] = [[] for _ in SCHEMA]
-    dumps, loads = orjson.dumps, orjson.loads
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            d = loads(line)
-            proba = d.get("proba")
-            row = (
-                str(d["prediction_id"]),
-                str(d["model"]),
-                int(d["version"]),
-                str(d["route"]),
-                int(d["at"]),
-                float(d["latency_ms"]),
-                dumps(d["inputs"]).decode(),
-                dumps(d.get("output")).decode(),
-                None if proba is None else dumps(proba).decode(),
-                d.get("request_key"),
-                d.get("error"),
-            )
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            skipped += 1
-            continue
-        for col, value in zip(cols, row, strict=True):
-            col.append(value)
-    arrays = [
-        pa.array(col, type=pa.int64()).cast(field.type)
-        if field.name == "at"
-        else pa.array(col, type=field.type)
-        for col, field in zip(cols, SCHEMA, strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, schema=SCHEMA), skipped
-
-
-def partition_key(model: str, day: str, stem: str) -> str:
-    """Return the key of the Parquet file of segment ``stem`` for one model and day."""
-    part = uuid.uuid5(_NAMESPACE, f"{stem}|{model}|{day}").hex
-    return f"model={quote(model, safe='')}/date={day}/part-{part}.parquet"
 
 
 # -- internals -------------------------------------------------------------------------------
@@ -228,7 +167,7 @@ def _compact_segment(path: Path, store: ObjectFS) -> dict[str, int] | None:
                 return None  # renamed (sealed) meanwhile: its new name is taken next time
         except FileNotFoundError:
             return None
-        partitions = _Partitions(segment_stem(path.name), store)
+        partitions = PartitionWriter(segment_stem(path.name), store)
         rows = skipped = 0
         with os.fdopen(os.dup(fd), "rb") as stream:
             for lines, torn in _chunks(stream):  # memory bounded by a chunk, not the segment
@@ -268,48 +207,6 @@ def _chunks(stream: BinaryIO) -> Iterator[tuple[list[bytes], int]]:
             yield chunk, 0
             chunk = []
     yield chunk, 0
-
-
-class _Partitions:
-    """A segment's Parquet files, one per (model, UTC day), written chunk by chunk as row
-    groups and stored whole when the segment is done."""
-
-    def __init__(self, stem: str, store: ObjectFS) -> None:
-        self._stem = stem
-        self._store = store
-        self._open: dict[tuple[str, int], tuple[pa.BufferOutputStream, pq.ParquetWriter]] = {}
-
-    def add(self, table: pa.Table) -> None:
-        import pyarrow.compute as pc
-
-        if table.num_rows == 0:
-            return
-        days = pc.divide(table.column("at").cast(pa.int64()), _DAY_MS)  # floor: at >= 0
-        keyed = table.append_column("_day", days)
-        groups = keyed.group_by(["model", "_day"]).aggregate([])
-        for model, day in zip(
-            groups.column("model").to_pylist(), groups.column("_day").to_pylist(), strict=True
-        ):
-            if groups.num_rows == 1:
-                part = table
-            else:
-                mask = pc.and_(pc.equal(keyed.column("model"), model), pc.equal(days, day))
-                part = table.filter(mask)
-            entry = self._open.get((model, day))
-            if entry is None:
-                sink = pa.BufferOutputStream()
-                entry = (sink, pq.ParquetWriter(sink, SCHEMA, compression="zstd"))
-                self._open[(model, day)] = entry
-            entry[1].write_table(part)
-
-    def finish(self) -> int:
-        """Close and store every file (each whole or not at all); return how many."""
-        for (model, day), (sink, writer) in self._open.items():
-            writer.close()
-            date = dt.datetime.fromtimestamp(day * 86_400, tz=dt.UTC).date().isoformat()
-            key = partition_key(model, date, self._stem)
-            self._store.write_bytes(key, sink.getvalue().to_pybytes())
-        return len(self._open)
 
 
 def _remove_stale_new(path: Path) -> None:

@@ -1,8 +1,11 @@
 """Reading the log store: :func:`read_predictions` (DuckDB over Hive-partitioned Parquet).
 
-Filters on ``model`` and on time prune whole folders (``model=<name>/date=<day>/``) before
-any file is opened. Nothing is decoded: ``inputs``, ``output`` and ``proba`` stay JSON text;
-:func:`inputs_frame` expands the inputs into one column per feature when needed.
+A filter on ``model`` prunes whole folders (``model=<name>/``) before any file is opened;
+the time filter is on ``at`` (when rows were received; folders are by event day, so it
+prunes row groups, not folders). Nothing is decoded: ``inputs``, ``output`` and ``proba``
+stay JSON text; :func:`inputs_frame` expands the inputs into one column per feature when
+needed. Typed columns, the spool and event-time windows:
+:func:`~loopml.store.logs.log_table.read_log`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import orjson
 import pyarrow as pa
 
 from loopml.core.errors import InvalidArgumentError, StoreError, did_you_mean
-from loopml.store.logs.compaction import SCHEMA
+from loopml.store.logs.columns import SCHEMA
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +47,8 @@ def read_predictions(
     Returns:
         A table of :data:`SCHEMA` (or the chosen columns), ordered by ``at`` then
         ``prediction_id``; empty when nothing matches or nothing was logged yet.
+        ``event_at`` is never null (``at`` for rows logged without an event time, and for
+        files written before event times existed).
 
     Raises:
         InvalidArgumentError: An unknown column, or ``since`` after ``until``.
@@ -76,13 +81,14 @@ def read_predictions(
         if source is None:
             return schema.empty_table()
         where, params = _filters(model, since, until)
-        select = ", ".join(f'"{name}"' for name in names)
         order = ' ORDER BY "at", "prediction_id"'
-        sql = (
-            f"SELECT {select} FROM read_parquet($files, hive_partitioning=true, "
-            f"union_by_name=true){where}" + order
-        )
         try:
+            present = set(store_columns(con, source))
+            select = ", ".join(_select(name, present) for name in names)
+            sql = (
+                f"SELECT {select} FROM read_parquet($files, hive_partitioning=true, "
+                f"union_by_name=true){where}" + order
+            )
             table = con.sql(sql, params={"files": source, **params}).to_arrow_table()
         except duckdb.IOException as exc:
             if "No files found" in str(exc):
@@ -147,15 +153,36 @@ def _filters(
         clauses.append('"model" = $model')
         params["model"] = model
     if since is not None:
-        clauses.append('"date" >= $since_day AND epoch_ms("at") >= $since')
-        params["since_day"] = _day(since)
+        clauses.append('epoch_ms("at") >= $since')
         params["since"] = int(since)
     if until is not None:
-        clauses.append('"date" <= $until_day AND epoch_ms("at") < $until')
-        params["until_day"] = _day(until)
+        clauses.append('epoch_ms("at") < $until')
         params["until"] = int(until)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _day(ms: int) -> dt.date:
+def day(ms: int) -> dt.date:
+    """The UTC day of ``ms`` (ms since the epoch): the ``date`` folder holding it."""
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).date()
+
+
+def store_columns(con: Any, source: str | list[str]) -> list[str]:
+    """The union of the column names of the log store's files (read from their footers):
+    ``source`` is a glob or a list of files."""
+    rel = con.sql(
+        "SELECT * FROM read_parquet($files, hive_partitioning=true, union_by_name=true) LIMIT 0",
+        params={"files": source},
+    )
+    return list(rel.columns)
+
+
+def _select(name: str, present: set[str]) -> str:
+    """The SELECT expression of column ``name`` (files written before ``event_at`` and
+    ``caller_id`` existed lack them)."""
+    if name == "event_at":
+        if name in present:
+            return 'coalesce("event_at", "at") AS "event_at"'
+        return '"at" AS "event_at"'
+    if name not in present:
+        return f'NULL AS "{name}"'
+    return f'"{name}"'

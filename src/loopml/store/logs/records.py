@@ -58,7 +58,8 @@ class PredictionRecord:
         version: The model version that answered.
         route: ``champion``, ``canary``, ``fallback``, ``shadow``, ``batch`` or ``external``.
         at: When the request arrived, in milliseconds since the Unix epoch (UTC).
-        latency_ms: Time spent answering, in milliseconds.
+        latency_ms: Time spent answering, in milliseconds (None: unknown, as for
+            ``external`` rows logged without it).
         inputs: One row's input values by feature name (JSON-ready scalars).
         output: The prediction (a label, a number, ...), JSON-ready.
         proba: Class probabilities by class label, when the model gives them.
@@ -84,7 +85,7 @@ class PredictionRecord:
     version: int
     route: str
     at: int
-    latency_ms: float
+    latency_ms: float | None
     inputs: Mapping[str, Any]
     output: Any
     proba: Mapping[str, float] | None = None
@@ -146,7 +147,7 @@ class PredictionRecord:
                 version=int(data["version"]),
                 route=str(data["route"]),
                 at=int(data["at"]),
-                latency_ms=float(data["latency_ms"]),
+                latency_ms=None if data["latency_ms"] is None else float(data["latency_ms"]),
                 inputs=dict(inputs),
                 output=data["output"],
                 proba=None if proba is None else {str(k): float(v) for k, v in proba.items()},

@@ -70,7 +70,7 @@ _DUMPS_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY | orjson
 _logs: weakref.WeakSet[PredictionLog] = weakref.WeakSet()
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     """Make the values orjson does not know natively JSON-ready (or refuse them)."""
     if isinstance(value, Mapping):
         return dict(value)
@@ -88,7 +88,7 @@ def encode_record(record: PredictionRecord) -> bytes:
     Raises:
         TypeError: A value of the record cannot be written as JSON.
     """
-    return orjson.dumps(record, default=_json_default, option=_DUMPS_OPTIONS)
+    return orjson.dumps(record, default=json_default, option=_DUMPS_OPTIONS)
 
 
 class PredictionLog:

@@ -32,6 +32,7 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0008",
     "0009",
     "0010",
+    "0011",
 )
 #: The revision this loopml writes; a test checks it is Alembic's script head.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

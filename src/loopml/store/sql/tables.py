@@ -42,6 +42,11 @@ Conventions:
   The label is JSON text, so classes of any JSON type come back as they were given;
   ``received_at`` is when it was stored, ``event_at`` the event time the caller gave (or NULL).
   ``WITHOUT ROWID`` on SQLite: rows are clustered by the key, so a model's labels are one range.
+- ``monitor_results`` holds one row per window of a stored monitor run (``run_id`` groups
+  them): the window as JSON, with the columns listings and charts filter and sort on
+  (subject, model version, window index, start and end, rows, dataset drift, drift share)
+  and the run's alerts on that window. Indexed by ``(subject, created_at)`` and
+  ``(created_at)`` (newest first, over one subject or all).
 """
 
 from __future__ import annotations
@@ -394,6 +399,27 @@ labels = sa.Table(
     sa.Column("received_at", sa.BigInteger(), nullable=False),
     sa.Column("event_at", sa.BigInteger(), nullable=True),
     sqlite_with_rowid=False,
+)
+
+monitor_results = sa.Table(
+    "monitor_results",
+    metadata,
+    sa.Column("result_id", _text(ID_LENGTH), primary_key=True),
+    sa.Column("run_id", _text(ID_LENGTH), nullable=False),
+    sa.Column("subject", _text(SUBJECT_LENGTH), nullable=False),
+    sa.Column("model", _text(SUBJECT_LENGTH), nullable=True),
+    sa.Column("window_index", sa.Integer(), nullable=False),
+    sa.Column("start_ms", sa.BigInteger(), nullable=True),
+    sa.Column("end_ms", sa.BigInteger(), nullable=True),
+    sa.Column("rows", sa.BigInteger(), nullable=False),
+    sa.Column("dataset_drift", sa.Boolean(), nullable=True),
+    sa.Column("drift_share", sa.Float(), nullable=True),
+    sa.Column("window_json", sa.Text(), nullable=False),
+    sa.Column("alerts_json", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Index("ix_monitor_results_subject_created_at", "subject", "created_at"),
+    sa.Index("ix_monitor_results_created_at", "created_at"),
+    sa.Index("ix_monitor_results_run_id", "run_id"),
 )
 
 
