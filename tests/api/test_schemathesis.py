@@ -61,6 +61,7 @@ OPERATIONS = [
     "GET /v2/models/{name}/versions/{version}",
     "GET /v2/models/{name}/versions/{version}/ready",
     "POST /v2/models/{name}/versions/{version}/infer",
+    "POST /v2/models/{name}/labels",
     "POST /predict",
     "POST /predict/batch",
     "GET /metrics",

@@ -9,6 +9,8 @@ Routes:
   optional ``"timestamps"`` and ``"ids"`` (one per row) give each row's event time and the
   caller's id of it, logged with the row (the ids are echoed in the answer);
 * ``POST /predict/batch``: the same, for many rows per request (a larger body limit);
+* ``POST /v2/models/{name}/labels``: delayed labels for the rows this server predicted
+  (:mod:`loopml.api.labels`);
 * ``GET /metrics``: Prometheus.
 
 Every answer carries the prediction ids, the version that answered and the route taken (in the
@@ -37,7 +39,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
-from loopml.api import bodies, oip, openapi
+from loopml.api import bodies, labels, oip, openapi
 from loopml.core.errors import (
     InvalidArgumentError,
     LoopmlError,
@@ -235,6 +237,7 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
         return Response(status_code=400)  # logged in _body; nobody is left to read it
 
     oip.add_routes(app, service, max_body=max_body)
+    labels.add_routes(app, service)
 
     @app.post("/predict", responses=openapi.predict_responses())
     async def predict_route(request: Request) -> Response:

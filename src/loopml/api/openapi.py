@@ -407,3 +407,66 @@ def server_metadata_responses() -> dict[int | str, dict[str, Any]]:
     }
     ok = {"description": "The server: name, version and protocol extensions."}
     return {200: {**ok, "content": {_JSON: {"schema": answer}}}}
+
+
+def labels_body() -> dict[str, Any]:
+    """The body of ``POST /v2/models/{name}/labels``."""
+    schema = {
+        "type": "object",
+        "required": ["ids", "labels"],
+        "properties": {
+            "ids": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 250},
+                "description": "One row id per label: a prediction id this server returned, or "
+                "the caller's own id of the row.",
+            },
+            "labels": {
+                "type": "array",
+                "items": SCALAR,
+                "description": "The ground truth of each row: one of a classifier's classes "
+                "(as the model has it: 1 is not '1'), or a finite number for a regressor.",
+            },
+            "timestamps": {
+                "type": ["array", "null"],
+                "items": {"type": ["string", "integer", "null"]},
+                "description": "Optional event time per row: ISO 8601 text or ms since the epoch.",
+            },
+        },
+        "additionalProperties": False,
+    }
+    example = {"ids": ["0f3c", "a17"], "labels": [1, 0]}
+    return {"required": True, "content": {_JSON: {"schema": schema, "example": example}}}
+
+
+def labels_responses() -> dict[int | str, dict[str, Any]]:
+    """The answers of ``POST /v2/models/{name}/labels``: the label summary."""
+    count = {"type": "integer", "minimum": 0}
+    summary = {
+        "type": "object",
+        "required": [
+            "model",
+            "received",
+            "stored",
+            "matched",
+            "unknown",
+            "duplicates",
+            "bad_type",
+            "examples",
+        ],
+        "properties": {
+            "model": {"type": "string", "description": "The version checked against."},
+            "received": count,
+            "stored": count,
+            "matched": count,
+            "unknown": count,
+            "duplicates": count,
+            "bad_type": count,
+            "examples": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    ok = {"description": "What became of the labels (LabelSummary)."}
+    return {
+        200: {**ok, "content": {_JSON: {"schema": summary}}},
+        **errors(400, 404, 413, 415, 422, 503),
+    }

@@ -18,6 +18,7 @@ from loopml.cli import (
     evaluation,
     events,
     experiments,
+    labels,
     logs,
     models,
     monitor,
@@ -46,6 +47,7 @@ app.command("serve")(serving.serve_command)
 app.command("predict")(serving.predict_command)
 app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
+app.add_typer(labels.app, name="labels")
 app.add_typer(logs.app, name="logs")
 app.add_typer(monitor.app, name="monitor")
 

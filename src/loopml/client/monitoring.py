@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from loopml.core.entities import DatasetVersion
+from loopml.core.entities import DatasetVersion, LabelSummary
 from loopml.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from loopml.health.monitor_report import MonitorReport
 
-__all__ = ["MonitorReport", "log_predictions", "monitor"]
+__all__ = ["LabelSummary", "MonitorReport", "log_labels", "log_predictions", "monitor"]
 
 
 def log_predictions(
@@ -176,6 +176,47 @@ def monitor(
         alerts=alerts,
         store=store,
     )
+
+
+def log_labels(model: str, ids: Any, labels: Any, *, timestamps: Any = None) -> LabelSummary:
+    """Store ground truth that arrived after the predictions (delayed labels).
+
+    Each label names its row by the prediction id the model server returned or by your own id
+    (``ids=`` of ``log_predictions``, ``"ids"`` of a ``/predict`` request). Labels belong to
+    the model name; ``model``'s version is what they are checked against: a classifier's
+    label must be one of its classes (``"1"`` is not the class ``1``), a regressor's a finite
+    number. A label that does not fit is refused and counted (``bad_type``); an id given twice
+    keeps its last label, and a label logged again replaces the stored one (``duplicates``);
+    an id that matches no logged prediction yet is stored anyway and counted (``unknown``),
+    to join when the prediction is logged. The monitor joins labels by row id.
+
+    Args:
+        model: ``name@alias``, ``name@version`` or ``name`` (its champion, else its latest).
+        ids: One row id per label (strings, or integers stored as their text).
+        labels: The labels (a list, NumPy array, pandas Series or Arrow array).
+        timestamps: Optional event time per label (datetimes, ISO 8601 text or ms since the
+            epoch).
+
+    Returns:
+        The :class:`~loopml.core.entities.LabelSummary`: ``matched``, ``unknown``,
+        ``duplicates``, ``bad_type``, ``stored`` and a few example messages.
+
+    Raises:
+        InvalidArgumentError: Lengths differ, an id is missing, or a timestamp is unreadable.
+        NotFoundError: No such model, version or alias.
+
+    Example:
+        >>> answer = httpx.post(url + "/predict", json={"records": rows}).json()  # doctest: +SKIP
+        >>> summary = loopml.monitoring.log_labels(
+        ...     "churn@champion", answer["prediction_ids"], [1, 0, 0]
+        ... )  # doctest: +SKIP
+        >>> summary.matched, summary.unknown, summary.bad_type  # doctest: +SKIP
+        (3, 0, 0)
+    """
+    from loopml.client.fluent import _get_client
+    from loopml.health.labels import LabelService
+
+    return LabelService(_get_client().backend).log_labels(model, ids, labels, timestamps=timestamps)
 
 
 def _needs_store(value: Any) -> bool:

@@ -14,9 +14,18 @@ SDK module of that name.
 - :mod:`.model_side` and :mod:`.performance`: scores, realized and estimated (CBPE)
   performance, concept drift.
 - :mod:`.report`: the self-contained HTML report.
+- :mod:`.labels` and :mod:`.label_check`: :class:`LabelService`, delayed labels checked
+  against the model, stored by row id and matched against the prediction log.
 """
 
+from loopml.health.labels import LabelService
 from loopml.health.service import MonitorService
 from loopml.health.settings import DEFAULT_THRESHOLDS, SMALL_WINDOW, parse_window
 
-__all__ = ["DEFAULT_THRESHOLDS", "SMALL_WINDOW", "MonitorService", "parse_window"]
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "SMALL_WINDOW",
+    "LabelService",
+    "MonitorService",
+    "parse_window",
+]

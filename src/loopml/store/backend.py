@@ -20,6 +20,7 @@ from loopml.store.protocols import (
     DatasetStore,
     EvaluationStore,
     EventStore,
+    LabelStore,
     ModelStore,
     MonitorResultStore,
     TrackingStore,
@@ -36,6 +37,7 @@ class Backend:
     artifacts: ArtifactStore
     models: ModelStore
     evaluations: EvaluationStore
+    labels: LabelStore
     monitor_results: MonitorResultStore
     settings: Settings
 
@@ -165,6 +167,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
         SqlDatasetStore,
         SqlEvaluationStore,
         SqlEventStore,
+        SqlLabelStore,
         SqlModelStore,
         SqlMonitorResultStore,
         SqlTrackingStore,
@@ -195,6 +198,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
             artifacts=artifacts,
             models=SqlModelStore(db),
             evaluations=SqlEvaluationStore(db),
+            labels=SqlLabelStore(db),
             monitor_results=SqlMonitorResultStore(db),
             settings=settings,
         )

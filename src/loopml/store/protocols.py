@@ -6,9 +6,9 @@ Every backend runs the contract suites under ``tests/contract/``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from loopml.core.entities import (
     ApprovalStatus,
@@ -28,6 +28,9 @@ from loopml.core.entities import (
 )
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.query import RunQuery
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 T = TypeVar("T")
 
@@ -276,6 +279,35 @@ class EventStore(Protocol):
     ) -> list[Event]:
         """Return events matching every given filter, oldest first (ties: order of writing).
         ``limit`` keeps the newest ones."""
+
+
+class LabelStore(Protocol):
+    """Delayed labels: the ground truth of logged predictions, one per ``(model, row_id)``.
+
+    Checking labels against the model and matching them to logged predictions is the
+    service's work (:mod:`loopml.health.labels`); the store keeps what it is given.
+    """
+
+    def put_labels(
+        self,
+        model: str,
+        row_ids: Sequence[str],
+        labels_json: Sequence[str],
+        *,
+        received_at: int,
+        event_at: Sequence[int | None] | None = None,
+    ) -> int:
+        """Store labels (JSON text) for ``model``'s rows in one transaction, each replacing
+        any label stored for its row id (last to arrive wins); return how many replaced one.
+        Raises InvalidArgumentError when the lengths differ or a row id appears twice."""
+
+    def get_labels(self, model: str, row_ids: Collection[str] | None = None) -> pa.Table:
+        """Return the labels of ``model`` (only those of ``row_ids`` when given) as an Arrow
+        table with the columns ``row_id``, ``label_json``, ``received_at`` and ``event_at``
+        (ms since the epoch; null when not given), ordered by ``row_id``."""
+
+    def count_labels(self, model: str) -> int:
+        """Return how many labels are stored for ``model``."""
 
 
 class MonitorResultStore(Protocol):

@@ -252,6 +252,40 @@ class MonitorReport(Jsonable):
 
 
 @dataclass(frozen=True)
+class LabelSummary(Jsonable):
+    """What one call of :func:`loopml.monitoring.log_labels` did with the labels it was given.
+
+    Every label given is accounted for: ``received == stored + bad_type + duplicates_in_call``
+    where ``duplicates_in_call`` are the earlier labels of an id repeated within the call
+    (last wins). ``duplicates`` also counts stored labels that a label of this call replaced.
+
+    Attributes:
+        model: The model version the labels were checked against (``name@version``); labels
+            are stored for the model name.
+        received: Labels given.
+        stored: Labels written (each replaces any earlier label of its id).
+        matched: Stored labels whose id names a logged prediction (its prediction id or the
+            caller's id), in the log store or still in a spool folder.
+        unknown: Stored labels whose id names no logged prediction yet: kept (the prediction
+            may be logged or compacted later) and counted.
+        duplicates: Labels that replaced another: an earlier one of the same id in this call,
+            or one stored before (last to arrive wins).
+        bad_type: Labels refused because they do not fit the model (not one of a classifier's
+            classes, not a finite number for a regressor, missing): not stored.
+        examples: A few messages saying which labels were refused or unknown, and why.
+    """
+
+    model: str
+    received: int = 0
+    stored: int = 0
+    matched: int = 0
+    unknown: int = 0
+    duplicates: int = 0
+    bad_type: int = 0
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MonitorResult(Jsonable):
     """One stored window of a monitor run (``loopml monitor show``; one row per window).
 

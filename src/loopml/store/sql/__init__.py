@@ -8,6 +8,7 @@
 - :mod:`.tracking_store`: :class:`SqlTrackingStore`; :mod:`.dataset_store`:
   :class:`SqlDatasetStore`; :mod:`.model_store`:
   :class:`SqlModelStore`; :mod:`.evaluation_store`: :class:`SqlEvaluationStore`;
+  :mod:`.label_store`: :class:`SqlLabelStore` (delayed labels);
   :mod:`.monitor_result_store`: :class:`SqlMonitorResultStore`;
   :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
@@ -18,6 +19,7 @@
 from loopml.store.sql.dataset_store import SqlDatasetStore
 from loopml.store.sql.evaluation_store import SqlEvaluationStore
 from loopml.store.sql.event_store import SqlEventStore
+from loopml.store.sql.label_store import SqlLabelStore
 from loopml.store.sql.model_store import SqlModelStore
 from loopml.store.sql.monitor_result_store import SqlMonitorResultStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
@@ -26,6 +28,7 @@ __all__ = [
     "SqlDatasetStore",
     "SqlEvaluationStore",
     "SqlEventStore",
+    "SqlLabelStore",
     "SqlModelStore",
     "SqlMonitorResultStore",
     "SqlTrackingStore",

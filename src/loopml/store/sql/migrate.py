@@ -31,7 +31,8 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0007",
     "0008",
     "0009",
-    "0011",  # on 0009 here; 0010 (labels) goes before it when both land
+    "0010",
+    "0011",
 )
 #: The revision this loopml writes; a test checks it is Alembic's script head.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

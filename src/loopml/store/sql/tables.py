@@ -37,6 +37,11 @@ Conventions:
   lock, is). The change itself is its event, joined by ``event_id``.
 - ``evaluations`` indexes evaluations of model versions; the full result is a JSON document in
   the artifact store (``digest``), the row keeps a summary for listings.
+- ``labels`` holds the ground truth that arrives after a prediction, keyed by ``(model,
+  row_id)`` (a prediction id or the caller's row id): a label logged again replaces the row.
+  The label is JSON text, so classes of any JSON type come back as they were given;
+  ``received_at`` is when it was stored, ``event_at`` the event time the caller gave (or NULL).
+  ``WITHOUT ROWID`` on SQLite: rows are clustered by the key, so a model's labels are one range.
 - ``monitor_results`` holds one row per window of a stored monitor run (``run_id`` groups
   them): the window as JSON, with the columns listings and charts filter and sort on
   (subject, model version, window index, start and end, rows, dataset drift, drift share)
@@ -67,6 +72,7 @@ MODEL_NAME_LENGTH = 250
 ALIAS_LENGTH = 64
 FLAVOR_LENGTH = 64
 STATUS_LENGTH = 16
+ROW_ID_LENGTH = 250
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -382,6 +388,17 @@ evaluations = sa.Table(
         ondelete="CASCADE",
     ),
     sa.Index("ix_evaluations_name_version_created_at", "name", "version", "created_at"),
+)
+
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("model", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("row_id", _text(ROW_ID_LENGTH), primary_key=True),
+    sa.Column("label_json", sa.Text(), nullable=False),
+    sa.Column("received_at", sa.BigInteger(), nullable=False),
+    sa.Column("event_at", sa.BigInteger(), nullable=True),
+    sqlite_with_rowid=False,
 )
 
 monitor_results = sa.Table(

@@ -1,7 +1,7 @@
 """Add monitor_results: one row per window of a stored monitor run.
 
 Revision ID: 0011
-Revises: 0009 (to be re-chained on 0010, the labels table, when both land)
+Revises: 0010
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
