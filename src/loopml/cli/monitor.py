@@ -106,6 +106,14 @@ Alerts = Annotated[
     typer.Option("--alerts", help="A YAML file of alert rules (see docs/monitoring.md)."),
 ]
 Report = Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")]
+Routes = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--route",
+        help="With the prediction log: a route whose rows count (champion, canary, external, "
+        "shadow, batch). Repeat it. Default: champion, canary and external.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,7 @@ class _Request:
     score_column: str | None
     multivariate: bool
     rules: Any = field(default=None)
+    routes: tuple[str, ...] | None = None
 
     @classmethod
     def parse(
@@ -141,9 +150,15 @@ class _Request:
         score_column: str | None,
         multivariate: bool,
         alerts: Path | None,
+        routes: list[str] | None = None,
     ) -> _Request:
         """Check the options before any work (a bad rule or pair fails at once)."""
         rules = None
+        chosen = None
+        if routes:
+            from loopml.health.log_source import check_routes
+
+            chosen = check_routes(routes)
         if alerts is not None:
             from loopml.health.alerts import load_rules
 
@@ -161,11 +176,14 @@ class _Request:
             score_column=score_column,
             multivariate=multivariate,
             rules=rules,
+            routes=chosen,
         )
 
 
 def _monitor_once(request: _Request, *, start: Any = None, end: Any = None) -> MonitorReport:
     """One monitor run (stored when it uses a store)."""
+    from loopml.health.log_source import DEFAULT_ROUTES
+
     cur, ref = _data(request.current), _data(request.reference)
     service = _service(request.model, cur, ref, alerts=request.rules is not None)
     return service.monitor(
@@ -183,6 +201,7 @@ def _monitor_once(request: _Request, *, start: Any = None, end: Any = None) -> M
         score_column=request.score_column,
         multivariate=request.multivariate,
         alerts=request.rules,
+        routes=DEFAULT_ROUTES if request.routes is None else request.routes,
     )
 
 
@@ -212,7 +231,11 @@ def _emit(result: MonitorReport, *, as_json: bool, report: Path | None) -> None:
 
 def run_command(
     model: str = typer.Argument(None, help="name@version or name@alias (omit: data drift alone)."),
-    current: str = typer.Option(..., "--current", help="CSV/Parquet file or dataset ref."),
+    current: str = typer.Option(
+        None,
+        "--current",
+        help="CSV/Parquet file or dataset ref (omit: the model's prediction log, labels joined).",
+    ),
     reference: Reference = None,
     window: WindowSpec = None,
     start: str = typer.Option(None, "--start", help="Leave out rows before this time (UTC)."),
@@ -226,6 +249,7 @@ def run_command(
     multivariate: Multivariate = True,
     alerts: Alerts = None,
     report: Report = None,
+    route: Routes = None,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     fail_on_drift: bool = typer.Option(
         False, "--fail-on-drift", help="Exit 1 when any window's dataset drifted."
@@ -245,6 +269,7 @@ def run_command(
         score_column=score_column,
         multivariate=multivariate,
         alerts=alerts,
+        routes=route,
     )
     result = _monitor_once(request, start=start, end=end)
     _emit(result, as_json=as_json, report=report)
@@ -302,6 +327,7 @@ def watch_command(
     multivariate: Multivariate = True,
     alerts: Alerts = None,
     report: Report = None,
+    route: Routes = None,
     max_runs: int = typer.Option(None, "--max-runs", min=1, help="Stop after N runs."),
 ) -> None:
     """Monitor a model on a schedule: every run covers the last --lookback, is stored, and
@@ -326,6 +352,7 @@ def watch_command(
         score_column=score_column,
         multivariate=multivariate,
         alerts=alerts,
+        routes=route,
     )
 
     def run_once(_n: int) -> MonitorReport:

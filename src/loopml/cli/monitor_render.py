@@ -37,7 +37,19 @@ def _row(w: MonitorWindow) -> list[str]:
         _num(est.value if est else None),
         "-" if w.concept_drift is None else _flag(w.concept_drift.detected),
         str(len(w.quality)),
+        _ops(w),
     ]
+
+
+def _ops(w: MonitorWindow) -> str:
+    """Latency p50/p99 and the error and fallback rates of the prediction log's rows."""
+    ops = w.ops
+    if not ops:
+        return "-"
+    p50, p99 = ops.get("latency_p50_ms"), ops.get("latency_p99_ms")
+    latency = "-" if p50 is None or p99 is None else f"{p50:.1f}/{p99:.1f} ms"
+    errors, fallbacks = ops.get("error_rate") or 0.0, ops.get("fallback_rate") or 0.0
+    return f"{latency} err {errors:.1%} fb {fallbacks:.1%}"
 
 
 def render(report: MonitorReport) -> None:
@@ -57,8 +69,12 @@ def render(report: MonitorReport) -> None:
         "estimated",
         "concept",
         "quality",
+        "p50/p99, errors, fallbacks",  # 10: the prediction log's operational figures
     ]
-    keep = [i for i in range(len(names)) if report.model or not 5 <= i <= 8]
+    logged = any(w.ops for w in report.windows)
+    keep = [
+        i for i in range(len(names)) if (report.model or not 5 <= i <= 8) and (logged or i != 10)
+    ]
     for i in keep:
         table.add_column(names[i])
     for w in report.windows:

@@ -97,6 +97,7 @@ def monitor(
     seed: int = 0,
     alerts: Any = None,
     store: bool = True,
+    routes: Sequence[str] | str = ("champion", "canary", "external"),
 ) -> MonitorReport:
     """Compare current data (and a model's behaviour on it) with a reference, window by window.
 
@@ -110,10 +111,15 @@ def monitor(
     and concept drift. Checks that cannot be computed say why (``note``/``reason``).
 
     Args:
-        model: ``name@version`` or ``name@alias`` of the model to watch, or None for data
-            drift alone.
-        current: The data to check: a DataFrame or a dataset ref (``flights@4``). (None,
-            the model's own prediction log, comes with the log's typed columns.)
+        model: ``name@version`` or ``name@alias`` of the model to watch (with
+            ``current=None``: that version's logged rows), a bare ``name`` (with
+            ``current=None``: the logged rows of every version), or None for data drift
+            alone.
+        current: The data to check: a DataFrame, a dataset ref (``flights@4``), or None for
+            the model's own prediction log (the server's rows and those of
+            :func:`log_predictions`, still-spooled rows included), with the labels of
+            :func:`log_labels` joined by row id, windows by event time and operational
+            figures (``ops``) per window.
         reference: What to compare with: a DataFrame or a dataset ref; default the model's
             training dataset. A dataset version's statistics are computed once and stored.
         window: A duration (``"1d"``, ``"6h"``, ``"30min"``, ``"1w"``, ``"1mo"``: UTC
@@ -141,6 +147,9 @@ def monitor(
             ``loopml monitor show`` lists them) when the run has one: a model, a dataset
             ref or alert rules. Its id is the report's ``run_id``. DataFrames alone use no
             store and are not kept.
+        routes: With ``current=None``, the routes whose rows count (``champion``,
+            ``canary``, ``external``, ``shadow``, ``batch``; fallback rows count only in the
+            fallback rate).
 
     Returns:
         The :class:`~loopml.health.monitor_report.MonitorReport`.
@@ -175,6 +184,7 @@ def monitor(
         seed=seed,
         alerts=alerts,
         store=store,
+        routes=routes,
     )
 
 

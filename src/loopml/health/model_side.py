@@ -69,6 +69,14 @@ def _text(value: Any) -> str:
     return {"true": "1", "false": "0", "1.0": "1", "0.0": "0"}.get(text, text)
 
 
+def _label_of(frame: pd.DataFrame, column: str | None, declared: str | None) -> str | None:
+    """The label column of ``frame``: ``column`` when it has it, else the declared target."""
+    for name in (column, declared):
+        if name is not None and name in frame.columns:
+            return name
+    return None
+
+
 def _score(loaded: Any, frame: pd.DataFrame, column: str | None) -> np.ndarray:
     if column is not None and column in frame.columns:
         return np.asarray(pd.to_numeric(frame[column], errors="coerce"), dtype=np.float64)
@@ -161,14 +169,16 @@ def _calibration(
     seed: int,
 ) -> Calibrated:
     is_training = ref.version is not None and training is not None and ref.version.ref == training
-    labeled = label_column is not None and label_column in rows.columns
-    if labeled and not is_training and label_column is not None:
+    # the current data's label column, else the dataset's declared target (the prediction
+    # log names its joined labels apart from the datasets' columns)
+    reference_label = _label_of(rows, label_column, ref.target)
+    if reference_label is not None and not is_training:
         return calibrate(
-            label_index(rows[label_column], loaded.classes), scores, f"reference {ref.label}"
+            label_index(rows[reference_label], loaded.classes), scores, f"reference {ref.label}"
         )
     if validation is not None:
-        target = label_column or validation.target
         frame = _sample(validation.frame(), seed)
+        target = _label_of(frame, label_column, validation.target)
         if target is not None and target in frame.columns:
             return calibrate(
                 label_index(frame[target], loaded.classes),

@@ -107,18 +107,22 @@ def concept_drift(
     est: Mapping[str, MetricValue],
     reference: Mapping[str, MetricValue],
 ) -> ConceptDrift:
-    """Concept drift: realized below the reference interval while the estimate holds."""
+    """Concept drift: realized performance below the reference while the estimate holds, each
+    judged on its interval so that a window's noise does not raise it: the realized interval
+    lies wholly below the reference's and wholly below the estimate's, and the estimate's
+    value stays within the reference interval."""
     for name in METRICS:
         r, e, ref = real.get(name), est.get(name), reference.get(name)
         if r is None or e is None or ref is None:
             continue
         if r.value is None or e.value is None or ref.low is None or ref.value is None:
             continue
-        if r.value >= ref.low:
+        top = r.value if r.high is None else r.high
+        if top >= ref.low:
             return ConceptDrift(
                 False,
-                f"realized {name} {r.value:.3f} is within the reference interval "
-                f"(>= {ref.low:.3f})",
+                f"realized {name} {r.value:.3f} (up to {top:.3f}) reaches the reference "
+                f"interval (>= {ref.low:.3f})",
             )
         if e.value < ref.low:
             return ConceptDrift(
@@ -127,17 +131,17 @@ def concept_drift(
                 f"{ref.low:.3f}) and so did the estimate ({e.value:.3f}): the inputs moved to "
                 "where the model is weaker (covariate shift), not the concept",
             )
-        if e.low is not None and r.value >= e.low:
+        if e.low is not None and top >= e.low:
             return ConceptDrift(
                 False,
-                f"realized {name} {r.value:.3f} is below the reference interval but within the "
-                f"estimate's interval (>= {e.low:.3f})",
+                f"realized {name} {r.value:.3f} is below the reference interval but its "
+                f"interval (up to {top:.3f}) reaches the estimate's (>= {e.low:.3f})",
             )
         return ConceptDrift(
             True,
-            f"realized {name} {r.value:.3f} fell below the reference interval (>= "
-            f"{ref.low:.3f}) while the label-free estimate held at {e.value:.3f}: P(y | x) "
-            "changed",
+            f"realized {name} {r.value:.3f} (at most {top:.3f}) fell below the reference "
+            f"interval (>= {ref.low:.3f}) while the label-free estimate held at "
+            f"{e.value:.3f}: P(y | x) changed",
         )
     reasons = [m.reason for m in (*real.values(), *est.values()) if m.reason]
     return ConceptDrift(None, reasons[0] if reasons else "no realized or estimated metric")

@@ -10,7 +10,7 @@ arguments (an unknown feature, a bad window or threshold, a dataset ref without 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,13 +31,25 @@ from loopml.health import drift, performance
 from loopml.health.alert_sinks import fire
 from loopml.health.alerts import check_features, load_rules
 from loopml.health.domain import domain_drift
+from loopml.health.log_source import (
+    DEFAULT_ROUTES,
+    LABEL,
+    RESERVED,
+    ROUTE,
+    SCORE,
+    TIME,
+    check_routes,
+    log_data,
+    selection,
+)
 from loopml.health.model_side import ModelSide, model_side
 from loopml.health.monitor_report import MonitorReport
+from loopml.health.ops import ops_figures
 from loopml.health.reference import Kind, ReferenceProfile, feature_kinds, kind_of_series
 from loopml.health.results import store_run, subject_of
 from loopml.health.settings import check_tests, parse_window, resolve_thresholds
 from loopml.health.sources import Data, reference_profile, resolve
-from loopml.health.windows import Window, cut
+from loopml.health.windows import Window, cut, utc_ms
 
 if TYPE_CHECKING:
     from loopml.store.backend import Backend
@@ -90,9 +102,11 @@ class MonitorService:
         seed: int = 0,
         alerts: Any = None,
         store: bool = True,
+        routes: Sequence[str] | str = DEFAULT_ROUTES,
     ) -> MonitorReport:
         """Monitor current data against a reference; see :func:`loopml.monitor`."""
         rules = None if alerts is None else load_rules(alerts)
+        chosen_routes = check_routes(routes)
         limits = resolve_thresholds(thresholds)
         overrides = check_tests(tests)
         spec = parse_window(window)
@@ -117,7 +131,26 @@ class MonitorService:
                 )
             reference = version.training_data
         ref = resolve(reference, "reference", self.datasets)
-        cur = resolve(current, "current", self.datasets)
+        from_log = current is None
+        if from_log:
+            if model is None or version is None or loaded is None:
+                raise InvalidArgumentError(
+                    "current=None reads a model's prediction log: name the model "
+                    "(loopml.monitor('churn@champion')), or pass current= (a DataFrame or a "
+                    "dataset ref) for data drift alone."
+                )
+            cur = self._log(
+                model,
+                version,
+                loaded=loaded,
+                features=features,
+                routes=chosen_routes,
+                start=start,
+                end=end,
+            )
+            timestamp_column, label_column, score_column = TIME, LABEL, SCORE
+        else:
+            cur = resolve(current, "current", self.datasets)
         frame = cur.frame()
         _check_columns(frame, cur.label, label_column=label_column, score_column=score_column)
         label_column = label_column or cur.target or ref.target or self._trained_on(version)
@@ -125,6 +158,8 @@ class MonitorService:
             declared = cur.timestamp or ref.timestamp
             timestamp_column = declared if declared in frame.columns else None
         reserved = [c for c in (label_column, score_column, timestamp_column) if c]
+        if from_log:
+            reserved = list(RESERVED)
         kinds = self._features(ref, frame, features, loaded, reserved)
         if rules:
             check_features(rules, list(kinds))
@@ -146,7 +181,17 @@ class MonitorService:
         checker = _QualityChecker(ref, list(kinds)) if quality else None
         shapes = {name: drift.reference_summary(profile, name) for name in kinds}
         run = _Run(
-            profile, list(kinds), limits, overrides, multivariate, checker, side, seed, shapes
+            profile,
+            list(kinds),
+            limits,
+            overrides,
+            multivariate,
+            checker,
+            side,
+            seed,
+            shapes,
+            # fallback rows answered with another model: they count only in the ops rates
+            (frame[ROUTE] == "fallback").to_numpy() if from_log else None,
         )
         out = [run.window(w, frame) for w in windows]
         notes = [f"reference statistics {'read from the stored profile' if reused else 'computed'}"]
@@ -196,6 +241,37 @@ class MonitorService:
 
     def _actor(self) -> str:
         return "loopml" if self.backend is None else current_user(self.backend.settings)
+
+    def _log(
+        self,
+        ref: str,
+        version: Any,
+        *,
+        loaded: Any,
+        features: Sequence[str] | None,
+        routes: tuple[str, ...],
+        start: Any,
+        end: Any,
+    ) -> Data:
+        """The model's logged rows (labels joined) as the current data."""
+        assert self.backend is not None
+        names = list(loaded.signature.input_names) if features is None else list(features)
+        clash = [n for n in names if n in RESERVED]
+        if clash:
+            raise InvalidArgumentError(
+                f"The model's input {clash[0]!r} has a name monitoring of the prediction log "
+                f"uses for itself ({list(RESERVED)}); pass current= as a DataFrame instead."
+            )
+        since, until = utc_ms(start, "start"), utc_ms(end, "end")
+        return log_data(
+            self.backend,
+            selection(ref, version, routes),
+            features=names,
+            classes=tuple(loaded.classes),
+            binary=bool(loaded.signature.output.has_proba and len(loaded.classes) == 2),
+            since=since,
+            until=until,
+        )
 
     def _trained_on(self, version: Any) -> str | None:
         """The target column of the version's training dataset (the label's default name)."""
@@ -265,9 +341,14 @@ class _Run:
     side: ModelSide | None
     seed: int
     shapes: dict[str, dict[str, float]]
+    fallback: np.ndarray | None = None
 
     def window(self, w: Window, frame: pd.DataFrame) -> MonitorWindow:
         """Every check on one window."""
+        ops: dict[str, float | None] = {}
+        if self.fallback is not None:  # the prediction log: fallback rows count in ops only
+            ops = ops_figures(frame.iloc[w.positions])
+            w = replace(w, positions=w.positions[~self.fallback[w.positions]])
         profile, features, limits, side, seed = (
             self.profile,
             self.features,
@@ -318,6 +399,7 @@ class _Run:
             label_coverage=coverage,
             estimated=est,
             concept_drift=concept,
+            ops=ops,
             distributions={
                 name: drift.window_summary(profile, wf, name, self.shapes[name])
                 for name in features

@@ -95,6 +95,16 @@ def _utc(value: object, name: str) -> pd.Timestamp | None:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def utc_ms(value: object, name: str) -> int | None:
+    """``start=``/``end=`` as milliseconds since the epoch (UTC when naive; None stays None).
+
+    Raises:
+        InvalidArgumentError: The value is not a time.
+    """
+    ts = _utc(value, name)
+    return None if ts is None else int(ts.value // 1_000_000)
+
+
 def cut(
     frame: pd.DataFrame,
     spec: WindowSpec,
