@@ -168,8 +168,25 @@ def test_watch_refuses_bad_options_before_any_run(invoke: Invoke, watched: dict[
     code, _out, err = invoke("monitor", "watch", "clf@1", "--every", "0s")
     assert code == 2 and "give a duration above 0" in err
     # the first run's bad input ends the watch (every later run would fail alike)
-    code, _out, err = invoke("monitor", "watch", "clf@1", "--every", "1s", "--max-runs", "3")
-    assert code == 2 and "current=None (the model's own prediction log) is not supported" in err
+    code, _out, err = invoke(
+        "monitor",
+        "watch",
+        "clf@1",
+        "--every",
+        "1s",
+        "--max-runs",
+        "3",
+        "--current",
+        str(watched["current"]),
+        "--feature",
+        "no_such_column",
+    )
+    assert code == 2 and "no_such_column" in err
+    backend = open_backend(watched["settings"], cached=False)
+    try:  # it ended at the first run's error, before storing anything
+        assert backend.events.list_events(kind=RUN_EVENT) == []
+    finally:
+        backend.close()
     code, _out, err = invoke(
         "monitor", "watch", "nope@1", "--every", "1s", "--current", str(watched["current"])
     )
