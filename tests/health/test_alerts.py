@@ -43,6 +43,7 @@ from loopml.store.backend import open_backend
         ([{"name": "a", "when": "dataset drift"}], r"is not a condition.*dataset_drift"),
         ([{"name": "a", "when": "drift_share >= lots"}], r"'lots' .* is not a number"),
         ([{"name": "a", "when": "performance.auc < 0.8"}], r"'auc' is not a monitored metric"),
+        ([{"name": "a", "when": "ops.errors > 0.1"}], r"'errors' is not an operational figure"),
         ([{"name": "a", "when": "dataset_drift", "cooldown": "soon"}], r"\.cooldown: 'soon'"),
         ([{"name": "a", "when": "dataset_drift", "sinks": ["email"]}], r"sinks\[0\].*not a sink"),
         (
@@ -151,6 +152,19 @@ QUIET = FeatureDrift("ks", 0.02, 0.8, 0.05, False)
             {},
             {"estimated": {"accuracy": MetricValue("accuracy", 0.8, 0.78, 0.83)}},
             {"estimated": {"accuracy": MetricValue("accuracy", 0.88, 0.85, 0.91)}},
+        ),
+        # 2 errors in 100 rows: the Wilson interval [0.006, 0.070] is not wholly above 1%
+        (
+            "ops.error_rate > 0.01",
+            {},
+            {"ops": {"error_rate": 0.06, "rows": 1000.0}},
+            {"ops": {"error_rate": 0.02, "rows": 100.0}},
+        ),
+        (
+            "ops.latency_p99_ms > 250",
+            {},
+            {"ops": {"latency_p99_ms": 300.0, "rows": 10.0}},
+            {"ops": {"latency_p99_ms": 120.0, "rows": 10.0}},
         ),
         (
             "estimated.accuracy > 0.9",  # '>' uses the low bound

@@ -16,12 +16,15 @@ A rules file::
 
 Conditions (``when``): ``dataset_drift``, ``multivariate.drifted``, ``prediction_drift``,
 ``concept_drift``, ``feature: <column> drifted``, ``drift_share <op> x``, and
-``performance.<metric> <op> x`` / ``estimated.<metric> <op> x`` with ``<op>`` one of ``<``,
-``<=``, ``>``, ``>=``. A metric is compared through its confidence interval by default
-(``bound: interval``): ``<`` and ``<=`` test the interval's *high* bound, ``>`` and ``>=`` its
-*low* bound, so a rule fires only when the whole interval is past the threshold and sampling
-noise alone does not fire it; ``bound: value`` compares the point value. A check that is not
-computable on a window (no labels, no rows) never fires.
+``performance.<metric> <op> x`` / ``estimated.<metric> <op> x`` / ``ops.<figure> <op> x`` with
+``<op>`` one of ``<``, ``<=``, ``>``, ``>=``. A metric is compared through its confidence
+interval by default (``bound: interval``): ``<`` and ``<=`` test the interval's *high* bound,
+``>`` and ``>=`` its *low* bound, so a rule fires only when the whole interval is past the
+threshold and sampling noise alone does not fire it; ``bound: value`` compares the point value.
+Of the operational figures (rows read from the prediction log), ``error_rate`` and
+``fallback_rate`` are compared through their Wilson interval on the window's rows the same way;
+latencies and ``rows_per_s`` by their value. A check that is not computable on a window (no
+labels, no rows) never fires.
 
 The event log is always written when there is a store (a ``monitor.alert`` event per fired
 alert, with the evidence); it is also what the cooldown reads, so deduplication holds across
@@ -54,7 +57,7 @@ _OPS = {
     ">=": lambda a, b: a >= b,
 }
 _COMPARE = re.compile(
-    r"^(drift_share|(?:performance|estimated)\.[A-Za-z_][\w]*)\s*(<=|>=|<|>)\s*(\S+)$"
+    r"^(drift_share|(?:performance|estimated|ops)\.[A-Za-z_][\w]*)\s*(<=|>=|<|>)\s*(\S+)$"
 )
 _FEATURE = re.compile(r"^feature\s*:?\s*(.+?)\s+drifted$")
 _DURATION = re.compile(r"^(\d+)\s*(s|sec|min|m|h|d|w)?$")
@@ -63,8 +66,11 @@ _MS["w"] = 7 * _MS["d"]
 _HELP = (
     "dataset_drift, multivariate.drifted, prediction_drift, concept_drift, "
     "'feature: <column> drifted', 'drift_share >= 0.3', 'performance.roc_auc < 0.8', "
-    "'estimated.accuracy < 0.7'"
+    "'estimated.accuracy < 0.7', 'ops.error_rate > 0.01', 'ops.latency_p99_ms > 250'"
 )
+#: The operational figures a rule can name; the rates are compared through a Wilson interval.
+OPS_FIGURES = ("latency_p50_ms", "latency_p99_ms", "error_rate", "fallback_rate", "rows_per_s")
+_RATES = ("error_rate", "fallback_rate")
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,8 @@ class AlertRule:
                 return None
             return {"drift_share": w.drift_share, "drifted_features": list(w.drifted_features)}
         side, metric = left.split(".", 1)
+        if side == "ops":
+            return self._check_ops(w, metric, op, limit)
         value = (w.performance if side == "performance" else w.estimated).get(metric)
         if value is None or value.value is None:
             return None
@@ -147,6 +155,25 @@ class AlertRule:
         if not _OPS[op](compared, limit):
             return None
         return {side: value.to_dict(), "compared": used, "threshold": limit}
+
+    def _check_ops(
+        self, w: MonitorWindow, figure: str, op: str, limit: float
+    ) -> dict[str, Any] | None:
+        value = w.ops.get(figure)
+        if value is None:
+            return None
+        compared, used, interval = value, "value", None
+        rows = int(w.ops.get("rows") or 0)
+        if self.bound == "interval" and figure in _RATES and rows:
+            from scipy.stats import binomtest
+
+            ci = binomtest(round(value * rows), rows).proportion_ci(0.95, method="wilson")
+            interval = [float(ci.low), float(ci.high)]
+            compared, used = (ci.high, "high") if op.startswith("<") else (ci.low, "low")
+        if not _OPS[op](compared, limit):
+            return None
+        evidence = {"figure": figure, "value": value, "rows": rows, "interval": interval}
+        return {"ops": evidence, "compared": used, "threshold": limit}
 
 
 def _flag(text: str, w: MonitorWindow) -> dict[str, Any] | None:
@@ -228,7 +255,14 @@ def _condition(value: object, where: str) -> str:
             raise InvalidArgumentError(
                 f"{where}: {match.group(3)!r} in {value!r} is not a number."
             ) from None
-        metric = match.group(1).partition(".")[2]
+        side, _, metric = match.group(1).partition(".")
+        if side == "ops":
+            if metric not in OPS_FIGURES:
+                raise InvalidArgumentError(
+                    f"{where}: {metric!r} is not an operational figure; they are "
+                    f"{list(OPS_FIGURES)}." + did_you_mean(metric, OPS_FIGURES)
+                )
+            return text
         if metric and metric not in METRICS:
             raise InvalidArgumentError(
                 f"{where}: {metric!r} is not a monitored metric; the metrics are "
