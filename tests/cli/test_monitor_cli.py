@@ -156,6 +156,28 @@ def test_monitor_run_with_a_model(invoke: Invoke) -> None:
         < 0.1
     )
     assert window["multivariate"]["drifted"] is False  # the rows were shuffled: no drift
+    # the same rows "served elsewhere", half labeled later: monitored from the log, then
+    # turned into a training dataset with `monitor to-dataset`
+    ids = [f"row-{i}" for i in current.index]
+    loopml.monitoring.log_predictions(
+        "cancer@1",
+        current[features],
+        model.predict(current[features]),
+        ids=ids,
+        probabilities=model.predict_proba(current[features]),
+        timestamps=["2026-01-05T10:00:00Z"] * len(current),
+    )
+    half = len(current) // 2
+    loopml.monitoring.log_labels("cancer@1", ids[:half], current["target"].iloc[:half])
+    code, out, err = invoke("monitor", "run", "cancer@1", "--json")
+    assert code == 0, err
+    window = json.loads(out)["windows"][0]
+    assert window["rows"] == len(current) and window["label_coverage"] == half / len(current)
+    code, out, err = invoke("monitor", "to-dataset", "cancer@1", "--start", "2026-01-05")
+    assert code == 0, err
+    assert f"registered cancer-production@1: {half} rows" in out and "'target'" in out
+    code, out, err = invoke("monitor", "to-dataset", "cancer@1", "--end", "2026-01-01")
+    assert code == 2 and "No labeled logged rows" in err
 
 
 def test_monitor_run_with_alerts(

@@ -292,3 +292,44 @@ def test_a_bare_name_reads_every_version(loop: dict[str, Any], logged: dict[str,
     assert report.current.startswith("prediction log of late (every version)")
     assert report.windows[0].rows == len(logged["served"]) + len(logged["elsewhere"])
     assert np.isfinite(report.windows[0].estimated["roc_auc"].value)
+
+
+def test_to_dataset_turns_labeled_traffic_into_training_data(
+    loop: dict[str, Any], logged: dict[str, Any]
+) -> None:
+    from loopml.health.production_data import FROM_PREDICTIONS, to_dataset
+
+    backend = loop["backend"]
+    labeled = logged["labeled"]
+    summer = _month(labeled, range(6, 9))
+    fresh = to_dataset(backend, "late@champion", start="2013-06-01", end="2013-09-01")
+    assert fresh.ref == "late-production@1" and fresh.rows == len(summer)
+    assert fresh.schema.target == "late" and fresh.schema.timestamp == "event_at"
+    frame = loop["registry"].datasets.load(fresh.ref)
+    assert list(frame.columns) == [*FEATURES, "late", "event_at"]
+    # each row carries the label that arrived for it (the wrong first labels were replaced)
+    assert frame["event_at"].is_monotonic_increasing
+
+    def rows(f: pd.DataFrame, time: str) -> list[tuple[Any, ...]]:
+        epoch = pd.Timestamp(0, tz="UTC")
+        seconds = (pd.to_datetime(f[time], utc=True) - epoch).dt.total_seconds()
+        keys = [seconds, f["dep_delay"], f["carrier"], f["late"]]
+        return sorted(zip(*(k.tolist() for k in keys), strict=True))
+
+    assert rows(frame, "event_at") == rows(summer, "time_hour")
+    # the same rows again: the same version; the lineage back to the model is an event
+    again = to_dataset(backend, "late@champion", start="2013-06-01", end="2013-09-01")
+    assert again.ref == fresh.ref
+    events = backend.events.list_events(kind=FROM_PREDICTIONS)
+    assert events[-1].links["model"] == "late@1"
+    assert events[-1].subject == "dataset:late-production@1"
+    assert events[-1].data["rows"] == len(summer)
+    # November and December have no labels yet: refused with the way out
+    with pytest.raises(InvalidArgumentError, match=r"No labeled logged rows .*labeled_only=False"):
+        to_dataset(backend, "late@champion", start="2013-11-01", end="2014-01-01")
+    unlabeled = to_dataset(
+        backend, "late", start="2013-11-01", end="2014-01-01", labeled_only=False, name="nov-dec"
+    )
+    assert unlabeled.rows == len(_month(logged["elsewhere"], range(11, 13)))
+    with pytest.raises(InvalidArgumentError, match="Unknown route"):
+        to_dataset(backend, "late@champion", routes=["nope"])

@@ -437,3 +437,40 @@ def show_command(
         )
         return
     render_results(results)
+
+
+# -- to-dataset ------------------------------------------------------------------------------------
+
+
+@app.command("to-dataset")
+def to_dataset_command(
+    model: str = typer.Argument(..., help="name@alias, name@version, or name (every version)."),
+    start: str = typer.Option(None, "--start", help="Leave out rows before this time (UTC)."),
+    end: str = typer.Option(None, "--end", help="Leave out rows from this time on (UTC)."),
+    name: str = typer.Option(None, "--name", help="Dataset name (default <model>-production)."),
+    route: Routes = None,
+    all_rows: bool = typer.Option(
+        False, "--all-rows", help="Keep rows whose label has not arrived (label left empty)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the dataset version as JSON."),
+) -> None:
+    """Register a stretch of the model's prediction log, labels joined, as a dataset version."""
+    from loopml.cli.state import state
+    from loopml.health.production_data import to_dataset
+
+    version = to_dataset(
+        state.client().backend,
+        model,
+        name=name,
+        start=start,
+        end=end,
+        routes=tuple(route) if route else ("champion", "canary", "external"),
+        labeled_only=not all_rows,
+    )
+    if as_json:
+        console.print_json(json.dumps(version.to_dict()))
+        return
+    console.print(
+        f"registered {version.ref}: {version.rows:,} rows from the prediction log of {model} "
+        f"(target {version.schema.target!r}, time {version.schema.timestamp!r})"
+    )

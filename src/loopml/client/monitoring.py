@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 
     from loopml.health.monitor_report import MonitorReport
 
-__all__ = ["LabelSummary", "MonitorReport", "log_labels", "log_predictions", "monitor"]
+__all__ = [
+    "LabelSummary",
+    "MonitorReport",
+    "log_labels",
+    "log_predictions",
+    "monitor",
+    "to_dataset",
+]
 
 
 def log_predictions(
@@ -227,6 +234,68 @@ def log_labels(model: str, ids: Any, labels: Any, *, timestamps: Any = None) -> 
     from loopml.health.labels import LabelService
 
     return LabelService(_get_client().backend).log_labels(model, ids, labels, timestamps=timestamps)
+
+
+def to_dataset(
+    model: str,
+    *,
+    name: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    routes: Sequence[str] | str = ("champion", "canary", "external"),
+    labeled_only: bool = True,
+    description: str = "",
+) -> DatasetVersion:
+    """Turn a stretch of a model's prediction log, with its labels, into a dataset version.
+
+    Fresh training data from production: the rows ``model`` answered (or that were logged for
+    it with :func:`log_predictions`) with event time in ``[start, end)``, each with the label
+    that arrived for it (joined by row id, as :func:`monitor` does), become the next version of
+    dataset ``name``: the model's input columns, the label under the training dataset's target
+    name and the event time under its time column's name (``event_at`` when it declared none).
+    Rows the server answered with an error are left out, and rows without a label unless
+    ``labeled_only=False``. Registering the same rows again returns the same version. The
+    lineage back to the model is a ``dataset.from_predictions`` event linking the dataset
+    version to the model version (``loopml events list --subject dataset:NAME@``).
+
+    Args:
+        model: ``name@version``, ``name@alias`` (that version's rows) or ``name`` (every
+            version's rows).
+        name: The dataset's name (default ``<model name>-production``).
+        start: Leave out rows before this time (datetime, ISO 8601 text or ms; naive is UTC).
+        end: Leave out rows from this time on.
+        routes: The routes whose rows count (``shadow``, ``batch``, ``fallback`` when asked).
+        labeled_only: Keep only rows whose label arrived (default).
+        description: Free text for the version (default: where the rows came from).
+
+    Returns:
+        The registered :class:`~loopml.core.entities.DatasetVersion`.
+
+    Raises:
+        InvalidArgumentError: No such rows (the message gives how many were read), an unknown
+            route, an unreadable time.
+        NotFoundError: No such model, version or alias.
+
+    Example:
+        >>> fresh = loopml.monitoring.to_dataset(
+        ...     "late@champion", start="2013-10-01", end="2013-12-01"
+        ... )  # doctest: +SKIP
+        >>> fresh.ref, fresh.rows  # doctest: +SKIP
+        ('late-production@1', 41230)
+    """
+    from loopml.client.fluent import _get_client
+    from loopml.health.production_data import to_dataset as build
+
+    return build(
+        _get_client().backend,
+        model,
+        name=name,
+        start=start,
+        end=end,
+        routes=routes,
+        labeled_only=labeled_only,
+        description=description,
+    )
 
 
 def _needs_store(value: Any) -> bool:
