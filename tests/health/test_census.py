@@ -41,7 +41,7 @@ PER_YEAR = 15_000
 #: The years whose labels have arrived; 2018's have not.
 LABELED_YEARS = (2016, 2017)
 #: How far the realized value may lie outside the estimate's 95% interval, and the estimate's
-#: point value from the realized one. Measured by ``benchmarks/census_monitoring.py`` on 60
+#: point value from the realized one. Measured by ``benchmarks/monitoring_census.py`` on 60
 #: samples of 15,000 rows (20 seeds x 3 years): at most 0.0012 outside the interval (5 of 120
 #: realized values outside it at all) and at most 0.006 apart (ROC AUC and accuracy).
 OUTSIDE_INTERVAL = 0.005
