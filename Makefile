@@ -11,8 +11,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# nannyml is installed for its census data files only (loopml.examples.census and its tests);
+# its code is never imported, and its dependency pins clash with ours, hence --no-deps. It is
+# not a dependency of loopml. The stamp depends on this Makefile too, so existing venvs get it.
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps nannyml==0.13.1
 	touch $@
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)

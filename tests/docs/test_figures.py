@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 README = ROOT / "README.md"
+MONITORING_MD = ROOT / "docs" / "monitoring.md"
 STAGES = {
     "tracking",
     "data",
@@ -55,7 +56,7 @@ def _speed_section(text: str) -> str:
     return text.split("## Speed", 1)[1].split("\n## ", 1)[0]
 
 
-@pytest.mark.parametrize("path", [BENCHMARKS_MD, README], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [BENCHMARKS_MD, README, MONITORING_MD], ids=lambda p: p.name)
 def test_rendering_again_gives_the_same_text(render_docs: ModuleType, path: Path) -> None:
     text = path.read_text()
     assert render_docs.blocks(text), f"{path.name} has no figures block"

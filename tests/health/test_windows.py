@@ -35,6 +35,19 @@ def test_duration_windows_are_aligned_to_the_utc_calendar(frame: pd.DataFrame) -
         assert ((times >= w.start) & (times < w.end)).all() and times.is_monotonic_increasing
 
 
+def test_year_windows_start_on_the_first_of_january() -> None:
+    times = pd.Series(["2016-03-05", "2016-12-31 23:59", "2017-01-01", "2018-07-01"])
+    frame = pd.DataFrame({"t": pd.to_datetime(times, utc=True, format="ISO8601")})
+    years = cut(frame, parse_window("1y"), timestamp_column="t")
+    assert [w.start.isoformat() for w in years] == [
+        f"{y}-01-01T00:00:00+00:00" for y in (2016, 2017, 2018)
+    ]
+    assert [w.rows for w in years] == [2, 1, 1]
+    assert years[-1].end == pd.Timestamp("2019-01-01", tz="UTC")
+    two = cut(frame, parse_window("2y"), timestamp_column="t")
+    assert [(w.start.year, w.rows) for w in two] == [(2016, 3), (2018, 1)]
+
+
 def test_naive_times_are_utc_and_text_times_are_parsed() -> None:
     naive = pd.DataFrame({"t": ["2013-01-01 23:30", "2013-01-02 00:30"]})
     windows = cut(naive, parse_window("1d"), timestamp_column="t")

@@ -88,7 +88,7 @@ Reference = Annotated[
     ),
 ]
 WindowSpec = Annotated[
-    str | None, typer.Option("--window", help="1d, 6h, 1w, 1mo, or a row count.")
+    str | None, typer.Option("--window", help="1d, 6h, 1w, 1mo, 1y, or a row count.")
 ]
 Features = Annotated[
     list[str] | None, typer.Option("--feature", help="A column to test. Repeat it.")

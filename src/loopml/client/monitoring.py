@@ -129,7 +129,7 @@ def monitor(
             figures (``ops``) per window.
         reference: What to compare with: a DataFrame or a dataset ref; default the model's
             training dataset. A dataset version's statistics are computed once and stored.
-        window: A duration (``"1d"``, ``"6h"``, ``"30min"``, ``"1w"``, ``"1mo"``: UTC
+        window: A duration (``"1d"``, ``"6h"``, ``"30min"``, ``"1w"``, ``"1mo"``, ``"1y"``: UTC
             calendar windows by event time), a row count (``5000``), or None for one window.
         start: Leave out rows before this time (UTC when naive).
         end: Leave out rows from this time on.

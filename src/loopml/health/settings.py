@@ -39,8 +39,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 NUMERIC_TESTS = ("ks", "wasserstein", "psi")
 CATEGORICAL_TESTS = ("chi_square", "jensen_shannon", "psi")
 
-_UNITS = {"min": "min", "h": "h", "d": "D", "w": "W", "mo": "M"}
-_DURATION = re.compile(r"^\s*(\d+)\s*(min|h|d|w|mo)\s*$")
+_UNITS = {"min": "min", "h": "h", "d": "D", "w": "W", "mo": "M", "y": "Y"}
+_DURATION = re.compile(r"^\s*(\d+)\s*(min|h|d|w|mo|y)\s*$")
 #: Most windows one run makes (a '1min' window over a year would be 525,600).
 MAX_WINDOWS = 5_000
 
@@ -102,7 +102,8 @@ class WindowSpec:
     Attributes:
         rows: Rows per window (row-count windows), or None.
         count: How many units of ``unit`` per window (duration windows).
-        unit: ``min``, ``h``, ``D``, ``W`` (weeks from Monday) or ``M`` (calendar months).
+        unit: ``min``, ``h``, ``D``, ``W`` (weeks from Monday), ``M`` (calendar months) or
+            ``Y`` (calendar years).
         text: The spec as given (``1d``, ``5000``), or None for one window.
     """
 
@@ -119,7 +120,7 @@ class WindowSpec:
 
 def parse_window(window: object) -> WindowSpec:
     """Parse ``None`` (one window), a row count (``5000``) or a duration (``"1d"``, ``"6h"``,
-    ``"30min"``, ``"1w"``, ``"1mo"``).
+    ``"30min"``, ``"1w"``, ``"1mo"``, ``"1y"``).
 
     Raises:
         InvalidArgumentError: Anything else.
@@ -140,5 +141,6 @@ def parse_window(window: object) -> WindowSpec:
             )
     raise InvalidArgumentError(
         f"window={window!r} is not a window. Pass a duration ('1d', '6h', '30min', '1w', "
-        "'1mo': UTC calendar windows by event time), a row count (5000) or None for one window."
+        "'1mo', '1y': UTC calendar windows by event time), a row count (5000) or None for one "
+        "window."
     )

@@ -1,7 +1,8 @@
 """Cutting current rows into windows: by event time on UTC calendar boundaries, or by row count.
 
-Duration windows (``1d``, ``6h``, ``1mo``) are aligned to the calendar in UTC: a day from
-midnight, six hours from 00:00, 06:00, ...; a week from Monday; a month from its first day.
+Duration windows (``1d``, ``6h``, ``1mo``, ``1y``) are aligned to the calendar in UTC: a day
+from midnight, six hours from 00:00, 06:00, ...; a week from Monday; a month from its first day;
+a year from 1 January.
 Every window between the first and the last (or ``start`` and ``end``) is kept, so an hour
 without traffic shows as a window with no rows (its checks "not computable") rather than
 disappearing. Row-count windows take rows in event-time order when there is a time column,
@@ -66,9 +67,9 @@ def event_times(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _floor(times: pd.Series, spec: WindowSpec) -> pd.Series:
-    if spec.unit == "M":
+    if spec.unit in ("M", "Y"):
         naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
-        out: pd.Series = naive.dt.to_period("M").dt.start_time.dt.tz_localize("UTC")
+        out: pd.Series = naive.dt.to_period(spec.unit).dt.start_time.dt.tz_localize("UTC")
     elif spec.unit == "W":
         days = times.dt.floor("D")
         out = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
@@ -80,6 +81,8 @@ def _floor(times: pd.Series, spec: WindowSpec) -> pd.Series:
 def _step(spec: WindowSpec) -> pd.DateOffset | pd.Timedelta:
     if spec.unit == "M":
         return pd.DateOffset(months=spec.count)
+    if spec.unit == "Y":
+        return pd.DateOffset(years=spec.count)
     if spec.unit == "W":
         return pd.Timedelta(weeks=spec.count)
     return pd.Timedelta(f"{spec.count}{spec.unit}")
