@@ -42,17 +42,21 @@ class ProcessExecutor(Executor):
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._pools: list[concurrent.futures.ProcessPoolExecutor] = []
 
-    def _current_pool(
-        self, broken: concurrent.futures.ProcessPoolExecutor | None = None
-    ) -> concurrent.futures.ProcessPoolExecutor:
-        """The pool to submit to: a new one when there is none yet or ``broken`` is current."""
+    def _current_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        """The pool to submit to (a new one when there is none, or the last one broke)."""
         with self._lock:
-            if self._pool is None or self._pool is broken:
+            if self._pool is None:
                 self._pool = concurrent.futures.ProcessPoolExecutor(
                     max_workers=self.parallelism, mp_context=self._context
                 )
                 self._pools.append(self._pool)
             return self._pool
+
+    def _forget(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
+        """Stop submitting to a pool that broke (the next call starts a new one)."""
+        with self._lock:
+            if self._pool is broken:
+                self._pool = None
 
     def _submit(
         self,
@@ -64,7 +68,7 @@ class ProcessExecutor(Executor):
         assert payload is not None  # ProcessExecutor.pickles is True
         outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
         outer.set_running_or_notify_cancel()
-        self._launch(outer, fn, payload, attempt=0, broken=None)
+        self._launch(outer, fn, payload, attempt=0)
         return outer
 
     def _launch(
@@ -74,16 +78,20 @@ class ProcessExecutor(Executor):
         payload: bytes,
         *,
         attempt: int,
-        broken: concurrent.futures.ProcessPoolExecutor | None,
     ) -> None:
-        try:
-            pool = self._current_pool(broken)
-            inner = pool.submit(run_packed, payload)
-        except BrokenProcessPool:  # broke between the two lines: count it as a death
-            self._settle_death(outer, fn, payload, attempt=attempt, broken=self._pool)
-            return
-        except RuntimeError as exc:  # the pool was shut down under us
-            outer.set_exception(ComputeError(f"{task_name(fn)} was not run: {exc}."))
+        inner = None
+        for _ in range(2):  # a pool that broke before this call reached it: a new pool
+            pool = self._current_pool()
+            try:
+                inner = pool.submit(run_packed, payload)
+                break
+            except BrokenProcessPool:
+                self._forget(pool)
+            except RuntimeError as exc:  # the pool was shut down under us
+                outer.set_exception(ComputeError(f"{task_name(fn)} was not run: {exc}."))
+                return
+        if inner is None:
+            self._settle_death(outer, fn, payload, attempt=attempt)
             return
 
         def done(finished: concurrent.futures.Future[bytes]) -> None:
@@ -92,7 +100,8 @@ class ProcessExecutor(Executor):
                     concurrent.futures.CancelledError(f"{task_name(fn)} was cancelled.")
                 )
             elif isinstance(finished.exception(), BrokenProcessPool):
-                self._settle_death(outer, fn, payload, attempt=attempt, broken=pool)
+                self._forget(pool)
+                self._settle_death(outer, fn, payload, attempt=attempt)
             elif (error := finished.exception()) is not None:
                 outer.set_exception(error)
             else:
@@ -107,10 +116,9 @@ class ProcessExecutor(Executor):
         payload: bytes,
         *,
         attempt: int,
-        broken: concurrent.futures.ProcessPoolExecutor | None,
     ) -> None:
         if attempt < self.max_retries and not self._closed:
-            self._launch(outer, fn, payload, attempt=attempt + 1, broken=broken)
+            self._launch(outer, fn, payload, attempt=attempt + 1)
             return
         runs = attempt + 1
         outer.set_exception(
