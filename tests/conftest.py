@@ -93,3 +93,19 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     from loopml.store.backend import close_cached_backends
 
     close_cached_backends()
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[None]:
+    """One real local Ray for the whole test session (two CPUs), shut down at its end.
+
+    ``get_executor("ray")`` reuses it (an initialized Ray is never started again), so tests of
+    the executors, batch scoring and pipelines share its few seconds of start-up.
+    """
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        yield
+    finally:
+        ray.shutdown()

@@ -30,6 +30,7 @@ PACKAGES = [
     "loopml.store.sql",
     "loopml.store.artifacts",
     "loopml.store.logs",
+    "loopml.compute",
     "loopml.serving",
     "loopml.tracking",
     "loopml.client",

@@ -178,25 +178,45 @@ def predict_command(
         help="A column of each row's own id (unique in the file), logged with the row; "
         "labels can join on it later.",
     ),
+    executor: str = typer.Option(
+        "inprocess",
+        "--executor",
+        help="Where the chunks are scored: inprocess (here, one after the other), process "
+        "(a local process pool) or ray (a local Ray, or LOOPML_RAY_ADDRESS's cluster).",
+    ),
+    max_workers: int | None = typer.Option(
+        None, "--max-workers", help="Processes (process) or CPUs of a local Ray (ray)."
+    ),
 ) -> None:
     """Score a file in chunks (with a progress bar), logging like the server."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from loopml.cli.state import state
+    from loopml.compute import get_executor
     from loopml.registry.service import resolve_runtime
     from loopml.serving.batch import score_file
 
     client = state.client()
     version = client.models.get(model)
     chosen = resolve_runtime(version, _runtime(runtime))
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task(f"Scoring {source.name} with {version.ref} ({chosen})", total=None)
+    try:
+        pool = get_executor(executor, max_workers=max_workers, settings=client.settings)
+    except ImportError as exc:  # Ray asked for and not installed: say how, before scoring
+        raise typer.BadParameter(str(exc), param_hint="--executor") from None
+    with (
+        pool,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar,
+    ):
+        where = "" if pool.name == "inprocess" else f" on {pool.name} x{pool.parallelism}"
+        task = bar.add_task(
+            f"Scoring {source.name} with {version.ref} ({chosen}){where}", total=None
+        )
 
         def advance(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
@@ -212,5 +232,6 @@ def predict_command(
             runtime=chosen,
             timestamp_column=timestamp_column,
             id_column=id_column,
+            executor=pool,
         )
     console.print(f"Wrote {rows:,} predictions of {version.ref} ({chosen} runtime) to {out}")

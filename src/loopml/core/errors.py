@@ -27,6 +27,9 @@
     ├── MetricUndefined (ValueError)            a metric with no value on these data
     ├── ModelUnavailableError                   a model failed with no fallback (HTTP 503)
     ├── FallbackFailedError                     a declared fallback raised or answered wrong
+    ├── ComputeError                            a task an executor could not run or send back
+    │   └── WorkerDiedError                     its worker died (killed, out of memory),
+    │                                           after the executor's retries
     ├── ModelExportError                        a converted model (ONNX) failed its
     │                                           equivalence check or could not be converted
     └── GateFailedError                         a release gate said no
@@ -49,6 +52,7 @@ __all__ = [
     "AlreadyExistsError",
     "ApprovalRequiredError",
     "ArtifactIntegrityError",
+    "ComputeError",
     "ConflictError",
     "DriftTestError",
     "FallbackFailedError",
@@ -72,6 +76,7 @@ __all__ = [
     "UnapprovedVersionWarning",
     "UnsupportedMediaTypeError",
     "UntrustedTypesError",
+    "WorkerDiedError",
     "did_you_mean",
 ]
 
@@ -148,6 +153,16 @@ class ModelExportError(LoopmlError):
 
     #: The failed equivalence check, when there was one.
     report: object = None
+
+
+class ComputeError(LoopmlError):
+    """A task an executor (``loopml.compute``) could not run to the end or send back: its
+    result or exception could not be pickled, or it was cancelled by a shutdown."""
+
+
+class WorkerDiedError(ComputeError):
+    """The worker running a task died (killed by a signal, out of memory, its node lost)
+    and the executor's retries are spent. The message names the function and the reason."""
 
 
 class ApprovalRequiredError(ConflictError):

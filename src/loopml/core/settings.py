@@ -115,6 +115,14 @@ VARIABLES: tuple[Variable, ...] = (
         "Comma-separated types (qualified names) a skops model may hold beyond skops' "
         "defaults, trusted by this loader. Default: none.",
     ),
+    Variable(
+        "ray_address",
+        "LOOPML_RAY_ADDRESS",
+        str,
+        None,
+        "Address of the Ray cluster executor='ray' joins (ray.init(address=...)), e.g. "
+        "'ray://head:10001' or 'auto'. Default: a local Ray started in this process.",
+    ),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 
@@ -135,6 +143,7 @@ class Settings:
         allow_unapproved_champion: Whether ``champion`` may point at an unapproved version.
         trusted_types: Types a skops model may hold beyond skops' defaults, comma-separated
             (None: none).
+        ray_address: The Ray cluster ``executor="ray"`` joins (None: a local Ray).
         project_root: Folder the project was found in.
         project_file: The ``loopml.toml`` that was read, if any.
         sources: For each setting, where its value came from
@@ -151,6 +160,7 @@ class Settings:
     user: str | None = None
     allow_unapproved_champion: bool = False
     trusted_types: str | None = None
+    ray_address: str | None = None
     project_root: Path = field(default_factory=Path.cwd)
     project_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)

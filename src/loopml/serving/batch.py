@@ -1,18 +1,28 @@
 """Batch scoring: a file of rows in, a Parquet file of predictions out, in chunks, logged like
 the server (route ``batch``), with each row's event time and id taken from columns of the file
-when asked (``timestamp_column``, ``id_column``: checked whole before anything is scored)."""
+when asked (``timestamp_column``, ``id_column``: checked whole before anything is scored).
+
+The chunks are scored on an executor (``loopml.compute``): in this process by default, or in
+parallel on a local process pool or Ray, where each worker loads the model once (the registry's
+per-process cache) and the caller writes the chunks and the log in the input order."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from loopml.compute import Executor, get_executor
+from loopml.core.entities import ModelVersion
 from loopml.core.errors import InvalidArgumentError, NotFoundError, did_you_mean
+from loopml.core.settings import Settings
 from loopml.registry import LoadedModel, ModelRegistry
 from loopml.registry.loaded import RuntimeChoice
 from loopml.serving.caller_rows import CallerRows, caller_ids, event_times
@@ -99,6 +109,7 @@ def score_file(
     runtime: RuntimeChoice = "native",
     timestamp_column: str | None = None,
     id_column: str | None = None,
+    executor: str | Executor = "inprocess",
 ) -> int:
     """Score every row of ``source`` with ``model`` and write ``out`` (Parquet): the input
     columns, ``prediction``, one ``proba_<label>`` column per class, and ``prediction_id``.
@@ -107,15 +118,21 @@ def score_file(
     ``id_column`` name columns of ``source`` holding each row's event time (ISO 8601 text,
     naive = UTC, epoch milliseconds, or a timestamp column) and the caller's id of it (unique
     in the file), logged as the rows' ``event_at`` and ``caller_id``; both are read and
-    checked whole before anything is scored.
+    checked whole before anything is scored. ``executor`` scores the chunks: ``inprocess``
+    (default, one after the other here), ``process`` or ``ray`` (in parallel, each worker
+    loading the model once; the output and the log keep the input order), or an executor of
+    :func:`loopml.compute.get_executor`, which is left open.
 
     Returns:
         The number of rows scored.
 
     Raises:
-        InvalidArgumentError: A bad batch size, file type, an empty file, or a time or id
-            column that is missing or holds a bad value (named with its row).
+        InvalidArgumentError: A bad batch size, file type, an empty file, a time or id
+            column that is missing or holds a bad value (named with its row), or an unknown
+            executor.
         NotFoundError: No such file or model.
+        ImportError: ``executor="ray"`` without Ray installed.
+        WorkerDiedError: A worker died scoring a chunk, after the executor's retries.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -126,6 +143,21 @@ def score_file(
     batches, total = _batches(Path(source), batch_size)
     caller = _caller_columns(Path(source), timestamp_column, id_column) if log else None
     settings = registry.backend.settings
+    if isinstance(executor, str):
+        pool, owned = get_executor(executor), True
+    elif isinstance(executor, Executor):
+        pool, owned = executor, False
+    else:
+        raise InvalidArgumentError(
+            f"The executor must be a name (inprocess, process, ray) or an executor of "
+            f"loopml.compute.get_executor. Got {executor!r} instead."
+        )
+    task: Callable[[Any], Any]
+    if pool.pickles:  # a worker loads the model itself, once (the per-process cache)
+        task = _Scorer(settings, loaded.version, loaded.runtime)
+        in_flight = 2 * pool.parallelism  # chunks read ahead: workers busy, memory bounded
+    else:
+        task, in_flight = (lambda frame: _score(loaded, frame)), 1
     journal = None
     if log:
         from loopml.store.logs import PredictionLog
@@ -135,25 +167,37 @@ def score_file(
     done = 0
     writer: Any = None
     tmp = Path(out).with_name(Path(out).name + ".partial")
+    pending: deque[Future[Any]] = deque()
+
+    def write(scored: Any) -> None:
+        nonlocal writer, done
+        table = pa.Table.from_pandas(scored, preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, table.schema)
+        writer.write_table(table)
+        if journal is not None:
+            _journal(journal, loaded, scored, _rows_of(caller, done, done + len(scored)))
+        done += len(scored)
+        if on_progress is not None:
+            on_progress(done, total)
+
     try:
         for batch in batches:
-            frame = batch.to_pandas()
-            scored = _score(loaded, frame)
-            table = pa.Table.from_pandas(scored, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-            if journal is not None:
-                _journal(journal, loaded, scored, _rows_of(caller, done, done + len(frame)))
-            done += len(frame)
-            if on_progress is not None:
-                on_progress(done, total)
+            pending.append(pool.submit(task, batch.to_pandas()))
+            while len(pending) >= in_flight:
+                write(pending.popleft().result())
+        while pending:
+            write(pending.popleft().result())
         if writer is None:
             raise InvalidArgumentError(f"{source} has no rows to score.")
         writer.close()
         writer = None
         tmp.replace(out)
     finally:
+        for future in pending:  # a chunk failed: the rest are not written
+            future.cancel()
+        if owned:
+            pool.shutdown(wait=True, cancel_futures=True)
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
@@ -165,6 +209,22 @@ def score_file(
             compact(journal.spool_dir, logs_url or settings.logs_url)
             remove_if_done(journal.spool_dir)
     return done
+
+
+@dataclass(frozen=True)
+class _Scorer:
+    """Scores a chunk in a worker: the model is loaded there from the stores, once per worker
+    process (the registry's cache), and only the version's record travels with each chunk."""
+
+    settings: Settings
+    version: ModelVersion
+    runtime: RuntimeChoice
+
+    def __call__(self, frame: Any) -> Any:
+        from loopml.store.backend import open_backend
+
+        loaded = ModelRegistry(open_backend(self.settings)).load(self.version, runtime=self.runtime)
+        return _score(loaded, frame)
 
 
 def _score(loaded: LoadedModel, frame: Any) -> Any:
