@@ -104,7 +104,15 @@ def ray_local() -> Iterator[None]:
     """
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    # workers import the tests' own modules (functions are pickled by reference): put the
+    # repository on their path, whatever directory an earlier test left the process in
+    root = str(Path(__file__).resolve().parent.parent)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="WARNING",
+        runtime_env={"env_vars": {"PYTHONPATH": root}},
+    )
     try:
         yield
     finally:
