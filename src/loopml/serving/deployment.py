@@ -93,7 +93,8 @@ def check_deployment(
             ``runtime``, ``fallback``, ``guardrails``).
 
     Returns:
-        ``(role, version ref or declaration, runtime)`` per route, champion first.
+        ``(role, version ref or declaration, runtime)`` per route, champion first; the
+        canary's role carries its share (``canary (10%)``).
 
     Raises:
         LoopmlError: The first problem found (an unknown ref, a missing ONNX export, ...).
@@ -105,14 +106,19 @@ def check_deployment(
     if config.canary is not None:
         ref, share = config.canary
         with _field(subject, "canary"):
-            Router(share)  # the share is a percentage
+            role = f"{CANARY} ({Router(share).percent:g}%)"  # the share is a percentage
             try:
-                routes.append((CANARY, registry.get(ref), config.runtime))
-            except NotFoundError:
-                if share != 0 or parse_model_ref(ref).alias is None:
+                routes.append((role, registry.get(ref), config.runtime))
+            except NotFoundError as exc:
+                if parse_model_ref(ref).alias is None:
                     raise
+                if share != 0:
+                    raise NotFoundError(
+                        f"{exc} A canary alias not set yet is accepted at share 0 only: set "
+                        "the alias first, or start the canary at 0."
+                    ) from None
                 registry.versions(parse_model_ref(ref).name)  # the model itself must exist
-                unset.append((CANARY, f"{ref} (alias not set yet)", "-"))
+                unset.append((role, f"{ref} (alias not set yet)", "-"))
     for index, ref in enumerate(config.shadows):
         with _field(subject, f"shadows[{index}]"):
             routes.append((SHADOW, registry.get(ref), "native"))

@@ -18,12 +18,12 @@ and stays true until the change commits, so:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from loopml.core.entities import CanaryRoute, Deployment, Event
+from loopml.core.entities.deployments import KEEP, Keep
 from loopml.core.errors import AlreadyExistsError, ConflictError, InvalidArgumentError
 from loopml.core.ids import new_event_id
 from loopml.registry import ModelRegistry
@@ -35,16 +35,6 @@ from loopml.store.protocols import DeploymentChange
 
 #: Event kinds of a deployment's changes.
 CREATED, CHANGED, DELETED = "deployment.created", "deployment.changed", "deployment.deleted"
-
-
-class Keep(enum.Enum):
-    """The value of a field a change leaves as it is."""
-
-    KEEP = "keep"
-
-
-#: Leave this field as it is (the default of every field of :class:`DeploymentPatch`).
-KEEP = Keep.KEEP
 
 
 def subject_of(name: str) -> str:

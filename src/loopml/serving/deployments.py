@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import CanaryRoute, Deployment, Event
+from loopml.core.entities.deployments import KEEP, Keep
 from loopml.core.errors import InvalidArgumentError
 from loopml.registry import ModelRegistry
 from loopml.serving.config import DEFAULT_FALLBACK, DEFAULT_RUNTIME, check_runtime
-from loopml.serving.deployment_changes import KEEP, DeploymentPatch, DeploymentRules, Keep
+from loopml.serving.deployment_changes import DeploymentPatch, DeploymentRules
 from loopml.serving.deployment_fields import (
     check_deployment_name,
     check_expected_version,

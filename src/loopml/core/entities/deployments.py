@@ -9,6 +9,7 @@ and a server that follows the record (``loopml serve --deployment NAME``) knows 
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,16 @@ from loopml.core.jsonable import Jsonable
 
 #: The fields of a deployment that say what is served (the rest is bookkeeping).
 ROUTE_FIELDS = ("champion", "canary", "shadows", "fallback", "guardrails", "runtime")
+
+
+class Keep(enum.Enum):
+    """The value of a field that a change leaves as it is."""
+
+    KEEP = "keep"
+
+
+#: Leave this field as it is (the default of every field of ``loopml.deployments.set``).
+KEEP = Keep.KEEP
 
 
 @dataclass(frozen=True)
