@@ -153,6 +153,7 @@ class DeploymentService:
             ConflictError: ``expected_version`` is not the current version.
         """
         check_deployment_name(name)
+        expected = check_expected_version(name, expected_version)
         patch = DeploymentPatch(
             champion=KEEP
             if isinstance(champion, Keep)
@@ -175,7 +176,6 @@ class DeploymentService:
                 "--champion, --canary, --canary-share, --no-canary, --shadow, --fallback, "
                 "--guardrails, --runtime)."
             )
-        expected = check_expected_version(name, expected_version)
         reason = check_reason(reason)
         rules = self._rules()
         return self.store.change(name, lambda c: rules.set(c, patch, expected, reason))

@@ -108,13 +108,13 @@ class DeploymentFollower:
                 f"version {record.version} ({describe_routes(record)}) could not be applied "
                 f"({type(exc).__name__}: {exc}); version {self.version}'s routes keep serving"
             )
-            _log.error("Deployment %s: %s", self.name, reason)
             self._event(APPLY_FAILED, record, reason)
+            _log.error("Deployment %s: %s", self.name, reason)
             return False
         before, self.version, self.failed = self.version, record.version, None
         reason = f"version {record.version} applied (was {before}): {describe_routes(record)}"
-        _log.info("Deployment %s: %s", self.name, reason)
         self._event(APPLIED, record, reason)
+        _log.info("Deployment %s: %s", self.name, reason)
         return True
 
     def _event(self, kind: str, record: Deployment, reason: str) -> None:

@@ -270,7 +270,8 @@ class InferenceService:
 
     def describe(self) -> dict[str, Any]:
         """The deployment: the model's name, the versions served, the ref and runtime of each
-        route, and a declared fallback (the protocol's metadata adds inputs and outputs)."""
+        route, the canary's share, a declared fallback, and the deployment record followed
+        and its version served (the protocol's metadata adds inputs and outputs)."""
         routes = self._routes
         return {
             "name": self.name,
@@ -279,7 +280,11 @@ class InferenceService:
             "runtimes": {role: slot.current.model.runtime for role, slot in routes.slots.items()},
             **({"canary_share": routes.router.percent} if CANARY in routes.slots else {}),
             **({"fallback": routes.declared.ref} if routes.declared is not None else {}),
-            **({"deployment": routes.config.deployment} if routes.config.deployment else {}),
+            **(
+                {"deployment": follower.name, "deployment_version": follower.version}
+                if (follower := self._follower) is not None
+                else {}
+            ),
         }
 
     def _batcher(self, served: Served) -> MicroBatcher:
