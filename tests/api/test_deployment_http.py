@@ -190,9 +190,9 @@ def test_each_worker_of_loopml_serve_follows_the_deployment(tmp_path: Path) -> N
     client = LoopmlClient(home=home)
     client.deployments.create("prod", champion=f"{NAME}@champion")
     port = free_port()
+    command = ["serve", "--deployment", "prod", "--workers", "2", "--poll", "0.1"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", "--deployment", "prod", "--workers", "2"]
-        + ["--port", str(port), "--poll", "0.1"],
+        [sys.executable, "-m", "loopml", *command, "--port", str(port)],
         env=server_env(home),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,

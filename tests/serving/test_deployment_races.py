@@ -6,6 +6,7 @@ locking it would fail every time."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import threading
 from collections.abc import Iterator
@@ -63,7 +64,7 @@ def deployments(
 def _chain(events: list[Event]) -> None:
     """Versions are 1, 2, 3... and each change starts from what the one before wrote."""
     assert [e.data["version"] for e in events] == list(range(1, len(events) + 1))
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.data["before"] == before.data["after"]
 
 

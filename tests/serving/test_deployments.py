@@ -4,6 +4,7 @@ alias not set yet is accepted at share 0 only); every bad input names the field 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def test_create_set_and_history(deployments: DeploymentService, tmp_path: Path) 
     ]
     assert [e.reason for e in history[:2]] == ["first", "start the canary"]
     assert history[0].data["before"] is None and history[0].data["after"] == created.routes()
-    for before, after in zip(history, history[1:], strict=False):  # a chain: nothing lost
+    for before, after in itertools.pairwise(history):  # a chain: nothing lost
         assert after.data["before"] == before.data["after"]
     assert history[1].data["changed"] == ["canary"]
     assert history[3].data["changed"] == ["champion", "canary", "shadows"]
