@@ -109,7 +109,7 @@ class InferenceService:
         self._pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="loopml")
         self._routes = build_routes(self.registry, config, seed=seed, on_swap=self._hook)
         self._batchers: dict[int, tuple[Served, MicroBatcher]] = {}
-        self._watcher = Watcher(self._tick, config.poll_interval_s)
+        self._watcher = Watcher(self.refresh, config.poll_interval_s)
         self._log = ServerLog(config, self.metrics)
         self._shadow_tasks: set[asyncio.Future[None]] = set()  # and large logs
 
@@ -170,15 +170,17 @@ class InferenceService:
     def _hook(self, key: str) -> Callable[[Served | None, Served], None]:
         return functools.partial(self._swapped, key)
 
-    def _tick(self) -> None:
-        """One check of the watcher: the deployment record, then every followed ref."""
-        if self._follower is not None:
-            self._follower.poll()
+    def refresh(self) -> bool:
+        """Check the deployment record (when following one) and every followed alias now,
+        as the watcher does every ``poll_interval_s``; return whether anything was swapped.
+        Never raises: what cannot be read or loaded leaves the routes as they are."""
+        changed = self._follower is not None and self._follower.poll()
         for slot in list(self._routes.slots.values()):
             try:
-                slot.refresh()
+                changed = slot.refresh() or changed
             except Exception as exc:  # the registry may be briefly unreachable
                 _log.warning("Could not refresh %s: %s", slot.ref, exc)
+        return changed
 
     # -- lifecycle -------------------------------------------------------------------------
 

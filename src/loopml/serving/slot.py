@@ -156,7 +156,7 @@ class Watcher:
     """A daemon thread that calls ``tick`` every ``interval`` seconds (the service's check of
     its deployment record and of every followed ref)."""
 
-    def __init__(self, tick: Callable[[], None], interval: float) -> None:
+    def __init__(self, tick: Callable[[], object], interval: float) -> None:
         self.tick = tick
         self.interval = interval
         self._stop = threading.Event()
