@@ -226,3 +226,19 @@ def test_requests_in_flight_never_see_half_a_change(
     assert len(answers) >= 200
     assert set(answers) <= {("champion", 1), ("canary", 2)}
     assert ("canary", 2) in set(answers) and ("champion", 1) in set(answers)
+
+
+def test_aliases_inside_the_record_are_followed_as_before(
+    deployments: DeploymentService, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = deployments.registry
+    service = _serve(deployments)
+    assert service.describe()["routes"] == {"champion": "cancer@1"}
+    registry.set_alias(NAME, "champion", 2, reason="promote")
+    with caplog.at_level(logging.INFO, logger="loopml.serving"):
+        assert service.refresh()  # the record did not change; its champion alias moved
+    assert service.describe()["routes"] == {"champion": "cancer@2", "fallback": "cancer@1"}
+    assert service.describe()["deployment_version"] == 1
+    assert "cancer@champion now serves cancer@2 (was cancer@1); fallback: cancer@1" in caplog.text
+    assert not service.refresh()  # nothing moved since
+    asyncio.run(service.stop())

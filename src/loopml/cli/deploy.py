@@ -18,6 +18,7 @@ from loopml.serving.config import DEFAULT_FALLBACK, DEFAULT_RUNTIME, parse_canar
 
 if TYPE_CHECKING:
     from loopml.core.entities import Deployment, Event
+    from loopml.registry import ModelRegistry
     from loopml.serving.deployments import DeploymentService
 
 app = typer.Typer(
@@ -124,8 +125,9 @@ def set_command(
                 param_hint="--canary-share",
             )
         share = given
-    known = expected_version if expected_version is not None else _deployments().get(name).version
-    record = _deployments().set(
+    deployments = _deployments()
+    known = expected_version if expected_version is not None else deployments.get(name).version
+    record = deployments.set(
         name,
         champion=KEEP if champion is None else champion,
         canary=new_canary,
@@ -150,7 +152,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
 ) -> None:
     """Show a deployment: its routes (and the versions their aliases point at now)."""
-    record = _deployments().get(name)
+    deployments = _deployments()
+    record = deployments.get(name)
     if as_json:
         console.print_json(json.dumps(record.to_dict()))
         return
@@ -159,7 +162,7 @@ def show(
         f"{when(record.updated_at)} by {escape(record.updated_by)}  (created "
         f"{when(record.created_at)} by {escape(record.created_by)})"
     )
-    _print_routes(record, resolve=True)
+    _print_routes(record, registry=deployments.registry)
 
 
 @app.command("history")
@@ -228,16 +231,16 @@ def delete(
     console.print(f"Deleted deployment {record.name} (it was at version {record.version}).")
 
 
-def _print_routes(record: Deployment, *, resolve: bool = False) -> None:
-    """The record's routes, one per line (with ``resolve``, what each alias points at)."""
+def _print_routes(record: Deployment, *, registry: ModelRegistry | None = None) -> None:
+    """The record's routes, one per line (with ``registry``, what each alias points at)."""
 
     def ref(text: str) -> str:
-        if not resolve or "@" not in text:
+        if registry is None or "@" not in text:
             return text
         from loopml.core.errors import LoopmlError
 
         try:
-            found = _deployments().registry.get(text).ref
+            found = registry.get(text).ref
         except LoopmlError:
             return f"{text} (not set)"
         return text if found == text else f"{text} -> {found}"
