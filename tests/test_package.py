@@ -15,7 +15,9 @@ PACKAGES = [
     "loopml.data",
     "loopml.client.datasets",
     "loopml.client.models",
+    "loopml.client.deployments",
     "loopml.datasets",
+    "loopml.deployments",
     "loopml.errors",
     "loopml.models",
     "loopml.monitoring",
@@ -117,7 +119,14 @@ def test_the_cli_starts_without_heavy_modules() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["loopml.models", "loopml.datasets", "loopml.errors", "loopml.monitoring"]
+    "name",
+    [
+        "loopml.models",
+        "loopml.datasets",
+        "loopml.deployments",
+        "loopml.errors",
+        "loopml.monitoring",
+    ],
 )
 def test_public_modules_import_as_users_expect(name: str) -> None:
     """``import loopml.models`` works (it used to be only a lazy attribute of ``loopml``)."""

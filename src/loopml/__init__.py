@@ -51,6 +51,7 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "Run",
     "active_run",
     "datasets",
+    "deployments",
     "end_run",
     "errors",
     "evaluate",
@@ -105,6 +106,7 @@ if TYPE_CHECKING:
 #: Submodules exposed as attributes (``loopml.datasets.register(...)``), loaded on first use.
 _LAZY_MODULES: dict[str, str] = {
     "datasets": "loopml.datasets",
+    "deployments": "loopml.deployments",
     "errors": "loopml.errors",
     "models": "loopml.models",
     "monitoring": "loopml.monitoring",

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from loopml.core.settings import resolve_settings
 from loopml.registry import ModelRegistry
-from loopml.serving import InferenceService, ServeConfig
+from loopml.serving import InferenceService, ServeConfig, server_log
 from loopml.serving import service as service_module
 from loopml.serving.large import OFFLOAD_ROWS, row_count
 from loopml.store.backend import open_backend
@@ -66,7 +66,7 @@ def test_a_large_request_is_worked_off_the_event_loop(
 
     monkeypatch.setattr(served.model, "prepare", spy("prepare", served.model.prepare))
     monkeypatch.setattr(service_module, "result_of", spy("answer", service_module.result_of))
-    monkeypatch.setattr(service_module, "log_records", spy("log", service_module.log_records))
+    monkeypatch.setattr(server_log, "log_records", spy("log", server_log.log_records))
     records = X.sample(n=ROWS, replace=True, random_state=0).to_dict(orient="records")
 
     async def main() -> Any:

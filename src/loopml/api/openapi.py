@@ -368,6 +368,18 @@ def metadata_responses() -> dict[int | str, dict[str, Any]]:
                 "type": "string",
                 "description": "A fallback declared with the deployment (value:..., python:...).",
             },
+            "canary_share": {
+                "type": "number",
+                "description": "The canary's percent of the requests (when there is a canary).",
+            },
+            "deployment": {
+                "type": "string",
+                "description": "The deployment record this server follows (serve --deployment).",
+            },
+            "deployment_version": {
+                "type": "integer",
+                "description": "The version of that record whose routes are served.",
+            },
         },
     }
     ok = {"description": "The served model: versions, inputs and outputs."}

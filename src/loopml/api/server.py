@@ -32,7 +32,8 @@ from loopml.serving.config import (
     ServeConfig,
     parse_canary,
 )
-from loopml.serving.deployment import check_deployment
+from loopml.serving.deployment import check_deployment, record_config
+from loopml.serving.deployments import DeploymentService
 from loopml.store.backend import open_backend
 
 
@@ -42,10 +43,12 @@ def config_from_options(
     """The :class:`ServeConfig` ``loopml serve``'s options describe (an option left out
     takes :class:`ServeConfig`'s default)."""
     canary = options.get("canary")
+    shadow = options.get("shadow")
     return ServeConfig(
-        model=options["model"],
+        model=options.get("model") or "",
+        deployment=options.get("deployment"),
         canary=parse_canary(canary) if canary else None,
-        shadow=options.get("shadow"),
+        shadow=tuple(shadow) if isinstance(shadow, list) else shadow,
         fallback=options.get("fallback", DEFAULT_FALLBACK),
         timeout_ms=options.get("timeout_ms"),
         max_batch=int(options.get("max_batch", DEFAULT_MAX_BATCH)),
@@ -61,18 +64,28 @@ def config_from_options(
 
 def check_options(options: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Check the deployment from metadata before any worker starts (see
-    :func:`loopml.serving.deployment.check_deployment`); return (role, ref, runtime) per route."""
+    :func:`loopml.serving.deployment.check_deployment`); return (role, ref, runtime) per route.
+    A deployment record is read and checked as it is now (its first line: its version)."""
     settings = resolve_settings()
     registry = ModelRegistry(open_backend(settings))
-    return check_deployment(registry, config_from_options(options, settings, spool=None))
+    config = config_from_options(options, settings, spool=None)
+    if config.deployment is None:
+        return check_deployment(registry, config)
+    record = DeploymentService(registry).get(config.deployment)
+    subject = f"Deployment {record.name!r}"
+    routes = check_deployment(registry, record_config(record, config), subject=subject)
+    return [("deployment", f"{record.name} version {record.version}", "-"), *routes]
 
 
 def service_from_options(options: dict[str, Any]) -> InferenceService:
     """Build the service ``loopml serve`` describes (the spool is per process)."""
     settings = resolve_settings()
-    name = parse_model_ref(options["model"]).name
-    spool = settings.home / "spool" / f"{name}-{os.getpid()}"
-    return InferenceService(open_backend(settings), config_from_options(options, settings, spool))
+    backend = open_backend(settings)
+    model = options.get("model")
+    if not model:  # a deployment: its spool is named by the model it serves
+        model = DeploymentService(ModelRegistry(backend)).get(options["deployment"]).champion
+    spool = settings.home / "spool" / f"{parse_model_ref(model).name}-{os.getpid()}"
+    return InferenceService(backend, config_from_options(options, settings, spool))
 
 
 class _Announce(logging.StreamHandler):  # type: ignore[type-arg]
@@ -95,7 +108,8 @@ def app_from_environment() -> FastAPI:
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         raise InvalidArgumentError(
-            f"{CONFIG_ENV} is not set: start the server with `loopml serve NAME@ALIAS`."
+            f"{CONFIG_ENV} is not set: start the server with `loopml serve NAME@ALIAS` (or "
+            "`loopml serve --deployment NAME`)."
         )
     announce_serving_log()
     return create_app(service_from_options(orjson.loads(raw)))

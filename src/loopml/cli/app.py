@@ -14,6 +14,7 @@ from rich.markup import escape
 from loopml import __version__
 from loopml.cli import (
     data,
+    deploy,
     doctor,
     evaluation,
     events,
@@ -45,6 +46,7 @@ app.command("evaluate")(evaluation.evaluate_command)
 app.command("gate")(evaluation.gate_command)
 app.command("serve")(serving.serve_command)
 app.command("predict")(serving.predict_command)
+app.add_typer(deploy.app, name="deploy")
 app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
 app.add_typer(labels.app, name="labels")

@@ -44,11 +44,21 @@ def _runtime(value: str) -> RuntimeChoice:
 
 
 def serve_command(
-    model: str = typer.Argument(..., help="The champion: name@alias (followed) or name@version."),
+    model: str | None = typer.Argument(
+        None, help="The champion: name@alias (followed) or name@version (or --deployment)."
+    ),
+    deployment: str | None = typer.Option(
+        None,
+        "--deployment",
+        help="Serve a deployment record instead of MODEL and the route options, and follow "
+        "its changes live (checked every --poll seconds).",
+    ),
     canary: str | None = typer.Option(
         None, "--canary", help="A canary and its share: name@challenger:10."
     ),
-    shadow: str | None = typer.Option(None, "--shadow", help="A shadow model: name@9."),
+    shadow: list[str] | None = typer.Option(
+        None, "--shadow", help="A shadow model: name@9 (repeat for several)."
+    ),
     fallback: str = typer.Option(
         DEFAULT_FALLBACK,
         "--fallback",
@@ -105,10 +115,12 @@ def serve_command(
         "longest-waiting idle or half-sent one is closed to make room.",
     ),
 ) -> None:
-    """Serve a model over HTTP (Open Inference Protocol, /predict, /metrics)."""
+    """Serve a model, or a deployment record it follows live, over HTTP (Open Inference
+    Protocol, /predict, /metrics)."""
     import uvicorn
 
     _runtime(runtime)
+    _model_or_deployment(model, deployment, canary, shadow, fallback, guardrails, runtime)
 
     from loopml.api.limits import ConnectionLimits, uvicorn_options
     from loopml.api.server import check_options
@@ -123,8 +135,9 @@ def serve_command(
 
     config = {
         "model": model,
+        "deployment": deployment,
         "canary": canary,
-        "shadow": shadow,
+        "shadow": shadow or None,
         "fallback": None if fallback.lower() == "none" else fallback,
         "timeout_ms": timeout_ms,
         "max_batch": max_batch,
@@ -137,11 +150,10 @@ def serve_command(
     }
     routes = check_options(config)  # every ref, runtime and rule, before any worker starts
     os.environ[CONFIG_ENV] = orjson.dumps(config).decode()
-    console.print(f"Serving on http://{host}:{port} ({workers} worker(s)):")
-    weight = f" ({canary.rpartition(':')[2]}%)" if canary else ""
+    following = f", following deployment {deployment}" if deployment else ""
+    console.print(f"Serving on http://{host}:{port} ({workers} worker(s){following}):")
     for role, ref, kind in routes:
-        share = weight if role == "canary" else ""
-        console.print(f"  {role}{share}: {ref}" + ("" if kind == "-" else f", {kind} runtime"))
+        console.print(f"  {role}: {ref}" + ("" if kind == "-" else f", {kind} runtime"))
     uvicorn.run(
         "loopml.api.server:app_from_environment",
         factory=True,
@@ -152,6 +164,42 @@ def serve_command(
         access_log=False,
         **uvicorn_options(limits),
     )
+
+
+def _model_or_deployment(
+    model: str | None,
+    deployment: str | None,
+    canary: str | None,
+    shadow: list[str] | None,
+    fallback: str,
+    guardrails: Path | None,
+    runtime: str,
+) -> None:
+    """Exactly one of MODEL and --deployment; a deployment's routes come from its record."""
+    if (model is None) == (deployment is None):
+        raise typer.BadParameter(
+            "give a model ref (`loopml serve credit-default@champion`) or a deployment "
+            "(`loopml serve --deployment credit`), not " + ("both." if model else "neither."),
+            param_hint="MODEL / --deployment",
+        )
+    given = [
+        option
+        for option, value in (
+            ("--canary", canary),
+            ("--shadow", shadow),
+            ("--guardrails", guardrails),
+            ("--fallback", None if fallback == DEFAULT_FALLBACK else fallback),
+            ("--runtime", None if runtime == DEFAULT_RUNTIME else runtime),
+        )
+        if value
+    ]
+    if deployment is not None and given:
+        raise typer.BadParameter(
+            f"the deployment {deployment!r} names its own routes, fallback, guardrails and "
+            f"runtime; drop {', '.join(given)} and change the record instead (`loopml deploy "
+            f"set {deployment} ...`): the server follows it live.",
+            param_hint="--deployment",
+        )
 
 
 def predict_command(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from loopml.evaluation import EvaluationService
     from loopml.health import MonitorService
     from loopml.registry import ModelRegistry
+    from loopml.serving.deployments import DeploymentService
 
 
 class LoopmlClient:
@@ -59,6 +60,7 @@ class LoopmlClient:
         self._models: ModelRegistry | None = None
         self._evaluations: EvaluationService | None = None
         self._monitoring: MonitorService | None = None
+        self._deployments: DeploymentService | None = None
 
     @property
     def models(self) -> ModelRegistry:
@@ -86,6 +88,15 @@ class LoopmlClient:
 
             self._monitoring = MonitorService(self.backend)
         return self._monitoring
+
+    @property
+    def deployments(self) -> DeploymentService:
+        """Deployment records, which model servers follow (created on first use)."""
+        if self._deployments is None:
+            from loopml.serving.deployments import DeploymentService
+
+            self._deployments = DeploymentService(self.models)
+        return self._deployments
 
     def _registry(self) -> ModelRegistry:
         return self.models

@@ -58,9 +58,12 @@ class ServeConfig:
     """How to serve a model.
 
     Attributes:
-        model: The champion ref (``credit-default@champion``).
-        canary: A canary ref and its share in percent, if any.
-        shadow: A shadow ref, if any (sees every request after the answer; logged only).
+        model: The champion ref (``credit-default@champion``); empty when ``deployment``
+            names the routes.
+        canary: A canary ref and its share in percent, if any. At 0 % the ref may name an
+            alias that does not exist yet (the canary route starts once it does).
+        shadow: A shadow ref, or several, if any (each sees every request after the answer;
+            logged only).
         fallback: ``previous`` (the version the champion's alias held before), a ref, a
             constant (``value:0``), a heuristic (``python:module:function``, or the function
             itself; see :mod:`loopml.serving.fallbacks`), or None.
@@ -85,11 +88,16 @@ class ServeConfig:
             ``loopml models export``, and onnxruntime is installed: faster on single rows,
             see docs/benchmarks.md; else the model's own library), ``native`` or ``onnx`` (the
             export, required).
+        deployment: The name of a deployment record to serve instead of ``model`` and the
+            route fields (``loopml serve --deployment NAME``): the routes, fallback,
+            guardrails and runtime are the record's, read at start and checked every
+            ``poll_interval_s``; a changed record is applied without a restart (see
+            :mod:`loopml.serving.follower`).
     """
 
-    model: str
+    model: str = ""
     canary: tuple[str, float] | None = None
-    shadow: str | None = None
+    shadow: str | tuple[str, ...] | None = None
     fallback: str | Heuristic | None = DEFAULT_FALLBACK
     timeout_ms: float | None = None
     max_batch: int = DEFAULT_MAX_BATCH
@@ -102,6 +110,14 @@ class ServeConfig:
     runtime: RuntimeChoice = DEFAULT_RUNTIME
     compact_interval_s: float = DEFAULT_COMPACT_INTERVAL_S
     freeze_heap: bool = False
+    deployment: str | None = None
+
+    @property
+    def shadows(self) -> tuple[str, ...]:
+        """The shadow refs, in order (empty for none)."""
+        if self.shadow is None:
+            return ()
+        return (self.shadow,) if isinstance(self.shadow, str) else tuple(self.shadow)
 
 
 def parse_canary(text: str) -> tuple[str, float]:
@@ -118,3 +134,13 @@ def parse_canary(text: str) -> tuple[str, float]:
             f"The canary weight in {text!r} must be a number of percent (e.g. ':10')."
         ) from None
     return ref, percent
+
+
+def check_runtime(value: object, *, field: str = "runtime") -> RuntimeChoice:
+    """Return ``value`` if it is one of :data:`RUNTIMES`, else raise naming ``field``."""
+    if not isinstance(value, str) or value not in RUNTIMES:
+        raise InvalidArgumentError(
+            f"The {field!r} must be one of {', '.join(RUNTIMES)}. Got {value!r} instead; "
+            "'auto' serves a version's checked ONNX export when it has one."
+        )
+    return value

@@ -18,8 +18,12 @@ One request:
    so one request's rows never fail another's;
 5. log every row (inputs, output, version, route, latency, time, and the event time and id
    the caller gave it, if any) to the prediction log, off the request path;
-6. after answering, hand the same rows to the shadow model (its answer is only logged, with
-   the same caller times and ids).
+6. after answering, hand the same rows to each shadow model (its answer is only logged,
+   with the same caller times and ids).
+
+A request reads the service's :class:`~loopml.serving.routes.Routes` once and uses them to the
+end; :meth:`InferenceService.apply` (called when a followed deployment record changes, see
+:mod:`loopml.serving.follower`) swaps them whole.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, NoReturn
 
 import pandas as pd
@@ -48,12 +52,16 @@ from loopml.registry.refs import parse_model_ref
 from loopml.serving.batcher import BatchOutput, MicroBatcher
 from loopml.serving.caller_rows import CallerRows, caller_rows
 from loopml.serving.config import ServeConfig
-from loopml.serving.deployment import fallback_slot, guardrails_for
-from loopml.serving.fallbacks import DeclaredFallback, declared_fallback, is_declared
-from loopml.serving.large import LOG_CHUNK, OFFLOAD_ROWS, log_records, off_loop, row_count
+from loopml.serving.deployment import fallback_slot
+from loopml.serving.fallbacks import DeclaredFallback
+from loopml.serving.follower import DeploymentFollower
+from loopml.serving.guardrails import Guardrails
+from loopml.serving.large import OFFLOAD_ROWS, off_loop, row_count
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.result import PredictionResult, result_of
+from loopml.serving.routes import Routes, build_routes, is_shadow
 from loopml.serving.routing import CANARY, CHAMPION, FALLBACK, SHADOW, Router
+from loopml.serving.server_log import ServerLog
 from loopml.serving.slot import ModelSlot, Served, Watcher
 from loopml.store.backend import Backend
 
@@ -68,101 +76,126 @@ _PINNABLE = (CHAMPION, CANARY, FALLBACK, SHADOW)
 
 
 class InferenceService:
-    """Serve one model (with its canary, shadow and fallback) from a backend.
+    """Serve one model (with its canary, shadows and fallback) from a backend.
 
     Args:
         backend: The stores the registry is read from.
-        config: What to serve.
+        config: What to serve: a model ref and routes, or a deployment record to follow
+            (``ServeConfig(deployment=NAME)``).
         seed: Seed of the canary's random choice for requests without a key.
     """
 
     def __init__(self, backend: Backend, config: ServeConfig, *, seed: int | None = None) -> None:
-        self.config = config
         self.registry = ModelRegistry(backend)
         self.metrics = ServingMetrics()
+        self._seed = seed
+        self._lock = threading.RLock()  # one change of the routes at a time
+        self._follower: DeploymentFollower | None = None
+        if config.deployment is not None:
+            if config.model:
+                raise InvalidArgumentError(
+                    f"Serve either a model ({config.model!r}) or a deployment "
+                    f"({config.deployment!r}), not both: a deployment names its own routes. "
+                    "Drop the model, or the deployment."
+                )
+            self._follower = DeploymentFollower(self, config.deployment)
+            config = self._follower.start(config)
+        elif not config.model:
+            raise InvalidArgumentError(
+                "Nothing to serve: give a model ref (ServeConfig(model='credit-default@"
+                "champion')) or a deployment (ServeConfig(deployment='credit'))."
+            )
         self.name = parse_model_ref(config.model).name
         self._pool = ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="loopml")
-        self.router = Router(config.canary[1] if config.canary else 0.0, seed=seed)
-        self.slots: dict[str, ModelSlot] = {
-            CHAMPION: ModelSlot(
-                self.registry,
-                config.model,
-                role=CHAMPION,
-                runtime=config.runtime,
-                on_swap=functools.partial(self._swapped, CHAMPION),
-            )
-        }
-        if config.canary is not None:
-            self.slots[CANARY] = ModelSlot(
-                self.registry,
-                config.canary[0],
-                role=CANARY,
-                runtime=config.runtime,
-                on_swap=functools.partial(self._swapped, CANARY),
-            )
-        if config.shadow is not None:
-            self.slots[SHADOW] = ModelSlot(self.registry, config.shadow, role=SHADOW)
-        self._declared: DeclaredFallback | None = None
-        if config.fallback is not None and is_declared(config.fallback):
-            classes = self.slots[CHAMPION].current.classes
-            self._declared = declared_fallback(config.fallback, name=self.name, classes=classes)
-        fallback = fallback_slot(self.registry, config, None)
-        if fallback is not None:
-            self.slots[FALLBACK] = fallback
+        self._routes = build_routes(self.registry, config, seed=seed, on_swap=self._hook)
         self._batchers: dict[int, tuple[Served, MicroBatcher]] = {}
-        self._watcher = Watcher(list(self.slots.values()), config.poll_interval_s)
-        self._log = self._open_log(config)
-        self.guardrails = guardrails_for(
-            self.registry, config, self.slots[CHAMPION].current.model.version
-        )
+        self._watcher = Watcher(self.refresh, config.poll_interval_s)
+        self._log = ServerLog(config, self.metrics)
         self._shadow_tasks: set[asyncio.Future[None]] = set()  # and large logs
-        self._stopping = threading.Event()
-        self._compactor: threading.Thread | None = None
+
+    # -- routes ----------------------------------------------------------------------------
+
+    @property
+    def routes(self) -> Routes:
+        """What is served now (read it once per request: it is swapped whole)."""
+        return self._routes
+
+    @property
+    def config(self) -> ServeConfig:
+        """The config of the routes served now."""
+        return self._routes.config
+
+    @property
+    def slots(self) -> Mapping[str, ModelSlot]:
+        """The slots served now, by route key."""
+        return self._routes.slots
+
+    @property
+    def router(self) -> Router:
+        """The canary routing served now."""
+        return self._routes.router
+
+    @property
+    def guardrails(self) -> Guardrails | None:
+        """The guardrails served now."""
+        return self._routes.guardrails
+
+    def apply(self, config: ServeConfig) -> Routes:
+        """Serve ``config``'s routes instead: every version new here is loaded first, then
+        all routes change in one assignment (requests in flight finish on the routes they
+        read). A slot whose ref, role and runtime stay the same is kept as it is.
+
+        Raises:
+            InvalidArgumentError: ``config`` serves another model than this server's.
+            LoopmlError: A ref does not resolve or a version fails to load; the old routes
+                keep serving.
+        """
+        name = parse_model_ref(config.model).name
+        if name != self.name:
+            raise InvalidArgumentError(
+                f"This server serves model {self.name!r}; the new routes' champion "
+                f"{config.model!r} is another model. Serve it with another server."
+            )
+        with self._lock:
+            old = self._routes
+            routes = build_routes(
+                self.registry, config, seed=self._seed, on_swap=self._hook, reuse=old.slots
+            )
+            self._routes = routes
+        self.metrics.swaps.labels(role="deployment").inc()
+        if self.config.freeze_heap:
+            _freeze_heap()
+        return routes
+
+    def _hook(self, key: str) -> Callable[[Served | None, Served], None]:
+        return functools.partial(self._swapped, key)
+
+    def refresh(self) -> bool:
+        """Check the deployment record (when following one) and every followed alias now,
+        as the watcher does every ``poll_interval_s``; return whether anything was swapped.
+        Never raises: what cannot be read or loaded leaves the routes as they are."""
+        changed = self._follower is not None and self._follower.poll()
+        for slot in list(self._routes.slots.values()):
+            try:
+                changed = slot.refresh() or changed
+            except Exception as exc:  # the registry may be briefly unreachable
+                _log.warning("Could not refresh %s: %s", slot.ref, exc)
+        return changed
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    @staticmethod
-    def _open_log(config: ServeConfig) -> Any:
-        if config.spool_dir is None:
-            return None
-        from loopml.store.logs import PredictionLog
-
-        return PredictionLog(Path(config.spool_dir))
-
     def start(self) -> None:
-        """Start watching aliases for moves, and compacting the log every
+        """Start watching the deployment and the aliases, and compacting the log every
         ``compact_interval_s``."""
         if self.config.freeze_heap:
             _freeze_heap()
         self._watcher.start()
-        interval = self.config.compact_interval_s
-        if self._log is not None and self.config.logs_url is not None:  # adopts orphans first
-            self._compactor = threading.Thread(
-                target=self._compact_every,
-                args=(interval,),
-                name="loopml-log-compactor",
-                daemon=True,
-            )
-            self._compactor.start()
-
-    def _compact_every(self, interval: float) -> None:
-        while True:
-            try:
-                self.compact_log()
-            except Exception as exc:  # compaction is retried next time; serving goes on
-                _log.warning("Could not compact the prediction log: %s", exc)
-            if interval <= 0 or self._stopping.wait(interval):
-                return
+        self._log.start()
 
     def compact_log(self) -> int:
         """Seal the current spool segment and move every closed one into the log store, with
         the folders of dead processes next to it; return the rows moved."""
-        if self._log is None or self.config.logs_url is None or self.config.spool_dir is None:
-            return 0
-        from loopml.store.logs.orphans import compact_with_orphans
-
-        self._log.rotate()
-        return compact_with_orphans(Path(self.config.spool_dir), self.config.logs_url)
+        return self._log.compact()
 
     async def stop(self) -> None:
         """Finish shadow work, stop watching, flush and compact the log."""
@@ -171,50 +204,41 @@ class InferenceService:
             await asyncio.gather(*self._shadow_tasks, return_exceptions=True)
         for _served, batcher in self._batchers.values():
             await batcher.close()
-        self._stopping.set()
-        if self._compactor is not None:
-            self._compactor.join(timeout=30)
+        self._log.stop()
         self._watcher.stop()
         self._pool.shutdown(wait=True)
         self.close_log()
 
     def close_log(self) -> None:
         """Flush the prediction log and compact it into the log store."""
-        if self._log is None:
-            return
         self._log.close()
-        if self.config.logs_url is not None and self.config.spool_dir is not None:
-            from loopml.store.logs.compaction import compact
-            from loopml.store.logs.orphans import remove_if_done
-
-            compact(Path(self.config.spool_dir), self.config.logs_url)
-            remove_if_done(Path(self.config.spool_dir))
 
     def _swapped(self, role: str, old: Served | None, new: Served) -> None:
         """After a slot swapped (in the watcher's thread): count it, follow the fallback
         after a champion swap, and say what is served now."""
         self.metrics.swaps.labels(role=role).inc()
-        note = f"{self.slots[role].ref} now serves {new.ref} (was {old.ref if old else None})"
-        if role == CHAMPION and self._declared is None:
+        ref = self._routes.slots[role].ref if role in self._routes.slots else role
+        note = f"{ref} now serves {new.ref} (was {old.ref if old else None})"
+        if role == CHAMPION and self._routes.declared is None:
             note += self._follow_fallback()
         _log.info("%s", note)
         if self.config.freeze_heap:
             _freeze_heap()
 
     def _follow_fallback(self) -> str:
-        """Serve the fallback a fresh start would (see :func:`fallback_slot`); the new slots
-        replace the old mapping in one assignment, so readers never see it half-changed."""
-        current = self.slots.get(FALLBACK)
-        try:
-            slot = fallback_slot(self.registry, self.config, current)
-        except Exception as exc:  # the old fallback keeps answering
-            kept = current.current.ref if current is not None else "none"
-            _log.error("Could not load the fallback after the swap (%s); keeping %s", exc, kept)
-            return f"; the fallback stays {kept}"
-        if slot is not current:
-            slots = {role: s for role, s in self.slots.items() if role != FALLBACK}
-            self.slots = slots if slot is None else {**slots, FALLBACK: slot}
-            self._watcher.slots = list(self.slots.values())
+        """Serve the fallback a fresh start would (see :func:`fallback_slot`); the new routes
+        replace the old ones in one assignment, so readers never see them half-changed."""
+        with self._lock:
+            routes = self._routes
+            current = routes.slots.get(FALLBACK)
+            try:
+                slot = fallback_slot(self.registry, routes.config, current)
+            except Exception as exc:  # the old fallback keeps answering
+                kept = current.current.ref if current is not None else "none"
+                _log.error("Could not load the fallback after the swap (%s); keeping %s", exc, kept)
+                return f"; the fallback stays {kept}"
+            if slot is not current:
+                self._routes = routes.with_fallback(slot)
         return f"; fallback: {slot.current.ref if slot is not None else 'none'}"
 
     # -- predict ---------------------------------------------------------------------------
@@ -228,14 +252,16 @@ class InferenceService:
         return sorted({slot.current.version for slot in self.slots.values()})
 
     def role_of(self, version: int) -> str:
-        """The route serving ``version`` (the champion first, then the canary, the fallback,
-        the shadow).
+        """The route key serving ``version`` (the champion first, then the canary, the
+        fallback, the shadows).
 
         Raises:
             NotFoundError: No route serves it.
         """
-        for role in _PINNABLE:
-            slot = self.slots.get(role)
+        slots = self._routes.slots
+        order = [*_PINNABLE, *(key for key in slots if is_shadow(key) and key != SHADOW)]
+        for role in order:
+            slot = slots.get(role)
             if slot is not None and slot.current.version == version:
                 return role
         served = ", ".join(str(v) for v in self.served_versions())
@@ -246,13 +272,21 @@ class InferenceService:
 
     def describe(self) -> dict[str, Any]:
         """The deployment: the model's name, the versions served, the ref and runtime of each
-        route, and a declared fallback (the protocol's metadata adds inputs and outputs)."""
+        route, the canary's share, a declared fallback, and the deployment record followed
+        and its version served (the protocol's metadata adds inputs and outputs)."""
+        routes = self._routes
         return {
             "name": self.name,
             "versions": [str(v) for v in self.served_versions()],
-            "routes": {role: slot.current.ref for role, slot in self.slots.items()},
-            "runtimes": {role: slot.current.model.runtime for role, slot in self.slots.items()},
-            **({"fallback": self._declared.ref} if self._declared is not None else {}),
+            "routes": {role: slot.current.ref for role, slot in routes.slots.items()},
+            "runtimes": {role: slot.current.model.runtime for role, slot in routes.slots.items()},
+            **({"canary_share": routes.router.percent} if CANARY in routes.slots else {}),
+            **({"fallback": routes.declared.ref} if routes.declared is not None else {}),
+            **(
+                {"deployment": follower.name, "deployment_version": follower.version}
+                if (follower := self._follower) is not None
+                else {}
+            ),
         }
 
     def _batcher(self, served: Served) -> MicroBatcher:
@@ -309,8 +343,11 @@ class InferenceService:
             RowsRejectedError: The model (and the fallback) refused these rows' values.
         """
         started = time.perf_counter()
-        route = self.router.route(key) if version is None else self.role_of(version)
-        served = self.slots[route].current
+        routes = self._routes  # read once: a change of the deployment swaps it whole
+        route = routes.router.route(key) if version is None else self.role_of(version)
+        served = routes.slots[route].current
+        route = SHADOW if is_shadow(route) else route  # every shadow logs as ``shadow``
+        guardrails = routes.guardrails
         big = row_count(data) >= OFFLOAD_ROWS  # see serving/large.py
         caller: CallerRows | None = None
         try:
@@ -323,10 +360,10 @@ class InferenceService:
             raise
         reason: str | None = None
         failure: Exception | None = None
-        if self.guardrails is not None:
+        if guardrails is not None:
             try:
                 verdict = await off_loop(
-                    big, self._pool, functools.partial(self.guardrails.check_inputs, frame)
+                    big, self._pool, functools.partial(guardrails.check_inputs, frame)
                 )
             except GuardrailRejectedError:
                 self.metrics.errors.labels(kind="guardrail").inc()
@@ -343,11 +380,11 @@ class InferenceService:
                 _log.warning("%s failed, falling back: %s: %s", served.ref, type(exc).__name__, exc)
                 failure = exc
                 self.metrics.errors.labels(kind="model").inc()
-        if reason is None and self.guardrails is not None:
-            out, reason = self.guardrails.check_outputs(out)
+        if reason is None and guardrails is not None:
+            out, reason = guardrails.check_outputs(out)
         answered: Served | DeclaredFallback = served
         if reason is not None:
-            answered, route, out = await self._fall_back(frame, reason, failure)
+            answered, route, out = await self._fall_back(routes, frame, reason, failure)
         latency = (time.perf_counter() - started) * 1000
         make = functools.partial(
             result_of, answered, route=route, out=out, rows=len(frame), caller=caller
@@ -357,25 +394,26 @@ class InferenceService:
         )
         self.metrics.answered(route, result.version, len(frame), latency / 1000)
         loop = asyncio.get_running_loop()
-        if self._log is not None and big:  # in a thread, never dropped: awaited by stop()
-            job = loop.run_in_executor(self._pool, self._record, result, frame, key, True)
+        if self._log.enabled and big:  # in a thread, never dropped: awaited by stop()
+            job = loop.run_in_executor(self._pool, self._log.record, result, frame, key, True)
             self._shadow_tasks.add(job)
             job.add_done_callback(self._shadow_tasks.discard)
-        elif self._log is not None:  # built after the answer is sent (~40 us), queued
-            loop.call_soon(self._record, result, frame, key)
-        if SHADOW in self.slots and route != SHADOW:
-            task = asyncio.get_running_loop().create_task(self._shadow(frame, key, caller))
-            self._shadow_tasks.add(task)
-            task.add_done_callback(self._shadow_tasks.discard)
+        elif self._log.enabled:  # built after the answer is sent (~40 us), queued
+            loop.call_soon(self._log.record, result, frame, key)
+        if not is_shadow(route):
+            for shadow in routes.shadows:
+                task = loop.create_task(self._shadow(shadow.current, frame, key, caller))
+                self._shadow_tasks.add(task)
+                task.add_done_callback(self._shadow_tasks.discard)
         return result
 
     async def _fall_back(
-        self, frame: pd.DataFrame, reason: str, failure: Exception | None
+        self, routes: Routes, frame: pd.DataFrame, reason: str, failure: Exception | None
     ) -> tuple[Served | DeclaredFallback, str, BatchOutput]:
-        slot = self.slots.get(FALLBACK)
+        slot = routes.slots.get(FALLBACK)
         served: Served | DeclaredFallback
-        if self._declared is not None:
-            served = self._declared
+        if routes.declared is not None:
+            served = routes.declared
         elif slot is not None:
             served = slot.current
         else:
@@ -413,9 +451,8 @@ class InferenceService:
         raise ModelUnavailableError(f"{message}.") from failure
 
     async def _shadow(
-        self, frame: pd.DataFrame, key: str | None, caller: CallerRows | None
+        self, served: Served, frame: pd.DataFrame, key: str | None, caller: CallerRows | None
     ) -> None:
-        served = self.slots[SHADOW].current
         started = time.perf_counter()
         try:
             prepared = served.model.prepare(frame)
@@ -435,19 +472,7 @@ class InferenceService:
             caller=caller,
         )
         self.metrics.answered(SHADOW, result.version, len(frame), latency / 1000)
-        if self._log is not None:
-            self._record(result, frame, key)
-
-    def _record(
-        self, result: PredictionResult, frame: pd.DataFrame, key: str | None, wait: bool = False
-    ) -> None:
-        if self._log is None:
-            return
-        for start in range(0, len(result.ids), LOG_CHUNK):
-            self._log.append_many(log_records(result, frame, key, start), wait=wait)
-        stats = self._log.stats()
-        self.metrics.log_dropped.set(stats.get("dropped", 0))
-        self.metrics.log_pending.set(stats.get("pending", 0))
+        self._log.record(result, frame, key)
 
 
 def _freeze_heap() -> None:

@@ -153,10 +153,11 @@ class ModelSlot:
 
 
 class Watcher:
-    """A daemon thread that refreshes slots every ``interval`` seconds."""
+    """A daemon thread that calls ``tick`` every ``interval`` seconds (the service's check of
+    its deployment record and of every followed ref)."""
 
-    def __init__(self, slots: list[ModelSlot], interval: float) -> None:
-        self.slots = slots
+    def __init__(self, tick: Callable[[], object], interval: float) -> None:
+        self.tick = tick
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -170,11 +171,10 @@ class Watcher:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            for slot in self.slots:
-                try:
-                    slot.refresh()
-                except Exception as exc:  # the registry may be briefly unreachable
-                    _log.warning("Could not refresh %s: %s", slot.ref, exc)
+            try:
+                self.tick()
+            except Exception as exc:  # the next tick tries again; serving goes on
+                _log.warning("The routes could not be checked: %s", exc)
 
     def stop(self) -> None:
         """Stop watching."""

@@ -11,6 +11,8 @@ from loopml.store.backend import Backend, open_backend
 from loopml.store.protocols import (
     ArtifactStore,
     DatasetStore,
+    DeploymentChange,
+    DeploymentStore,
     EvaluationStore,
     EventStore,
     ModelChange,
@@ -33,6 +35,8 @@ __all__ = [
     "BoolOp",
     "Comparison",
     "DatasetStore",
+    "DeploymentChange",
+    "DeploymentStore",
     "EvaluationStore",
     "EventStore",
     "FieldRef",

@@ -18,6 +18,7 @@ from loopml.core.settings import HOME_DIRNAME, PROJECT_FILE, Settings
 from loopml.store.protocols import (
     ArtifactStore,
     DatasetStore,
+    DeploymentStore,
     EvaluationStore,
     EventStore,
     LabelStore,
@@ -39,6 +40,7 @@ class Backend:
     evaluations: EvaluationStore
     labels: LabelStore
     monitor_results: MonitorResultStore
+    deployments: DeploymentStore
     settings: Settings
 
     def close(self) -> None:
@@ -165,6 +167,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
     from loopml.store.artifacts import open_artifact_store
     from loopml.store.sql import (
         SqlDatasetStore,
+        SqlDeploymentStore,
         SqlEvaluationStore,
         SqlEventStore,
         SqlLabelStore,
@@ -200,6 +203,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
             evaluations=SqlEvaluationStore(db),
             labels=SqlLabelStore(db),
             monitor_results=SqlMonitorResultStore(db),
+            deployments=SqlDeploymentStore(db),
             settings=settings,
         )
         if cached:

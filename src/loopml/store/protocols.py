@@ -15,6 +15,7 @@ from loopml.core.entities import (
     ArtifactEntry,
     Blob,
     DatasetVersion,
+    Deployment,
     EvaluationRecord,
     Event,
     Experiment,
@@ -239,6 +240,48 @@ class ModelChange(Protocol):
     ) -> ModelVersion:
         """Record a review of a version and append ``event`` to the model's history; return
         the reviewed version. Raises NotFoundError."""
+
+
+class DeploymentStore(Protocol):
+    """Deployment records (what a model server serves) and every change of them. Each change
+    (create, set, delete) is written with its event; versions number the changes per name."""
+
+    def get(self, name: str) -> Deployment | None:
+        """Return the deployment's current record, or None (never created, or deleted)."""
+
+    def list_deployments(self) -> list[Deployment]:
+        """Return every deployment's current record, by name."""
+
+    def change(self, name: str, work: Callable[[DeploymentChange], T]) -> T:
+        """Run ``work`` on deployment ``name`` in one write transaction that holds the
+        deployment's lock, so changes of one deployment run one after the other, each seeing
+        what the previous one committed; return what ``work`` returned. ``work`` may be run
+        again when the transaction is retried, so it must only read and write through the
+        :class:`DeploymentChange` it gets (and read-only elsewhere)."""
+
+    def history(self, name: str) -> list[Event]:
+        """Return the events of the deployment's changes, by version (empty: never created)."""
+
+
+class DeploymentChange(Protocol):
+    """One deployment inside the write transaction of :meth:`DeploymentStore.change`: what
+    is read here stays true until the transaction commits."""
+
+    @property
+    def name(self) -> str:
+        """The deployment."""
+
+    def current(self) -> Deployment | None:
+        """Return the current record, or None (never created, or deleted)."""
+
+    def last_version(self) -> int:
+        """Return the highest version written for this name, deleted ones included (0:
+        never written). The next change is this plus one."""
+
+    def write(self, version: int, deployment: Deployment | None, event: Event) -> None:
+        """Record change ``version`` (``last_version() + 1``) with its event: ``deployment``
+        becomes the current record (its ``version`` must be ``version``), or None deletes it.
+        Raises ConflictError for another version, NotFoundError deleting a missing one."""
 
 
 class EvaluationStore(Protocol):

@@ -14,6 +14,7 @@ from loopml.core.entities.data import (
     NumericSummary,
     ValidationReport,
 )
+from loopml.core.entities.deployments import CanaryRoute, Deployment
 from loopml.core.entities.evaluation import (
     CostResult,
     DatasetEvaluation,
@@ -59,6 +60,7 @@ __all__ = [
     "ApprovalStatus",
     "ArtifactEntry",
     "Blob",
+    "CanaryRoute",
     "ColumnProfile",
     "ColumnRole",
     "ColumnSchema",
@@ -69,6 +71,7 @@ __all__ = [
     "DatasetProfile",
     "DatasetSchema",
     "DatasetVersion",
+    "Deployment",
     "Evaluation",
     "EvaluationRecord",
     "Event",

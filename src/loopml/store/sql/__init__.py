@@ -10,6 +10,7 @@
   :class:`SqlModelStore`; :mod:`.evaluation_store`: :class:`SqlEvaluationStore`;
   :mod:`.label_store`: :class:`SqlLabelStore` (delayed labels);
   :mod:`.monitor_result_store`: :class:`SqlMonitorResultStore`;
+  :mod:`.deployment_store`: :class:`SqlDeploymentStore` (deployment records and changes);
   :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
   transaction). They share one :class:`~.engine.StoreEngine` per database
@@ -17,6 +18,7 @@
 """
 
 from loopml.store.sql.dataset_store import SqlDatasetStore
+from loopml.store.sql.deployment_store import SqlDeploymentStore
 from loopml.store.sql.evaluation_store import SqlEvaluationStore
 from loopml.store.sql.event_store import SqlEventStore
 from loopml.store.sql.label_store import SqlLabelStore
@@ -26,6 +28,7 @@ from loopml.store.sql.tracking_store import SqlTrackingStore
 
 __all__ = [
     "SqlDatasetStore",
+    "SqlDeploymentStore",
     "SqlEvaluationStore",
     "SqlEventStore",
     "SqlLabelStore",

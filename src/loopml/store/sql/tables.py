@@ -47,6 +47,13 @@ Conventions:
   (subject, model version, window index, start and end, rows, dataset drift, drift share)
   and the run's alerts on that window. Indexed by ``(subject, created_at)`` and
   ``(created_at)`` (newest first, over one subject or all).
+- ``deployments`` holds each deployment's current record: its version, the champion's model
+  name (indexed, for "which deployments serve this model") and the routes, fallback,
+  guardrails and runtime as JSON (``spec_json``); a deleted deployment's row is gone.
+  ``deployment_log`` numbers every change of a deployment by its version (create, set,
+  delete), joined to its event by ``event_id``, and outlives a delete, so numbering goes on
+  when the name is created again. The ``(name, version)`` key makes a second writer of the
+  same version fail, under the deployment's lock as well.
 """
 
 from __future__ import annotations
@@ -420,6 +427,30 @@ monitor_results = sa.Table(
     sa.Index("ix_monitor_results_subject_created_at", "subject", "created_at"),
     sa.Index("ix_monitor_results_created_at", "created_at"),
     sa.Index("ix_monitor_results_run_id", "run_id"),
+)
+
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("name", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("model", _text(MODEL_NAME_LENGTH), nullable=False),
+    sa.Column("spec_json", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("created_by", _text(KEY_LENGTH), nullable=False),
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    sa.Column("updated_by", _text(KEY_LENGTH), nullable=False),
+    sa.Index("ix_deployments_model", "model"),
+)
+
+deployment_log = sa.Table(
+    "deployment_log",
+    metadata,
+    sa.Column("name", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("event_id", _text(ID_LENGTH), sa.ForeignKey("events.event_id"), nullable=False),
+    sqlite_with_rowid=False,
 )
 
 
