@@ -8,6 +8,8 @@ bad intermediate values a pruner should stop early.
 
 from __future__ import annotations
 
+import os
+import signal
 from functools import cache
 from typing import Any
 
@@ -111,3 +113,11 @@ def always_fail(trial: optuna.Trial) -> float:
 
 class LedgerError(Exception):
     """An exception type of the test's own, raised in a worker."""
+
+
+def die_on_two(trial: optuna.Trial) -> float:
+    """Trial 2 kills its own worker process (as the out-of-memory killer would)."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    if trial.number == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x

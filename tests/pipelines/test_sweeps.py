@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 import loopml
 from loopml.client import fluent
+from loopml.compute import get_executor
 from loopml.core.entities import RunStatus
 from loopml.core.errors import InvalidArgumentError, SweepFailedError
 from loopml.core.settings import Settings
@@ -167,6 +168,21 @@ def test_a_trial_that_raises_fails_and_the_sweep_goes_on(store_env: Settings) ->
     assert run.error is not None and "LedgerError: trial 4" in run.error
     assert "Traceback" in run.error  # the worker's traceback, kept on the trial's run
     assert result.counts() == {"COMPLETE": 5, "PRUNED": 0, "FAIL": 1}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_trial_whose_worker_dies_is_failed_with_its_run(store_env: Settings) -> None:
+    with get_executor("process", max_workers=2, max_retries=0) as executor:
+        result = loopml.sweep(objectives.die_on_two, n_trials=5, executor=executor)
+    states = {t.number: t.state for t in result.trials}
+    assert sorted(states) == list(range(5)) and states[2] == "FAIL"
+    assert result.counts()["COMPLETE"] >= 3  # at most trial 2 and its neighbour in the pool
+    died = result.trials[2]
+    assert died.error is not None
+    assert "The worker running trial 2 stopped before it ended (WorkerDiedError" in died.error
+    run = _tracking(store_env).get_run(died.run_id or "")
+    assert run.status is RunStatus.FAILED and run.tags["loopml.sweep.state"] == "FAIL"
+    assert run.params == {"x": run.params["x"]}
 
 
 def test_a_sweep_whose_trials_all_fail_is_a_clear_error(store_env: Settings) -> None:

@@ -35,6 +35,7 @@ from loopml.pipelines.sweep_result import (
     TAG_STUDY,
     SweepResult,
     TrialRecord,
+    TrialState,
     best_of,
 )
 from loopml.pipelines.sweep_storage import (
@@ -292,17 +293,40 @@ def _sweep_up(
     task: TrialTask,
     outcomes: list[TrialRecord | BaseException],
 ) -> list[TrialRecord | BaseException]:
-    """Mark FAIL the trials still RUNNING once every task is done (their worker died), with
-    their runs; returns ``outcomes`` with their records."""
+    """Account, once every task is done, for the trials of tasks that returned no record
+    (their worker died): one still RUNNING is marked FAIL with its run; one that ended before
+    its worker died is read back from the study. Returns ``outcomes`` with their records."""
     lost = [o for o in outcomes if isinstance(o, BaseException)]
     if not lost:
         return outcomes
+    known = {o.number for o in outcomes if isinstance(o, TrialRecord)}
     study = optuna.load_study(study_name=task.study_name, storage=open_storage(task.storage_url))
     reason = f"{type(lost[0]).__name__}: {lost[0]}"
-    running = optuna.trial.TrialState.RUNNING
-    for trial in study.get_trials(deepcopy=False, states=(running,)):
-        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    for trial in study.get_trials(deepcopy=False):
+        if trial.number in known:
+            continue
         run_id = trial.user_attrs.get(RUN_ATTR)
+        if trial.state.is_finished():  # it ended; only its record did not come back
+            state: TrialState = "COMPLETE" if trial.state.name == "COMPLETE" else "FAIL"
+            state = "PRUNED" if trial.state.name == "PRUNED" else state
+            value = trial.value if state == "COMPLETE" else None
+            if run_id is None:
+                outcomes.append(TrialRecord(number=trial.number, state=state, value=value))
+                continue
+            outcomes.append(
+                record_trial(  # ends the run if the worker died before it could
+                    tracking,
+                    RunId(run_id),
+                    trial.number,
+                    params=trial.params,
+                    reported=trial.intermediate_values,
+                    state=state,
+                    value=value,
+                    error=None,
+                )
+            )
+            continue
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         error = f"The worker running trial {trial.number} stopped before it ended ({reason})."
         if run_id is None:
             outcomes.append(TrialRecord(number=trial.number, state="FAIL", error=error))
