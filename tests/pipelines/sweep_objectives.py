@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from functools import cache
 from typing import Any
 
@@ -104,6 +105,12 @@ def fail_on_noise(trial: optuna.Trial) -> float:
 def constant(trial: optuna.Trial) -> float:
     trial.suggest_int("depth", 1, 3)
     return 1.0
+
+
+def slow(trial: optuna.Trial) -> float:
+    """Takes longer than the sweep's timeout of the test (work, not a synchronization)."""
+    time.sleep(0.2)
+    return trial.suggest_float("x", 0.0, 1.0)
 
 
 def always_fail(trial: optuna.Trial) -> float:

@@ -84,6 +84,15 @@ def _load_file(path: Path) -> Any:
     return module
 
 
+def _quiet_optuna() -> None:
+    """Keep Optuna's per-study INFO lines off the terminal (the command prints each trial)."""
+    try:
+        import optuna
+    except ImportError:
+        return  # sweep() raises the error with the pip line
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def _params(params: Any) -> str:
     return ", ".join(
         f"{k}={number(v) if isinstance(v, float) else v}" for k, v in sorted(params.items())
@@ -120,6 +129,7 @@ def run_command(
     from loopml.client.fluent import activated
     from loopml.pipelines import sweep
 
+    _quiet_optuna()
     function = load_objective(objective)
     client = state.client()
     result = sweep(

@@ -62,7 +62,8 @@ def sweep(
         name: The sweep run's name (default: ``sweep-<objective name>``).
         sampler: An Optuna sampler (default: ``optuna.samplers.TPESampler()``).
         pruner: An Optuna pruner (default: ``optuna.pruners.MedianPruner()``).
-        timeout: Start no trial after this many seconds (running trials finish).
+        timeout: Start no trial after this many seconds (running trials finish; the first
+            trial always starts).
         parallelism: Trials at once (default: the executor's parallelism; for a named
             executor, also its workers).
 

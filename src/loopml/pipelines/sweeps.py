@@ -258,7 +258,8 @@ def _drive(
     on_trial: Callable[[TrialRecord], None] | None,
 ) -> list[TrialRecord | BaseException]:
     """Submit the trials, at most ``parallelism`` at a time, until ``n_trials`` were started
-    or ``timeout`` passed; returns each trial's record, or the error of a task that gave none."""
+    or ``timeout`` passed (the first trial always starts); returns each trial's record, or the
+    error of a task that gave none."""
     deadline = None if timeout is None else time.monotonic() + timeout
     outcomes: list[TrialRecord | BaseException] = []
     running: set[concurrent.futures.Future[TrialRecord]] = set()
@@ -267,7 +268,7 @@ def _drive(
         while (
             started < n_trials
             and len(running) < parallelism
-            and (deadline is None or time.monotonic() < deadline)
+            and (deadline is None or started == 0 or time.monotonic() < deadline)
         ):
             running.add(pool.submit(run_trial, task))
             started += 1
