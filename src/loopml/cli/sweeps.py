@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from loopml.pipelines import SweepResult, TrialRecord
 
 app = typer.Typer(help="Hyperparameter sweeps with Optuna: run, show.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)
 STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}
 
 
