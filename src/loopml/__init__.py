@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "get_evaluation": "loopml.client.evaluation",
     "list_evaluations": "loopml.client.evaluation",
     "monitor": "loopml.client.monitoring",
+    "sweep": "loopml.client.sweeps",
 }
 
 __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
@@ -73,6 +74,7 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "set_tag",
     "set_tags",
     "start_run",
+    "sweep",
 ]
 
 if TYPE_CHECKING:
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
         list_evaluations,
     )
     from loopml.client.monitoring import monitor
+    from loopml.client.sweeps import sweep
     from loopml.core.entities import Run
 
 

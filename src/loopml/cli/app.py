@@ -25,6 +25,7 @@ from loopml.cli import (
     monitor,
     runs,
     serving,
+    sweeps,
 )
 from loopml.cli.state import state
 from loopml.core.errors import InvalidArgumentError, LoopmlError, LoopmlWarning, NotFoundError
@@ -52,6 +53,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(labels.app, name="labels")
 app.add_typer(logs.app, name="logs")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(sweeps.app, name="sweep")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
 #: model... or the store itself: a read outside any project creates nothing).

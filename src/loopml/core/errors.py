@@ -30,6 +30,8 @@
     ├── ComputeError                            a task an executor could not run or send back
     │   └── WorkerDiedError                     its worker died (killed, out of memory),
     │                                           after the executor's retries
+    ├── SweepFailedError                        a hyperparameter sweep in which no trial
+    │                                           completed (each failed or was pruned)
     ├── ModelExportError                        a converted model (ONNX) failed its
     │                                           equivalence check or could not be converted
     └── GateFailedError                         a release gate said no
@@ -73,6 +75,7 @@ __all__ = [
     "RowsRejectedError",
     "SchemaVersionError",
     "StoreError",
+    "SweepFailedError",
     "UnapprovedVersionWarning",
     "UnsupportedMediaTypeError",
     "UntrustedTypesError",
@@ -163,6 +166,12 @@ class ComputeError(LoopmlError):
 class WorkerDiedError(ComputeError):
     """The worker running a task died (killed by a signal, out of memory, its node lost)
     and the executor's retries are spent. The message names the function and the reason."""
+
+
+class SweepFailedError(LoopmlError):
+    """No trial of a hyperparameter sweep (``loopml.sweep``) completed: each one failed or was
+    pruned, so there is no best trial. The message counts them and gives the first error; each
+    trial's run holds its own."""
 
 
 class ApprovalRequiredError(ConflictError):
