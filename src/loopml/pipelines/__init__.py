@@ -1,0 +1,48 @@
+"""Layer 3: pipelines of cached steps, run on an executor (``inprocess``, ``process``, ``ray``).
+
+- :mod:`.step` and :mod:`.pipeline`: ``@loopml.step`` and ``@loopml.pipeline``.
+- :mod:`.graph`: tracing a pipeline function into a graph of step calls (handles).
+- :mod:`.values`: what passes between steps, stored in the artifact store by type.
+- :mod:`.cache`: cache keys (code, parameters, input contents) and the lookup by run tag.
+- :mod:`.worker`: what a worker does for one step (artifact store only).
+- :mod:`.runner`: the driver: runs, submission, waiting, failure and resume.
+- :mod:`.records`: the pipeline run and the child run of each step.
+- :mod:`.driver_steps`: ``read_dataset``, ``register_dataset``, ``register_model``.
+- :mod:`.result`: :class:`PipelineRun` and :class:`StepResult`.
+
+Importing this package imports no pandas, NumPy or store: decorating functions is cheap.
+
+Example:
+    >>> import loopml
+    >>> @loopml.step
+    ... def add(a: int, b: int) -> int:
+    ...     return a + b
+    >>> @loopml.pipeline
+    ... def sums(x: int = 1):
+    ...     return add(add(x, 2), 3)
+    >>> sums.run(x=1).outputs  # doctest: +SKIP
+    6
+"""
+
+from __future__ import annotations
+
+from loopml.pipelines.driver_steps import read_dataset, register_dataset, register_model
+from loopml.pipelines.graph import Handle
+from loopml.pipelines.pipeline import Pipeline, pipeline
+from loopml.pipelines.result import PipelineRun, StepResult
+from loopml.pipelines.step import Step, step
+from loopml.pipelines.values import StoredValue
+
+__all__ = [
+    "Handle",
+    "Pipeline",
+    "PipelineRun",
+    "Step",
+    "StepResult",
+    "StoredValue",
+    "pipeline",
+    "read_dataset",
+    "register_dataset",
+    "register_model",
+    "step",
+]
