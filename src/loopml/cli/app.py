@@ -22,6 +22,7 @@ from loopml.cli import (
     logs,
     models,
     monitor,
+    pipelines,
     runs,
     serving,
 )
@@ -50,6 +51,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(labels.app, name="labels")
 app.add_typer(logs.app, name="logs")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(pipelines.app, name="pipeline")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
 #: model... or the store itself: a read outside any project creates nothing).

@@ -1,6 +1,6 @@
 """Layer 3: pipelines of cached steps, run on an executor (``inprocess``, ``process``, ``ray``).
 
-- :mod:`.step` and :mod:`.pipeline`: ``@loopml.step`` and ``@loopml.pipeline``.
+- :mod:`.step_function` and :mod:`.pipeline_function`: ``@loopml.step`` and ``@loopml.pipeline``.
 - :mod:`.graph`: tracing a pipeline function into a graph of step calls (handles).
 - :mod:`.values`: what passes between steps, stored in the artifact store by type.
 - :mod:`.cache`: cache keys (code, parameters, input contents) and the lookup by run tag.
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from loopml.pipelines.driver_steps import read_dataset, register_dataset, register_model
 from loopml.pipelines.graph import Handle
-from loopml.pipelines.pipeline import Pipeline, pipeline
+from loopml.pipelines.pipeline_function import Pipeline, pipeline
 from loopml.pipelines.result import PipelineRun, StepResult
-from loopml.pipelines.step import Step, step
+from loopml.pipelines.step_function import Step, step
 from loopml.pipelines.values import StoredValue
 
 __all__ = [

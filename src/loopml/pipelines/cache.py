@@ -77,9 +77,7 @@ def code_hash(fn: Callable[..., Any]) -> str:
 
 
 def _code_text(code: types.CodeType) -> str:
-    consts = [
-        _code_text(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts
-    ]
+    consts = [_code_text(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
     return repr((code.co_code.hex(), consts, code.co_names, code.co_varnames))
 
 

@@ -29,7 +29,7 @@ from loopml.core.errors import InvalidArgumentError
 from loopml.core.ids import RunId
 from loopml.pipelines.cache import KEY_VERSION
 from loopml.pipelines.graph import Handle, Inputs, Node
-from loopml.pipelines.step import Step
+from loopml.pipelines.step_function import Step
 from loopml.pipelines.values import StoredValue, load_value, store_value
 from loopml.store.backend import Backend
 
@@ -124,8 +124,8 @@ class _ReadDataset(DriverStep):
             parse_ref(params["ref"])
             return
         raise InvalidArgumentError(
-                f"Step {node!r} reads a dataset by reference ('credit@3'), not a step's output."
-            )
+            f"Step {node!r} reads a dataset by reference ('credit@3'), not a step's output."
+        )
 
     def execute(
         self, ctx: DriverContext, params: Mapping[str, Any], inputs: Mapping[str, Any]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.core.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from loopml.pipelines.step import Step
+    from loopml.pipelines.step_function import Step
 
 _current: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
     "loopml_pipeline_trace", default=None

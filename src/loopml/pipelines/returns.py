@@ -1,10 +1,11 @@
 """The pipeline function's return value: a handle, plain JSON values, or tuples, lists and
 str-keyed dicts of them. It is recorded as JSON with each handle marked, turned into stored
-values once the steps ran (the ``loopml.pipeline.outputs`` tag), and loaded back from there
-(``PipelineRun.outputs``)."""
+values once the steps ran (the pipeline run's artifact ``pipeline_outputs.json``), and
+loaded back from there (``PipelineRun.outputs``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -77,3 +78,18 @@ def _map(value: Any, leaf: Callable[[Any, Any], Any], *, handles: bool) -> Any:
         mapped = {k: _map(v, leaf, handles=handles) for k, v in inner.items()}
         return {key: mapped} if handles else mapped
     return value if handles else inner
+
+
+def describe_returns(resolved: Any, show: Callable[[StoredValue], str]) -> str:
+    """A resolved return value in one line, each stored value as ``show`` renders it."""
+    key, inner = next(iter(resolved.items()))
+    if key == _STORED:
+        return show(StoredValue.from_dict(inner))
+    if key in (_TUPLE, _LIST):
+        items = ", ".join(describe_returns(v, show) for v in inner)
+        return f"({items})" if key == _TUPLE else f"[{items}]"
+    if key == _DICT:
+        return (
+            "{" + ", ".join(f"{k!r}: {describe_returns(v, show)}" for k, v in inner.items()) + "}"
+        )
+    return json.dumps(inner)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopml.core.entities import ArtifactEntry, DatasetVersion, RunStatus
 from loopml.core.errors import InvalidArgumentError, StepFailedError
@@ -34,11 +35,13 @@ from loopml.pipelines.worker import StepOutcome, StepTask
 if TYPE_CHECKING:
     from loopml.core.settings import Settings
     from loopml.data import DatasetService
-    from loopml.pipelines.pipeline import Pipeline
+    from loopml.pipelines.pipeline_function import Pipeline
     from loopml.store.backend import Backend
     from loopml.tracking import TrackingService
 
 InputRefs = dict[str, StoredValue | tuple[StoredValue, ...]]
+StepEvent = Literal["running", "retrying", "finished", "failed"]
+OnStep = Callable[[str, StepEvent, StepResult | None], None]
 
 #: The pipeline run's artifact holding where its return values are stored.
 OUTPUTS_FILE = "pipeline_outputs.json"
@@ -74,6 +77,11 @@ class _Run:
     versions: dict[str, DatasetVersion] = field(default_factory=dict)
     running: dict[concurrent.futures.Future[StepOutcome], _Running] = field(default_factory=dict)
     failure: tuple[str, RunId, BaseException] | None = None
+    on_step: OnStep | None = None
+
+    def tell(self, name: str, event: StepEvent, result: StepResult | None = None) -> None:
+        if self.on_step is not None:
+            self.on_step(name, event, result)
 
     @property
     def artifacts_url(self) -> str:
@@ -89,8 +97,14 @@ def run_pipeline(
     max_workers: int | None,
     experiment: str | None,
     settings: Settings | None,
+    on_step: OnStep | None = None,
 ) -> PipelineRun:
-    """Run ``pipeline`` with bound ``params``; see :meth:`Pipeline.run`."""
+    """Run ``pipeline`` with bound ``params``; see :meth:`Pipeline.run`.
+
+    ``on_step(name, event, result)`` is called in this thread as each step goes:
+    ``"running"`` (submitted, or started in the driver; result None), ``"retrying"`` (it
+    failed and runs again; None), ``"finished"`` (a hit or a new result) or ``"failed"``.
+    """
     from loopml.core.settings import resolve_settings
     from loopml.data import DatasetService
     from loopml.store.backend import open_backend
@@ -127,6 +141,7 @@ def run_pipeline(
             force=force,
             run_id=top.run_id,
             records=StepRecords(tracking, top.run_id),
+            on_step=on_step,
         )
         try:
             if params:
@@ -179,7 +194,7 @@ def _drive(state: _Run) -> None:
                     del pending[name]
                     _start(state, node)
                     progressed = True
-                    if state.failure is not None:
+                    if _has_failed(state):
                         break
         if not state.running:
             break
@@ -190,6 +205,10 @@ def _drive(state: _Run) -> None:
             _collect(state, future, state.running.pop(future))
     for name in pending:
         state.results[name] = StepResult(False, 0.0, "", "", name, "NOT_RUN")
+
+
+def _has_failed(state: _Run) -> bool:
+    return state.failure is not None
 
 
 def _inputs(state: _Run, node: Node) -> InputRefs:
@@ -239,8 +258,9 @@ def _start(state: _Run, node: Node) -> None:
     run_id = state.records.start(
         node.name, params=node.params, key=key, code=code, inputs=hashes, hit=False
     )
+    state.tell(node.name, "running")
     if isinstance(step, DriverStep):
-        _run_in_driver(state, node, step, run_id, key, inputs, began)
+        _run_in_driver(state, node, step=step, run_id=run_id, key=key, inputs=inputs, began=began)
         return
     task = StepTask(node.name, step.fn, node.params, inputs, step.outputs, state.artifacts_url)
     _submit(state, _Running(node, run_id, key, task, began))
@@ -257,7 +277,14 @@ def _submit(state: _Run, running: _Running) -> None:
     try:
         future = state.pool.submit(running.task)
     except Exception as exc:  # the executor was shut down, the cluster went away
-        _failed(state, running.node, running.run_id, running.key, exc, running.attempts)
+        _failed(
+            state,
+            running.node,
+            run_id=running.run_id,
+            key=running.key,
+            error=exc,
+            attempts=running.attempts,
+        )
         return
     state.running[future] = running
 
@@ -271,9 +298,17 @@ def _collect(
     except Exception as exc:
         if running.attempts <= node.step.retries and state.failure is None:
             running.attempts += 1
+            state.tell(node.name, "retrying")
             _submit(state, running)
             return
-        _failed(state, node, running.run_id, running.key, exc, running.attempts)
+        _failed(
+            state,
+            node,
+            run_id=running.run_id,
+            key=running.key,
+            error=exc,
+            attempts=running.attempts,
+        )
         return
     seconds = time.perf_counter() - running.started
     state.records.finish(
@@ -305,6 +340,7 @@ def _collect(
 def _run_in_driver(
     state: _Run,
     node: Node,
+    *,
     step: DriverStep,
     run_id: RunId,
     key: str,
@@ -323,7 +359,7 @@ def _run_in_driver(
     try:
         outputs = step.execute(ctx, node.params, inputs)
     except Exception as exc:
-        _failed(state, node, run_id, key, exc, 1)
+        _failed(state, node, run_id=run_id, key=key, error=exc, attempts=1)
         return
     seconds = time.perf_counter() - began
     state.records.finish(run_id, outputs, seconds=seconds, extra_tags=ctx.tags)
@@ -345,10 +381,11 @@ def _run_in_driver(
 def _done(state: _Run, node: Node, result: StepResult) -> None:
     state.results[node.name] = result
     state.outputs[node.name] = result.outputs
+    state.tell(node.name, "finished", result)
 
 
 def _failed(
-    state: _Run, node: Node, run_id: RunId, key: str, error: BaseException, attempts: int
+    state: _Run, node: Node, *, run_id: RunId, key: str, error: BaseException, attempts: int
 ) -> None:
     state.records.fail(run_id, error, attempts=attempts)
     text = f"{type(error).__name__}: {error}"
@@ -357,6 +394,7 @@ def _failed(
     )
     if state.failure is None:
         state.failure = (node.name, run_id, error)
+    state.tell(node.name, "failed", state.results[node.name])
 
 
 def _abandon(state: _Run, error: BaseException) -> None:
@@ -392,7 +430,14 @@ def _finish(
             f"{type(error).__name__}: {error}"
         )
         tracking.end_run(state.run_id, status=RunStatus.FAILED, error=message)
-        result = _pipeline_run(state, RunStatus.FAILED, steps, params, seconds, resumed_from)
+        result = _pipeline_run(
+            state,
+            RunStatus.FAILED,
+            steps=steps,
+            params=params,
+            seconds=seconds,
+            resumed_from=resumed_from,
+        )
         done = [n for n, s in steps.items() if s.status == "FINISHED"]
         raise StepFailedError(
             f"{message}. Pipeline run {state.run_id} is FAILED; the step's run {step_run} "
@@ -404,14 +449,21 @@ def _finish(
             pipeline_run=result,
         ) from error
     resolved = resolve_returns(returns, lambda node: state.outputs[node])
-    tracking.artifacts.log_bytes(state.run_id, canonical_json(resolved).encode(), OUTPUTS_FILE)
+    tracking.artifacts.log_bytes(state.run_id, json.dumps(resolved).encode(), OUTPUTS_FILE)
     tracking.store.add_artifacts(
         state.run_id,
         [ArtifactEntry(f"outputs/{o.filename}", o.digest, o.size) for o in stored_in(resolved)],
     )
     tracking.set_tags(state.run_id, summary)
     tracking.end_run(state.run_id, status=RunStatus.FINISHED)
-    result = _pipeline_run(state, RunStatus.FINISHED, steps, params, seconds, resumed_from)
+    result = _pipeline_run(
+        state,
+        RunStatus.FINISHED,
+        steps=steps,
+        params=params,
+        seconds=seconds,
+        resumed_from=resumed_from,
+    )
     result = replace(result, output_refs=resolved)
     artifacts = state.backend.artifacts
     return result.with_outputs(load_returns(resolved, lambda s: load_value(artifacts, s)))
@@ -420,6 +472,7 @@ def _finish(
 def _pipeline_run(
     state: _Run,
     status: RunStatus,
+    *,
     steps: dict[str, StepResult],
     params: dict[str, Any],
     seconds: float,

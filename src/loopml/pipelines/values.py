@@ -1,14 +1,14 @@
 """What passes between steps: each value stored in the content-addressed artifact store in a
 format chosen by its type, and loaded back from there by the next step.
 
-| value | stored as | loaded as |
-| --- | --- | --- |
-| pandas DataFrame | Parquet | a DataFrame |
-| pandas Series | Parquet (one column) | a Series (name kept) |
-| NumPy array (not of objects) | ``.npy``, ``allow_pickle=False`` | an array |
-| JSON values (numbers, strings, booleans, None, lists, str-keyed dicts) | JSON | the same (tuples come back as lists) |
-| bytes | the bytes | bytes |
-| a model (scikit-learn, XGBoost, LightGBM, ONNX, any object with ``predict``) | the registry flavor's package files and a JSON list of them | the model |
+- a pandas DataFrame: Parquet; a Series: Parquet of one column (its name kept);
+- a NumPy array (not of objects): ``.npy``, written and read with ``allow_pickle=False``;
+- JSON values (numbers, strings, booleans, None, lists and str-keyed dicts of them; NumPy
+  scalars become Python ones, tuples come back as lists): JSON;
+- bytes: as they are;
+- a model (scikit-learn, XGBoost, LightGBM, ONNX, any object with ``predict``): the files
+  its registry flavor saves (the registry's packaging) and a JSON list of them; loaded back
+  by the flavor, verified against their digests first.
 
 Anything else is refused with an error naming the step, the type and what can be returned.
 A value's identity is its digest (SHA-256 of the stored bytes; for a model, of the list of
@@ -150,7 +150,8 @@ def _parquet(frame: Any, what: str) -> bytes:
     try:
         table = pa.Table.from_pandas(frame)
     except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise _unstorable(frame, what, f"Parquet cannot hold it ({type(exc).__name__}: {exc})")
+        reason = f"Parquet cannot hold it ({type(exc).__name__}: {exc})"
+        raise _unstorable(frame, what, reason) from None
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
@@ -165,8 +166,10 @@ def _read_parquet(data: bytes) -> Any:
 def _is_json(value: Any) -> bool:
     import numpy as np
 
-    if value is None or isinstance(value, bool | int | float | str | np.number | np.bool_):
+    if value is None or isinstance(value, bool | int | float | str | np.bool_):
         return True
+    if isinstance(value, np.number):
+        return not isinstance(value, np.complexfloating)
     if isinstance(value, list | tuple):
         return all(_is_json(v) for v in value)
     if isinstance(value, dict):
@@ -204,7 +207,7 @@ def _unstorable(value: Any, what: str, reason: str | None = None) -> InvalidArgu
 def _store_model(artifacts: ArtifactStore, model: Any, what: str) -> StoredValue:
     from loopml.registry.flavors import detect_flavor
 
-    if isinstance(model, type) or callable(model) and not hasattr(model, "predict"):
+    if isinstance(model, type) or (callable(model) and not hasattr(model, "predict")):
         raise _unstorable(model, what)
     try:
         flavor = detect_flavor(model)
@@ -216,10 +219,10 @@ def _store_model(artifacts: ArtifactStore, model: Any, what: str) -> StoredValue
             details = flavor.save(model, folder)
         except InvalidArgumentError as exc:
             raise _unstorable(model, what, str(exc)) from None
-        files = []
+        files: list[tuple[str, str, int]] = []
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             blob = artifacts.put_file(path)
-            files.append([path.relative_to(folder).as_posix(), blob.digest, blob.size])
+            files.append((path.relative_to(folder).as_posix(), blob.digest, blob.size))
     listing = {"flavor": flavor.name, "details": details, "files": files}
     text = json.dumps(listing, sort_keys=True, separators=(",", ":"))
     blob = artifacts.put_bytes(text.encode())

@@ -99,7 +99,12 @@ class Step:
     in_driver: bool = False
 
     def __init__(
-        self, fn: Callable[..., Any], *, name: str | None = None, cache: bool = True, retries: int = 0
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        cache: bool = True,
+        retries: int = 0,
     ) -> None:
         if not callable(fn) or not hasattr(fn, "__code__"):
             raise InvalidArgumentError(

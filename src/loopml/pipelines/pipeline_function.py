@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.core.errors import InvalidArgumentError, did_you_mean
 from loopml.pipelines.graph import Trace, check_json, current_trace, tracing
 from loopml.pipelines.returns import encode_returns
-from loopml.pipelines.step import check_step_name
+from loopml.pipelines.step_function import check_step_name
 
 if TYPE_CHECKING:
     from loopml.core.settings import Settings
