@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.cli.conftest import Invoke
 
-FLOW = '''
+FLOW = """
 import loopml
 import pandas as pd
 
@@ -37,7 +37,7 @@ def flow(rows: int = 10, scale: float = 1.0):
 @loopml.pipeline
 def broken(rows: int = 10):
     return fails(total(numbers(rows)))
-'''
+"""
 
 
 def _flow(tmp_path: Path) -> str:

@@ -11,7 +11,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import pytest
 
 from loopml.core.entities import RunStatus
 from loopml.core.settings import Settings
@@ -81,9 +80,10 @@ def test_an_input_change_misses_the_steps_that_read_it(settings: Settings) -> No
     # split's parameter changed; fit and evaluate have the same code and parameters as
     # before, and miss because their inputs' contents changed
     assert hits(changed) == {"load_cancer": True, "split": False, "fit": False, "evaluate": False}
-    assert changed.steps["fit"].cache_key != flows.train.run(
-        settings=settings, n_estimators=5
-    ).steps["fit"].cache_key
+    assert (
+        changed.steps["fit"].cache_key
+        != flows.train.run(settings=settings, n_estimators=5).steps["fit"].cache_key
+    )
 
 
 def test_equal_contents_hit_even_from_other_parameters(settings: Settings) -> None:
@@ -96,7 +96,7 @@ def test_equal_contents_hit_even_from_other_parameters(settings: Settings) -> No
     assert again.outputs == first.outputs == 2 * sum(range(20))
 
 
-_FLOW = '''
+_FLOW = """
 import loopml
 
 @loopml.step
@@ -111,7 +111,7 @@ def shift(x: float) -> float:
 @loopml.pipeline
 def flow(x: float = 1.0):
     return shift(scale(x))
-'''
+"""
 
 
 def _flow(tmp_path: Path, name: str, **fields: Any) -> ModuleType:

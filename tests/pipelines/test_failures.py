@@ -22,9 +22,7 @@ from loopml.tracking import TrackingService
 from tests.pipelines import flows
 
 
-def test_a_failed_pipeline_resumes_after_its_good_steps(
-    settings: Settings, tmp_path: Path
-) -> None:
+def test_a_failed_pipeline_resumes_after_its_good_steps(settings: Settings, tmp_path: Path) -> None:
     counter, marker = tmp_path / "counter", tmp_path / "feed-is-up"
     with pytest.raises(
         StepFailedError,

@@ -83,7 +83,7 @@ def test_a_handle_used_as_a_value_is_refused() -> None:
 
     @loopml.pipeline
     def unpacks() -> Any:
-        a, b = inc(1)
+        a, _b = inc(1)
         return a
 
     with pytest.raises(InvalidArgumentError, match=r"unpacked or iterated; a step returns"):
