@@ -27,6 +27,7 @@ DOCS = (
     ROOT / "README.md",
     ROOT / "docs" / "monitoring.md",
     ROOT / "docs" / "serving.md",
+    ROOT / "docs" / "pipelines.md",
 )
 BLOCK = re.compile(r"(<!-- figures:([\w.]+) -->\n)(.*?)(<!-- /figures -->)", re.DOTALL)
 
@@ -38,8 +39,14 @@ STAGE_LIBRARIES = {
     "evaluation": ("scikit-learn", "numpy"),
     "monitoring": ("numpy", "scikit-learn", "duckdb", "pandas"),
     "serving": ("mlflow", "scikit-learn", "onnxruntime", "uvicorn", "httptools", "uvloop"),
+    "pipelines": ("ray", "scikit-learn", "pandas", "pyarrow"),
 }
-NAMES = {"mlflow": "MLflow", "scikit-learn": "scikit-learn", "sqlalchemy": "SQLAlchemy"}
+NAMES = {
+    "mlflow": "MLflow",
+    "scikit-learn": "scikit-learn",
+    "sqlalchemy": "SQLAlchemy",
+    "ray": "Ray",
+}
 
 
 def load(name: str) -> dict[str, Any]:
@@ -337,6 +344,22 @@ def large_batch(name: str) -> str:
     return "\n".join(rows) + "\n\n" + facts + "\n\n" + source(name, data)
 
 
+def pipelines(name: str) -> str:
+    """The executors, the cached re-run and the cost per step (the peer is in-process, or
+    the goal)."""
+    data = load(name)
+    s, overlap = data["seconds"], data["branch_overlap_s"]
+    facts = (
+        f"Called directly, one after the other, the four functions take {num(s['direct'])} s "
+        f"(the branches {num(s['forest_s'])} s and {num(s['boosting_s'])} s). The two "
+        f"branches ran at the same time for {num(overlap['ray'])} s on Ray and "
+        f"{num(overlap['process'])} s on the process pool ({num(overlap['inprocess'])} s "
+        f"in-process), by the workers' clocks. Starting the local Ray took "
+        f"{num(s['ray_start'])} s (not in the figures)."
+    )
+    return comparisons_table(data, "peer") + "\n\n" + facts + "\n\n" + source(name, data)
+
+
 def renderer(name: str) -> Callable[[], str]:
     """The function rendering block ``name``."""
     stage = name.removesuffix(".quick")
@@ -354,6 +377,7 @@ def renderer(name: str) -> Callable[[], str]:
         "monitoring_window": lambda: monitoring_window(name),
         "monitoring_census": lambda: monitoring_census(name),
         "serving_large_batch": lambda: large_batch(name),
+        "pipelines": lambda: pipelines(name),
         "readme": lambda: readme(suffix),
     }
     if stage not in table:
