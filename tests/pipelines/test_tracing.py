@@ -213,3 +213,19 @@ def test_a_pipeline_called_inside_another_joins_its_graph() -> None:
     trace, _ = outer.trace({})
     assert list(trace.nodes) == ["inc", "inc-2"]
     assert isinstance(outer, Pipeline)
+
+
+def test_decorating_steps_and_pipelines_imports_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, loopml\n"
+        "@loopml.step\ndef f(x: int) -> int:\n    return x\n"
+        "@loopml.pipeline\ndef p(x: int = 1):\n    return f(x)\n"
+        "p.trace(p.bind({}))\n"
+        "heavy = ['pandas', 'numpy', 'pyarrow', 'sqlalchemy', 'sklearn', 'ray', 'cloudpickle']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -33,6 +33,7 @@ from loopml.pipelines.result import PipelineRun, StepResult
 from loopml.pipelines.step_function import Step, step
 from loopml.pipelines.values import StoredValue
 
+# Optuna sweeps (sweeps.py, built beside the pipelines) export ``sweep`` from here too.
 __all__ = [
     "Handle",
     "Pipeline",

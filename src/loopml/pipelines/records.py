@@ -39,6 +39,13 @@ def param_texts(params: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _bounded(text: str) -> str:
+    """A tag value the store keeps: whole when short, else the hash of the whole."""
+    if len(text) <= _PARAM_CHARS:
+        return text
+    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()} ({len(text)} characters)"
+
+
 class StepRecords:
     """Writes the child runs of one pipeline run.
 
@@ -71,7 +78,9 @@ class StepRecords:
                 tags.TAG_STEP_KEY: key,
                 tags.TAG_STEP_HIT: str(hit).lower(),
                 tags.TAG_STEP_CODE: code,
-                tags.TAG_STEP_INPUTS: json.dumps(inputs, sort_keys=True, separators=(",", ":")),
+                tags.TAG_STEP_INPUTS: _bounded(
+                    json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+                ),
             },
         )
         if params:
