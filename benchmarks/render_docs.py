@@ -248,9 +248,14 @@ def readme(suffix: str = "") -> str:
     conc = find(sv, f"{head}, 32 connections (wrk), ")
     cp99 = find(sv, f"{head}, 32 connections (wrk): p99")
     native = find(sv, "[--runtime native] 1-row requests, 32 connections (wrk), ")
+    pl = load("pipelines" + suffix)
+    on_ray = find(pl, "4-step pipeline, two independent branches: wall time on Ray")
+    cached = find(pl, "the same pipeline re-run")
+    fixed = find(pl, "loopml's cost per step, four steps passing small numbers (every")
     started = sv["machine"]["load_average_before"][0]
     files = ", ".join(
-        f"`{n}{suffix}.json`" for n in ("tracking", "data", "registry", "evaluation", "serving")
+        f"`{n}{suffix}.json`"
+        for n in ("tracking", "data", "registry", "evaluation", "serving", "pipelines")
     )
     return "\n".join(
         [
@@ -271,6 +276,9 @@ def readme(suffix: str = "") -> str:
             f"{ratio(seq)} MLflow's throughput one request at a time with a {ratio(p99)} lower "
             f"p99; {ratio(conc)} with 32 connections from wrk (p99 {ratio(cp99)} lower); "
             f"serving the pickled pipeline itself, {ratio(native)} under the same load.",
+            f"- `benchmarks/pipelines.py`: a 4-step pipeline with two independent branches "
+            f"{ratio(on_ray)} faster on a local Ray than in-process; re-run from the cache in "
+            f"{num(cached['loopml'])} s; loopml's own cost {num(fixed['loopml'])} ms a step.",
             "",
             f"From {files} in `benchmarks/results/`, on a shared machine with "
             f"{sv['machine']['cores']} cores (load average {started:.1f} when the serving run "
