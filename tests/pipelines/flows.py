@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 import loopml
-from loopml.pipelines import read_dataset, register_model
+from loopml.pipelines import read_dataset, register_dataset, register_model
 
 #: How long a branch waits for the other to start before saying they did not overlap.
 RENDEZVOUS_SECONDS = 120.0
@@ -176,3 +176,22 @@ def two_values() -> tuple[int, int]:
 @loopml.pipeline
 def miscounted() -> Any:
     return two_values()
+
+
+@loopml.step
+def features(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[["mean radius", "mean texture", "mean area", "target"]]
+
+
+@loopml.step
+def inputs_of(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns="target")
+
+
+@loopml.pipeline
+def derived(name: str = "cancer-small") -> Any:
+    table = register_dataset(features(load_cancer()), name, target="target")
+    train_set, test_set = split(table)
+    model = fit(train_set, n_estimators=5)
+    example = inputs_of(test_set)
+    return register_model(model, name, input_example=example, training_data=table)

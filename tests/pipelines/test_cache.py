@@ -193,3 +193,31 @@ def test_dataset_and_model_versions_are_linked_and_not_registered_twice(
     newer = flows.train_registered.run(settings=settings, dataset="cancer@latest")
     assert not newer.steps["fit"].cache_hit
     assert newer.outputs["version"]["ref"] == "cancer-rf@2"
+
+
+def test_a_registered_dataset_feeds_the_next_steps_and_the_model_lineage(
+    settings: Settings,
+) -> None:
+    from loopml.data import DatasetService
+    from loopml.registry import ModelRegistry
+
+    result = flows.derived.run(settings=settings)
+    assert result.outputs["ref"] == "cancer-small@1"
+    backend = open_backend(settings)
+    dataset = DatasetService(backend).get("cancer-small@1")
+    assert dataset.run_id == result.steps["register_dataset"].run_id
+    assert dataset.rows == 569 and dataset.schema.target == "target"
+    assert result.steps["split"].outputs  # the registered rows went on to split
+    lineage = ModelRegistry(backend).lineage("cancer-small@1")
+    assert [(d.ref, role) for d, role in lineage.datasets] == [("cancer-small@1", "train")]
+    version = ModelRegistry(backend).get("cancer-small@1")
+    assert [c.name for c in version.signature.inputs] == [
+        "mean radius",
+        "mean texture",
+        "mean area",
+    ]
+
+    again = flows.derived.run(settings=settings)  # the same rows: no new dataset version
+    assert not again.steps["register_dataset"].cache_hit  # it ran, and found the version
+    assert again.steps["register_model"].cache_hit
+    assert [v.version for v in DatasetService(backend).versions("cancer-small")] == [1]

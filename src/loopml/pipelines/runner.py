@@ -440,9 +440,10 @@ def _finish(
         )
         done = [n for n, s in steps.items() if s.status == "FINISHED"]
         raise StepFailedError(
-            f"{message}. Pipeline run {state.run_id} is FAILED; the step's run {step_run} "
-            f"holds the traceback. The steps that finished ({', '.join(done) or 'none'}) are "
-            "cached: run the pipeline again with the same parameters to resume after them.",
+            f"{message.rstrip('.')}. Pipeline run {state.run_id} is FAILED; the step's run "
+            f"{step_run} holds the traceback. The steps that finished "
+            f"({', '.join(done) or 'none'}) are cached: run the pipeline again with the same "
+            "parameters to resume after them.",
             step=name,
             run_id=state.run_id,
             step_run_id=step_run,
