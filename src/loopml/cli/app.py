@@ -23,6 +23,7 @@ from loopml.cli import (
     logs,
     models,
     monitor,
+    pipelines,
     runs,
     serving,
     sweeps,
@@ -54,6 +55,7 @@ app.add_typer(labels.app, name="labels")
 app.add_typer(logs.app, name="logs")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(sweeps.app, name="sweep")
+app.add_typer(pipelines.app, name="pipeline")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
 #: model... or the store itself: a read outside any project creates nothing).
