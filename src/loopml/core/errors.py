@@ -198,6 +198,8 @@ class StepFailedError(LoopmlError):
         self.run_id = run_id
         self.step_run_id = step_run_id
         self.pipeline_run = pipeline_run
+
+
 class SweepFailedError(LoopmlError):
     """No trial of a hyperparameter sweep (``loopml.sweep``) completed: each one failed or was
     pruned, so there is no best trial. The message counts them and gives the first error; each
