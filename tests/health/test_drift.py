@@ -205,7 +205,9 @@ def test_bad_input_is_not_computable_with_the_reason(
         InvalidArgumentError, match=r"Feature 'nope' is not a column of the reference"
     ):
         loopml.monitor(current=current, reference=ref, features=["nope"])
-    with pytest.raises(InvalidArgumentError, match=r"current=None reads a model.s prediction log: name the model"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"current=None reads a model.s prediction log: name the model"
+    ):
         loopml.monitor(reference=ref)
     with pytest.raises(InvalidArgumentError, match=r"Pass reference= .* no default reference"):
         loopml.monitor(current=current)
