@@ -15,6 +15,7 @@ PARTS = {
     "monitoring_drift_side",
     "monitoring_evidently",
     "monitoring_nannyml",
+    "monitoring_side",
     "render_docs",
     "run_all",
     "serve_variant",
