@@ -244,9 +244,8 @@ def readme(suffix: str = "") -> str:
     cp99 = find(sv, f"{head}, 32 connections (wrk): p99")
     native = find(sv, "[--runtime native] 1-row requests, 32 connections (wrk), ")
     started = sv["machine"]["load_average_before"][0]
-    files = ", ".join(
-        f"`{n}{suffix}.json`" for n in ("tracking", "data", "registry", "evaluation", "serving")
-    )
+    stages = ("tracking", "data", "registry", "evaluation", "serving", "monitoring")
+    files = ", ".join(f"`{n}{suffix}.json`" for n in stages)
     return "\n".join(
         [
             f"- `benchmarks/tracking.py`, against MLflow on its SQLite backend: "
@@ -266,11 +265,48 @@ def readme(suffix: str = "") -> str:
             f"{ratio(seq)} MLflow's throughput one request at a time with a {ratio(p99)} lower "
             f"p99; {ratio(conc)} with 32 connections from wrk (p99 {ratio(cp99)} lower); "
             f"serving the pickled pipeline itself, {ratio(native)} under the same load.",
+            monitoring_summary(load("monitoring" + suffix)),
             "",
             f"From {files} in `benchmarks/results/`, on a shared machine with "
             f"{sv['machine']['cores']} cores (load average {started:.1f} when the serving run "
             "started).",
         ]
+    )
+
+
+def monitoring_summary(data: dict[str, Any]) -> str:
+    """The README's line on the monitoring benchmark."""
+
+    def having(text: str) -> dict[str, Any]:
+        return next(c for c in data["comparisons"] if text in c["scenario"])
+
+    fast = having("the preset's checks (a test per column)")
+    memory = having("the preset's checks: peak memory")
+    bare = having("bare NumPy/SciPy")
+    cbpe = having("label-free estimate")
+    auc = having("estimated ROC AUC")
+    drift = data["drift"]
+    exact = drift["exactly_planted"]
+    flags = (
+        "both flagging exactly the 5 planted columns"
+        if exact["loopml"] and exact["evidently"]
+        else f"flagged: loopml {drift['flagged']['loopml']}, Evidently "
+        f"{drift['flagged']['evidently']}"
+    )
+    verdict = {True: "met", False: "missed", None: "-"}[memory["passed"]]
+    slower = 1 / bare["ratio"] if bare["ratio"] else 0.0
+    speed = (
+        f"{ratio(cbpe)} its speed"
+        if cbpe["ratio"] is not None and cbpe["ratio"] >= 1
+        else f"in {num(cbpe['loopml'])} s to NannyML's {num(cbpe['peer'])} s"
+    )
+    return (
+        f"- `benchmarks/monitoring.py`, against Evidently's data drift preset on "
+        f"{drift['rows']:,} + {drift['rows']:,} rows x 25 columns: {ratio(fast)} faster "
+        f"({num(fast['loopml'])} s vs {num(fast['peer'])} s), {ratio(memory)} less peak memory "
+        f"(the target of three times {verdict}), {flags}; {slower:.1f}x the time of the same "
+        f"tests on bare NumPy arrays. Label-free estimates against NannyML's CBPE: mean "
+        f"absolute error in ROC AUC {auc['loopml']:.4f} vs {auc['peer']:.4f}, {speed}."
     )
 
 
