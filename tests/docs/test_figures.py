@@ -28,6 +28,7 @@ STAGES = {
     "serving",
     "serving_ablations",
     "serving_soak",
+    "monitoring",
 }
 #: A measured figure: a number with a unit of time, memory or rate, or a ratio like ``5.5x``.
 FIGURE = re.compile(
