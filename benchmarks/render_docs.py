@@ -392,12 +392,14 @@ def monitoring(name: str) -> str:
         f"Data drift: {drift['rows']:,} + {drift['rows']:,} rows ({drift['parquet_mb']} MB of "
         f"Parquet); loopml and the bare side: "
         + (
-            f"the median of {drift['repeats']} fresh processes"
+            f"the median of {drift['repeats']} fresh processes, Evidently one run between them"
             if drift["repeats"] > 1
-            else "one process each"
+            else "one process each, Evidently one run"
         )
-        + f", Evidently one run. Label-free estimate: a model trained on {est['train_rows']:,} "
-        f"rows, {len(est['windows'])} windows of {est['window_rows']:,} rows; loopml's "
+        + ". Label-free estimate: a model trained on "
+        f"{est['train_rows']:,} rows, {len(est['windows'])} windows of {est['window_rows']:,} rows"
+        + (f", the median of {est['repeats']} turns" if est.get("repeats", 1) > 1 else "")
+        + "; loopml's "
         f"calibration: {est['calibration']}; NannyML's: all {est['reference_rows']:,} reference "
         f"rows. Peers: Evidently {ev['evidently']} (pandas {ev['pandas']}), NannyML "
         f"{nml['nannyml']} (pandas {nml['pandas']}), each in its own virtualenv."
