@@ -110,7 +110,10 @@ def source(name: str, data: dict[str, Any]) -> str:
 
 
 def comparisons_table(
-    data: dict[str, Any], peer: str, skip: Callable[[str], bool] | None = None
+    data: dict[str, Any],
+    peer: str,
+    skip: Callable[[str], bool] | None = None,
+    fmt: Callable[[float], str] = num,
 ) -> str:
     rows = [
         f"| scenario | loopml | {peer} | ratio | target | note |",
@@ -119,9 +122,9 @@ def comparisons_table(
     for c in data["comparisons"]:
         if skip is not None and skip(c["scenario"]):
             continue
-        theirs = "-" if c["peer"] is None else f"{num(c['peer'])} {c['unit']} ({c['peer_name']})"
+        theirs = "-" if c["peer"] is None else f"{fmt(c['peer'])} {c['unit']} ({c['peer_name']})"
         rows.append(
-            f"| {cell(c['scenario'])} | {num(c['loopml'])} {c['unit']} | {cell(theirs)} | "
+            f"| {cell(c['scenario'])} | {fmt(c['loopml'])} {c['unit']} | {cell(theirs)} | "
             f"{ratio(c)} | {target(c)} | {cell(c['note']) or '-'} |"
         )
     return "\n".join(rows)
@@ -324,6 +327,11 @@ def monitoring_window(name: str) -> str:
     return "\n".join(rows) + "\n\n" + facts + "\n\n" + source(name, data)
 
 
+def small(value: float) -> str:
+    """As :func:`num`, with two significant digits below 0.01 (errors of estimates)."""
+    return f"{value:.2g}" if 0 < abs(value) < 0.01 else num(value)
+
+
 def _verdict(found: dict[str, Any] | None) -> str:
     if not found:
         return "-"
@@ -406,7 +414,7 @@ def monitoring(name: str) -> str:
     )
     return "\n\n".join(
         [
-            comparisons_table(data, "peer"),
+            comparisons_table(data, "peer", fmt=small),
             "\n".join(rows),
             tests,
             "\n".join(windows),
