@@ -6,12 +6,17 @@
    subtle), written once to Parquet in a temp dir. Each side reads the files and runs in its
    own process, so its peak resident memory is its own: loopml's ``loopml.monitor(current=,
    reference=)`` with the checks Evidently's preset makes (``multivariate=False,
-   quality=False``) and again with its defaults; Evidently's ``DataDriftPreset`` in its own
-   virtualenv (``benchmarks/monitoring_evidently.py``); and the tests loopml ran written
-   directly on NumPy/SciPy arrays (the limit; ``benchmarks/monitoring_drift_side.py``).
-   Times run from the data in memory to the verdicts; loopml's and the bare side's are the
-   median of ``--repeats`` fresh processes (their largest peak memory), Evidently's one run
-   taken between them (so that the machine's load falls on both alike).
+   quality=False``) and again with its defaults; the same two with the reference registered
+   once as a dataset version in a temporary embedded store (``reference="reference@1"``: the
+   process reads only the current file and the stored profile; the registration, with the
+   monitoring profile a first run computes and stores, measured apart as a once-per-version
+   cost); Evidently's ``DataDriftPreset`` in its own virtualenv
+   (``benchmarks/monitoring_evidently.py``), which has no stored reference and holds both
+   frames; and the tests loopml ran written directly on NumPy/SciPy arrays (the limit;
+   ``benchmarks/monitoring_drift_side.py``). Times run from the data in memory to the
+   verdicts; loopml's and the bare side's are the median of ``--repeats`` fresh processes
+   (their largest peak memory), Evidently's one run taken between them (so that the
+   machine's load falls on both alike).
 2. Label-free performance. A gradient-boosted classifier trained on synthetic data whose
    P(y | x) never changes, scored on a labeled reference it did not train on and on 5
    windows whose inputs move (a covariate shift growing from the third window). loopml's
@@ -111,18 +116,30 @@ def drift(rows: int, repeats: int, tmp: Path) -> tuple[list[Comparison], dict[st
     print(f"data drift: {rows:,} + {rows:,} rows x 25 columns ({mb:.0f} MB of Parquet)")
     columns = ["--numeric", ",".join(NUMERIC), "--categorical", ",".join(CATEGORICAL)]
     files = [str(ref_path), str(cur_path)]
-    runs: dict[str, list[dict[str, Any]]] = {"numpy": [], "loopml": [], "loopml-defaults": []}
+    home = ["--home", str(tmp / "store")]
+    python = Path(sys.executable)
+    # once per dataset version: the reference registered in a temporary embedded store and
+    # its monitoring profile stored; the loopml-stored sides read only the current file
+    registered = run_side(python, "monitoring_drift_side.py", "register", *files, *columns, *home)
+    print(
+        f"  {'register':<22} {registered['seconds']:7.2f} s {registered['peak_mib']:7.0f} MiB "
+        f"(register {registered['register_seconds']:.1f} s, profile "
+        f"{registered['profile_seconds']:.1f} s)"
+    )
+    names = ("numpy", "loopml", "loopml-defaults", "loopml-stored", "loopml-stored-defaults")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     evidently: dict[str, Any] = {}
     for i in range(repeats):
         for name, found in runs.items():
+            store = home if name.startswith("loopml-stored") else []
             found.append(
-                run_side(Path(sys.executable), "monitoring_drift_side.py", name, *files, *columns)
+                run_side(python, "monitoring_drift_side.py", name, *files, *columns, *store)
             )
-            print(f"  {name:<16} {found[-1]['seconds']:7.2f} s {found[-1]['peak_mib']:7.0f} MiB")
+            print(f"  {name:<22} {found[-1]['seconds']:7.2f} s {found[-1]['peak_mib']:7.0f} MiB")
         if i == repeats // 2:  # Evidently's one run between loopml's, under the same load
             evidently = run_side(EVIDENTLY, "monitoring_evidently.py", *files, *columns)
             print(
-                f"  {'evidently':<16} {evidently['seconds']:7.2f} s "
+                f"  {'evidently':<22} {evidently['seconds']:7.2f} s "
                 f"{evidently['peak_mib']:7.0f} MiB"
             )
 
@@ -147,7 +164,20 @@ def drift(rows: int, repeats: int, tmp: Path) -> tuple[list[Comparison], dict[st
         for name, s in sides.items()
     }
     lm, lmd, ev, bare = (sides[n] for n in ("loopml", "loopml-defaults", "evidently", "numpy"))
+    st, std = sides["loopml-stored"], sides["loopml-stored-defaults"]
+    # the stored profile is the one the frames' runs compute: the same statistics
+    same = {
+        name: all(
+            sides[name]["columns"][c]["statistic"] == frame["columns"][c]["statistic"]
+            for c in frame["columns"]
+        )
+        for name, frame in (("loopml-stored", lm), ("loopml-stored-defaults", lmd))
+    }
     size = f"{rows:,} vs {rows:,} rows x 25 columns"
+    stored = (
+        "the reference registered as a dataset version (loopml holds the current frame and "
+        "the stored profile; Evidently, with no stored reference, holds both frames)"
+    )
 
     def flags(side: dict[str, Any]) -> str:
         found = side["flagged"]
@@ -157,63 +187,111 @@ def drift(rows: int, repeats: int, tmp: Path) -> tuple[list[Comparison], dict[st
             return "the 5 planted"
         return f"missed {missed or 'none'}, also {extra or 'none'}"
 
-    def memory(side: dict[str, Any]) -> str:
+    def memory(side: dict[str, Any], data: str) -> str:
         rise, peer_rise = (s["run_peak_mib"] - s["before_mib"] for s in (side, ev))
         return (
             f"resident when the run started (libraries + data): loopml {side['before_mib']:.0f}"
-            f" MiB, Evidently {ev['before_mib']:.0f} MiB; the run's rise over it: loopml "
-            f"{rise:.0f} MiB, Evidently {peer_rise:.0f} MiB; the whole process, the read "
-            f"included: loopml {side['peak_mib']:.0f} MiB, Evidently {ev['peak_mib']:.0f} MiB"
+            f" MiB ({data}), Evidently {ev['before_mib']:.0f} MiB (both frames); the run's "
+            f"rise over it: loopml {rise:.0f} MiB, Evidently {peer_rise:.0f} MiB; the whole "
+            f"process, the read included: loopml {side['peak_mib']:.0f} MiB, Evidently "
+            f"{ev['peak_mib']:.0f} MiB"
         )
 
+    def timed(side: dict[str, Any], what: str) -> str:
+        return (
+            f"flagged: loopml {flags(side)}, Evidently {flags(ev)}; reading the Parquet "
+            f"({what}): loopml {side['read_seconds']:.1f} s, Evidently {ev['read_seconds']:.1f} s"
+        )
+
+    def versus(
+        scenario: str, side: dict[str, Any], unit: str, note: str, target: float
+    ) -> Comparison:
+        key = "seconds" if unit == "s" else "run_peak_mib"
+        return Comparison(
+            f"data drift, {size}, {scenario}",
+            unit,
+            side[key],
+            ev[key],
+            "Evidently DataDriftPreset",
+            higher_is_better=False,
+            target_ratio=target,
+            note=note,
+        )
+
+    run_peak = "peak memory of the process during the run"
+    both = "both frames in memory on both sides"
+    domain = "domain classifier AUC {:.3f}"
     comparisons = [
-        Comparison(
-            f"data drift, {size}, the preset's checks (a test per column): wall time",
+        versus(
+            f"the preset's checks (a test per column), {both}: wall time",
+            lm,
             "s",
-            lm["seconds"],
-            ev["seconds"],
-            "Evidently DataDriftPreset",
-            higher_is_better=False,
-            target_ratio=10,
-            note=f"flagged: loopml {flags(lm)}, Evidently {flags(ev)}; reading the Parquet: "
-            f"loopml {lm['read_seconds']:.1f} s, Evidently {ev['read_seconds']:.1f} s",
+            timed(lm, "loopml both files"),
+            10,
         ),
-        Comparison(
-            f"data drift, {size}, the preset's checks: peak memory of the process during the "
-            "run, the data in memory",
+        versus(
+            f"the preset's checks, {stored}: {run_peak}",
+            st,
             "MiB",
-            lm["run_peak_mib"],
-            ev["run_peak_mib"],
-            "Evidently DataDriftPreset",
-            higher_is_better=False,
-            target_ratio=3,
-            note=memory(lm),
+            memory(st, "the current frame"),
+            3,
         ),
-        Comparison(
-            f"data drift, {size}, loopml.monitor's defaults (+ domain classifier, data "
-            "quality, summaries): wall time",
+        versus(f"the preset's checks, {both}: {run_peak}", lm, "MiB", memory(lm, "both frames"), 3),
+        versus(
+            "the preset's checks, the reference registered as a dataset version: wall time",
+            st,
             "s",
-            lmd["seconds"],
-            ev["seconds"],
-            "Evidently DataDriftPreset",
-            higher_is_better=False,
-            target_ratio=10,
-            note=f"flagged: {flags(lmd)}; domain classifier AUC {lmd['domain_auc']:.3f}",
+            timed(st, "loopml the current file alone"),
+            10,
         ),
-        Comparison(
-            f"data drift, {size}, loopml.monitor's defaults: peak memory of the process during "
-            "the run, the data in memory",
+        versus(
+            "loopml.monitor's defaults (+ domain classifier, data quality, summaries), "
+            f"{both}: wall time",
+            lmd,
+            "s",
+            f"flagged: {flags(lmd)}; {domain.format(lmd['domain_auc'])}",
+            10,
+        ),
+        versus(
+            f"loopml.monitor's defaults, {both}: {run_peak}",
+            lmd,
             "MiB",
-            lmd["run_peak_mib"],
-            ev["run_peak_mib"],
-            "Evidently DataDriftPreset",
-            higher_is_better=False,
-            target_ratio=3,
-            note=memory(lmd),
+            memory(lmd, "both frames"),
+            3,
+        ),
+        versus(
+            "loopml.monitor's defaults, the reference registered as a dataset version (the "
+            "domain classifier on the profile's stored row sample, the quality checks on the "
+            "version's stored data profile): wall time",
+            std,
+            "s",
+            f"flagged: {flags(std)}; {domain.format(std['domain_auc'])}",
+            10,
+        ),
+        versus(
+            f"loopml.monitor's defaults, the reference registered as a dataset version: {run_peak}",
+            std,
+            "MiB",
+            memory(std, "the current frame"),
+            3,
         ),
         Comparison(
-            f"data drift, {size}: loopml (the preset's checks) vs the same tests on bare "
-            "NumPy/SciPy arrays (the limit; target: within 3x)",
+            f"registering the {rows:,}-row reference as a dataset version, once per version "
+            "(loopml.datasets.register from the Parquet file, then the monitoring profile a "
+            "first run computes and stores): wall time",
+            "s",
+            registered["seconds"],
+            None,
+            "-",
+            higher_is_better=False,
+            note=f"register {registered['register_seconds']:.1f} s (the file stored, "
+            f"{registered['stored_mb']} MB, its schema and data profile), monitoring profile "
+            f"{registered['profile_seconds']:.1f} s (the rows read back from the store and "
+            f"summarized); peak memory of that process {registered['peak_mib']:.0f} MiB",
+        ),
+        Comparison(
+            f"data drift, {size}: loopml (the preset's checks, both frames) vs the same tests "
+            "on bare NumPy/SciPy arrays (the limit; target: within 3x)",
             "s",
             lm["seconds"],
             bare["seconds"],
@@ -236,6 +314,8 @@ def drift(rows: int, repeats: int, tmp: Path) -> tuple[list[Comparison], dict[st
         "planted": planted,
         "flagged": {name: s["flagged"] for name, s in sides.items()},
         "exactly_planted": exact,
+        "stored_same_statistics": same,
+        "register": registered,
         "columns": per_column,
         "sides": {
             name: {k: v for k, v in s.items() if k not in ("columns", "flagged_all")}
