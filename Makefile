@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
+# The monitoring benchmark's peers, each in its own virtualenv (loopml never imports them):
+# Evidently 0.7 needs pandas < 3; NannyML 0.13.1 imports statsmodels without requiring it.
+EVIDENTLY_STAMP := .venv-evidently/.installed
+NANNYML_STAMP := .venv-nannyml/.installed
 
-.PHONY: demo test lint typecheck layers pytest bench bench-quick postgres wrk clean
+.PHONY: demo test lint typecheck layers pytest bench bench-quick peers postgres wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +26,18 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
+
+$(EVIDENTLY_STAMP): Makefile
+	$(PYTHON) -m venv .venv-evidently
+	.venv-evidently/bin/pip install --quiet 'evidently>=0.7,<0.8' 'pandas<3' pyarrow
+	touch $@
+
+$(NANNYML_STAMP): Makefile
+	$(PYTHON) -m venv .venv-nannyml
+	.venv-nannyml/bin/pip install --quiet 'nannyml==0.13.1' statsmodels pyarrow
+	touch $@
+
+peers: $(EVIDENTLY_STAMP) $(NANNYML_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m loopml.examples.demo
@@ -51,11 +67,11 @@ wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
 # Then `python benchmarks/render_docs.py` puts the new figures in docs/benchmarks.md and README.md.
-bench: $(BENCH_STAMP) postgres wrk
+bench: $(BENCH_STAMP) peers postgres wrk
 	$(BIN)/python benchmarks/run_all.py
 
-bench-quick: $(BENCH_STAMP) postgres wrk
+bench-quick: $(BENCH_STAMP) peers postgres wrk
 	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-evidently .venv-nannyml .mypy_cache .ruff_cache .pytest_cache

@@ -7,7 +7,7 @@ reference and serializing it (done once per dataset version), reading the stored
 back, the univariate checks of the window (first with the noise floors of the drifted
 distances, then again with them cached), the data-quality checks, the distribution summaries,
 and the domain classifier (reported apart, as the issue asks). Not a comparison with Evidently
-or NannyML (that is benchmarks/monitoring.py, still to come).
+or NannyML (that is benchmarks/monitoring.py, which draws its data from :func:`table`).
 
 Usage: python benchmarks/monitoring_window.py [--rows 1000000] [--window 100000] [--quick]
 Results: benchmarks/results/monitoring_window.json (rendered into docs/monitoring.md).
@@ -19,7 +19,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -33,15 +35,32 @@ from loopml.health.service import _QualityChecker
 from loopml.health.settings import resolve_thresholds
 from loopml.health.sources import Data
 
+#: A shift planted in one column: ``("mean", d)`` moves a numeric column by ``d`` of its
+#: standard deviations, ``("scale", f)`` multiplies its spread by ``f`` (same mean), and
+#: ``("categories", s)`` moves a share ``s`` of a categorical column's rows to its first level.
+Shift = tuple[Literal["mean", "scale", "categories"], float]
+#: What ``shift=True`` plants: 0.3 standard deviations in n0-n4.
+WINDOW_SHIFTS: dict[str, Shift] = {f"n{i}": ("mean", 0.3) for i in range(5)}
 
-def table(rows: int, rng: np.random.Generator, *, shift: bool) -> pd.DataFrame:
+
+def table(
+    rows: int, rng: np.random.Generator, *, shift: bool | Mapping[str, Shift]
+) -> pd.DataFrame:
+    """20 numeric columns ``n0``-``n19`` (normal, mean 0, standard deviation ``i + 1``) and 5
+    categorical ``c0``-``c4`` (``10 + 5 i`` equally likely levels ``v0``, ``v1``, ...), with
+    ``shift`` planted (True: :data:`WINDOW_SHIFTS`)."""
     data = {f"n{i}": rng.normal(size=rows) * (i + 1) for i in range(20)}
     for i in range(5):
         data[f"c{i}"] = rng.choice([f"v{j}" for j in range(10 + 5 * i)], size=rows)
     frame = pd.DataFrame(data)
-    if shift:
-        for i in range(5):
-            frame[f"n{i}"] += 0.3 * (i + 1)
+    planted = WINDOW_SHIFTS if shift is True else (shift or {})
+    for name, (how, size) in planted.items():
+        if how == "categories":
+            frame.loc[rng.random(rows) < size, name] = "v0"
+        elif how == "scale":
+            frame[name] *= size
+        else:
+            frame[name] += size * (int(name[1:]) + 1)
     return frame
 
 

@@ -12,6 +12,10 @@ HERE = Path(__file__).parent
 #: Modules here that are parts of the stages (or tools), not stage scripts.
 PARTS = {
     "harness",
+    "monitoring_drift_side",
+    "monitoring_evidently",
+    "monitoring_nannyml",
+    "monitoring_side",
     "render_docs",
     "run_all",
     "serve_variant",

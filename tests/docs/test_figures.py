@@ -31,6 +31,7 @@ STAGES = {
     "serving_ablations",
     "serving_soak",
     "pipelines",
+    "monitoring",
 }
 #: A measured figure: a number with a unit of time, memory or rate, or a ratio like ``5.5x``.
 FIGURE = re.compile(
