@@ -27,6 +27,7 @@ from loopml.core.entities.evaluation import (
     SliceResult,
 )
 from loopml.core.entities.events import Event
+from loopml.core.entities.loop import LiveCheck, LiveComparison, RouteFigures
 from loopml.core.entities.monitoring import (
     Alert,
     ConceptDrift,
@@ -78,6 +79,8 @@ __all__ = [
     "GateCheck",
     "GateDecision",
     "LabelSummary",
+    "LiveCheck",
+    "LiveComparison",
     "MetricDelta",
     "MetricPoint",
     "MetricValue",
@@ -93,6 +96,7 @@ __all__ = [
     "NumericSummary",
     "PackageFile",
     "RegisteredModel",
+    "RouteFigures",
     "Run",
     "RunStatus",
     "SliceResult",
