@@ -179,6 +179,35 @@ def poisson_weights(
         yield counts[:rows].astype(np.float64)
 
 
+def _groups(groups: Any, n: int) -> tuple[Any, int] | None:
+    """Row -> group codes 0..g-1 (from any labels), and g; None when rows are resampled."""
+    if groups is None:
+        return None
+    values = np.asarray(groups)
+    if values.shape != (n,):
+        raise InvalidArgumentError(
+            f"The 'groups' parameter must give one group per row ({n} rows). Got shape "
+            f"{values.shape} instead."
+        )
+    uniques, codes = np.unique(values, return_inverse=True)
+    return codes, int(uniques.size)
+
+
+def _weights(
+    n: int, resamples: int, seed: int, chunk: int | None, groups: Any
+) -> Iterator[FloatArray]:
+    """Poisson weights per row, or drawn per group and given to each row of the group (the
+    cluster bootstrap: rows that share a fate, e.g. one request's rows, are resampled
+    together)."""
+    found = _groups(groups, n)
+    if found is None:
+        yield from poisson_weights(n, resamples, seed=seed, chunk=chunk)
+        return
+    codes, size = found
+    for w in poisson_weights(size, resamples, seed=seed, chunk=chunk or default_chunk(n)):
+        yield w[:, codes]
+
+
 def _interval(values: FloatArray, confidence: float) -> tuple[float | None, float | None, int]:
     defined = values[~np.isnan(values)]
     undefined = int(values.size - defined.size)
@@ -266,6 +295,7 @@ def bootstrap_metrics(
     seed: int = 0,
     chunk: int | None = None,
     baseline: tuple[Any, Any] | None = None,
+    groups: Any = None,
 ) -> BootstrapResult:
     """Point values and Poisson-bootstrap percentile intervals of metrics.
 
@@ -282,6 +312,8 @@ def bootstrap_metrics(
         chunk: Resamples per weight matrix (default: within 8 MB).
         baseline: ``(pred, score)`` of a baseline model on the same rows, for paired
             differences (candidate - baseline on the same resamples).
+        groups: One group label per row (n,), or None: the rows of a group are resampled
+            together (a cluster bootstrap), for rows that are not independent.
 
     Returns:
         A :class:`BootstrapResult`; a metric undefined on all rows has value None and a reason.
@@ -299,7 +331,7 @@ def bootstrap_metrics(
     cand = _Track.start_all(specs, y, pred, score, k)
     base = _Track.start_all(specs, y, *baseline, k) if baseline else None
     diffs: list[list[FloatArray]] = [[] for _ in specs]
-    for w in poisson_weights(np.shape(y)[0], resamples, seed=seed, chunk=chunk):
+    for w in _weights(np.shape(y)[0], resamples, seed, chunk, groups):
         for i, track in enumerate(cand):
             values = track.add(w)
             if base is not None:
@@ -328,6 +360,7 @@ def bootstrap_unpaired(
     resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    groups: tuple[Any, Any] | None = None,
 ) -> BootstrapResult:
     """Metrics of two models on two different sets of rows, and the difference ``a - b``.
 
@@ -341,6 +374,8 @@ def bootstrap_unpaired(
         a: ``(y, pred, score)`` of the candidate's rows.
         b: ``(y, pred, score)`` of the baseline's rows.
         k, task, resamples, confidence, seed: As :func:`bootstrap_metrics`.
+        groups: One group label per row of each side, or None (see
+            :func:`bootstrap_metrics`).
 
     Returns:
         A :class:`BootstrapResult` whose metrics carry ``estimate`` (a), ``baseline`` (b) and
@@ -354,10 +389,11 @@ def bootstrap_unpaired(
     sides = [_Track.start_all(specs, *side, k) for side in (a, b)]
     n_a, n_b = np.shape(a[0])[0], np.shape(b[0])[0]
     size = default_chunk(max(n_a, n_b))
+    g_a, g_b = (None, None) if groups is None else groups
     diffs: list[list[FloatArray]] = [[] for _ in specs]
     pairs = zip(
-        poisson_weights(n_a, resamples, seed=seed, chunk=size),
-        poisson_weights(n_b, resamples, seed=seed + 1, chunk=size),
+        _weights(n_a, resamples, seed, size, g_a),
+        _weights(n_b, resamples, seed + 1, size, g_b),
         strict=True,
     )
     for w_a, w_b in pairs:

