@@ -318,7 +318,8 @@ def _decision_interval(
     if diff.value is not None and low is not None and high is not None and policy.sequential:
         fixed = multiplier(0, LivePolicy(alpha=policy.alpha, sequential=False))
         units = min(ch.labeled_groups, champ.labeled_groups)
-        half = (high - low) / 2 / fixed * multiplier(units, policy)
+        horizon = policy.min_labeled * units / max(min(ch.labeled, champ.labeled), 1)
+        half = (high - low) / 2 / fixed * multiplier(units, policy, horizon=horizon)
         low, high = diff.value - half, diff.value + half
     reason = diff.reason if diff.value is None else ""
     return MetricDelta(name, own[0].value, own[1].value, diff.value, low, high, reason)
@@ -333,6 +334,8 @@ def _rate_figures(
 
     sides: list[dict[str, MetricValue]] = [{}, {}]
     diffs: dict[str, MetricDelta] = {}
+    # the confidence sequence is tightest when min_labeled rows have come, in requests
+    horizon = policy.min_labeled * ch.requests / max(ch.rows, 1)
     for rate, attr in _RATE_COUNTS.items():
         for i, side in enumerate((ch, champ)):
             if side.rates_reason or side.requests == 0:
@@ -340,7 +343,8 @@ def _rate_figures(
                 sides[i][rate] = MetricValue(rate, None, reason=why)
                 continue
             count = int(getattr(side, attr))
-            low, high = wilson(count, side.requests, confidence=level(side.requests, policy))
+            confidence = level(side.requests, policy, horizon=horizon)
+            low, high = wilson(count, side.requests, confidence=confidence)
             sides[i][rate] = MetricValue(rate, count / side.requests, low, high)
         mine, theirs = sides[0][rate], sides[1][rate]
         if mine.value is None or theirs.value is None:
@@ -348,6 +352,7 @@ def _rate_figures(
             diffs[rate] = MetricDelta(rate, mine.value, theirs.value, None, reason=why)
             continue
         counts = (int(getattr(ch, attr)), ch.requests, int(getattr(champ, attr)), champ.requests)
-        low, high = newcombe(*counts, confidence=level(min(ch.requests, champ.requests), policy))
+        units = min(ch.requests, champ.requests)
+        low, high = newcombe(*counts, confidence=level(units, policy, horizon=horizon))
         diffs[rate] = MetricDelta(rate, mine.value, theirs.value, mine.value - theirs.value, low, high)
     return sides, diffs

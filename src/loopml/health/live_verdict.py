@@ -142,27 +142,29 @@ def _number(name: str, value: object, low: float, high: float) -> None:
         )
 
 
-def multiplier(rows: int, policy: LivePolicy) -> float:
-    """How many standard errors each side of an interval spans: the normal quantile for a
-    fixed interval, the confidence sequence's (see the module docstring) for a sequential one,
-    tuned to be tightest at ``min_labeled`` rows."""
+def multiplier(units: int, policy: LivePolicy, *, horizon: float | None = None) -> float:
+    """How many standard errors each side of an interval spans, after ``units`` independent
+    units (requests): the normal quantile for a fixed interval, the confidence sequence's
+    (see the module docstring) for a sequential one, tightest at ``horizon`` units (default
+    ``min_labeled``; pass it in requests when ``min_labeled`` rows come as fewer requests)."""
     from scipy.stats import norm
 
     z = float(norm.ppf(1 - policy.alpha / 2))
     if not policy.sequential:
         return z
     log_alpha = -2 * math.log(policy.alpha)
-    rho2 = (log_alpha + math.log(log_alpha + 1)) / policy.min_labeled
-    x = max(rows, 1) * rho2
+    target = max(horizon if horizon is not None else policy.min_labeled, 1.0)
+    rho2 = (log_alpha + math.log(log_alpha + 1)) / target
+    x = max(units, 1) * rho2
     return max(z, math.sqrt(2 * (x + 1) / x * math.log(math.sqrt(x + 1) / policy.alpha)))
 
 
-def level(rows: int, policy: LivePolicy) -> float:
+def level(units: int, policy: LivePolicy, *, horizon: float | None = None) -> float:
     """The confidence level whose normal quantile is :func:`multiplier` (for the analytic
     intervals of rates)."""
     from scipy.stats import norm
 
-    return float(1 - 2 * norm.sf(multiplier(rows, policy)))
+    return float(1 - 2 * norm.sf(multiplier(units, policy, horizon=horizon)))
 
 
 def decide(
@@ -196,12 +198,16 @@ def decide(
 
 def _evidence(ch: RouteFigures, policy: LivePolicy, duration_s: float | None) -> LiveCheck:
     parts, short = [], []
-    labeled = f"{ch.labeled:,} of {policy.min_labeled:,} labeled rows on {ch.route}"
-    (short if ch.labeled < policy.min_labeled else parts).append(labeled)
+    if ch.labeled < policy.min_labeled:
+        short.append(f"{ch.labeled:,} of {policy.min_labeled:,} labeled rows on {ch.route}")
+    else:
+        parts.append(f"{ch.labeled:,} labeled rows on {ch.route} (at least {policy.min_labeled:,})")
     if policy.min_duration_s is not None:
-        have = duration_s or 0.0
-        text = f"{_hours(have)} of {_hours(policy.min_duration_s)} of traffic on {ch.route}"
-        (short if have < policy.min_duration_s else parts).append(text)
+        have, need = duration_s or 0.0, policy.min_duration_s
+        if have < need:
+            short.append(f"{_hours(have)} of {_hours(need)} of traffic on {ch.route}")
+        else:
+            parts.append(f"{_hours(have)} of traffic (at least {_hours(need)})")
     if short:
         return LiveCheck("evidence", "pending", "; ".join(short))
     return LiveCheck("evidence", "pass", "; ".join(parts))
@@ -241,9 +247,9 @@ def _metric(
             "metric",
             "fail",
             f"{name} of {ch.version} ({ch.route}) is {worse} {champ.version} ({champ.route}): "
-            f"{shown}, wholly {worse} {sign * policy.rollback_drop:+.4f} (rollback_drop)",
+            f"{shown}, wholly {worse} {_signed(sign * policy.rollback_drop)} (rollback_drop)",
         )
-    limit = f"{sign * policy.margin:+.4f} (margin)"
+    limit = f"{_signed(sign * policy.margin)} (margin)"
     if gain_low > -policy.margin:
         return LiveCheck(
             "metric",
@@ -284,6 +290,10 @@ def _rate(
         return LiveCheck(rate, "pending", f"{shown}: not yet shown at most {_pct(bound)}")
     champion = "" if theirs.value is None else f"; {champ.route} {_pct(theirs.value)}"
     return LiveCheck(rate, "pass", f"{shown}{champion}")
+
+
+def _signed(value: float) -> str:
+    return "0" if value == 0 else f"{value:+.4f}"
 
 
 def _pct(value: float | None, signed: bool = False) -> str:
