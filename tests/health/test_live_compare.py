@@ -20,6 +20,8 @@ compacted), then labeled: the flights' real lateness arrives as delayed labels.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,7 +82,11 @@ def _pipeline(features: list[str]) -> Pipeline:
     numeric = [c for c in features if c not in CATEGORICAL]
     prep = ColumnTransformer(
         [
-            ("cat", OneHotEncoder(handle_unknown="ignore"), [c for c in CATEGORICAL if c in features]),
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore"),
+                [c for c in CATEGORICAL if c in features],
+            ),
             ("num", StandardScaler(), numeric),
         ]
     )
@@ -305,7 +311,7 @@ def test_the_same_model_on_both_routes_is_never_rolled_back(
         verdicts.append(compare_live(backend, "late-same", min_labeled=1_000, seed=seed).verdict)
     # and week by week: disjoint windows of the same traffic
     weeks = pd.date_range("2013-07-01", "2013-09-02", freq="7D", tz="UTC")
-    for start, end in zip(weeks[:-1], weeks[1:], strict=True):
+    for start, end in itertools.pairwise(weeks):
         found = compare_live(backend, "late-same", since=start, until=end, min_labeled=100)
         assert found.challenger.labeled > 100 and found.champion.labeled > 100
         verdicts.append(found.verdict)
@@ -443,3 +449,39 @@ def test_the_sequential_interval_is_wider_than_the_fixed_one(
     width = [x.difference.high - x.difference.low for x in (fixed, sequential)]  # type: ignore[operator]
     assert 1.3 < width[1] / width[0] < 1.8
     assert np.isclose(fixed.difference.diff, sequential.difference.diff)  # type: ignore[arg-type]
+
+
+def test_the_sdk_and_the_cli_show_the_same_comparison(
+    store: Settings,
+    backend: Backend,
+    good: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import loopml.monitoring
+    from loopml.cli import main
+    from loopml.client import fluent
+
+    _label(backend, "late-good", good)  # (again: the same labels replace themselves)
+    for key, value in {"LOOPML_HOME": str(store.home), "LOOPML_CAPTURE_ENV": "false"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COLUMNS", "200")
+    try:
+        sdk = loopml.monitoring.compare_live("late-good", min_labeled=1_000)
+        assert sdk.verdict == "promote"
+        capsys.readouterr()
+        assert main(["monitor", "compare", "late-good", "--min-labeled", "1000", "--json"]) == 0
+        shown = LiveComparison.from_dict(json.loads(capsys.readouterr().out))
+        assert shown == dataclasses.replace(sdk, created_at=shown.created_at)
+        assert main(["monitor", "compare", "late-good", "--min-labeled", "1000"]) == 0
+        out = capsys.readouterr().out
+        diff = sdk.difference
+        assert "late-good: canary vs champion" in out and "late-good@2" in out
+        assert f"{diff.diff:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]" in out
+        assert "unpaired (each route its own requests)" in out
+        assert "promote: Promote late-good@2 (canary): accuracy difference" in out
+        code = main(["monitor", "compare", "late-good", "--challenger-route", "canery"])
+        assert code == 2
+        assert "Unknown challenger_route 'canery'" in capsys.readouterr().err
+    finally:
+        fluent.reset_client()

@@ -22,6 +22,7 @@ from loopml.cli import (
     logs,
     models,
     monitor,
+    monitor_compare,
     runs,
     serving,
 )
@@ -49,6 +50,7 @@ app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
 app.add_typer(labels.app, name="labels")
 app.add_typer(logs.app, name="logs")
+monitor.app.command("compare")(monitor_compare.compare_command)
 app.add_typer(monitor.app, name="monitor")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a

@@ -29,7 +29,11 @@ CHALLENGER_ROUTES = ("canary", "shadow")
 CHAMPION_ROUTES = ("champion", "canary")
 #: Bootstrap resamples of the metric's intervals.
 RESAMPLES = 1000
-_RATE_COUNTS = {"error_rate": "errors", "fallback_rate": "fallbacks", "guardrail_rate": "guardrails"}
+_RATE_COUNTS = {
+    "error_rate": "errors",
+    "fallback_rate": "fallbacks",
+    "guardrail_rate": "guardrails",
+}
 
 
 def compare_live(
@@ -94,6 +98,11 @@ def compare_live(
             f"{bounded[0]}= cannot apply to a shadow: its failures are not logged (its answers "
             "are never served). Bound the rates of a canary, or drop the bound."
         )
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 100:
+        raise InvalidArgumentError(
+            f"The 'resamples' parameter must be an int >= 100 (bootstrap resamples of the "
+            f"metric's interval). Got {resamples!r} instead."
+        )
     registry = ModelRegistry(backend)
     versions = {v.version: v for v in registry.versions(ref.name)}
     for label, chosen in (("challenger", challenger_version), ("champion", champion_version)):
@@ -121,14 +130,14 @@ def compare_live(
         since=since_ms,
         until=until_ms,
     )
-    if traffic.challenger.version is None and traffic.champion.version is None:
-        if since_ms is None and until_ms is None:
-            raise InvalidArgumentError(
-                f"No predictions of {ref.name!r} on routes {champion_route!r} or "
-                f"{challenger_route!r} are in the prediction log: serve it (loopml serve "
-                f"{ref.name}@champion --canary {ref.name}@challenger:10) or log predictions "
-                "(loopml.monitoring.log_predictions) before comparing."
-            )
+    nothing = traffic.challenger.version is None and traffic.champion.version is None
+    if nothing and since_ms is None and until_ms is None:
+        raise InvalidArgumentError(
+            f"No predictions of {ref.name!r} on routes {champion_route!r} or "
+            f"{challenger_route!r} are in the prediction log: serve it (loopml serve "
+            f"{ref.name}@champion --canary {ref.name}@challenger:10) or log predictions "
+            "(loopml.monitoring.log_predictions) before comparing."
+        )
     if traffic.challenger.version is not None and traffic.challenger.version in versions:
         target, task, k = _target(versions[traffic.challenger.version])
     return compare_sides(
@@ -201,7 +210,9 @@ def compare_sides(
     from loopml.stats.metrics import get_metric
 
     ch, champ = traffic.challenger, traffic.champion
-    own, diff = _metric_figures(traffic, metric, task, k, policy, resamples, seed)
+    own, diff = _metric_figures(
+        traffic, metric=metric, task=task, k=k, policy=policy, resamples=resamples, seed=seed
+    )
     rate_figures, rate_diffs = _rate_figures(ch, champ, policy)
     figures = [
         RouteFigures(
@@ -256,6 +267,7 @@ def compare_sides(
 
 def _metric_figures(
     traffic: Traffic,
+    *,
     metric: str,
     task: str,
     k: int | None,
@@ -269,22 +281,25 @@ def _metric_figures(
 
     ch, champ = traffic.challenger, traffic.champion
     confidence = 1 - policy.alpha
-    common = {"k": k, "task": task, "resamples": resamples, "confidence": confidence}
     if ch.labeled and champ.labeled:
         if traffic.paired:
             result = bootstrap_metrics(
-                [metric], ch.y, ch.pred, ch.score, seed=seed,
-                baseline=(champ.pred, champ.score), groups=ch.groups, **common,
+                [metric], ch.y, ch.pred, ch.score, k=k, task=task, resamples=resamples,
+                confidence=confidence, seed=seed, baseline=(champ.pred, champ.score),
+                groups=ch.groups,
             )  # fmt: skip
         else:
             result = bootstrap_unpaired(
                 [metric], (ch.y, ch.pred, ch.score), (champ.y, champ.pred, champ.score),
-                seed=seed, groups=(ch.groups, champ.groups), **common,
+                k=k, task=task, resamples=resamples, confidence=confidence, seed=seed,
+                groups=(ch.groups, champ.groups),
             )  # fmt: skip
         found = result[metric]
         assert found.baseline is not None and found.difference is not None
         own = [_value(metric, found.estimate), _value(metric, found.baseline)]
-        return own, _decision_interval(metric, own, found.difference, ch, champ, policy)
+        return own, _decision_interval(
+            metric, own, found.difference, ch=ch, champ=champ, policy=policy
+        )
     own = []
     for side in (ch, champ):
         if not side.labeled:
@@ -292,8 +307,9 @@ def _metric_figures(
             own.append(MetricValue(metric, None, reason=why))
             continue
         single = bootstrap_metrics(
-            [metric], side.y, side.pred, side.score, seed=seed, groups=side.groups, **common
-        )
+            [metric], side.y, side.pred, side.score, k=k, task=task, resamples=resamples,
+            confidence=confidence, seed=seed, groups=side.groups,
+        )  # fmt: skip
         own.append(_value(metric, single[metric].estimate))
     empty = [s.route for s in (ch, champ) if not s.labeled]
     reason = f"no labeled rows on {' and '.join(empty)} yet"
@@ -308,6 +324,7 @@ def _decision_interval(
     name: str,
     own: list[MetricValue],
     diff: Any,
+    *,
     ch: Side,
     champ: Side,
     policy: LivePolicy,
@@ -354,5 +371,7 @@ def _rate_figures(
         counts = (int(getattr(ch, attr)), ch.requests, int(getattr(champ, attr)), champ.requests)
         units = min(ch.requests, champ.requests)
         low, high = newcombe(*counts, confidence=level(units, policy, horizon=horizon))
-        diffs[rate] = MetricDelta(rate, mine.value, theirs.value, mine.value - theirs.value, low, high)
+        diffs[rate] = MetricDelta(
+            rate, mine.value, theirs.value, mine.value - theirs.value, low, high
+        )
     return sides, diffs

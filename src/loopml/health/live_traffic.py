@@ -88,12 +88,12 @@ class Side:
     @property
     def labeled(self) -> int:
         """How many labeled rows it answered (the metric's rows)."""
-        return int(len(self.y))
+        return len(self.y)
 
     @property
     def labeled_groups(self) -> int:
         """How many requests (groups) its labeled rows come from."""
-        return int(np.unique(self.groups).size)
+        return np.unique(self.groups).size
 
 
 @dataclass
@@ -189,15 +189,24 @@ def read_traffic(
             f"{unknown:,} fallback rows do not name the version they were routed to (logged "
             "before reasons named it): counted on neither side"
         )
-    challenger = _side(challenger_route, ch_v, ch_rows, ch_fall, kind, target, notes)
-    champion = _side(champion_route, champ_v, champ_rows, champ_fall, kind, target, notes)
+    challenger = _side(
+        challenger_route, ch_v, rows=ch_rows, fallback=ch_fall, kind=kind, target=target,
+        notes=notes,
+    )  # fmt: skip
+    champion = _side(
+        champion_route, champ_v, rows=champ_rows, fallback=champ_fall, kind=kind,
+        target=target, notes=notes,
+    )  # fmt: skip
     if same:
         challenger.rates_reason = champion.rates_reason = unattributed
     if paired:
         challenger.rates_reason = (
             "a shadow's failures are not logged (its answers are never served): no rates"
         )
-        _pair(challenger, champion, ch_rows, champ_rows, target, notes)
+        _pair(
+            challenger, champion, shadow_rows=ch_rows, champion_rows=champ_rows,
+            target=target, notes=notes,
+        )  # fmt: skip
     return Traffic(challenger, champion, paired, start, until, notes)
 
 
@@ -273,6 +282,7 @@ def _first(rows: pd.DataFrame, fallback: pd.DataFrame | None) -> int | None:
 def _side(
     route: str,
     version: int | None,
+    *,
     rows: pd.DataFrame,
     fallback: pd.DataFrame | None,
     kind: pd.Series,
@@ -328,6 +338,7 @@ def _dropped(count: int, who: str, why: str, notes: list[str]) -> None:
 def _pair(
     shadow: Side,
     champion: Side,
+    *,
     shadow_rows: pd.DataFrame,
     champion_rows: pd.DataFrame,
     target: Target,
@@ -352,7 +363,10 @@ def _pair(
     mine = both[columns]
     theirs = both[["label", *[f"{c}_champion" for c in columns[1:]]]]
     theirs.columns = pd.Index(columns)
-    keep = _arrays(mine, target, "the shadow", notes)[3] & _arrays(theirs, target, "the champion", notes)[3]
+    keep = (
+        _arrays(mine, target, "the shadow", notes)[3]
+        & _arrays(theirs, target, "the champion", notes)[3]
+    )
     shadow.y, shadow.pred, shadow.score, _ = _arrays(mine[keep], target, "", [])
     champion.y, champion.pred, champion.score, _ = _arrays(theirs[keep], target, "", [])
     shadow.groups = champion.groups = both["request_champion"].to_numpy()[keep]

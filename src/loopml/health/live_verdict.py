@@ -183,9 +183,7 @@ def decide(
         _evidence(challenger, policy, duration_s),
         _metric(challenger, champion, difference, higher_is_better, policy),
     ]
-    checks += [
-        _rate(rate, challenger, champion, rate_differences[rate], policy) for rate in RATES
-    ]
+    checks += [_rate(rate, challenger, champion, rate_differences[rate], policy) for rate in RATES]
     failed = [c.detail for c in checks if c.status == "fail"]
     missing = tuple(c.detail for c in checks if c.status == "pending")
     if failed:
@@ -275,7 +273,8 @@ def _rate(
         if bound is None:
             return LiveCheck(rate, "pass", f"{words} not measured: {mine.reason}")
         return LiveCheck(rate, "pending", f"{words} not measured ({mine.reason})")
-    shown = f"{words} of {ch.version} ({ch.route}) {_pct(mine.value)} [{_pct(mine.low)}, {_pct(mine.high)}]"
+    interval = f"[{_pct(mine.low)}, {_pct(mine.high)}]"
+    shown = f"{words} of {ch.version} ({ch.route}) {_pct(mine.value)} {interval}"
     if bound is not None and mine.low > bound:
         return LiveCheck(rate, "fail", f"{shown}, wholly above {_pct(bound)} (max_{rate})")
     if diff.low is not None and diff.low > policy.rate_margin:
