@@ -106,3 +106,24 @@ def test_the_sequential_multiplier() -> None:
 def test_limits_are_checked(limits: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         check_policy(**limits)
+
+
+def test_a_multiclass_score_metric_reads_every_class_probability() -> None:
+    rng = np.random.default_rng(4)
+
+    def side(route: str, version: int, sharpness: float) -> Side:
+        y = rng.integers(0, 3, 3_000)
+        logits = rng.normal(size=(3_000, 3)) + sharpness * np.eye(3)[y]
+        score = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return Side(
+            route, version, rows=3_000, requests=600, y=y, pred=score.argmax(axis=1),
+            score=score, groups=np.repeat(np.arange(600), 5), first_ms=0, last_ms=0,
+        )  # fmt: skip
+
+    traffic = Traffic(side("canary", 2, 3.0), side("champion", 1, 1.0), False, 0, None)
+    found = compare_sides(
+        traffic, model="kind", metric="log_loss", task="multiclass", k=3,
+        policy=LivePolicy(min_labeled=1_000),
+    )  # fmt: skip
+    assert found.verdict == "promote" and not found.higher_is_better
+    assert found.challenger.metric.value < found.champion.metric.value
