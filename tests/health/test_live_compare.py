@@ -513,3 +513,36 @@ def test_the_sdk_and_the_cli_show_the_same_comparison(
         assert "Unknown challenger_route 'canery'" in capsys.readouterr().err
     finally:
         fluent.reset_client()
+
+
+def test_a_canary_that_failed_every_request_is_found_and_rolled_back(
+    backend: Backend, store: Settings, fitted: dict[str, Any], flights: dict[str, pd.DataFrame]
+) -> None:
+    """Its route logged no row (the fallback answered them all): the failures name it."""
+    from loopml.store.logs import PredictionRecord, write_records
+
+    example = flights["traffic"][FEATURES].head()
+    _register(ModelRegistry(backend), "late-dead", [fitted["weak"], fitted["good"]], example)
+    start = 1_372_680_000_000  # 2013-07-01T12:00Z
+
+    def record(i: int, route: str, error: str | None) -> PredictionRecord:
+        return PredictionRecord(
+            prediction_id=f"{i:032x}", model="late-dead", version=1, route=route,
+            at=start + i, latency_ms=1.0 + i / 1000, inputs={}, output=False, error=error,
+        )  # fmt: skip
+
+    guardrail = "guardrail 'dep_delay in [None, 180.0]' broken by 1 row(s): values [200.0]"
+    rows = [record(2 * i, "champion", None) for i in range(100)]
+    rows += [record(2 * i + 1, "fallback", "late-dead@2 failed: RuntimeError") for i in range(60)]
+    rows += [record(300 + i, "fallback", f"{guardrail}; routed to late-dead@1") for i in range(5)]
+    rows += [record(400 + i, "fallback", guardrail) for i in range(3)]  # (an older server)
+    assert write_records(store.logs_url, rows) == len(rows)
+    found = compare_live(backend, "late-dead", max_error_rate=0.05)
+    assert found.verdict == "rollback" and found.challenger.version == "late-dead@2"
+    assert (found.challenger.rows, found.challenger.requests) == (60, 60)
+    assert found.challenger.error_rate.value == 1.0 and found.challenger.labeled == 0
+    assert (found.champion.rows, found.champion.requests) == (104, 104)  # 1 before the canary
+    assert found.champion.guardrail_rate.value == pytest.approx(5 / 104)
+    assert found.champion.error_rate.value == 0.0
+    assert "3 fallback rows do not name the version they were routed to" in " ".join(found.notes)
+    assert "error rate of late-dead@2 (canary) 100.0% [" in found.reason

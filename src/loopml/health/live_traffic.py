@@ -148,14 +148,16 @@ def read_traffic(
     frame = _frame(table, backend.labels.get_labels(name), target)
     notes: list[str] = []
     paired = challenger_route == SHADOW
-    ch_v = _version(frame, challenger_route, challenger_version)
+    fallback = frame[frame["route"] == "fallback"]
+    routed_version, kind = _attribution(fallback["error"])
     champ_v = _version(frame, champion_route, champion_version)
+    ch_v = _version(frame, challenger_route, challenger_version)
+    if ch_v is None and not paired:  # a canary that failed every request it was sent
+        ch_v = _failed_version(fallback, routed_version, champ_v)
     empty = Traffic(Side(challenger_route), Side(champion_route, champ_v), paired, since, until)
     if ch_v is None:
         empty.notes.append(f"no rows of route {challenger_route!r} logged" + _span(since, until))
         return empty
-    fallback = frame[frame["route"] == "fallback"]
-    routed_version, kind = _attribution(fallback["error"])
     same = ch_v == champ_v
     unattributed = (
         f"both routes serve version {ch_v}: their fallback rows cannot be told apart, so the "
@@ -253,6 +255,17 @@ def _version(frame: pd.DataFrame, route: str, given: int | None) -> int | None:
     if rows.empty:
         return None
     return int(rows["version"].iloc[int(np.argmax(rows["at_ms"].to_numpy()))])
+
+
+def _failed_version(
+    fallback: pd.DataFrame, routed_version: pd.Series, champion: int | None
+) -> int | None:
+    """The version other than the champion's that the latest fallback row was routed to."""
+    other = (routed_version.notna() & (routed_version != champion)).to_numpy()
+    if not other.any():
+        return None
+    rows = fallback[other]
+    return int(routed_version[other].iloc[int(np.argmax(rows["at_ms"].to_numpy()))])
 
 
 def _own(frame: pd.DataFrame, route: str, version: int | None) -> pd.DataFrame:

@@ -161,10 +161,10 @@ def multiplier(units: int, policy: LivePolicy, *, horizon: float | None = None) 
 
 def level(units: int, policy: LivePolicy, *, horizon: float | None = None) -> float:
     """The confidence level whose normal quantile is :func:`multiplier` (for the analytic
-    intervals of rates)."""
+    intervals of rates), short of 1 (a few units call for an interval of nearly [0, 1])."""
     from scipy.stats import norm
 
-    return float(1 - 2 * norm.sf(multiplier(units, policy, horizon=horizon)))
+    return min(float(1 - 2 * norm.sf(multiplier(units, policy, horizon=horizon))), 1 - 1e-12)
 
 
 def decide(
