@@ -44,7 +44,7 @@ from loopml.health.live_comparison import compare_live, compare_sides
 from loopml.health.live_traffic import Target, read_traffic
 from loopml.health.live_verdict import LivePolicy
 from loopml.registry import ModelRegistry, PythonModel
-from loopml.stats.bootstrap import bootstrap_unpaired
+from loopml.stats.unpaired import bootstrap_unpaired
 from loopml.store.backend import Backend, close_cached_backends, open_backend
 from tests.api.conftest import clean_env, serve
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from loopml.core.errors import InvalidArgumentError
-from loopml.stats.bootstrap import bootstrap_metrics, bootstrap_unpaired
+from loopml.stats.bootstrap import bootstrap_metrics
+from loopml.stats.unpaired import bootstrap_unpaired
 
 
 def _side(n: int, accuracy: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -277,7 +277,8 @@ def _metric_figures(
 ) -> tuple[list[MetricValue], MetricDelta]:
     """Each side's metric with its bootstrap interval, and the difference challenger -
     champion with the interval the verdict reads (widened when sequential)."""
-    from loopml.stats.bootstrap import bootstrap_metrics, bootstrap_unpaired
+    from loopml.stats.bootstrap import bootstrap_metrics
+    from loopml.stats.unpaired import bootstrap_unpaired
 
     ch, champ = traffic.challenger, traffic.champion
     confidence = 1 - policy.alpha

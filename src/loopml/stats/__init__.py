@@ -15,7 +15,6 @@ from loopml.stats.bootstrap import (
     bootstrap_custom,
     bootstrap_metrics,
     bootstrap_slice_gaps,
-    bootstrap_unpaired,
     poisson_weights,
 )
 from loopml.stats.drift import DriftResult, DriftTest, drift_test_names, get_drift_test
@@ -27,6 +26,7 @@ from loopml.stats.metrics import (
     get_metric,
 )
 from loopml.stats.proportions import newcombe, wilson
+from loopml.stats.unpaired import bootstrap_unpaired
 
 __all__ = [
     "BootstrapResult",
