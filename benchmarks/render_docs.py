@@ -38,6 +38,7 @@ STAGE_LIBRARIES = {
     "registry": ("mlflow", "scikit-learn", "onnxruntime", "skl2onnx", "pandas", "numpy"),
     "evaluation": ("scikit-learn", "numpy"),
     "monitoring": ("numpy", "scikit-learn", "duckdb", "pandas"),
+    "live": ("numpy",),
     "serving": ("mlflow", "scikit-learn", "onnxruntime", "uvicorn", "httptools", "uvloop"),
     "pipelines": ("ray", "scikit-learn", "pandas", "pyarrow"),
 }
@@ -491,6 +492,45 @@ def monitoring(name: str) -> str:
     )
 
 
+def live_compare_noise(name: str) -> str:
+    """Verdicts of the live comparison on simulated pairs under repeated looks: false
+    rollbacks of equal models, and how soon a worse or better challenger is decided."""
+    data = load(name)
+    scenarios = data["scenarios"]
+    modes = list(scenarios["equal"]["modes"])
+    rows = [
+        "| intervals | equal: rolled back | equal: promoted | 0.05 worse: rolled back "
+        "| 0.05 better: promoted |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+
+    def share(s: dict[str, Any], mode: str, key: str) -> str:
+        m = s["modes"][mode]
+        text = f"{m[key]} of {s['pairs']}"
+        at = m["median_rows_per_side_at_decision"]
+        if key != "rollback" or s["gap"] >= 0 or at is None:
+            return text
+        return f"{text} (median {at:,.0f} rows a side)"
+
+    equal, worse, better = (scenarios[k] for k in ("equal", "worse by 0.05", "better by 0.05"))
+    for mode in modes:
+        low, high = equal["modes"][mode]["rollback_wilson95"]
+        rows.append(
+            f"| {mode} | {share(equal, mode, 'rollback')} ({low:.1%}-{high:.1%}) "
+            f"| {share(equal, mode, 'promote')} | {share(worse, mode, 'rollback')} "
+            f"| {share(better, mode, 'promote')} |"
+        )
+    facts = (
+        f"Each pair: {data['requests']} requests of {data['rows_per_request']} rows routed half "
+        f"to each side, a look every {data['step_requests']} requests ({data['looks']} looks, "
+        f"labels of every request so far), default limits (min_labeled "
+        f"{data['policy']['min_labeled']:,}, rollback_drop {data['policy']['rollback_drop']}, "
+        f"margin {data['policy']['margin']}), {data['resamples']} bootstrap resamples; "
+        "Wilson 95% interval of the false-rollback rate in brackets."
+    )
+    return "\n".join(rows) + "\n\n" + facts + "\n\n" + source(name, data)
+
+
 def large_batch(name: str) -> str:
     """One very large request next to a health poll (no peer: the figures are loopml's)."""
     data = load(name)
@@ -538,6 +578,7 @@ def renderer(name: str) -> Callable[[], str]:
         "monitoring_window": lambda: monitoring_window(name),
         "monitoring_census": lambda: monitoring_census(name),
         "monitoring": lambda: monitoring(name),
+        "live_compare_noise": lambda: live_compare_noise(name),
         "serving_large_batch": lambda: large_batch(name),
         "pipelines": lambda: pipelines(name),
         "readme": lambda: readme(suffix),

@@ -23,6 +23,7 @@ from loopml.cli import (
     logs,
     models,
     monitor,
+    monitor_compare,
     pipelines,
     runs,
     serving,
@@ -53,6 +54,7 @@ app.add_typer(evaluation.app, name="evaluations")
 app.add_typer(events.app, name="events")
 app.add_typer(labels.app, name="labels")
 app.add_typer(logs.app, name="logs")
+monitor.app.command("compare")(monitor_compare.compare_command)
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(sweeps.app, name="sweep")
 app.add_typer(pipelines.app, name="pipeline")

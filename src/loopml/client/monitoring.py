@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from loopml.core.entities import DatasetVersion, LabelSummary
+from loopml.core.entities import DatasetVersion, LabelSummary, LiveComparison
 from loopml.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LabelSummary",
+    "LiveComparison",
     "MonitorReport",
+    "compare_live",
     "log_labels",
     "log_predictions",
     "monitor",
@@ -295,6 +297,126 @@ def to_dataset(
         routes=routes,
         labeled_only=labeled_only,
         description=description,
+    )
+
+
+def compare_live(
+    model: str,
+    *,
+    challenger_route: str = "canary",
+    champion_route: str = "champion",
+    metric: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    min_labeled: int = 1000,
+    min_duration: Any = None,
+    margin: float = 0.0,
+    rollback_drop: float = 0.01,
+    max_error_rate: float | None = None,
+    max_fallback_rate: float | None = None,
+    max_guardrail_rate: float | None = None,
+    rate_margin: float = 0.01,
+    alpha: float = 0.05,
+    sequential: bool = True,
+    challenger_version: int | None = None,
+    champion_version: int | None = None,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> LiveComparison:
+    """Compare a challenger with the champion on the same live traffic, and decide.
+
+    Reads the prediction log of ``model`` (the server's rows, still-spooled ones included,
+    with the labels of :func:`log_labels` joined by row id) on both routes from the
+    challenger's first row on, and measures per route: its rows and labeled rows, ``metric``
+    with a bootstrap interval, and its error, fallback and guardrail rates with Wilson
+    intervals (a fallback row counts against the route the request was routed to). Then the
+    difference challenger - champion: for a canary (each answered its own requests) an
+    unpaired bootstrap, for a shadow (both scored the same requests, matched by the caller's
+    row id) a paired one; for the rates, Newcombe's interval. The verdict:
+
+    - ``rollback`` when the whole interval of the metric's difference is below
+      ``-rollback_drop`` (above it for metrics where lower is better), or a rate's interval
+      is wholly above its bound (``max_error_rate``, ...), or wholly above the champion's
+      rate by more than ``rate_margin``;
+    - ``promote`` when there is enough evidence (``min_labeled`` labeled challenger rows and
+      ``min_duration`` of traffic), the difference's interval is wholly above ``-margin``,
+      and every bounded rate is shown within its bound;
+    - else ``wait``, saying what is missing (``312 of 1,000 labeled rows on canary``). A
+      challenger that has no rows yet waits; it is not an error.
+
+    With ``sequential=True`` the intervals stay valid however often you ask (an agent asks at
+    every poll), so an equal challenger is not rolled back by a lucky run of noise.
+
+    Args:
+        model: The registered model's name (its routes say which versions are compared).
+        challenger_route: ``canary`` or ``shadow``.
+        champion_route: ``champion`` (or ``canary``, against a shadow).
+        metric: A metric of :mod:`loopml.stats.metrics` (default ``accuracy`` for a
+            classifier, ``rmse`` for a regressor); ``roc_auc`` and the other score metrics
+            read the logged probabilities.
+        since: Leave out rows before this time (event time; UTC when naive).
+        until: Leave out rows from this time on.
+        min_labeled: Labeled challenger rows needed before a promotion.
+        min_duration: Traffic needed before a promotion, in event time from the challenger's
+            first row to its last (``"24h"``, ``"7d"``, seconds, or a ``timedelta``).
+        margin: How far below the champion the challenger may be and still be promoted
+            (0: it must be shown better), in the metric's units.
+        rollback_drop: How far below the champion the difference's whole interval must be to
+            roll back.
+        max_error_rate: Bound of the challenger's error rate (failures and missed deadlines).
+        max_fallback_rate: Bound of its fallback rate (any reason).
+        max_guardrail_rate: Bound of the share of its rows a guardrail sent to the fallback.
+        rate_margin: How far above the champion's a rate's whole interval must be to roll
+            back.
+        alpha: 1 - the confidence of every interval.
+        sequential: Intervals valid at every look (a confidence sequence); False for one
+            fixed look.
+        challenger_version: The challenger's version (default: the one its route served
+            last).
+        champion_version: The champion's version (default: the one its route served last).
+        resamples: Bootstrap resamples of the metric.
+        seed: Seed of the bootstrap (same rows and seed: same answer).
+
+    Returns:
+        The :class:`~loopml.core.entities.LiveComparison`: both routes' figures, the
+        difference, every check, the verdict and its reason (``to_dict()`` is JSON-ready, to
+        store with the decision).
+
+    Raises:
+        InvalidArgumentError: An unknown route or metric, a limit out of range, a model ref
+            instead of a name, or a model with no logged predictions at all.
+        NotFoundError: No such model.
+
+    Example:
+        >>> found = loopml.monitoring.compare_live("late", min_labeled=2000)  # doctest: +SKIP
+        >>> found.verdict, found.reason  # doctest: +SKIP
+        ('wait', 'Wait: 312 of 2,000 labeled rows on canary; ...')
+    """
+    from loopml.client.fluent import _get_client
+    from loopml.health.live_comparison import compare_live as compare
+
+    return compare(
+        _get_client().backend,
+        model,
+        challenger_route=challenger_route,
+        champion_route=champion_route,
+        metric=metric,
+        since=since,
+        until=until,
+        min_labeled=min_labeled,
+        min_duration=min_duration,
+        margin=margin,
+        rollback_drop=rollback_drop,
+        max_error_rate=max_error_rate,
+        max_fallback_rate=max_fallback_rate,
+        max_guardrail_rate=max_guardrail_rate,
+        rate_margin=rate_margin,
+        alpha=alpha,
+        sequential=sequential,
+        challenger_version=challenger_version,
+        champion_version=champion_version,
+        resamples=resamples,
+        seed=seed,
     )
 
 

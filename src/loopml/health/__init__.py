@@ -16,9 +16,13 @@ SDK module of that name.
 - :mod:`.report`: the self-contained HTML report.
 - :mod:`.labels` and :mod:`.label_check`: :class:`LabelService`, delayed labels checked
   against the model, stored by row id and matched against the prediction log.
+- :mod:`.live_comparison` (with :mod:`.live_traffic` and :mod:`.live_verdict`):
+  :func:`compare_live`, champion vs challenger on the same live traffic and the verdict
+  (promote, rollback, wait) the automation agent acts on.
 """
 
 from loopml.health.labels import LabelService
+from loopml.health.live_comparison import compare_live
 from loopml.health.service import MonitorService
 from loopml.health.settings import DEFAULT_THRESHOLDS, SMALL_WINDOW, parse_window
 
@@ -27,5 +31,6 @@ __all__ = [
     "SMALL_WINDOW",
     "LabelService",
     "MonitorService",
+    "compare_live",
     "parse_window",
 ]

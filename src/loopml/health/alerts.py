@@ -165,11 +165,11 @@ class AlertRule:
         compared, used, interval = value, "value", None
         rows = int(w.ops.get("rows") or 0)
         if self.bound == "interval" and figure in _RATES and rows:
-            from scipy.stats import binomtest
+            from loopml.stats.proportions import wilson
 
-            ci = binomtest(round(value * rows), rows).proportion_ci(0.95, method="wilson")
-            interval = [float(ci.low), float(ci.high)]
-            compared, used = (ci.high, "high") if op.startswith("<") else (ci.low, "low")
+            low, high = wilson(round(value * rows), rows)
+            interval = [low, high]
+            compared, used = (high, "high") if op.startswith("<") else (low, "low")
         if not _OPS[op](compared, limit):
             return None
         evidence = {"figure": figure, "value": value, "rows": rows, "interval": interval}

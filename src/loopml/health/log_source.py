@@ -132,7 +132,7 @@ def log_data(
     )
     frame = _frame(table, features, classes=classes, binary=binary)
     labels = backend.labels.get_labels(chosen.name)
-    frame[LABEL] = _joined_labels(table, labels)
+    frame[LABEL] = joined_labels(table, labels)
     return Data(label=chosen.label, frame_=frame)
 
 
@@ -154,7 +154,7 @@ def _frame(
     columns[ERROR] = table.column("error").to_pandas()
     score = np.full(table.num_rows, np.nan)
     if binary and len(classes) == 2:
-        key = f"p.{_class_text(classes[1])}"
+        key = f"p.{class_text(classes[1])}"
         if key in names:
             score = np.asarray(table.column(key).to_numpy(zero_copy_only=False), dtype=np.float64)
     columns[SCORE] = score
@@ -163,7 +163,7 @@ def _frame(
     return frame
 
 
-def _class_text(value: Any) -> str:
+def class_text(value: Any) -> str:
     """A class label as the log's ``p.<class>`` column names it."""
     if isinstance(value, bool | np.bool_):
         return "True" if value else "False"
@@ -172,7 +172,7 @@ def _class_text(value: Any) -> str:
     return str(value)
 
 
-def _joined_labels(table: pa.Table, labels: pa.Table) -> pd.Series:
+def joined_labels(table: pa.Table, labels: pa.Table) -> pd.Series:
     """Each logged row's label (by caller id, else prediction id), decoded once per distinct
     value; None where no label arrived."""
     import orjson

@@ -384,6 +384,8 @@ class InferenceService:
             out, reason = guardrails.check_outputs(out)
         answered: Served | DeclaredFallback = served
         if reason is not None:
+            if reason.startswith("guardrail"):  # name the routed version, as failures do
+                reason = f"{reason}; routed to {served.ref}"
             answered, route, out = await self._fall_back(routes, frame, reason, failure)
         latency = (time.perf_counter() - started) * 1000
         make = functools.partial(

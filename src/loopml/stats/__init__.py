@@ -2,7 +2,9 @@
 
 :mod:`loopml.stats.drift` holds the distribution-shift tests, one file per test, found by name
 through a registry. :mod:`loopml.stats.metrics` holds the evaluation metrics by name and
-:mod:`loopml.stats.bootstrap` their Poisson-bootstrap intervals and paired differences.
+:mod:`loopml.stats.bootstrap` their Poisson-bootstrap intervals and differences (paired, or
+unpaired for two sets of rows); :mod:`loopml.stats.proportions` the Wilson and Newcombe
+intervals of rates.
 """
 
 from loopml.core.errors import MetricUndefined
@@ -23,6 +25,8 @@ from loopml.stats.metrics import (
     default_metrics,
     get_metric,
 )
+from loopml.stats.proportions import newcombe, wilson
+from loopml.stats.unpaired import bootstrap_unpaired
 
 __all__ = [
     "BootstrapResult",
@@ -35,11 +39,14 @@ __all__ = [
     "bootstrap_custom",
     "bootstrap_metrics",
     "bootstrap_slice_gaps",
+    "bootstrap_unpaired",
     "compute",
     "confusion_matrix",
     "default_metrics",
     "drift_test_names",
     "get_drift_test",
     "get_metric",
+    "newcombe",
     "poisson_weights",
+    "wilson",
 ]

@@ -9,7 +9,9 @@ work common to several of them (one matrix product for the confusion counts, log
 and ECE; one pass in score order for both AUCs) is done once per chunk.
 Resample ``r``'s weights depend only on ``(seed, r)``, so results do not depend on the chunk
 size. Intervals are percentile intervals over the resamples where the metric is defined; the
-paired difference (candidate - baseline) is computed on the same weights in every resample.
+paired difference (candidate - baseline) is computed on the same weights in every resample;
+:func:`loopml.stats.unpaired.bootstrap_unpaired` resamples two models' own rows independently
+(a champion and a canary that answered different requests).
 
 Example:
     >>> import numpy as np
@@ -177,6 +179,35 @@ def poisson_weights(
         yield counts[:rows].astype(np.float64)
 
 
+def _groups(groups: Any, n: int) -> tuple[Any, int] | None:
+    """Row -> group codes 0..g-1 (from any labels), and g; None when rows are resampled."""
+    if groups is None:
+        return None
+    values = np.asarray(groups)
+    if values.shape != (n,):
+        raise InvalidArgumentError(
+            f"The 'groups' parameter must give one group per row ({n} rows). Got shape "
+            f"{values.shape} instead."
+        )
+    uniques, codes = np.unique(values, return_inverse=True)
+    return codes, int(uniques.size)
+
+
+def _weights(
+    n: int, resamples: int, seed: int, chunk: int | None, groups: Any
+) -> Iterator[FloatArray]:
+    """Poisson weights per row, or drawn per group and given to each row of the group (the
+    cluster bootstrap: rows that share a fate, e.g. one request's rows, are resampled
+    together)."""
+    found = _groups(groups, n)
+    if found is None:
+        yield from poisson_weights(n, resamples, seed=seed, chunk=chunk)
+        return
+    codes, size = found
+    for w in poisson_weights(size, resamples, seed=seed, chunk=chunk or default_chunk(n)):
+        yield w[:, codes]
+
+
 def _interval(values: FloatArray, confidence: float) -> tuple[float | None, float | None, int]:
     defined = values[~np.isnan(values)]
     undefined = int(values.size - defined.size)
@@ -240,6 +271,17 @@ class _Track:
         return out
 
 
+def _specs(names: Sequence[str], task: str) -> list[MetricSpec]:
+    specs = [get_metric(name) for name in names]
+    for spec in specs:
+        if task not in spec.tasks:
+            raise InvalidArgumentError(
+                f"Metric {spec.name!r} does not apply to task {task!r}; it is for "
+                f"{', '.join(sorted(spec.tasks))}. Drop it or choose another metric."
+            )
+    return specs
+
+
 def bootstrap_metrics(
     names: Sequence[str],
     y: Any,
@@ -253,6 +295,7 @@ def bootstrap_metrics(
     seed: int = 0,
     chunk: int | None = None,
     baseline: tuple[Any, Any] | None = None,
+    groups: Any = None,
 ) -> BootstrapResult:
     """Point values and Poisson-bootstrap percentile intervals of metrics.
 
@@ -269,6 +312,8 @@ def bootstrap_metrics(
         chunk: Resamples per weight matrix (default: within 8 MB).
         baseline: ``(pred, score)`` of a baseline model on the same rows, for paired
             differences (candidate - baseline on the same resamples).
+        groups: One group label per row (n,), or None: the rows of a group are resampled
+            together (a cluster bootstrap), for rows that are not independent.
 
     Returns:
         A :class:`BootstrapResult`; a metric undefined on all rows has value None and a reason.
@@ -282,17 +327,11 @@ def bootstrap_metrics(
     seed = _check_int("seed", seed, 0)
     if task == "binary" and k != 2:
         raise InvalidArgumentError(f"The 'k' parameter must be 2 for task 'binary'. Got {k!r}.")
-    specs = [get_metric(name) for name in names]
-    for spec in specs:
-        if task not in spec.tasks:
-            raise InvalidArgumentError(
-                f"Metric {spec.name!r} does not apply to task {task!r}; it is for "
-                f"{', '.join(sorted(spec.tasks))}. Drop it or choose another metric."
-            )
+    specs = _specs(names, task)
     cand = _Track.start_all(specs, y, pred, score, k)
     base = _Track.start_all(specs, y, *baseline, k) if baseline else None
     diffs: list[list[FloatArray]] = [[] for _ in specs]
-    for w in poisson_weights(np.shape(y)[0], resamples, seed=seed, chunk=chunk):
+    for w in _weights(np.shape(y)[0], resamples, seed, chunk, groups):
         for i, track in enumerate(cand):
             values = track.add(w)
             if base is not None:

@@ -28,6 +28,7 @@ from loopml.core.entities.evaluation import (
     SliceResult,
 )
 from loopml.core.entities.events import Event
+from loopml.core.entities.loop import LiveCheck, LiveComparison, RouteFigures
 from loopml.core.entities.monitoring import (
     Alert,
     ConceptDrift,
@@ -81,6 +82,8 @@ __all__ = [
     "GateCheck",
     "GateDecision",
     "LabelSummary",
+    "LiveCheck",
+    "LiveComparison",
     "MetricDelta",
     "MetricPoint",
     "MetricValue",
@@ -96,6 +99,7 @@ __all__ = [
     "NumericSummary",
     "PackageFile",
     "RegisteredModel",
+    "RouteFigures",
     "Run",
     "RunStatus",
     "SliceResult",
