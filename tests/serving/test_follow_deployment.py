@@ -10,6 +10,7 @@ import asyncio
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -202,12 +203,17 @@ def test_requests_in_flight_never_see_half_a_change(
     both = ServeConfig(
         model=alone.model, canary=("cancer@challenger", 50), shadow="cancer@1", poll_interval_s=0
     )
-    flipping = threading.Event()
+    flipping = threading.Event()  # set after 40 flips
+    answered = threading.Event()  # set after 200 answers: flips go on until both hold
 
     def flip() -> None:
-        for i in range(40):
+        i = 0
+        while i < 40 or not answered.is_set():
             service.apply(both if i % 2 == 0 else alone)
-        flipping.set()
+            i += 1
+            if i >= 40:
+                flipping.set()
+            time.sleep(0.002)  # let requests in between flips, however fast the machine
 
     async def main() -> list[tuple[str, int]]:
         answers = []
@@ -218,6 +224,7 @@ def test_requests_in_flight_never_see_half_a_change(
             batch = [service.predict(X.iloc[[(i + j) % len(X)]], key=f"k{i + j}") for j in range(8)]
             answers += [(r.route, r.version) for r in await asyncio.gather(*batch)]
             i += 8
+        answered.set()
         flipper.join()
         await service.stop()
         return answers
