@@ -133,7 +133,7 @@ def policy(**changes: Any) -> dict[str, Any]:
         "triggers": [{"dataset": "cancer"}],
         "train": {
             "pipeline": "tests.automation.training:fit",
-            "params": {"C": 1.0},
+            "params": {"c": 1.0},
             "data": "cancer@latest",
         },
         "evaluate": {

@@ -5,6 +5,8 @@ gate failure; the approval path; every decision an event with its reason and evi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from loopml.automation import Agent, LoopService, load_policy
 from loopml.core.entities import ApprovalStatus
 from tests.automation.conftest import World, policy
@@ -56,9 +58,148 @@ def test_a_better_challenger_is_canaried_and_promoted_on_live_evidence(world: Wo
     assert evidence.reason.startswith("Promote cancer@2 (canary): accuracy +0.")
     figures = evidence.data["evidence"]
     assert figures["challenger"]["labeled"] >= 60 and figures["gain"]["low"] > 0
-    assert all(e.actor == "automation:cancer-loop" for e in world.events(subject="loop:cancer-loop"))
+    assert all(
+        e.actor == "automation:cancer-loop" for e in world.events(subject="loop:cancer-loop")
+    )
     moved = world.events(kind="alias.moved")[-1]
     assert moved.actor == "automation:cancer-loop"
     history = LoopService(world.backend).history("cancer-loop")
     assert [h.title for h in history][-1] == "PROMOTED"
     assert any("gain +0." in line for h in history for line in h.evidence)
+
+
+def _good_champion(world: World) -> None:
+    """Make ``cancer@2`` (every feature) the champion instead of the weak ``cancer@1``."""
+    from tests.automation.training import FEATURES, TARGET, fit
+
+    rows = world.frame.iloc[:150]
+    ref = world.datasets.register("cancer-first", rows.reset_index(drop=True), target=TARGET).ref
+    good = fit(ref)
+    version = world.registry.register(good, "cancer", input_example=rows[FEATURES].head())
+    world.registry.approve(version.ref, comment="better")
+    world.registry.set_alias("cancer", "champion", version.version)
+
+
+def test_a_worse_challenger_that_passed_the_gate_is_rolled_back(world: World) -> None:
+    _good_champion(world)
+    spec = policy(
+        train={"pipeline": "tests.automation.training:fit_weak", "params": {}},
+        evaluate={"gate": {"name": "lenient", "rules": [{"metric": "accuracy", "min": 0.6}]}},
+    )
+    with _agent(world, spec) as agent:
+        world.new_data()
+        run = agent.run_once()[0].claimed[0]
+        assert world.backend.loops.get_run(run.run_id).state["challenger"] == "cancer@3"
+        assert world.deployments.get("prod").canary is not None
+        world.serve()
+        agent.run_once()
+    done = world.backend.loops.get_run(run.run_id)
+    assert (done.status, done.step) == ("rolled_back", "done")
+    assert world.registry.aliases("cancer")["champion"] == 2  # the champion kept serving
+    record = world.deployments.get("prod")
+    assert record.canary is None and record.version == 3  # created, canary on, canary off
+    rejected = world.registry.get("cancer@3")
+    assert rejected.approval is ApprovalStatus.REJECTED
+    assert rejected.reviewer == "automation:cancer-loop" and "Roll back" in rejected.review_comment
+    evidence = world.events(kind="loop.evidence")[0]
+    assert evidence.reason.startswith("Roll back cancer@3 (canary): accuracy -0.")
+    assert "worse by more than 0.02" in evidence.reason
+    assert evidence.data["evidence"]["gain"]["high"] < -0.02
+    rolled = world.events(kind="loop.rolled_back")[0]
+    assert "taken off deployment 'prod' (version 3)" in rolled.reason
+    assert "the champion cancer@2 keeps serving" in rolled.reason
+    assert rolled.data["actions"] == ["deployment 'prod' version 3", "rejected cancer@3"]
+
+
+def test_a_gate_failure_ends_the_run_rejected_with_its_checks(world: World) -> None:
+    spec = policy(train={"pipeline": "tests.automation.training:fit_shuffled", "params": {}})
+    with _agent(world, spec) as agent:
+        world.new_data()
+        run = agent.run_once()[0].claimed[0]
+    done = world.backend.loops.get_run(run.run_id)
+    assert (done.status, done.step) == ("rejected", "done")
+    assert [s.step for s in world.backend.loops.steps(run.run_id)] == ["data", "train", "evaluate"]
+    assert world.backend.loops.steps(run.run_id)[-1].outcome == "rejected"
+    failed = world.events(kind="loop.gate_failed")[0]
+    assert failed.reason.startswith("gate 'offline': 1 of 1 checks failed: accuracy >= 0.8")
+    checks = failed.data["gate"]["checks"]
+    assert checks[0]["passed"] is False and checks[0]["rule"] == "accuracy >= 0.8"
+    # nothing went live
+    assert world.deployments.get("prod").version == 1
+    assert world.registry.aliases("cancer")["champion"] == 1
+
+
+def test_a_person_approves_before_the_promotion(world: World) -> None:
+    from loopml.core.settings import Settings
+    from loopml.registry import ModelRegistry
+    from loopml.store.backend import open_backend
+
+    spec = policy(
+        approval="required",
+        train={"pipeline": "tests.automation.training:fit_and_register", "params": {}},
+    )
+    with _agent(world, spec) as agent:
+        world.new_data()
+        run = agent.run_once()[0].claimed[0]
+        trained = world.events(kind="loop.trained")[0]
+        assert "registered by the pipeline" in trained.reason
+        assert trained.data["outputs"] == {"train_rows": 300}
+        world.serve()
+        agent.run_once()
+        waiting = world.backend.loops.get_run(run.run_id)
+        assert (waiting.status, waiting.step) == ("awaiting_approval", "approval")
+        asked = world.events(kind="loop.evidence")[0]
+        assert "Awaiting approval: `loopml models approve cancer@2`" in asked.reason
+        assert world.registry.aliases("cancer")["champion"] == 1
+        events = len(world.events())
+        agent.run_once()  # nobody approved yet: nothing happens, nothing is logged
+        assert len(world.events()) == events
+        assert (
+            world.backend.loops.get_run(run.run_id)
+            .state["waiting"]
+            .startswith("waiting for a person to approve cancer@2")
+        )
+        settings: Settings = world.settings
+        person = ModelRegistry(open_backend(replace(settings, user="ada")))
+        person.approve("cancer@2", comment="looked at the slices")
+        agent.run_once()
+    done = world.backend.loops.get_run(run.run_id)
+    assert (done.status, done.step) == ("promoted", "done")
+    approved = world.events(kind="loop.approved")[0]
+    assert approved.reason == "cancer@2 approved by ada: looked at the slices"
+    assert world.registry.aliases("cancer")["champion"] == 2
+    assert [s.step for s in world.backend.loops.steps(run.run_id)] == [
+        "data", "train", "evaluate", "release", "observe", "approval", "promote",
+    ]  # fmt: skip
+
+
+def test_a_person_who_rejects_rolls_the_canary_back(world: World) -> None:
+    with _agent(world, policy(approval="required")) as agent:
+        world.new_data()
+        run = agent.run_once()[0].claimed[0]
+        world.serve()
+        agent.run_once()
+        world.registry.reject("cancer@2", comment="not before the audit")
+        agent.run_once()
+    done = world.backend.loops.get_run(run.run_id)
+    assert done.status == "rolled_back"
+    assert world.events(kind="loop.approval_refused")[0].reason.endswith(
+        "rejected by " + world.registry.get("cancer@2").reviewer + ": not before the audit"
+    )
+    assert world.deployments.get("prod").canary is None
+    assert world.registry.aliases("cancer")["champion"] == 1
+
+
+def test_a_failed_training_fails_the_run_and_touches_nothing(world: World) -> None:
+    spec = policy(train={"pipeline": "tests.automation.training:broken", "params": {}})
+    with _agent(world, spec) as agent:
+        world.new_data()
+        run = agent.run_once()[0].claimed[0]
+    done = world.backend.loops.get_run(run.run_id)
+    assert (done.status, done.step) == ("failed", "done")
+    failed = world.events(kind="loop.failed")[0]
+    assert failed.reason == (
+        "step train failed: RuntimeError: the training on cancer@2 ran out of memory"
+    )
+    assert world.deployments.get("prod").version == 1
+    assert [v.version for v in world.registry.versions("cancer")] == [1]

@@ -51,11 +51,17 @@ def weak(frame: pd.DataFrame) -> Pipeline:
     return model.fit(frame[FEATURES], frame[TARGET])
 
 
-def fit(data: str, C: float = 1.0) -> Any:
+def fit(data: str, c: float = 1.0) -> Any:
     """A good challenger: every feature, standardized, logistic regression."""
     frame = loopml.datasets.load(data)
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=500))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=500))
     return model.fit(frame[FEATURES], frame[TARGET])
+
+
+def fit_weak(data: str) -> Any:
+    """A challenger that passes a lenient offline gate but is worse than a good champion: it
+    sees the two weak features only."""
+    return weak(loopml.datasets.load(data))
 
 
 def fit_shuffled(data: str, seed: int = 0) -> Any:

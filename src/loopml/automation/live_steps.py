@@ -225,7 +225,7 @@ def promote_step(ctx: StepContext, run: LoopRun) -> Outcome:
         "promoted",
         "loop.promoted",
         f"{challenger} is the champion (was {was}); deployment {policy.deployment!r} serves it "
-        f"(version {record.version}). Evidence: {evidence}",
+        f"(version {record.version})",
         detail={"actions": done, "routes": record.routes(), "previous_champion": was},
         links={"deployment": f"{policy.deployment}@{record.version}"},
     )

@@ -122,10 +122,11 @@ def _trigger_lines(data: Mapping[str, Any]) -> list[str]:
 
 def _gate_lines(data: Mapping[str, Any]) -> list[str]:
     lines = []
-    metrics = data.get("metrics") or {}
-    for dataset, values in metrics.items():
-        lines.append(f"{dataset}: " + _pairs(values))
     gate = data.get("gate") or {}
+    named = {c.get("rule", "").split()[0] for c in gate.get("checks") or [] if c.get("rule")}
+    for dataset, values in (data.get("metrics") or {}).items():
+        shown = {k: v for k, v in values.items() if k in named} or dict(list(values.items())[:3])
+        lines.append(f"{dataset}: " + _pairs(shown))
     for check in gate.get("checks") or []:
         mark = {True: "pass", False: "FAIL", None: "n/a"}[check.get("passed")]
         lines.append(

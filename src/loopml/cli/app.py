@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from loopml import __version__
 from loopml.cli import (
+    agent,
     data,
     deploy,
     doctor,
@@ -21,6 +22,7 @@ from loopml.cli import (
     experiments,
     labels,
     logs,
+    loop,
     models,
     monitor,
     runs,
@@ -52,6 +54,8 @@ app.add_typer(events.app, name="events")
 app.add_typer(labels.app, name="labels")
 app.add_typer(logs.app, name="logs")
 app.add_typer(monitor.app, name="monitor")
+app.command("agent")(agent.agent_command)
+app.add_typer(loop.app, name="loop")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
 #: model... or the store itself: a read outside any project creates nothing).

@@ -365,9 +365,7 @@ class SqlLoopStore:
         conn: sa.Connection, run_id: str, holder: str, from_step: str, now: int
     ) -> LoopmlError:
         row = conn.execute(
-            sa.select(_lr.lease_holder, _lr.lease_expires_at, _lr.step).where(
-                _lr.run_id == run_id
-            )
+            sa.select(_lr.lease_holder, _lr.lease_expires_at, _lr.step).where(_lr.run_id == run_id)
         ).first()
         if row is None:
             return _missing_run(run_id)
@@ -484,7 +482,6 @@ class SqlLoopStore:
         with self._db.read() as conn:
             rows = conn.execute(sa.select(*columns).order_by(_lp.name)).all()
         return [_policy(row) for row in rows]
-
 
 
 class _SqlLoopClaim:
