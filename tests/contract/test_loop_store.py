@@ -160,7 +160,11 @@ def test_a_step_is_stored_only_by_the_holder_at_the_step_it_started_from(
     )
     e1 = event(r.run_id, "loop.data")
     stored = loops.advance(
-        moved, holder="agent-a", now=1_200, from_step="data", step=step(r, 1, "data", e1.event_id),
+        moved,
+        holder="agent-a",
+        now=1_200,
+        from_step="data",
+        step=step(r, 1, "data", e1.event_id),
         event=e1,
     )
     assert stored.step == "train" and stored.state["x"] == 1 and stored.steps_done == 1
@@ -169,21 +173,33 @@ def test_a_step_is_stored_only_by_the_holder_at_the_step_it_started_from(
     e2 = event(r.run_id, "loop.data")
     with pytest.raises(ConflictError, match="it is at step 'train', not 'data'"):
         loops.advance(
-            moved, holder="agent-a", now=1_300, from_step="data",
-            step=step(r, 2, "data", e2.event_id), event=e2,
+            moved,
+            holder="agent-a",
+            now=1_300,
+            from_step="data",
+            step=step(r, 2, "data", e2.event_id),
+            event=e2,
         )
     # another holder, and the holder after its lease expired: refused, nothing written
     e3 = event(r.run_id, "loop.trained")
     trained = dataclasses.replace(stored, step="evaluate", steps_done=2)
     with pytest.raises(ConflictError, match="lease is held by 'agent-a'"):
         loops.advance(
-            trained, holder="agent-b", now=1_300, from_step="train",
-            step=step(r, 2, "train", e3.event_id), event=e3,
+            trained,
+            holder="agent-b",
+            now=1_300,
+            from_step="train",
+            step=step(r, 2, "train", e3.event_id),
+            event=e3,
         )
     with pytest.raises(ConflictError, match="lease expired before the step was stored"):
         loops.advance(
-            trained, holder="agent-a", now=1_000 + TTL + 1, from_step="train",
-            step=step(r, 2, "train", e3.event_id), event=e3,
+            trained,
+            holder="agent-a",
+            now=1_000 + TTL + 1,
+            from_step="train",
+            step=step(r, 2, "train", e3.event_id),
+            event=e3,
         )
     assert [s.step for s in loops.steps(r.run_id)] == ["data"]
     assert [e.kind for e in events.list_events(subject="loop:late")] == [
