@@ -35,6 +35,7 @@ PACKAGES = [
     "loopml.compute",
     "loopml.serving",
     "loopml.tracking",
+    "loopml.automation",
     "loopml.client",
     "loopml.cli",
 ]

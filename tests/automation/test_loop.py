@@ -203,3 +203,42 @@ def test_a_failed_training_fails_the_run_and_touches_nothing(world: World) -> No
     )
     assert world.deployments.get("prod").version == 1
     assert [v.version for v in world.registry.versions("cancer")] == [1]
+
+
+def test_a_shadow_is_compared_on_the_same_requests_and_promoted(world: World) -> None:
+    spec = policy()
+    spec["release"] = {"mode": "shadow"}
+    with _agent(world, spec) as agent:
+        world.new_data()
+        run = agent.run_once()[0].claimed[0]
+        assert world.deployments.get("prod").shadows == ("cancer@2",)
+        answers = world.serve()
+        assert {route for route, _ in answers} == {"champion"}  # a shadow never answers
+        agent.run_once()
+    assert world.backend.loops.get_run(run.run_id).status == "promoted"
+    evidence = world.events(kind="loop.evidence")[0]
+    assert evidence.reason.startswith("Promote cancer@2 (shadow): accuracy +0.")
+    assert evidence.data["evidence"]["challenger"]["labeled"] == 300  # every request
+    record = world.deployments.get("prod")
+    assert record.shadows == () and world.registry.aliases("cancer")["champion"] == 2
+
+
+def test_a_challenger_that_fails_requests_is_rolled_back_on_its_error_rate(world: World) -> None:
+    world.deployments.set("prod", fallback="value:false", reason="answer when a model fails")
+    spec = policy(
+        train={"pipeline": "tests.automation.training:fit_flaky", "params": {}},
+        rollback={"max_error_rate": 0.05},
+    )
+    with _agent(world, spec) as agent:
+        world.new_data()
+        run = agent.run_once()[0].claimed[0]
+        answers = world.serve()
+        assert any(route == "fallback" for route, _ in answers)  # it answered for the canary
+        agent.run_once()
+    assert world.backend.loops.get_run(run.run_id).status == "rolled_back"
+    evidence = world.events(kind="loop.evidence")[0]
+    assert evidence.reason.startswith("Roll back cancer@2 (canary): its error rate ")
+    assert "is above the bound 5.0%" in evidence.reason
+    rates = evidence.data["evidence"]["rates"]["error_rate"]
+    assert rates["low"] > 0.05 and evidence.data["evidence"]["challenger"]["errors"] > 10
+    assert world.deployments.get("prod").canary is None

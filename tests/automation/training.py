@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import loopml
+from loopml.registry import PythonModel
 
 #: The columns served: ten measurements of the tumour.
 FEATURES = [
@@ -82,3 +83,30 @@ def fit_and_register(data: str) -> dict[str, Any]:
 def broken(data: str) -> Any:
     """A training that fails."""
     raise RuntimeError(f"the training on {data} ran out of memory")
+
+
+class Flaky(PythonModel):
+    """A good model that raises on a large tumour scored on its own (about one request in
+    six of the tests' traffic): the server's fallback answers those."""
+
+    classes = (False, True)
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def _check(self, frame: pd.DataFrame) -> None:
+        if len(frame) == 1 and float(frame["mean area"].iloc[0]) > 900:
+            raise RuntimeError("numeric overflow on a large tumour")
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        self._check(frame)
+        return self.inner.predict(frame)
+
+    def predict_proba(self, frame: pd.DataFrame) -> Any:
+        self._check(frame)
+        return self.inner.predict_proba(frame)
+
+
+def fit_flaky(data: str) -> Any:
+    """A challenger more accurate than the weak champion, that fails on some requests."""
+    return Flaky(fit(data))
