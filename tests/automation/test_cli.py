@@ -104,3 +104,26 @@ def test_bad_input_is_one_clear_line(world: World, invoke: Invoke, tmp_path: Pat
     assert code == 3 and "Did you mean 'cancer-loop'?" in err
     code, _, err = invoke("loop", "status", "abcd")
     assert code == 3 and "No loop run id starts with 'abcd'" in err
+
+
+def test_loopml_models_approve_resumes_a_waiting_run(
+    world: World, invoke: Invoke, tmp_path: Path
+) -> None:
+    path = str(_policy_file(tmp_path, approval="required"))
+    once = ("agent", "--policy", path, "--once", "--interval", "0")
+    assert invoke(*once)[0] == 0
+    world.new_data()
+    assert invoke(*once)[0] == 0
+    world.serve()
+    code, out, _ = invoke(*once)
+    assert code == 0 and "Awaiting approval: `loopml models approve cancer@2`" in out
+    assert "1 open (waiting for evidence or approval" in out
+    run_id = world.backend.loops.list_runs()[0].run_id
+    code, out, _ = invoke("loop", "status", run_id)
+    assert "awaiting_approval at step approval" in out
+    code, out, _ = invoke("models", "approve", "cancer@2", "-m", "slices look fine")
+    assert code == 0
+    assert f"Loop run {run_id[:12]} of policy cancer-loop was waiting for this review" in out
+    code, out, _ = invoke(*once)
+    assert code == 0 and "loop.approved: cancer@2 approved by" in out
+    assert "loop.promoted: cancer@2 is the champion" in out

@@ -119,6 +119,13 @@ class Agent:
             raise InvalidArgumentError(
                 f"Policy name {twice[0]!r} is given twice; each policy needs its own name."
             )
+        deployments = [p.deployment for p in policies]
+        if len(set(deployments)) != len(deployments):
+            both = sorted({d for d in deployments if deployments.count(d) > 1})
+            raise InvalidArgumentError(
+                f"Two policies release to deployment {both[0]!r}; their canaries would take "
+                "each other's place. Give each policy its own deployment."
+            )
         if interval_s < 0 or lease_s <= 0:
             raise InvalidArgumentError(
                 f"interval must be >= 0 s and lease > 0 s. Got {interval_s!r} and {lease_s!r}."
@@ -287,8 +294,11 @@ class Agent:
         while not self.stop.is_set():
             try:
                 self.tick()
-            except (ConflictError, AlreadyExistsError) as exc:
-                _log.warning("agent %s: %s", self.name, exc)
+            except Exception as exc:  # a store down for a while: the next tick tries again
+                _log.warning(
+                    "agent %s: the tick failed (%s: %s)", self.name, type(exc).__name__, exc
+                )
+                self.say(f"tick failed, trying again: {type(exc).__name__}: {exc}")
             self.stop.wait(self.interval_ms / 1000 or 0.05)
 
     def _claim(self, policy: LoopPolicy, report: TickReport) -> None:

@@ -79,6 +79,7 @@ def release_step(ctx: StepContext, run: LoopRun) -> Outcome:
             return {}
         return {"shadows": [*current.shadows, challenger]}
 
+    before = deployments.get(policy.deployment)
     record, changed = _change(deployments, policy.deployment, patch, reason)
     champion = registry.get(record.champion)
     how = (
@@ -86,6 +87,9 @@ def release_step(ctx: StepContext, run: LoopRun) -> Outcome:
         if release.mode == "canary"
         else f"shadow {challenger}"
     )
+    replaced = before.canary.ref if before.canary is not None else None
+    if changed and release.mode == "canary" and replaced not in (None, challenger):
+        how += f" (in place of the canary {replaced})"
     state = {
         "champion": champion.ref,
         "champion_version": champion.version,
