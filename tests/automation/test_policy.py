@@ -235,3 +235,9 @@ def test_a_deployment_of_another_model_is_refused(world: World) -> None:
         InvalidArgumentError, match="'other-prod' serves model 'other' .*not 'cancer'"
     ):
         check_policy(spec, world.backend)
+
+
+def test_docs_show_the_example_policy_as_it_is() -> None:
+    page = (EXAMPLE.parents[1] / "docs" / "loop.md").read_text(encoding="utf-8")
+    block = page.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert block == EXAMPLE.read_text(encoding="utf-8")
