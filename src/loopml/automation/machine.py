@@ -33,7 +33,7 @@ from loopml.automation import live_steps, steps
 from loopml.automation.loop_events import loop_event
 from loopml.automation.steps import Outcome, StepContext
 from loopml.core.entities import LoopRun, LoopStep
-from loopml.core.errors import ConflictError, StoreError
+from loopml.core.errors import StoreError
 
 if TYPE_CHECKING:
     from loopml.store.protocols import LoopStore
@@ -86,9 +86,7 @@ def advance(
                 exc,
             )
             return run
-        except ConflictError:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # a step's own conflict (a deployment moved) included
             outcome = _failed(ctx, run, exc)
         run = _store(ctx, store, run, outcome, started)
         if after_step is not None:
