@@ -81,6 +81,7 @@ LIBRARIES = (
     "uvloop",
     "fastapi",
     "orjson",
+    "ray",
 )
 
 

@@ -33,6 +33,7 @@ PACKAGES = [
     "loopml.store.artifacts",
     "loopml.store.logs",
     "loopml.compute",
+    "loopml.pipelines",
     "loopml.serving",
     "loopml.tracking",
     "loopml.automation",

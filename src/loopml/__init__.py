@@ -43,6 +43,9 @@ _LAZY: dict[str, str] = {
     "get_evaluation": "loopml.client.evaluation",
     "list_evaluations": "loopml.client.evaluation",
     "monitor": "loopml.client.monitoring",
+    "pipeline": "loopml.pipelines",
+    "step": "loopml.pipelines",
+    "sweep": "loopml.client.sweeps",
 }
 
 __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
@@ -69,10 +72,13 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "models",
     "monitor",
     "monitoring",
+    "pipeline",
     "search_runs",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
+    "sweep",
 ]
 
 if TYPE_CHECKING:
@@ -100,7 +106,9 @@ if TYPE_CHECKING:
         list_evaluations,
     )
     from loopml.client.monitoring import monitor
+    from loopml.client.sweeps import sweep
     from loopml.core.entities import Run
+    from loopml.pipelines import pipeline, step
 
 
 #: Submodules exposed as attributes (``loopml.datasets.register(...)``), loaded on first use.

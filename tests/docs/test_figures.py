@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 README = ROOT / "README.md"
 MONITORING_MD = ROOT / "docs" / "monitoring.md"
+PIPELINES_MD = ROOT / "docs" / "pipelines.md"
 STAGES = {
     "tracking",
     "data",
@@ -29,6 +30,7 @@ STAGES = {
     "serving",
     "serving_ablations",
     "serving_soak",
+    "pipelines",
 }
 #: A measured figure: a number with a unit of time, memory or rate, or a ratio like ``5.5x``.
 FIGURE = re.compile(
@@ -56,7 +58,9 @@ def _speed_section(text: str) -> str:
     return text.split("## Speed", 1)[1].split("\n## ", 1)[0]
 
 
-@pytest.mark.parametrize("path", [BENCHMARKS_MD, README, MONITORING_MD], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [BENCHMARKS_MD, README, MONITORING_MD, PIPELINES_MD], ids=lambda p: p.name
+)
 def test_rendering_again_gives_the_same_text(render_docs: ModuleType, path: Path) -> None:
     text = path.read_text()
     assert render_docs.blocks(text), f"{path.name} has no figures block"

@@ -25,8 +25,10 @@ from loopml.cli import (
     loop,
     models,
     monitor,
+    pipelines,
     runs,
     serving,
+    sweeps,
 )
 from loopml.cli.state import state
 from loopml.core.errors import InvalidArgumentError, LoopmlError, LoopmlWarning, NotFoundError
@@ -56,6 +58,8 @@ app.add_typer(logs.app, name="logs")
 app.add_typer(monitor.app, name="monitor")
 app.command("agent")(agent.agent_command)
 app.add_typer(loop.app, name="loop")
+app.add_typer(sweeps.app, name="sweep")
+app.add_typer(pipelines.app, name="pipeline")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
 #: model... or the store itself: a read outside any project creates nothing).

@@ -21,7 +21,7 @@ from loopml.store.backend import StoreLocation, store_location
 
 #: Commands (path after ``loopml``) that may create the store: each writes the first thing
 #: of a project. ``loopml init`` creates it on purpose and does not go through here.
-CREATES_STORE = frozenset({"data register", "data split"})
+CREATES_STORE = frozenset({"data register", "data split", "pipeline run", "sweep run"})
 
 
 def command_path() -> str:

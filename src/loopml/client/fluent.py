@@ -14,7 +14,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -23,7 +24,7 @@ from loopml.client.client import LoopmlClient
 from loopml.client.run_handle import ActiveRun
 from loopml.core.entities import ArtifactEntry, Run, RunStatus
 from loopml.core.errors import NotFoundError
-from loopml.core.settings import resolve_settings
+from loopml.core.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,6 +159,23 @@ def start_run(
         _stack.append(active)
         _install_hooks()
     return active
+
+
+@contextmanager
+def activated(settings: Settings, run_id: str) -> Iterator[ActiveRun]:
+    """Make the RUNNING run ``run_id`` the active run for the block, without ending it.
+
+    What a sweep trial's objective runs in, on any worker: ``loopml.active_run()`` and
+    ``loopml.log_metric(...)`` reach the trial's run, in the store ``settings`` name (the
+    driver's, not whatever the worker's folder resolves to). Whoever started the run ends it.
+    """
+    run = LoopmlClient(settings=settings).start_run(run_id=run_id)
+    with _lock:
+        _stack.append(run)
+    try:
+        yield run
+    finally:
+        _pop(run)
 
 
 def active_run() -> ActiveRun | None:

@@ -30,6 +30,10 @@
     ├── ComputeError                            a task an executor could not run or send back
     │   └── WorkerDiedError                     its worker died (killed, out of memory),
     │                                           after the executor's retries
+    ├── StepFailedError                         a pipeline step raised, returned what
+    │                                           cannot be stored, or lost its worker
+    ├── SweepFailedError                        a hyperparameter sweep in which no trial
+    │                                           completed (each failed or was pruned)
     ├── ModelExportError                        a converted model (ONNX) failed its
     │                                           equivalence check or could not be converted
     └── GateFailedError                         a release gate said no
@@ -72,7 +76,9 @@ __all__ = [
     "PermissionDeniedError",
     "RowsRejectedError",
     "SchemaVersionError",
+    "StepFailedError",
     "StoreError",
+    "SweepFailedError",
     "UnapprovedVersionWarning",
     "UnsupportedMediaTypeError",
     "UntrustedTypesError",
@@ -163,6 +169,41 @@ class ComputeError(LoopmlError):
 class WorkerDiedError(ComputeError):
     """The worker running a task died (killed by a signal, out of memory, its node lost)
     and the executor's retries are spent. The message names the function and the reason."""
+
+
+class StepFailedError(LoopmlError):
+    """A pipeline step failed (it raised, returned something that cannot be stored between
+    steps, or its worker died after the retries): the pipeline run is FAILED, the steps that
+    finished are kept and reused when the pipeline runs again (it resumes there).
+
+    Attributes:
+        step: The step's name in the pipeline.
+        run_id: The pipeline run (FAILED).
+        step_run_id: The step's own child run, FAILED with the error.
+        pipeline_run: The :class:`~loopml.pipelines.PipelineRun` as it ended (its ``steps``
+            say which finished, which failed and which never ran).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str,
+        run_id: str,
+        step_run_id: str | None = None,
+        pipeline_run: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.step = step
+        self.run_id = run_id
+        self.step_run_id = step_run_id
+        self.pipeline_run = pipeline_run
+
+
+class SweepFailedError(LoopmlError):
+    """No trial of a hyperparameter sweep (``loopml.sweep``) completed: each one failed or was
+    pruned, so there is no best trial. The message counts them and gives the first error; each
+    trial's run holds its own."""
 
 
 class ApprovalRequiredError(ConflictError):

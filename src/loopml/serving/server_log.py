@@ -89,6 +89,11 @@ class ServerLog:
         self.metrics.log_dropped.set(stats.get("dropped", 0))
         self.metrics.log_pending.set(stats.get("pending", 0))
 
+    def flush(self) -> None:
+        """Write the rows queued so far to the spool segment (they stay in the spool)."""
+        if self._spool is not None:
+            self._spool.flush()
+
     def stop(self) -> None:
         """Stop compacting while serving (the compaction in progress finishes)."""
         self._stopping.set()
