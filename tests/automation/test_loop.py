@@ -242,3 +242,24 @@ def test_a_challenger_that_fails_requests_is_rolled_back_on_its_error_rate(world
     rates = evidence.data["evidence"]["rates"]["error_rate"]
     assert rates["low"] > 0.05 and evidence.data["evidence"]["challenger"]["errors"] > 10
     assert world.deployments.get("prod").canary is None
+
+
+def test_a_pipeline_trains_the_challenger_once_however_often_the_step_runs(world: World) -> None:
+    from loopml.automation.training import train
+
+    spec = policy(train={"pipeline": "tests.automation.training:train_pipeline"})
+    with _agent(world, spec) as agent:
+        world.new_data()
+        run = agent.run_once()[0].claimed[0]
+        world.serve()
+        agent.run_once()
+    assert world.backend.loops.get_run(run.run_id).status == "promoted"
+    trained = world.events(kind="loop.trained")[0]
+    assert "(registered by the pipeline)" in trained.reason
+    assert trained.data["outputs"] == {"train_rows": 300}
+    step_run = world.backend.tracking.get_run(world.registry.get("cancer@2").run_id)
+    assert step_run.parent_run_id == trained.data["pipeline_run"]  # registered by its step
+    # the train step repeated (after a crash): the pipeline's cache registers nothing new
+    again = train(world.backend, load_policy(spec), run.run_id, "cancer@2")
+    assert again.ref == "cancer@2" and again.registered_by == "pipeline"
+    assert [v.version for v in world.registry.versions("cancer")] == [1, 2]

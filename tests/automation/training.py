@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import loopml
+from loopml.pipelines import read_dataset, register_model
 from loopml.registry import PythonModel
 
 #: The columns served: ten measurements of the tumour.
@@ -110,3 +111,24 @@ class Flaky(PythonModel):
 def fit_flaky(data: str) -> Any:
     """A challenger more accurate than the weak champion, that fails on some requests."""
     return Flaky(fit(data))
+
+
+@loopml.step
+def fit_step(frame: pd.DataFrame, *, c: float = 1.0) -> Any:
+    """The good challenger, as a pipeline step."""
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=500))
+    return model.fit(frame[FEATURES], frame[TARGET])
+
+
+@loopml.step
+def rows_of(frame: pd.DataFrame) -> int:
+    return len(frame)
+
+
+@loopml.pipeline
+def train_pipeline(data: str = "cancer@latest", c: float = 1.0) -> Any:
+    """The same training as a pipeline of cached steps that registers its model itself."""
+    rows = read_dataset(data)
+    model = fit_step(rows, c=c)
+    version = register_model(model, "cancer", training_data=rows)
+    return {"model": version, "train_rows": rows_of(rows)}
