@@ -1,7 +1,8 @@
 """Layer 3 (top): the closed loop's agent: policies, triggers, durable steps, leases, the
 timeline.
 
-- :mod:`.policy` and :mod:`.policy_fields`: loop policies (YAML) validated on load;
+- :mod:`.policy`, :mod:`.policy_specs` and :mod:`.policy_fields`: loop policies (YAML)
+  validated on load;
   :mod:`.policy_check`: what they name, checked against the store before anything runs.
 - :mod:`.triggers`: what starts a loop run (a schedule, a new dataset version, an alert) and
   the claim that makes each occurrence run once.

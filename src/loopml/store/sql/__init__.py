@@ -11,7 +11,8 @@
   :mod:`.label_store`: :class:`SqlLabelStore` (delayed labels);
   :mod:`.monitor_result_store`: :class:`SqlMonitorResultStore`;
   :mod:`.deployment_store`: :class:`SqlDeploymentStore` (deployment records and changes);
-  :mod:`.loop_store`: :class:`SqlLoopStore` (the automation agent's runs, leases, steps);
+  :mod:`.loop_store`: :class:`SqlLoopStore` (the automation agent's runs, leases, steps;
+  its rows in :mod:`.loop_rows`);
   :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
   transaction). They share one :class:`~.engine.StoreEngine` per database

@@ -15,8 +15,8 @@ Exactly once and one at a time come from single statements, not from the caller'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection
+from typing import TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -27,126 +27,21 @@ from loopml.core.errors import AlreadyExistsError, ConflictError, LoopmlError, N
 from loopml.store.protocols import LoopClaim
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.event_store import insert_event
+from loopml.store.sql.loop_rows import (
+    RUN_COLUMNS,
+    agent_from_row,
+    agent_row,
+    insert_step,
+    policy_from_row,
+    run_from_row,
+    run_row,
+    to_json,
+)
 from loopml.store.sql.tables import loop_agents, loop_policies, loop_runs, loop_steps
 
 T = TypeVar("T")
 
 _lr, _ls, _la, _lp = loop_runs.c, loop_steps.c, loop_agents.c, loop_policies.c
-_RUN_COLUMNS = (
-    _lr.run_id,
-    _lr.policy,
-    _lr.trigger_key,
-    _lr.trigger,
-    _lr.status,
-    _lr.step,
-    _lr.state_json,
-    _lr.trigger_json,
-    _lr.created_at,
-    _lr.updated_at,
-    _lr.next_at,
-    _lr.lease_holder,
-    _lr.lease_expires_at,
-    _lr.steps_done,
-)
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-def _run(row: Sequence[Any]) -> LoopRun:
-    (run_id, policy, key, trigger, status, step, state, trigger_json, created, updated) = row[:10]
-    next_at, holder, expires, steps_done = row[10:]
-    return LoopRun(
-        run_id=str(run_id),
-        policy=str(policy),
-        trigger_key=str(key),
-        trigger=trigger,
-        status=status,
-        step=str(step),
-        state=orjson.loads(state),
-        trigger_data=orjson.loads(trigger_json),
-        created_at=int(created),
-        updated_at=int(updated),
-        next_at=int(next_at),
-        lease_holder=None if holder is None else str(holder),
-        lease_expires_at=None if expires is None else int(expires),
-        steps_done=int(steps_done),
-    )
-
-
-def _run_row(run: LoopRun) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "policy": run.policy,
-        "trigger_key": run.trigger_key,
-        "trigger": run.trigger,
-        "status": run.status,
-        "step": run.step,
-        "state_json": _json(dict(run.state)),
-        "trigger_json": _json(dict(run.trigger_data)),
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-        "next_at": run.next_at,
-        "lease_holder": run.lease_holder,
-        "lease_expires_at": run.lease_expires_at,
-        "steps_done": run.steps_done,
-    }
-
-
-def _agent(row: Sequence[Any]) -> LoopAgent:
-    holder, token, host, pid, started, seen, expires, policies = row
-    return LoopAgent(
-        holder=str(holder),
-        token=str(token),
-        host=str(host),
-        pid=int(pid),
-        started_at=int(started),
-        seen_at=int(seen),
-        expires_at=int(expires),
-        policies=tuple(orjson.loads(policies)),
-    )
-
-
-def _agent_row(agent: LoopAgent) -> dict[str, Any]:
-    return {
-        "holder": agent.holder,
-        "token": agent.token,
-        "host": agent.host,
-        "pid": agent.pid,
-        "started_at": agent.started_at,
-        "seen_at": agent.seen_at,
-        "expires_at": agent.expires_at,
-        "policies_json": _json(list(agent.policies)),
-    }
-
-
-def _policy(row: Sequence[Any]) -> LoopPolicyRecord:
-    name, digest, spec, first_seen, updated = row
-    return LoopPolicyRecord(
-        name=str(name),
-        digest=str(digest),
-        spec=orjson.loads(spec),
-        first_seen_at=int(first_seen),
-        updated_at=int(updated),
-    )
-
-
-def _insert_step(conn: sa.Connection, step: LoopStep) -> None:
-    conn.execute(
-        loop_steps.insert(),
-        {
-            "run_id": step.run_id,
-            "seq": step.seq,
-            "step": step.step,
-            "outcome": step.outcome,
-            "holder": step.holder,
-            "started_at": step.started_at,
-            "ended_at": step.ended_at,
-            "event_id": step.event_id,
-            "detail_json": _json(dict(step.detail)),
-        },
-    )
 
 
 def _missing_run(run_id: str) -> NotFoundError:
@@ -188,10 +83,10 @@ class SqlLoopStore:
     def get_run(self, run_id: str) -> LoopRun:
         """Return one loop run. Raises NotFoundError."""
         with self._db.read() as conn:
-            row = conn.execute(sa.select(*_RUN_COLUMNS).where(_lr.run_id == run_id)).first()
+            row = conn.execute(sa.select(*RUN_COLUMNS).where(_lr.run_id == run_id)).first()
         if row is None:
             raise _missing_run(run_id)
-        return _run(row)
+        return run_from_row(row)
 
     def list_runs(
         self,
@@ -202,7 +97,7 @@ class SqlLoopStore:
         limit: int | None = None,
     ) -> list[LoopRun]:
         """Return the runs matching every given filter, newest first."""
-        statement = sa.select(*_RUN_COLUMNS)
+        statement = sa.select(*RUN_COLUMNS)
         if policy is not None:
             statement = statement.where(_lr.policy == policy)
         if statuses is not None:
@@ -213,7 +108,7 @@ class SqlLoopStore:
         if limit is not None:
             statement = statement.limit(limit)
         with self._db.read() as conn:
-            return [_run(row) for row in conn.execute(statement)]
+            return [run_from_row(row) for row in conn.execute(statement)]
 
     def run_ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
         """Return up to ``limit`` run ids starting with ``prefix``."""
@@ -327,7 +222,7 @@ class SqlLoopStore:
         values = {
             "status": run.status,
             "step": run.step,
-            "state_json": _json(dict(run.state)),
+            "state_json": to_json(dict(run.state)),
             "next_at": run.next_at,
             "updated_at": run.updated_at,
             "steps_done": run.steps_done,
@@ -349,7 +244,7 @@ class SqlLoopStore:
             if event is not None:
                 insert_event(conn, event)
             if step is not None:
-                _insert_step(conn, step)
+                insert_step(conn, step)
 
         try:
             self._db.write(work)
@@ -390,7 +285,7 @@ class SqlLoopStore:
         def work(conn: sa.Connection) -> None:
             row = conn.execute(sa.select(_la.token).where(_la.holder == agent.holder)).first()
             if row is None:
-                conn.execute(loop_agents.insert(), _agent_row(agent))
+                conn.execute(loop_agents.insert(), agent_row(agent))
                 return
             if replaces is None or row[0] != replaces:
                 raise ConflictError(
@@ -400,7 +295,7 @@ class SqlLoopStore:
             conn.execute(
                 loop_agents.update()
                 .where(_la.holder == agent.holder, _la.token == replaces)
-                .values(**_agent_row(agent))
+                .values(**agent_row(agent))
             )
 
         try:
@@ -426,7 +321,7 @@ class SqlLoopStore:
                     _la.policies_json,
                 ).where(_la.holder == holder)
             ).first()
-        return None if row is None else _agent(row)
+        return None if row is None else agent_from_row(row)
 
     def heartbeat(self, holder: str, token: str, *, now: int, expires_at: int) -> bool:
         """Record that the agent is alive; False when the name is no longer its own."""
@@ -461,7 +356,7 @@ class SqlLoopStore:
             first = found.first()
             values = {
                 "digest": record.digest,
-                "spec_json": _json(dict(record.spec)),
+                "spec_json": to_json(dict(record.spec)),
                 "updated_at": record.updated_at,
             }
             if first is None:
@@ -472,7 +367,7 @@ class SqlLoopStore:
             else:
                 conn.execute(loop_policies.update().where(_lp.name == record.name).values(values))
             row = conn.execute(sa.select(*columns).where(_lp.name == record.name)).one()
-            return _policy(row)
+            return policy_from_row(row)
 
         return self._db.write(work)
 
@@ -481,7 +376,7 @@ class SqlLoopStore:
         columns = (_lp.name, _lp.digest, _lp.spec_json, _lp.first_seen_at, _lp.updated_at)
         with self._db.read() as conn:
             rows = conn.execute(sa.select(*columns).order_by(_lp.name)).all()
-        return [_policy(row) for row in rows]
+        return [policy_from_row(row) for row in rows]
 
 
 class _SqlLoopClaim:
@@ -500,20 +395,20 @@ class _SqlLoopClaim:
     def find(self, trigger_key: str) -> LoopRun | None:
         """Return the policy's run of this trigger key, or None."""
         row = self._conn.execute(
-            sa.select(*_RUN_COLUMNS).where(
+            sa.select(*RUN_COLUMNS).where(
                 _lr.policy == self._policy, _lr.trigger_key == trigger_key
             )
         ).first()
-        return None if row is None else _run(row)
+        return None if row is None else run_from_row(row)
 
     def open_runs(self) -> list[LoopRun]:
         """Return the policy's runs that have not ended, oldest first."""
         rows = self._conn.execute(
-            sa.select(*_RUN_COLUMNS)
+            sa.select(*RUN_COLUMNS)
             .where(_lr.policy == self._policy, _lr.status.in_(OPEN_STATUSES))
             .order_by(_lr.created_at, _lr.run_id)
         )
-        return [_run(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
     def insert(self, run: LoopRun, event: Event) -> None:
         """Store a new run with its event. Raises AlreadyExistsError for a claimed key."""
@@ -529,4 +424,4 @@ class _SqlLoopClaim:
                 f"(loop run {taken.run_id})."
             )
         insert_event(self._conn, event)
-        self._conn.execute(loop_runs.insert(), _run_row(run))
+        self._conn.execute(loop_runs.insert(), run_row(run))
