@@ -36,6 +36,7 @@ PACKAGES = [
     "loopml.pipelines",
     "loopml.serving",
     "loopml.tracking",
+    "loopml.automation",
     "loopml.client",
     "loopml.cli",
 ]

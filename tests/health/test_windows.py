@@ -135,3 +135,12 @@ def test_the_sdk_and_the_service_take_the_same_options() -> None:
     assert [(p.name, p.kind, p.default) for p in sdk.values()] == [
         (p.name, p.kind, p.default) for p in service.values()
     ]
+
+
+def test_a_number_as_start_or_end_is_milliseconds_since_the_epoch() -> None:
+    from loopml.health.windows import utc_ms
+
+    ms = int(pd.Timestamp("2013-07-01", tz="UTC").timestamp() * 1000)
+    assert utc_ms(ms, "start") == ms  # was read as nanoseconds: a time in January 1970
+    assert utc_ms("2013-07-01", "end") == ms
+    assert utc_ms(pd.Timestamp("2013-07-01 02:00", tz="Europe/Paris"), "end") == ms

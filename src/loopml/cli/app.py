@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from loopml import __version__
 from loopml.cli import (
+    agent,
     data,
     deploy,
     doctor,
@@ -21,6 +22,7 @@ from loopml.cli import (
     experiments,
     labels,
     logs,
+    loop,
     models,
     monitor,
     monitor_compare,
@@ -56,6 +58,8 @@ app.add_typer(labels.app, name="labels")
 app.add_typer(logs.app, name="logs")
 monitor.app.command("compare")(monitor_compare.compare_command)
 app.add_typer(monitor.app, name="monitor")
+app.command("agent")(agent.agent_command)
+app.add_typer(loop.app, name="loop")
 app.add_typer(sweeps.app, name="sweep")
 app.add_typer(pipelines.app, name="pipeline")
 

@@ -190,14 +190,26 @@ def alias(
     _print_move(registry.set_alias(name, alias_name, version, reason=reason))
 
 
+def _waiting_loops(registry: ModelRegistry, ref: str, what: str) -> None:
+    """Say which loop runs waited for this review (``loopml agent`` acts on it)."""
+    for run in registry.backend.loops.list_runs(statuses=("awaiting_approval",)):
+        if run.state.get("challenger") == ref:
+            console.print(
+                f"Loop run {run.run_id[:12]} of policy {run.policy} was waiting for this "
+                f"review: its agent {what} at its next tick."
+            )
+
+
 @app.command("approve")
 def approve(
     ref: str = typer.Argument(..., help="name@3"),
     comment: str = typer.Option("", "--comment", "-m", help="Why (needed after a rejection)."),
 ) -> None:
     """Approve a version (required before it can become champion)."""
-    v = _registry().approve(ref, comment=comment)
+    registry = _registry()
+    v = registry.approve(ref, comment=comment)
     console.print(f"{v.ref} approved by {v.reviewer}")
+    _waiting_loops(registry, v.ref, "promotes the version")
 
 
 @app.command("reject")
@@ -206,8 +218,10 @@ def reject(
     comment: str = typer.Option(..., "--comment", "-m", help="Why it is rejected."),
 ) -> None:
     """Reject a version, saying why."""
-    v = _registry().reject(ref, comment=comment)
+    registry = _registry()
+    v = registry.reject(ref, comment=comment)
     console.print(f"{v.ref} rejected by {v.reviewer}: {v.review_comment}")
+    _waiting_loops(registry, v.ref, "takes the version off its deployment")
 
 
 @app.command("rollback")

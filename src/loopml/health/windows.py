@@ -92,7 +92,10 @@ def _utc(value: object, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            ts = pd.Timestamp(value, unit="ms")  # a number is ms since the epoch, not ns
+        else:
+            ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"{name}={value!r} is not a time ({exc}).") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

@@ -22,6 +22,7 @@ from loopml.store.protocols import (
     EvaluationStore,
     EventStore,
     LabelStore,
+    LoopStore,
     ModelStore,
     MonitorResultStore,
     TrackingStore,
@@ -41,6 +42,7 @@ class Backend:
     labels: LabelStore
     monitor_results: MonitorResultStore
     deployments: DeploymentStore
+    loops: LoopStore
     settings: Settings
 
     def close(self) -> None:
@@ -171,6 +173,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
         SqlEvaluationStore,
         SqlEventStore,
         SqlLabelStore,
+        SqlLoopStore,
         SqlModelStore,
         SqlMonitorResultStore,
         SqlTrackingStore,
@@ -204,6 +207,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
             labels=SqlLabelStore(db),
             monitor_results=SqlMonitorResultStore(db),
             deployments=SqlDeploymentStore(db),
+            loops=SqlLoopStore(db),
             settings=settings,
         )
         if cached:

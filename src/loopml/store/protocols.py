@@ -19,6 +19,10 @@ from loopml.core.entities import (
     EvaluationRecord,
     Event,
     Experiment,
+    LoopAgent,
+    LoopPolicyRecord,
+    LoopRun,
+    LoopStep,
     MetricPoint,
     ModelExport,
     ModelVersion,
@@ -282,6 +286,109 @@ class DeploymentChange(Protocol):
         """Record change ``version`` (``last_version() + 1``) with its event: ``deployment``
         becomes the current record (its ``version`` must be ``version``), or None deletes it.
         Raises ConflictError for another version, NotFoundError deleting a missing one."""
+
+
+class LoopStore(Protocol):
+    """The automation agent's durable state: loop runs (one per trigger occurrence of a
+    policy, claimed once by its key), their leases and finished steps, the running agents and
+    the policies they run. Which trigger starts a run, what a step does and when a run may
+    go on are the agent's rules (:mod:`loopml.automation`); the store makes each of its writes
+    atomic and refuses a write whose premise no longer holds."""
+
+    def claim(self, policy: str, work: Callable[[LoopClaim], T]) -> T:
+        """Run ``work`` in one write transaction that holds the policy's lock, so claims of
+        one policy run one after the other, each seeing the runs the previous one stored;
+        return what ``work`` returned. ``work`` may be run again when the transaction is
+        retried: it must only read and write through the :class:`LoopClaim` it gets."""
+
+    def get_run(self, run_id: str) -> LoopRun:
+        """Return one loop run. Raises NotFoundError."""
+
+    def list_runs(
+        self,
+        *,
+        policy: str | None = None,
+        statuses: Collection[str] | None = None,
+        due_by: int | None = None,
+        limit: int | None = None,
+    ) -> list[LoopRun]:
+        """Return the runs matching every given filter (``due_by``: ``next_at`` at or before
+        it), newest first; ``limit`` keeps the first N."""
+
+    def run_ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """Return up to ``limit`` run ids starting with ``prefix`` (lowercase hex)."""
+
+    def steps(self, run_id: str) -> list[LoopStep]:
+        """Return a run's finished steps in order. Raises NotFoundError for an unknown run."""
+
+    def acquire(self, run_id: str, holder: str, *, now: int, ttl_ms: int) -> LoopRun | None:
+        """Take (or keep) the run's lease for ``holder`` until ``now + ttl_ms`` when it is
+        free, expired (``lease_expires_at < now``) or already ``holder``'s; return the run as
+        leased, or None when another holder's lease runs. Raises NotFoundError."""
+
+    def renew(self, run_ids: Collection[str], holder: str, *, now: int, ttl_ms: int) -> list[str]:
+        """Extend ``holder``'s unexpired leases of these runs to ``now + ttl_ms``; return the
+        ids renewed (a lease lost meanwhile is not)."""
+
+    def release(self, run_id: str, holder: str) -> None:
+        """Give up ``holder``'s lease of the run (no-op when it holds none)."""
+
+    def advance(
+        self,
+        run: LoopRun,
+        *,
+        holder: str,
+        now: int,
+        from_step: str,
+        step: LoopStep | None = None,
+        event: Event | None = None,
+    ) -> LoopRun:
+        """Store ``run``'s new status, step, state, ``next_at`` and ``updated_at``, with the
+        finished ``step`` and its ``event`` when given, in one transaction, only if
+        ``holder`` holds an unexpired lease (at ``now``) and the stored run is still at
+        ``from_step``. Returns the run as stored. Raises ConflictError when the lease was lost
+        or the run moved on, and nothing is written."""
+
+    def put_agent(self, agent: LoopAgent, *, replaces: str | None = None) -> None:
+        """Register a running agent: insert it when its name is free, or replace the record
+        whose token is ``replaces``. Raises ConflictError when the name is taken by another
+        record (another token)."""
+
+    def get_agent(self, holder: str) -> LoopAgent | None:
+        """Return the agent registered under a name, or None."""
+
+    def heartbeat(self, holder: str, token: str, *, now: int, expires_at: int) -> bool:
+        """Record that the agent registered with ``token`` is alive; False when the name is
+        no longer its own."""
+
+    def remove_agent(self, holder: str, token: str) -> None:
+        """Unregister the agent (no-op when the name is no longer its own)."""
+
+    def save_policy(self, record: LoopPolicyRecord) -> LoopPolicyRecord:
+        """Store a policy as loaded: a new one as given, a known one with its new digest,
+        spec and ``updated_at`` but its first ``first_seen_at``. Returns what is stored."""
+
+    def list_policies(self) -> list[LoopPolicyRecord]:
+        """Return every policy an agent has run, by name."""
+
+
+class LoopClaim(Protocol):
+    """One policy's runs inside the write transaction of :meth:`LoopStore.claim`: what is
+    read here stays true until the transaction commits."""
+
+    @property
+    def policy(self) -> str:
+        """The policy."""
+
+    def find(self, trigger_key: str) -> LoopRun | None:
+        """Return the policy's run of this trigger key, or None (not claimed yet)."""
+
+    def open_runs(self) -> list[LoopRun]:
+        """Return the policy's runs that have not ended, oldest first."""
+
+    def insert(self, run: LoopRun, event: Event) -> None:
+        """Store a new run (its policy must be this one) with its event. Raises
+        AlreadyExistsError when its trigger key is claimed already."""
 
 
 class EvaluationStore(Protocol):

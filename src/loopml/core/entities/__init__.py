@@ -1,6 +1,7 @@
 """Frozen entities, one module per stage of the loop. The REST API returns these same classes."""
 
 from loopml.core.entities.artifacts import ArtifactEntry, Blob
+from loopml.core.entities.automation import LoopAgent, LoopPolicyRecord, LoopRun, LoopStep
 from loopml.core.entities.data import (
     OTHER,
     Anomaly,
@@ -84,6 +85,10 @@ __all__ = [
     "LabelSummary",
     "LiveCheck",
     "LiveComparison",
+    "LoopAgent",
+    "LoopPolicyRecord",
+    "LoopRun",
+    "LoopStep",
     "MetricDelta",
     "MetricPoint",
     "MetricValue",

@@ -11,6 +11,8 @@
   :mod:`.label_store`: :class:`SqlLabelStore` (delayed labels);
   :mod:`.monitor_result_store`: :class:`SqlMonitorResultStore`;
   :mod:`.deployment_store`: :class:`SqlDeploymentStore` (deployment records and changes);
+  :mod:`.loop_store`: :class:`SqlLoopStore` (the automation agent's runs, leases, steps;
+  its rows in :mod:`.loop_rows`);
   :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
   transaction). They share one :class:`~.engine.StoreEngine` per database
@@ -22,6 +24,7 @@ from loopml.store.sql.deployment_store import SqlDeploymentStore
 from loopml.store.sql.evaluation_store import SqlEvaluationStore
 from loopml.store.sql.event_store import SqlEventStore
 from loopml.store.sql.label_store import SqlLabelStore
+from loopml.store.sql.loop_store import SqlLoopStore
 from loopml.store.sql.model_store import SqlModelStore
 from loopml.store.sql.monitor_result_store import SqlMonitorResultStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
@@ -32,6 +35,7 @@ __all__ = [
     "SqlEvaluationStore",
     "SqlEventStore",
     "SqlLabelStore",
+    "SqlLoopStore",
     "SqlModelStore",
     "SqlMonitorResultStore",
     "SqlTrackingStore",

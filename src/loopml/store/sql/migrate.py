@@ -34,6 +34,7 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0010",
     "0011",
     "0012",
+    "0013",
 )
 #: The revision this loopml writes; a test checks it is Alembic's script head.
 HEAD_REVISION = KNOWN_REVISIONS[-1]

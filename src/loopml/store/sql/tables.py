@@ -54,6 +54,12 @@ Conventions:
   delete), joined to its event by ``event_id``, and outlives a delete, so numbering goes on
   when the name is created again. The ``(name, version)`` key makes a second writer of the
   same version fail, under the deployment's lock as well.
+- ``loop_runs`` holds the automation agent's loop runs, one per trigger occurrence of a policy:
+  unique by ``(policy, trigger_key)``, so a trigger is claimed once whoever claims it; the
+  lease (``lease_holder``, ``lease_expires_at``) says which agent advances it; ``state_json``
+  what its steps produced. ``loop_steps`` holds each finished step, keyed by ``(run_id, seq)``
+  and joined to its ``loop.*`` event. ``loop_agents`` holds the running agents by name (their
+  heartbeat), ``loop_policies`` each policy as last loaded and when it was first run.
 """
 
 from __future__ import annotations
@@ -451,6 +457,67 @@ deployment_log = sa.Table(
     sa.Column("version", sa.Integer(), primary_key=True),
     sa.Column("event_id", _text(ID_LENGTH), sa.ForeignKey("events.event_id"), nullable=False),
     sqlite_with_rowid=False,
+)
+
+
+loop_runs = sa.Table(
+    "loop_runs",
+    metadata,
+    sa.Column("run_id", _text(ID_LENGTH), primary_key=True),
+    sa.Column("policy", _text(MODEL_NAME_LENGTH), nullable=False),
+    sa.Column("trigger_key", _text(SUBJECT_LENGTH), nullable=False),
+    sa.Column("trigger", _text(STATUS_LENGTH), nullable=False),
+    sa.Column("status", _text(ROLE_LENGTH), nullable=False),
+    sa.Column("step", _text(ROLE_LENGTH), nullable=False),
+    sa.Column("state_json", sa.Text(), nullable=False),
+    sa.Column("trigger_json", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    sa.Column("next_at", sa.BigInteger(), nullable=False),
+    sa.Column("lease_holder", _text(KEY_LENGTH), nullable=True),
+    sa.Column("lease_expires_at", sa.BigInteger(), nullable=True),
+    sa.Column("steps_done", sa.Integer(), nullable=False),
+    sa.UniqueConstraint("policy", "trigger_key"),
+    sa.Index("ix_loop_runs_policy_created_at", "policy", "created_at"),
+    sa.Index("ix_loop_runs_status_next_at", "status", "next_at"),
+)
+
+loop_steps = sa.Table(
+    "loop_steps",
+    metadata,
+    sa.Column("run_id", _text(ID_LENGTH), sa.ForeignKey("loop_runs.run_id"), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True),
+    sa.Column("step", _text(ROLE_LENGTH), nullable=False),
+    sa.Column("outcome", _text(ROLE_LENGTH), nullable=False),
+    sa.Column("holder", _text(KEY_LENGTH), nullable=False),
+    sa.Column("started_at", sa.BigInteger(), nullable=False),
+    sa.Column("ended_at", sa.BigInteger(), nullable=False),
+    sa.Column("event_id", _text(ID_LENGTH), sa.ForeignKey("events.event_id"), nullable=False),
+    sa.Column("detail_json", sa.Text(), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+loop_agents = sa.Table(
+    "loop_agents",
+    metadata,
+    sa.Column("holder", _text(KEY_LENGTH), primary_key=True),
+    sa.Column("token", _text(ID_LENGTH), nullable=False),
+    sa.Column("host", _text(KEY_LENGTH), nullable=False),
+    sa.Column("pid", sa.BigInteger(), nullable=False),
+    sa.Column("started_at", sa.BigInteger(), nullable=False),
+    sa.Column("seen_at", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at", sa.BigInteger(), nullable=False),
+    sa.Column("policies_json", sa.Text(), nullable=False),
+)
+
+loop_policies = sa.Table(
+    "loop_policies",
+    metadata,
+    sa.Column("name", _text(MODEL_NAME_LENGTH), primary_key=True),
+    sa.Column("digest", _text(HASH_LENGTH), nullable=False),
+    sa.Column("spec_json", sa.Text(), nullable=False),
+    sa.Column("first_seen_at", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
 )
 
 
