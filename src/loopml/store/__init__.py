@@ -17,6 +17,7 @@ from loopml.store.protocols import (
     EventStore,
     ModelChange,
     ModelStore,
+    TokenStore,
     TrackingStore,
 )
 from loopml.store.query import (
@@ -44,6 +45,7 @@ __all__ = [
     "ModelStore",
     "OrderKey",
     "RunQuery",
+    "TokenStore",
     "TrackingStore",
     "open_backend",
     "parse_filter",

@@ -11,6 +11,7 @@
   :mod:`.label_store`: :class:`SqlLabelStore` (delayed labels);
   :mod:`.monitor_result_store`: :class:`SqlMonitorResultStore`;
   :mod:`.deployment_store`: :class:`SqlDeploymentStore` (deployment records and changes);
+  :mod:`.token_store`: :class:`SqlTokenStore` (API tokens, hashed);
   :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
   transaction). They share one :class:`~.engine.StoreEngine` per database
@@ -24,6 +25,7 @@ from loopml.store.sql.event_store import SqlEventStore
 from loopml.store.sql.label_store import SqlLabelStore
 from loopml.store.sql.model_store import SqlModelStore
 from loopml.store.sql.monitor_result_store import SqlMonitorResultStore
+from loopml.store.sql.token_store import SqlTokenStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
 
 __all__ = [
@@ -34,5 +36,6 @@ __all__ = [
     "SqlLabelStore",
     "SqlModelStore",
     "SqlMonitorResultStore",
+    "SqlTokenStore",
     "SqlTrackingStore",
 ]
