@@ -123,7 +123,7 @@ class TrackingService:
             parent_run_id=parent_run_id,
             tags=tag_values,
         )
-        links = {"experiment": exp.experiment_id}
+        links: dict[str, str] = {"experiment": exp.experiment_id}
         if parent_run_id is not None:
             links["parent"] = parent_run_id
         event = self._event(

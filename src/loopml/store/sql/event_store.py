@@ -22,6 +22,7 @@ reads the chain itself, by ``seq``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -43,7 +44,7 @@ _ENTRY_COLUMNS = (_ev.seq, _ev.prev_hash, _ev.hash, *mapper.EVENT_COLUMNS)
 CHAIN_LOCK = ("audit", "chain")
 
 
-def _entry(row: sa.Row[Any]) -> AuditEntry:
+def _entry(row: Sequence[Any]) -> AuditEntry:
     seq, prev_hash, digest, *event = row
     return AuditEntry(
         seq=int(seq), event=mapper.event_from_row(event), prev_hash=prev_hash, hash=digest
@@ -202,9 +203,7 @@ class SqlEventStore:
                 f"The 'limit' parameter of entries must be an int of 1 or more. Got {limit!r} "
                 "instead."
             )
-        statement = (
-            sa.select(*_ENTRY_COLUMNS).where(_ev.seq > after).order_by(_ev.seq).limit(limit)
-        )
+        statement = sa.select(*_ENTRY_COLUMNS).where(_ev.seq > after).order_by(_ev.seq).limit(limit)
         with self._db.read() as conn:
             return [_entry(row) for row in conn.execute(statement)]
 

@@ -215,9 +215,7 @@ class SqlTrackingStore:
                 raise run_not_found(run_id)
             return mapper.load_runs(rows)[0]
 
-    def _change_run(
-        self, run_id: RunId, statement: sa.Executable, event: Event | None
-    ) -> None:
+    def _change_run(self, run_id: RunId, statement: sa.Executable, event: Event | None) -> None:
         """Run an update or delete of one run and write ``event`` with it, in one transaction
         (neither when the run does not exist)."""
 
