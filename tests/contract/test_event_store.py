@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -165,7 +166,7 @@ def test_each_event_is_chained_to_the_one_before(events: EventStore) -> None:
     assert [entry.seq for entry in chain] == [1, 2, 3, 4, 5]
     assert [entry.event for entry in chain] == written
     assert chain[0].prev_hash == GENESIS_HASH
-    for before, entry in zip(chain, chain[1:], strict=False):
+    for before, entry in itertools.pairwise(chain):
         assert entry.prev_hash == before.hash
     for entry in chain:
         assert entry.hash == entry_hash(entry.event, entry.prev_hash)

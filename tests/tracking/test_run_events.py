@@ -38,9 +38,7 @@ def test_a_runs_life_is_in_the_log(service: TrackingService) -> None:
         "run.restored",
         "run.purged",
     ]
-    created, failed, resumed, *_ = service.backend.events.list_events(
-        subject=f"run:{child.run_id}"
-    )
+    created, failed, resumed, *_ = service.backend.events.list_events(subject=f"run:{child.run_id}")
     assert created.links == {"experiment": parent.experiment_id, "parent": parent.run_id}
     assert created.data == {"name": "child", "experiment": "audit"}
     assert failed.data == {"status": "FAILED"}
