@@ -243,7 +243,7 @@ class TokenService:
     # -- the server's side ------------------------------------------------------------------
 
     def authorize(self, text: str | None) -> Principal:
-        """Who a token stands for.
+        """Who a token stands for (reads the store unless the cache answers).
 
         Args:
             text: The token's text (``lml_<id>_<secret>``), as sent in ``Authorization:
@@ -253,6 +253,22 @@ class TokenService:
             UnauthenticatedError: No token, or one that is malformed, unknown, revoked or
                 expired (HTTP 401). The message never repeats the secret.
         """
+        principal = self._authorize(text, io=True)
+        assert principal is not None  # with io, always an answer or an error
+        return principal
+
+    def authorize_cached(self, text: str | None) -> Principal | None:
+        """As :meth:`authorize`, without touching the store: the principal when the cache
+        answers, None when :meth:`authorize` must be called (an async server calls it in a
+        thread then). Errors found without the store (no token, malformed, revoked or
+        expired in the cache) are raised here.
+
+        Raises:
+            UnauthenticatedError: As :meth:`authorize`.
+        """
+        return self._authorize(text, io=False)
+
+    def _authorize(self, text: str | None, *, io: bool) -> Principal | None:
         if not text:
             raise UnauthenticatedError(
                 "This server needs an API token: send the header `Authorization: Bearer "
@@ -268,7 +284,13 @@ class TokenService:
             )
         token_id = match.group(1)
         now = self._clock()
-        token, stored = self._lookup(token_id, now)
+        if io:
+            token, stored = self._lookup(token_id, now)
+        else:
+            hit = self._cached(token_id, now)
+            if hit is None:
+                return None
+            token, stored = hit
         if token is None or not hmac.compare_digest(hash_token(text), stored):
             raise UnauthenticatedError(
                 f"The API token lml_{token_id}_... is not known to this server (never made "
@@ -283,14 +305,23 @@ class TokenService:
                 f"{_utc(when)}) and no longer accepted. Ask an admin for a new one (`loopml "
                 "tokens create`)."
             )
-        self._touch(token_id, now)
+        if io:
+            self._touch(token_id, now)
+        elif self._touch_due(token_id, now):
+            return None
         return Principal(user=token.user, role=token.role, token_id=token_id)
 
-    def _lookup(self, token_id: str, now: int) -> tuple[ApiToken | None, str]:
+    def _cached(self, token_id: str, now: int) -> tuple[ApiToken, str] | None:
         with self._lock:
             cached = self._cache.get(token_id)
         if cached is not None and now - cached[2] < self._cache_ms:
             return cached[0], cached[1]
+        return None
+
+    def _lookup(self, token_id: str, now: int) -> tuple[ApiToken | None, str]:
+        hit = self._cached(token_id, now)
+        if hit is not None:
+            return hit
         found = self.store.get(token_id)
         if found is None:
             with self._lock:
@@ -300,6 +331,11 @@ class TokenService:
             with self._lock:
                 self._cache[token_id] = (found[0], found[1], now)
         return found
+
+    def _touch_due(self, token_id: str, now: int) -> bool:
+        with self._lock:
+            last = self._touched.get(token_id)
+        return last is None or now - last >= TOUCH_INTERVAL_MS
 
     def _touch(self, token_id: str, now: int) -> None:
         with self._lock:
