@@ -56,7 +56,8 @@ def verify(
         named = f"seq {p.seq}" + (f", event {p.event_id} ({p.kind})" if p.event_id else "")
         console.print(
             f"[bold red]{p.problem}[/]: entry {named}: {escape(p.detail)} "
-            f"({_entries(report.entries)} before it check out.)",
+            f"({_entries(report.entries)} before it "
+            f"{'checks' if report.entries == 1 else 'check'} out.)",
             highlight=False,
         )
     if not report.intact:
