@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +117,20 @@ def test_the_audit_key_is_not_read_from_the_project_file_nor_shown(
     (settings.project_root / "loopml.toml").write_text('audit_key = "in-a-file"\n')
     code, _, err = invoke("audit", "verify")
     assert code == 2 and "is a secret and is not read from the project file" in err
+
+
+def test_audit_rekey(invoke: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    make_token(invoke, "--user", "ada", "--role", "viewer")
+    code, _, err = invoke("audit", "rekey")
+    assert code == 2 and "set it to the new key" in err
+    monkeypatch.setenv("LOOPML_AUDIT_KEY", "first key")
+    code, out, _ = invoke("audit", "rekey")
+    assert code == 0 and "Re-chained 1 entry under LOOPML_AUDIT_KEY (from plain SHA-256)" in out
+    code, out, _ = invoke("audit", "verify")
+    assert code == 0 and "intact: 2 entries checked (HMAC-SHA-256" in out
+    (tmp_path / "old.key").write_text("first key\n")
+    monkeypatch.setenv("LOOPML_AUDIT_KEY", "second key")
+    code, out, _ = invoke("audit", "rekey", "--old-key-file", str(tmp_path / "old.key"))
+    assert code == 0 and "Re-chained 2 entries" in out and "(from the old key)" in out
+    code, out, _ = invoke("audit", "verify")
+    assert code == 0 and "intact: 3 entries" in out

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 
 from loopml.core.audit_chain import entry_hash
 from loopml.core.entities import AuditReport, Event
+from loopml.core.errors import ConflictError, InvalidArgumentError
 from loopml.core.ids import new_event_id
 from loopml.core.settings import Settings
-from loopml.governance import parse_anchor, verify_chain
+from loopml.governance import parse_anchor, rechain, verify_chain
 from loopml.store.backend import Backend, open_backend
 from loopml.store.sql import SqlEventStore
 from loopml.store.sql.engine import StoreEngine
@@ -251,3 +252,32 @@ def test_processes_appending_at_once_keep_one_chain(settings: Settings) -> None:
             assert hashes.scalar() == processes * each + 1  # no two entries share a parent
     finally:
         db.dispose()
+
+
+def test_a_plain_log_is_put_under_a_key(backend: Backend, settings: Settings) -> None:
+    keyed = open_backend(dataclasses.replace(settings, audit_key=KEY))
+    report = verify_chain(keyed.events, key=KEY)
+    assert problem_of(report)[::2] == (1, "edited")
+    assert report.problem is not None and "loopml audit rekey" in report.problem.detail
+    assert rechain(keyed.events, old_key=None, actor="root") == 6
+    report = verify_chain(keyed.events, key=KEY)
+    assert report.intact and report.entries == 7
+    last = keyed.events.head()
+    assert last is not None and last.event.kind == "audit.rechained"
+    assert last.event.data == {"from": "sha256", "to": "hmac"}
+    assert not verify_chain(keyed.events).intact  # the plain hashes are gone
+
+    rotated = open_backend(dataclasses.replace(settings, audit_key="the next key"))
+    assert rechain(rotated.events, old_key=KEY, actor="root") == 7
+    assert verify_chain(rotated.events, key="the next key").intact
+
+
+def test_a_broken_log_is_not_put_under_a_key(backend: Backend, settings: Settings) -> None:
+    sql(settings.db_url, "UPDATE events SET reason = 'hidden' WHERE seq = 4")
+    before = backend.events.entries()
+    keyed = open_backend(dataclasses.replace(settings, audit_key=KEY))
+    with pytest.raises(ConflictError, match=r"entry seq 4 \(test.happened, [0-9a-f]{32}\) does"):
+        rechain(keyed.events, old_key=None, actor="root")
+    assert backend.events.entries() == before  # nothing changed
+    with pytest.raises(InvalidArgumentError, match="needs the new key"):
+        rechain(backend.events, old_key=None, actor="root")

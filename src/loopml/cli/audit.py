@@ -1,4 +1,5 @@
-"""``loopml audit``: check the hash-chained audit log, print its head, show its entries.
+"""``loopml audit``: check the hash-chained audit log, print its head, show its entries,
+put an existing log under a key (``rekey``).
 
 ``verify`` exits 0 with the number of entries when the chain is intact, 1 naming the first
 entry that is not (its seq, event id, kind and what is wrong). With ``LOOPML_AUDIT_KEY`` set
@@ -10,6 +11,7 @@ cut short after it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -18,6 +20,7 @@ from rich.table import Table
 
 from loopml.cli.render import when
 from loopml.cli.state import state
+from loopml.core.errors import InvalidArgumentError
 
 app = typer.Typer(
     help="The audit log: verify its hash chain, print its head for anchoring, show entries.",
@@ -62,6 +65,41 @@ def verify(
         )
     if not report.intact:
         raise typer.Exit(1)
+
+
+@app.command("rekey")
+def rekey(
+    old_key_file: Path | None = typer.Option(
+        None,
+        "--old-key-file",
+        help="A file holding the key the log is under now (default: none, plain SHA-256).",
+    ),
+) -> None:
+    """Put the log under LOOPML_AUDIT_KEY: check every entry under the old key (or none), hash
+    it again under the new one, in one transaction, and record it (audit.rechained)."""
+    from loopml.core.settings import current_user
+    from loopml.governance import rechain
+
+    client = state.client()
+    if not client.settings.audit_key:
+        raise InvalidArgumentError(
+            "loopml audit rekey puts the log under LOOPML_AUDIT_KEY: set it to the new key in "
+            "this process's environment (and in every process that writes the store)."
+        )
+    old_key = None
+    if old_key_file is not None:
+        try:
+            old_key = old_key_file.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise InvalidArgumentError(
+                f"--old-key-file {old_key_file} cannot be read ({exc.strerror or exc})."
+            ) from None
+    count = rechain(client.backend.events, old_key=old_key, actor=current_user(client.settings))
+    console.print(
+        f"Re-chained {_entries(count)} under LOOPML_AUDIT_KEY (from "
+        f"{'the old key' if old_key else 'plain SHA-256'}); `loopml audit verify` checks them "
+        "with the key from now on."
+    )
 
 
 @app.command("head")

@@ -11,7 +11,7 @@
 The servers enforce these around the service calls (never the client).
 """
 
-from loopml.governance.audit import Anchor, parse_anchor, verify_chain
+from loopml.governance.audit import Anchor, parse_anchor, rechain, verify_chain
 from loopml.governance.roles import REQUIRED_ROLES, Action, alias_action, require, required_role
 from loopml.governance.tokens import (
     TOKEN_PREFIX,
@@ -32,6 +32,7 @@ __all__ = [
     "hash_token",
     "parse_anchor",
     "parse_expiry",
+    "rechain",
     "require",
     "required_role",
     "verify_chain",

@@ -25,12 +25,14 @@ import re
 from dataclasses import dataclass
 
 from loopml.core.audit_chain import GENESIS_HASH, entry_hash, key_bytes
-from loopml.core.entities import AuditEntry, AuditProblem, AuditReport
+from loopml.core.clock import Clock, now_ms
+from loopml.core.entities import AuditEntry, AuditProblem, AuditReport, Event
 from loopml.core.entities.audit import ProblemKind
 from loopml.core.errors import InvalidArgumentError
+from loopml.core.ids import new_event_id
 from loopml.store.protocols import EventStore
 
-__all__ = ["PAGE_SIZE", "Anchor", "parse_anchor", "verify_chain"]
+__all__ = ["PAGE_SIZE", "Anchor", "parse_anchor", "rechain", "verify_chain"]
 
 #: Entries read per query while walking the chain.
 PAGE_SIZE = 2000
@@ -129,6 +131,11 @@ class _Walk:
                     " Its hash is the plain SHA-256 of the entry: it was rewritten by someone "
                     "without LOOPML_AUDIT_KEY (or written by a process that did not have it)."
                 )
+                if self.checked == 0:
+                    detail += (
+                        " If the log was written before the key was set, put it under the "
+                        "key once with `loopml audit rekey`."
+                    )
         elif self.checked == 0:
             detail += (
                 " If the log was written with LOOPML_AUDIT_KEY, set it to verify (its hashes "
@@ -233,3 +240,26 @@ def _report(
         head_hash="" if head is None else head.hash,
         problem=problem,
     )
+
+
+def rechain(store: EventStore, *, old_key: str | None, actor: str, clock: Clock = now_ms) -> int:
+    """Put an existing log under the store's ``LOOPML_AUDIT_KEY``: every entry is checked
+    under ``old_key`` (None: a log written without a key) and hashed again under the new key,
+    in one transaction, followed by an ``audit.rechained`` event (``loopml audit rekey``).
+
+    Returns:
+        How many entries were hashed again.
+
+    Raises:
+        ConflictError: An entry does not check out under ``old_key``; nothing is changed.
+        InvalidArgumentError: The store has no key to re-key to.
+    """
+    event = Event(
+        event_id=new_event_id(),
+        kind="audit.rechained",
+        subject="audit:log",
+        actor=actor,
+        at=clock(),
+        data={"from": "sha256" if not old_key else "hmac", "to": "hmac"},
+    )
+    return store.rechain(check_key=old_key or None, event=event)

@@ -330,6 +330,11 @@ class EventStore(Protocol):
     def entry_with_hash(self, digest: str) -> AuditEntry | None:
         """Return the entry whose hash is ``digest``, or None (may scan the log)."""
 
+    def rechain(self, *, check_key: str | None, event: Event) -> int:
+        """Hash every entry again under the store's key, after checking each under
+        ``check_key``, and append ``event``; all or nothing. Raises ConflictError naming an
+        entry that does not check out."""
+
     def list_events(
         self,
         *,

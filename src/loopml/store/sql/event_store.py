@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from loopml.core.audit_chain import GENESIS_HASH, entry_hash, key_bytes
 from loopml.core.entities import AuditEntry, Event
-from loopml.core.errors import AlreadyExistsError, InvalidArgumentError
+from loopml.core.errors import AlreadyExistsError, ConflictError, InvalidArgumentError
 from loopml.store.sql import mapper
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.tables import events
@@ -221,3 +221,57 @@ class SqlEventStore:
         with self._db.read() as conn:
             row = conn.execute(statement).first()
         return None if row is None else _entry(row)
+
+    def rechain(self, *, check_key: str | None, event: Event) -> int:
+        """Hash every entry again under this engine's key (``LOOPML_AUDIT_KEY``), after
+        checking it under ``check_key`` (None: plain SHA-256), and append ``event`` (the
+        ``audit.rechained`` event): one transaction that holds the log's lock, so nothing is
+        appended meanwhile. What a key protects starts to hold for the old entries too.
+
+        Returns:
+            How many entries were hashed again (the event not counted).
+
+        Raises:
+            ConflictError: An entry does not check out under ``check_key`` (its hash or its
+                link): nothing is changed; ``loopml audit verify`` says what is wrong.
+            InvalidArgumentError: The engine has no key (there is nothing to re-key to).
+        """
+        if not self._db.audit_key:
+            raise InvalidArgumentError(
+                "Re-chaining the audit log needs the new key: set LOOPML_AUDIT_KEY for this "
+                "process (and for every process that writes the store)."
+            )
+        old, new = key_bytes(check_key), key_bytes(self._db.audit_key)
+        update = events.update().where(_ev.seq == sa.bindparam("at_seq"))
+        update = update.values(prev_hash=sa.bindparam("new_prev"), hash=sa.bindparam("new_hash"))
+
+        def work(conn: sa.Connection) -> int:
+            self._db.lock(conn, *CHAIN_LOCK)
+            count, seq, old_prev, new_prev = 0, 0, GENESIS_HASH, GENESIS_HASH
+            while True:
+                statement = (
+                    sa.select(*_ENTRY_COLUMNS).where(_ev.seq > seq).order_by(_ev.seq).limit(2000)
+                )
+                page = [_entry(row) for row in conn.execute(statement)]
+                if not page:
+                    break
+                changes = []
+                for entry in page:
+                    good = entry.seq == seq + 1 and entry.prev_hash == old_prev
+                    if not good or entry_hash(entry.event, old_prev, key=old) != entry.hash:
+                        raise ConflictError(
+                            f"Audit log entry seq {entry.seq} ({entry.event.kind}, "
+                            f"{entry.event.event_id}) does not check out under the "
+                            f"{'old key' if old else 'plain SHA-256'}, so it is not hashed "
+                            "again; nothing was changed. See `loopml audit verify` (with the "
+                            "old key) for what is wrong."
+                        )
+                    digest = entry_hash(entry.event, new_prev, key=new)
+                    changes.append({"at_seq": entry.seq, "new_prev": new_prev, "new_hash": digest})
+                    seq, old_prev, new_prev = entry.seq, entry.hash, digest
+                conn.execute(update, changes)
+                count += len(page)
+            insert_event(self._db, conn, event)
+            return count
+
+        return self._db.write(work)
