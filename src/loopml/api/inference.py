@@ -46,11 +46,13 @@ from starlette.requests import ClientDisconnect
 from loopml.api import bodies, labels, oip, openapi
 from loopml.api.auth import TokenAuth
 from loopml.core.errors import (
+    AccessDeniedError,
     InvalidArgumentError,
     LoopmlError,
     MalformedRequestError,
     NotFoundError,
     PayloadTooLargeError,
+    UnauthenticatedError,
     UnsupportedMediaTypeError,
 )
 from loopml.governance import TokenService
@@ -274,7 +276,12 @@ def create_app(
 
 
 def _status(exc: LoopmlError) -> int:
-    """The one HTTP status of each error the service raises."""
+    """The one HTTP status of each error the service raises (:mod:`loopml.api.auth` answers
+    401 and 403 itself, before the request reaches the app)."""
+    if isinstance(exc, UnauthenticatedError):
+        return 401
+    if isinstance(exc, AccessDeniedError):
+        return 403
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, MalformedRequestError):
