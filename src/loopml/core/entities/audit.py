@@ -41,8 +41,9 @@ class AuditReport(Jsonable):
         intact: True when every entry checked out (and the anchor, if given, matched).
         entries: How many entries were checked (up to the first problem).
         keyed: Whether the hashes were checked as HMACs (``LOOPML_AUDIT_KEY`` was set).
-        head_seq: The last entry's position (0: an empty log).
-        head_hash: The last entry's hash ("" for an empty log).
+        head_seq: The position of the last entry that checked out: the log's last entry when
+            intact (0: an empty log, or a problem at the first entry).
+        head_hash: That entry's hash ("").
         problem: The first problem found, or None.
     """
 
