@@ -24,6 +24,7 @@ PACKAGES = [
     "loopml.client.monitoring",
     "loopml.health",
     "loopml.evaluation",
+    "loopml.governance",
     "loopml.registry",
     "loopml.registry.flavors",
     "loopml.stats",

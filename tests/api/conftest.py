@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from loopml.api.inference import create_app
 from loopml.api.limits import ConnectionLimits, LimitedHttpToolsProtocol, uvicorn_options
 from loopml.core.settings import Settings, resolve_settings
+from loopml.governance import TokenService
 from loopml.registry import ModelRegistry
 from loopml.registry.loaded import PREDICTORS
 from loopml.serving import InferenceService, ServeConfig
@@ -55,17 +56,23 @@ class Served:
 
 
 def serve(
-    settings: Settings, root: Path, *, limits: ConnectionLimits | None = None, **options: Any
+    settings: Settings,
+    root: Path,
+    *,
+    limits: ConnectionLimits | None = None,
+    tokens: TokenService | None = None,
+    **options: Any,
 ) -> Served:
     """Start a server for ``options`` (ServeConfig fields) with its spool and logs in ``root``
     (``logs_url=None``: the log stays in the spool, ``root / "spool"``); with ``limits``,
-    uvicorn runs as ``loopml serve`` runs it, with those connection limits."""
+    uvicorn runs as ``loopml serve`` runs it, with those connection limits; with ``tokens``,
+    requests need API tokens (``--auth token``)."""
     options.setdefault("model", f"{NAME}@champion")
     options.setdefault("poll_interval_s", 0)
     logs_url = options.pop("logs_url", str(root / "logs"))
     config = ServeConfig(spool_dir=root / "spool", logs_url=logs_url, **options)
     service = InferenceService(open_backend(settings), config, seed=0)
-    app = create_app(service)
+    app = create_app(service, tokens=tokens)
     extra: dict[str, Any] = {}
     if limits is not None:
         extra = uvicorn_options(limits)

@@ -279,6 +279,11 @@ READS = [
     ("data", "list"),
     ("evaluations", "list", "churn"),
     ("events", "list"),
+    ("tokens", "list"),
+    ("tokens", "revoke", "abcd"),
+    ("audit", "verify"),
+    ("audit", "head"),
+    ("audit", "show"),
     ("doctor",),
 ]
 

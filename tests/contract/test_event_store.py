@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from loopml.core.audit_chain import GENESIS_HASH, entry_hash, key_bytes
 from loopml.core.entities import Event
 from loopml.core.errors import AlreadyExistsError, InvalidArgumentError
 from loopml.core.ids import new_event_id
+from loopml.core.origin import Origin, acting_as, client_name
 from loopml.store.protocols import EventStore
 from loopml.store.sql import SqlEventStore
 from loopml.store.sql.migrate import open_store_engine
@@ -151,3 +154,65 @@ def test_data_that_is_not_json_is_refused(events: EventStore) -> None:
     with pytest.raises(InvalidArgumentError, match=r"must be JSON-ready"):
         events.append(event(data={"when": object()}))
     assert events.list_events() == []
+
+
+def test_each_event_is_chained_to_the_one_before(events: EventStore) -> None:
+    assert events.head() is None
+    assert events.entries() == []
+    written = [event(f"s:{n}", at=1000 - n) for n in range(5)]  # times need not increase
+    for e in written:
+        events.append(e)
+    chain = events.entries()
+    assert [entry.seq for entry in chain] == [1, 2, 3, 4, 5]
+    assert [entry.event for entry in chain] == written
+    assert chain[0].prev_hash == GENESIS_HASH
+    for before, entry in itertools.pairwise(chain):
+        assert entry.prev_hash == before.hash
+    for entry in chain:
+        assert entry.hash == entry_hash(entry.event, entry.prev_hash)
+    assert events.head() == chain[-1]
+    assert events.entries(after=2, limit=2) == chain[2:4]
+    assert events.entry_with_hash(chain[3].hash) == chain[3]
+    assert events.entry_with_hash("f" * 64) is None
+    with pytest.raises(InvalidArgumentError, match=r"'limit' .* Got 0 instead"):
+        events.entries(limit=0)
+
+
+def test_a_refused_event_takes_no_place_in_the_chain(events: EventStore) -> None:
+    first = event()
+    events.append(first)
+    with pytest.raises(AlreadyExistsError):
+        events.append(event(event_id=first.event_id))
+    with pytest.raises(InvalidArgumentError):
+        events.append(event(data={"when": object()}))
+    events.append(event("s:next"))
+    assert [entry.seq for entry in events.entries()] == [1, 2]
+
+
+def test_client_and_address_come_from_the_origin(events: EventStore) -> None:
+    local = event()
+    with acting_as(Origin(client="loopml-server/9.9", address="10.1.2.3", user="ada")):
+        remote = event("s:remote")
+    events.append(local)
+    events.append(remote)
+    stored = events.list_events()
+    assert [(e.client, e.address) for e in stored] == [
+        (client_name("sdk"), "local"),
+        ("loopml-server/9.9", "10.1.2.3"),
+    ]
+    assert stored == [local, remote]
+
+
+def test_a_keyed_engine_chains_with_hmac(db_url: str) -> None:
+    db = open_store_engine(db_url, audit_key="s3cret")
+    try:
+        log = SqlEventStore(db)
+        log.append(event())
+        log.append(event("s:two"))
+        first, second = log.entries()
+        key = key_bytes("s3cret")
+        assert first.hash == entry_hash(first.event, GENESIS_HASH, key=key)
+        assert second.hash == entry_hash(second.event, first.hash, key=key)
+        assert second.hash != entry_hash(second.event, first.hash)  # not the plain SHA-256
+    finally:
+        db.dispose()

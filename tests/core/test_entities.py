@@ -10,10 +10,15 @@ import pytest
 from loopml.core import errors
 from loopml.core.entities import (
     AliasMove,
+    ApiToken,
     ApprovalStatus,
     ArtifactEntry,
+    AuditEntry,
+    AuditProblem,
+    AuditReport,
     ColumnRole,
     ColumnSchema,
+    Event,
     Experiment,
     MetricPoint,
     ModelExport,
@@ -22,7 +27,9 @@ from loopml.core.entities import (
     ModelSignature,
     ModelVersion,
     PackageFile,
+    Principal,
     RegisteredModel,
+    Role,
     Run,
     RunStatus,
     TaskKind,
@@ -71,6 +78,21 @@ def test_other_entities_round_trip() -> None:
     assert MetricPoint.from_dict(_through_json(point.to_dict())) == point
     entry = ArtifactEntry("plots/roc.png", "f" * 64, 12)
     assert ArtifactEntry.from_dict(_through_json(entry.to_dict())) == entry
+
+
+def test_access_and_audit_entities_round_trip() -> None:
+    token = ApiToken("a" * 32, "ada", Role.APPROVER, 1, "root", expires_at=9, note="ci")
+    assert ApiToken.from_dict(_through_json(token.to_dict())) == token
+    assert token.to_dict()["role"] == "approver" and token.state(8) == "active"
+    assert token.state(9) == "expired"
+    who = Principal("ada", Role.VIEWER, "a" * 32)
+    assert Principal.from_dict(_through_json(who.to_dict())) == who
+    event = Event("e" * 32, "run.created", "run:1", "ada", 5, client="loopml-cli/0", address="x")
+    chained = AuditEntry(seq=3, event=event, prev_hash="0" * 64, hash="1" * 64)
+    assert AuditEntry.from_dict(_through_json(chained.to_dict())) == chained
+    problem = AuditProblem(3, "e" * 32, "run.created", "edited", "its hash ...")
+    report = AuditReport(False, 2, True, 2, "1" * 64, problem)
+    assert AuditReport.from_dict(_through_json(report.to_dict())) == report
 
 
 def test_registry_entities_round_trip() -> None:

@@ -84,3 +84,15 @@ def test_broken_project_file_is_reported_with_its_path(tmp_path: Path) -> None:
     (tmp_path / "loopml.toml").write_text("experiment = \n")
     with pytest.raises(InvalidArgumentError, match="not valid TOML"):
         resolve_settings(cwd=tmp_path, environ={})
+
+
+def test_the_audit_key_comes_from_the_environment_and_is_never_shown(tmp_path: Path) -> None:
+    settings = resolve_settings(cwd=tmp_path, environ={"LOOPML_AUDIT_KEY": "s3cret-value"})
+    assert settings.audit_key == "s3cret-value"
+    assert settings.sources["audit_key"] == "environment"
+    assert "s3cret-value" not in repr(settings)
+    (tmp_path / "loopml.toml").write_text('audit_key = "in-the-repo"\n')
+    with pytest.raises(
+        InvalidArgumentError, match=r"'audit_key' .* is a secret .* LOOPML_AUDIT_KEY"
+    ):
+        resolve_settings(cwd=tmp_path, environ={})

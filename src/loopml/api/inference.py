@@ -13,6 +13,10 @@ Routes:
   (:mod:`loopml.api.labels`);
 * ``GET /metrics``: Prometheus.
 
+With ``tokens`` (``loopml serve --auth token``) every route but the health checks and
+``/metrics`` needs an API token (:mod:`loopml.api.auth`): 401 without a valid one, 403 when
+its role is too low (labels need an editor).
+
 Every answer carries the prediction ids, the version that answered and the route taken (in the
 body and in the ``X-Loopml-Version`` / ``X-Loopml-Route`` headers). Bad input is a 4xx whose
 message names the field: malformed JSON 400, wrong content type 415, a body over the limit
@@ -40,14 +44,18 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
 from loopml.api import bodies, labels, oip, openapi
+from loopml.api.auth import TokenAuth
 from loopml.core.errors import (
+    AccessDeniedError,
     InvalidArgumentError,
     LoopmlError,
     MalformedRequestError,
     NotFoundError,
     PayloadTooLargeError,
+    UnauthenticatedError,
     UnsupportedMediaTypeError,
 )
+from loopml.governance import TokenService
 from loopml.serving import InferenceService, PredictionResult
 from loopml.serving.large import OFFLOAD_ROWS
 from loopml.serving.routing import CHAMPION
@@ -178,11 +186,19 @@ def _answer(result: PredictionResult) -> dict[str, Any]:
     return out
 
 
-def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAPI:
+def create_app(
+    service: InferenceService, *, max_body: int = MAX_BODY, tokens: TokenService | None = None
+) -> FastAPI:
     """Build the ASGI app over ``service`` (started and stopped with the app's lifespan).
 
     Its OpenAPI document describes the request bodies with the columns of the champion
     ``service`` serves at the time it is asked for (rebuilt after a hot swap).
+
+    Args:
+        service: What to serve.
+        max_body: Largest body of ``/predict`` and ``infer`` (bytes).
+        tokens: Require API tokens from these (``loopml serve --auth token``; see
+            :mod:`loopml.api.auth`); None: no authentication.
     """
 
     @asynccontextmanager
@@ -238,6 +254,8 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
     oip.add_routes(app, service, max_body=max_body)
     labels.add_routes(app, service)
+    if tokens is not None:
+        app.add_middleware(TokenAuth, tokens=tokens)
 
     @app.post("/predict", responses=openapi.predict_responses())
     async def predict_route(request: Request) -> Response:
@@ -258,7 +276,12 @@ def create_app(service: InferenceService, *, max_body: int = MAX_BODY) -> FastAP
 
 
 def _status(exc: LoopmlError) -> int:
-    """The one HTTP status of each error the service raises."""
+    """The one HTTP status of each error the service raises (:mod:`loopml.api.auth` answers
+    401 and 403 itself, before the request reaches the app)."""
+    if isinstance(exc, UnauthenticatedError):
+        return 401
+    if isinstance(exc, AccessDeniedError):
+        return 403
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, MalformedRequestError):

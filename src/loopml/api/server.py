@@ -18,7 +18,10 @@ from fastapi import FastAPI
 
 from loopml.api.inference import create_app
 from loopml.core.errors import InvalidArgumentError
+from loopml.core.origin import Origin, client_name, set_process_origin
 from loopml.core.settings import Settings, resolve_settings
+from loopml.governance import TokenService
+from loopml.governance.tokens import DEFAULT_CACHE_MS
 from loopml.registry import ModelRegistry
 from loopml.registry.refs import parse_model_ref
 from loopml.serving import InferenceService
@@ -112,4 +115,19 @@ def app_from_environment() -> FastAPI:
             "`loopml serve --deployment NAME`)."
         )
     announce_serving_log()
-    return create_app(service_from_options(orjson.loads(raw)))
+    set_process_origin(Origin(client=client_name("serve")))  # what the server writes itself
+    options = orjson.loads(raw)
+    service = service_from_options(options)
+    tokens = None
+    if options.get("auth", "none") == "token":
+        tokens = TokenService(service.registry.backend, cache_ms=DEFAULT_CACHE_MS)
+    return create_app(service, tokens=tokens)
+
+
+def count_active_tokens() -> int:
+    """How many tokens of the store a server with ``--auth token`` would accept now."""
+    from loopml.core.clock import now_ms
+
+    backend = open_backend(resolve_settings())
+    now = now_ms()
+    return sum(t.state(now) == "active" for t in TokenService(backend).list_tokens())

@@ -14,6 +14,7 @@ from rich.markup import escape
 from loopml import __version__
 from loopml.cli import (
     agent,
+    audit,
     data,
     deploy,
     doctor,
@@ -30,9 +31,11 @@ from loopml.cli import (
     runs,
     serving,
     sweeps,
+    tokens,
 )
 from loopml.cli.state import state
 from loopml.core.errors import InvalidArgumentError, LoopmlError, LoopmlWarning, NotFoundError
+from loopml.core.origin import Origin, client_name, set_process_origin
 
 app = typer.Typer(
     name="loopml",
@@ -62,6 +65,8 @@ app.command("agent")(agent.agent_command)
 app.add_typer(loop.app, name="loop")
 app.add_typer(sweeps.app, name="sweep")
 app.add_typer(pipelines.app, name="pipeline")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(audit.app, name="audit")
 
 #: Exit codes: 1 an error from loopml, 2 bad usage or arguments, 3 not found (a run, a
 #: model... or the store itself: a read outside any project creates nothing).
@@ -109,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     level = registry_log.level
     registry_log.addHandler(notes)
     registry_log.setLevel(logging.INFO)
+    origin = set_process_origin(Origin(client=client_name("cli")))  # the audit log's client
     try:
         code = _with_warnings(argv, err)
     finally:
+        set_process_origin(origin)
         registry_log.removeHandler(notes)
         registry_log.setLevel(level)
     note = state.store_note()

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loopml.core.errors import NotFoundError
-from loopml.core.settings import HOME_DIRNAME, VARIABLES, resolve_settings
+from loopml.core.settings import HOME_DIRNAME, SECRETS, VARIABLES, resolve_settings
 from loopml.store.backend import open_backend, store_location
 
 #: Exit code of ``loopml doctor`` when there is no store to check (as for any read).
@@ -60,12 +60,10 @@ def doctor() -> None:
     table.add_column("value")
     table.add_column("from", style="cyan")
     for var in VARIABLES:
-        table.add_row(
-            var.name,
-            var.env,
-            str(getattr(settings, var.name)),
-            settings.sources.get(var.name, "derived"),
-        )
+        value = getattr(settings, var.name)
+        if var.name in SECRETS and value is not None:
+            value = "(set, not shown)"
+        table.add_row(var.name, var.env, str(value), settings.sources.get(var.name, "derived"))
     console.print(table)
     console.print(
         f"project root: {settings.project_root}"

@@ -35,9 +35,10 @@ def list_events(
         console.print("No events match.")
         return
     table = Table()
-    for col in ("when", "kind", "subject", "actor", "reason", "links"):
+    for col in ("when", "kind", "subject", "actor", "from", "reason", "links"):
         table.add_column(col, overflow="fold")
     for e in events:
         links = ", ".join(f"{k}={v[:12] if len(v) == 32 else v}" for k, v in e.links.items())
-        table.add_row(when(e.at), e.kind, e.subject, e.actor, e.reason, links)
+        origin = f"{e.address} ({e.client})" if e.client else "-"
+        table.add_row(when(e.at), e.kind, e.subject, e.actor, origin, e.reason, links)
     console.print(table)

@@ -25,6 +25,7 @@ from loopml.serving.config import (
     DEFAULT_PORT,
     DEFAULT_RUNTIME,
     RUNTIMES,
+    resolve_auth,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +67,12 @@ def serve_command(
         "python:module:function (a heuristic of the rows), or none.",
     ),
     host: str = typer.Option(DEFAULT_HOST, "--host"),
+    auth: str | None = typer.Option(
+        None,
+        "--auth",
+        help="token (requests need `Authorization: Bearer <token>`, see `loopml tokens`) or "
+        "none. Default: none on a loopback host, token on any other (where none is refused).",
+    ),
     port: int = typer.Option(DEFAULT_PORT, "--port"),
     workers: int = typer.Option(1, "--workers", help="Server processes."),
     timeout_ms: float | None = typer.Option(None, "--timeout-ms", help="Model call deadline."),
@@ -121,9 +128,10 @@ def serve_command(
 
     _runtime(runtime)
     _model_or_deployment(model, deployment, canary, shadow, fallback, guardrails, runtime)
+    auth_mode = resolve_auth(auth, host)
 
     from loopml.api.limits import ConnectionLimits, uvicorn_options
-    from loopml.api.server import check_options
+    from loopml.api.server import check_options, count_active_tokens
 
     limits = ConnectionLimits(
         header_timeout_s=header_timeout,
@@ -147,6 +155,7 @@ def serve_command(
         "runtime": runtime,
         "guardrails": None if guardrails is None else str(guardrails.resolve()),
         "limits": limits.to_options(),
+        "auth": auth_mode,
     }
     routes = check_options(config)  # every ref, runtime and rule, before any worker starts
     os.environ[CONFIG_ENV] = orjson.dumps(config).decode()
@@ -154,6 +163,12 @@ def serve_command(
     console.print(f"Serving on http://{host}:{port} ({workers} worker(s){following}):")
     for role, ref, kind in routes:
         console.print(f"  {role}: {ref}" + ("" if kind == "-" else f", {kind} runtime"))
+    if auth_mode == "token":
+        active = count_active_tokens()
+        console.print(
+            f"  auth: API tokens ({active} active; health and /metrics open)"
+            + ("" if active else ": make one with `loopml tokens create --user NAME --role viewer`")
+        )
     uvicorn.run(
         "loopml.api.server:app_from_environment",
         factory=True,

@@ -21,7 +21,10 @@ from loopml.store.backend import StoreLocation, store_location
 
 #: Commands (path after ``loopml``) that may create the store: each writes the first thing
 #: of a project. ``loopml init`` creates it on purpose and does not go through here.
-CREATES_STORE = frozenset({"data register", "data split", "pipeline run", "sweep run"})
+#: ``tokens create`` makes the first admin token of a new team store.
+CREATES_STORE = frozenset(
+    {"data register", "data split", "pipeline run", "sweep run", "tokens create"}
+)
 
 
 def command_path() -> str:

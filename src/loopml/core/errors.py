@@ -18,6 +18,10 @@
     │   └── ApprovalRequiredError               an alias move that needs an approved version
     ├── NotFittedError (ValueError, AttributeError)
     ├── PermissionDeniedError (PermissionError) a store that cannot be written
+    │   └── AccessDeniedError                   a token whose role is too low for the
+    │                                           action (HTTP 403)
+    ├── UnauthenticatedError                    no token, or an unknown, revoked or
+    │                                           expired one (HTTP 401)
     ├── ArtifactIntegrityError                  an object whose bytes do not match its hash
     ├── UntrustedTypesError                     a model package naming types the loader
     │                                           does not trust (skops), refused unbuilt
@@ -53,6 +57,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "AccessDeniedError",
     "AlreadyExistsError",
     "ApprovalRequiredError",
     "ArtifactIntegrityError",
@@ -80,6 +85,7 @@ __all__ = [
     "StoreError",
     "SweepFailedError",
     "UnapprovedVersionWarning",
+    "UnauthenticatedError",
     "UnsupportedMediaTypeError",
     "UntrustedTypesError",
     "WorkerDiedError",
@@ -126,6 +132,17 @@ class NotFittedError(LoopmlError, ValueError, AttributeError):
 
 class PermissionDeniedError(LoopmlError, PermissionError):
     """The store (or a path in it) cannot be written or read by this process."""
+
+
+class AccessDeniedError(PermissionDeniedError):
+    """The caller is authenticated, but the role of its token is too low for the action
+    (HTTP 403): the message names the user, the role, the action and the role it needs."""
+
+
+class UnauthenticatedError(LoopmlError):
+    """A request to a server that needs a token came with none, or with a token that is
+    malformed, unknown, revoked or expired (HTTP 401). The message says which, never the
+    token's secret."""
 
 
 class ArtifactIntegrityError(LoopmlError):

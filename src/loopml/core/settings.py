@@ -26,9 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.core.origin import current_origin
 
 HOME_DIRNAME = ".loopml"
 PROJECT_FILE = "loopml.toml"
+#: Settings that are secrets: read from arguments and the environment, never from the
+#: project file (which is often committed), and never printed.
+SECRETS = frozenset({"audit_key"})
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,15 @@ VARIABLES: tuple[Variable, ...] = (
         "defaults, trusted by this loader. Default: none.",
     ),
     Variable(
+        "audit_key",
+        "LOOPML_AUDIT_KEY",
+        str,
+        None,
+        "Secret key of the audit log: each event's hash becomes an HMAC-SHA-256 that whoever "
+        "lacks the key cannot recompute. Environment only (never loopml.toml). Default: none "
+        "(plain SHA-256).",
+    ),
+    Variable(
         "ray_address",
         "LOOPML_RAY_ADDRESS",
         str,
@@ -144,6 +157,8 @@ class Settings:
         trusted_types: Types a skops model may hold beyond skops' defaults, comma-separated
             (None: none).
         ray_address: The Ray cluster ``executor="ray"`` joins (None: a local Ray).
+        audit_key: The audit log's secret key (None: plain SHA-256 hashes); never shown in
+            the repr.
         project_root: Folder the project was found in.
         project_file: The ``loopml.toml`` that was read, if any.
         sources: For each setting, where its value came from
@@ -161,6 +176,7 @@ class Settings:
     allow_unapproved_champion: bool = False
     trusted_types: str | None = None
     ray_address: str | None = None
+    audit_key: str | None = field(default=None, repr=False)
     project_root: Path = field(default_factory=Path.cwd)
     project_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -172,7 +188,12 @@ class Settings:
 
 
 def current_user(settings: Settings | None = None) -> str:
-    """Who is acting: ``settings.user`` (``LOOPML_USER``) when set, else the login name."""
+    """Who is acting: the user of the current request's token when a server handles one
+    (:func:`loopml.core.origin.current_origin`), else ``settings.user`` (``LOOPML_USER``)
+    when set, else the login name."""
+    user = current_origin().user
+    if user:
+        return user
     if settings is not None and settings.user:
         return settings.user
     try:
@@ -241,6 +262,12 @@ def _read_project_file(path: Path) -> dict[str, Any]:
             raise InvalidArgumentError(
                 f"Unknown setting {key!r} in {path}; known settings are "
                 f"{', '.join(sorted(_BY_NAME))}.{did_you_mean(key, _BY_NAME)}"
+            )
+        if key in SECRETS:
+            raise InvalidArgumentError(
+                f"The setting {key!r} in {path} is a secret and is not read from the project "
+                f"file (it is often committed). Remove it there and set {_BY_NAME[key].env} "
+                "in the environment of the processes that write the store."
             )
     return data
 

@@ -7,6 +7,7 @@ here. Standard library only, so the CLI can read the defaults without loading th
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,3 +145,44 @@ def check_runtime(value: object, *, field: str = "runtime") -> RuntimeChoice:
             "'auto' serves a version's checked ONNX export when it has one."
         )
     return value
+
+
+#: Values of ``loopml serve --auth``: no authentication, or API tokens from the store.
+AUTH_MODES = ("none", "token")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (what the server binds) is reachable from this machine only:
+    ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    text = host.strip().strip("[]").lower()
+    if text == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(text).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
+def resolve_auth(auth: str | None, host: str) -> str:
+    """The authentication of a model server bound to ``host``: ``auth`` when given, else
+    ``none`` on a loopback host (as before tokens existed) and ``token`` on any other.
+
+    Raises:
+        InvalidArgumentError: ``auth`` is not a mode, or is ``none`` on a host other machines
+            can reach (anyone there could predict and post labels).
+    """
+    if auth is None:
+        return "none" if is_loopback(host) else "token"
+    mode = auth.strip().lower()
+    if mode not in AUTH_MODES:
+        raise InvalidArgumentError(
+            f"--auth must be one of {', '.join(AUTH_MODES)}. Got {auth!r} instead."
+        )
+    if mode == "none" and not is_loopback(host):
+        raise InvalidArgumentError(
+            f"--auth none is refused on --host {host}: other machines could reach the server "
+            "and predict or post labels without a token. Use --auth token (make tokens with "
+            "`loopml tokens create`), or bind 127.0.0.1 and let a proxy on this host "
+            "authenticate."
+        )
+    return mode

@@ -19,6 +19,7 @@ from loopml.store.protocols import (
     LoopStore,
     ModelChange,
     ModelStore,
+    TokenStore,
     TrackingStore,
 )
 from loopml.store.query import (
@@ -48,6 +49,7 @@ __all__ = [
     "ModelStore",
     "OrderKey",
     "RunQuery",
+    "TokenStore",
     "TrackingStore",
     "open_backend",
     "parse_filter",

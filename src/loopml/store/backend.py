@@ -25,6 +25,7 @@ from loopml.store.protocols import (
     LoopStore,
     ModelStore,
     MonitorResultStore,
+    TokenStore,
     TrackingStore,
 )
 
@@ -43,6 +44,7 @@ class Backend:
     monitor_results: MonitorResultStore
     deployments: DeploymentStore
     loops: LoopStore
+    tokens: TokenStore
     settings: Settings
 
     def close(self) -> None:
@@ -51,7 +53,7 @@ class Backend:
 
 
 _lock = threading.Lock()
-_cache: dict[tuple[str, str], Backend] = {}
+_cache: dict[tuple[str, str, str | None], Backend] = {}
 
 
 @dataclass(frozen=True)
@@ -176,11 +178,13 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
         SqlLoopStore,
         SqlModelStore,
         SqlMonitorResultStore,
+        SqlTokenStore,
         SqlTrackingStore,
     )
     from loopml.store.sql.migrate import open_store_engine
 
-    key = (settings.db_url, settings.artifacts_url)
+    # The audit key is part of the key: events written through a backend are chained with it.
+    key = (settings.db_url, settings.artifacts_url, settings.audit_key)
     with _lock:
         if cached and key in _cache:
             # The stores are shared; the settings (user, policies) are the caller's own.
@@ -188,7 +192,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
             return shared if shared.settings == settings else replace(shared, settings=settings)
         if not create:
             require_store(settings)
-        db = open_store_engine(settings.db_url)
+        db = open_store_engine(settings.db_url, audit_key=settings.audit_key)
         tracking = SqlTrackingStore.from_engine(db, url=settings.db_url)
         datasets = SqlDatasetStore(db)
         events = SqlEventStore(db)
@@ -208,6 +212,7 @@ def open_backend(settings: Settings, *, cached: bool = True, create: bool = True
             monitor_results=SqlMonitorResultStore(db),
             deployments=SqlDeploymentStore(db),
             loops=SqlLoopStore(db),
+            tokens=SqlTokenStore(db),
             settings=settings,
         )
         if cached:

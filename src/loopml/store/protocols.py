@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from loopml.core.entities import (
+    ApiToken,
     ApprovalStatus,
     ArtifactEntry,
+    AuditEntry,
     Blob,
     DatasetVersion,
     Deployment,
@@ -57,24 +59,31 @@ class TrackingStore(Protocol):
     def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
         """Return experiments ordered by name."""
 
-    def create_run(self, run: Run) -> None:
-        """Insert a new run (its params/tags/metrics maps are written too).
-        Raises AlreadyExistsError for a duplicate id, NotFoundError for an unknown experiment."""
+    def create_run(self, run: Run, *, event: Event | None = None) -> None:
+        """Insert a new run (its params/tags/metrics maps are written too) and ``event`` in
+        one transaction. Raises AlreadyExistsError for a duplicate id, NotFoundError for an
+        unknown experiment."""
 
     def get_run(self, run_id: RunId) -> Run:
         """Return a run with its params, latest metrics and tags. Raises NotFoundError."""
 
     def end_run(
-        self, run_id: RunId, *, status: RunStatus, end_time: int | None, error: str | None = None
+        self,
+        run_id: RunId,
+        *,
+        status: RunStatus,
+        end_time: int | None,
+        error: str | None = None,
+        event: Event | None = None,
     ) -> None:
-        """Record the end of a run (or, with status RUNNING and end_time None, reopen it).
-        Raises NotFoundError."""
+        """Record the end of a run (or, with status RUNNING and end_time None, reopen it)
+        and ``event`` in one transaction. Raises NotFoundError (and writes neither)."""
 
-    def set_run_deleted(self, run_id: RunId, deleted: bool) -> None:
-        """Soft-delete (or restore) a run. Raises NotFoundError."""
+    def set_run_deleted(self, run_id: RunId, deleted: bool, *, event: Event | None = None) -> None:
+        """Soft-delete (or restore) a run, with ``event``. Raises NotFoundError."""
 
-    def purge_run(self, run_id: RunId) -> None:
-        """Remove a run and everything logged on it. Raises NotFoundError."""
+    def purge_run(self, run_id: RunId, *, event: Event | None = None) -> None:
+        """Remove a run and everything logged on it, with ``event``. Raises NotFoundError."""
 
     def log_params(self, run_id: RunId, params: Mapping[str, str]) -> None:
         """Insert params in one transaction. Re-logging the same value is a no-op; a different
@@ -411,11 +420,27 @@ class EvaluationStore(Protocol):
 
 
 class EventStore(Protocol):
-    """The append-only audit log of the loop's transitions."""
+    """The append-only audit log of the loop's transitions, hash-chained: each entry has the
+    next ``seq`` (1, 2, 3... without gaps) and the hash of the one before; appends are
+    serialized, so the chain never forks."""
 
     def append(self, event: Event) -> None:
-        """Write one event (never updated or deleted). Raises AlreadyExistsError for a
-        duplicate ``event_id``."""
+        """Write one event (never updated or deleted) at the end of the chain. Raises
+        AlreadyExistsError for a duplicate ``event_id``."""
+
+    def entries(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Return up to ``limit`` chain entries with ``seq`` above ``after``, by ``seq``."""
+
+    def head(self) -> AuditEntry | None:
+        """Return the last entry of the chain, or None for an empty log."""
+
+    def entry_with_hash(self, digest: str) -> AuditEntry | None:
+        """Return the entry whose hash is ``digest``, or None (may scan the log)."""
+
+    def rechain(self, *, check_key: str | None, event: Event) -> int:
+        """Hash every entry again under the store's key, after checking each under
+        ``check_key``, and append ``event``; all or nothing. Raises ConflictError naming an
+        entry that does not check out."""
 
     def list_events(
         self,
@@ -429,6 +454,32 @@ class EventStore(Protocol):
     ) -> list[Event]:
         """Return events matching every given filter, oldest first (ties: order of writing).
         ``limit`` keeps the newest ones."""
+
+
+class TokenStore(Protocol):
+    """API tokens, kept by id with the SHA-256 of their text (never the text). Making and
+    revoking a token are written with their events."""
+
+    def add(self, token: ApiToken, secret_hash: str, *, event: Event) -> None:
+        """Store a new token and its event in one transaction. Raises AlreadyExistsError for
+        a duplicate ``token_id``."""
+
+    def get(self, token_id: str) -> tuple[ApiToken, str] | None:
+        """Return a token and the hash stored for it, or None."""
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Return every token (revoked and expired ones too), oldest first."""
+
+    def revoke(self, token_id: str, *, at: int, event: Event) -> ApiToken:
+        """Mark a token revoked at ``at`` with its event, in one transaction, and return it;
+        a token revoked already is returned as it is (nothing written). Raises
+        NotFoundError."""
+
+    def touch(self, token_id: str, at: int) -> None:
+        """Record that a server accepted the token at ``at`` (no event: not a change)."""
+
+    def ids_with_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """Return up to ``limit`` token ids starting with ``prefix`` (lowercase hex)."""
 
 
 class LabelStore(Protocol):

@@ -2,6 +2,11 @@
 
 The rules shared by every backend live here, written once: key and value validation,
 write-once params, 'an ended run is immutable', buffered metrics, environment capture.
+
+A run's life is in the audit log: it is created, ended (or resumed), deleted, restored or
+purged with an event in the same transaction (``run.created``, ``run.ended``,
+``run.resumed``, ``run.deleted``, ``run.restored``, ``run.purged``; subject ``run:<id>``).
+What is logged on a run (params, metrics, tags, artifacts) is not: it is the run's content.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.core.clock import Clock, now_ms
-from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
+from loopml.core.entities import ArtifactEntry, Event, Experiment, MetricPoint, Run, RunStatus
 from loopml.core.errors import (
     ConflictError,
     InvalidArgumentError,
 )
 from loopml.core.id_prefix import resolve_prefix
-from loopml.core.ids import RunId, is_hex_id, new_run_id
+from loopml.core.ids import RunId, is_hex_id, new_event_id, new_run_id
 from loopml.core.settings import current_user
 from loopml.store.backend import Backend
 from loopml.store.protocols import TrackingStore
@@ -118,7 +123,13 @@ class TrackingService:
             parent_run_id=parent_run_id,
             tags=tag_values,
         )
-        self.store.create_run(run)
+        links: dict[str, str] = {"experiment": exp.experiment_id}
+        if parent_run_id is not None:
+            links["parent"] = parent_run_id
+        event = self._event(
+            "run.created", run, data={"name": name, "experiment": exp.name}, links=links
+        )
+        self.store.create_run(run, event=event)
         self._running.add(run_id)
         if captured is not None:
             for path, data in captured.files.items():
@@ -138,7 +149,10 @@ class TrackingService:
                 f"run instead (e.g. start_run(tags={{'resumed_from': '{run.run_id}'}}))."
             )
         if run.status is not RunStatus.RUNNING:
-            self.store.end_run(run.run_id, status=RunStatus.RUNNING, end_time=None, error=None)
+            event = self._event("run.resumed", run, data={"from": run.status.value})
+            self.store.end_run(
+                run.run_id, status=RunStatus.RUNNING, end_time=None, error=None, event=event
+            )
         self._running.add(run.run_id)
         return self.get_run(run.run_id)
 
@@ -156,8 +170,31 @@ class TrackingService:
             )
         self.writer.flush()
         message = format_error(error) if isinstance(error, BaseException) else error
-        self.store.end_run(run_id, status=status, end_time=self._clock(), error=message)
+        end = self._clock()
+        event = self._event("run.ended", run_id, data={"status": status.value}, at=end)
+        self.store.end_run(run_id, status=status, end_time=end, error=message, event=event)
         self._running.discard(run_id)
+
+    def _event(
+        self,
+        kind: str,
+        run: Run | RunId,
+        *,
+        data: Mapping[str, Any] | None = None,
+        links: Mapping[str, str] | None = None,
+        at: int | None = None,
+    ) -> Event:
+        """The audit event of a change of a run's life (written with the change)."""
+        run_id = run.run_id if isinstance(run, Run) else run
+        return Event(
+            event_id=new_event_id(),
+            kind=kind,
+            subject=f"run:{run_id}",
+            actor=current_user(self.settings),
+            at=self._clock() if at is None else at,
+            links=dict(links or {}),
+            data=dict(data or {}),
+        )
 
     def require_running(self, run_id: RunId) -> None:
         """Raise ConflictError unless the run exists and is RUNNING (ended runs are immutable)."""
@@ -347,9 +384,9 @@ class TrackingService:
         """
         run = self.get_run(run_id)
         if purge:
-            self.store.purge_run(run.run_id)
+            self.store.purge_run(run.run_id, event=self._event("run.purged", run))
         else:
-            self.store.set_run_deleted(run.run_id, True)
+            self.store.set_run_deleted(run.run_id, True, event=self._event("run.deleted", run))
         self._running.discard(run.run_id)
 
     def restore_run(self, run_id: str) -> Run:
@@ -357,7 +394,8 @@ class TrackingService:
         not deleted. A purged run is gone for good (NotFoundError)."""
         run = self.get_run(run_id)
         if run.deleted:
-            self.store.set_run_deleted(run.run_id, False)
+            event = self._event("run.restored", run)
+            self.store.set_run_deleted(run.run_id, False, event=event)
             run = self.get_run(run.run_id)
         return run
 

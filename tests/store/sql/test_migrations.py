@@ -272,7 +272,8 @@ def test_store_from_a_newer_loopml_is_refused(fresh_db_url: str) -> None:
         engine.dispose()
     message = (
         r"schema revision '0099', which this loopml does not know \(it knows "
-        r"0001, 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009, 0010, 0011, 0012, 0013\).*Upgrade loopml \(`pip install -U loopml`\)"
+        + ", ".join(KNOWN_REVISIONS)
+        + r"\).*Upgrade loopml \(`pip install -U loopml`\)"
     )
     with pytest.raises(SchemaVersionError, match=message):
         SqlTrackingStore(fresh_db_url)

@@ -10,10 +10,10 @@ from loopml.core.ids import new_event_id
 from loopml.store.protocols import ModelChange
 from loopml.store.sql import SqlModelStore
 from loopml.store.sql.engine import StoreEngine
-from loopml.store.sql.event_store import insert_event
 from loopml.store.sql.migrate import HEAD_REVISION, open_store_engine, read_revision, run_alembic
 from loopml.store.sql.tables import model_aliases
 from tests.contract.test_model_store import draft
+from tests.store.sql.legacy import insert_events_before_0013
 
 
 def _move(name: str, alias: str, before: int | None, after: int, at: int) -> Event:
@@ -49,8 +49,7 @@ def test_a_store_at_0007_gets_its_history_numbered_in_the_old_order(fresh_db_url
             _review("credit-default", 3, "model.rejected", at=30),
         ]
         with db.connect(write=True) as conn, conn.begin():
-            for event in written:
-                insert_event(conn, event)
+            insert_events_before_0013(conn, written)
             conn.execute(
                 model_aliases.insert(),
                 [

@@ -1,6 +1,8 @@
 """Frozen entities, one module per stage of the loop. The REST API returns these same classes."""
 
+from loopml.core.entities.access import ApiToken, Principal, Role
 from loopml.core.entities.artifacts import ArtifactEntry, Blob
+from loopml.core.entities.audit import AuditProblem, AuditReport
 from loopml.core.entities.automation import LoopAgent, LoopPolicyRecord, LoopRun, LoopStep
 from loopml.core.entities.data import (
     OTHER,
@@ -28,7 +30,7 @@ from loopml.core.entities.evaluation import (
     MetricValue,
     SliceResult,
 )
-from loopml.core.entities.events import Event
+from loopml.core.entities.events import AuditEntry, Event
 from loopml.core.entities.loop import LiveCheck, LiveComparison, RouteFigures
 from loopml.core.entities.monitoring import (
     Alert,
@@ -59,8 +61,12 @@ __all__ = [
     "Alert",
     "AliasMove",
     "Anomaly",
+    "ApiToken",
     "ApprovalStatus",
     "ArtifactEntry",
+    "AuditEntry",
+    "AuditProblem",
+    "AuditReport",
     "Blob",
     "CanaryRoute",
     "ColumnProfile",
@@ -103,7 +109,9 @@ __all__ = [
     "MultivariateDrift",
     "NumericSummary",
     "PackageFile",
+    "Principal",
     "RegisteredModel",
+    "Role",
     "RouteFigures",
     "Run",
     "RunStatus",

@@ -13,6 +13,7 @@
   :mod:`.deployment_store`: :class:`SqlDeploymentStore` (deployment records and changes);
   :mod:`.loop_store`: :class:`SqlLoopStore` (the automation agent's runs, leases, steps;
   its rows in :mod:`.loop_rows`);
+  :mod:`.token_store`: :class:`SqlTokenStore` (API tokens, hashed);
   :mod:`.event_store`: :class:`SqlEventStore` (and
   :func:`~.event_store.insert_event`, which other stores call to write an event in their own
   transaction). They share one :class:`~.engine.StoreEngine` per database
@@ -27,6 +28,7 @@ from loopml.store.sql.label_store import SqlLabelStore
 from loopml.store.sql.loop_store import SqlLoopStore
 from loopml.store.sql.model_store import SqlModelStore
 from loopml.store.sql.monitor_result_store import SqlMonitorResultStore
+from loopml.store.sql.token_store import SqlTokenStore
 from loopml.store.sql.tracking_store import SqlTrackingStore
 
 __all__ = [
@@ -38,5 +40,6 @@ __all__ = [
     "SqlLoopStore",
     "SqlModelStore",
     "SqlMonitorResultStore",
+    "SqlTokenStore",
     "SqlTrackingStore",
 ]

@@ -143,7 +143,7 @@ class SqlDatasetStore:
             parents = tuple(f"{parent}@{parent_version}" for parent, parent_version in refs)
             created = dataclasses.replace(draft, version=number, parents=parents)
             if on_created is not None:
-                insert_event(conn, on_created(created))
+                insert_event(self._db, conn, on_created(created))
             return created, True
 
         return self._names.write_numbered(self._db, draft.name, work)

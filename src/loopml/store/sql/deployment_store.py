@@ -114,7 +114,7 @@ class SqlDeploymentStore:
 
         def run(conn: sa.Connection) -> T:
             self._db.lock(conn, "deployment", name)
-            return work(_SqlDeploymentChange(conn, name))
+            return work(_SqlDeploymentChange(self._db, conn, name))
 
         try:
             return self._db.write(run)
@@ -140,7 +140,8 @@ class _SqlDeploymentChange:
     """:class:`~loopml.store.protocols.DeploymentChange` on one connection, inside the write
     transaction of :meth:`SqlDeploymentStore.change` (which holds the deployment's lock)."""
 
-    def __init__(self, conn: sa.Connection, name: str) -> None:
+    def __init__(self, db: StoreEngine, conn: sa.Connection, name: str) -> None:
+        self._db = db
         self._conn = conn
         self._name = name
 
@@ -190,7 +191,7 @@ class _SqlDeploymentChange:
             conn.execute(deployments.update().where(_dp.name == name).values(**values))
         else:
             conn.execute(deployments.insert(), _row(deployment))
-        insert_event(conn, event)
+        insert_event(self._db, conn, event)
         conn.execute(
             deployment_log.insert(),
             {"name": name, "version": version, "event_id": event.event_id},

@@ -235,14 +235,17 @@ class StoreEngine:
 
     Args:
         url: The store URL as given by the user (normalized here).
+        audit_key: The audit log's key (``LOOPML_AUDIT_KEY``): events appended through this
+            engine are chained with HMAC-SHA-256 under it; None: plain SHA-256.
 
     Raises:
         StoreError: The URL is not a supported database URL.
         PermissionDeniedError: The SQLite folder cannot be created or written.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, audit_key: str | None = None) -> None:
         self.url = normalize_url(url)
+        self.audit_key = audit_key
         self.dialect = self.url.get_backend_name()
         self.path = sqlite_path(self.url) if self.dialect == "sqlite" else None
         self.engine = create_engine(self.url)

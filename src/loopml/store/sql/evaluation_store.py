@@ -106,7 +106,7 @@ class SqlEvaluationStore:
                 )
             conn.execute(evaluations.insert(), values)
             if event is not None:
-                insert_event(conn, event)
+                insert_event(self._db, conn, event)
 
         self._db.write(work)
 

@@ -70,7 +70,7 @@ class SqlLoopStore:
 
         def run(conn: sa.Connection) -> T:
             self._db.lock(conn, "loop", policy)
-            return work(_SqlLoopClaim(conn, policy))
+            return work(_SqlLoopClaim(self._db, conn, policy))
 
         try:
             return self._db.write(run)
@@ -242,7 +242,7 @@ class SqlLoopStore:
             if result.rowcount != 1:
                 raise self._lost(conn, run.run_id, holder, from_step, now)
             if event is not None:
-                insert_event(conn, event)
+                insert_event(self._db, conn, event)
             if step is not None:
                 insert_step(conn, step)
 
@@ -383,7 +383,8 @@ class _SqlLoopClaim:
     """:class:`~loopml.store.protocols.LoopClaim` on one connection, inside the write
     transaction of :meth:`SqlLoopStore.claim` (which holds the policy's lock)."""
 
-    def __init__(self, conn: sa.Connection, policy: str) -> None:
+    def __init__(self, db: StoreEngine, conn: sa.Connection, policy: str) -> None:
+        self._db = db
         self._conn = conn
         self._policy = policy
 
@@ -423,5 +424,5 @@ class _SqlLoopClaim:
                 f"Trigger {run.trigger_key!r} of policy {run.policy!r} is claimed already "
                 f"(loop run {taken.run_id})."
             )
-        insert_event(self._conn, event)
+        insert_event(self._db, self._conn, event)
         self._conn.execute(loop_runs.insert(), run_row(run))

@@ -247,12 +247,14 @@ EVENT_COLUMNS = (
     events.c.reason,
     events.c.links_json,
     events.c.data_json,
+    events.c.client,
+    events.c.address,
 )
 
 
 def event_row(event: Event) -> dict[str, Any]:
-    """Return the ``events`` row of an event (``seq`` is assigned by the database); links
-    and data are stored as JSON text."""
+    """Return the ``events`` row of an event (``seq`` and the hashes are added when it is
+    chained); links and data are stored as JSON text."""
     return {
         "event_id": event.event_id,
         "kind": event.kind,
@@ -262,12 +264,14 @@ def event_row(event: Event) -> dict[str, Any]:
         "reason": event.reason,
         "links_json": orjson.dumps(dict(event.links)).decode(),
         "data_json": orjson.dumps(dict(event.data)).decode(),
+        "client": event.client,
+        "address": event.address,
     }
 
 
 def event_from_row(row: Sequence[Any]) -> Event:
     """Build an event from a row of :data:`EVENT_COLUMNS`."""
-    event_id, kind, subject, actor, at, reason, links_json, data_json = row
+    event_id, kind, subject, actor, at, reason, links_json, data_json, client, address = row
     return Event(
         event_id=event_id,
         kind=kind,
@@ -277,6 +281,8 @@ def event_from_row(row: Sequence[Any]) -> Event:
         reason=reason or "",
         links=orjson.loads(links_json),
         data=orjson.loads(data_json),
+        client=client,
+        address=address,
     )
 
 

@@ -35,6 +35,7 @@ KNOWN_REVISIONS: tuple[str, ...] = (
     "0011",
     "0012",
     "0013",
+    "0014",
 )
 #: The revision this loopml writes; a test checks it is Alembic's script head.
 HEAD_REVISION = KNOWN_REVISIONS[-1]
@@ -68,11 +69,13 @@ def _check_known(store: StoreEngine, revision: str | None) -> None:
         )
 
 
-def alembic_config(connection: sa.Connection | None = None) -> Any:
+def alembic_config(connection: sa.Connection | None = None, *, audit_key: str | None = None) -> Any:
     """Build the Alembic config in code (no ``alembic.ini`` needed).
 
     Args:
         connection: The connection ``env.py`` migrates, inside the caller's transaction.
+        audit_key: The audit log's key, for a migration that chains stored events
+            (``config.attributes["audit_key"]``).
     """
     from alembic.config import Config
 
@@ -81,6 +84,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Any:
     config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")
     if connection is not None:
         config.attributes["connection"] = connection
+    config.attributes["audit_key"] = audit_key
     return config
 
 
@@ -92,8 +96,11 @@ def script_head() -> str | None:
     return None if head is None else str(head)
 
 
-def run_alembic(conn: sa.Connection, command: str, revision: str) -> None:
-    """Run ``alembic upgrade|downgrade|stamp <revision>`` on ``conn`` in one transaction.
+def run_alembic(
+    conn: sa.Connection, command: str, revision: str, *, audit_key: str | None = None
+) -> None:
+    """Run ``alembic upgrade|downgrade|stamp <revision>`` on ``conn`` in one transaction
+    (``audit_key``: the audit log's key, with which stored events are chained).
 
     On SQLite, foreign keys are switched off while the schema changes (a batch migration
     recreates tables, and dropping the old copy must not cascade into child rows).
@@ -105,7 +112,8 @@ def run_alembic(conn: sa.Connection, command: str, revision: str) -> None:
         conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
     try:
         with conn.begin():
-            getattr(alembic_command, command)(alembic_config(conn), revision)
+            config = alembic_config(conn, audit_key=audit_key)
+            getattr(alembic_command, command)(config, revision)
     finally:
         if sqlite:
             conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
@@ -174,16 +182,18 @@ def ensure_schema(store: StoreEngine) -> str:
         revision = read_revision(store)  # another process may have migrated meanwhile
         _check_known(store, revision)
         if revision != HEAD_REVISION:
-            run_alembic(conn, "upgrade", HEAD_REVISION)
+            run_alembic(conn, "upgrade", HEAD_REVISION, audit_key=store.audit_key)
     return HEAD_REVISION
 
 
-def open_store_engine(url: str) -> StoreEngine:
+def open_store_engine(url: str, *, audit_key: str | None = None) -> StoreEngine:
     """Open the database at ``url``, bring it to the current schema and refresh its planner
     statistics: what every SQL store of a process shares (one connection pool per database).
 
     Args:
         url: The store URL as given by the user (``sqlite:///...`` or ``postgresql://...``).
+        audit_key: ``LOOPML_AUDIT_KEY``: the audit log's entries written through this engine
+            (and those chained by a migration) are HMACs under it. None: plain SHA-256.
 
     Returns:
         The engine, at :data:`HEAD_REVISION`.
@@ -193,7 +203,7 @@ def open_store_engine(url: str) -> StoreEngine:
         StoreError: The URL is not supported, or the store cannot be reached.
         PermissionDeniedError: The store cannot be written.
     """
-    db = StoreEngine(url)
+    db = StoreEngine(url, audit_key=audit_key)
     try:
         ensure_schema(db)
         db.refresh_statistics()

@@ -143,7 +143,7 @@ class SqlModelStore:
                 )
             created = dataclasses.replace(draft, version=number, exports=())
             if on_created is not None:
-                insert_event(conn, on_created(created))
+                insert_event(self._db, conn, on_created(created))
             return created
 
         return self._names.write_numbered(self._db, draft.name, work)
@@ -276,7 +276,7 @@ class SqlModelStore:
             ).first()
             if exists is None:
                 conn.execute(model_exports.insert(), mapper.model_export_row(name, version, export))
-            insert_event(conn, event)
+            insert_event(self._db, conn, event)
             return self._get(conn, name, version)
 
         return self._db.write(work)
@@ -422,7 +422,7 @@ class _SqlModelChange:
 
     def _append(self, event: Event) -> None:
         """Write the event and number it next in the model's history (under the lock)."""
-        insert_event(self._conn, event)
+        insert_event(self._store._db, self._conn, event)
         last = self._conn.execute(
             sa.select(sa.func.max(_ml.seq)).where(_ml.name == self._name)
         ).scalar()

@@ -108,7 +108,7 @@ class SqlMonitorResultStore:
                     raise _taken(str(taken[0]))
                 conn.execute(monitor_results.insert(), rows)
             if event is not None:
-                insert_event(conn, event)
+                insert_event(self._db, conn, event)
 
         try:
             self._db.write(work)

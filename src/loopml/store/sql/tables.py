@@ -22,10 +22,15 @@ Conventions:
   and profile are JSON text. ``dataset_parents`` and ``run_inputs`` (all-key tables) are
   ``WITHOUT ROWID`` on SQLite; ``dataset_versions`` keeps its rowid because its JSON rows
   can be large. Purging a run removes its inputs and unlinks the versions registered in it.
-- ``events`` is the append-only audit log: ``seq`` (auto-incrementing) is the order of
-  writing and breaks ties between events of the same millisecond; ``event_id`` is unique;
-  links and data are JSON text. Its indexes serve "the history of one object" (``subject,
-  at``) and "every event of a kind" (``kind, at``).
+- ``events`` is the append-only audit log, hash-chained: ``seq`` numbers the entries 1, 2,
+  3... without gaps in the order of writing (assigned under the log's lock, see
+  :mod:`~loopml.store.sql.event_store`) and breaks ties between events of the same
+  millisecond; ``prev_hash`` and ``hash`` chain each entry to the one before
+  (:mod:`loopml.core.audit_chain`); ``client`` and ``address`` say where the change came
+  from; ``event_id`` is unique; links and data are JSON text. Its indexes serve "the history
+  of one object" (``subject, at``) and "every event of a kind" (``kind, at``).
+- ``api_tokens`` holds the API tokens by id, each with the SHA-256 of its text (never the
+  text), its user, role, expiry, last use and revocation.
 - model versions are keyed by ``(name, version)`` like dataset versions; their signature and
   tags are JSON text, their package lives in the artifact store (``manifest_digest``).
   ``model_inputs`` links a version to the dataset versions it was trained and validated on
@@ -79,6 +84,8 @@ ID_LENGTH = 32
 DATASET_NAME_LENGTH = 250
 ROLE_LENGTH = 64
 HASH_LENGTH = 64
+CLIENT_LENGTH = 250
+ADDRESS_LENGTH = 100
 EVENT_KIND_LENGTH = 64
 SUBJECT_LENGTH = 600
 MODEL_NAME_LENGTH = 250
@@ -290,6 +297,10 @@ events = sa.Table(
     sa.Column("reason", sa.Text(), nullable=False),
     sa.Column("links_json", sa.Text(), nullable=False),
     sa.Column("data_json", sa.Text(), nullable=False),
+    sa.Column("client", _text(CLIENT_LENGTH), nullable=False, server_default=""),
+    sa.Column("address", _text(ADDRESS_LENGTH), nullable=False, server_default=""),
+    sa.Column("prev_hash", _text(HASH_LENGTH), nullable=False, server_default=""),
+    sa.Column("hash", _text(HASH_LENGTH), nullable=False, server_default=""),
     sa.Index("ix_events_subject_at", "subject", "at"),
     sa.Index("ix_events_kind_at", "kind", "at"),
 )
@@ -457,6 +468,21 @@ deployment_log = sa.Table(
     sa.Column("version", sa.Integer(), primary_key=True),
     sa.Column("event_id", _text(ID_LENGTH), sa.ForeignKey("events.event_id"), nullable=False),
     sqlite_with_rowid=False,
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", _text(ID_LENGTH), primary_key=True),
+    sa.Column("secret_hash", _text(HASH_LENGTH), nullable=False),
+    sa.Column("user_name", _text(KEY_LENGTH), nullable=False),
+    sa.Column("role", _text(STATUS_LENGTH), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("created_by", _text(KEY_LENGTH), nullable=False),
+    sa.Column("expires_at", sa.BigInteger(), nullable=True),
+    sa.Column("last_used_at", sa.BigInteger(), nullable=True),
+    sa.Column("revoked_at", sa.BigInteger(), nullable=True),
+    sa.Column("note", sa.Text(), nullable=False),
 )
 
 

@@ -13,13 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
+from loopml.core.entities import ArtifactEntry, Event, Experiment, MetricPoint, Run, RunStatus
 from loopml.core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from loopml.core.ids import ExperimentId, RunId
 from loopml.store.query import RunQuery
 from loopml.store.sql import mapper, summary
 from loopml.store.sql.compile import compile_count, compile_search
 from loopml.store.sql.engine import StoreEngine
+from loopml.store.sql.event_store import insert_event
 from loopml.store.sql.metric_log import SqlMetricLog
 from loopml.store.sql.migrate import open_store_engine, read_revision
 from loopml.store.sql.run_checks import require_run, run_exists, run_not_found
@@ -152,10 +153,10 @@ class SqlTrackingStore:
 
     # -- runs ----------------------------------------------------------------------------
 
-    def create_run(self, run: Run) -> None:
+    def create_run(self, run: Run, *, event: Event | None = None) -> None:
         """Insert a new run with its params, tags and metrics (metrics at step 0, timestamped
-        with the start time). Raises AlreadyExistsError for a duplicate id, NotFoundError for
-        an unknown experiment."""
+        with the start time), and ``event`` in the same transaction. Raises
+        AlreadyExistsError for a duplicate id, NotFoundError for an unknown experiment."""
 
         def work(conn: sa.Connection) -> None:
             known = conn.execute(
@@ -190,6 +191,8 @@ class SqlTrackingStore:
                     ),
                 )
             self._refresh(conn, summary.PARTS, [run.run_id])
+            if event is not None:
+                insert_event(self._db, conn, event)
 
         try:
             self._db.write(work)
@@ -212,34 +215,46 @@ class SqlTrackingStore:
                 raise run_not_found(run_id)
             return mapper.load_runs(rows)[0]
 
-    def _update_run(self, run_id: RunId, values: Mapping[str, Any]) -> None:
+    def _change_run(self, run_id: RunId, statement: sa.Executable, event: Event | None) -> None:
+        """Run an update or delete of one run and write ``event`` with it, in one transaction
+        (neither when the run does not exist)."""
+
+        def work(conn: sa.Connection) -> None:
+            if conn.execute(statement).rowcount == 0:
+                raise run_not_found(run_id)
+            if event is not None:
+                insert_event(self._db, conn, event)
+
+        self._db.write(work)
+
+    def _update_run(
+        self, run_id: RunId, values: Mapping[str, Any], event: Event | None = None
+    ) -> None:
         statement = runs.update().where(runs.c.run_id == run_id).values(**values)
-
-        def work(conn: sa.Connection) -> int:
-            return conn.execute(statement).rowcount
-
-        if self._db.write(work) == 0:
-            raise run_not_found(run_id)
+        self._change_run(run_id, statement, event)
 
     def end_run(
-        self, run_id: RunId, *, status: RunStatus, end_time: int | None, error: str | None = None
+        self,
+        run_id: RunId,
+        *,
+        status: RunStatus,
+        end_time: int | None,
+        error: str | None = None,
+        event: Event | None = None,
     ) -> None:
-        """Record the end of a run (or, with status RUNNING and end_time None, reopen it).
-        Raises NotFoundError."""
-        self._update_run(run_id, {"status": status.value, "end_time": end_time, "error": error})
+        """Record the end of a run (or, with status RUNNING and end_time None, reopen it),
+        with ``event`` in the same transaction. Raises NotFoundError."""
+        values = {"status": status.value, "end_time": end_time, "error": error}
+        self._update_run(run_id, values, event)
 
-    def set_run_deleted(self, run_id: RunId, deleted: bool) -> None:
-        """Soft-delete (or restore) a run. Raises NotFoundError."""
-        self._update_run(run_id, {"deleted": deleted})
+    def set_run_deleted(self, run_id: RunId, deleted: bool, *, event: Event | None = None) -> None:
+        """Soft-delete (or restore) a run, with ``event``. Raises NotFoundError."""
+        self._update_run(run_id, {"deleted": deleted}, event)
 
-    def purge_run(self, run_id: RunId) -> None:
-        """Remove a run and everything logged on it (cascading). Raises NotFoundError."""
-
-        def work(conn: sa.Connection) -> int:
-            return conn.execute(runs.delete().where(runs.c.run_id == run_id)).rowcount
-
-        if self._db.write(work) == 0:
-            raise run_not_found(run_id)
+    def purge_run(self, run_id: RunId, *, event: Event | None = None) -> None:
+        """Remove a run and everything logged on it (cascading), with ``event``. Raises
+        NotFoundError."""
+        self._change_run(run_id, runs.delete().where(runs.c.run_id == run_id), event)
 
     # -- params and tags -----------------------------------------------------------------
 
