@@ -8,7 +8,8 @@ rows were answered by another model, but their inputs are real traffic and are k
 ``routes`` names ``fallback``), without the rows the server answered with an error. The dataset
 has the model's input columns, the label under the training dataset's target name and the event
 time under its time column's name (``event_at`` when it declared none); the lineage back to the
-model is the ``dataset.from_predictions`` event, linked to the dataset and the model version.
+model is the ``dataset.from_predictions`` event, linked to the dataset and the model version,
+written once (registering the same rows again, as a retry does, adds no second event).
 """
 
 from __future__ import annotations
@@ -115,12 +116,15 @@ def to_dataset(
         description=description
         or f"predictions of {version.ref} with their labels, from its prediction log",
     )
+    subject = f"dataset:{dataset.ref}"
+    if backend.events.list_events(subject=subject, kind=FROM_PREDICTIONS, limit=1):
+        return dataset  # the same rows registered again (a retry): its lineage is recorded
     per_version = frame[VERSION].value_counts().sort_index()
     backend.events.append(
         Event(
             event_id=new_event_id(),
             kind=FROM_PREDICTIONS,
-            subject=f"dataset:{dataset.ref}",
+            subject=subject,
             actor=current_user(backend.settings),
             at=now_ms(),
             reason=f"rows served by {model}",
