@@ -29,6 +29,7 @@ from loopml.cli import (
     monitor_compare,
     pipelines,
     runs,
+    server,
     serving,
     sweeps,
     tokens,
@@ -53,6 +54,7 @@ app.add_typer(models.app, name="models")
 app.command("evaluate")(evaluation.evaluate_command)
 app.command("gate")(evaluation.gate_command)
 app.command("serve")(serving.serve_command)
+app.command("server")(server.server_command)
 app.command("predict")(serving.predict_command)
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(evaluation.app, name="evaluations")

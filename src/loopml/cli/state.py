@@ -21,9 +21,10 @@ from loopml.store.backend import StoreLocation, store_location
 
 #: Commands (path after ``loopml``) that may create the store: each writes the first thing
 #: of a project. ``loopml init`` creates it on purpose and does not go through here.
-#: ``tokens create`` makes the first admin token of a new team store.
+#: ``tokens create`` makes the first admin token of a new team store; ``server`` starts on an
+#: empty database.
 CREATES_STORE = frozenset(
-    {"data register", "data split", "pipeline run", "sweep run", "tokens create"}
+    {"data register", "data split", "pipeline run", "sweep run", "tokens create", "server"}
 )
 
 

@@ -32,7 +32,7 @@ HOME_DIRNAME = ".loopml"
 PROJECT_FILE = "loopml.toml"
 #: Settings that are secrets: read from arguments and the environment, never from the
 #: project file (which is often committed), and never printed.
-SECRETS = frozenset({"audit_key"})
+SECRETS = frozenset({"audit_key", "token"})
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,23 @@ VARIABLES: tuple[Variable, ...] = (
         "(plain SHA-256).",
     ),
     Variable(
+        "server_url",
+        "LOOPML_SERVER_URL",
+        str,
+        None,
+        "URL of a `loopml server` (e.g. 'http://mlhost:5000'): the SDK and CLI then work "
+        "through its REST API instead of opening the stores themselves. Default: none "
+        "(the embedded or configured stores).",
+    ),
+    Variable(
+        "token",
+        "LOOPML_TOKEN",
+        str,
+        None,
+        "API token sent to the server of LOOPML_SERVER_URL (from `loopml tokens create`). "
+        "Environment only (never loopml.toml). Default: none.",
+    ),
+    Variable(
         "ray_address",
         "LOOPML_RAY_ADDRESS",
         str,
@@ -157,6 +174,8 @@ class Settings:
         trusted_types: Types a skops model may hold beyond skops' defaults, comma-separated
             (None: none).
         ray_address: The Ray cluster ``executor="ray"`` joins (None: a local Ray).
+        server_url: The ``loopml server`` the SDK talks to (None: the stores themselves).
+        token: The API token sent to that server; never shown in the repr.
         audit_key: The audit log's secret key (None: plain SHA-256 hashes); never shown in
             the repr.
         project_root: Folder the project was found in.
@@ -176,6 +195,8 @@ class Settings:
     allow_unapproved_champion: bool = False
     trusted_types: str | None = None
     ray_address: str | None = None
+    server_url: str | None = None
+    token: str | None = field(default=None, repr=False)
     audit_key: str | None = field(default=None, repr=False)
     project_root: Path = field(default_factory=Path.cwd)
     project_file: Path | None = None

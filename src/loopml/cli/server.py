@@ -1,0 +1,79 @@
+"""``loopml server``: the team server (the REST API over the configured store)."""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+import typer
+from rich.console import Console
+
+from loopml.serving.config import is_loopback
+
+console = Console(stderr=True)
+
+AUTH_MODES = ("token", "none")
+
+
+def resolve_server_auth(auth: str, host: str) -> str:
+    """``--auth``, checked: ``token`` (the default) anywhere, ``none`` on a loopback host
+    only (one user on this machine)."""
+    mode = auth.strip().lower()
+    if mode not in AUTH_MODES:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(AUTH_MODES)}; got {auth!r}.", param_hint="--auth"
+        )
+    if mode == "none" and not is_loopback(host):
+        raise typer.BadParameter(
+            f"--auth none is refused on --host {host}: anyone who can reach it could read and "
+            "change everything. Keep --auth token (make tokens with `loopml tokens create`), "
+            "or bind 127.0.0.1.",
+            param_hint="--auth",
+        )
+    return mode
+
+
+def server_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+    port: int = typer.Option(5000, "--port", help="Port to bind."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    auth: str = typer.Option(
+        "token",
+        "--auth",
+        help="token (every route needs an API token) or none (one user, loopback only).",
+    ),
+    max_body_mb: int = typer.Option(
+        64, "--max-body-mb", min=1, help="Largest request body in MiB (larger: 413)."
+    ),
+) -> None:
+    """Serve the REST API (/api/v1, OpenAPI at /openapi.json) over the configured store:
+    PostgreSQL with LOOPML_DB_URL, or the embedded store."""
+    import uvicorn
+
+    from loopml.api.rest.app import SERVER_CONFIG_ENV
+    from loopml.api.server import count_active_tokens
+    from loopml.cli.state import state
+
+    mode = resolve_server_auth(auth, host)
+    client = state.client()  # the store exists (made on the first start) and is current
+    options = {"auth": mode, "max_body": max_body_mb * 1024 * 1024}
+    os.environ[SERVER_CONFIG_ENV] = orjson.dumps(options).decode()
+    console.print(f"loopml server on http://{host}:{port}/api/v1 ({workers} worker(s))")
+    console.print(f"  store: {client.settings.db_url.split('@')[-1]}")
+    if mode == "token":
+        active = count_active_tokens()
+        console.print(
+            f"  auth: API tokens ({active} active)"
+            + ("" if active else "; make one with `loopml tokens create --user NAME --role admin`")
+        )
+    else:
+        console.print("  auth: none (every request acts as you, with the admin role)")
+    uvicorn.run(
+        "loopml.api.rest.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

@@ -1,0 +1,41 @@
+"""One real ``loopml server`` per backend for the whole session (SQLite and PostgreSQL), with a
+token per role. Tests make their own names (experiments, datasets, models) so they can share
+it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BACKENDS, PG_SERVER
+from tests.rest.live_server import LiveServer, create_pg_database, drop_pg_database
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """``loopml server --auth token`` on 127.0.0.1, on each backend."""
+    root: Path = tmp_path_factory.mktemp(f"rest-{request.param}")
+    db_url = create_pg_database(PG_SERVER) if request.param == "postgresql" else None
+    server = LiveServer(backend=request.param, home=root / ".loopml", db_url=db_url)
+    try:
+        server.make_tokens()
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        if db_url:
+            from loopml.store.backend import close_cached_backends
+
+            close_cached_backends()
+            drop_pg_database(db_url)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short name no other test of the session uses."""
+    return f"t{uuid.uuid4().hex[:10]}"
