@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from loopml.client.remote import Transport
 from loopml.core.entities import Experiment, Role
 from loopml.core.errors import AccessDeniedError, NotFoundError, UnauthenticatedError
+from loopml.store.remote import Transport
 from tests.rest.live_server import LiveServer
 
 
