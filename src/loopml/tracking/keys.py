@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from loopml.core.entities import MetricPoint
 from loopml.core.errors import InvalidArgumentError
 
 MAX_KEY_LENGTH = 250
@@ -190,6 +191,21 @@ def check_timestamp(key: str, timestamp: Any) -> int:
             "current time."
         )
     return int(timestamp)
+
+
+def check_point(point: MetricPoint) -> MetricPoint:
+    """Return ``point`` with its key, value, step and timestamp checked (see the checks above).
+
+    Raises:
+        InvalidArgumentError: Any of them is not valid.
+    """
+    key = check_key("metric", point.key)
+    return MetricPoint(
+        key,
+        check_metric_value(key, point.value),
+        check_step(key, point.step),
+        check_timestamp(key, point.timestamp),
+    )
 
 
 def check_limit(limit: Any) -> int | None:

@@ -285,25 +285,33 @@ class TrackingService:
     ) -> None:
         """Write metric points, params and tags now (not buffered), one transaction each."""
         self.require_running(run_id)
-        points = [
-            (
-                run_id,
-                MetricPoint(
-                    keys.check_key("metric", p.key),
-                    keys.check_metric_value(p.key, p.value),
-                    keys.check_step(p.key, p.step),
-                    keys.check_timestamp(p.key, p.timestamp),
-                ),
-            )
-            for p in metrics
-        ]
+        points = [(run_id, keys.check_point(p)) for p in metrics]
         if params:
             self.log_params(run_id, params)
         if tags:
             self.set_tags(run_id, tags)
         if points:
-            self.writer.flush()  # keep log order: buffered points first
-            self.store.log_metrics(points)
+            self.log_metric_batch(points)
+
+    def log_metric_batch(
+        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
+    ) -> bool:
+        """Write metric points of any runs now, in one transaction, once per ``batch_key``.
+
+        What a server does with a batch from the remote SDK's writer: every point is checked
+        and every run must be RUNNING, then the points and the key are written together, so a
+        batch sent again after a lost answer is not applied twice.
+
+        Returns:
+            False when ``batch_key`` was applied before (nothing written), else True.
+        """
+        checked = [(run_id, keys.check_point(point)) for run_id, point in points]
+        for run_id in dict.fromkeys(run_id for run_id, _ in checked):
+            self.require_running(run_id)
+        if not checked:
+            return True
+        self.writer.flush()  # keep log order: buffered points first
+        return self.store.log_metrics(checked, batch_key=batch_key)
 
     def flush(self) -> None:
         """Write every buffered metric point now."""

@@ -330,15 +330,19 @@ class SqlTrackingStore:
 
     # -- metrics -------------------------------------------------------------------------
 
-    def log_metrics(self, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
+    def log_metrics(
+        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
+    ) -> bool:
         """Append metric points (of one or many runs) in one transaction and update each
         (run, key)'s latest value: highest step, then latest timestamp, then the later write.
+        With ``batch_key``, a batch whose key was applied before writes nothing (returns
+        False): the key is stored in the same transaction as the points.
 
         Raises:
             NotFoundError: A point names an unknown run (nothing is written).
             InvalidArgumentError: The database refused a value (nothing is written).
         """
-        self._metrics.log_metrics(points)
+        return self._metrics.log_metrics(points, batch_key=batch_key)
 
     def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
         """Return every point of one metric ordered by step, then timestamp (then the order of
