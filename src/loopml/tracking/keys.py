@@ -228,6 +228,24 @@ def check_limit(limit: Any) -> int | None:
     return int(limit)
 
 
+def check_offset(offset: Any) -> int:
+    """Return a search offset: an int from 0 to 2**63 - 1 (the matching runs to skip).
+
+    Raises:
+        InvalidArgumentError: A negative number, a non-integer or one beyond 64 bits.
+    """
+    if (
+        isinstance(offset, bool)
+        or not isinstance(offset, numbers.Integral)
+        or not 0 <= int(offset) <= INT64_MAX
+    ):
+        raise InvalidArgumentError(
+            f"offset must be a non-negative integer that fits in 64 bits (the runs to skip); "
+            f"got {offset!r}."
+        )
+    return int(offset)
+
+
 def check_name(what: str, name: Any) -> str:
     """Validate an experiment or run name: non-empty text, at most 250 printable characters."""
     if not isinstance(name, str) or not name.strip():

@@ -414,10 +414,13 @@ class TrackingService:
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
         include_deleted: bool = False,
     ) -> tuple[RunQuery, dict[str, Experiment]]:
-        """Turn user arguments into a typed query and the experiments it spans."""
+        """Turn user arguments into a typed query and the experiments it spans (``offset``:
+        the matching runs to skip, for pages)."""
         limit = keys.check_limit(limit)
+        offset = keys.check_offset(offset)
         if experiments is None:
             exps = self.experiments.list()
         else:
@@ -430,6 +433,7 @@ class TrackingService:
             where=where,
             order_by=order,
             limit=limit,
+            offset=offset,
             include_deleted=include_deleted,
         )
         return query, {e.experiment_id: e for e in exps}
@@ -441,6 +445,7 @@ class TrackingService:
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
         include_deleted: bool = False,
     ) -> list[Run]:
         """Search runs (see :func:`loopml.search_runs` for the arguments) as ``Run`` objects."""
@@ -449,6 +454,7 @@ class TrackingService:
             filter=filter,
             order_by=order_by,
             limit=limit,
+            offset=offset,
             include_deleted=include_deleted,
         )
         return self._find(query)
@@ -460,6 +466,7 @@ class TrackingService:
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
         include_deleted: bool = False,
     ) -> pd.DataFrame:
         """Search runs as a wide DataFrame (see :func:`runs_to_frame`)."""
@@ -468,6 +475,7 @@ class TrackingService:
             filter=filter,
             order_by=order_by,
             limit=limit,
+            offset=offset,
             include_deleted=include_deleted,
         )
         return runs_to_frame(self._find(query), experiments_by_id)
