@@ -9,9 +9,12 @@ raises if they still cannot be written.
 
 Points are validated when they are logged, so a batch should never hold a point the store
 refuses. If one does anyway (a run purged by another process while its points were
-buffered, a value a backend refuses), the store rejects the batch with
+buffered, a value a backend refuses; through a server also a run ended elsewhere or a token
+that may not write), the store rejects the batch with
 :class:`~loopml.core.errors.InvalidArgumentError` or
-:class:`~loopml.core.errors.NotFoundError`: the writer then writes run by run and halves the
+:class:`~loopml.core.errors.NotFoundError` (a server also with
+:class:`~loopml.core.errors.ConflictError` or an access error, which refuse a whole run's
+points): the writer then writes run by run and halves the
 failing part until the refused points stand alone, writes every other point, and reports the
 refused ones (an error in the log, and :attr:`MetricWriter.rejected`). One bad point never
 costs the others.
@@ -34,7 +37,15 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from loopml.core.entities import MetricPoint
-from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError, StoreError
+from loopml.core.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    LoopmlError,
+    NotFoundError,
+    PermissionDeniedError,
+    StoreError,
+    UnauthenticatedError,
+)
 from loopml.core.ids import RunId
 
 log = logging.getLogger(__name__)
@@ -46,8 +57,11 @@ MAX_BATCH = 50_000
 _RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 #: Refused points kept for :attr:`MetricWriter.rejected` (the newest).
 MAX_REJECTED = 1000
+#: Errors that refuse a whole run's points: the run is gone, or ended (a server checks), or
+#: the caller may not write (a server's token).
+_RUN_REFUSALS = (NotFoundError, ConflictError, PermissionDeniedError, UnauthenticatedError)
 #: Errors that mean "the store refuses these points", not "the store is unavailable".
-_REFUSALS = (InvalidArgumentError, NotFoundError)
+_REFUSALS = (InvalidArgumentError, *_RUN_REFUSALS)
 
 Item = tuple[RunId, MetricPoint]
 #: A batch taken from the buffer: its idempotency key (None when the writer is not keyed).
@@ -258,7 +272,7 @@ class MetricWriter:
                 try:
                     self._send(key, part)
                     written += len(part)
-                except NotFoundError as exc:  # the run is gone: none of its points can go
+                except _RUN_REFUSALS as exc:  # none of this run's points can go
                     refused.setdefault(part[0][0], []).extend((p, str(exc)) for _, p in part)
                 except InvalidArgumentError as exc:
                     if len(part) == 1:
