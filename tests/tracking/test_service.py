@@ -1,15 +1,26 @@
-"""The tracking service on every backend: the rules written once above the stores."""
+"""The tracking service on every backend: the rules written once above the stores.
+
+Each scenario runs twice per backend: on the service itself (embedded), and on the remote
+SDK's stand-in for it (``LoopmlClient(...).service`` with ``server_url`` set) talking to a real
+server over HTTP on 127.0.0.1 that serves a fresh store of the same backend. The artifact
+scenarios run embedded only: artifact bytes go through the artifact proxy, which this remote
+SDK does not have yet.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from loopml.client import LoopmlClient
+from loopml.client.remote.tracking import RemoteTracking
 from loopml.core.entities import MetricPoint, Run, RunStatus
 from loopml.core.errors import (
     ArtifactIntegrityError,
@@ -18,7 +29,43 @@ from loopml.core.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from loopml.core.ids import RunId
+from loopml.core.settings import Settings
+from loopml.store.backend import open_backend
 from loopml.tracking import TrackingService
+from tests.rest.live_server import serve_in_thread
+
+EMBEDDED_ONLY = pytest.mark.parametrize("service", ["embedded"], indirect=True)
+
+
+@pytest.fixture(params=["embedded", "remote"])
+def service(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TrackingService]:
+    """The tracking service, or the remote SDK's stand-in for it (see the module docstring)."""
+    if request.param == "embedded":
+        yield TrackingService(open_backend(settings))
+        return
+    with serve_in_thread(settings) as server:
+        remote = replace(settings, server_url=server.url, token=server.token)
+        client = LoopmlClient(settings=remote)
+        assert isinstance(client.service, RemoteTracking)
+        yield client.service
+        client.service.writer.close()
+        client.service.transport.close()
+
+
+def _fresh(service: TrackingService) -> TrackingService:
+    """Another service on the same store or server, with no state cached from ``service``."""
+    if isinstance(service, RemoteTracking):
+        other: object = RemoteTracking(service.transport, service.settings)
+        return other  # type: ignore[return-value]
+    return TrackingService(service.backend)
+
+
+def _stored(service: TrackingService, run_id: str) -> Run:
+    """The run as stored, without writing the points this process has buffered."""
+    if isinstance(service, RemoteTracking):
+        return _fresh(service).get_run(run_id)  # a writer of its own, with nothing buffered
+    return service.store.get_run(RunId(run_id))
 
 
 def test_run_lifecycle_and_latest_metrics(service: TrackingService) -> None:
@@ -68,13 +115,15 @@ def test_bad_metric_value_is_refused_and_earlier_points_are_kept(service: Tracki
 def test_an_ended_run_is_immutable(service: TrackingService) -> None:
     run = service.create_run(experiment="exp")
     service.end_run(run.run_id)
-    other = TrackingService(service.backend)  # a fresh service has no cached state
-    for write in (
+    other = _fresh(service)  # a fresh service has no cached state
+    writes = [
         lambda: other.log_params(run.run_id, {"a": 1}),
         lambda: other.log_metric(run.run_id, "m", 1.0),
         lambda: other.set_tags(run.run_id, {"a": "b"}),
-        lambda: other.log_artifact(run.run_id, b"x", name="x.bin"),
-    ):
+    ]
+    if not isinstance(other, RemoteTracking):  # artifacts: embedded only (module docstring)
+        writes.append(lambda: other.log_artifact(run.run_id, b"x", name="x.bin"))
+    for write in writes:
         with pytest.raises(ConflictError, match="FINISHED: an ended run is immutable"):
             write()
 
@@ -106,7 +155,7 @@ def test_log_batch_writes_at_once(service: TrackingService) -> None:
     run = service.create_run(experiment="exp")
     points = [MetricPoint("m", float(i), i, 1_000 + i) for i in range(1000)]
     service.log_batch(run.run_id, metrics=points, params={"p": 1}, tags={"t": "v"})
-    assert service.store.get_run(run.run_id).metrics["m"] == 999.0  # no flush needed
+    assert _stored(service, run.run_id).metrics["m"] == 999.0  # no flush needed
     assert len(service.get_metric_history(run.run_id, "m")) == 1000
 
 
@@ -157,6 +206,7 @@ def test_empty_search_has_the_base_columns(service: TrackingService) -> None:
     assert len(frame) == 0 and "run_id" in frame.columns
 
 
+@EMBEDDED_ONLY
 def test_artifacts_of_every_kind_round_trip(service: TrackingService, tmp_path: Path) -> None:
     import matplotlib
 
@@ -205,6 +255,7 @@ def test_artifacts_of_every_kind_round_trip(service: TrackingService, tmp_path: 
     assert (dest / "model" / "sub" / "b.txt").read_text() == "b"
 
 
+@EMBEDDED_ONLY
 def test_artifact_errors(service: TrackingService, tmp_path: Path) -> None:
     run = service.create_run(experiment="exp")
     with pytest.raises(InvalidArgumentError, match="needs a file name"):
@@ -220,6 +271,7 @@ def test_artifact_errors(service: TrackingService, tmp_path: Path) -> None:
         service.read_artifact(run.run_id, "dat.bin")
 
 
+@EMBEDDED_ONLY
 def test_a_tampered_artifact_is_refused(service: TrackingService) -> None:
     run = service.create_run(experiment="exp")
     (entry,) = service.log_artifact(run.run_id, b"original bytes", name="m.bin")
@@ -252,6 +304,7 @@ def test_run_id_prefixes(service: TrackingService) -> None:
         service.get_run("not-an-id")
 
 
+@EMBEDDED_ONLY
 def test_capture_records_git_state_and_environment(
     service: TrackingService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
