@@ -25,7 +25,8 @@ from loopml.tracking.keys import check_artifact_path
 
 
 def _join(artifact_path: str | None, name: str) -> str:
-    return check_artifact_path(f"{artifact_path.strip('/')}/{name}" if artifact_path else name)
+    """``artifact_path/name``, checked (a leading ``/`` is refused, never dropped)."""
+    return check_artifact_path(f"{artifact_path.rstrip('/')}/{name}" if artifact_path else name)
 
 
 class ArtifactLog:
@@ -91,6 +92,7 @@ class ArtifactLog:
 
     def find(self, run_id: RunId, path: str) -> ArtifactEntry:
         """Return the index entry of one artifact."""
+        check_artifact_path(path)
         entries = self._tracking.list_artifacts(run_id)
         for entry in entries:
             if entry.path == path:
@@ -109,13 +111,14 @@ class ArtifactLog:
 
     def download(self, run_id: RunId, path: str, dest: Path) -> Path:
         """Copy one artifact, or every artifact under a folder path, into ``dest``."""
+        check_artifact_path(path.rstrip("/") or path)
         entries = self._tracking.list_artifacts(run_id)
         prefix = path.rstrip("/") + "/"
         selected = [e for e in entries if e.path == path or e.path.startswith(prefix)]
         if not selected:
             self.find(run_id, path)  # raises the helpful NotFoundError
         for entry in selected:
-            target = dest / entry.path
+            target = dest / check_artifact_path(entry.path)  # never outside dest
             target.parent.mkdir(parents=True, exist_ok=True)
             self._artifacts.get_file(entry.digest, target)
         return dest / path

@@ -24,6 +24,8 @@ KeyKind = Literal["metric", "param", "tag"]
 _KEY = re.compile(r"[\w\-./: ]+")
 _KEY_CHARS = "letters, digits, spaces and _ - . / :"
 _NOT_STORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+#: A Windows drive (``C:``): the path would be absolute on a Windows client downloading it.
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 def check_key(kind: KeyKind, key: Any) -> str:
@@ -259,12 +261,15 @@ def check_name(what: str, name: Any) -> str:
 
 
 def check_artifact_path(path: Any) -> str:
-    """Validate a run-relative artifact path: ``a/b/file.txt``, no ``..``, no leading slash."""
+    """Validate a run-relative artifact path: ``a/b/file.txt``; no ``..`` or ``.`` part, no
+    leading ``/`` or drive (``C:``), no backslash, no NUL or other control character, so that
+    no path can point outside the folder an artifact is downloaded to."""
     if not isinstance(path, str) or not path:
         raise InvalidArgumentError(f"An artifact path must be non-empty text; got {path!r}.")
     parts = path.split("/")
     if (
         path.startswith("/")
+        or _DRIVE.match(path)
         or "\\" in path
         or any(p in {"", ".", ".."} for p in parts)
         or len(path) > MAX_ARTIFACT_PATH_LENGTH
@@ -272,7 +277,7 @@ def check_artifact_path(path: Any) -> str:
     ):
         raise InvalidArgumentError(
             f"Artifact path {path!r} is not valid: use a relative path like 'plots/roc.png' "
-            f"with '/' separators, no '.' or '..' parts, at most {MAX_ARTIFACT_PATH_LENGTH} "
-            "characters."
+            f"with '/' separators, no '.' or '..' parts, no leading '/' or drive, no '\\' or "
+            f"control characters, at most {MAX_ARTIFACT_PATH_LENGTH} characters."
         )
     return path

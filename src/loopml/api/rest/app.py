@@ -52,9 +52,9 @@ class ServerConfig:
 
 def _routers() -> list[APIRouter]:
     """The routers of each stage (imported here so the app's modules load once)."""
-    from loopml.api.rest import experiments, runs
+    from loopml.api.rest import artifacts, experiments, runs
 
-    return [experiments.router, runs.router]
+    return [experiments.router, artifacts.router, runs.router]
 
 
 def create_app(backend: Backend, config: ServerConfig | None = None) -> FastAPI:
@@ -102,7 +102,8 @@ def app_from_environment() -> FastAPI:
 
     options = orjson.loads(os.environ.get(SERVER_CONFIG_ENV) or "{}")
     set_process_origin(Origin(client=client_name("server")))  # what the server writes itself
-    backend = open_backend(resolve_settings())
+    overrides = {"artifacts_url": options.get("artifacts_url")}  # --artifacts-destination
+    backend = open_backend(resolve_settings(overrides))
     return create_app(
         backend,
         ServerConfig(
