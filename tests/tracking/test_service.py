@@ -2,9 +2,8 @@
 
 Each scenario runs twice per backend: on the service itself (embedded), and on the remote
 SDK's stand-in for it (``LoopmlClient(...).service`` with ``server_url`` set) talking to a real
-server over HTTP on 127.0.0.1 that serves a fresh store of the same backend. The artifact
-scenarios run embedded only: artifact bytes go through the artifact proxy, which this remote
-SDK does not have yet.
+server over HTTP on 127.0.0.1 that serves a fresh store of the same backend (artifact bytes
+through its artifact proxy).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 
 from loopml.client import LoopmlClient
+from loopml.client.remote.connection import close_shared_transports
 from loopml.client.remote.tracking import RemoteTracking
 from loopml.core.entities import MetricPoint, Run, RunStatus
 from loopml.core.errors import (
@@ -35,8 +35,6 @@ from loopml.store.backend import open_backend
 from loopml.tracking import TrackingService
 from tests.rest.live_server import serve_in_thread
 
-EMBEDDED_ONLY = pytest.mark.parametrize("service", ["embedded"], indirect=True)
-
 
 @pytest.fixture(params=["embedded", "remote"])
 def service(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TrackingService]:
@@ -50,7 +48,7 @@ def service(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Trac
         assert isinstance(client.service, RemoteTracking)
         yield client.service
         client.service.writer.close()
-        client.service.transport.close()
+        close_shared_transports()
 
 
 def _fresh(service: TrackingService) -> TrackingService:
@@ -116,14 +114,12 @@ def test_an_ended_run_is_immutable(service: TrackingService) -> None:
     run = service.create_run(experiment="exp")
     service.end_run(run.run_id)
     other = _fresh(service)  # a fresh service has no cached state
-    writes = [
+    for write in (
         lambda: other.log_params(run.run_id, {"a": 1}),
         lambda: other.log_metric(run.run_id, "m", 1.0),
         lambda: other.set_tags(run.run_id, {"a": "b"}),
-    ]
-    if not isinstance(other, RemoteTracking):  # artifacts: embedded only (module docstring)
-        writes.append(lambda: other.log_artifact(run.run_id, b"x", name="x.bin"))
-    for write in writes:
+        lambda: other.log_artifact(run.run_id, b"x", name="x.bin"),
+    ):
         with pytest.raises(ConflictError, match="FINISHED: an ended run is immutable"):
             write()
 
@@ -206,7 +202,6 @@ def test_empty_search_has_the_base_columns(service: TrackingService) -> None:
     assert len(frame) == 0 and "run_id" in frame.columns
 
 
-@EMBEDDED_ONLY
 def test_artifacts_of_every_kind_round_trip(service: TrackingService, tmp_path: Path) -> None:
     import matplotlib
 
@@ -255,7 +250,6 @@ def test_artifacts_of_every_kind_round_trip(service: TrackingService, tmp_path: 
     assert (dest / "model" / "sub" / "b.txt").read_text() == "b"
 
 
-@EMBEDDED_ONLY
 def test_artifact_errors(service: TrackingService, tmp_path: Path) -> None:
     run = service.create_run(experiment="exp")
     with pytest.raises(InvalidArgumentError, match="needs a file name"):
@@ -271,7 +265,6 @@ def test_artifact_errors(service: TrackingService, tmp_path: Path) -> None:
         service.read_artifact(run.run_id, "dat.bin")
 
 
-@EMBEDDED_ONLY
 def test_a_tampered_artifact_is_refused(service: TrackingService) -> None:
     run = service.create_run(experiment="exp")
     (entry,) = service.log_artifact(run.run_id, b"original bytes", name="m.bin")
@@ -304,7 +297,6 @@ def test_run_id_prefixes(service: TrackingService) -> None:
         service.get_run("not-an-id")
 
 
-@EMBEDDED_ONLY
 def test_capture_records_git_state_and_environment(
     service: TrackingService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -97,9 +97,9 @@ class LoopmlClient:
         if not self.settings.server_url:
             return None
         if self._transport is None:
-            from loopml.store.remote import Transport
+            from loopml.client.remote.connection import shared_transport
 
-            self._transport = Transport(self.settings.server_url, self.settings.token)
+            self._transport = shared_transport(self.settings.server_url, self.settings.token)
         return self._transport
 
     @property

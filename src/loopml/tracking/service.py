@@ -331,6 +331,14 @@ class TrackingService:
         self.require_running(run_id)
         return self.artifacts.log(run_id, source, name=name, artifact_path=artifact_path)
 
+    def register_artifacts(
+        self, run_id: RunId, entries: Sequence[ArtifactEntry]
+    ) -> list[ArtifactEntry]:
+        """Index blobs already in the artifact store (uploaded through the server's artifact
+        proxy) on a running run; see :meth:`ArtifactLog.register`."""
+        self.require_running(run_id)
+        return self.artifacts.register(run_id, entries)
+
     def log_dict(self, run_id: RunId, data: Mapping[str, Any], name: str) -> ArtifactEntry:
         """Log a dict as JSON (``.json``) or YAML (``.yaml``)."""
         from loopml.tracking.payloads import dict_to_bytes

@@ -218,6 +218,21 @@ def get_metric_history(
     return services.tracking.get_metric_history(run_id, key)
 
 
+class NewArtifacts(BaseModel):
+    """The body of ``POST /runs/{run_id}/artifacts``: blobs uploaded through the artifact
+    proxy, indexed at run-relative paths."""
+
+    entries: list[ArtifactEntry] = Field(max_length=100_000)
+
+
+@router.post("/runs/{run_id}/artifacts", dependencies=WRITE)
+def register_artifacts(run_id: str, body: NewArtifacts, services: Svc) -> list[ArtifactEntry]:
+    """Index uploaded blobs on a running run: each must be stored, with the size given (404 /
+    422 otherwise, nothing indexed). Safe to send again."""
+    tracking = services.tracking
+    return tracking.register_artifacts(tracking.get_run(run_id).run_id, body.entries)
+
+
 @router.get("/runs/{run_id}/artifacts", dependencies=READ)
 def list_artifacts(run_id: str, services: Svc) -> list[ArtifactEntry]:
     """A run's artifact index (path, digest, size); the bytes are behind the artifact proxy."""

@@ -12,26 +12,37 @@ unacknowledged points in memory, and a run's end, ``flush()`` and the process's 
 included) write them first.
 
 The environment is captured here, in the client's process (git state, packages, host): it is
-sent as the run's tags, since the server's environment says nothing about the run.
+sent as the run's tags and files, since the server's environment says nothing about the run.
+
+Artifacts are logged as in the embedded SDK (:class:`~loopml.tracking.artifact_log.ArtifactLog`),
+with the bytes going through the server's artifact proxy
+(:class:`~loopml.store.remote.artifacts.RemoteArtifactStore`: chunked, resumable, checked
+against their digest) and the run's index entries registered by ``POST /runs/{id}/artifacts``,
+where the server checks each blob is stored with the size given.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
-from loopml.core.errors import ConflictError, InvalidArgumentError, StoreError
+from loopml.core.errors import ConflictError, InvalidArgumentError
 from loopml.core.ids import RunId, is_hex_id
 from loopml.core.settings import Settings, current_user
+from loopml.store.protocols import TrackingStore
 from loopml.store.query import RunQuery, parse_filter, parse_order_by
 from loopml.store.remote import Transport, new_idempotency_key
+from loopml.store.remote.artifacts import RemoteArtifactStore
 from loopml.tracking import MetricWriter, keys
+from loopml.tracking.artifact_log import ArtifactLog
 from loopml.tracking.service import format_error
 
 if TYPE_CHECKING:
@@ -50,13 +61,21 @@ def _wire(value: float) -> float | str:
     return "NaN" if math.isnan(value) else _NON_FINITE[value]
 
 
-def _needs_artifact_proxy(method: str) -> StoreError:
-    return StoreError(
-        f"{method} moves artifact bytes, and this loopml's remote SDK has no artifact proxy "
-        "yet: log and read artifacts with the embedded SDK on the server's host (its "
-        "LOOPML_HOME / LOOPML_DB_URL and LOOPML_SERVER_URL unset). The artifact index is "
-        "readable remotely: list_artifacts()."
-    )
+class _RemoteIndex:
+    """The artifact index of runs on the server (what :class:`ArtifactLog` needs of a
+    tracking store): entries registered by ``POST /runs/{id}/artifacts``, which checks the
+    blobs are stored."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def add_artifacts(self, run_id: RunId, entries: Sequence[ArtifactEntry]) -> None:
+        body = {"entries": [e.to_dict() for e in entries]}
+        path = _run_path(run_id, "/artifacts")
+        self.transport.post(path, list[ArtifactEntry], body, idempotency_key=new_idempotency_key())
+
+    def list_artifacts(self, run_id: RunId) -> list[ArtifactEntry]:
+        return self.transport.get(_run_path(run_id, "/artifacts"), list[ArtifactEntry])
 
 
 class _BatchSink:
@@ -78,6 +97,22 @@ class _BatchSink:
             idempotency_key=batch_key or new_idempotency_key(),
         )
         return bool(answer.json()["applied"])
+
+
+_writers_lock = threading.Lock()
+_writers: weakref.WeakKeyDictionary[Transport, MetricWriter] = weakref.WeakKeyDictionary()
+
+
+def _writer_for(transport: Transport, interval: float) -> MetricWriter:
+    """One keyed writer per server connection per process, shared by every client on it (as
+    the embedded SDK shares one per store): any of them reading sees what all have logged."""
+    with _writers_lock:
+        writer = _writers.get(transport)
+        if writer is None:
+            writer = _writers[transport] = MetricWriter(
+                _BatchSink(transport), interval=interval, keyed=True
+            )
+        return writer
 
 
 class RemoteExperiments:
@@ -137,9 +172,9 @@ class RemoteTracking:
         self.transport = transport
         self.settings = settings
         self.experiments = RemoteExperiments(transport)
-        self.writer = MetricWriter(
-            _BatchSink(transport), interval=settings.flush_interval, keyed=True
-        )
+        blobs = RemoteArtifactStore(transport.url, transport=transport)
+        self.artifacts = ArtifactLog(cast(TrackingStore, _RemoteIndex(transport)), blobs)
+        self.writer = _writer_for(transport, settings.flush_interval)
         self._clock = clock
         self._running: set[RunId] = set()
 
@@ -162,6 +197,8 @@ class RemoteTracking:
 
             captured = capture_environment(user=current_user(self.settings))
             tag_values = {**captured.tags, **tag_values}
+        else:
+            captured = None
         body = {
             "experiment": experiment
             if experiment is not None or parent_run_id is not None
@@ -172,6 +209,9 @@ class RemoteTracking:
         }
         run = self.transport.post("/runs", Run, body)
         self._running.add(run.run_id)
+        if captured is not None:
+            for path, data in captured.files.items():
+                self.artifacts.log_bytes(run.run_id, data, path)
         return run
 
     def resume_run(self, run_id: str) -> Run:
@@ -319,24 +359,44 @@ class RemoteTracking:
         name: str | None = None,
         artifact_path: str | None = None,
     ) -> list[ArtifactEntry]:
-        """Not yet through the server (see :func:`_needs_artifact_proxy`)."""
-        raise _needs_artifact_proxy("log_artifact")
+        """Log a file, folder, bytes, DataFrame, Arrow table or figure: the bytes go through
+        the server's artifact proxy (chunked, checked against their digest), then the server
+        indexes them on the run."""
+        self.require_running(run_id)
+        return self.artifacts.log(run_id, source, name=name, artifact_path=artifact_path)
+
+    def register_artifacts(
+        self, run_id: RunId, entries: Sequence[ArtifactEntry]
+    ) -> list[ArtifactEntry]:
+        """Index blobs already uploaded through the artifact proxy on a running run."""
+        body = {"entries": [e.to_dict() for e in entries]}
+        return self.transport.post(
+            _run_path(run_id, "/artifacts"),
+            list[ArtifactEntry],
+            body,
+            idempotency_key=new_idempotency_key(),
+        )
 
     def log_dict(self, run_id: RunId, data: Mapping[str, Any], name: str) -> ArtifactEntry:
-        """Not yet through the server (see :func:`_needs_artifact_proxy`)."""
-        raise _needs_artifact_proxy("log_dict")
+        """Log a dict as JSON (``.json``) or YAML (``.yaml``)."""
+        from loopml.tracking.payloads import dict_to_bytes
+
+        self.require_running(run_id)
+        return self.artifacts.log_bytes(run_id, dict_to_bytes(data, name), name)
 
     def list_artifacts(self, run_id: str) -> list[ArtifactEntry]:
         """Return the artifact index of a run."""
         return self.transport.get(_run_path(run_id, "/artifacts"), list[ArtifactEntry])
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
-        """Not yet through the server (see :func:`_needs_artifact_proxy`)."""
-        raise _needs_artifact_proxy("read_artifact")
+        """Return one artifact's bytes (verified against its digest here)."""
+        _run_path(run_id)
+        return self.artifacts.read_bytes(RunId(run_id), path)
 
     def download_artifacts(self, run_id: str, path: str, dest: Path) -> Path:
-        """Not yet through the server (see :func:`_needs_artifact_proxy`)."""
-        raise _needs_artifact_proxy("download_artifacts")
+        """Copy an artifact or folder of artifacts of a run into ``dest``."""
+        _run_path(run_id)
+        return self.artifacts.download(RunId(run_id), path, dest)
 
     # -- reading ----------------------------------------------------------------------------
 
