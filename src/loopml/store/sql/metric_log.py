@@ -66,7 +66,11 @@ class SqlMetricLog:
         self._insert = BulkStatement.compile(metrics.insert(), dialect, mapper.METRIC_COLUMNS)
         self._upsert = BulkStatement.compile(self._latest_upsert(), dialect, mapper.METRIC_COLUMNS)
         insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
-        self._claim = insert(metric_batches).on_conflict_do_nothing(index_elements=["batch_key"])
+        self._claim = (
+            insert(metric_batches)
+            .on_conflict_do_nothing(index_elements=["batch_key"])
+            .returning(metric_batches.c.batch_key)  # a row back: claimed by this transaction
+        )
 
     def _latest_upsert(self) -> postgresql.Insert | sqlite.Insert:
         statement: postgresql.Insert | sqlite.Insert = (
@@ -127,7 +131,7 @@ class SqlMetricLog:
         def work(conn: sa.Connection) -> bool:
             if batch_key is not None:
                 claim = {"batch_key": batch_key, "points": len(rows), "applied_at": now_ms()}
-                if conn.execute(self._claim, claim).rowcount == 0:
+                if conn.execute(self._claim, claim).first() is None:
                     return False  # applied before: the first copy's points stand
             require_runs(conn, run_ids)
             self._insert.execute(conn, rows)

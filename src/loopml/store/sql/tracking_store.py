@@ -78,9 +78,18 @@ class SqlTrackingStore:
     def _refresh(
         self, conn: sa.Connection, parts: tuple[summary.Part, ...], run_ids: Iterable[str]
     ) -> None:
-        """Recompute the summary columns of some runs, inside the caller's transaction."""
+        """Recompute the summary columns of some runs, inside the caller's transaction.
+
+        Each run's lock is taken first (PostgreSQL; SQLite writers are serial already): the
+        ``UPDATE`` then starts after every earlier writer of the run committed, and its
+        aggregate sees their rows. Without it, two transactions adding different params of
+        one run each write a summary lacking the other's (READ COMMITTED takes the statement's
+        snapshot before the row lock is granted): a lost update.
+        """
         statement = self._refresh_statements[parts]
         ids = sorted(set(run_ids))  # a fixed order: concurrent writers lock rows alike
+        for run_id in ids:
+            self._db.lock(conn, "run", run_id)
         size = len(ids) if self._postgresql else mapper.ID_CHUNK
         for start in range(0, len(ids), max(size, 1)):
             conn.execute(statement, {"ids": ids[start : start + size]})
