@@ -34,6 +34,7 @@ BLOCK = re.compile(r"(<!-- figures:([\w.]+) -->\n)(.*?)(<!-- /figures -->)", re.
 #: The libraries named under each stage's figures (all are recorded in the result file).
 STAGE_LIBRARIES = {
     "tracking": ("mlflow", "sqlalchemy", "psycopg", "pandas", "numpy"),
+    "server": ("mlflow", "fastapi", "uvicorn", "sqlalchemy", "orjson"),
     "data": ("duckdb", "pyarrow", "pandas", "numpy"),
     "registry": ("mlflow", "scikit-learn", "onnxruntime", "skl2onnx", "pandas", "numpy"),
     "evaluation": ("scikit-learn", "numpy"),
@@ -567,6 +568,7 @@ def renderer(name: str) -> Callable[[], str]:
     suffix = ".quick" if name.endswith(".quick") else ""
     table: dict[str, Callable[[], str]] = {
         "tracking": generic(name, "MLflow"),
+        "server": generic(name, "MLflow"),
         "data": generic(name, "pandas"),
         "data_wide": generic(name, "the code before (be40b59)"),
         "registry": lambda: registry(name),
