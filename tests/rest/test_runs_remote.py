@@ -251,3 +251,31 @@ def test_concurrent_clients_writing_one_run_lose_no_update(
     steps = [p.step for p in client.get_metric_history(RunId(run.run_id), "m")]
     assert steps == sorted(i * 1000 + s for i in range(4) for s in range(500))
     assert not (tmp_path / "client-home").exists()  # a remote client opens no store
+
+
+def test_nul_bytes_and_lone_surrogates_are_refused_or_kept_never_a_500(
+    live_server: LiveServer, unique: str
+) -> None:
+    """PostgreSQL holds no NUL in text, not even to compare: a filter holding one is a 422 (its
+    caret on it), an experiment name holding one is no experiment (404), a run's error keeps
+    it as an escape, and a lone surrogate in a body is a 422 naming the field."""
+    api, headers = f"{live_server.url}/api/v1", live_server.headers(Role.EDITOR)
+    run = httpx.post(f"{api}/runs", json={"experiment": unique}, headers=headers).json()
+    for params in ({"filter": "params.a = 'x\x00'"}, {"order_by": "metrics.`a\x00`"}):
+        answer = httpx.get(f"{api}/runs", params=params, headers=headers)
+        assert answer.status_code == 422, answer.text
+        assert "NUL" in answer.json()["error"]
+    for path in ("/runs", "/runs/count"):
+        answer = httpx.get(f"{api}{path}", params={"experiments": f"{unique}\x00"}, headers=headers)
+        assert answer.status_code == 404, answer.text  # no stored name holds a NUL
+        assert f"Did you mean '{unique}'" in answer.json()["error"]
+    end, json_body = (
+        f"{api}/runs/{run['run_id']}/end",
+        {**headers, "Content-Type": "application/json"},
+    )
+    lone = httpx.post(end, content=b'{"status": "FAILED", "error": "\\ud800"}', headers=json_body)
+    assert lone.status_code == 422 and lone.json()["field"] == "body.error"
+    body = b'{"status": "FAILED", "error": "bad\\u0000 end"}'
+    answer = httpx.post(end, content=body, headers=json_body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["error"] == "bad\\x00 end"

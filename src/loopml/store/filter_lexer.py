@@ -87,6 +87,16 @@ class FilterLexer:
         self.index = 0
         #: Where the end of the filter is reported: just past its last non-space character.
         self.eof_pos = len(text.rstrip())
+        bad = next(
+            (i for i, c in enumerate(text) if c == "\x00" or "\ud800" <= c <= "\udfff"), None
+        )
+        if bad is not None:  # no stored key or value holds one (PostgreSQL cannot even compare)
+            what = "a NUL byte" if text[bad] == chr(0) else "an unpaired surrogate"
+            raise self.error(
+                f"The filter holds {what} ({text[bad]!r}) at position {bad}, which no key or "
+                "value can hold. Remove it.",
+                bad,
+            )
 
     def error(self, message: str, position: int) -> FilterSyntaxError:
         """Return a syntax error pointing at ``position`` of the text."""

@@ -41,7 +41,8 @@ class ExperimentCatalog:
         Raises:
             NotFoundError: No such experiment; the message suggests the closest name.
         """
-        found = self._store.get_experiment_by_name(name_or_id)
+        # a name with a NUL is no stored name (and PostgreSQL cannot even compare one)
+        found = None if "\x00" in name_or_id else self._store.get_experiment_by_name(name_or_id)
         if found is not None:
             return found
         if is_hex_id(name_or_id):

@@ -170,6 +170,8 @@ class TrackingService:
             )
         self.writer.flush()
         message = format_error(error) if isinstance(error, BaseException) else error
+        if message is not None:  # free text: NULs and lone surrogates kept as escapes
+            message = message.encode("utf-8", "backslashreplace").decode().replace("\0", "\\x00")
         end = self._clock()
         event = self._event("run.ended", run_id, data={"status": status.value}, at=end)
         self.store.end_run(run_id, status=status, end_time=end, error=message, event=event)

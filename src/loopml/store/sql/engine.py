@@ -39,7 +39,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from loopml.core.errors import LoopmlError, PermissionDeniedError, StoreError
+from loopml.core.errors import (
+    InvalidArgumentError,
+    LoopmlError,
+    PermissionDeniedError,
+    StoreError,
+)
 
 T = TypeVar("T")
 
@@ -283,13 +288,22 @@ class StoreEngine:
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        """Yield a connection in a (deferred) transaction that is rolled back at the end."""
+        """Yield a connection in a (deferred) transaction that is rolled back at the end.
+
+        A value PostgreSQL cannot hold in text (a NUL byte) matches nothing stored: reading
+        with one raises InvalidArgumentError saying so, not the driver's error.
+        """
         try:
             with self.engine.connect() as conn:
                 yield conn
         except sa.exc.DBAPIError as exc:
             if _is_environmental(exc):
                 raise self.translate(exc) from None
+            if isinstance(exc, sa.exc.DataError) and "NUL" in str(exc.orig):
+                raise InvalidArgumentError(
+                    "A name, key or value given holds a NUL byte (\\x00), which no stored "
+                    "text holds (PostgreSQL refuses it even in a comparison). Remove it."
+                ) from None
             raise
 
     @contextmanager
