@@ -52,9 +52,25 @@ class ServerConfig:
 
 def _routers() -> list[APIRouter]:
     """The routers of each stage (imported here so the app's modules load once)."""
-    from loopml.api.rest import experiments
+    from loopml.api.rest import (
+        datasets,
+        deployments,
+        evaluations,
+        events,
+        experiments,
+        models,
+        monitoring,
+    )
 
-    return [experiments.router]
+    return [
+        experiments.router,
+        datasets.router,
+        models.router,
+        evaluations.router,
+        events.router,
+        deployments.router,
+        monitoring.router,
+    ]
 
 
 def create_app(backend: Backend, config: ServerConfig | None = None) -> FastAPI:

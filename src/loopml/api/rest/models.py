@@ -1,0 +1,154 @@
+"""The model registry: models, versions, aliases (moved, removed, rolled back), reviews,
+lineage.
+
+Every route calls :class:`~loopml.registry.ModelRegistry` on the server, so its rules hold
+whoever calls: ``champion`` only to an approved version (``ApprovalRequiredError``, 409), a
+rollback needs a reason, a rejected version needs a comment to be approved. Moving an alias
+needs the role :func:`~loopml.governance.alias_action` names (``champion``: approver; any
+other alias: editor), checked before the body runs. A version is named in paths by its
+number, an alias or ``latest`` (``/models/churn/versions/champion``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from loopml.api.rest.access import needs, principal_of
+from loopml.api.rest.services import Services, services_of
+from loopml.core.entities import (
+    AliasMove,
+    ModelManifest,
+    ModelVersion,
+    Principal,
+    RegisteredModel,
+)
+from loopml.governance import Action, alias_action, require
+from loopml.registry.lineage import Lineage
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["models"])
+Svc = Annotated[Services, Depends(services_of)]
+READ = [Depends(needs(Action.READ))]
+#: ``name@<selector>``: a version number, an alias or ``latest``.
+Selector = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def needs_alias_role(request: Request, alias: str) -> Principal:
+    """The route dependency of an alias move: the role ``alias_action(alias)`` needs."""
+    principal = principal_of(request)
+    require(principal, alias_action(alias))
+    return principal
+
+
+class AliasBody(BaseModel):
+    """The body of ``POST /models/{name}/aliases/{alias}``."""
+
+    version: int = Field(ge=1, le=2**31 - 1, description="The version the alias points at.")
+    reason: str = Field(default="", max_length=2000, description="Why (the event's reason).")
+
+
+class ReasonBody(BaseModel):
+    """A change that only says why (a removal)."""
+
+    reason: str = Field(default="", max_length=2000)
+
+
+class RollbackBody(BaseModel):
+    """The body of a rollback: the reason is required."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="Why (required).")
+
+
+class ReviewBody(BaseModel):
+    """The body of an approval or a rejection."""
+
+    comment: str = Field(default="", max_length=2000)
+
+
+@router.get("/models", dependencies=READ)
+def list_models(services: Svc) -> list[RegisteredModel]:
+    """Every registered model with its latest version and aliases."""
+    return services.models.list_models()
+
+
+@router.get("/models/{name}/versions", dependencies=READ)
+def list_versions(name: str, services: Svc) -> list[ModelVersion]:
+    """Every version of a model, oldest first."""
+    return services.models.versions(name)
+
+
+@router.get("/models/{name}/versions/{selector}", dependencies=READ)
+def get_version(name: str, selector: Selector, services: Svc) -> ModelVersion:
+    """One version: ``/versions/3``, ``/versions/champion``, ``/versions/latest``."""
+    return services.models.get(f"{name}@{selector}")
+
+
+@router.get("/models/{name}/versions/{selector}/manifest", dependencies=READ)
+def get_manifest(name: str, selector: Selector, services: Svc) -> ModelManifest:
+    """A version's package manifest (verified against its digest)."""
+    return services.models.manifest(f"{name}@{selector}")
+
+
+@router.get("/models/{name}/versions/{selector}/lineage", dependencies=READ)
+def get_lineage(name: str, selector: Selector, services: Svc) -> Lineage:
+    """Version -> run -> datasets -> commit."""
+    return services.models.lineage(f"{name}@{selector}")
+
+
+@router.get("/models/{name}/aliases", dependencies=READ)
+def get_aliases(name: str, services: Svc) -> dict[str, int]:
+    """A model's aliases (alias -> version)."""
+    return services.models.aliases(name)
+
+
+@router.get("/models/{name}/alias-history", dependencies=READ)
+def alias_history(
+    name: str, services: Svc, alias: Annotated[str | None, Query(max_length=64)] = None
+) -> list[AliasMove]:
+    """The moves of a model's aliases (or of one), oldest first."""
+    return services.models.alias_history(name, alias)
+
+
+@router.post("/models/{name}/aliases/{alias}", dependencies=[Depends(needs_alias_role)])
+def set_alias(name: str, alias: str, body: AliasBody, services: Svc) -> AliasMove:
+    """Point ``alias`` at a version (``champion``: approver, and an approved version)."""
+    return services.models.set_alias(name, alias, body.version, reason=body.reason)
+
+
+@router.delete("/models/{name}/aliases/{alias}", dependencies=[Depends(needs_alias_role)])
+def remove_alias(
+    name: str,
+    alias: str,
+    services: Svc,
+    reason: Annotated[str, Query(max_length=2000)] = "",
+) -> AliasMove:
+    """Remove an alias (recorded as an event)."""
+    return services.models.remove_alias(name, alias, reason=reason)
+
+
+@router.post("/models/{name}/aliases/{alias}/rollback", dependencies=[Depends(needs_alias_role)])
+def rollback(name: str, alias: str, body: RollbackBody, services: Svc) -> AliasMove:
+    """Move ``alias`` back to the version it held before its current one."""
+    return services.models.rollback(name, reason=body.reason, alias=alias)
+
+
+@router.post(
+    "/models/{name}/versions/{selector}/approve",
+    dependencies=[Depends(needs(Action.APPROVE))],
+)
+def approve(name: str, selector: Selector, body: ReviewBody, services: Svc) -> ModelVersion:
+    """Approve a version (a rejected one needs a comment)."""
+    return services.models.approve(f"{name}@{selector}", comment=body.comment)
+
+
+@router.post(
+    "/models/{name}/versions/{selector}/reject",
+    dependencies=[Depends(needs(Action.APPROVE))],
+)
+def reject(name: str, selector: Selector, body: ReviewBody, services: Svc) -> ModelVersion:
+    """Reject a version, saying why (not the current champion)."""
+    return services.models.reject(f"{name}@{selector}", comment=body.comment)
