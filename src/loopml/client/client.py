@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from loopml.client.run_handle import ActiveRun
 from loopml.core.entities import ArtifactEntry, Event, Experiment, MetricPoint, Run
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from loopml.health import MonitorService
     from loopml.registry import ModelRegistry
     from loopml.serving.deployments import DeploymentService
+    from loopml.store.remote import Transport
 
 
 class LoopmlClient:
@@ -54,13 +55,29 @@ class LoopmlClient:
                 {"home": home, "db_url": db_url, "artifacts_url": artifacts_url}
             )
         self.settings = settings
+        self._transport: Transport | None = None
         backend = self.backend = open_backend(settings, create=create)
         self.service = TrackingService(backend)
         self.datasets = DatasetService(backend)
+        remote = self._remote()
+        if remote is not None:
+            from loopml.client.remote.datasets import RemoteDatasets
+
+            self.datasets = cast(DatasetService, RemoteDatasets(remote, artifacts=None))
         self._models: ModelRegistry | None = None
         self._evaluations: EvaluationService | None = None
         self._monitoring: MonitorService | None = None
         self._deployments: DeploymentService | None = None
+
+    def _remote(self) -> Transport | None:
+        """The server's transport when ``server_url`` is set (the SDK's remote mode)."""
+        if not self.settings.server_url:
+            return None
+        if self._transport is None:
+            from loopml.store.remote import Transport
+
+            self._transport = Transport(self.settings.server_url, self.settings.token)
+        return self._transport
 
     @property
     def models(self) -> ModelRegistry:
@@ -68,7 +85,16 @@ class LoopmlClient:
         if self._models is None:
             from loopml.registry import ModelRegistry
 
-            self._models = ModelRegistry(self.backend)
+            remote = self._remote()
+            if remote is not None:
+                from loopml.client.remote.models import RemoteModels
+
+                self._models = cast(
+                    ModelRegistry,
+                    RemoteModels(remote, self.settings, artifacts=None, datasets=self.datasets),
+                )
+            else:
+                self._models = ModelRegistry(self.backend)
         return self._models
 
     @property
@@ -77,7 +103,13 @@ class LoopmlClient:
         if self._evaluations is None:
             from loopml.evaluation import EvaluationService
 
-            self._evaluations = EvaluationService(self.backend)
+            remote = self._remote()
+            if remote is not None:
+                from loopml.client.remote.evaluations import RemoteEvaluations
+
+                self._evaluations = cast(EvaluationService, RemoteEvaluations(remote))
+            else:
+                self._evaluations = EvaluationService(self.backend)
         return self._evaluations
 
     @property
@@ -86,7 +118,13 @@ class LoopmlClient:
         if self._monitoring is None:
             from loopml.health import MonitorService
 
-            self._monitoring = MonitorService(self.backend)
+            remote = self._remote()
+            if remote is not None:
+                from loopml.client.remote.monitoring import RemoteMonitoring
+
+                self._monitoring = cast(MonitorService, RemoteMonitoring(remote))
+            else:
+                self._monitoring = MonitorService(self.backend)
         return self._monitoring
 
     @property
@@ -95,7 +133,13 @@ class LoopmlClient:
         if self._deployments is None:
             from loopml.serving.deployments import DeploymentService
 
-            self._deployments = DeploymentService(self.models)
+            remote = self._remote()
+            if remote is not None:
+                from loopml.client.remote.deployments import RemoteDeployments
+
+                self._deployments = cast(DeploymentService, RemoteDeployments(remote))
+            else:
+                self._deployments = DeploymentService(self.models)
         return self._deployments
 
     def _registry(self) -> ModelRegistry:
@@ -207,6 +251,10 @@ class LoopmlClient:
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
             raise InvalidArgumentError(f"limit must be a positive integer or None; got {limit!r}.")
+        remote = self._remote()
+        if remote is not None:  # the server reads its own log (GET /events, the same rules)
+            query = {"subject": subject, "kind": kind, "since": since, "limit": limit or 10_000}
+            return remote.get("/events", list[Event], **query)
         prefix = None
         if subject is not None and (subject.endswith("*") or subject.endswith("@")):
             prefix, subject = subject.rstrip("*"), None
