@@ -79,6 +79,11 @@ class LoopmlClient:
             self._transport = Transport(self.settings.server_url, self.settings.token)
         return self._transport
 
+    def close(self) -> None:
+        """Close the connections to the server (remote mode; nothing to do otherwise)."""
+        if self._transport is not None:
+            self._transport.close()
+
     @property
     def models(self) -> ModelRegistry:
         """The model registry (created on first use: it imports NumPy and pandas)."""
@@ -253,8 +258,11 @@ class LoopmlClient:
             raise InvalidArgumentError(f"limit must be a positive integer or None; got {limit!r}.")
         remote = self._remote()
         if remote is not None:  # the server reads its own log (GET /events, the same rules)
+            from loopml.store.remote import decode
+
             query = {"subject": subject, "kind": kind, "since": since, "limit": limit or 10_000}
-            return remote.get("/events", list[Event], **query)
+            answer = remote.request("GET", "/events", params={k: v for k, v in query.items() if v})
+            return decode(list[Event], answer.json())
         prefix = None
         if subject is not None and (subject.endswith("*") or subject.endswith("@")):
             prefix, subject = subject.rstrip("*"), None

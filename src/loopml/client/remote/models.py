@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.client.remote.paths import needs_artifacts, seg, store_only
+from loopml.core.clock import now_ms
 from loopml.core.entities import (
     AliasMove,
     DatasetVersion,
@@ -68,6 +69,10 @@ class RemoteModels:
     def actor(self) -> str:
         """Who this client says it is (the server records the token's user instead)."""
         return current_user(self.settings)
+
+    def now(self) -> int:
+        """This client's clock (ms since the epoch; the server stamps what it records)."""
+        return now_ms()
 
     @property
     def cache_dir(self) -> Path:
