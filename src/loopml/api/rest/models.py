@@ -25,6 +25,7 @@ from loopml.core.entities import (
     Principal,
     RegisteredModel,
 )
+from loopml.core.ids import RunId
 from loopml.governance import Action, alias_action, require
 from loopml.registry.lineage import Lineage
 
@@ -63,6 +64,21 @@ class RollbackBody(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="Why (required).")
 
 
+class UploadedModel(BaseModel):
+    """The body of ``POST /models/{name}/versions``: a package uploaded through the artifact
+    proxy, by its manifest's digest."""
+
+    manifest_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    run_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    training_data: str | None = Field(default=None, min_length=1, max_length=300)
+    validation_data: str | None = Field(default=None, min_length=1, max_length=300)
+    code_commit: str | None = Field(default=None, max_length=64)
+    description: str = Field(default="", max_length=10_000)
+    tags: dict[Annotated[str, Field(max_length=250)], Annotated[str, Field(max_length=5000)]] = (
+        Field(default={}, max_length=100)
+    )
+
+
 class ReviewBody(BaseModel):
     """The body of an approval or a rejection."""
 
@@ -79,6 +95,25 @@ def list_models(services: Svc) -> list[RegisteredModel]:
 def list_versions(name: str, services: Svc) -> list[ModelVersion]:
     """Every version of a model, oldest first."""
     return services.models.versions(name)
+
+
+@router.post("/models/{name}/versions", dependencies=[Depends(needs(Action.WRITE))])
+def register_uploaded(name: str, body: UploadedModel, services: Svc) -> ModelVersion:
+    """Register an uploaded package as the next version of ``name``: the server checks that
+    the manifest and every file are stored, and never loads the payload."""
+    from loopml.registry.uploaded import register_uploaded as register
+
+    return register(
+        services.models,
+        name,
+        manifest_digest=body.manifest_digest,
+        run_id=None if body.run_id is None else RunId(body.run_id),
+        training_data=body.training_data,
+        validation_data=body.validation_data,
+        code_commit=body.code_commit,
+        description=body.description,
+        tags=body.tags,
+    )
 
 
 @router.get("/models/{name}/versions/{selector}", dependencies=READ)

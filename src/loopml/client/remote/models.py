@@ -101,8 +101,37 @@ class RemoteModels:
         run_id: RunId | None = None,
     ) -> ModelVersion:
         """Register ``model`` as the next version of ``name`` on the server; see
-        :func:`loopml.models.register`."""
-        raise store_only("ModelRegistry.register", "remote registration is not built yet")
+        :func:`loopml.models.register`.
+
+        The model is checked and packaged here, as the embedded registry does (the round trip
+        included); its files go through the artifact proxy, and the server registers the
+        package by its manifest's digest (the token's user is the registrant).
+        """
+        from loopml.registry.registration import RegisterOptions, package_model
+
+        check_model_name(name)
+        artifacts = needs_artifacts(self.artifacts, "ModelRegistry.register")
+        options = RegisterOptions(
+            input_example=input_example,
+            training_data=training_data,
+            validation_data=validation_data,
+            flavor=flavor,
+            description=description,
+            tags=tags,
+            code_commit=code_commit,
+            trusted_types=trusted_types,
+        )
+        package = package_model(model, name, options, datasets=self.datasets, artifacts=artifacts)
+        body = {
+            "manifest_digest": package.digest,
+            "run_id": run_id,
+            "training_data": None if package.train is None else package.train.ref,
+            "validation_data": None if package.valid is None else package.valid.ref,
+            "code_commit": code_commit,
+            "description": description,
+            "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+        }
+        return self.transport.post(f"/models/{seg(name)}/versions", ModelVersion, body)
 
     # -- finding -----------------------------------------------------------------------------
 
