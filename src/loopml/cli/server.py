@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import orjson
 import typer
@@ -33,6 +34,22 @@ def resolve_server_auth(auth: str, host: str) -> str:
     return mode
 
 
+def resolve_artifacts_destination(url: str) -> str:
+    """``--artifacts-destination``, checked before any worker starts: a local folder made
+    absolute (workers resolve it alike), or an fsspec URL whose scheme is known."""
+    from loopml.core.errors import LoopmlError
+    from loopml.store.artifacts import open_artifact_store
+
+    text = url.strip()
+    if text and "://" not in text:
+        text = str(Path(text).expanduser().absolute())
+    try:
+        open_artifact_store(text)
+    except (LoopmlError, ImportError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--artifacts-destination") from exc
+    return text
+
+
 def server_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
     port: int = typer.Option(5000, "--port", help="Port to bind."),
@@ -45,6 +62,12 @@ def server_command(
     max_body_mb: int = typer.Option(
         64, "--max-body-mb", min=1, help="Largest request body in MiB (larger: 413)."
     ),
+    artifacts_destination: str | None = typer.Option(
+        None,
+        "--artifacts-destination",
+        help="Where the artifact proxy stores blobs: a folder or any fsspec URL (s3://...). "
+        "Default: the store's artifacts_url (LOOPML_ARTIFACTS_URL).",
+    ),
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /openapi.json) over the configured store:
     PostgreSQL with LOOPML_DB_URL, or the embedded store."""
@@ -56,10 +79,18 @@ def server_command(
 
     mode = resolve_server_auth(auth, host)
     client = state.client()  # the store exists (made on the first start) and is current
-    options = {"auth": mode, "max_body": max_body_mb * 1024 * 1024}
+    destination = resolve_artifacts_destination(
+        artifacts_destination or client.settings.artifacts_url
+    )
+    options = {
+        "auth": mode,
+        "max_body": max_body_mb * 1024 * 1024,
+        "artifacts_url": destination,
+    }
     os.environ[SERVER_CONFIG_ENV] = orjson.dumps(options).decode()
     console.print(f"loopml server on http://{host}:{port}/api/v1 ({workers} worker(s))")
     console.print(f"  store: {client.settings.db_url.split('@')[-1]}")
+    console.print(f"  artifacts: {destination}")
     if mode == "token":
         active = count_active_tokens()
         console.print(

@@ -53,6 +53,7 @@ class ServerConfig:
 def _routers() -> list[APIRouter]:
     """The routers of each stage (imported here so the app's modules load once)."""
     from loopml.api.rest import (
+        artifacts,
         datasets,
         deployments,
         evaluations,
@@ -64,6 +65,7 @@ def _routers() -> list[APIRouter]:
 
     return [
         experiments.router,
+        artifacts.router,
         datasets.router,
         models.router,
         evaluations.router,
@@ -118,7 +120,8 @@ def app_from_environment() -> FastAPI:
 
     options = orjson.loads(os.environ.get(SERVER_CONFIG_ENV) or "{}")
     set_process_origin(Origin(client=client_name("server")))  # what the server writes itself
-    backend = open_backend(resolve_settings())
+    overrides = {"artifacts_url": options.get("artifacts_url")}  # --artifacts-destination
+    backend = open_backend(resolve_settings(overrides))
     return create_app(
         backend,
         ServerConfig(

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from loopml.health import MonitorService
     from loopml.registry import ModelRegistry
     from loopml.serving.deployments import DeploymentService
+    from loopml.store.artifacts import ContentAddressedStore
+    from loopml.store.artifacts.uploads import ChunkedUploads
 
 __all__ = ["Services", "services_of"]
 
@@ -71,6 +73,31 @@ class Services:
         from loopml.serving.deployments import DeploymentService
 
         return DeploymentService(self.models)
+
+    @cached_property
+    def artifact_store(self) -> ContentAddressedStore:
+        """The artifact store the artifact proxy serves (``--artifacts-destination``)."""
+        from loopml.core.errors import StoreError
+        from loopml.store.artifacts import ContentAddressedStore
+
+        store = self.backend.artifacts
+        if not isinstance(store, ContentAddressedStore):
+            raise StoreError(
+                f"The server's artifact store {store.url} is not a content-addressed store: "
+                "start `loopml server` with --artifacts-destination set to a folder or an "
+                "fsspec URL."
+            )
+        return store
+
+    @cached_property
+    def artifact_uploads(self) -> ChunkedUploads:
+        """Chunked uploads, staged under a local store's root (or under the server's home
+        for an object store) until their hash is checked."""
+        from loopml.store.artifacts.uploads import ChunkedUploads
+
+        store = self.artifact_store
+        folder = None if store.local_root else self.backend.settings.home / "artifact-uploads"
+        return ChunkedUploads(store, folder)
 
     @cached_property
     def tokens(self) -> TokenService:

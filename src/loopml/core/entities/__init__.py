@@ -1,7 +1,7 @@
 """Frozen entities, one module per stage of the loop. The REST API returns these same classes."""
 
 from loopml.core.entities.access import ApiToken, Principal, Role
-from loopml.core.entities.artifacts import ArtifactEntry, Blob
+from loopml.core.entities.artifacts import ArtifactEntry, ArtifactUpload, Blob
 from loopml.core.entities.audit import AuditProblem, AuditReport
 from loopml.core.entities.automation import LoopAgent, LoopPolicyRecord, LoopRun, LoopStep
 from loopml.core.entities.data import (
@@ -64,6 +64,7 @@ __all__ = [
     "ApiToken",
     "ApprovalStatus",
     "ArtifactEntry",
+    "ArtifactUpload",
     "AuditEntry",
     "AuditProblem",
     "AuditReport",

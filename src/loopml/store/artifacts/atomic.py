@@ -193,10 +193,10 @@ def write_atomically(
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
-    _fsync_folder(final.parent)
+    fsync_folder(final.parent)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make a rename durable by syncing its folder (POSIX only; best effort)."""
     if os.name != "posix":
         return

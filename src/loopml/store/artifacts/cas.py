@@ -145,7 +145,7 @@ class ContentAddressedStore:
             StoreError: The store failed for another reason.
         """
         path = Path(path)
-        with _open_source(path) as stream:
+        with open_source(path) as stream:
             digest, size = hash_stream(stream)
         key = _object_key(digest)
         if self._fs.size(key) == size:
@@ -158,7 +158,7 @@ class ContentAddressedStore:
                 "stored; log it again once nothing is writing to it."
             )
 
-        with _open_source(path) as stream, _verifying(stream, digest, changed) as checked:
+        with open_source(path) as stream, verifying_stream(stream, digest, changed) as checked:
             self._fs.write_stream(key, checked)
         return Blob(digest, size)
 
@@ -188,7 +188,7 @@ class ContentAddressedStore:
         Raises:
             InvalidArgumentError: ``digest`` is not a SHA-256 hex digest.
         """
-        self._fs.remove(_object_key(_checked(digest)))
+        self._fs.remove(_object_key(check_digest(digest)))
 
     # -- reads -------------------------------------------------------------------------
 
@@ -198,7 +198,7 @@ class ContentAddressedStore:
         Raises:
             InvalidArgumentError: ``digest`` is not a SHA-256 hex digest.
         """
-        return self._fs.exists(_object_key(_checked(digest)))
+        return self._fs.exists(_object_key(check_digest(digest)))
 
     def get_bytes(self, digest: str) -> bytes:
         """Return a blob's bytes, verified against ``digest``.
@@ -208,7 +208,7 @@ class ContentAddressedStore:
             NotFoundError: No blob is stored under ``digest``.
             ArtifactIntegrityError: The stored bytes no longer hash to ``digest``.
         """
-        key = _object_key(_checked(digest))
+        key = _object_key(check_digest(digest))
         with self._missing(digest):
             data = self._fs.read_bytes(key)
         actual = hash_bytes(data)
@@ -232,16 +232,8 @@ class ContentAddressedStore:
             ArtifactIntegrityError: The stored bytes no longer hash to ``digest``.
             PermissionDeniedError: ``dest`` cannot be written.
         """
-        dest = Path(dest)
         with self.open(digest) as source:
-
-            def fill(sink: BinaryIO) -> None:
-                while chunk := source.read(CHUNK_SIZE):  # verification raises at the end
-                    with _destination_errors(dest):
-                        sink.write(chunk)
-
-            write_atomically(dest, dest.parent, fill, lambda: _destination_errors(dest))
-        return dest
+            return copy_to_file(source, Path(dest))
 
     def open(self, digest: str) -> BinaryIO:
         """Open a blob for streaming reads, verified as it is read.
@@ -254,14 +246,14 @@ class ContentAddressedStore:
             InvalidArgumentError: ``digest`` is not a SHA-256 hex digest.
             NotFoundError: No blob is stored under ``digest``.
         """
-        key = _object_key(_checked(digest))
+        key = _object_key(check_digest(digest))
         with self._missing(digest):
             inner = self._fs.open_read(key)
 
         def corrupted(actual: str, read: int) -> Exception:
             return self._integrity_error(digest, actual, read)
 
-        return _verifying(inner, digest, corrupted)
+        return verifying_stream(inner, digest, corrupted)
 
     def describe(self) -> Mapping[str, str]:
         """Return facts for ``loopml doctor``: protocol, root, whether a write worked, and the
@@ -281,6 +273,71 @@ class ContentAddressedStore:
         if problem:
             facts["error"] = problem
         return facts
+
+    # -- for the artifact proxy of `loopml server` -------------------------------------
+
+    @property
+    def local_root(self) -> Path | None:
+        """The root folder when the store is a local folder (None for an object store)."""
+        return Path(self._fs.root) if self._fs.is_local else None
+
+    def stored_size(self, digest: str) -> int | None:
+        """The size of the stored blob, or None when it is not stored (nothing is read)."""
+        return self._fs.size(_object_key(check_digest(digest)))
+
+    def open_unverified(self, digest: str, start: int = 0) -> BinaryIO:
+        """Open a blob's stored bytes from ``start``, NOT verified: for ranged reads whose
+        reader checks the whole (the artifact proxy's downloads). Use :meth:`open` otherwise.
+
+        Raises:
+            InvalidArgumentError: ``digest`` is not a SHA-256 hex digest.
+            NotFoundError: No blob is stored under ``digest``.
+        """
+        key = _object_key(check_digest(digest))
+        with self._missing(digest):
+            stream = self._fs.open_read(key)
+        if start:
+            stream.seek(start)
+        return stream
+
+    def verify(self, digest: str) -> Blob:
+        """Read a stored blob to its end and check its digest.
+
+        Raises:
+            InvalidArgumentError: ``digest`` is not a SHA-256 hex digest.
+            NotFoundError: No blob is stored under ``digest``.
+            ArtifactIntegrityError: The stored bytes no longer hash to ``digest`` (the object
+                is moved to ``quarantine/``, as on any read).
+        """
+        size = 0
+        with self.open(digest) as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                size += len(chunk)
+        return Blob(digest, size)
+
+    def adopt_file(self, path: Path, blob: Blob) -> Blob:
+        """Store the local file ``path``, whose bytes the caller has checked against
+        ``blob``, and remove it: one atomic rename when the store is a local folder on the
+        same filesystem, else a streamed copy verified again.
+
+        Raises:
+            ArtifactIntegrityError: The copy did not hash to ``blob.digest`` (nothing stored).
+            PermissionDeniedError: The store cannot be written.
+            StoreError: The store failed for another reason.
+        """
+        key = _object_key(check_digest(blob.digest))
+        if self._fs.size(key) != blob.size and not self._fs.adopt_local(key, path):
+
+            def changed(actual: str, read: int) -> Exception:
+                return ArtifactIntegrityError(
+                    f"The staged file {path} no longer hashes to {blob.digest} ({read} bytes "
+                    f"hashing to {actual}); nothing was stored. Send the artifact again."
+                )
+
+            with open_source(path) as stream, verifying_stream(stream, blob.digest, changed) as s:
+                self._fs.write_stream(key, s)
+        path.unlink(missing_ok=True)
+        return blob
 
     # -- internals ---------------------------------------------------------------------
 
@@ -329,14 +386,19 @@ def _describe_partial(found: PartialWrites) -> str:
     )
 
 
-def _verifying(
+def verifying_stream(
     inner: BinaryIO, digest: str, on_mismatch: Callable[[str, int], Exception]
 ) -> BinaryIO:
     """Wrap ``inner`` in a buffered stream that checks ``digest`` when it reaches its end."""
     return io.BufferedReader(_HashCheckingReader(inner, digest, on_mismatch), CHUNK_SIZE)
 
 
-def _checked(digest: str) -> str:
+def check_digest(digest: str) -> str:
+    """Return ``digest`` when it is a SHA-256 hex digest.
+
+    Raises:
+        InvalidArgumentError: It is not (the message says what a digest is).
+    """
     if not isinstance(digest, str) or not is_digest(digest):
         raise InvalidArgumentError(
             f"{digest!r} is not an artifact digest: a digest is 64 lowercase hex digits "
@@ -349,7 +411,7 @@ def _object_key(digest: str) -> str:
     return f"{OBJECTS_DIR}/{digest[:2]}/{digest[2:]}"
 
 
-def _open_source(path: Path) -> BinaryIO:
+def open_source(path: Path) -> BinaryIO:
     """Open a local file to store, naming it in the errors."""
     try:
         return path.open("rb")
@@ -367,6 +429,27 @@ def _open_source(path: Path) -> BinaryIO:
             f"Cannot store {path}: this process may not read it ({exc.strerror}). Give it "
             "read access to the file."
         ) from exc
+
+
+def copy_to_file(source: BinaryIO, dest: Path) -> Path:
+    """Copy a verifying stream to ``dest`` atomically: through a temporary file beside it,
+    renamed into place only once the stream reached its end (and its check passed).
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        ArtifactIntegrityError: The stream's check failed (``dest`` is left as it was).
+        PermissionDeniedError: ``dest`` cannot be written.
+    """
+
+    def fill(sink: BinaryIO) -> None:
+        while chunk := source.read(CHUNK_SIZE):  # verification raises at the end
+            with _destination_errors(dest):
+                sink.write(chunk)
+
+    write_atomically(dest, dest.parent, fill, lambda: _destination_errors(dest))
+    return dest
 
 
 @contextlib.contextmanager

@@ -42,7 +42,12 @@ from loopml.core.errors import (
     did_you_mean,
 )
 from loopml.core.hashing import CHUNK_SIZE
-from loopml.store.artifacts.atomic import PartialWrites, sweep_partial_writes, write_atomically
+from loopml.store.artifacts.atomic import (
+    PartialWrites,
+    fsync_folder,
+    sweep_partial_writes,
+    write_atomically,
+)
 
 TMP_DIR = "tmp"
 #: OS error numbers that mean "this process may not write here".
@@ -231,6 +236,24 @@ class ObjectFS:
                 os.replace(self._local_path(key), target)
             else:
                 self._fs.mv(self._remote_path(key), self._remote_path(new_key))
+
+    def adopt_local(self, key: str, source: Path) -> bool:
+        """Move the local file ``source`` to ``key`` with one rename (atomic, replacing any
+        object there); False, and nothing moved, when the root is not a local folder on the
+        same filesystem as ``source``."""
+        if self._local is None:
+            return False
+        target = self._local_path(key)
+        with self._write_errors(key):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(source, target)
+            except OSError as exc:
+                if exc.errno == errno.EXDEV:  # another filesystem: the caller copies instead
+                    return False
+                raise
+        fsync_folder(target.parent)
+        return True
 
     def remove(self, key: str) -> None:
         """Remove the object under ``key``; a no-op when there is none."""

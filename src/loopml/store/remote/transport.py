@@ -111,8 +111,12 @@ class Transport:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
         """Send one request and return its (2xx) answer.
+
+        With ``stream``, the answer's body is not read yet (a download): read it with
+        ``iter_raw``/``iter_bytes`` and close the answer.
 
         Raises:
             LoopmlError: The server's error, as the exception it names.
@@ -126,9 +130,10 @@ class Transport:
         pause = 0.05
         while True:
             try:
-                response = self.http.request(
+                built = self.http.build_request(
                     method, path, params=params, json=json, content=content, headers=sent
                 )
+                response = self.http.send(built, stream=stream)
             except httpx.TransportError as exc:
                 if time.monotonic() >= deadline:
                     raise E.StoreError(
@@ -138,6 +143,9 @@ class Transport:
             else:
                 if response.status_code < 400:
                     return response
+                if stream:
+                    response.read()
+                    response.close()
                 if response.status_code not in _RETRY_STATUS or time.monotonic() >= deadline:
                     raise _error(response)
             time.sleep(pause)
