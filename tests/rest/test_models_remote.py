@@ -181,7 +181,6 @@ def test_remote_signatures_match_the_services() -> None:
 def test_loaded_model_predicts_like_the_embedded_one(
     live_server: LiveServer, unique: str, clients: Clients
 ) -> None:
-    pytest.importorskip("loopml.store.remote.artifacts")
     seed(live_server, unique)
     viewer = clients(Role.VIEWER)
     rows = frame().drop(columns="target").head(20)
@@ -190,3 +189,37 @@ def test_loaded_model_predicts_like_the_embedded_one(
 
     local = ModelRegistry(server_store(live_server)).load(f"{unique}@2").predict(rows)
     assert np.array_equal(np.asarray(remote), np.asarray(local))
+
+
+def test_register_remotely_packages_here_and_registers_there(
+    live_server: LiveServer, unique: str, clients: Clients
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    editor = clients(Role.EDITOR)
+    data = frame()
+    dataset = editor.datasets.register(f"{unique}-data", data, target="target")
+    X, y = data.drop(columns="target"), data["target"]
+    version = editor.models.register(
+        LogisticRegression(max_iter=3000).fit(X, y),
+        unique,
+        training_data=dataset.ref,
+        description="remote",
+        tags={"team": "risk"},
+    )
+    assert (version.ref, version.created_by) == (f"{unique}@1", "editor-user")
+    assert version.training_data == dataset.ref
+    assert version.tags == {"team": "risk"}
+    assert version.signature.input_names == tuple(X.columns)
+    events = editor.events(subject=f"model:{unique}@1", kind="model.registered")
+    assert [e.actor for e in events] == ["editor-user"]
+    # the package the server stored loads there and predicts like the fitted object
+    from loopml.registry import ModelRegistry
+
+    on_server = ModelRegistry(server_store(live_server)).load(version.ref)
+    fitted = LogisticRegression(max_iter=3000).fit(X, y)
+    assert np.array_equal(np.asarray(on_server.predict(X)), fitted.predict(X))
+    viewer = clients(Role.VIEWER)
+    with pytest.raises(AccessDeniedError, match="write"):
+        viewer.models.register(LogisticRegression(max_iter=3000).fit(X, y), unique, input_example=X)
+    assert [v.version for v in viewer.models.versions(unique)] == [1]

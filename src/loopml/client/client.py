@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from loopml.registry import ModelRegistry
     from loopml.serving.deployments import DeploymentService
     from loopml.store.remote import Transport
+    from loopml.store.remote.artifacts import RemoteArtifactStore
 
 
 class LoopmlClient:
@@ -63,7 +64,8 @@ class LoopmlClient:
         if remote is not None:
             from loopml.client.remote.datasets import RemoteDatasets
 
-            self.datasets = cast(DatasetService, RemoteDatasets(remote, artifacts=None))
+            artifacts = self._remote_artifacts(remote)
+            self.datasets = cast(DatasetService, RemoteDatasets(remote, artifacts=artifacts))
         self._models: ModelRegistry | None = None
         self._evaluations: EvaluationService | None = None
         self._monitoring: MonitorService | None = None
@@ -78,6 +80,13 @@ class LoopmlClient:
 
             self._transport = Transport(self.settings.server_url, self.settings.token)
         return self._transport
+
+    @staticmethod
+    def _remote_artifacts(remote: Transport) -> RemoteArtifactStore:
+        """The server's artifact proxy, over the client's one transport."""
+        from loopml.store.remote.artifacts import RemoteArtifactStore
+
+        return RemoteArtifactStore(remote.url, transport=remote)
 
     def close(self) -> None:
         """Close the connections to the server (remote mode; nothing to do otherwise)."""
@@ -96,7 +105,12 @@ class LoopmlClient:
 
                 self._models = cast(
                     ModelRegistry,
-                    RemoteModels(remote, self.settings, artifacts=None, datasets=self.datasets),
+                    RemoteModels(
+                        remote,
+                        self.settings,
+                        artifacts=self._remote_artifacts(remote),
+                        datasets=self.datasets,
+                    ),
                 )
             else:
                 self._models = ModelRegistry(self.backend)
