@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import numpy as np
 import pandas as pd
@@ -129,3 +131,27 @@ def test_monitor_results_are_read_through_the_server(
     assert here.run_id is None and len(here.windows) == 2
     with pytest.raises(Exception, match="runs only against the store"):
         viewer.monitoring.monitor(current=current, reference=reference)
+
+
+def test_evaluate_here_and_store_on_the_server(
+    live_server: LiveServer, unique: str, clients: Clients
+) -> None:
+    seeded = seed(live_server, unique)
+    editor = clients(Role.EDITOR)
+    ref = seeded.versions[1].ref
+    made = editor.evaluations.evaluate(ref, datasets=[seeded.dataset.ref], resamples=50)
+    assert (made.model, made.created_by) == (ref, "editor-user")
+    embedded = EvaluationService(server_store(live_server))
+    again = embedded.evaluate(ref, datasets=[seeded.dataset.ref], resamples=50, costs=False)
+    ours = {m.name: m.value for m in made.datasets[0].metrics}
+    theirs = {m.name: m.value for m in again.datasets[0].metrics}
+    assert ours == theirs  # the same numbers as the server's own evaluation
+    assert embedded.get(made.evaluation_id) == made
+    created = editor.events(subject=f"model:{ref}", kind="evaluation.created")
+    assert created[0].actor == "editor-user"
+    policy = {"name": "strict", "rules": [{"metric": "auc", "min": 0.9999}]}
+    decision = editor.evaluations.gate(ref, policy, datasets=[seeded.dataset.ref], resamples=50)
+    assert not decision.passed
+    assert len(editor.evaluations.list(ref)) == 3
+    with pytest.raises(NotFoundError, match="no version 7"):
+        editor.evaluations.record(dataclasses.replace(made, model=f"{unique}@7"))

@@ -126,7 +126,10 @@ class LoopmlClient:
             if remote is not None:
                 from loopml.client.remote.evaluations import RemoteEvaluations
 
-                self._evaluations = cast(EvaluationService, RemoteEvaluations(remote))
+                self._evaluations = cast(
+                    EvaluationService,
+                    RemoteEvaluations(remote, models=self.models, datasets=self.datasets),
+                )
             else:
                 self._evaluations = EvaluationService(self.backend)
         return self._evaluations

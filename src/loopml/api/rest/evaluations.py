@@ -1,9 +1,9 @@
 """Evaluations and gates: a stored evaluation, a model's evaluations, a gate decided on a
 stored evaluation, and the gate decisions recorded on a version.
 
-Evaluations are computed where the model and the data are (the SDK's ``loopml.evaluate``);
-the server stores and serves them. A gate takes its policy as data (a JSON object, as the
-YAML file parses), never as a path on the server.
+Evaluations are computed where the SDK runs (the model and the rows downloaded through the
+artifact proxy), then stored here with the token's user as their author. A gate takes its
+policy as data (a JSON object, as the YAML file parses), never as a path on the server.
 """
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ def list_evaluations(
 ) -> list[EvaluationRecord]:
     """The evaluations of a model (``name``) or a version (``name@3``), newest first."""
     return services.evaluations.list(model)
+
+
+@router.post("/evaluations", dependencies=[Depends(needs(Action.WRITE))])
+def record_evaluation(body: Evaluation, services: Svc) -> Evaluation:
+    """Store an evaluation the remote SDK computed where the model and the data are: its
+    version, baseline and datasets must exist; its author and time become the token's user
+    and the server's clock (recorded with an ``evaluation.created`` event)."""
+    return services.evaluations.record(body)
 
 
 @router.get("/evaluations/{evaluation_id}", dependencies=READ)

@@ -1,9 +1,10 @@
 """:class:`RemoteEvaluations`: the stored evaluations and the gates of a ``loopml server``,
 with the methods of :class:`~loopml.evaluation.EvaluationService`.
 
-A gate is decided on the server (its event's actor is the token's user) on a stored
-evaluation; the policy is read here (a YAML file, or a mapping) and sent as data. Reports
-are written here from the evaluation the server returns.
+An evaluation is computed here, exactly as embedded (the version's package and the rows come
+through the artifact proxy), and stored on the server with the token's user as its author. A
+gate is decided on the server (its event's actor is the token's user); the policy is read
+here (a YAML file, or a mapping) and sent as data. Reports are written here.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from loopml.client.remote.paths import seg, store_only
-from loopml.core.entities import DatasetVersion, Evaluation, EvaluationRecord, GateDecision
-from loopml.core.errors import InvalidArgumentError
+from loopml.client.remote.paths import seg
+from loopml.core.clock import now_ms
+from loopml.core.entities import Evaluation, EvaluationRecord, GateDecision
+from loopml.core.errors import AlreadyExistsError, InvalidArgumentError
+from loopml.evaluation import EvaluationService
 from loopml.registry.refs import CHAMPION, parse_model_ref
-from loopml.store.remote import Transport
+from loopml.store.remote import Transport, new_idempotency_key
 
 __all__ = ["RemoteEvaluations"]
 
@@ -38,6 +41,16 @@ def _policy_data(policy: Any) -> dict[str, Any]:
     )
 
 
+class _Evaluator(EvaluationService):
+    """The evaluation of :class:`EvaluationService` over the remote registry and datasets,
+    without a store of its own (:meth:`RemoteEvaluations.evaluate` stores on the server)."""
+
+    def __init__(self, models: Any, datasets: Any) -> None:  # no backend: nothing stored here
+        self.registry = models
+        self.datasets = datasets
+        self._clock = now_ms
+
+
 class RemoteEvaluations:
     """Evaluations and gates of a ``loopml server`` (stands for
     :class:`~loopml.evaluation.EvaluationService`).
@@ -46,8 +59,10 @@ class RemoteEvaluations:
         transport: The server.
     """
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, *, models: Any, datasets: Any) -> None:
         self.transport = transport
+        self.models = models
+        self.datasets = datasets
 
     def evaluate(
         self,
@@ -68,8 +83,40 @@ class RemoteEvaluations:
         min_support: int = 100,
         costs: bool = True,
     ) -> Evaluation:
-        """Not through a server yet: evaluations run where the store is."""
-        raise store_only("EvaluationService.evaluate", "evaluations are not computed remotely yet")
+        """Evaluate a model version here (its package and the rows downloaded through the
+        artifact proxy) and store the result on the server; see :func:`loopml.evaluate`."""
+        computed, _version = _Evaluator(self.models, self.datasets)._compute(
+            model,
+            datasets=datasets,
+            slices=slices,
+            baseline=baseline,
+            sensitive=sensitive,
+            metrics=metrics,
+            custom_metrics=custom_metrics,
+            task=task,
+            target=target,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+            worst_slices=worst_slices,
+            min_support=min_support,
+            costs=costs,
+        )
+        return self.record(computed)
+
+    def record(self, evaluation: Evaluation) -> Evaluation:
+        """Store an evaluation computed here on the server (its author: the token's user)."""
+        import orjson
+
+        document = orjson.loads(
+            orjson.dumps(evaluation.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
+        )
+        try:
+            return self.transport.post(
+                "/evaluations", Evaluation, document, idempotency_key=new_idempotency_key()
+            )
+        except AlreadyExistsError:  # a retry of a write whose answer was lost: it is stored
+            return self.get(evaluation.evaluation_id)
 
     def resolve_id(self, prefix: str) -> str:
         """The full id of the evaluation whose id starts with ``prefix``."""
@@ -94,12 +141,9 @@ class RemoteEvaluations:
         """Check a gate policy on a stored evaluation of ``model``, on the server (the
         decision is recorded there as a ``gate.passed`` / ``gate.failed`` event); see
         :func:`loopml.gate`."""
-        if evaluation is None or evaluate_args:
-            raise store_only(
-                "EvaluationService.gate without evaluation=",
-                "pass the id of a stored evaluation (evaluation='<id>')",
-            )
         data = _policy_data(policy)
+        if evaluation is None:
+            evaluation = self.evaluate(model, **evaluate_args)
         ident = evaluation.evaluation_id if isinstance(evaluation, Evaluation) else evaluation
         parsed = parse_model_ref(model)
         selector = str(parsed).partition("@")[2]
@@ -127,6 +171,3 @@ class RemoteEvaluations:
             orjson.dumps(report_json(evaluation, decision=decision), option=orjson.OPT_INDENT_2)
         )
         return target
-
-
-_ = DatasetVersion  # the embedded signature's datasets: Sequence[str | DatasetVersion]
