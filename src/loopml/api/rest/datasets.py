@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from loopml.api.rest.access import needs
+from loopml.api.rest.params import LINE, TEXT
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import (
     DatasetDiff,
@@ -27,6 +28,7 @@ from loopml.core.entities import (
     DatasetVersion,
     ModelVersion,
 )
+from loopml.core.errors import InvalidArgumentError
 from loopml.core.ids import RunId
 from loopml.governance import Action
 
@@ -38,7 +40,7 @@ READ = [Depends(needs(Action.READ))]
 WRITE = [Depends(needs(Action.WRITE))]
 #: ``name@<selector>``: a version number or ``latest``.
 Selector = Annotated[str, Field(min_length=1, max_length=32)]
-Ref = Annotated[str, Query(min_length=1, max_length=300)]
+Ref = Annotated[str, Query(min_length=1, max_length=300, pattern=LINE)]
 _DIGEST = r"^[0-9a-f]{64}$"
 
 
@@ -49,7 +51,7 @@ class UploadedDataset(BaseModel):
     target: str | None = Field(default=None, max_length=250)
     timestamp: str | None = Field(default=None, max_length=250)
     key: str | None = Field(default=None, max_length=250)
-    description: str = Field(default="", max_length=10_000)
+    description: str = Field(default="", max_length=10_000, pattern=TEXT)
     run_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     parents: list[Annotated[str, Field(max_length=300)]] = Field(default=[], max_length=100)
     split: str | None = Field(default=None, max_length=64)
@@ -135,7 +137,13 @@ def register_uploaded(name: str, body: UploadedDataset, services: Svc) -> Datase
     import pyarrow.parquet as pq
 
     data = services.backend.artifacts.get_bytes(body.digest)  # verified; NotFoundError if absent
-    table = pq.read_table(io.BytesIO(data))
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except Exception as exc:  # pyarrow's own errors: the blob is not a Parquet file
+        raise InvalidArgumentError(
+            f"Dataset {name!r} was not registered: blob {body.digest[:12]} is not a Parquet "
+            f"file ({type(exc).__name__}: {exc}). Upload the rows as Parquet first."
+        ) from None
     return services.datasets.register(
         name,
         table,

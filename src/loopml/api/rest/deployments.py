@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from loopml.api.rest.access import needs
+from loopml.api.rest.params import LINE, TEXT
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import Deployment, Event
 from loopml.core.entities.deployments import KEEP
@@ -27,7 +28,7 @@ router = APIRouter(tags=["deployments"])
 Svc = Annotated[Services, Depends(services_of)]
 READ = [Depends(needs(Action.READ))]
 DEPLOY = [Depends(needs(Action.DEPLOY))]
-RefText = Annotated[str, Field(min_length=1, max_length=300)]
+RefText = Annotated[str, Field(min_length=1, max_length=300, pattern=LINE)]
 
 
 class NewDeployment(BaseModel):
@@ -41,7 +42,7 @@ class NewDeployment(BaseModel):
     fallback: RefText | None = DEFAULT_FALLBACK
     guardrails: dict[str, Any] | None = None
     runtime: str = Field(default=DEFAULT_RUNTIME, max_length=16)
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=2000, pattern=TEXT)
 
 
 class DeploymentPatchBody(BaseModel):
@@ -56,7 +57,7 @@ class DeploymentPatchBody(BaseModel):
     guardrails: dict[str, Any] | None = None
     runtime: str | None = Field(default=None, max_length=16)
     expected_version: int | None = Field(default=None, ge=1)
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=2000, pattern=TEXT)
 
 
 @router.get("/deployments", dependencies=READ)
@@ -124,7 +125,7 @@ def set_deployment(name: str, body: DeploymentPatchBody, services: Svc) -> Deplo
 def delete_deployment(
     name: str,
     services: Svc,
-    reason: Annotated[str, Query(max_length=2000)] = "",
+    reason: Annotated[str, Query(max_length=2000, pattern=TEXT)] = "",
     expected_version: Annotated[int | None, Query(ge=1)] = None,
 ) -> Deployment:
     """Delete a deployment (its history stays); returns its last record."""

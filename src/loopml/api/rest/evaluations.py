@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from loopml.api.rest.access import needs
+from loopml.api.rest.params import LINE
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import Evaluation, EvaluationRecord, Event, GateDecision
 from loopml.governance import Action
@@ -37,7 +38,7 @@ class GateBody(BaseModel):
 
 @router.get("/evaluations", dependencies=READ)
 def list_evaluations(
-    services: Svc, model: Annotated[str, Query(min_length=1, max_length=300)]
+    services: Svc, model: Annotated[str, Query(min_length=1, max_length=300, pattern=LINE)]
 ) -> list[EvaluationRecord]:
     """The evaluations of a model (``name``) or a version (``name@3``), newest first."""
     return services.evaluations.list(model)

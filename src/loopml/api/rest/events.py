@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from loopml.api.rest.access import needs
+from loopml.api.rest.params import LINE
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import Event
 from loopml.governance import Action
@@ -23,8 +24,8 @@ MAX_EVENTS = 10_000
 def list_events(
     services: Svc,
     *,
-    subject: Annotated[str | None, Query(max_length=500)] = None,
-    kind: Annotated[str | None, Query(max_length=100)] = None,
+    subject: Annotated[str | None, Query(max_length=500, pattern=LINE)] = None,
+    kind: Annotated[str | None, Query(max_length=100, pattern=LINE)] = None,
     since: Annotated[int | None, Query(ge=0)] = None,
     until: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,

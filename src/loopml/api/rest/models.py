@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from loopml.api.rest.access import needs, principal_of
+from loopml.api.rest.params import LINE, TEXT
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import (
     AliasMove,
@@ -49,19 +50,21 @@ class AliasBody(BaseModel):
     """The body of ``POST /models/{name}/aliases/{alias}``."""
 
     version: int = Field(ge=1, le=2**31 - 1, description="The version the alias points at.")
-    reason: str = Field(default="", max_length=2000, description="Why (the event's reason).")
+    reason: str = Field(
+        default="", max_length=2000, pattern=TEXT, description="Why (the event's reason)."
+    )
 
 
 class ReasonBody(BaseModel):
     """A change that only says why (a removal)."""
 
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=2000, pattern=TEXT)
 
 
 class RollbackBody(BaseModel):
     """The body of a rollback: the reason is required."""
 
-    reason: str = Field(min_length=1, max_length=2000, description="Why (required).")
+    reason: str = Field(min_length=1, max_length=2000, pattern=TEXT, description="Why.")
 
 
 class UploadedModel(BaseModel):
@@ -70,19 +73,20 @@ class UploadedModel(BaseModel):
 
     manifest_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
     run_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
-    training_data: str | None = Field(default=None, min_length=1, max_length=300)
-    validation_data: str | None = Field(default=None, min_length=1, max_length=300)
-    code_commit: str | None = Field(default=None, max_length=64)
-    description: str = Field(default="", max_length=10_000)
-    tags: dict[Annotated[str, Field(max_length=250)], Annotated[str, Field(max_length=5000)]] = (
-        Field(default={}, max_length=100)
-    )
+    training_data: str | None = Field(default=None, min_length=1, max_length=300, pattern=LINE)
+    validation_data: str | None = Field(default=None, min_length=1, max_length=300, pattern=LINE)
+    code_commit: str | None = Field(default=None, max_length=64, pattern=LINE)
+    description: str = Field(default="", max_length=10_000, pattern=TEXT)
+    tags: dict[
+        Annotated[str, Field(max_length=250, pattern=LINE)],
+        Annotated[str, Field(max_length=5000, pattern=TEXT)],
+    ] = Field(default={}, max_length=100)
 
 
 class ReviewBody(BaseModel):
     """The body of an approval or a rejection."""
 
-    comment: str = Field(default="", max_length=2000)
+    comment: str = Field(default="", max_length=2000, pattern=TEXT)
 
 
 @router.get("/models", dependencies=READ)
@@ -142,7 +146,9 @@ def get_aliases(name: str, services: Svc) -> dict[str, int]:
 
 @router.get("/models/{name}/alias-history", dependencies=READ)
 def alias_history(
-    name: str, services: Svc, alias: Annotated[str | None, Query(max_length=64)] = None
+    name: str,
+    services: Svc,
+    alias: Annotated[str | None, Query(max_length=64, pattern=LINE)] = None,
 ) -> list[AliasMove]:
     """The moves of a model's aliases (or of one), oldest first."""
     return services.models.alias_history(name, alias)
@@ -159,7 +165,7 @@ def remove_alias(
     name: str,
     alias: str,
     services: Svc,
-    reason: Annotated[str, Query(max_length=2000)] = "",
+    reason: Annotated[str, Query(max_length=2000, pattern=TEXT)] = "",
 ) -> AliasMove:
     """Remove an alias (recorded as an event)."""
     return services.models.remove_alias(name, alias, reason=reason)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from loopml.api.rest.access import needs
+from loopml.api.rest.params import LINE
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import MonitorResult
 from loopml.core.errors import NotFoundError
@@ -23,7 +24,7 @@ READ = [Depends(needs(Action.READ))]
 def list_results(
     services: Svc,
     *,
-    model: Annotated[str | None, Query(max_length=300)] = None,
+    model: Annotated[str | None, Query(max_length=300, pattern=LINE)] = None,
     since: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
 ) -> list[MonitorResult]:
@@ -35,7 +36,9 @@ def list_results(
 
 
 @router.get("/monitoring/runs/{run_id}", dependencies=READ)
-def get_run(run_id: str, services: Svc) -> list[MonitorResult]:
+def get_run(
+    run_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], services: Svc
+) -> list[MonitorResult]:
     """The windows of one monitor run, latest window first."""
     found = services.backend.monitor_results.list_results(run_id=run_id)
     if not found:
