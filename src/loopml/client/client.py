@@ -18,6 +18,7 @@ from loopml.tracking import TrackingService
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loopml.automation import LoopService
     from loopml.evaluation import EvaluationService
     from loopml.health import MonitorService
     from loopml.registry import ModelRegistry
@@ -70,6 +71,7 @@ class LoopmlClient:
         self._evaluations: EvaluationService | None = None
         self._monitoring: MonitorService | None = None
         self._deployments: DeploymentService | None = None
+        self._loops: LoopService | None = None
 
     def _remote(self) -> Transport | None:
         """The server's transport when ``server_url`` is set (the SDK's remote mode)."""
@@ -163,6 +165,15 @@ class LoopmlClient:
             else:
                 self._deployments = DeploymentService(self.models)
         return self._deployments
+
+    @property
+    def loops(self) -> LoopService:
+        """The closed loop's runs, steps and timelines (created on first use)."""
+        if self._loops is None:
+            from loopml.automation import LoopService
+
+            self._loops = LoopService(self.backend)
+        return self._loops
 
     def _registry(self) -> ModelRegistry:
         return self.models
