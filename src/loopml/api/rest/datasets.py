@@ -65,9 +65,9 @@ class SplitBody(BaseModel):
     fractions: dict[Annotated[str, Field(max_length=64)], float] | None = Field(
         default=None, max_length=32
     )
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
     column: str | None = Field(default=None, max_length=250)
-    cutoff: str | float | int | None = None
+    cutoff: str | float | int | None = Field(default=None)
     names: tuple[
         Annotated[str, Field(min_length=1, max_length=64)],
         Annotated[str, Field(min_length=1, max_length=64)],

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from loopml.api.rest.access import needs
-from loopml.api.rest.params import LINE
+from loopml.api.rest.params import LINE, MAX_INT
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import Event
 from loopml.governance import Action
@@ -26,8 +26,8 @@ def list_events(
     *,
     subject: Annotated[str | None, Query(max_length=500, pattern=LINE)] = None,
     kind: Annotated[str | None, Query(max_length=100, pattern=LINE)] = None,
-    since: Annotated[int | None, Query(ge=0)] = None,
-    until: Annotated[int | None, Query(ge=0)] = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
+    until: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,
 ) -> list[Event]:
     """Events matching every filter given, oldest first; ``limit`` keeps the newest.

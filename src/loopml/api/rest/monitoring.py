@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from loopml.api.rest.access import needs
-from loopml.api.rest.params import LINE
+from loopml.api.rest.params import LINE, MAX_INT
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import MonitorResult
 from loopml.core.errors import NotFoundError
@@ -25,7 +25,7 @@ def list_results(
     services: Svc,
     *,
     model: Annotated[str | None, Query(max_length=300, pattern=LINE)] = None,
-    since: Annotated[int | None, Query(ge=0)] = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
 ) -> list[MonitorResult]:
     """Stored windows, newest run first: of a model's runs (``model=churn``, every version),
