@@ -1,9 +1,12 @@
 """Contract suite of the ArtifactStore protocol, run on every artifact backend.
 
-Backends: a local temporary folder, and fsspec's in-memory filesystem (``memory://<unique>``),
-a real fsspec implementation standing in for remote object stores such as ``s3://``. Each
-backend gives the tests a few layout-aware helpers (list objects and temporary files,
-corrupt an object) so that the tests themselves only speak the protocol.
+Backends: a local temporary folder, fsspec's in-memory filesystem (``memory://<unique>``),
+a real fsspec implementation standing in for remote object stores such as ``s3://``, and
+:class:`~loopml.store.remote.RemoteArtifactStore` talking to a real ``loopml server`` on
+127.0.0.1 (over SQLite and over PostgreSQL). Each backend gives the tests a few layout-aware
+helpers (list objects and temporary files, corrupt an object) so that the tests themselves
+only speak the protocol. The tests of the storage seam under the content-addressed store
+(``ObjectFS``, its write paths and failures) run on the first two only (``fs_backend``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, BinaryIO
 import fsspec
 import pytest
 
-from loopml.core.entities import Blob
+from loopml.core.entities import Blob, Role
 from loopml.core.errors import (
     ArtifactIntegrityError,
     ConflictError,
@@ -33,8 +36,11 @@ from loopml.core.errors import (
     PermissionDeniedError,
 )
 from loopml.core.hashing import hash_stream
-from loopml.store.artifacts import ContentAddressedStore, ObjectFS, open_artifact_store
+from loopml.store.artifacts import ObjectFS, open_artifact_store
 from loopml.store.protocols import ArtifactStore
+from loopml.store.remote import RemoteArtifactStore
+from tests.contract.artifact_servers import Servers
+from tests.rest.live_server import LiveServer
 
 EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 MISSING_DIGEST = "ab" * 32
@@ -46,11 +52,12 @@ class Backend:
 
     name: str
     url: str
-    store: ContentAddressedStore
+    store: ArtifactStore
     files: Callable[[str], list[str]]  # relative paths of the files under a folder of the root
     write_raw: Callable[[str, bytes], object]  # overwrite a file (relative path) with bytes
     read_raw: Callable[[str], bytes]
     location: Callable[[str], str]  # the path or URL of a file, as messages show it
+    protocol: str = "file"  # what describe() says
 
     @staticmethod
     def object_key(digest: str) -> str:
@@ -113,23 +120,77 @@ def _memory_backend() -> Iterator[Backend]:
         write_raw=lambda key, data: fs.pipe_file(f"{root}/{key}", data),
         read_raw=lambda key: fs.cat_file(f"{root}/{key}"),
         location=lambda key: f"memory://{root}/{key}",
+        protocol="memory",
     )
     if fs.exists(root):
         fs.rm(root, recursive=True)
     assert not fs.exists(root)
 
 
+def _remote_backend(server: LiveServer) -> Iterator[Backend]:
+    """The server's own store (a folder) seen through the proxy; only the files made during
+    the test count (the server is shared by the session's tests)."""
+    root = server.home / "artifacts"
+    before = set(_files_under(root, ""))
+
+    def files(folder: str) -> list[str]:
+        return [path for path in _files_under(root, folder) if path not in before]
+
+    store = RemoteArtifactStore(server.url, server.tokens[Role.ADMIN], chunk_size=256 * 1024)
+    with store:
+        yield Backend(
+            name=f"remote-{server.backend}",
+            url=server.url,
+            store=store,
+            files=files,
+            write_raw=lambda key, data: (root / key).write_bytes(data),
+            read_raw=lambda key: (root / key).read_bytes(),
+            location=lambda key: str(root / key),
+            protocol="http",
+        )
+
+
+def _files_under(root: Path, folder: str) -> list[str]:
+    base = root / folder if folder else root
+    if not base.exists():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="session")
+def artifact_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """A ``loopml server`` per metadata backend, started when a test first needs it."""
+    servers = Servers(tmp_path_factory)
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
 @pytest.fixture(params=["local", "memory"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """Each artifact backend, empty, cleaned up after the test."""
+def fs_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each content-addressed backend (over the ``ObjectFS`` seam), empty."""
     if request.param == "local":
         yield from _local_backend(tmp_path)
     else:
         yield from _memory_backend()
 
 
+@pytest.fixture(params=["local", "memory", "remote-sqlite", "remote-postgresql"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, artifact_servers: Servers
+) -> Iterator[Backend]:
+    """Each artifact backend, empty (or as good as: remote ones count only new files)."""
+    if request.param == "local":
+        yield from _local_backend(tmp_path)
+    elif request.param == "memory":
+        yield from _memory_backend()
+    else:
+        yield from _remote_backend(artifact_servers.get(request.param.split("-")[1]))
+
+
 @pytest.fixture
-def store(backend: Backend) -> ContentAddressedStore:
+def store(backend: Backend) -> ArtifactStore:
     return backend.store
 
 
@@ -181,9 +242,7 @@ def test_importing_the_package_does_not_import_fsspec() -> None:
 # -- round trips ---------------------------------------------------------------------------
 
 
-def test_bytes_round_trip_through_every_read_method(
-    store: ContentAddressedStore, tmp_path: Path
-) -> None:
+def test_bytes_round_trip_through_every_read_method(store: ArtifactStore, tmp_path: Path) -> None:
     data = b"model bytes \x00\xff" * 100
     blob = store.put_bytes(data)
     assert blob == Blob(_sha(data), len(data))
@@ -197,9 +256,7 @@ def test_bytes_round_trip_through_every_read_method(
     assert os.listdir(dest.parent) == ["model.bin"]
 
 
-def test_five_megabyte_file_round_trips_streamed(
-    store: ContentAddressedStore, tmp_path: Path
-) -> None:
+def test_five_megabyte_file_round_trips_streamed(store: ArtifactStore, tmp_path: Path) -> None:
     data = os.urandom(5 * 1024 * 1024 + 17)
     source = tmp_path / "big.bin"
     source.write_bytes(data)
@@ -216,19 +273,19 @@ def test_five_megabyte_file_round_trips_streamed(
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["one-put", "streamed-upload"])
 def test_file_round_trips_on_both_remote_write_paths(
-    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, streamed: bool
+    fs_backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, streamed: bool
 ) -> None:
     if streamed:
         monkeypatch.setattr(ObjectFS, "single_put_limit", 100_000)
     data = os.urandom(300_000)
     source = tmp_path / "file.bin"
     source.write_bytes(data)
-    blob = backend.store.put_file(source)
-    assert backend.store.get_bytes(blob.digest) == data
-    assert backend.temp_files() == []
+    blob = fs_backend.store.put_file(source)
+    assert fs_backend.store.get_bytes(blob.digest) == data
+    assert fs_backend.temp_files() == []
 
 
-def test_empty_object(store: ContentAddressedStore, tmp_path: Path) -> None:
+def test_empty_object(store: ArtifactStore, tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     assert store.put_bytes(b"") == Blob(EMPTY_DIGEST, 0)
@@ -239,7 +296,7 @@ def test_empty_object(store: ContentAddressedStore, tmp_path: Path) -> None:
     assert store.get_file(EMPTY_DIGEST, tmp_path / "out.txt").read_bytes() == b""
 
 
-def test_put_bytes_accepts_bytes_like_and_rejects_text(store: ContentAddressedStore) -> None:
+def test_put_bytes_accepts_bytes_like_and_rejects_text(store: ArtifactStore) -> None:
     assert store.put_bytes(bytearray(b"abc")).digest == _sha(b"abc")  # type: ignore[arg-type]
     assert store.put_bytes(memoryview(b"abc")).digest == _sha(b"abc")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match=r"put_bytes takes bytes\. Got str.*encode"):
@@ -254,19 +311,19 @@ def test_layout_is_objects_by_digest_prefix(backend: Backend) -> None:
 
 def test_describe_reports_protocol_root_and_a_successful_write_probe(backend: Backend) -> None:
     facts = backend.store.describe()
-    assert facts["protocol"] == ("file" if backend.name == "local" else "memory")
+    assert facts["protocol"] == backend.protocol
     assert backend.url.split("://")[-1] in facts["root"]
     assert facts["writable"] == "true"
     assert "error" not in facts
     assert backend.temp_files() == []
 
 
-def test_object_fs_seam_operations(backend: Backend, tmp_path: Path) -> None:
-    fs = ObjectFS(backend.url)
+def test_object_fs_seam_operations(fs_backend: Backend, tmp_path: Path) -> None:
+    fs = ObjectFS(fs_backend.url)
     source = tmp_path / "source.bin"
     source.write_bytes(b"from a file")
-    assert fs.root == backend.store.describe()["root"]
-    assert fs.is_local is (backend.name == "local")
+    assert fs.root == fs_backend.store.describe()["root"]
+    assert fs.is_local is (fs_backend.name == "local")
     assert not fs.exists("objects/a/b")
     assert fs.size("objects/a/b") is None
     fs.write_file("objects/a/b", source)
@@ -278,16 +335,16 @@ def test_object_fs_seam_operations(backend: Backend, tmp_path: Path) -> None:
     fs.move("objects/a/c", "objects/a/d")
     assert not fs.exists("objects/a/c")
     assert fs.read_bytes("objects/a/d") == b"from bytes"
-    assert fs.location("objects/a/d") == backend.location("objects/a/d")
+    assert fs.location("objects/a/d") == fs_backend.location("objects/a/d")
     fs.remove("objects/a/b")
     fs.remove("objects/a/b")
-    assert backend.objects() == ["objects/a/d"]
+    assert fs_backend.objects() == ["objects/a/d"]
     with pytest.raises(NotFoundError, match=r"No object 'objects/a/b' in the artifact store"):
         fs.read_bytes("objects/a/b")
     with pytest.raises(NotFoundError, match=r"No object 'objects/a/b' in the artifact store"):
         fs.open_read("objects/a/b")
     assert fs.probe() is None
-    assert backend.temp_files() == []
+    assert fs_backend.temp_files() == []
 
 
 # -- stored once ---------------------------------------------------------------------------
@@ -306,17 +363,17 @@ def test_same_bytes_are_stored_once(backend: Backend, tmp_path: Path) -> None:
 
 
 def test_second_put_writes_nothing(
-    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fs_backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = tmp_path / "a.bin"
     source.write_bytes(os.urandom(10_000))
-    backend.store.put_file(source)
-    backend.store.put_bytes(b"xyz")
+    fs_backend.store.put_file(source)
+    fs_backend.store.put_bytes(b"xyz")
     writes: list[str] = []
     for name in ("write_bytes", "write_stream", "write_file"):
         monkeypatch.setattr(ObjectFS, name, lambda self, key, *_: writes.append(key))
-    backend.store.put_file(source)
-    backend.store.put_bytes(b"xyz")
+    fs_backend.store.put_file(source)
+    fs_backend.store.put_bytes(b"xyz")
     assert writes == []
 
 
@@ -353,7 +410,7 @@ def test_concurrent_puts_of_the_same_content(backend: Backend, tmp_path: Path) -
 READS = ["get_bytes", "get_file", "open"]
 
 
-def _read(store: ContentAddressedStore, method: str, digest: str, dest: Path) -> bytes:
+def _read(store: ArtifactStore, method: str, digest: str, dest: Path) -> bytes:
     if method == "get_bytes":
         return store.get_bytes(digest)
     if method == "get_file":
@@ -432,7 +489,7 @@ def test_open_raises_only_when_the_end_is_reached(backend: Backend) -> None:
             stream.read(1)
 
 
-def test_open_stream_is_read_only_and_not_seekable(store: ContentAddressedStore) -> None:
+def test_open_stream_is_read_only_and_not_seekable(store: ArtifactStore) -> None:
     blob = store.put_bytes(b"abc")
     stream = store.open(blob.digest)
     assert stream.readable()
@@ -446,9 +503,7 @@ def test_open_stream_is_read_only_and_not_seekable(store: ContentAddressedStore)
 
 
 @pytest.mark.parametrize("method", READS)
-def test_missing_digest_is_not_found(
-    store: ContentAddressedStore, tmp_path: Path, method: str
-) -> None:
+def test_missing_digest_is_not_found(store: ArtifactStore, tmp_path: Path, method: str) -> None:
     dest = tmp_path / "out" / "model.bin"
     with pytest.raises(NotFoundError, match=f"No artifact with digest {MISSING_DIGEST}"):
         _read(store, method, MISSING_DIGEST, dest)
@@ -471,7 +526,7 @@ BAD_DIGESTS = ["", "abc", "G" * 64, "AB" * 32, "a" * 63, "a" * 65, " " + "a" * 6
 @pytest.mark.parametrize("digest", BAD_DIGESTS)
 @pytest.mark.parametrize("method", ["exists", "get_bytes", "get_file", "open", "delete"])
 def test_malformed_digest_is_an_invalid_argument(
-    store: ContentAddressedStore, tmp_path: Path, method: str, digest: str
+    store: ArtifactStore, tmp_path: Path, method: str, digest: str
 ) -> None:
     call: dict[str, Callable[[], object]] = {
         "exists": lambda: store.exists(digest),
@@ -484,9 +539,7 @@ def test_malformed_digest_is_an_invalid_argument(
         call[method]()
 
 
-def test_put_file_of_a_missing_path_or_a_folder(
-    store: ContentAddressedStore, tmp_path: Path
-) -> None:
+def test_put_file_of_a_missing_path_or_a_folder(store: ArtifactStore, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match=r"there is no such file"):
         store.put_file(tmp_path / "nope.bin")
     with pytest.raises(InvalidArgumentError, match=r"it is a folder"):
@@ -498,22 +551,22 @@ def test_put_file_of_a_missing_path_or_a_folder(
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["one-put", "streamed-upload"])
 def test_failure_mid_write_leaves_no_object_and_no_temp_file(
-    backend: Backend, monkeypatch: pytest.MonkeyPatch, streamed: bool
+    fs_backend: Backend, monkeypatch: pytest.MonkeyPatch, streamed: bool
 ) -> None:
     if streamed:
         monkeypatch.setattr(ObjectFS, "single_put_limit", 100_000)
-    fs = ObjectFS(backend.url)
+    fs = ObjectFS(fs_backend.url)
     key = "objects/ff/" + "f" * 62
     source = io.BufferedReader(FailingStream(os.urandom(300_000)))
     with pytest.raises(OSError, match="failed halfway"):
         fs.write_stream(key, source)
     assert not fs.exists(key)
-    assert backend.objects() == []
-    assert backend.temp_files() == []
+    assert fs_backend.objects() == []
+    assert fs_backend.temp_files() == []
 
 
 def test_put_file_whose_source_fails_halfway_stores_nothing(
-    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fs_backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = os.urandom(300_000)
     source = tmp_path / "a.bin"
@@ -526,16 +579,16 @@ def test_put_file_whose_source_fails_halfway_stores_nothing(
             return path.open("rb")
         return io.BufferedReader(FailingStream(data[:150_000]))
 
-    monkeypatch.setattr("loopml.store.artifacts.cas._open_source", open_source)
+    monkeypatch.setattr("loopml.store.artifacts.cas.open_source", open_source)
     with pytest.raises(OSError, match="failed halfway"):
-        backend.store.put_file(source)
-    assert not backend.store.exists(_sha(data))
-    assert backend.objects() == []
-    assert backend.temp_files() == []
+        fs_backend.store.put_file(source)
+    assert not fs_backend.store.exists(_sha(data))
+    assert fs_backend.objects() == []
+    assert fs_backend.temp_files() == []
 
 
 def test_file_changed_between_hashing_and_copying_stores_nothing(
-    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fs_backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = tmp_path / "a.bin"
     source.write_bytes(b"version one")
@@ -547,11 +600,11 @@ def test_file_changed_between_hashing_and_copying_stores_nothing(
 
     monkeypatch.setattr("loopml.store.artifacts.cas.hash_stream", hash_then_change)
     with pytest.raises(ConflictError, match=r"changed while it was being stored"):
-        backend.store.put_file(source)
-    assert not backend.store.exists(_sha(b"version one"))
-    assert not backend.store.exists(_sha(b"version two"))
-    assert backend.objects() == []
-    assert backend.temp_files() == []
+        fs_backend.store.put_file(source)
+    assert not fs_backend.store.exists(_sha(b"version one"))
+    assert not fs_backend.store.exists(_sha(b"version two"))
+    assert fs_backend.objects() == []
+    assert fs_backend.temp_files() == []
 
 
 # -- local folders -------------------------------------------------------------------------

@@ -45,9 +45,10 @@ class Clients:
         return client
 
     def close(self) -> None:
-        """Close every client made."""
-        for client in self.made:
-            client.close()
+        """Close the connections the clients made (the process's shared transports)."""
+        from loopml.client.remote.connection import close_shared_transports
+
+        close_shared_transports()
 
 
 def frame() -> pd.DataFrame:

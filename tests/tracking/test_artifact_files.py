@@ -89,6 +89,44 @@ def test_links_inside_the_folder_are_stored_as_what_they_point_to(
 # -- partial writes of killed writers ------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("name", "artifact_path"),
+    [
+        ("../escape.txt", None),
+        ("model.txt", "/etc"),
+        ("model.txt", "../.."),
+        ("model.txt", "a/../../b"),
+        ("..\\escape.txt", None),
+        ("C:/escape.txt", None),
+        ("bad\x00name.txt", None),
+    ],
+)
+def test_artifact_paths_that_could_escape_are_refused_and_nothing_is_stored(
+    service: TrackingService, tmp_path: Path, name: str, artifact_path: str | None
+) -> None:
+    run = service.create_run(experiment="exp")
+    source = tmp_path / "model.txt"
+    source.write_text("weights")
+    with pytest.raises(InvalidArgumentError, match=r"Artifact path .* is not valid"):
+        service.log_artifact(run.run_id, source, name=name, artifact_path=artifact_path)
+    with pytest.raises(InvalidArgumentError, match=r"Artifact path .* is not valid"):
+        service.log_artifact(run.run_id, b"raw", name=name, artifact_path=artifact_path)
+    assert service.list_artifacts(run.run_id) == []
+
+
+@pytest.mark.parametrize("path", ["../model.txt", "/etc/passwd", "a/../model.txt", "x\x00"])
+def test_reading_or_downloading_an_escaping_path_is_refused(
+    service: TrackingService, tmp_path: Path, path: str
+) -> None:
+    run = service.create_run(experiment="exp")
+    service.log_artifact(run.run_id, b"weights", name="model.txt")
+    with pytest.raises(InvalidArgumentError, match=r"Artifact path .* is not valid"):
+        service.read_artifact(run.run_id, path)
+    with pytest.raises(InvalidArgumentError, match=r"Artifact path .* is not valid"):
+        service.download_artifacts(run.run_id, path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def _wait_for(condition: object, what: str) -> None:
     deadline = time.monotonic() + DEADLINE_S
     while not condition():  # type: ignore[operator]

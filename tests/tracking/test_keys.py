@@ -85,12 +85,35 @@ def test_bad_steps(step: object) -> None:
         keys.check_step("m", step)
 
 
-@pytest.mark.parametrize("path", ["a.txt", "plots/roc.png", "a/b/c.parquet"])
+@pytest.mark.parametrize("path", ["a.txt", "plots/roc.png", "a/b/c.parquet", "ab:c", "a/C:"])
 def test_valid_artifact_paths(path: str) -> None:
     assert keys.check_artifact_path(path) == path
 
 
-@pytest.mark.parametrize("path", ["", "/abs", "../up", "a/../b", "a//b", "a\\b", "./a", "x" * 1001])
+BAD_ARTIFACT_PATHS = [
+    "",
+    "/abs",
+    "//server/share/x",
+    "../up",
+    "..",
+    "a/..",
+    "a/../b",
+    "a//b",
+    "a\\b",
+    "..\\..\\windows",
+    "./a",
+    "C:/Windows/x",
+    "c:\\x",
+    "C:x",
+    "a\x00b",
+    "a/b\n",
+    "x" * 1001,
+]
+
+
+@pytest.mark.parametrize("path", BAD_ARTIFACT_PATHS)
 def test_bad_artifact_paths(path: str) -> None:
-    with pytest.raises(InvalidArgumentError, match="(?i)artifact path"):
+    with pytest.raises(InvalidArgumentError, match="(?i)artifact path") as info:
         keys.check_artifact_path(path)
+    if path:
+        assert repr(path)[:60].strip("'") in str(info.value)  # the path is named

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from loopml.client.run_handle import ActiveRun
 from loopml.core.entities import ArtifactEntry, Event, Experiment, MetricPoint, Run
-from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.core.errors import InvalidArgumentError, LoopmlError, did_you_mean
 from loopml.core.ids import RunId
 from loopml.core.settings import Settings, resolve_settings
 from loopml.data import DatasetService
-from loopml.store.backend import open_backend
+from loopml.store.backend import Backend, open_backend
 from loopml.tracking import TrackingService
 
 if TYPE_CHECKING:
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from loopml.serving.deployments import DeploymentService
     from loopml.store.remote import Transport
     from loopml.store.remote.artifacts import RemoteArtifactStore
+
+
+def _store_only(what: str, url: str) -> LoopmlError:
+    return LoopmlError(
+        f"{what} needs the store itself, and this client talks to the loopml server at {url} "
+        "(LOOPML_SERVER_URL is set). Run it on the server's host with the store's own "
+        "settings (LOOPML_HOME / LOOPML_DB_URL, and LOOPML_SERVER_URL unset)."
+    )
 
 
 class LoopmlClient:
@@ -58,13 +66,17 @@ class LoopmlClient:
             )
         self.settings = settings
         self._transport: Transport | None = None
-        backend = self.backend = open_backend(settings, create=create)
-        self.service = TrackingService(backend)
-        self.datasets = DatasetService(backend)
+        self._backend: Backend | None = None
         remote = self._remote()
-        if remote is not None:
+        if remote is None:
+            backend = self._backend = open_backend(settings, create=create)
+            self.service = TrackingService(backend)
+            self.datasets = DatasetService(backend)
+        else:  # the SDK's remote mode: the same methods, through the server's services
             from loopml.client.remote.datasets import RemoteDatasets
+            from loopml.client.remote.tracking import RemoteTracking
 
+            self.service = cast(TrackingService, RemoteTracking(remote, settings))
             artifacts = self._remote_artifacts(remote)
             self.datasets = cast(DatasetService, RemoteDatasets(remote, artifacts=artifacts))
         self._models: ModelRegistry | None = None
@@ -73,16 +85,6 @@ class LoopmlClient:
         self._deployments: DeploymentService | None = None
         self._loops: LoopService | None = None
 
-    def _remote(self) -> Transport | None:
-        """The server's transport when ``server_url`` is set (the SDK's remote mode)."""
-        if not self.settings.server_url:
-            return None
-        if self._transport is None:
-            from loopml.store.remote import Transport
-
-            self._transport = Transport(self.settings.server_url, self.settings.token)
-        return self._transport
-
     @staticmethod
     def _remote_artifacts(remote: Transport) -> RemoteArtifactStore:
         """The server's artifact proxy, over the client's one transport."""
@@ -90,10 +92,26 @@ class LoopmlClient:
 
         return RemoteArtifactStore(remote.url, transport=remote)
 
-    def close(self) -> None:
-        """Close the connections to the server (remote mode; nothing to do otherwise)."""
-        if self._transport is not None:
-            self._transport.close()
+    def _remote(self) -> Transport | None:
+        """The server's transport when ``server_url`` is set (the SDK's remote mode)."""
+        if not self.settings.server_url:
+            return None
+        if self._transport is None:
+            from loopml.client.remote.connection import shared_transport
+
+            self._transport = shared_transport(self.settings.server_url, self.settings.token)
+        return self._transport
+
+    @property
+    def backend(self) -> Backend:
+        """The stores themselves (embedded mode only: a remote client has none).
+
+        Raises:
+            LoopmlError: The client talks to a server (LOOPML_SERVER_URL is set).
+        """
+        if self._backend is None:
+            raise _store_only("LoopmlClient.backend", str(self.settings.server_url))
+        return self._backend
 
     @property
     def models(self) -> ModelRegistry:

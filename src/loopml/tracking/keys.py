@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from loopml.core.entities import MetricPoint
 from loopml.core.errors import InvalidArgumentError
 
 MAX_KEY_LENGTH = 250
@@ -23,6 +24,8 @@ KeyKind = Literal["metric", "param", "tag"]
 _KEY = re.compile(r"[\w\-./: ]+")
 _KEY_CHARS = "letters, digits, spaces and _ - . / :"
 _NOT_STORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+#: A Windows drive (``C:``): the path would be absolute on a Windows client downloading it.
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 def check_key(kind: KeyKind, key: Any) -> str:
@@ -192,6 +195,21 @@ def check_timestamp(key: str, timestamp: Any) -> int:
     return int(timestamp)
 
 
+def check_point(point: MetricPoint) -> MetricPoint:
+    """Return ``point`` with its key, value, step and timestamp checked (see the checks above).
+
+    Raises:
+        InvalidArgumentError: Any of them is not valid.
+    """
+    key = check_key("metric", point.key)
+    return MetricPoint(
+        key,
+        check_metric_value(key, point.value),
+        check_step(key, point.step),
+        check_timestamp(key, point.timestamp),
+    )
+
+
 def check_limit(limit: Any) -> int | None:
     """Return a search limit: None (no limit) or an int from 0 to 2**63 - 1.
 
@@ -212,6 +230,24 @@ def check_limit(limit: Any) -> int | None:
     return int(limit)
 
 
+def check_offset(offset: Any) -> int:
+    """Return a search offset: an int from 0 to 2**63 - 1 (the matching runs to skip).
+
+    Raises:
+        InvalidArgumentError: A negative number, a non-integer or one beyond 64 bits.
+    """
+    if (
+        isinstance(offset, bool)
+        or not isinstance(offset, numbers.Integral)
+        or not 0 <= int(offset) <= INT64_MAX
+    ):
+        raise InvalidArgumentError(
+            f"offset must be a non-negative integer that fits in 64 bits (the runs to skip); "
+            f"got {offset!r}."
+        )
+    return int(offset)
+
+
 def check_name(what: str, name: Any) -> str:
     """Validate an experiment or run name: non-empty text, at most 250 printable characters."""
     if not isinstance(name, str) or not name.strip():
@@ -225,12 +261,15 @@ def check_name(what: str, name: Any) -> str:
 
 
 def check_artifact_path(path: Any) -> str:
-    """Validate a run-relative artifact path: ``a/b/file.txt``, no ``..``, no leading slash."""
+    """Validate a run-relative artifact path: ``a/b/file.txt``; no ``..`` or ``.`` part, no
+    leading ``/`` or drive (``C:``), no backslash, no NUL or other control character, so that
+    no path can point outside the folder an artifact is downloaded to."""
     if not isinstance(path, str) or not path:
         raise InvalidArgumentError(f"An artifact path must be non-empty text; got {path!r}.")
     parts = path.split("/")
     if (
         path.startswith("/")
+        or _DRIVE.match(path)
         or "\\" in path
         or any(p in {"", ".", ".."} for p in parts)
         or len(path) > MAX_ARTIFACT_PATH_LENGTH
@@ -238,7 +277,7 @@ def check_artifact_path(path: Any) -> str:
     ):
         raise InvalidArgumentError(
             f"Artifact path {path!r} is not valid: use a relative path like 'plots/roc.png' "
-            f"with '/' separators, no '.' or '..' parts, at most {MAX_ARTIFACT_PATH_LENGTH} "
-            "characters."
+            f"with '/' separators, no '.' or '..' parts, no leading '/' or drive, no '\\' or "
+            f"control characters, at most {MAX_ARTIFACT_PATH_LENGTH} characters."
         )
     return path

@@ -61,11 +61,13 @@ def _routers() -> list[APIRouter]:
         experiments,
         models,
         monitoring,
+        runs,
     )
 
     return [
         experiments.router,
         artifacts.router,
+        runs.router,
         datasets.router,
         models.router,
         evaluations.router,
