@@ -223,3 +223,30 @@ def test_register_remotely_packages_here_and_registers_there(
     with pytest.raises(AccessDeniedError, match="write"):
         viewer.models.register(LogisticRegression(max_iter=3000).fit(X, y), unique, input_example=X)
     assert [v.version for v in viewer.models.versions(unique)] == [1]
+
+
+def test_a_remote_run_logs_its_data_and_model_with_lineage(
+    live_server: LiveServer, unique: str, clients: Clients
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    editor = clients(Role.EDITOR)
+    data = frame()
+    X, y = data.drop(columns="target"), data["target"]
+    train = editor.datasets.register(f"{unique}-train", data, target="target")
+    holdout = editor.datasets.register(f"{unique}-holdout", data.tail(100), target="target")
+    with editor.start_run(unique, name="fit") as run:
+        run.log_input(holdout, role="eval")
+        version = run.log_model(
+            LogisticRegression(max_iter=3000).fit(X, y), unique, training_data=train.ref
+        )
+    assert version.run_id == run.run_id
+    lineage = editor.models.lineage(version.ref)
+    assert lineage.run is not None and lineage.run.run_id == run.run_id
+    assert sorted((d.ref, role) for d, role in lineage.datasets) == [
+        (holdout.ref, "eval"),
+        (train.ref, "train"),
+    ]
+    assert editor.datasets.runs_using(train.ref) == [(run.run_id, "train")]
+    inputs = editor.datasets.inputs_of(run.run_id)
+    assert sorted(role for _, role in inputs) == ["eval", "train"]
