@@ -108,3 +108,26 @@ def test_concurrent_registrations_of_one_name_get_distinct_versions(
     stored = editors[0].datasets.versions(unique)
     assert [v.version for v in stored] == list(range(1, 13))
     assert len({v.content_hash for v in stored}) == 12
+
+
+def test_concurrent_registrations_of_the_same_rows_make_one_version(
+    live_server: LiveServer, unique: str, clients: Clients
+) -> None:
+    rows = frame().head(200)
+    editors = [clients(Role.EDITOR) for _ in range(5)]
+    made: list[int] = []
+    start = threading.Barrier(len(editors))
+
+    def register(index: int) -> None:
+        start.wait()
+        made.append(editors[index].datasets.register(unique, rows).version)
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(len(editors))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [1] * 5
+    assert [v.version for v in editors[0].datasets.versions(unique)] == [1]
+    events = editors[0].events(subject=f"dataset:{unique}@", kind="dataset.registered")
+    assert len(events) == 1
