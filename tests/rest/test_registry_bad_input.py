@@ -51,3 +51,20 @@ def test_deploy_needs_an_approver(live_server: LiveServer, unique: str, role: Ro
         headers=live_server.headers(role),
     )
     assert answer.status_code == 403 and answer.json()["type"] == "AccessDeniedError"
+
+
+def test_champion_statuses_on_the_wire(live_server: LiveServer, unique: str) -> None:
+    seed(live_server, unique)
+    url = f"{live_server.url}/api/v1/models/{unique}/aliases/champion"
+    editor = httpx.post(url, json={"version": 1}, headers=live_server.headers(Role.EDITOR))
+    assert editor.status_code == 403 and editor.json()["type"] == "AccessDeniedError"
+    approver = httpx.post(url, json={"version": 1}, headers=live_server.headers(Role.APPROVER))
+    assert approver.status_code == 409
+    assert approver.json()["type"] == "ApprovalRequiredError"
+    assert f"{unique}" in approver.json()["error"]
+    challenger = httpx.post(
+        f"{live_server.url}/api/v1/models/{unique}/aliases/challenger",
+        json={"version": 1},
+        headers=live_server.headers(Role.EDITOR),
+    )
+    assert challenger.status_code == 200 and challenger.json()["actor"] == "editor-user"
