@@ -10,6 +10,7 @@ included), uploads the files, and asks the server to register the package by its
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
     from loopml.registry.loaded import LoadedModel, RuntimeChoice
 
 __all__ = ["RemoteModels"]
+
+#: Says which version a bare model name resolved to (INFO; the CLI prints it), as embedded.
+_log = logging.getLogger("loopml.registry")
 
 
 class RemoteModels:
@@ -144,7 +148,8 @@ class RemoteModels:
         version = self.transport.get(self._version_path(ref), ModelVersion)
         if isinstance(ref, str) and "@" not in ref:
             champion = self.aliases(version.name).get(CHAMPION)
-            warn_if_unapproved(version, champion, stacklevel=3)
+            if not warn_if_unapproved(version, champion, stacklevel=3):
+                _log.info("%r resolved to %s, its latest version.", ref, version.ref)
         return version
 
     def list_models(self) -> list[RegisteredModel]:
