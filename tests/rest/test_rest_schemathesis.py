@@ -33,6 +33,13 @@ CHECKS = [
 ]
 
 
+def _refused_by_the_http_parser(response: Any) -> bool:
+    """uvicorn's own answer to a request line it cannot parse (the test client sends a DEL
+    byte in a URL unquoted): 400 in plain text, before any route or middleware runs, so it is
+    not an answer of the API and has no place in its document."""
+    return bool(response.status_code == 400 and response.text == "Invalid HTTP request received.")
+
+
 def test_every_operation_answers_as_documented(sqlite_live_server: LiveServer) -> None:
     """On the SQLite server (the routes and the services are the same on PostgreSQL)."""
     sqlite_server = sqlite_live_server
@@ -54,7 +61,10 @@ def test_every_operation_answers_as_documented(sqlite_live_server: LiveServer) -
         )
         @given(case=strategy)
         def run(case: Any) -> None:
-            case.call_and_validate(checks=CHECKS, headers=headers, timeout=30)
+            response = case.call(headers=headers, timeout=30)
+            if _refused_by_the_http_parser(response):
+                return
+            case.validate_response(response, checks=CHECKS, headers=headers)
 
         try:
             run()
