@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +74,38 @@ def test_multi_chunk_file_round_trips_and_is_sent_once(
         assert editor.put_file(source) == blob  # already stored: nothing is sent
         assert editor.put_bytes(data) == blob
         assert sent == []
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident memory so far, in bytes (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+
+
+def test_a_large_file_is_never_whole_in_memory_on_either_side(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    size = 48 * 1024 * 1024
+    source = tmp_path / "large.bin"
+    with source.open("wb") as out:
+        for _ in range(size // (1024 * 1024)):
+            out.write(os.urandom(1024 * 1024))
+    assert live_server.process is not None
+    server_before = _peak_rss(live_server.process.pid)
+    with _store(live_server, Role.EDITOR, chunk_size=2 * 1024 * 1024) as editor:
+        tracemalloc.start()
+        try:
+            blob = editor.put_file(source)
+            copy = editor.get_file(blob.digest, tmp_path / "copy.bin")
+            _, client_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert blob.size == size and copy.stat().st_size == size
+    assert client_peak < size // 8, f"the client peaked at {client_peak:,} bytes"
+    server_growth = _peak_rss(live_server.process.pid) - server_before
+    assert server_growth < size // 4, f"the server's peak grew by {server_growth:,} bytes"
 
 
 def test_upload_resumes_after_the_server_restarts(live_server: LiveServer, tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "RemoteArtifactStore"]
 #: Bytes per upload request (the server's ``--max-body-mb`` must allow it; 64 MiB by default).
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 _OCTETS = {"Content-Type": "application/octet-stream"}
+_PIECE = 256 * 1024  # what a chunk is read and sent in
 
 
 class RemoteArtifactStore:
@@ -215,13 +216,12 @@ class RemoteArtifactStore:
             before = state.offset
             try:
                 if state.offset < blob.size:
-                    source.seek(state.offset)
-                    chunk = source.read(min(self.chunk_size, blob.size - state.offset))
-                    if not chunk:
-                        raise self._changed(what, blob)
-                    state = self._send(state, chunk)
+                    length = min(self.chunk_size, blob.size - state.offset)
+                    state = self._send(state, _Slice(source, state.offset, length))
                 else:
                     state = self._post(f"/artifacts/uploads/{state.upload_id}/complete")
+            except _SourceChangedError:
+                raise
             except ConflictError:  # the server holds more (or less): go on from its offset
                 state = decode(ArtifactUpload, self._get_state(state).json())
             except NotFoundError:  # completed by another client, aborted or expired
@@ -249,13 +249,13 @@ class RemoteArtifactStore:
     def _get_state(self, state: ArtifactUpload) -> httpx.Response:
         return self.transport.request("GET", f"/artifacts/uploads/{state.upload_id}")
 
-    def _send(self, state: ArtifactUpload, chunk: bytes) -> ArtifactUpload:
+    def _send(self, state: ArtifactUpload, chunk: _Slice) -> ArtifactUpload:
         answer = self.transport.request(
             "PUT",
             f"/artifacts/uploads/{state.upload_id}",
             params={"offset": state.offset},
             content=chunk,
-            headers=_OCTETS,
+            headers=_OCTETS | {"Content-Length": str(chunk.length)},
         )
         return decode(ArtifactUpload, answer.json())
 
@@ -285,6 +285,37 @@ class RemoteArtifactStore:
             f"({size} bytes hashing to {actual}), though the server's copy checks out: it "
             "was changed or truncated on the way. Download it again."
         )
+
+
+class _SourceChangedError(ConflictError):
+    """The file being sent changed (it ended early)."""
+
+
+class _Slice:
+    """``length`` bytes of ``source`` from ``offset``, read in pieces as they are sent (a
+    chunk is never whole in memory), again from the start on each iteration (a retry).
+
+    Raises:
+        ConflictError: The source ends early (it shrank while it was sent).
+    """
+
+    def __init__(self, source: BinaryIO, offset: int, length: int) -> None:
+        self.source = source
+        self.offset = offset
+        self.length = length
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.source.seek(self.offset)
+        left = self.length
+        while left > 0:
+            piece = self.source.read(min(_PIECE, left))
+            if not piece:
+                raise _SourceChangedError(
+                    f"The source ended {left:,} bytes early while it was being sent: it "
+                    "changed while it was being stored. Nothing was stored; log it again."
+                )
+            left -= len(piece)
+            yield piece
 
 
 class _Download(io.RawIOBase):
