@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -321,13 +322,16 @@ def test_client_checks_its_arguments(live_server: LiveServer) -> None:
 
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Path]]:
-    """A server with a 1 MiB body limit storing artifacts in a folder of its own."""
+    """A server of two worker processes with a 1 MiB body limit, storing artifacts in a
+    folder of its own."""
     root = tmp_path_factory.mktemp("rest-small")
     server = LiveServer(backend="sqlite", home=root / ".loopml", db_url=None)
     destination = root / "elsewhere"
     try:
         server.make_tokens()
-        server.start("--max-body-mb", "1", "--artifacts-destination", str(destination))
+        server.start(
+            "--workers", "2", "--max-body-mb", "1", "--artifacts-destination", str(destination)
+        )
         yield server, destination
     finally:
         server.kill()
@@ -365,3 +369,35 @@ def test_an_oversize_chunk_is_413_and_nothing_is_written(
         assert ok.describe()["server_root"] == str(destination)
     assert _object(server, digest, destination).read_bytes() == data
     assert not _object(server, digest).exists()
+
+
+def test_clients_sending_the_same_blob_to_two_workers_store_it_once(
+    small_server: tuple[LiveServer, Path], tmp_path: Path
+) -> None:
+    server, destination = small_server
+    data = os.urandom(2 * 1024 * 1024 + 11)
+    source = tmp_path / "shared.bin"
+    source.write_bytes(data)
+    results: list[Blob] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def put() -> None:
+        # a client (a connection pool) of its own per thread: the requests reach both workers
+        with RemoteArtifactStore(server.url, server.tokens[Role.EDITOR], chunk_size=CHUNK) as c:
+            try:
+                start.wait()
+                results.append(c.put_file(source))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=put) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    digest = hashlib.sha256(data).hexdigest()
+    assert results == [Blob(digest, len(data))] * 6
+    assert _object(server, digest, destination).read_bytes() == data
+    assert list((destination / "uploads").iterdir()) == []
