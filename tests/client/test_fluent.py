@@ -1,4 +1,8 @@
-"""The fluent SDK: with-blocks end runs with the right status; nesting; resuming."""
+"""The fluent SDK: with-blocks end runs with the right status; nesting; resuming.
+
+Each scenario runs embedded and through a real server (``sdk_env``); the datasets scenario
+runs embedded here (datasets through the server are the datasets proxy's, tested with it).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from loopml.core.entities import RunStatus
 from loopml.core.errors import ConflictError, InvalidArgumentError, NotFoundError
 
 
-def test_a_block_that_succeeds_finishes_the_run(store_env: dict[str, str]) -> None:
+def test_a_block_that_succeeds_finishes_the_run(sdk_env: dict[str, str]) -> None:
     with loopml.start_run(experiment="exp", name="ok", tags={"team": "risk"}) as run:
         loopml.log_param("max_depth", 6)
         loopml.log_params({"lr": 0.1})
@@ -29,7 +33,7 @@ def test_a_block_that_succeeds_finishes_the_run(store_env: dict[str, str]) -> No
     assert stored.tags == {"team": "risk", "stage": "dev", "owner": "me"}
 
 
-def test_a_block_that_raises_fails_the_run_with_the_error(store_env: dict[str, str]) -> None:
+def test_a_block_that_raises_fails_the_run_with_the_error(sdk_env: dict[str, str]) -> None:
     with (
         pytest.raises(ZeroDivisionError, match="division by zero"),
         loopml.start_run(experiment="exp") as run,
@@ -43,7 +47,7 @@ def test_a_block_that_raises_fails_the_run_with_the_error(store_env: dict[str, s
     assert stored.metrics == {"before": 1.0}
 
 
-def test_ctrl_c_kills_the_run(store_env: dict[str, str]) -> None:
+def test_ctrl_c_kills_the_run(sdk_env: dict[str, str]) -> None:
     with (
         pytest.raises(KeyboardInterrupt, match="^stop$"),
         loopml.start_run(experiment="exp") as run,
@@ -52,7 +56,7 @@ def test_ctrl_c_kills_the_run(store_env: dict[str, str]) -> None:
     assert loopml.get_run(run.run_id).status is RunStatus.KILLED
 
 
-def test_runs_nest_and_unwind(store_env: dict[str, str]) -> None:
+def test_runs_nest_and_unwind(sdk_env: dict[str, str]) -> None:
     with loopml.start_run(experiment="exp", name="parent") as parent:
         with loopml.start_run(experiment="exp", name="child") as child:
             assert loopml.active_run() is child
@@ -61,7 +65,7 @@ def test_runs_nest_and_unwind(store_env: dict[str, str]) -> None:
     assert loopml.get_run(parent.run_id).parent_run_id is None
 
 
-def test_a_nested_run_lands_in_its_parents_experiment(store_env: dict[str, str]) -> None:
+def test_a_nested_run_lands_in_its_parents_experiment(sdk_env: dict[str, str]) -> None:
     with loopml.start_run(experiment="churn") as parent:
         with loopml.start_run(name="fold-1") as child:  # no experiment given
             pass
@@ -77,7 +81,7 @@ def test_a_nested_run_lands_in_its_parents_experiment(store_env: dict[str, str])
     assert [e.name for e in loopml.LoopmlClient().list_experiments()] == ["churn", "other"]
 
 
-def test_a_deleted_run_can_be_restored(store_env: dict[str, str]) -> None:
+def test_a_deleted_run_can_be_restored(sdk_env: dict[str, str]) -> None:
     client = loopml.LoopmlClient()
     with client.start_run("exp") as run:
         run.log_metric("m", 1.0)
@@ -91,7 +95,7 @@ def test_a_deleted_run_can_be_restored(store_env: dict[str, str]) -> None:
         client.restore_run(run.run_id)
 
 
-def test_resume_by_id(store_env: dict[str, str]) -> None:
+def test_resume_by_id(sdk_env: dict[str, str]) -> None:
     run = loopml.start_run(experiment="exp")
     run.log_metric("m", 1.0, step=0)
     run.end(RunStatus.KILLED)
@@ -103,12 +107,12 @@ def test_resume_by_id(store_env: dict[str, str]) -> None:
         loopml.start_run(run_id=run.run_id)
 
 
-def test_logging_without_a_run_says_how_to_start_one(store_env: dict[str, str]) -> None:
+def test_logging_without_a_run_says_how_to_start_one(sdk_env: dict[str, str]) -> None:
     with pytest.raises(NotFoundError, match=r"No active run\. Start one first"):
         loopml.log_metric("m", 1.0)
 
 
-def test_search_runs_through_the_top_level_api(store_env: dict[str, str]) -> None:
+def test_search_runs_through_the_top_level_api(sdk_env: dict[str, str]) -> None:
     for depth in (2, 4, 6):
         with loopml.start_run(experiment="sweep") as run:
             run.log_param("max_depth", depth)
@@ -119,7 +123,7 @@ def test_search_runs_through_the_top_level_api(store_env: dict[str, str]) -> Non
     assert runs[0].params["max_depth"] == "2"
 
 
-def test_client_object_api(store_env: dict[str, str]) -> None:
+def test_client_object_api(sdk_env: dict[str, str]) -> None:
     client = loopml.LoopmlClient()
     with client.start_run("exp", name="c") as run:
         client.log_param(run.run_id, "a", 1)
@@ -130,7 +134,7 @@ def test_client_object_api(store_env: dict[str, str]) -> None:
     assert client.get_run(run.run_id).tags == {"t": "v"}
 
 
-def test_unknown_output_kind_suggests_the_right_one(store_env: dict[str, str]) -> None:
+def test_unknown_output_kind_suggests_the_right_one(sdk_env: dict[str, str]) -> None:
     with loopml.start_run(experiment="exp"):
         pass
     with pytest.raises(InvalidArgumentError, match="output must be 'pandas' or 'runs'.*'runs'"):

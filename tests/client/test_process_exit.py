@@ -1,6 +1,8 @@
 """Nothing logged is lost when a process ends: normal exit, uncaught exception, SIGTERM.
 
-Each case runs a real Python process against the test store and checks what was stored.
+Each case runs a real Python process against the test store, directly and through a real
+server over it (the remote SDK's batches over HTTP keep the same guarantees), and checks what
+was stored.
 """
 
 from __future__ import annotations
@@ -76,15 +78,15 @@ def _check(run_id: str, status: RunStatus) -> None:
     assert [p.step for p in history] == list(range(N)), "metric points were lost"
 
 
-def test_normal_exit_without_ending_the_run(store_env: dict[str, str], tmp_path: Path) -> None:
-    proc, _ = _start("normal", tmp_path, store_env)
+def test_normal_exit_without_ending_the_run(sdk_env: dict[str, str], tmp_path: Path) -> None:
+    proc, _ = _start("normal", tmp_path, sdk_env)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     _check(out.split()[0], RunStatus.FINISHED)
 
 
-def test_uncaught_exception_fails_the_run(store_env: dict[str, str], tmp_path: Path) -> None:
-    proc, _ = _start("crash", tmp_path, store_env)
+def test_uncaught_exception_fails_the_run(sdk_env: dict[str, str], tmp_path: Path) -> None:
+    proc, _ = _start("crash", tmp_path, sdk_env)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "boom in training" in err
     run_id = out.split()[0]
@@ -94,9 +96,9 @@ def test_uncaught_exception_fails_the_run(store_env: dict[str, str], tmp_path: P
 
 @pytest.mark.parametrize("mode", ["sigterm", "with-sigterm"])
 def test_sigterm_kills_the_run_and_keeps_every_point(
-    store_env: dict[str, str], tmp_path: Path, mode: str
+    sdk_env: dict[str, str], tmp_path: Path, mode: str
 ) -> None:
-    proc, ready = _start(mode, tmp_path, store_env)
+    proc, ready = _start(mode, tmp_path, sdk_env)
     _wait_ready(proc, ready)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
@@ -105,9 +107,9 @@ def test_sigterm_kills_the_run_and_keeps_every_point(
 
 
 def test_sigterm_after_the_runs_ended_is_the_default_action(
-    store_env: dict[str, str], tmp_path: Path
+    sdk_env: dict[str, str], tmp_path: Path
 ) -> None:
-    proc, ready = _start("sigterm-after-run", tmp_path, store_env)
+    proc, ready = _start("sigterm-after-run", tmp_path, sdk_env)
     _wait_ready(proc, ready)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)

@@ -8,8 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import httpx
 import sqlalchemy as sa
 
 from loopml.core.entities import Role
-from loopml.core.settings import resolve_settings
+from loopml.core.settings import Settings, resolve_settings
 from loopml.governance import TokenService
 from loopml.store.backend import open_backend
 
@@ -112,3 +115,41 @@ class LiveServer:
     def headers(self, role: Role) -> dict[str, str]:
         """The Authorization header of ``role``'s token."""
         return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@dataclass
+class ThreadServer:
+    """The REST app served by uvicorn in a thread of the test process, over a store of the
+    test's own (real HTTP on 127.0.0.1), with an admin token: what the SDK's contract tests
+    point their remote client at, so each test has a fresh store as its embedded twin does."""
+
+    url: str
+    token: str
+
+
+@contextmanager
+def serve_in_thread(settings: Settings) -> Iterator[ThreadServer]:
+    """Serve the store of ``settings`` on a free port until the block ends."""
+    import uvicorn
+
+    from loopml.api.rest import create_app
+
+    backend = open_backend(settings)
+    token = TokenService(backend).create(user="tester", role=Role.ADMIN, note="tests").text
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(backend), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="loopml-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the in-process loopml server did not start")
+        time.sleep(0.01)
+    try:
+        yield ThreadServer(url=f"http://127.0.0.1:{port}", token=token)
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -1,15 +1,26 @@
-"""The tracking service on every backend: the rules written once above the stores."""
+"""The tracking service on every backend: the rules written once above the stores.
+
+Each scenario runs twice per backend: on the service itself (embedded), and on the remote
+SDK's stand-in for it (``LoopmlClient(...).service`` with ``server_url`` set) talking to a real
+server over HTTP on 127.0.0.1 that serves a fresh store of the same backend (artifact bytes
+through its artifact proxy).
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from loopml.client import LoopmlClient
+from loopml.client.remote.connection import close_shared_transports
+from loopml.client.remote.tracking import RemoteTracking
 from loopml.core.entities import MetricPoint, Run, RunStatus
 from loopml.core.errors import (
     ArtifactIntegrityError,
@@ -18,7 +29,41 @@ from loopml.core.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from loopml.core.ids import RunId
+from loopml.core.settings import Settings
+from loopml.store.backend import open_backend
 from loopml.tracking import TrackingService
+from tests.rest.live_server import serve_in_thread
+
+
+@pytest.fixture(params=["embedded", "remote"])
+def service(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TrackingService]:
+    """The tracking service, or the remote SDK's stand-in for it (see the module docstring)."""
+    if request.param == "embedded":
+        yield TrackingService(open_backend(settings))
+        return
+    with serve_in_thread(settings) as server:
+        remote = replace(settings, server_url=server.url, token=server.token)
+        client = LoopmlClient(settings=remote)
+        assert isinstance(client.service, RemoteTracking)
+        yield client.service
+        client.service.writer.close()
+        close_shared_transports()
+
+
+def _fresh(service: TrackingService) -> TrackingService:
+    """Another service on the same store or server, with no state cached from ``service``."""
+    if isinstance(service, RemoteTracking):
+        other: object = RemoteTracking(service.transport, service.settings)
+        return other  # type: ignore[return-value]
+    return TrackingService(service.backend)
+
+
+def _stored(service: TrackingService, run_id: str) -> Run:
+    """The run as stored, without writing the points this process has buffered."""
+    if isinstance(service, RemoteTracking):
+        return _fresh(service).get_run(run_id)  # a writer of its own, with nothing buffered
+    return service.store.get_run(RunId(run_id))
 
 
 def test_run_lifecycle_and_latest_metrics(service: TrackingService) -> None:
@@ -68,7 +113,7 @@ def test_bad_metric_value_is_refused_and_earlier_points_are_kept(service: Tracki
 def test_an_ended_run_is_immutable(service: TrackingService) -> None:
     run = service.create_run(experiment="exp")
     service.end_run(run.run_id)
-    other = TrackingService(service.backend)  # a fresh service has no cached state
+    other = _fresh(service)  # a fresh service has no cached state
     for write in (
         lambda: other.log_params(run.run_id, {"a": 1}),
         lambda: other.log_metric(run.run_id, "m", 1.0),
@@ -106,7 +151,7 @@ def test_log_batch_writes_at_once(service: TrackingService) -> None:
     run = service.create_run(experiment="exp")
     points = [MetricPoint("m", float(i), i, 1_000 + i) for i in range(1000)]
     service.log_batch(run.run_id, metrics=points, params={"p": 1}, tags={"t": "v"})
-    assert service.store.get_run(run.run_id).metrics["m"] == 999.0  # no flush needed
+    assert _stored(service, run.run_id).metrics["m"] == 999.0  # no flush needed
     assert len(service.get_metric_history(run.run_id, "m")) == 1000
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from loopml.client.run_handle import ActiveRun
 from loopml.core.entities import ArtifactEntry, Event, Experiment, MetricPoint, Run
-from loopml.core.errors import InvalidArgumentError, did_you_mean
+from loopml.core.errors import InvalidArgumentError, LoopmlError, did_you_mean
 from loopml.core.ids import RunId
 from loopml.core.settings import Settings, resolve_settings
 from loopml.data import DatasetService
-from loopml.store.backend import open_backend
+from loopml.store.backend import Backend, open_backend
 from loopml.tracking import TrackingService
 
 if TYPE_CHECKING:
@@ -22,6 +22,26 @@ if TYPE_CHECKING:
     from loopml.health import MonitorService
     from loopml.registry import ModelRegistry
     from loopml.serving.deployments import DeploymentService
+    from loopml.store.remote import Transport
+
+
+def _store_only(what: str, url: str) -> LoopmlError:
+    return LoopmlError(
+        f"{what} needs the store itself, and this client talks to the loopml server at {url} "
+        "(LOOPML_SERVER_URL is set). Run it on the server's host with the store's own "
+        "settings (LOOPML_HOME / LOOPML_DB_URL, and LOOPML_SERVER_URL unset)."
+    )
+
+
+class _NotThroughServer:
+    """Stands for a service this build's remote SDK does not reach yet: any use says so."""
+
+    def __init__(self, what: str, url: str) -> None:
+        self._what = what
+        self._url = url
+
+    def __getattr__(self, name: str) -> Any:
+        raise _store_only(f"{self._what}.{name}", self._url)
 
 
 class LoopmlClient:
@@ -54,13 +74,44 @@ class LoopmlClient:
                 {"home": home, "db_url": db_url, "artifacts_url": artifacts_url}
             )
         self.settings = settings
-        backend = self.backend = open_backend(settings, create=create)
-        self.service = TrackingService(backend)
-        self.datasets = DatasetService(backend)
+        self._transport: Transport | None = None
+        self._backend: Backend | None = None
+        remote = self._remote()
+        if remote is None:
+            backend = self._backend = open_backend(settings, create=create)
+            self.service = TrackingService(backend)
+            self.datasets = DatasetService(backend)
+        else:  # the SDK's remote mode: the same methods, through the server's services
+            from loopml.client.remote.tracking import RemoteTracking
+
+            self.service = cast(TrackingService, RemoteTracking(remote, settings))
+            url = str(settings.server_url)
+            self.datasets = cast(DatasetService, _NotThroughServer("datasets", url))
         self._models: ModelRegistry | None = None
         self._evaluations: EvaluationService | None = None
         self._monitoring: MonitorService | None = None
         self._deployments: DeploymentService | None = None
+
+    def _remote(self) -> Transport | None:
+        """The server's transport when ``server_url`` is set (the SDK's remote mode)."""
+        if not self.settings.server_url:
+            return None
+        if self._transport is None:
+            from loopml.client.remote.connection import shared_transport
+
+            self._transport = shared_transport(self.settings.server_url, self.settings.token)
+        return self._transport
+
+    @property
+    def backend(self) -> Backend:
+        """The stores themselves (embedded mode only: a remote client has none).
+
+        Raises:
+            LoopmlError: The client talks to a server (LOOPML_SERVER_URL is set).
+        """
+        if self._backend is None:
+            raise _store_only("LoopmlClient.backend", str(self.settings.server_url))
+        return self._backend
 
     @property
     def models(self) -> ModelRegistry:

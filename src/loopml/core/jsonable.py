@@ -53,6 +53,9 @@ class Jsonable:
 
     #: Read-only properties added to :meth:`to_dict`'s output (derived, so not read back).
     json_properties: ClassVar[tuple[str, ...]] = ()
+    #: What pydantic (the REST API's serialiser) reads: non-finite floats as the same strings
+    #: as :meth:`to_dict`, not ``null``, so NaN and the infinities cross the API faithfully.
+    __pydantic_config__: ClassVar[Mapping[str, Any]] = {"ser_json_inf_nan": "strings"}
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (non-finite floats as strings)."""

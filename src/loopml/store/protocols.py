@@ -96,9 +96,13 @@ class TrackingStore(Protocol):
     def delete_tag(self, run_id: RunId, key: str) -> None:
         """Remove a tag. Raises NotFoundError when the run has no such tag."""
 
-    def log_metrics(self, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
+    def log_metrics(
+        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
+    ) -> bool:
         """Append metric points (of one or many runs) in one transaction and update each
-        (run, key)'s latest value: highest step, then latest timestamp, then the later write."""
+        (run, key)'s latest value: highest step, then latest timestamp, then the later write.
+        A batch whose ``batch_key`` (an idempotency key) was applied before writes nothing
+        and returns False; the key is stored in the points' transaction."""
 
     def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
         """Return every point of one metric ordered by step, then timestamp."""

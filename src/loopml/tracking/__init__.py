@@ -4,6 +4,12 @@ environment, and search. The SDK (``loopml.client``) and the CLI call :class:`Tr
 
 from loopml.tracking.experiments import ExperimentCatalog
 from loopml.tracking.service import TrackingService
-from loopml.tracking.writer import MetricWriter, flush_all_writers
+from loopml.tracking.writer import MetricSink, MetricWriter, flush_all_writers
 
-__all__ = ["ExperimentCatalog", "MetricWriter", "TrackingService", "flush_all_writers"]
+__all__ = [
+    "ExperimentCatalog",
+    "MetricSink",
+    "MetricWriter",
+    "TrackingService",
+    "flush_all_writers",
+]

@@ -13,12 +13,14 @@ Links to folders inside the folder are followed, once each (a loop is refused).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import ArtifactEntry
 from loopml.core.errors import InvalidArgumentError, NotFoundError
 from loopml.core.ids import RunId
+from loopml.store.artifacts.cas import check_digest
 from loopml.store.protocols import ArtifactStore, TrackingStore
 from loopml.tracking import payloads
 from loopml.tracking.keys import check_artifact_path
@@ -89,6 +91,43 @@ class ArtifactLog:
             entries.append(ArtifactEntry(path=rel, digest=blob.digest, size=blob.size))
         self._tracking.add_artifacts(run_id, entries)
         return entries
+
+    def register(self, run_id: RunId, entries: Sequence[ArtifactEntry]) -> list[ArtifactEntry]:
+        """Index blobs that are stored already (uploaded through a server's artifact proxy)
+        at run-relative paths: what the server does for the remote SDK's ``log_artifact``.
+
+        Raises:
+            InvalidArgumentError: A path that could leave the run's folder, a malformed
+                digest, or a size other than the stored blob's (nothing is indexed).
+            NotFoundError: A blob that is not stored (upload it first; nothing is indexed).
+        """
+        checked = []
+        for entry in entries:
+            path = check_artifact_path(entry.path)
+            size = self._stored_size(check_digest(entry.digest))
+            if size is None:
+                raise NotFoundError(
+                    f"Artifact {path!r} names blob {entry.digest}, which the artifact store "
+                    f"{self._artifacts.url} does not hold. Upload the bytes first (the artifact "
+                    "proxy, RemoteArtifactStore.put_file), then register them."
+                )
+            if size != entry.size:
+                raise InvalidArgumentError(
+                    f"Artifact {path!r}: blob {entry.digest} is {size} bytes, not {entry.size} "
+                    "as given. Register the size the upload answered."
+                )
+            checked.append(ArtifactEntry(path=path, digest=entry.digest, size=size))
+        self._tracking.add_artifacts(run_id, checked)
+        return checked
+
+    def _stored_size(self, digest: str) -> int | None:
+        sized = getattr(self._artifacts, "stored_size", None)  # the content store's, no read
+        if callable(sized):
+            found = sized(digest)
+            return None if found is None else int(found)
+        if not self._artifacts.exists(digest):
+            return None
+        return len(self._artifacts.get_bytes(digest))
 
     def find(self, run_id: RunId, path: str) -> ArtifactEntry:
         """Return the index entry of one artifact."""

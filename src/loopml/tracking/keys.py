@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from loopml.core.entities import MetricPoint
 from loopml.core.errors import InvalidArgumentError
 
 MAX_KEY_LENGTH = 250
@@ -194,6 +195,21 @@ def check_timestamp(key: str, timestamp: Any) -> int:
     return int(timestamp)
 
 
+def check_point(point: MetricPoint) -> MetricPoint:
+    """Return ``point`` with its key, value, step and timestamp checked (see the checks above).
+
+    Raises:
+        InvalidArgumentError: Any of them is not valid.
+    """
+    key = check_key("metric", point.key)
+    return MetricPoint(
+        key,
+        check_metric_value(key, point.value),
+        check_step(key, point.step),
+        check_timestamp(key, point.timestamp),
+    )
+
+
 def check_limit(limit: Any) -> int | None:
     """Return a search limit: None (no limit) or an int from 0 to 2**63 - 1.
 
@@ -212,6 +228,24 @@ def check_limit(limit: Any) -> int | None:
             f"limit; got {limit}."
         )
     return int(limit)
+
+
+def check_offset(offset: Any) -> int:
+    """Return a search offset: an int from 0 to 2**63 - 1 (the matching runs to skip).
+
+    Raises:
+        InvalidArgumentError: A negative number, a non-integer or one beyond 64 bits.
+    """
+    if (
+        isinstance(offset, bool)
+        or not isinstance(offset, numbers.Integral)
+        or not 0 <= int(offset) <= INT64_MAX
+    ):
+        raise InvalidArgumentError(
+            f"offset must be a non-negative integer that fits in 64 bits (the runs to skip); "
+            f"got {offset!r}."
+        )
+    return int(offset)
 
 
 def check_name(what: str, name: Any) -> str:

@@ -285,25 +285,33 @@ class TrackingService:
     ) -> None:
         """Write metric points, params and tags now (not buffered), one transaction each."""
         self.require_running(run_id)
-        points = [
-            (
-                run_id,
-                MetricPoint(
-                    keys.check_key("metric", p.key),
-                    keys.check_metric_value(p.key, p.value),
-                    keys.check_step(p.key, p.step),
-                    keys.check_timestamp(p.key, p.timestamp),
-                ),
-            )
-            for p in metrics
-        ]
+        points = [(run_id, keys.check_point(p)) for p in metrics]
         if params:
             self.log_params(run_id, params)
         if tags:
             self.set_tags(run_id, tags)
         if points:
-            self.writer.flush()  # keep log order: buffered points first
-            self.store.log_metrics(points)
+            self.log_metric_batch(points)
+
+    def log_metric_batch(
+        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
+    ) -> bool:
+        """Write metric points of any runs now, in one transaction, once per ``batch_key``.
+
+        What a server does with a batch from the remote SDK's writer: every point is checked
+        and every run must be RUNNING, then the points and the key are written together, so a
+        batch sent again after a lost answer is not applied twice.
+
+        Returns:
+            False when ``batch_key`` was applied before (nothing written), else True.
+        """
+        checked = [(run_id, keys.check_point(point)) for run_id, point in points]
+        for run_id in dict.fromkeys(run_id for run_id, _ in checked):
+            self.require_running(run_id)
+        if not checked:
+            return True
+        self.writer.flush()  # keep log order: buffered points first
+        return self.store.log_metrics(checked, batch_key=batch_key)
 
     def flush(self) -> None:
         """Write every buffered metric point now."""
@@ -322,6 +330,14 @@ class TrackingService:
         """Log a file, folder, bytes, DataFrame, Arrow table or figure; see ArtifactLog."""
         self.require_running(run_id)
         return self.artifacts.log(run_id, source, name=name, artifact_path=artifact_path)
+
+    def register_artifacts(
+        self, run_id: RunId, entries: Sequence[ArtifactEntry]
+    ) -> list[ArtifactEntry]:
+        """Index blobs already in the artifact store (uploaded through the server's artifact
+        proxy) on a running run; see :meth:`ArtifactLog.register`."""
+        self.require_running(run_id)
+        return self.artifacts.register(run_id, entries)
 
     def log_dict(self, run_id: RunId, data: Mapping[str, Any], name: str) -> ArtifactEntry:
         """Log a dict as JSON (``.json``) or YAML (``.yaml``)."""
@@ -406,10 +422,13 @@ class TrackingService:
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
         include_deleted: bool = False,
     ) -> tuple[RunQuery, dict[str, Experiment]]:
-        """Turn user arguments into a typed query and the experiments it spans."""
+        """Turn user arguments into a typed query and the experiments it spans (``offset``:
+        the matching runs to skip, for pages)."""
         limit = keys.check_limit(limit)
+        offset = keys.check_offset(offset)
         if experiments is None:
             exps = self.experiments.list()
         else:
@@ -422,6 +441,7 @@ class TrackingService:
             where=where,
             order_by=order,
             limit=limit,
+            offset=offset,
             include_deleted=include_deleted,
         )
         return query, {e.experiment_id: e for e in exps}
@@ -433,6 +453,7 @@ class TrackingService:
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
         include_deleted: bool = False,
     ) -> list[Run]:
         """Search runs (see :func:`loopml.search_runs` for the arguments) as ``Run`` objects."""
@@ -441,6 +462,7 @@ class TrackingService:
             filter=filter,
             order_by=order_by,
             limit=limit,
+            offset=offset,
             include_deleted=include_deleted,
         )
         return self._find(query)
@@ -452,6 +474,7 @@ class TrackingService:
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
         include_deleted: bool = False,
     ) -> pd.DataFrame:
         """Search runs as a wide DataFrame (see :func:`runs_to_frame`)."""
@@ -460,6 +483,7 @@ class TrackingService:
             filter=filter,
             order_by=order_by,
             limit=limit,
+            offset=offset,
             include_deleted=include_deleted,
         )
         return runs_to_frame(self._find(query), experiments_by_id)

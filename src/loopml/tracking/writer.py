@@ -9,12 +9,20 @@ raises if they still cannot be written.
 
 Points are validated when they are logged, so a batch should never hold a point the store
 refuses. If one does anyway (a run purged by another process while its points were
-buffered, a value a backend refuses), the store rejects the batch with
+buffered, a value a backend refuses; through a server also a run ended elsewhere or a token
+that may not write), the store rejects the batch with
 :class:`~loopml.core.errors.InvalidArgumentError` or
-:class:`~loopml.core.errors.NotFoundError`: the writer then writes run by run and halves the
+:class:`~loopml.core.errors.NotFoundError` (a server also with
+:class:`~loopml.core.errors.ConflictError` or an access error, which refuse a whole run's
+points): the writer then writes run by run and halves the
 failing part until the refused points stand alone, writes every other point, and reports the
 refused ones (an error in the log, and :attr:`MetricWriter.rejected`). One bad point never
 costs the others.
+
+A writer made with ``keyed=True`` (the remote SDK's, whose sink is a server over HTTP) gives
+each batch an idempotency key when it takes it from the buffer, and a batch that failed is
+written again as it was, with the same key, before anything newer: a batch the server
+applied but whose answer was lost is then applied once, however many times it is sent.
 """
 
 from __future__ import annotations
@@ -23,13 +31,22 @@ import atexit
 import logging
 import os
 import threading
+import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from loopml.core.entities import MetricPoint
-from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError, StoreError
+from loopml.core.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    LoopmlError,
+    NotFoundError,
+    PermissionDeniedError,
+    StoreError,
+    UnauthenticatedError,
+)
 from loopml.core.ids import RunId
-from loopml.store.protocols import TrackingStore
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +57,29 @@ MAX_BATCH = 50_000
 _RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
 #: Refused points kept for :attr:`MetricWriter.rejected` (the newest).
 MAX_REJECTED = 1000
+#: Errors that refuse a whole run's points: the run is gone, or ended (a server checks), or
+#: the caller may not write (a server's token).
+_RUN_REFUSALS = (NotFoundError, ConflictError, PermissionDeniedError, UnauthenticatedError)
 #: Errors that mean "the store refuses these points", not "the store is unavailable".
-_REFUSALS = (InvalidArgumentError, NotFoundError)
+_REFUSALS = (InvalidArgumentError, *_RUN_REFUSALS)
 
 Item = tuple[RunId, MetricPoint]
+#: A batch taken from the buffer: its idempotency key (None when the writer is not keyed).
+Batch = tuple[str | None, list[Item]]
+
+
+class MetricSink(Protocol):
+    """Where a writer's batches go: a tracking store, or the remote SDK's server."""
+
+    @property
+    def url(self) -> str:
+        """Where the points go (for messages)."""
+
+    def log_metrics(
+        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
+    ) -> object:
+        """Write ``points`` in one transaction (once per ``batch_key``, when given)."""
+
 
 _writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
 
@@ -54,12 +90,15 @@ class MetricWriter:
     Args:
         store: Where the points go.
         interval: Seconds between background writes.
+        keyed: Give each batch an idempotency key (see the module docstring).
     """
 
-    def __init__(self, store: TrackingStore, *, interval: float) -> None:
+    def __init__(self, store: MetricSink, *, interval: float, keyed: bool = False) -> None:
         self._store = store
         self._interval = interval
+        self._keyed = keyed
         self._pending: list[tuple[RunId, MetricPoint]] = []
+        self._unacked: list[Batch] = []  # taken, not written: sent again first, as they were
         self._lock = threading.Lock()  # guards _pending and _thread
         self._write_lock = threading.Lock()  # one transaction at a time, in order
         self._wake = threading.Event()
@@ -72,7 +111,9 @@ class MetricWriter:
     @property
     def pending(self) -> int:
         """How many points wait to be written (in this process)."""
-        return len(self._pending) if self._pid == os.getpid() else 0
+        if self._pid != os.getpid():
+            return 0
+        return len(self._pending) + sum(len(items) for _, items in self._unacked)
 
     @property
     def rejected(self) -> list[tuple[RunId, MetricPoint, str]]:
@@ -124,6 +165,7 @@ class MetricWriter:
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._pending = []
+        self._unacked = []
         self._thread = None
 
     def _start(self) -> None:
@@ -157,39 +199,51 @@ class MetricWriter:
                         exc,
                     )
 
-    def _take(self) -> list[Item]:
-        with self._lock:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-        return batch
+    def _key(self) -> str | None:
+        return uuid.uuid4().hex if self._keyed else None
 
-    def _restore(self, batch: list[Item]) -> None:
+    def _take(self) -> Batch | None:
         with self._lock:
-            self._pending[:0] = batch
+            if self._unacked:
+                return self._unacked.pop(0)
+            items, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        return (self._key(), items) if items else None
+
+    def _restore(self, batches: list[Batch]) -> None:
+        """Put batches that were not written back in front, with their keys."""
+        with self._lock:
+            self._unacked[:0] = [batch for batch in batches if batch[1]]
+
+    def _send(self, key: str | None, items: list[Item]) -> None:
+        if key is None:
+            self._store.log_metrics(items)
+        else:
+            self._store.log_metrics(items, batch_key=key)
 
     def _drain(self, *, retry: bool) -> None:
         with self._write_lock:
             while True:
                 batch = self._take()
-                if not batch:
+                if batch is None:
                     return
                 self._write(batch, retry=retry)
 
-    def _write(self, batch: list[Item], *, retry: bool) -> None:
+    def _write(self, batch: Batch, *, retry: bool) -> None:
         delays = _RETRY_DELAYS if retry else ()
         attempt = 0
         while True:
             try:
-                self._store.log_metrics(batch)
+                self._send(*batch)
                 return
             except _REFUSALS:
-                self._write_around_refusals(batch)
+                self._write_around_refusals(batch[1])
                 return
             except BaseException as exc:
                 if not isinstance(exc, LoopmlError) or attempt >= len(delays):
-                    self._restore(batch)  # keep every point: nothing logged is lost
+                    self._restore([batch])  # keep every point: nothing logged is lost
                     if isinstance(exc, LoopmlError):
                         raise StoreError(
-                            f"{len(batch)} metric points could not be written to "
+                            f"{len(batch[1])} metric points could not be written to "
                             f"{self._store.url}: {exc}. They are kept in memory and retried; "
                             "fix the store and call flush() again."
                         ) from exc
@@ -208,27 +262,28 @@ class MetricWriter:
         by_run: dict[RunId, list[Item]] = {}
         for item in batch:
             by_run.setdefault(item[0], []).append(item)
-        todo = list(reversed(by_run.values()))  # a stack: the first run's points on top
+        # a stack: the first run's points on top; each part its own batch with its own key
+        todo: list[Batch] = [(self._key(), part) for part in reversed(by_run.values())]
         refused: dict[RunId, list[tuple[MetricPoint, str]]] = {}
         written = 0
         try:
             while todo:
-                part = todo[-1]
+                key, part = todo[-1]
                 try:
-                    self._store.log_metrics(part)
+                    self._send(key, part)
                     written += len(part)
-                except NotFoundError as exc:  # the run is gone: none of its points can go
+                except _RUN_REFUSALS as exc:  # none of this run's points can go
                     refused.setdefault(part[0][0], []).extend((p, str(exc)) for _, p in part)
                 except InvalidArgumentError as exc:
                     if len(part) == 1:
                         refused.setdefault(part[0][0], []).append((part[0][1], str(exc)))
                     else:
                         middle = len(part) // 2
-                        todo[-1:] = [part[middle:], part[:middle]]
+                        todo[-1:] = [(self._key(), part[middle:]), (self._key(), part[:middle])]
                         continue
                 todo.pop()
         except BaseException:
-            self._restore([item for part in reversed(todo) for item in part])
+            self._restore(list(reversed(todo)))
             raise
         finally:
             self._report(refused, written=written)

@@ -52,9 +52,9 @@ class ServerConfig:
 
 def _routers() -> list[APIRouter]:
     """The routers of each stage (imported here so the app's modules load once)."""
-    from loopml.api.rest import artifacts, experiments
+    from loopml.api.rest import artifacts, experiments, runs
 
-    return [experiments.router, artifacts.router]
+    return [experiments.router, artifacts.router, runs.router]
 
 
 def create_app(backend: Backend, config: ServerConfig | None = None) -> FastAPI:

@@ -10,6 +10,11 @@ A batch the database refuses (a value a driver cannot bind, a run purged meanwhi
 reported as :class:`~loopml.core.errors.InvalidArgumentError` or
 :class:`~loopml.core.errors.NotFoundError`, never as a driver's own exception, so that the
 metric writer can tell refused points from an unavailable store and write the others.
+
+A batch may carry an idempotency key (what a server receives from a client that may send the
+same batch again after a lost answer): the key goes into ``metric_batches`` in the batch's
+own transaction, first, and a key already there means the batch was applied, so nothing is
+written. A concurrent copy of the same batch waits on the key's row and then finds it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from loopml.core.clock import now_ms
 from loopml.core.entities import MetricPoint
 from loopml.core.errors import InvalidArgumentError, LoopmlError, NotFoundError
 from loopml.core.ids import RunId
@@ -27,7 +33,7 @@ from loopml.store.sql import mapper
 from loopml.store.sql.bulk import BulkStatement
 from loopml.store.sql.engine import StoreEngine
 from loopml.store.sql.run_checks import require_run, require_runs
-from loopml.store.sql.tables import latest_metrics, metrics
+from loopml.store.sql.tables import BATCH_KEY_LENGTH, latest_metrics, metric_batches, metrics
 
 #: Recomputes the metrics summary of some runs inside the caller's transaction.
 Refresh = Callable[[sa.Connection, Iterable[str]], None]
@@ -59,6 +65,12 @@ class SqlMetricLog:
         dialect = db.engine.dialect
         self._insert = BulkStatement.compile(metrics.insert(), dialect, mapper.METRIC_COLUMNS)
         self._upsert = BulkStatement.compile(self._latest_upsert(), dialect, mapper.METRIC_COLUMNS)
+        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+        self._claim = (
+            insert(metric_batches)
+            .on_conflict_do_nothing(index_elements=["batch_key"])
+            .returning(metric_batches.c.batch_key)  # a row back: claimed by this transaction
+        )
 
     def _latest_upsert(self) -> postgresql.Insert | sqlite.Insert:
         statement: postgresql.Insert | sqlite.Insert = (
@@ -87,28 +99,48 @@ class SqlMetricLog:
         self._insert.execute(conn, rows)
         self._upsert.execute(conn, latest_candidates(rows))
 
-    def log_metrics(self, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
+    def log_metrics(
+        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
+    ) -> bool:
         """Append metric points (of one or many runs) in one transaction and update each
         (run, key)'s latest value.
 
+        Args:
+            points: The points, with their runs.
+            batch_key: The batch's idempotency key (see the module docstring), or None.
+
+        Returns:
+            False when ``batch_key`` was applied before (nothing written), else True.
+
         Raises:
             NotFoundError: A point names an unknown run (nothing is written).
-            InvalidArgumentError: The database refused a value (nothing is written).
+            InvalidArgumentError: The database refused a value, or the key is not 1 to 64
+                characters (nothing is written).
         """
+        if batch_key is not None and not 0 < len(batch_key) <= BATCH_KEY_LENGTH:
+            raise InvalidArgumentError(
+                f"A metric batch's idempotency key must be 1 to {BATCH_KEY_LENGTH} characters; "
+                f"got {len(batch_key)}. Send a fresh UUID (hex) per batch."
+            )
         if not points:
-            return
+            return True
         rows = mapper.metric_tuples(points)
         latest = latest_candidates(rows)
         run_ids = {row[0] for row in latest}
 
-        def work(conn: sa.Connection) -> None:
+        def work(conn: sa.Connection) -> bool:
+            if batch_key is not None:
+                claim = {"batch_key": batch_key, "points": len(rows), "applied_at": now_ms()}
+                if conn.execute(self._claim, claim).first() is None:
+                    return False  # applied before: the first copy's points stand
             require_runs(conn, run_ids)
             self._insert.execute(conn, rows)
             self._upsert.execute(conn, latest)
             self._refresh(conn, run_ids)
+            return True
 
         try:
-            self._db.write(work)
+            return self._db.write(work)
         except LoopmlError:
             raise
         except sa.exc.IntegrityError as exc:  # a run purged by another writer meanwhile

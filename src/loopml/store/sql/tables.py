@@ -29,6 +29,8 @@ Conventions:
   (:mod:`loopml.core.audit_chain`); ``client`` and ``address`` say where the change came
   from; ``event_id`` is unique; links and data are JSON text. Its indexes serve "the history
   of one object" (``subject, at``) and "every event of a kind" (``kind, at``).
+- ``metric_batches`` holds the idempotency key of each metric batch a server applied,
+  written in the transaction of its points: a batch sent again is applied once.
 - ``api_tokens`` holds the API tokens by id, each with the SHA-256 of its text (never the
   text), its user, role, expiry, last use and revocation.
 - model versions are keyed by ``(name, version)`` like dataset versions; their signature and
@@ -93,6 +95,7 @@ ALIAS_LENGTH = 64
 FLAVOR_LENGTH = 64
 STATUS_LENGTH = 16
 ROW_ID_LENGTH = 250
+BATCH_KEY_LENGTH = 64
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -483,6 +486,18 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", sa.BigInteger(), nullable=True),
     sa.Column("revoked_at", sa.BigInteger(), nullable=True),
     sa.Column("note", sa.Text(), nullable=False),
+)
+
+
+#: The idempotency key of each metric batch applied (written with its points), so a batch
+#: sent again is applied once; ``applied_at`` orders them for pruning.
+metric_batches = sa.Table(
+    "metric_batches",
+    metadata,
+    sa.Column("batch_key", _text(BATCH_KEY_LENGTH), primary_key=True),
+    sa.Column("points", sa.Integer(), nullable=False),
+    sa.Column("applied_at", sa.BigInteger(), nullable=False, index=True),
+    sqlite_with_rowid=False,
 )
 
 

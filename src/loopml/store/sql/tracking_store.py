@@ -78,9 +78,18 @@ class SqlTrackingStore:
     def _refresh(
         self, conn: sa.Connection, parts: tuple[summary.Part, ...], run_ids: Iterable[str]
     ) -> None:
-        """Recompute the summary columns of some runs, inside the caller's transaction."""
+        """Recompute the summary columns of some runs, inside the caller's transaction.
+
+        Each run's lock is taken first (PostgreSQL; SQLite writers are serial already): the
+        ``UPDATE`` then starts after every earlier writer of the run committed, and its
+        aggregate sees their rows. Without it, two transactions adding different params of
+        one run each write a summary lacking the other's (READ COMMITTED takes the statement's
+        snapshot before the row lock is granted): a lost update.
+        """
         statement = self._refresh_statements[parts]
         ids = sorted(set(run_ids))  # a fixed order: concurrent writers lock rows alike
+        for run_id in ids:
+            self._db.lock(conn, "run", run_id)
         size = len(ids) if self._postgresql else mapper.ID_CHUNK
         for start in range(0, len(ids), max(size, 1)):
             conn.execute(statement, {"ids": ids[start : start + size]})
@@ -330,15 +339,19 @@ class SqlTrackingStore:
 
     # -- metrics -------------------------------------------------------------------------
 
-    def log_metrics(self, points: Sequence[tuple[RunId, MetricPoint]]) -> None:
+    def log_metrics(
+        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
+    ) -> bool:
         """Append metric points (of one or many runs) in one transaction and update each
         (run, key)'s latest value: highest step, then latest timestamp, then the later write.
+        With ``batch_key``, a batch whose key was applied before writes nothing (returns
+        False): the key is stored in the same transaction as the points.
 
         Raises:
             NotFoundError: A point names an unknown run (nothing is written).
             InvalidArgumentError: The database refused a value (nothing is written).
         """
-        self._metrics.log_metrics(points)
+        return self._metrics.log_metrics(points, batch_key=batch_key)
 
     def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
         """Return every point of one metric ordered by step, then timestamp (then the order of
