@@ -33,6 +33,7 @@ PACKAGES = [
     "loopml.store.sql",
     "loopml.store.artifacts",
     "loopml.store.logs",
+    "loopml.store.remote",
     "loopml.compute",
     "loopml.pipelines",
     "loopml.serving",
