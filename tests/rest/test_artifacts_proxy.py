@@ -18,6 +18,7 @@ from loopml.core.entities import ArtifactUpload, Blob, Role
 from loopml.core.errors import (
     AccessDeniedError,
     ArtifactIntegrityError,
+    ConflictError,
     InvalidArgumentError,
     NotFoundError,
     PayloadTooLargeError,
@@ -308,6 +309,31 @@ def test_an_upload_resumes_after_the_connection_drops_mid_chunk(
     assert len(puts) >= 7  # the cut chunk was sent again (whole, or from where it broke)
     with _store(live_server, Role.VIEWER) as viewer:
         assert viewer.get_bytes(hashlib.sha256(data).hexdigest()) == data
+
+
+@pytest.mark.parametrize("how", ["shrinks", "changes"])
+def test_a_file_changed_while_it_is_sent_is_a_conflict_and_nothing_is_stored(
+    live_server: LiveServer, tmp_path: Path, how: str
+) -> None:
+    data = os.urandom(4 * CHUNK)
+    source = tmp_path / "model.bin"
+    source.write_bytes(data)
+    puts: list[str] = []
+
+    def another_writer(request: httpx.Request) -> None:  # rewrites the file as chunk 2 goes
+        if request.method == "PUT":
+            puts.append(str(request.url))
+            if len(puts) == 2:
+                source.write_bytes(data[: CHUNK + 10] if how == "shrinks" else data[::-1])
+
+    with _store(live_server, Role.EDITOR) as editor:
+        editor.transport.http.event_hooks["request"].append(another_writer)
+        with pytest.raises(ConflictError, match="changed while it was being stored"):
+            editor.put_file(source)
+        digest = hashlib.sha256(data).hexdigest()
+        assert not editor.exists(digest)
+    staged = live_server.home / "artifacts" / "uploads" / f"{digest}-{len(data)}"
+    assert not staged.exists()  # dropped, not left for the sweep
 
 
 def test_client_checks_its_arguments(live_server: LiveServer) -> None:

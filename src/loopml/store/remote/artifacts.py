@@ -17,6 +17,7 @@ that copy to quarantine, so logging the artifact again stores a good one).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +31,7 @@ from loopml.core.errors import (
     ArtifactIntegrityError,
     ConflictError,
     InvalidArgumentError,
+    LoopmlError,
     NotFoundError,
     StoreError,
 )
@@ -214,15 +216,18 @@ class RemoteArtifactStore:
         stalls = 0
         while not state.stored:
             before = state.offset
+            chunk: _Slice | None = None
             try:
                 if state.offset < blob.size:
                     length = min(self.chunk_size, blob.size - state.offset)
-                    state = self._send(state, _Slice(source, state.offset, length))
+                    chunk = _Slice(source, state.offset, length)
+                    state = self._send(state, chunk)
                 else:
                     state = self._post(f"/artifacts/uploads/{state.upload_id}/complete")
-            except _SourceChangedError:
-                raise
-            except ConflictError:  # the server holds more (or less): go on from its offset
+            except ConflictError as exc:  # the server holds more (or less): go on from its offset
+                if chunk is not None and chunk.ended_early:
+                    self._abort(state)
+                    raise self._changed(what, blob) from exc
                 state = decode(ArtifactUpload, self._get_state(state).json())
             except NotFoundError:  # completed by another client, aborted or expired
                 state = self._start(blob)
@@ -259,6 +264,12 @@ class RemoteArtifactStore:
         )
         return decode(ArtifactUpload, answer.json())
 
+    def _abort(self, state: ArtifactUpload) -> None:
+        """Drop what the server staged of an upload that cannot complete (best effort: it
+        would be swept after a week anyway)."""
+        with contextlib.suppress(LoopmlError):
+            self.transport.request("DELETE", f"/artifacts/uploads/{state.upload_id}")
+
     def _changed(self, what: str, blob: Blob) -> ConflictError:
         return ConflictError(
             f"The file {what} changed while it was being stored: it first hashed to "
@@ -287,10 +298,6 @@ class RemoteArtifactStore:
         )
 
 
-class _SourceChangedError(ConflictError):
-    """The file being sent changed (it ended early)."""
-
-
 class _Slice:
     """``length`` bytes of ``source`` from ``offset``, read in pieces as they are sent (a
     chunk is never whole in memory), again from the start on each iteration (a retry).
@@ -303,6 +310,7 @@ class _Slice:
         self.source = source
         self.offset = offset
         self.length = length
+        self.ended_early = False
 
     def __iter__(self) -> Iterator[bytes]:
         self.source.seek(self.offset)
@@ -310,7 +318,8 @@ class _Slice:
         while left > 0:
             piece = self.source.read(min(_PIECE, left))
             if not piece:
-                raise _SourceChangedError(
+                self.ended_early = True
+                raise ConflictError(
                     f"The source ended {left:,} bytes early while it was being sent: it "
                     "changed while it was being stored. Nothing was stored; log it again."
                 )
