@@ -24,8 +24,9 @@ from loopml.core.errors import (
     PayloadTooLargeError,
 )
 from loopml.store.remote import RemoteArtifactStore, decode
+from tests.conftest import BACKENDS, PG_SERVER
 from tests.rest.cutting_proxy import CuttingProxy
-from tests.rest.live_server import LiveServer
+from tests.rest.live_server import LiveServer, create_pg_database, drop_pg_database
 
 CHUNK = 64 * 1024
 
@@ -346,12 +347,15 @@ def test_client_checks_its_arguments(live_server: LiveServer) -> None:
             viewer.get_bytes("cd" * 32)
 
 
-@pytest.fixture(scope="module")
-def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Path]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def small_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, Path]]:
     """A server of two worker processes with a 1 MiB body limit, storing artifacts in a
-    folder of its own."""
-    root = tmp_path_factory.mktemp("rest-small")
-    server = LiveServer(backend="sqlite", home=root / ".loopml", db_url=None)
+    folder of its own, on each backend."""
+    root = tmp_path_factory.mktemp(f"rest-small-{request.param}")
+    db_url = create_pg_database(PG_SERVER) if request.param == "postgresql" else None
+    server = LiveServer(backend=request.param, home=root / ".loopml", db_url=db_url)
     destination = root / "elsewhere"
     try:
         server.make_tokens()
@@ -361,6 +365,11 @@ def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
         yield server, destination
     finally:
         server.kill()
+        if db_url:
+            from loopml.store.backend import close_cached_backends
+
+            close_cached_backends()
+            drop_pg_database(db_url)
 
 
 def test_an_oversize_chunk_is_413_and_nothing_is_written(
