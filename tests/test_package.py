@@ -35,6 +35,7 @@ PACKAGES = [
     "loopml.store.sql",
     "loopml.store.artifacts",
     "loopml.store.logs",
+    "loopml.store.remote",
     "loopml.compute",
     "loopml.pipelines",
     "loopml.serving",
