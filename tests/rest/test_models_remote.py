@@ -250,3 +250,30 @@ def test_a_remote_run_logs_its_data_and_model_with_lineage(
     assert editor.datasets.runs_using(train.ref) == [(run.run_id, "train")]
     inputs = editor.datasets.inputs_of(run.run_id)
     assert sorted(role for _, role in inputs) == ["eval", "train"]
+
+
+def test_export_onnx_here_and_record_it_there(
+    live_server: LiveServer, unique: str, clients: Clients
+) -> None:
+    seeded = seed(live_server, unique, versions=1)
+    editor = clients(Role.EDITOR)
+    rows = frame().drop(columns="target")
+    exported = editor.models.export_onnx(f"{unique}@1", holdout=seeded.dataset.ref, rows=200)
+    export = exported.export("onnx")
+    assert export is not None and export.created_by == "editor-user"
+    assert export.check["rows"] == 200 and export.check["holdout"] == seeded.dataset.ref
+    events = editor.events(subject=f"model:{unique}@1", kind="model.exported")
+    assert [e.actor for e in events] == ["editor-user"]
+    onnx = editor.models.load(f"{unique}@1", runtime="onnx").predict(rows.head(50))
+    native = editor.models.load(f"{unique}@1").predict(rows.head(50))
+    assert np.array_equal(np.asarray(onnx), np.asarray(native))
+    # the native package posted as an "export" is refused: not an ONNX copy
+    import httpx
+
+    answer = httpx.post(
+        f"{live_server.url}/api/v1/models/{unique}/versions/1/exports",
+        json={"manifest_digest": seeded.versions[0].manifest_digest, "check": {"rows": 1}},
+        headers=live_server.headers(Role.EDITOR),
+    )
+    assert answer.status_code == 422 and "not an ONNX copy" in answer.json()["error"]
+    assert len(editor.models.get(f"{unique}@1").exports) == 1

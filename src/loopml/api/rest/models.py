@@ -11,7 +11,7 @@ number, an alias or ``latest`` (``/models/churn/versions/champion``).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -83,6 +83,14 @@ class UploadedModel(BaseModel):
     ] = Field(default={}, max_length=100)
 
 
+class UploadedExport(BaseModel):
+    """The body of ``POST /models/{name}/versions/{selector}/exports``: an ONNX copy uploaded
+    through the artifact proxy, with the check the client made."""
+
+    manifest_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    check: dict[Annotated[str, Field(max_length=64, pattern=LINE)], Any] = Field(max_length=50)
+
+
 class ReviewBody(BaseModel):
     """The body of an approval or a rejection."""
 
@@ -117,6 +125,24 @@ def register_uploaded(name: str, body: UploadedModel, services: Svc) -> ModelVer
         code_commit=body.code_commit,
         description=body.description,
         tags=body.tags,
+    )
+
+
+@router.post(
+    "/models/{name}/versions/{selector}/exports", dependencies=[Depends(needs(Action.WRITE))]
+)
+def register_export(
+    name: str, selector: Selector, body: UploadedExport, services: Svc
+) -> ModelVersion:
+    """Record an uploaded ONNX copy of a version (an ONNX package with the version's
+    signature; the server checks it and its files are stored, and never loads it)."""
+    from loopml.registry.uploaded import register_export_uploaded
+
+    return register_export_uploaded(
+        services.models,
+        f"{name}@{selector}",
+        manifest_digest=body.manifest_digest,
+        check=body.check,
     )
 
 

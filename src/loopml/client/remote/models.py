@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopml.client.remote.paths import needs_artifacts, seg, store_only
+from loopml.client.remote.paths import needs_artifacts, seg
 from loopml.core.clock import now_ms
 from loopml.core.entities import (
     AliasMove,
@@ -240,9 +240,18 @@ class RemoteModels:
         tolerance: float = 1e-5,
         rows: int = 2000,
     ) -> ModelVersion:
-        """Not through a server: an export is checked against the original on the store's
-        host."""
-        raise store_only("ModelRegistry.export_onnx")
+        """Export a scikit-learn version to ONNX here, checked against the original on
+        held-out rows (as embedded), upload the copy and record it on the server; see
+        :func:`loopml.models.export_onnx`."""
+        from loopml.registry.exports import package_export
+
+        artifacts = needs_artifacts(self.artifacts, "ModelRegistry.export_onnx")
+        version = self.get(ref)
+        digest, check = package_export(
+            self, version, holdout=holdout, tolerance=tolerance, rows=rows, artifacts=artifacts
+        )
+        path = self._version_path(version.ref) + "/exports"
+        return self.transport.post(path, ModelVersion, {"manifest_digest": digest, "check": check})
 
     # -- loading -----------------------------------------------------------------------------
 
