@@ -67,6 +67,7 @@ def run(seed: int = 0) -> float:
     from loopml.examples.demo_champion import MODEL, build_champion
     from loopml.examples.demo_display import print_commands, print_timeline
     from loopml.examples.demo_production import Production
+    from loopml.examples.demo_traffic import ROWS_PER_REQUEST
     from loopml.examples.flights import ROWS_PER_MONTH, load_flights, sample_months
 
     started = time.perf_counter()
@@ -93,9 +94,10 @@ def run(seed: int = 0) -> float:
     champion = build_champion(early, traffic[traffic["month"] == 4], console, seed=seed)
     console.print(Rule("2. April-December in production"))
     console.print(
-        "  each week: the flights served in requests of 10 (event time = departure hour), "
-        "labels of flights 4 weeks old arrive; each month: monitoring with alert rules; "
-        "agents of the policies late-retrain (alert trigger) and late-export (dataset trigger)",
+        f"  each week: the flights served in requests of {ROWS_PER_REQUEST} (event time = "
+        "departure hour), labels of flights 4 weeks old arrive; each month: monitoring with "
+        "alert rules; agents of the policies late-retrain (alert trigger) and late-export "
+        "(dataset trigger)",
         highlight=False,
     )
     production = Production(client, flights, early, traffic, holdout, champion.params, console)
@@ -119,6 +121,10 @@ def run(seed: int = 0) -> float:
 
 def main() -> None:
     """Entry point of ``make demo``."""
+    # The model server answers requests of a few rows: one OpenMP thread per model call is
+    # several times faster there than a team of threads started for each (and the demo
+    # shares the machine). Set before scikit-learn loads its OpenMP runtime.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     run()
 
 

