@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,14 +13,10 @@ from tests.conftest import BACKENDS, PG_SERVER
 from tests.rest.live_server import LiveServer, create_pg_database, drop_pg_database
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def live_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """``loopml server --auth token`` on 127.0.0.1, on each backend."""
-    root: Path = tmp_path_factory.mktemp(f"rest-{request.param}")
-    db_url = create_pg_database(PG_SERVER) if request.param == "postgresql" else None
-    server = LiveServer(backend=request.param, home=root / ".loopml", db_url=db_url)
+def _serve(backend: str, factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    root = factory.mktemp(f"rest-{backend}")
+    db_url = create_pg_database(PG_SERVER) if backend == "postgresql" else None
+    server = LiveServer(backend=backend, home=root / ".loopml", db_url=db_url)
     try:
         server.make_tokens()
         server.start()
@@ -33,6 +28,25 @@ def live_server(
 
             close_cached_backends()
             drop_pg_database(db_url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``loopml server --auth token`` on 127.0.0.1 over an embedded (SQLite) store."""
+    yield from _serve("sqlite", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def postgresql_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``loopml server --auth token`` on 127.0.0.1 over a PostgreSQL database of its own."""
+    yield from _serve("postgresql", tmp_path_factory)
+
+
+@pytest.fixture(params=BACKENDS)
+def live_server(request: pytest.FixtureRequest) -> LiveServer:
+    """The session's server on each backend (tests using it run once per backend)."""
+    server: LiveServer = request.getfixturevalue(f"{request.param}_live_server")
+    return server
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from loopml.tracking import TrackingService
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loopml.automation import LoopService
     from loopml.evaluation import EvaluationService
     from loopml.health import MonitorService
     from loopml.registry import ModelRegistry
@@ -61,6 +62,7 @@ class LoopmlClient:
         self._evaluations: EvaluationService | None = None
         self._monitoring: MonitorService | None = None
         self._deployments: DeploymentService | None = None
+        self._loops: LoopService | None = None
 
     @property
     def models(self) -> ModelRegistry:
@@ -97,6 +99,15 @@ class LoopmlClient:
 
             self._deployments = DeploymentService(self.models)
         return self._deployments
+
+    @property
+    def loops(self) -> LoopService:
+        """The closed loop's runs, steps and timelines (created on first use)."""
+        if self._loops is None:
+            from loopml.automation import LoopService
+
+            self._loops = LoopService(self.backend)
+        return self._loops
 
     def _registry(self) -> ModelRegistry:
         return self.models

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, FastAPI
 
 from loopml.api.rest.access import Authenticate
-from loopml.api.rest.errors import add_error_handlers
+from loopml.api.rest.errors import ERROR_RESPONSES, add_error_handlers
 from loopml.api.rest.services import Services
 from loopml.core.version import VERSION
 from loopml.store.backend import Backend
@@ -78,7 +78,7 @@ def create_app(backend: Backend, config: ServerConfig | None = None) -> FastAPI:
         return {"status": "ok", "version": VERSION}
 
     for router in _routers():
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     tokens = services.tokens if config.auth == "token" else None
     is_open: Callable[[str], bool] = OPEN_PATHS.__contains__
     app.add_middleware(Authenticate, tokens=tokens, open_paths=is_open)

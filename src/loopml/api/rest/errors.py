@@ -15,14 +15,39 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from loopml.core import errors as E  # noqa: N812  (the error tree, read as E.NotFoundError)
 
-__all__ = ["add_error_handlers", "error_body", "status_of"]
+__all__ = ["ERROR_RESPONSES", "ErrorBody", "add_error_handlers", "error_body", "status_of"]
 
 _JSON = "application/json"
+
+
+class ErrorBody(BaseModel):
+    """What every error answer holds."""
+
+    error: str
+    type: str
+    field: str | None = None
+
+
+#: The error answers every route may give (documented in the OpenAPI document).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": what}
+    for status, what in (
+        (400, "A malformed request"),
+        (401, "No token, or an unknown, revoked or expired one"),
+        (403, "The token's role does not allow this"),
+        (404, "No such object"),
+        (409, "A conflict with what is stored (a taken name, a rule, a gate)"),
+        (413, "A body over the server's limit"),
+        (422, "An invalid value; `field` names it"),
+        (503, "The store is unavailable"),
+    )
+}
 
 #: The status of each kind, most specific first.
 _STATUS: tuple[tuple[type[E.LoopmlError], int], ...] = (
