@@ -144,6 +144,7 @@ def test_the_challenger_that_passed_offline_but_lost_live_was_rolled_back(
     deployment = demo.client.deployments.get("late-prod")
     assert deployment.canary is None and deployment.champion == "late@champion"
     assert "only flights that left on time" in demo.stdout
+    assert "why it lost live: every flight it was trained and gated on left on time" in demo.stdout
 
 
 def test_the_timeline_and_the_commands_are_printed(demo: DemoRun) -> None:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 UTC = dt.UTC
 START = dt.datetime(2013, 4, 1, tzinfo=UTC)
 END = dt.datetime(2014, 1, 1, tzinfo=UTC)
+#: The flawed export arrives once the retrained model is champion, from this date on.
+EXPORT_FROM = dt.datetime(2013, 10, 1, tzinfo=UTC)
 #: Weeks of labels only, after the traffic ends, at most.
 EXTRA_WEEKS = 8
 
@@ -65,6 +67,7 @@ class Production:
     exported: dt.date | None = None
     last_report: MonitorReport | None = None
     _recent_month: int = 3
+    _explained: bool = False
     _waits: dict[str, str] = field(default_factory=dict)
     _month: list[int] = field(
         default_factory=lambda: [0, 0, 0, 0]
@@ -160,11 +163,23 @@ class Production:
     def _tick(self, agents: list[Agent], now: dt.datetime) -> None:
         from loopml.core.clock import now_ms
 
-        if self.exported is None and self._decided("late-retrain") and now.month >= 10:
+        if self.exported is None and self._decided("late-retrain") and now >= EXPORT_FROM:
             self._export(now)
         self.marks.append((now_ms(), now.date()))
         for agent in agents:
             agent.run_once()
+        if self.exported is not None and not self._explained and self._decided("late-export"):
+            self._explained = True
+            since = dt.datetime.combine(self.exported, dt.time(), tzinfo=UTC)
+            served = self.traffic[(self.traffic[TIME] >= since) & (self.traffic[TIME] < now)]
+            late = float((served["dep_delay"] > 0).mean())
+            self.console.print(
+                f"  [bold]why it lost live[/]: every flight it was trained and gated on left on "
+                f"time; of the {len(served):,} flights served since its release, {late:.0%} "
+                "left late, a kind of flight it never saw (it calls most of their late "
+                "arrivals on time)",
+                highlight=False,
+            )
 
     def _decided(self, policy: str) -> bool:
         from loopml.automation import LoopService
