@@ -13,6 +13,7 @@ keep arriving, week by week, until the export's challenger is decided.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,9 +70,7 @@ class Production:
     _recent_month: int = 3
     _explained: bool = False
     _waits: dict[str, str] = field(default_factory=dict)
-    _month: list[int] = field(
-        default_factory=lambda: [0, 0, 0, 0]
-    )  # rows, requests, canary, labels
+    _tally: Counter[str] = field(default_factory=Counter)  # this month's rows, requests, ...
 
     def run(self, progress: Any) -> None:
         """Replay April-December week by week (see the module docstring)."""
@@ -95,10 +94,12 @@ class Production:
                 nxt = week + dt.timedelta(days=7)
                 if week < END:
                     served = replay.serve(week, min(nxt, END))
-                    for i, n in enumerate(
-                        (served.rows, served.requests, served.canary_requests, served.labeled)
-                    ):
-                        self._month[i] += n
+                    self._tally.update(
+                        rows=served.rows,
+                        requests=served.requests,
+                        canary=served.canary_requests,
+                        labels=served.labeled,
+                    )
                     progress.update(
                         task,
                         advance=1,
@@ -108,13 +109,13 @@ class Production:
                     )
                 else:
                     labeled = replay.label(nxt)
-                    self._month[3] += labeled
+                    self._tally.update(labels=labeled)
                     progress.update(
                         task,
                         advance=1,
                         description=f"week of {week:%Y-%m-%d}: {labeled:,} labels arrived",
                     )
-                if nxt.month != week.month or nxt >= END:
+                if nxt.month != week.month:
                     self._month_end(replay, nxt)
                 self._tick(agents, nxt)
                 week = nxt
@@ -209,11 +210,11 @@ class Production:
                 description=f"a labeled holdout of {month_end - dt.timedelta(days=1):%B %Y}",
             )
             self._recent_month = month
-        rows, requests, canary, labels = self._month
-        self._month = [0, 0, 0, 0]
+        tally, self._tally = self._tally, Counter()
         self.console.print(
-            f"  [bold]served[/] up to {now:%Y-%m-%d}: {rows:,} flights in {requests:,} requests "
-            f"({canary:,} answered by a canary); {labels:,} labels arrived",
+            f"  [bold]served[/] up to {now:%Y-%m-%d}: {tally['rows']:,} flights in "
+            f"{tally['requests']:,} requests ({tally['canary']:,} answered by a canary); "
+            f"{tally['labels']:,} labels arrived",
             highlight=False,
         )
         start = (now.replace(day=1) - dt.timedelta(days=80)).replace(day=1)
