@@ -169,7 +169,7 @@ def _interval(evidence: dict[str, Any]) -> tuple[float, float]:
     return float(found["low"]), float(found["high"])
 
 
-def test_the_demo_home_is_replaced_only_when_it_is_the_demos(
+def test_the_demo_home_is_fresh_and_replaced_only_when_it_is_the_demos(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOOPML_HOME", "")  # demo_home sets it: restored after the test
@@ -181,8 +181,15 @@ def test_the_demo_home_is_replaced_only_when_it_is_the_demos(
     monkeypatch.delenv("LOOPML_HOME")
     assert not (demo_home() / "old.db").exists()  # an earlier demo's folder is replaced
     (home / MARKER).unlink()
+    (home / "notes.txt").write_text("not the demo's")
     monkeypatch.delenv("LOOPML_HOME")
     with pytest.raises(ConflictError, match=r"\.loopml-demo exists and is not a demo store"):
         demo_home()
-    monkeypatch.setenv("LOOPML_HOME", str(tmp_path / "given"))
-    assert demo_home() == tmp_path / "given"
+    given = tmp_path / "given"
+    monkeypatch.setenv("LOOPML_HOME", str(given))
+    assert demo_home() == given and (given / MARKER).is_file()  # a new folder is made
+    (given / MARKER).unlink()
+    (given / "loopml.db").write_text("someone's store")
+    with pytest.raises(ConflictError, match="given exists and is not a demo store"):
+        demo_home()
+    assert (given / "loopml.db").read_text() == "someone's store"  # untouched

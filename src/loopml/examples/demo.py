@@ -15,8 +15,8 @@
    and reports (:mod:`.demo_display`).
 
 The flights are subsampled (:data:`~.flights.ROWS_PER_MONTH` a month) so the whole story runs
-in a few minutes; everything is seeded. The store is ``$LOOPML_HOME`` when set, else a fresh
-``./.loopml-demo`` (the previous demo's folder is replaced).
+in a few minutes; everything is seeded. The store is made fresh: ``$LOOPML_HOME`` when set,
+else ``./.loopml-demo`` (an earlier demo's store there is replaced, anything else refused).
 
 Run it with ``make demo`` or ``python -m loopml.examples.demo``.
 """
@@ -36,22 +36,27 @@ HOLDOUT_PER_MONTH = 2_000
 
 
 def demo_home() -> Path:
-    """``$LOOPML_HOME``, else a fresh ``./.loopml-demo`` (an earlier demo's folder, known by
-    its marker file, is removed; any other folder there is refused)."""
+    """The demo's store, always fresh: ``$LOOPML_HOME`` when set, else ``./.loopml-demo``.
+
+    An earlier demo's folder (known by its marker file) is replaced; any other folder that
+    is not empty is refused, so the demo never writes into a store it did not make.
+
+    Raises:
+        ConflictError: The folder holds something that is not an earlier demo's store.
+    """
     from loopml.core.errors import ConflictError
 
     given = os.environ.get("LOOPML_HOME")
-    if given:
-        return Path(given)
-    home = DEFAULT_HOME.resolve()
-    if home.exists():
+    home = Path(given) if given else DEFAULT_HOME.resolve()
+    if home.is_dir() and any(home.iterdir()):
         if not (home / MARKER).is_file():
             raise ConflictError(
-                f"{home} exists and is not a demo store (no {MARKER} file in it). Move it away, "
-                "or run the demo with LOOPML_HOME=<an empty folder>."
+                f"{home} exists and is not a demo store (no {MARKER} file in it): the demo "
+                "makes its own store. Move the folder away, or run the demo with "
+                "LOOPML_HOME=<an empty or new folder>."
             )
         shutil.rmtree(home)
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, exist_ok=True)
     (home / MARKER).write_text("made by `python -m loopml.examples.demo`; safe to delete\n")
     os.environ["LOOPML_HOME"] = str(home)
     return home
