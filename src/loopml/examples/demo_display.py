@@ -37,10 +37,8 @@ def print_timeline(
     from loopml.automation import LoopService
 
     console.print(Rule("Timeline of every decision"))
-    for week, rule, message in alerts:
-        console.print(
-            f"[dim]{week}[/] [bold red]{'ALERT':>12}[/]  {rule}: {message}", highlight=False
-        )
+    for week, _rule, message in alerts:  # the message starts with the rule's name
+        console.print(f"[dim]{week}[/] [bold red]{'ALERT':>12}[/]  {message}", highlight=False)
     times = [m[0] for m in marks]
     service = LoopService(client.backend)
     for policy in POLICIES:

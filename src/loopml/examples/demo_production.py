@@ -235,7 +235,7 @@ class Production:
             if alert.status == "fired":
                 self.alerts.append((now.date(), alert.rule, alert.message))
                 self.console.print(
-                    f"  [bold red]ALERT[/] {alert.rule} ({alert.severity}): {alert.message}",
+                    f"  [bold red]ALERT[/] ({alert.severity}) {alert.message}",
                     highlight=False,
                 )
 
