@@ -17,7 +17,8 @@ import pytest
 
 from loopml.client import LoopmlClient
 from loopml.client.remote.connection import close_shared_transports
-from loopml.client.remote.tracking import RemoteExperiments, RemoteTracking
+from loopml.client.remote.experiments import RemoteExperiments
+from loopml.client.remote.tracking import RemoteTracking
 from loopml.core.entities import MetricPoint, Role, Run, RunStatus
 from loopml.core.errors import AccessDeniedError, ConflictError, FilterSyntaxError, LoopmlError
 from loopml.core.ids import RunId

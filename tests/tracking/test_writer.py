@@ -116,3 +116,39 @@ def test_background_thread_survives_unexpected_errors(service: TrackingService) 
         threading.Event().wait(0.01)
     assert sum(broken.batches) == 20 and writer.pending == 0
     writer.close()
+
+
+class LosingStore(FlakyStore):
+    """The real store, whose first ``failures`` writes are applied but answered with an error
+    (what a client sees when a server commits a batch and dies before it answers)."""
+
+    def __init__(self, inner: TrackingStore, failures: int) -> None:
+        super().__init__(inner, failures)
+        self.keys: list[str | None] = []
+
+    def log_metrics(
+        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
+    ) -> bool:
+        self.keys.append(batch_key)
+        applied = self.inner.log_metrics(points, batch_key=batch_key)
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreError("the answer was lost (injected)")
+        return applied
+
+
+def test_a_keyed_batch_whose_answer_is_lost_is_applied_once(service: TrackingService) -> None:
+    run = service.create_run(experiment="exp")
+    losing = LosingStore(service.store, failures=2)
+    writer = MetricWriter(losing, interval=60, keyed=True)
+    for p in _points(300):
+        writer.add(run.run_id, p)
+    writer.flush()  # applied, answer lost twice, sent a third time with the same key
+    for p in _points(5, key="later"):
+        writer.add(run.run_id, p)
+    writer.flush()  # a new batch: a new key
+    assert len(service.store.get_metric_history(run.run_id, "m")) == 300
+    assert len(service.store.get_metric_history(run.run_id, "later")) == 5
+    first, second, third, fourth = losing.keys
+    assert first is not None and first == second == third and fourth not in (None, first)
+    writer.close()

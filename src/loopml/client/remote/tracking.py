@@ -23,15 +23,12 @@ where the server checks each blob is stored with the size given.
 
 from __future__ import annotations
 
-import math
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import orjson
-
+from loopml.client.remote.experiments import RemoteExperiments, segment
+from loopml.client.remote.metric_batches import BatchSink, writer_for
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
 from loopml.core.errors import ConflictError, InvalidArgumentError
@@ -41,24 +38,14 @@ from loopml.store.protocols import TrackingStore
 from loopml.store.query import RunQuery, parse_filter, parse_order_by
 from loopml.store.remote import Transport, new_idempotency_key
 from loopml.store.remote.artifacts import RemoteArtifactStore
-from loopml.tracking import MetricWriter, keys
+from loopml.tracking import keys
 from loopml.tracking.artifact_log import ArtifactLog
 from loopml.tracking.service import format_error
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RemoteExperiments", "RemoteTracking"]
-
-_JSON = {"Content-Type": "application/json"}
-_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
-
-
-def _wire(value: float) -> float | str:
-    """A metric value as JSON: a number, or the strings JSON needs for NaN and infinities."""
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else _NON_FINITE[value]
+__all__ = ["RemoteTracking"]
 
 
 class _RemoteIndex:
@@ -76,77 +63,6 @@ class _RemoteIndex:
 
     def list_artifacts(self, run_id: RunId) -> list[ArtifactEntry]:
         return self.transport.get(_run_path(run_id, "/artifacts"), list[ArtifactEntry])
-
-
-class _BatchSink:
-    """Where the remote writer's batches go: ``POST /metric-batches`` with their key."""
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
-        self.url = transport.url
-
-    def log_metrics(
-        self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
-    ) -> bool:
-        rows = [(r, p.key, _wire(p.value), p.step, p.timestamp) for r, p in points]
-        answer = self.transport.request(
-            "POST",
-            "/metric-batches",
-            content=orjson.dumps({"points": rows}),
-            headers=_JSON,
-            idempotency_key=batch_key or new_idempotency_key(),
-        )
-        return bool(answer.json()["applied"])
-
-
-_writers_lock = threading.Lock()
-_writers: weakref.WeakKeyDictionary[Transport, MetricWriter] = weakref.WeakKeyDictionary()
-
-
-def _writer_for(transport: Transport, interval: float) -> MetricWriter:
-    """One keyed writer per server connection per process, shared by every client on it (as
-    the embedded SDK shares one per store): any of them reading sees what all have logged."""
-    with _writers_lock:
-        writer = _writers.get(transport)
-        if writer is None:
-            writer = _writers[transport] = MetricWriter(
-                _BatchSink(transport), interval=interval, keyed=True
-            )
-        return writer
-
-
-class RemoteExperiments:
-    """The experiments of a server (what :class:`~loopml.tracking.ExperimentCatalog` does)."""
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
-
-    def get_or_create(self, name: str) -> Experiment:
-        """The experiment named ``name``, created if there is none."""
-        body = {"name": keys.check_name("experiment", name)}
-        return self.transport.post(
-            "/experiments", Experiment, body, idempotency_key=new_idempotency_key()
-        )
-
-    def get(self, name_or_id: str) -> Experiment:
-        """An experiment by name or id (NotFoundError with suggestions)."""
-        return self.transport.get(f"/experiments/{_segment(name_or_id)}", Experiment)
-
-    def list(self) -> list[Experiment]:
-        """Every experiment, by name."""
-        return self.transport.get("/experiments", list[Experiment])
-
-    def count_runs(self, experiment: Experiment) -> int:
-        """How many runs (soft-deleted ones included) ``experiment`` holds."""
-        return self.transport.get(
-            "/runs/count", int, experiments=[experiment.name], include_deleted=True
-        )
-
-
-def _segment(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(str(text), safe="")
 
 
 def _run_path(run_id: str, tail: str = "") -> str:
@@ -174,7 +90,7 @@ class RemoteTracking:
         self.experiments = RemoteExperiments(transport)
         blobs = RemoteArtifactStore(transport.url, transport=transport)
         self.artifacts = ArtifactLog(cast(TrackingStore, _RemoteIndex(transport)), blobs)
-        self.writer = _writer_for(transport, settings.flush_interval)
+        self.writer = writer_for(transport, settings.flush_interval)
         self._clock = clock
         self._running: set[RunId] = set()
 
@@ -343,7 +259,7 @@ class RemoteTracking:
         if not checked:
             return True
         self.writer.flush()  # keep log order: buffered points first
-        return _BatchSink(self.transport).log_metrics(checked, batch_key=batch_key)
+        return BatchSink(self.transport).log_metrics(checked, batch_key=batch_key)
 
     def flush(self) -> None:
         """Send every buffered metric point now."""
@@ -411,7 +327,7 @@ class RemoteTracking:
         """Expand a unique prefix of a run id (at least 4 hex digits) to the full id."""
         if not isinstance(prefix, str) or not prefix.strip():
             raise InvalidArgumentError(f"A run id or prefix must be hex digits; got {prefix!r}.")
-        return self.transport.get(f"/runs/{_segment(prefix.strip())}", Run).run_id
+        return self.transport.get(f"/runs/{segment(prefix.strip())}", Run).run_id
 
     def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Return every point of one metric, by step then time."""
