@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from loopml.core import errors as E  # noqa: N812  (the error tree, read as E.NotFoundError)
 from loopml.governance import TokenService
-from loopml.ui.guard import SignInRequiredError, UiState
+from loopml.ui.guard import UiState
 
 if TYPE_CHECKING:
     from loopml.data import DatasetService
@@ -84,7 +84,7 @@ def services(request: Request) -> PageServices:
 def _error_page(request: Request, exc: E.LoopmlError) -> Response:
     from loopml.ui.templating import render
 
-    if isinstance(exc, SignInRequiredError):
+    if isinstance(exc, E.UnauthenticatedError):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method == "GET":
             return RedirectResponse(f"/signin?next={_quoted(target)}", status_code=303)

@@ -35,7 +35,6 @@ __all__ = [
     "CSRF_FIELD",
     "MAX_FORM_BYTES",
     "TOKEN_COOKIE",
-    "SignInRequiredError",
     "UiState",
     "check_form",
     "csrf_token",
@@ -54,10 +53,6 @@ CSRF_FIELD = "csrf"
 #: The largest form body a page reads.
 MAX_FORM_BYTES = 64 * 1024
 _STATE_KEY = "loopml.ui.principal"
-
-
-class SignInRequiredError(UnauthenticatedError):
-    """A page asked for without a valid sign-in (the page answers with the sign-in form)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +93,8 @@ def signed_in(request: Request) -> Principal:
     """The principal of a page (a route dependency); with auth on, the cookie's token.
 
     Raises:
-        SignInRequiredError: No token cookie, or its token is unknown, revoked or expired.
+        UnauthenticatedError: No token cookie, or its token is unknown, revoked or expired
+            (a page answers with the sign-in form).
     """
     state = _state(request)
     if state.tokens is None:
@@ -106,11 +102,11 @@ def signed_in(request: Request) -> Principal:
     else:
         text = request.cookies.get(TOKEN_COOKIE)
         if not text:
-            raise SignInRequiredError("Sign in with an API token to see this page.")
+            raise UnauthenticatedError("Sign in with an API token to see this page.")
         try:
             principal = state.tokens.authorize_cached(text) or state.tokens.authorize(text)
         except UnauthenticatedError as exc:
-            raise SignInRequiredError(f"Sign in again: {exc}") from exc
+            raise UnauthenticatedError(f"Sign in again: {exc}") from exc
     request.scope.setdefault("state", {})[_STATE_KEY] = principal
     return principal
 
