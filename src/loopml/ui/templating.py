@@ -9,6 +9,7 @@ network).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Mapping
 from functools import lru_cache
@@ -82,6 +83,11 @@ def size(count: int | None) -> str:
     return f"{amount:.1f} GB"
 
 
+def pretty_json(value: Any) -> str:
+    """``value`` as indented JSON text (escaped as HTML by the template, like any text)."""
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
 def segment(text: str) -> str:
     """``text`` quoted as one path segment (a ``/`` in it too)."""
     return quote(str(text), safe="")
@@ -110,7 +116,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, duration=duration, number=number, size=size, seg=segment)
+    env.filters.update(
+        when=when, duration=duration, number=number, size=size, seg=segment, pretty=pretty_json
+    )
     env.globals.update(query=query)
     return env
 

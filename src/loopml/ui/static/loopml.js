@@ -21,7 +21,13 @@
       scales: { x: { time: false } },
       axes: [{ label: "step" }, {}],
       cursor: { drag: { x: true, y: false, setScale: true } },
-      legend: { live: true }
+      legend: { live: true },
+      hooks: { setScale: [function (u, key) {  // the shown step range, for readers and tests
+        if (key === "x") {
+          holder.setAttribute("data-x-min", String(u.scales.x.min));
+          holder.setAttribute("data-x-max", String(u.scales.x.max));
+        }
+      }] }
     };
     var plot = new uPlot(opts, data, holder);
     holder.setAttribute("data-drawn", String(chart.x.length));
