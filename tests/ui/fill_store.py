@@ -84,7 +84,11 @@ def main(facts_path: Path) -> None:
     loopml.models.approve(v1.ref, comment="first model")
     loopml.models.set_alias(MODEL, "champion", v1.version, reason="first release")
     evaluation = loopml.evaluate(
-        v2.ref, datasets=[parts["valid"].ref], baseline="champion", resamples=50
+        v2.ref,
+        datasets=[parts["valid"].ref],
+        baseline="champion",
+        slices=[{"column": "mean radius", "bins": [0, 12, 15, 40]}],
+        resamples=50,
     )
     policy = {
         "name": "ui-release",
@@ -109,9 +113,17 @@ def main(facts_path: Path) -> None:
         ],
         "train_run": train_run,
         "dataset": parts["train"].ref,
+        "dataset_rows": parts["train"].rows,
+        "dataset_means": {
+            c.name: c.numeric.mean for c in parts["train"].profile.columns if c.numeric
+        },
         "model": MODEL,
         "versions": [v1.version, v2.version, v3.version],
         "evaluation": evaluation.evaluation_id,
+        "evaluation_metrics": {
+            m.name: m.value for m in evaluation.datasets[0].metrics if m.value is not None
+        },
+        "slices": [s.name for s in evaluation.datasets[0].slices],
         "gate": {
             "passed": decision.passed,
             "checks": [{"rule": c.rule, "passed": c.passed} for c in decision.checks],

@@ -224,3 +224,36 @@ def test_pages_load_nothing_from_a_network(
     viewer.locator(".swagger-ui").wait_for()  # Swagger UI ran from the local files
     hosts = {urlsplit(url).netloc for url in asked if not url.startswith("data:")}
     assert hosts == {urlsplit(ui_server.url).netloc}
+
+
+def test_dataset_pages_show_versions_profile_and_lineage(
+    viewer: Page, ui_server: LiveServer, facts: dict[str, Any], shots: Path
+) -> None:
+    name, _, version = facts["dataset"].partition("@")
+    viewer.goto(f"{ui_server.url}/datasets")
+    assert viewer.locator(f"tr[data-dataset='{name}'] .rows").inner_text() == str(
+        facts["dataset_rows"]
+    )
+    viewer.goto(f"{ui_server.url}/datasets/{name}/{version}")
+    assert viewer.locator("#rows").inner_text() == str(facts["dataset_rows"])
+    for column, mean in facts["dataset_means"].items():
+        row = viewer.locator(f"#profile tr[data-column='{column}']")
+        assert row.locator(".mean").inner_text() == _fmt(mean)
+        assert row.locator("svg.bars rect").count() > 1  # the column's histogram
+    lineage = viewer.locator("#lineage").inner_text()
+    assert facts["train_run"][:8] in lineage and f"{facts['model']}@1" in lineage
+    viewer.screenshot(path=shots / "dataset.png", full_page=True)
+
+
+def test_evaluation_page_shows_metrics_slices_and_gate(
+    viewer: Page, ui_server: LiveServer, facts: dict[str, Any], shots: Path
+) -> None:
+    viewer.goto(f"{ui_server.url}/evaluations/{facts['evaluation'][:8]}")  # a prefix works
+    for metric, value in facts["evaluation_metrics"].items():
+        cell = viewer.locator(f"table.metrics tr[data-metric='{metric}'] .value").first
+        assert cell.inner_text() == _fmt(value)
+    slices = _cells(viewer, "table.slices tbody tr td:first-child")
+    assert slices == facts["slices"] and slices
+    expected = "gate.passed" if facts["gate"]["passed"] else "gate.failed"
+    assert expected in viewer.locator("#gates").inner_text()
+    viewer.screenshot(path=shots / "evaluation.png", full_page=True)

@@ -1,4 +1,5 @@
-"""Chart data for the pages: metric curves per step, as the JSON ``loopml.js`` draws.
+"""Charts of the pages: metric curves per step (JSON that ``loopml.js`` draws) and small bar
+charts rendered on the server as SVG (a column's histogram, a slice's metric).
 
 The pages draw curves with uPlot (MIT, vendored in ``static/vendor/uplot``: about 50 KB, fast
 on long series, drag to zoom and double-click to reset built in). A chart is a JSON object in
@@ -14,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+from markupsafe import Markup, escape
 
 from loopml.core.entities import MetricPoint
 
-__all__ = ["curve_chart", "to_json"]
+__all__ = ["bars_svg", "curve_chart", "to_json"]
 
 
 def _value(value: float) -> float | None:
@@ -53,3 +55,41 @@ def to_json(chart: Mapping[str, Any]) -> str:
     """The chart as JSON safe inside a ``<script type="application/json">`` element."""
     text = orjson.dumps(chart).decode()
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def bars_svg(
+    values: Sequence[float | None],
+    *,
+    labels: Sequence[str] | None = None,
+    width: int = 180,
+    height: int = 40,
+    horizontal: bool = False,
+) -> Markup:
+    """A small bar chart as inline SVG (no script): each bar's ``<title>`` names its label and
+    value, so hovering shows them. ``horizontal`` draws one row per value, scaled to the
+    largest (for slices and categories); else columns side by side (a histogram)."""
+    shown = [v if v is not None and math.isfinite(v) else 0.0 for v in values]
+    names = list(labels) if labels is not None else [str(i) for i in range(len(shown))]
+    top = max((abs(v) for v in shown), default=0.0) or 1.0
+    parts = []
+    if horizontal:
+        row = 14
+        height = row * len(shown)
+        for i, (value, name) in enumerate(zip(shown, names, strict=True)):
+            length = max(1.0, width * abs(value) / top)
+            parts.append(
+                f'<rect x="0" y="{i * row + 2}" width="{length:.1f}" height="{row - 4}">'
+                f"<title>{escape(name)}: {value:.6g}</title></rect>"
+            )
+    else:
+        step = width / max(1, len(shown))
+        for i, (value, name) in enumerate(zip(shown, names, strict=True)):
+            tall = max(1.0, height * abs(value) / top) if value else 0.0
+            parts.append(
+                f'<rect x="{i * step:.1f}" y="{height - tall:.1f}" width="{max(1.0, step - 1):.1f}"'
+                f' height="{tall:.1f}"><title>{escape(name)}: {value:.6g}</title></rect>'
+            )
+    return Markup(
+        f'<svg class="bars" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
+    )
