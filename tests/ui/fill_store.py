@@ -98,6 +98,11 @@ def main(facts_path: Path) -> None:
         ],
     }
     decision = loopml.gate(v2.ref, policy, evaluation=evaluation)
+    deployment = loopml.deployments.create(
+        "ui-prod", champion=f"{MODEL}@champion", shadows=[v3.ref], reason="go live"
+    )
+    valid = loopml.datasets.load(parts["valid"].ref)
+    report = loopml.monitor(f"{MODEL}@champion", current=valid, window=50, multivariate=False)
 
     runs = loopml.search_runs(EXPERIMENT, output="runs")
     facts = {
@@ -124,6 +129,10 @@ def main(facts_path: Path) -> None:
             m.name: m.value for m in evaluation.datasets[0].metrics if m.value is not None
         },
         "slices": [s.name for s in evaluation.datasets[0].slices],
+        "deployment": {"name": deployment.name, "champion": deployment.champion},
+        "monitoring": [
+            {"index": w.index, "rows": w.rows, "drift_share": w.drift_share} for w in report.windows
+        ],
         "gate": {
             "passed": decision.passed,
             "checks": [{"rule": c.rule, "passed": c.passed} for c in decision.checks],

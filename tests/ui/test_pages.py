@@ -257,3 +257,24 @@ def test_evaluation_page_shows_metrics_slices_and_gate(
     expected = "gate.passed" if facts["gate"]["passed"] else "gate.failed"
     assert expected in viewer.locator("#gates").inner_text()
     viewer.screenshot(path=shots / "evaluation.png", full_page=True)
+
+
+def test_deployments_and_monitoring_pages(
+    viewer: Page, ui_server: LiveServer, facts: dict[str, Any], shots: Path
+) -> None:
+    deployment = facts["deployment"]
+    viewer.goto(f"{ui_server.url}/deployments")
+    row = viewer.locator(f"tr[data-deployment='{deployment['name']}']")
+    assert deployment["champion"] in row.inner_text()
+    viewer.screenshot(path=shots / "deployments.png", full_page=True)
+
+    viewer.goto(f"{ui_server.url}/models/{facts['model']}")
+    viewer.click("a:has-text('Monitoring')")
+    viewer.wait_for_url(f"**/monitoring/{facts['model']}")
+    windows = facts["monitoring"]
+    assert viewer.locator("#windows tbody tr").count() == len(windows)
+    assert _cells(viewer, "#windows .drift-share") == [_fmt(w["drift_share"]) for w in windows]
+    chart = viewer.locator(".chart[data-metric='drift share']")
+    chart.locator("canvas").wait_for()
+    assert chart.get_attribute("data-drawn") == str(len(windows))
+    viewer.screenshot(path=shots / "monitoring.png", full_page=True)

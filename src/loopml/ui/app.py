@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from loopml.data import DatasetService
     from loopml.evaluation import EvaluationService
     from loopml.registry import ModelRegistry
+    from loopml.serving.deployments import DeploymentService
     from loopml.store.backend import Backend
     from loopml.tracking import TrackingService
 
@@ -73,6 +74,10 @@ class PageServices(Protocol):
     @property
     def evaluations(self) -> EvaluationService:
         """Evaluations and gates."""
+
+    @property
+    def deployments(self) -> DeploymentService:
+        """Deployment records."""
 
 
 def services(request: Request) -> PageServices:
@@ -145,11 +150,19 @@ def mount_ui(app: FastAPI, *, tokens: TokenService | None) -> None:
         tokens: The token service pages sign in with; None for auth off (``loopml ui`` on
             127.0.0.1: every page acts as the local user, with the admin role).
     """
-    from loopml.ui import access_pages, data_pages, event_pages, model_pages, tracking_pages
+    from loopml.ui import (
+        access_pages,
+        data_pages,
+        event_pages,
+        model_pages,
+        ops_pages,
+        tracking_pages,
+    )
 
     app.state.ui = UiState.build(tokens)
     _docs_route(app)  # before /static: its files are under /static/swagger
     static = Path(str(files("loopml.ui") / "static"))
     app.mount(STATIC_PATH, StaticFiles(directory=static), "static")
-    for module in (access_pages, tracking_pages, model_pages, data_pages, event_pages):
+    pages = (access_pages, tracking_pages, model_pages, data_pages, ops_pages, event_pages)
+    for module in pages:
         app.include_router(module.router, include_in_schema=False)
