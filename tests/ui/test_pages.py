@@ -29,6 +29,10 @@ def test_experiments_page_counts_the_runs(
     row = viewer.locator(f"tr[data-experiment='{facts['experiment']}']")
     assert row.locator(".runs-count").inner_text() == str(len(facts["runs"]))
     viewer.screenshot(path=shots / "experiments.png", full_page=True)
+    experiment_id = row.locator("td.mono").inner_text()
+    viewer.goto(f"{ui_server.url}/experiments/{experiment_id}/runs")  # by id too
+    assert viewer.locator("#run-count").inner_text() == f"{len(facts['runs'])} runs"
+    viewer.goto(f"{ui_server.url}/experiments")
     row.locator("a").first.click()
     viewer.wait_for_url(f"**/experiments/{facts['experiment']}/runs")
     assert viewer.locator("#run-count").inner_text() == f"{len(facts['runs'])} runs"
