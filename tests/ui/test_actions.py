@@ -131,3 +131,28 @@ def test_pages_need_a_sign_in_and_a_bad_token_is_refused(ui_server: LiveServer) 
         refused = client.post("/signin", data={"csrf": csrf.group(1), "token": "lml_no_no"})
         assert refused.status_code == 401 and "loopml_token" not in client.cookies
         assert client.get("/api/v1/experiments").status_code == 401  # the API still wants one
+
+
+def test_an_editor_moves_an_alias_from_the_page_but_not_champion(
+    browser: Browser, ui_server: LiveServer, facts: dict[str, Any], store: Backend
+) -> None:
+    name, version = facts["model"], facts["versions"][2]
+    context, page = sign_in(browser, ui_server, Role.EDITOR)
+    with context:
+        page.goto(f"{ui_server.url}/models/{name}/{version}")
+        page.fill("input[aria-label='alias']", "staging")
+        page.fill("input[aria-label='alias reason']", "try it on staging")
+        page.click("#set-alias")
+        page.wait_for_load_state()
+        assert "staging" in page.locator("#version-summary").inner_text()
+        page.fill("input[aria-label='alias']", "champion")
+        page.click("#set-alias")
+        assert "may not move champion" in page.locator("#error").inner_text()
+    assert store.models.get_aliases(name)["staging"] == version
+    assert store.models.get_aliases(name)["champion"] == 1
+    moves = [
+        e
+        for e in store.events.list_events(subject=f"model:{name}", kind="alias.moved")
+        if e.data.get("alias") == "staging"
+    ]
+    assert [(m.actor, m.reason) for m in moves] == [("editor-user", "try it on staging")]

@@ -1,6 +1,7 @@
 """Models: ``/models``, ``/models/{name}`` (versions, aliases and their history, evaluations)
 and ``/models/{name}/{version or alias}`` (lineage, signature, review, evaluations with their
-gate results), where an approver approves or rejects the version."""
+gate results), where an approver approves or rejects the version and an editor points an
+alias at it (``champion``: an approver, and an approved version)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from loopml.core.entities import Event, ModelVersion, Principal
 from loopml.core.errors import AccessDeniedError
 from loopml.core.origin import acting_as
-from loopml.governance import Action, require
+from loopml.governance import Action, alias_action, require
 from loopml.ui.app import PageRoute, PageServices, services
 from loopml.ui.guard import check_form, origin_of, read_form, signed_in
 from loopml.ui.templating import render
@@ -91,6 +92,8 @@ def version_page(request: Request, name: str, version: str, svc: Svc, who: Who) 
         "evaluations": svc.evaluations.list(found.ref),
         "gates": _gate_results(svc, found),
         "can_review": allows(who, Action.APPROVE),
+        "can_alias": allows(who, Action.MOVE_ALIAS),
+        "can_champion": allows(who, Action.MOVE_CHAMPION),
     }
     return render(request, "version.html", context)
 
@@ -121,3 +124,19 @@ def approve(request: Request, name: str, version: str, svc: Svc, who: Who, form:
 def reject(request: Request, name: str, version: str, svc: Svc, who: Who, form: Form) -> Response:
     """Reject the version, saying why (a comment is required)."""
     return _review(request, svc, who, form, f"{name}@{version}", "reject")
+
+
+@router.post("/models/{name}/{version}/alias")
+def set_alias(
+    request: Request, name: str, version: str, svc: Svc, who: Who, form: Form
+) -> Response:
+    """Point the form's ``alias`` at this version, with its ``reason`` (``champion`` needs an
+    approver; the registry's rules apply, such as approval before ``champion``)."""
+    alias = form.get("alias", "").strip()
+    check_form(request, form, who, alias_action(alias))
+    found = svc.models.get(f"{name}@{version}")
+    with acting_as(origin_of(request, who)):
+        svc.models.set_alias(
+            found.name, alias, found.version, reason=form.get("reason", "").strip()
+        )
+    return RedirectResponse(f"/models/{found.name}/{found.version}", status_code=303)
