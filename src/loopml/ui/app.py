@@ -139,6 +139,8 @@ def _docs_route(app: FastAPI) -> None:
             swagger_js_url=f"{STATIC_PATH}/swagger/swagger-ui-bundle.js",
             swagger_css_url=f"{STATIC_PATH}/swagger/swagger-ui.css",
             swagger_favicon_url=f"{STATIC_PATH}/favicon.svg",
+            # no validator badge: it would send the document to validator.swagger.io
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
 
