@@ -156,3 +156,20 @@ def test_an_editor_moves_an_alias_from_the_page_but_not_champion(
         if e.data.get("alias") == "staging"
     ]
     assert [(m.actor, m.reason) for m in moves] == [("editor-user", "try it on staging")]
+
+
+def test_the_token_cookie_is_httponly_and_strict_and_sign_out_forgets_it(
+    browser: Browser, ui_server: LiveServer
+) -> None:
+    context, page = sign_in(browser, ui_server, Role.VIEWER)
+    with context:
+        cookies = {c["name"]: c for c in context.cookies()}
+        for name in ("loopml_token", "loopml_csrf"):
+            assert cookies[name]["httpOnly"] is True
+            assert cookies[name]["sameSite"] == "Strict"
+        assert page.evaluate("document.cookie") == ""  # no script can read either
+        page.click("button:has-text('Sign out')")
+        page.wait_for_url("**/signin")
+        assert "loopml_token" not in {c["name"] for c in context.cookies()}
+        page.goto(f"{ui_server.url}/models")
+        assert "/signin?next=%2Fmodels" in page.url
