@@ -38,6 +38,12 @@ def test_loopml_ui_needs_no_token_on_loopback(ui_server: LiveServer, facts: dict
         assert f'data-experiment="{facts["experiment"]}"' in answer.text
         assert "Sign out" not in answer.text
         assert httpx.get(f"{url}/models", headers={"Host": "evil.example"}).status_code == 400
+        missing = httpx.get(f"{url}/no/such/page")
+        assert missing.status_code == 404 and "No page at /no/such/page" in missing.text
+        assert missing.headers["content-type"].startswith("text/html")
+        api = httpx.get(f"{url}/api/v1/no-such-route")  # the API keeps its JSON answers
+        assert api.status_code == 404 and api.json()["type"] == "NotFoundError"
+        assert httpx.delete(f"{url}/api/v1/experiments").status_code == 405
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)

@@ -1,14 +1,16 @@
-"""Signing in and out: ``/signin`` takes an API token, ``/signout`` forgets it."""
+"""Signing in and out: ``/signin`` takes an API token, ``/signout`` forgets it; ``/`` and
+the page for a URL that names no page."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from loopml.core.errors import UnauthenticatedError
+from loopml.core.errors import NotFoundError, UnauthenticatedError
 from loopml.ui.app import PageRoute
 from loopml.ui.guard import (
     TOKEN_COOKIE,
@@ -82,3 +84,32 @@ def signout(request: Request, form: Form) -> Response:
     answer = RedirectResponse("/signin" if request.app.state.ui.auth else "/", status_code=303)
     answer.delete_cookie(TOKEN_COOKIE, path="/")
     return answer
+
+
+class PagePath(Convertor[str]):
+    """A path outside ``/api``: the API's unknown paths (and methods) keep their JSON 404
+    and 405 answers."""
+
+    regex = r"(?!api(?:/|$)).*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("loopml_page", PagePath())
+
+
+def no_such_page(path: str) -> Response:
+    """A URL outside the API that names no page: the error page, 404."""
+    raise NotFoundError(
+        f"No page at /{path}. The pages: /experiments, /models, /datasets, /deployments, "
+        "/events (docs/ui.md lists every URL)."
+    )
+
+
+#: Registered last by :func:`loopml.ui.mount_ui`, after every other route.
+fallback = APIRouter(route_class=PageRoute)
+fallback.add_api_route("/{path:loopml_page}", no_such_page, methods=["GET"])
