@@ -183,9 +183,21 @@ def _pairs(values: Mapping[str, Any]) -> str:
     for key, value in values.items():
         if isinstance(value, float):
             shown.append(f"{key} {value:.4g}")
+        elif isinstance(value, Mapping) and isinstance(value.get("value"), float):
+            shown.append(f"{key} {_metric(value)}")  # a metric with its interval
         else:
             shown.append(f"{key} {value}")
     return ", ".join(shown)
+
+
+def _metric(value: Mapping[str, Any]) -> str:
+    """``accuracy 0.8609 [0.8408, 0.8771]`` from a metric's mapping (name, value, low, high)."""
+    name = f"{value['name']} " if value.get("name") else ""
+    low, high = value.get("low"), value.get("high")
+    interval = (
+        f" [{low:.4g}, {high:.4g}]" if isinstance(low, float) and isinstance(high, float) else ""
+    )
+    return f"{name}{value['value']:.4g}{interval}"
 
 
 def _routes(routes: Mapping[str, Any]) -> str:
