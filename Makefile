@@ -9,7 +9,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 EVIDENTLY_STAMP := .venv-evidently/.installed
 NANNYML_STAMP := .venv-nannyml/.installed
 
-.PHONY: demo test lint typecheck layers pytest bench bench-quick peers postgres wrk clean
+.PHONY: demo test lint typecheck layers pytest bench bench-quick peers postgres wrk chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) chromium
 	$(BIN)/pytest
 
 # PostgreSQL runs on this machine; start it when it is down (the PostgreSQL tests never skip).
@@ -65,6 +65,10 @@ postgres:
 # wrk (a load generator written in C) drives the concurrent serving scenarios; Debian's package.
 wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+
+# The web UI's browser tests (tests/ui) drive Debian's chromium with Playwright.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # Then `python benchmarks/render_docs.py` puts the new figures in docs/benchmarks.md and README.md.
 bench: $(BENCH_STAMP) peers postgres wrk

@@ -28,6 +28,7 @@ DOCS = (
     ROOT / "docs" / "monitoring.md",
     ROOT / "docs" / "serving.md",
     ROOT / "docs" / "pipelines.md",
+    ROOT / "docs" / "ui.md",
 )
 BLOCK = re.compile(r"(<!-- figures:([\w.]+) -->\n)(.*?)(<!-- /figures -->)", re.DOTALL)
 
@@ -42,6 +43,7 @@ STAGE_LIBRARIES = {
     "live": ("numpy",),
     "serving": ("mlflow", "scikit-learn", "onnxruntime", "uvicorn", "httptools", "uvloop"),
     "pipelines": ("ray", "scikit-learn", "pandas", "pyarrow"),
+    "ui": ("fastapi", "uvicorn", "sqlalchemy"),
 }
 NAMES = {
     "mlflow": "MLflow",
@@ -583,6 +585,7 @@ def renderer(name: str) -> Callable[[], str]:
         "live_compare_noise": lambda: live_compare_noise(name),
         "serving_large_batch": lambda: large_batch(name),
         "pipelines": lambda: pipelines(name),
+        "ui": generic(name, "peer"),
         "readme": lambda: readme(suffix),
     }
     if stage not in table:

@@ -69,6 +69,7 @@ __all__ = [  # noqa: RUF022 - __version__ first, then the sorted SDK names
     "log_metrics",
     "log_param",
     "log_params",
+    "loops",
     "models",
     "monitor",
     "monitoring",
@@ -116,6 +117,7 @@ _LAZY_MODULES: dict[str, str] = {
     "datasets": "loopml.datasets",
     "deployments": "loopml.deployments",
     "errors": "loopml.errors",
+    "loops": "loopml.loops",
     "models": "loopml.models",
     "monitoring": "loopml.monitoring",
 }

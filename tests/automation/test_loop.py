@@ -55,9 +55,19 @@ def test_a_better_challenger_is_canaried_and_promoted_on_live_evidence(world: Wo
         "loop.promoted",
     ]
     evidence = world.events(kind="loop.evidence")[0]
-    assert evidence.reason.startswith("Promote cancer@2 (canary): accuracy +0.")
+    assert evidence.reason.startswith("Promote cancer@2 (canary): accuracy difference +0.")
     figures = evidence.data["evidence"]
     assert figures["challenger"]["labeled"] >= 60 and figures["gain"]["low"] > 0
+    # compare_live's figures: requests as the unit, a confidence sequence, the policy's limits
+    assert figures["challenger"]["requests"] == figures["challenger"]["rows"]  # one row each
+    assert figures["level"] == "95% confidence sequence" and not figures["paired"]
+    assert [c["status"] for c in figures["checks"]] == ["pass"] * 5
+    limits = figures["limits"]
+    assert (limits["min_labeled"], limits["rollback_drop"], limits["max_error_rate"]) == (
+        60,
+        0.02,
+        0.2,
+    )
     assert all(
         e.actor == "automation:cancer-loop" for e in world.events(subject="loop:cancer-loop")
     )
@@ -102,8 +112,11 @@ def test_a_worse_challenger_that_passed_the_gate_is_rolled_back(world: World) ->
     assert rejected.approval is ApprovalStatus.REJECTED
     assert rejected.reviewer == "automation:cancer-loop" and "Roll back" in rejected.review_comment
     evidence = world.events(kind="loop.evidence")[0]
-    assert evidence.reason.startswith("Roll back cancer@3 (canary): accuracy -0.")
-    assert "worse by more than 0.02" in evidence.reason
+    assert evidence.reason.startswith(
+        "Roll back cancer@3 (canary): accuracy of cancer@3 (canary) is below cancer@2 "
+        "(champion): accuracy difference -0."
+    )
+    assert "wholly below -0.0200 (rollback_drop)" in evidence.reason
     assert evidence.data["evidence"]["gain"]["high"] < -0.02
     rolled = world.events(kind="loop.rolled_back")[0]
     assert "taken off deployment 'prod' (version 3)" in rolled.reason
@@ -208,6 +221,7 @@ def test_a_failed_training_fails_the_run_and_touches_nothing(world: World) -> No
 def test_a_shadow_is_compared_on_the_same_requests_and_promoted(world: World) -> None:
     spec = policy()
     spec["release"] = {"mode": "shadow"}
+    spec["rollback"] = {"metric_drop": 0.02}  # a shadow has no rates to bound
     with _agent(world, spec) as agent:
         world.new_data()
         run = agent.run_once()[0].claimed[0]
@@ -217,8 +231,10 @@ def test_a_shadow_is_compared_on_the_same_requests_and_promoted(world: World) ->
         agent.run_once()
     assert world.backend.loops.get_run(run.run_id).status == "promoted"
     evidence = world.events(kind="loop.evidence")[0]
-    assert evidence.reason.startswith("Promote cancer@2 (shadow): accuracy +0.")
-    assert evidence.data["evidence"]["challenger"]["labeled"] == 300  # every request
+    assert evidence.reason.startswith("Promote cancer@2 (shadow): accuracy difference +0.")
+    figures = evidence.data["evidence"]
+    assert figures["challenger"]["labeled"] == 300 and figures["paired"]  # every request
+    assert figures["notes"] == []  # the champion's answers to the same requests all count
     record = world.deployments.get("prod")
     assert record.shadows == () and world.registry.aliases("cancer")["champion"] == 2
 
@@ -237,8 +253,8 @@ def test_a_challenger_that_fails_requests_is_rolled_back_on_its_error_rate(world
         agent.run_once()
     assert world.backend.loops.get_run(run.run_id).status == "rolled_back"
     evidence = world.events(kind="loop.evidence")[0]
-    assert evidence.reason.startswith("Roll back cancer@2 (canary): its error rate ")
-    assert "is above the bound 5.0%" in evidence.reason
+    assert evidence.reason.startswith("Roll back cancer@2 (canary): error rate of cancer@2 ")
+    assert "wholly above 5.0% (max_error_rate)" in evidence.reason
     rates = evidence.data["evidence"]["rates"]["error_rate"]
     assert rates["low"] > 0.05 and evidence.data["evidence"]["challenger"]["errors"] > 10
     assert world.deployments.get("prod").canary is None

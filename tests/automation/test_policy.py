@@ -136,7 +136,12 @@ BAD = [
         0.5,
         r"'promote.min_labeled' is 0.5: it must be a whole number in \[1, inf\)",
     ),
-    ("promote.metric", "f1", r"'promote.metric' is 'f1': it must be one of accuracy, rmse, mae"),
+    (
+        "promote.metric",
+        "acuracy",
+        r"'promote.metric' is 'acuracy': it must be one of accuracy, balanced_accuracy, .*"
+        r"\(Did you mean 'accuracy'\?\)",
+    ),
     (
         "promote.min_duration",
         "6 hours",
@@ -152,6 +157,17 @@ BAD = [
         "rollback.metric_drop",
         -1,
         r"'rollback.metric_drop' is -1: it must be a number in \[0, inf\)",
+    ),
+    (
+        "rollback.rate_margin",
+        2,
+        r"'rollback.rate_margin' is 2: it must be a number in \[0, 1\]",
+    ),
+    (  # the tests' policy bounds the error rate: a shadow's is not measured
+        "release",
+        {"mode": "shadow"},
+        r"'rollback.max_error_rate' is 0.2: it cannot bound a shadow \(its failures are not "
+        r"logged.*Fix: remove it, or release the challenger as a canary",
     ),
     ("approval", "yes", r"'approval' is 'yes': it must be one of none, required"),
 ]
@@ -194,6 +210,12 @@ MISSING = [
     ),
     ({"train": {"data": "cancer@9"}}, NotFoundError, r"field 'train.data': .*cancer"),
     ({"evaluate": {"datasets": ["holdout"]}}, NotFoundError, r"field 'evaluate.datasets\[0\]'"),
+    (
+        {"promote": {"metric": "rmse"}},
+        InvalidArgumentError,
+        r"field 'promote.metric': 'rmse' does not apply to model 'cancer', a binary model\. "
+        r"Name a binary metric: accuracy, ",
+    ),
     (
         {"train": {"pipeline": "no_such_module:train"}},
         InvalidArgumentError,

@@ -13,6 +13,7 @@ from loopml.core.entities import (
     ApiToken,
     ApprovalStatus,
     ArtifactEntry,
+    ArtifactUpload,
     AuditEntry,
     AuditProblem,
     AuditReport,
@@ -78,6 +79,8 @@ def test_other_entities_round_trip() -> None:
     assert MetricPoint.from_dict(_through_json(point.to_dict())) == point
     entry = ArtifactEntry("plots/roc.png", "f" * 64, 12)
     assert ArtifactEntry.from_dict(_through_json(entry.to_dict())) == entry
+    upload = ArtifactUpload(f"{'f' * 64}-12", "f" * 64, 12, 5, stored=False)
+    assert ArtifactUpload.from_dict(_through_json(upload.to_dict())) == upload
 
 
 def test_access_and_audit_entities_round_trip() -> None:

@@ -22,6 +22,7 @@ BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 README = ROOT / "README.md"
 MONITORING_MD = ROOT / "docs" / "monitoring.md"
 PIPELINES_MD = ROOT / "docs" / "pipelines.md"
+UI_MD = ROOT / "docs" / "ui.md"
 STAGES = {
     "tracking",
     "data",
@@ -32,6 +33,7 @@ STAGES = {
     "serving_soak",
     "pipelines",
     "monitoring",
+    "ui",
 }
 #: A measured figure: a number with a unit of time, memory or rate, or a ratio like ``5.5x``.
 FIGURE = re.compile(
@@ -60,7 +62,7 @@ def _speed_section(text: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "path", [BENCHMARKS_MD, README, MONITORING_MD, PIPELINES_MD], ids=lambda p: p.name
+    "path", [BENCHMARKS_MD, README, MONITORING_MD, PIPELINES_MD, UI_MD], ids=lambda p: p.name
 )
 def test_rendering_again_gives_the_same_text(render_docs: ModuleType, path: Path) -> None:
     text = path.read_text()

@@ -459,6 +459,10 @@ def test_bad_input_is_named(backend: Backend, good: pd.DataFrame, fitted: dict[s
     _register(registry, "late-unserved", [fitted["weak"]], good[FEATURES].head())
     with pytest.raises(InvalidArgumentError, match=r"No predictions of 'late-unserved'"):
         compare_live(backend, "late-unserved")
+    # the versions named (as the agent does from its release on): no rows yet waits
+    named = compare_live(backend, "late-unserved", challenger_version=1, champion_version=1)
+    assert named.verdict == "wait" and named.challenger.rows == named.champion.rows == 0
+    assert named.reason.startswith("Wait on late-unserved@1 (canary): 0 of 1,000 labeled rows")
     # a shadow that has not answered yet (this model only ever had a canary): wait
     none_yet = compare_live(backend, "late-good", challenger_route="shadow")
     assert none_yet.verdict == "wait" and none_yet.challenger.rows == 0

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import BACKENDS, PG_SERVER
 from tests.rest.live_server import LiveServer, create_pg_database, drop_pg_database
+from tests.rest.registry_seed import Clients
 
 
 def _serve(backend: str, factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
@@ -53,3 +55,13 @@ def live_server(request: pytest.FixtureRequest) -> LiveServer:
 def unique() -> str:
     """A short name no other test of the session uses."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def clients(live_server: LiveServer, tmp_path: Path) -> Iterator[Clients]:
+    """SDK clients in remote mode against ``live_server``, closed after the test."""
+    made = Clients(live_server, tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()

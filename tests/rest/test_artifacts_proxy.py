@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +18,15 @@ from loopml.core.entities import ArtifactUpload, Blob, Role
 from loopml.core.errors import (
     AccessDeniedError,
     ArtifactIntegrityError,
+    ConflictError,
     InvalidArgumentError,
     NotFoundError,
     PayloadTooLargeError,
 )
 from loopml.store.remote import RemoteArtifactStore, decode
+from tests.conftest import BACKENDS, PG_SERVER
 from tests.rest.cutting_proxy import CuttingProxy
-from tests.rest.live_server import LiveServer
+from tests.rest.live_server import LiveServer, create_pg_database, drop_pg_database
 
 CHUNK = 64 * 1024
 
@@ -73,6 +77,38 @@ def test_multi_chunk_file_round_trips_and_is_sent_once(
         assert editor.put_file(source) == blob  # already stored: nothing is sent
         assert editor.put_bytes(data) == blob
         assert sent == []
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident memory so far, in bytes (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+
+
+def test_a_large_file_is_never_whole_in_memory_on_either_side(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    size = 48 * 1024 * 1024
+    source = tmp_path / "large.bin"
+    with source.open("wb") as out:
+        for _ in range(size // (1024 * 1024)):
+            out.write(os.urandom(1024 * 1024))
+    assert live_server.process is not None
+    server_before = _peak_rss(live_server.process.pid)
+    with _store(live_server, Role.EDITOR, chunk_size=2 * 1024 * 1024) as editor:
+        tracemalloc.start()
+        try:
+            blob = editor.put_file(source)
+            copy = editor.get_file(blob.digest, tmp_path / "copy.bin")
+            _, client_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert blob.size == size and copy.stat().st_size == size
+    assert client_peak < size // 8, f"the client peaked at {client_peak:,} bytes"
+    server_growth = _peak_rss(live_server.process.pid) - server_before
+    assert server_growth < size // 4, f"the server's peak grew by {server_growth:,} bytes"
 
 
 def test_upload_resumes_after_the_server_restarts(live_server: LiveServer, tmp_path: Path) -> None:
@@ -276,6 +312,31 @@ def test_an_upload_resumes_after_the_connection_drops_mid_chunk(
         assert viewer.get_bytes(hashlib.sha256(data).hexdigest()) == data
 
 
+@pytest.mark.parametrize("how", ["shrinks", "changes"])
+def test_a_file_changed_while_it_is_sent_is_a_conflict_and_nothing_is_stored(
+    live_server: LiveServer, tmp_path: Path, how: str
+) -> None:
+    data = os.urandom(4 * CHUNK)
+    source = tmp_path / "model.bin"
+    source.write_bytes(data)
+    puts: list[str] = []
+
+    def another_writer(request: httpx.Request) -> None:  # rewrites the file as chunk 2 goes
+        if request.method == "PUT":
+            puts.append(str(request.url))
+            if len(puts) == 2:
+                source.write_bytes(data[: CHUNK + 10] if how == "shrinks" else data[::-1])
+
+    with _store(live_server, Role.EDITOR) as editor:
+        editor.transport.http.event_hooks["request"].append(another_writer)
+        with pytest.raises(ConflictError, match="changed while it was being stored"):
+            editor.put_file(source)
+        digest = hashlib.sha256(data).hexdigest()
+        assert not editor.exists(digest)
+    staged = live_server.home / "artifacts" / "uploads" / f"{digest}-{len(data)}"
+    assert not staged.exists()  # dropped, not left for the sweep
+
+
 def test_client_checks_its_arguments(live_server: LiveServer) -> None:
     with pytest.raises(InvalidArgumentError, match="chunk_size"):
         RemoteArtifactStore(live_server.url, chunk_size=0)
@@ -286,18 +347,29 @@ def test_client_checks_its_arguments(live_server: LiveServer) -> None:
             viewer.get_bytes("cd" * 32)
 
 
-@pytest.fixture(scope="module")
-def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Path]]:
-    """A server with a 1 MiB body limit storing artifacts in a folder of its own."""
-    root = tmp_path_factory.mktemp("rest-small")
-    server = LiveServer(backend="sqlite", home=root / ".loopml", db_url=None)
+@pytest.fixture(scope="module", params=BACKENDS)
+def small_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, Path]]:
+    """A server of two worker processes with a 1 MiB body limit, storing artifacts in a
+    folder of its own, on each backend."""
+    root = tmp_path_factory.mktemp(f"rest-small-{request.param}")
+    db_url = create_pg_database(PG_SERVER) if request.param == "postgresql" else None
+    server = LiveServer(backend=request.param, home=root / ".loopml", db_url=db_url)
     destination = root / "elsewhere"
     try:
         server.make_tokens()
-        server.start("--max-body-mb", "1", "--artifacts-destination", str(destination))
+        server.start(
+            "--workers", "2", "--max-body-mb", "1", "--artifacts-destination", str(destination)
+        )
         yield server, destination
     finally:
         server.kill()
+        if db_url:
+            from loopml.store.backend import close_cached_backends
+
+            close_cached_backends()
+            drop_pg_database(db_url)
 
 
 def test_an_oversize_chunk_is_413_and_nothing_is_written(
@@ -332,3 +404,35 @@ def test_an_oversize_chunk_is_413_and_nothing_is_written(
         assert ok.describe()["server_root"] == str(destination)
     assert _object(server, digest, destination).read_bytes() == data
     assert not _object(server, digest).exists()
+
+
+def test_clients_sending_the_same_blob_to_two_workers_store_it_once(
+    small_server: tuple[LiveServer, Path], tmp_path: Path
+) -> None:
+    server, destination = small_server
+    data = os.urandom(2 * 1024 * 1024 + 11)
+    source = tmp_path / "shared.bin"
+    source.write_bytes(data)
+    results: list[Blob] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def put() -> None:
+        # a client (a connection pool) of its own per thread: the requests reach both workers
+        with RemoteArtifactStore(server.url, server.tokens[Role.EDITOR], chunk_size=CHUNK) as c:
+            try:
+                start.wait()
+                results.append(c.put_file(source))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=put) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    digest = hashlib.sha256(data).hexdigest()
+    assert results == [Blob(digest, len(data))] * 6
+    assert _object(server, digest, destination).read_bytes() == data
+    assert list((destination / "uploads").iterdir()) == []

@@ -21,7 +21,7 @@ that start a loop run, and each step's settings::
       compare_to: champion
     release: {mode: canary, share: 20}      # or {mode: shadow}
     promote: {min_labeled: 1000, min_duration: 1h, metric: accuracy, margin: 0.0}
-    rollback: {metric_drop: 0.01, max_error_rate: 0.05, max_fallback_rate: 0.05}
+    rollback: {metric_drop: 0.01, max_error_rate: 0.05, max_fallback_rate: 0.05}  # canary
     approval: none                          # or required
 
 Every field is checked here (each error names the field's path, the bad value and the fix;
@@ -54,11 +54,13 @@ from loopml.automation.policy_specs import (
 )
 from loopml.core.errors import InvalidArgumentError
 from loopml.evaluation.policy import load_policy as load_gate
+from loopml.stats.metrics import METRICS
 
 #: The executors a pipeline may run on.
 EXECUTORS = ("inprocess", "process", "ray")
-#: The live comparison's metrics (today's comparison computes these; see live_evidence.py).
-LIVE_METRICS = ("accuracy", "rmse", "mae")
+#: The live comparison's metrics: every metric of ``compare_live`` (``loopml.stats.metrics``);
+#: whether it fits the model's task is checked against the store (policy_check.py).
+LIVE_METRICS = tuple(METRICS)
 #: The ways a challenger goes live.
 RELEASE_MODES = ("canary", "shadow")
 #: Whether a person approves before a promotion.
@@ -190,8 +192,16 @@ def load_policy(source: str | Path | Mapping[str, Any], *, base: Path | None = N
     )
     rollback = _rollback(
         top.section(
-            "rollback", ("metric_drop", "max_error_rate", "max_fallback_rate", "max_guardrail_rate")
-        )
+            "rollback",
+            (
+                "metric_drop",
+                "max_error_rate",
+                "max_fallback_rate",
+                "max_guardrail_rate",
+                "rate_margin",
+            ),
+        ),
+        release,
     )
     approval = top.choice("approval", APPROVALS, default="none")
     spec = {
@@ -404,12 +414,24 @@ def _promote(section: Section) -> PromoteSpec:
     )
 
 
-def _rollback(section: Section) -> RollbackSpec:
+def _rollback(section: Section, release: ReleaseSpec) -> RollbackSpec:
+    bounds = ("max_error_rate", "max_fallback_rate", "max_guardrail_rate")
+    if release.mode == "shadow":
+        for key in bounds:
+            if section.has(key):
+                section.fail(
+                    key,
+                    section.get(key),
+                    "cannot bound a shadow (its failures are not logged: its answers are "
+                    "never served)",
+                    "remove it, or release the challenger as a canary (release.mode: canary)",
+                )
     return RollbackSpec(
         metric_drop=section.number("metric_drop", low=0, default=0.01),
         max_error_rate=section.optional_number("max_error_rate", low=0, high=1),
         max_fallback_rate=section.optional_number("max_fallback_rate", low=0, high=1),
         max_guardrail_rate=section.optional_number("max_guardrail_rate", low=0, high=1),
+        rate_margin=section.number("rate_margin", low=0, high=1, default=0.01),
     )
 
 

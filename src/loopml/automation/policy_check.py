@@ -53,7 +53,7 @@ def check_policy(policy: LoopPolicy, backend: Backend) -> None:
             f"deployment of {policy.model!r}, or change 'model'."
         )
     try:
-        registry.get(deployment.champion)
+        champion = registry.get(deployment.champion)
     except NotFoundError as exc:
         raise _field(
             policy,
@@ -62,6 +62,7 @@ def check_policy(policy: LoopPolicy, backend: Backend) -> None:
             f"Deployment {policy.deployment!r} names a champion that does not resolve; fix it "
             "with `loopml deploy set`.",
         ) from None
+    _check_metric(policy, champion.signature.output.task.value)
     datasets = DatasetService(backend)
     named: list[tuple[str, str]] = [
         (f"triggers[{i}].dataset", f"{t.dataset}@latest")
@@ -79,6 +80,21 @@ def check_policy(policy: LoopPolicy, backend: Backend) -> None:
                 policy, field, exc, "Register it first (`loopml data register`)."
             ) from None
     training_function(policy)
+
+
+def _check_metric(policy: LoopPolicy, task: str) -> None:
+    """The live metric must fit the model's task (``roc_auc`` is not for a regressor)."""
+    from loopml.stats.metrics import METRICS, default_metrics
+
+    metric = policy.promote.metric
+    if metric is None or task not in ("binary", "multiclass", "regression"):
+        return
+    if task not in METRICS[metric].tasks:
+        fitting = ", ".join(default_metrics(task))
+        raise InvalidArgumentError(
+            f"In policy {policy.source}, field 'promote.metric': {metric!r} does not apply to "
+            f"model {policy.model!r}, a {task} model. Name a {task} metric: {fitting}."
+        )
 
 
 def training_function(policy: LoopPolicy) -> Any:

@@ -110,14 +110,17 @@ class ReleaseSpec:
 
 @dataclass(frozen=True)
 class PromoteSpec:
-    """What live evidence promotes (see :func:`loopml.automation.live_evidence.compare`).
+    """What live evidence promotes (see :func:`loopml.automation.live_evidence.compare`, which
+    passes these limits to ``loopml.health.live_comparison.compare_live``).
 
     Attributes:
         min_labeled: Labeled challenger rows needed.
         min_duration_ms: Traffic (event time) needed, or None.
-        metric: The compared metric, or None (accuracy, or rmse for regression).
+        metric: The compared metric (a name of ``loopml.stats.metrics.METRICS`` that fits
+            the model's task), or None (accuracy, or rmse for regression).
         margin: How far below the champion the challenger may be and still be promoted.
-        timeout_ms: Roll back when no decision is reached this long after the release.
+        timeout_ms: Roll back when no decision is reached this long after the release (wall
+            clock; the observe step's own limit).
     """
 
     min_labeled: int = 1000
@@ -137,9 +140,12 @@ class RollbackSpec:
         max_error_rate: Bound of the challenger's error rate (whole interval above it).
         max_fallback_rate: Bound of its fallback rate.
         max_guardrail_rate: Bound of its guardrail rate.
+        rate_margin: How far above the champion's rate the whole interval of a challenger's
+            rate (error, fallback, guardrail) must lie to roll back.
     """
 
     metric_drop: float = 0.01
     max_error_rate: float | None = None
     max_fallback_rate: float | None = None
     max_guardrail_rate: float | None = None
+    rate_margin: float = 0.01

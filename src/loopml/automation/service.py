@@ -65,6 +65,25 @@ class LoopService:
         run_id = self.resolve(run)
         return self.store.get_run(run_id), self.store.steps(run_id)
 
+    def find(self, name_or_run: str) -> LoopRun:
+        """A policy's newest run (by the policy's name), or a run by its id or a unique
+        prefix of at least 4 digits.
+
+        Raises:
+            NotFoundError: No such policy or run, or the policy has no run yet.
+        """
+        if name_or_run in {p.name for p in self.store.list_policies()}:
+            newest = self.store.list_runs(policy=name_or_run, limit=1)
+            if not newest:
+                raise NotFoundError(
+                    f"Policy {name_or_run!r} has no loop run yet: no trigger has fired since an "
+                    "agent first ran it (`loopml loop list` shows when)."
+                )
+            return newest[0]
+        if not all(c in "0123456789abcdef" for c in name_or_run.strip().lower()):
+            self._policy(name_or_run)  # not a run id either: name the policies that exist
+        return self.store.get_run(self.resolve(name_or_run))
+
     def history(self, policy: str, *, run: str | None = None) -> list[TimelineEntry]:
         """The timeline of a policy (of one of its runs when given), oldest first.
 

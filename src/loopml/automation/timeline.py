@@ -137,6 +137,8 @@ def _gate_lines(data: Mapping[str, Any]) -> list[str]:
 
 
 def _live_lines(evidence: Mapping[str, Any]) -> list[str]:
+    """The lines of a ``loop.evidence`` event (the figures of
+    :func:`loopml.automation.live_evidence.evidence`)."""
     if not evidence:
         return []
     metric = evidence.get("metric", "metric")
@@ -145,16 +147,20 @@ def _live_lines(evidence: Mapping[str, Any]) -> list[str]:
         figures = evidence.get(side) or {}
         value = figures.get("metric")
         shown = "n/a" if value is None else f"{value:.4f}"
+        if value is not None and figures.get("metric_low") is not None:
+            shown += f" [{figures['metric_low']:.4f}, {figures['metric_high']:.4f}]"
         lines.append(
-            f"{side} {figures.get('version')}: {metric} {shown} on {figures.get('labeled', 0):,} "
-            f"labeled of {figures.get('rows', 0):,} rows, {figures.get('fallbacks', 0):,} "
+            f"{side} {figures.get('version')} ({figures.get('route')}): {metric} {shown} on "
+            f"{figures.get('labeled', 0):,} labeled of {figures.get('rows', 0):,} rows "
+            f"({figures.get('requests', 0):,} requests), {figures.get('fallbacks') or 0:,} "
             "fallbacks"
         )
     gain = evidence.get("gain")
     if gain:
+        better = "higher" if evidence.get("higher_is_better", True) else "lower"
         lines.append(
-            f"gain {gain['value']:+.4f} [{gain['low']:+.4f}, {gain['high']:+.4f}] (95%, "
-            f"{'lower' if metric in ('rmse', 'mae') else 'higher'} {metric} is better)"
+            f"gain {gain['value']:+.4f} [{gain['low']:+.4f}, {gain['high']:+.4f}] "
+            f"({evidence.get('level', '95%')}, {better} {metric} is better)"
         )
     for rate, figures in (evidence.get("rates") or {}).items():
         if figures.get("value") is None or _nan(figures["value"]):
@@ -164,6 +170,7 @@ def _live_lines(evidence: Mapping[str, Any]) -> list[str]:
             f"{rate.replace('_', ' ')} {figures['value']:.2%} [{figures['low']:.2%}, "
             f"{figures['high']:.2%}]" + ("" if bound is None else f", bound {bound:.2%}")
         )
+    lines += [f"note: {note}" for note in evidence.get("notes") or []]
     return lines
 
 
@@ -176,9 +183,21 @@ def _pairs(values: Mapping[str, Any]) -> str:
     for key, value in values.items():
         if isinstance(value, float):
             shown.append(f"{key} {value:.4g}")
+        elif isinstance(value, Mapping) and isinstance(value.get("value"), float):
+            shown.append(f"{key} {_metric(value)}")  # a metric with its interval
         else:
             shown.append(f"{key} {value}")
     return ", ".join(shown)
+
+
+def _metric(value: Mapping[str, Any]) -> str:
+    """``accuracy 0.8609 [0.8408, 0.8771]`` from a metric's mapping (name, value, low, high)."""
+    name = f"{value['name']} " if value.get("name") else ""
+    low, high = value.get("low"), value.get("high")
+    interval = (
+        f" [{low:.4g}, {high:.4g}]" if isinstance(low, float) and isinstance(high, float) else ""
+    )
+    return f"{name}{value['value']:.4g}{interval}"
 
 
 def _routes(routes: Mapping[str, Any]) -> str:

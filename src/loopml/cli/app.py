@@ -33,6 +33,7 @@ from loopml.cli import (
     serving,
     sweeps,
     tokens,
+    ui,
 )
 from loopml.cli.state import state
 from loopml.core.errors import InvalidArgumentError, LoopmlError, LoopmlWarning, NotFoundError
@@ -55,6 +56,7 @@ app.command("evaluate")(evaluation.evaluate_command)
 app.command("gate")(evaluation.gate_command)
 app.command("serve")(serving.serve_command)
 app.command("server")(server.server_command)
+app.command("ui")(ui.ui_command)
 app.command("predict")(serving.predict_command)
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(evaluation.app, name="evaluations")

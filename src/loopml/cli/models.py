@@ -191,8 +191,12 @@ def alias(
 
 
 def _waiting_loops(registry: ModelRegistry, ref: str, what: str) -> None:
-    """Say which loop runs waited for this review (``loopml agent`` acts on it)."""
-    for run in registry.backend.loops.list_runs(statuses=("awaiting_approval",)):
+    """Say which loop runs waited for this review (``loopml agent`` acts on it); through a
+    server (the registry is remote, no store here) the agent's host says it instead."""
+    backend = getattr(registry, "backend", None)
+    if backend is None:
+        return
+    for run in backend.loops.list_runs(statuses=("awaiting_approval",)):
         if run.state.get("challenger") == ref:
             console.print(
                 f"Loop run {run.run_id[:12]} of policy {run.policy} was waiting for this "

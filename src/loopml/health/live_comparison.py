@@ -131,7 +131,8 @@ def compare_live(
         until=until_ms,
     )
     nothing = traffic.challenger.version is None and traffic.champion.version is None
-    if nothing and since_ms is None and until_ms is None:
+    chosen = challenger_version is not None or champion_version is not None
+    if nothing and since_ms is None and until_ms is None and not chosen:
         raise InvalidArgumentError(
             f"No predictions of {ref.name!r} on routes {champion_route!r} or "
             f"{challenger_route!r} are in the prediction log: serve it (loopml serve "

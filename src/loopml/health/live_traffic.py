@@ -10,7 +10,9 @@ What each side is:
   ``guardrail '...' broken by 1 row(s): ...; routed to late@3``): failures and missed
   deadlines count as errors, guardrails as guardrail fallbacks, both as fallbacks.
 - **The same traffic**: both sides from the challenger's first row on (event time), so the
-  champion's earlier traffic (another season, another mix) does not enter the comparison.
+  champion's earlier traffic (another season, another mix) does not enter the comparison. A
+  shadow's span starts at the champion's row its first row is paired with, when earlier (rows
+  sent without event times are stamped when scored, and a shadow scores after the answer).
 - **Its labeled rows** (``y``, ``pred``, ``score``): the rows it answered whose label
   arrived (joined by row id as monitoring does), the label and prediction as class indices
   (a classifier) or numbers (a regressor), the logged class probabilities when every class
@@ -169,6 +171,8 @@ def read_traffic(
     ch_fall = fallback[(routed_version == ch_v).to_numpy()] if not paired and not same else None
     start = _first(ch_rows, ch_fall)
     champ_rows = _own(frame, champion_route, champ_v) if champ_v is not None else frame.iloc[:0]
+    if paired and start is not None:  # a shadow's rows come a moment after the champion's
+        start = _twins_first(ch_rows, champ_rows, start)
     before = int((champ_rows["event_ms"] < start).sum()) if start is not None else 0
     if before:
         notes.append(
@@ -283,6 +287,15 @@ def _attribution(errors: pd.Series) -> tuple[pd.Series, pd.Series]:
     kind[failed.notna()] = "error"
     kind[failed.isna() & guarded.notna()] = "guardrail"
     return version, kind
+
+
+def _twins_first(shadow_rows: pd.DataFrame, champion_rows: pd.DataFrame, start: int) -> int:
+    """The start of a shadow's span: its first row, or the first champion row answering the
+    same caller row, when earlier. Without event times from the caller, each row's event time
+    is when it was scored, and a shadow scores after the champion has answered."""
+    ids = shadow_rows["caller_id"].dropna()
+    twins = champion_rows[champion_rows["caller_id"].isin(set(ids))]
+    return min(start, int(twins["event_ms"].min())) if len(twins) else start
 
 
 def _first(rows: pd.DataFrame, fallback: pd.DataFrame | None) -> int | None:

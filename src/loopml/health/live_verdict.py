@@ -191,7 +191,8 @@ def decide(
     if not missing:
         metric = checks[1].detail
         return "promote", f"Promote {who}: {metric}", tuple(checks), ()
-    return "wait", "Wait: " + "; ".join(missing), tuple(checks), missing
+    on = f" on {who}" if challenger.version else f" on {challenger.route}"
+    return "wait", f"Wait{on}: " + "; ".join(missing), tuple(checks), missing
 
 
 def _evidence(ch: RouteFigures, policy: LivePolicy, duration_s: float | None) -> LiveCheck:

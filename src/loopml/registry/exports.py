@@ -9,6 +9,7 @@ check's numbers, together with a ``model.exported`` event.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from loopml.registry.package import store_package
 
 if TYPE_CHECKING:
     from loopml.registry.service import ModelRegistry
+    from loopml.store.protocols import ArtifactStore
 
 #: Held-out rows checked by default.
 DEFAULT_ROWS = 2000
@@ -38,6 +40,37 @@ def export_version(
 ) -> ModelVersion:
     """Export ``version`` to ONNX, check it, store it and record it; see
     :meth:`ModelRegistry.export_onnx`."""
+    digest, check = package_export(
+        registry,
+        version,
+        holdout=holdout,
+        tolerance=tolerance,
+        rows=rows,
+        artifacts=registry.backend.artifacts,
+    )
+    return record_export(registry, version, digest, check)
+
+
+def package_export(
+    registry: Any,
+    version: ModelVersion,
+    *,
+    holdout: Any,
+    tolerance: float,
+    rows: int,
+    artifacts: ArtifactStore,
+) -> tuple[str, dict[str, Any]]:
+    """Convert ``version`` to ONNX, check that the copy predicts like the original on held-out
+    rows, and store the copy's package in ``artifacts``.
+
+    Args:
+        registry: Where the version is loaded and the held-out dataset read (``load``,
+            ``datasets``): the registry, or its remote twin.
+
+    Returns:
+        The package's manifest digest, and the check (JSON-ready, with ``holdout``: where the
+        rows came from).
+    """
     import onnx
 
     from loopml.registry.onnx_export import export_onnx
@@ -70,27 +103,34 @@ def export_version(
             flavor=flavor,
             details=details,
             signature=version.signature,
-            artifacts=registry.backend.artifacts,
+            artifacts=artifacts,
         )
+    return digest, {**report.to_dict(), "holdout": source}
+
+
+def record_export(
+    registry: ModelRegistry, version: ModelVersion, digest: str, check: Mapping[str, Any]
+) -> ModelVersion:
+    """Record the stored ONNX package ``digest`` as ``version``'s export, with its
+    ``model.exported`` event (the registry's actor: on a server, the token's user)."""
     at, actor = registry.now(), registry.actor
-    check = {**report.to_dict(), "holdout": source}
-    export = ModelExport("onnx", digest, at, actor, check)
+    source = str(check.get("holdout", ""))
+    export = ModelExport("onnx", digest, at, actor, dict(check))
+    figures = {k: v for k, v in check.items() if k != "holdout"}
     event = Event(
         event_id=new_event_id(),
         kind="model.exported",
         subject=f"model:{version.ref}",
         actor=actor,
         at=at,
-        reason=f"ONNX copy predicts like the original on {report.rows} held-out rows",
+        reason=f"ONNX copy predicts like the original on {check.get('rows')} held-out rows",
         links={"holdout": source} if "@" in source else {},
-        data={"format": "onnx", "manifest_digest": digest, **report.to_dict()},
+        data={"format": "onnx", "manifest_digest": digest, **figures},
     )
     return registry.store.add_export(version.name, version.version, export, event=event)
 
 
-def _holdout(
-    registry: ModelRegistry, version: ModelVersion, holdout: Any, rows: int
-) -> tuple[Any, str]:
+def _holdout(registry: Any, version: ModelVersion, holdout: Any, rows: int) -> tuple[Any, str]:
     """Return the held-out rows as the model's input frame, and where they came from."""
     if holdout is None:
         if version.validation_data is None:

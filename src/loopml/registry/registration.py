@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from loopml.core.entities import ColumnSchema, DatasetVersion, Event, ModelSignature, ModelVersion
+from loopml.core.entities import (
+    ColumnSchema,
+    DatasetVersion,
+    Event,
+    ModelManifest,
+    ModelSignature,
+    ModelVersion,
+)
 from loopml.core.errors import (
     InvalidArgumentError,
     ModelExportError,
@@ -35,8 +42,16 @@ from loopml.registry.signature import infer_inputs, infer_output, inputs_from_sc
 
 if TYPE_CHECKING:
     from loopml.registry.service import ModelRegistry
+    from loopml.store.protocols import ArtifactStore
 
-__all__ = ["CHECK_ROWS", "RegisterOptions", "register_model"]
+__all__ = [
+    "CHECK_ROWS",
+    "Package",
+    "RegisterOptions",
+    "package_model",
+    "record_version",
+    "register_model",
+]
 
 #: Rows of the training data used to check a model when no input example is given.
 CHECK_ROWS = 20
@@ -96,6 +111,23 @@ def _bad(label: str, expected: str, value: Any) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Package:
+    """A model saved, checked and stored as a package, not yet a version.
+
+    Attributes:
+        manifest: The package's manifest.
+        digest: The manifest's digest (the package's identity in the artifact store).
+        train: The training dataset version, if given.
+        valid: The validation dataset version, if given.
+    """
+
+    manifest: ModelManifest
+    digest: str
+    train: DatasetVersion | None
+    valid: DatasetVersion | None
+
+
 def register_model(
     registry: ModelRegistry,
     model: Any,
@@ -105,14 +137,51 @@ def register_model(
     run_id: RunId | None,
 ) -> ModelVersion:
     """Register ``model`` as the next version of ``name``; see :func:`loopml.models.register`."""
+    if run_id is not None:
+        registry.backend.tracking.get_run(run_id)  # an unknown run stops it before any work
+    package = package_model(
+        model, name, options, datasets=registry.datasets, artifacts=registry.backend.artifacts
+    )
+    return record_version(
+        registry,
+        name,
+        package,
+        run_id=run_id,
+        code_commit=options.code_commit,
+        description=options.description,
+        tags=options.tags,
+    )
+
+
+def package_model(
+    model: Any,
+    name: str,
+    options: RegisterOptions,
+    *,
+    datasets: Any,
+    artifacts: ArtifactStore,
+) -> Package:
+    """Check ``model`` (its flavor, that it is fitted, its datasets, its signature, that it
+    accepts the example and predicts the same once saved and loaded back) and store its
+    package in ``artifacts``. The embedded registry stores it in its own store, the remote
+    SDK through the server's artifact proxy.
+
+    Args:
+        model: The fitted model.
+        name: The registered model's name.
+        options: What the registration was given.
+        datasets: Where dataset refs are read (``get``, ``read_table``): the dataset service
+            or its remote twin.
+        artifacts: Where the package's files go.
+    """
     from loopml.registry.refs import check_model_name
 
     check_model_name(name)
     chosen = _flavor(model, options)
     chosen.check_fitted(model)
-    train = _dataset(registry, options.training_data, "training_data")
-    valid = _dataset(registry, options.validation_data, "validation_data")
-    example = _example(registry, options.input_example, train)
+    train = _dataset(datasets, options.training_data, "training_data")
+    valid = _dataset(datasets, options.validation_data, "validation_data")
+    example = _example(datasets, options.input_example, train)
     if options.input_example is not None:
         inputs = infer_inputs(options.input_example, schema=None if train is None else train.schema)
     elif train is not None:
@@ -131,7 +200,6 @@ def register_model(
         inputs=inputs,
         output=infer_output(predictions, classes=predictor.classes, has_proba=proba is not None),
     )
-    run = None if run_id is None else registry.backend.tracking.get_run(run_id)
     with tempfile.TemporaryDirectory(prefix="loopml-package-") as tmp:
         folder = Path(tmp)
         details = chosen.save(model, folder)
@@ -146,21 +214,34 @@ def register_model(
             trusted=frozenset(options.trusted_types),
         )
         manifest, digest = store_package(
-            folder,
-            flavor=chosen,
-            details=details,
-            signature=signature,
-            artifacts=registry.backend.artifacts,
+            folder, flavor=chosen, details=details, signature=signature, artifacts=artifacts
         )
-    code_commit = options.code_commit
+    return Package(manifest=manifest, digest=digest, train=train, valid=valid)
+
+
+def record_version(
+    registry: ModelRegistry,
+    name: str,
+    package: Package,
+    *,
+    run_id: RunId | None,
+    code_commit: str | None,
+    description: str,
+    tags: Mapping[str, Any] | None,
+) -> ModelVersion:
+    """Write a stored package as the next version of ``name`` with its event (one
+    transaction), and the run's dataset inputs. The actor is the registry's (on a server:
+    the token's user)."""
+    run = None if run_id is None else registry.backend.tracking.get_run(run_id)
     if code_commit is None and run is not None:
         code_commit = run.tags.get("loopml.git.commit")
+    manifest, train, valid = package.manifest, package.train, package.valid
     draft = ModelVersion(
         name=name,
         version=0,
-        flavor=chosen.name,
-        manifest_digest=digest,
-        signature=signature,
+        flavor=manifest.flavor,
+        manifest_digest=package.digest,
+        signature=manifest.signature,
         size_bytes=manifest.size_bytes,
         created_at=registry.now(),
         created_by=registry.actor,
@@ -168,8 +249,8 @@ def register_model(
         training_data=None if train is None else train.ref,
         validation_data=None if valid is None else valid.ref,
         code_commit=code_commit,
-        description=options.description,
-        tags={str(k): str(v) for k, v in (options.tags or {}).items()},
+        description=description,
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
     )
     version = registry.store.create_version(draft, on_created=registered_event)
     if run_id is not None:
@@ -197,9 +278,7 @@ def _flavor(model: Any, options: RegisterOptions) -> Flavor:
     return chosen
 
 
-def _dataset(
-    registry: ModelRegistry, ref: str | DatasetVersion | None, label: str
-) -> DatasetVersion | None:
+def _dataset(datasets: Any, ref: str | DatasetVersion | None, label: str) -> DatasetVersion | None:
     if ref is None or isinstance(ref, DatasetVersion):
         return ref
     if not isinstance(ref, str):
@@ -207,15 +286,16 @@ def _dataset(
             f"The {label!r} parameter must be a dataset ref like 'credit@3' or a "
             f"DatasetVersion. Got {type(ref).__name__} instead."
         )
-    return registry.datasets.get(ref)
+    found: DatasetVersion = datasets.get(ref)
+    return found
 
 
-def _example(registry: ModelRegistry, example: Any, train: DatasetVersion | None) -> Any:
+def _example(datasets: Any, example: Any, train: DatasetVersion | None) -> Any:
     if example is not None:
         return to_frame(example)
     if train is None:
         return None
-    table = registry.datasets.read_table(train).slice(0, CHECK_ROWS)
+    table = datasets.read_table(train).slice(0, CHECK_ROWS)
     return table.to_pandas()
 
 

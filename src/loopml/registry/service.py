@@ -49,6 +49,7 @@ from loopml.registry.refs import (
 )
 from loopml.registry.registration import RegisterOptions, register_model
 from loopml.store.backend import Backend
+from loopml.store.protocols import ArtifactStore
 
 #: Says which version a bare model name resolved to (INFO; the CLI prints it).
 _log = logging.getLogger("loopml.registry")
@@ -159,18 +160,7 @@ class ModelRegistry:
         if latest.approval is ApprovalStatus.APPROVED:
             return False
         champion = self.store.get_aliases(latest.name).get(CHAMPION)
-        if champion is None or champion == latest.version:
-            return False
-        name = latest.name
-        warnings.warn(
-            f"{name!r} resolved to {latest.ref}, its latest version, which is "
-            f"{latest.approval.value} while {name}@{CHAMPION} is version {champion}. Name the "
-            f"version you mean: '{name}@{CHAMPION}' for the approved one, or '{name}@latest' "
-            "to use the latest on purpose.",
-            UnapprovedVersionWarning,
-            stacklevel=3,
-        )
-        return True
+        return warn_if_unapproved(latest, champion, stacklevel=4)
 
     def list_models(self) -> list[RegisteredModel]:
         """Return every registered model."""
@@ -322,27 +312,66 @@ class ModelRegistry:
     ) -> LoadedModel:
         """Load a version (cached per process); see :func:`loopml.models.load`."""
         version = ref if isinstance(ref, ModelVersion) else self.get(ref)
-        chosen = resolve_runtime(version, runtime)
-        export = version.export("onnx")
-        digest = export.manifest_digest if chosen == "onnx" and export else version.manifest_digest
-        trusted = loader_trust(self.backend.settings.trusted_types, trusted_types)
+        return load_version(
+            self.backend.artifacts,
+            version,
+            cache_dir=self.cache_dir,
+            trusted=loader_trust(self.backend.settings.trusted_types, trusted_types),
+            runtime=runtime,
+            unseen=unseen,
+            extra=extra,
+        )
 
-        def load_package() -> Loaded:
-            manifest = read_manifest(self.backend.artifacts, digest, ref=version.ref)
-            folder = fetch_package(
-                self.backend.artifacts, manifest, self.cache_dir, ref=version.ref, key=digest
-            )
-            flavor = get_flavor(manifest.flavor)
-            try:
-                return manifest, flavor.load(folder, manifest.details, trusted=trusted)
-            except UntrustedTypesError as exc:
-                raise _refused(version, exc) from None
 
-        # A package is immutable (named by its digest): a hit needs no read at all. What the
-        # loader trusts is part of the key, so a load trusting less checks the types again.
-        key = (digest, chosen, trusted)
-        manifest, predictor = PREDICTORS.get_or_load(key, load_package)
-        return LoadedModel(version, manifest, predictor, runtime=chosen, unseen=unseen, extra=extra)
+def load_version(
+    artifacts: ArtifactStore,
+    version: ModelVersion,
+    *,
+    cache_dir: Path,
+    trusted: frozenset[str],
+    runtime: RuntimeChoice = "native",
+    unseen: str = "allow",
+    extra: str = "drop",
+) -> LoadedModel:
+    """Load ``version``'s package from ``artifacts`` (every file verified against the
+    manifest before the flavor reads it; cached per process). The embedded registry loads
+    from its store, the remote SDK through the server's artifact proxy."""
+    chosen = resolve_runtime(version, runtime)
+    export = version.export("onnx")
+    digest = export.manifest_digest if chosen == "onnx" and export else version.manifest_digest
+
+    def load_package() -> Loaded:
+        manifest = read_manifest(artifacts, digest, ref=version.ref)
+        folder = fetch_package(artifacts, manifest, cache_dir, ref=version.ref, key=digest)
+        flavor = get_flavor(manifest.flavor)
+        try:
+            return manifest, flavor.load(folder, manifest.details, trusted=trusted)
+        except UntrustedTypesError as exc:
+            raise _refused(version, exc) from None
+
+    # A package is immutable (named by its digest): a hit needs no read at all. What the
+    # loader trusts is part of the key, so a load trusting less checks the types again.
+    key = (digest, chosen, trusted)
+    manifest, predictor = PREDICTORS.get_or_load(key, load_package)
+    return LoadedModel(version, manifest, predictor, runtime=chosen, unseen=unseen, extra=extra)
+
+
+def warn_if_unapproved(latest: ModelVersion, champion: int | None, *, stacklevel: int) -> bool:
+    """Warn (:class:`UnapprovedVersionWarning`) when ``latest``, what a bare model name
+    resolved to, is not approved while the model's champion is another version; return
+    whether it warned. The embedded registry and the remote SDK call it alike."""
+    if latest.approval is ApprovalStatus.APPROVED or champion in (None, latest.version):
+        return False
+    name = latest.name
+    warnings.warn(
+        f"{name!r} resolved to {latest.ref}, its latest version, which is "
+        f"{latest.approval.value} while {name}@{CHAMPION} is version {champion}. Name the "
+        f"version you mean: '{name}@{CHAMPION}' for the approved one, or '{name}@latest' "
+        "to use the latest on purpose.",
+        UnapprovedVersionWarning,
+        stacklevel=stacklevel,
+    )
+    return True
 
 
 def loader_trust(setting: str | None, trusted_types: Sequence[str]) -> frozenset[str]:

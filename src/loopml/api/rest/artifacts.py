@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from loopml.api.rest.access import needs
-from loopml.api.rest.errors import error_body
+from loopml.api.rest.errors import ErrorBody, error_body
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import ArtifactUpload, Blob
 from loopml.core.errors import NotFoundError, PayloadTooLargeError
@@ -76,6 +76,15 @@ def upload_state(upload_id: UploadId, services: Svc) -> ArtifactUpload:
     "/artifacts/uploads/{upload_id}",
     response_model=ArtifactUpload,
     dependencies=[Depends(needs(Action.WRITE))],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The chunk's bytes (at most the server's --max-body-mb).",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
 )
 async def send_chunk(
     upload_id: UploadId,
@@ -156,7 +165,7 @@ def delete_blob(digest: Digest, services: Svc) -> None:
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The bytes."},
         206: {"content": {"application/octet-stream": {}}, "description": "A range."},
-        416: {"description": "The range is outside the blob."},
+        416: {"model": ErrorBody, "description": "The range is outside the blob."},
     },
 )
 def download_blob(digest: Digest, request: Request, services: Svc) -> Response:

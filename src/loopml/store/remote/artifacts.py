@@ -17,6 +17,7 @@ that copy to quarantine, so logging the artifact again stores a good one).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +31,7 @@ from loopml.core.errors import (
     ArtifactIntegrityError,
     ConflictError,
     InvalidArgumentError,
+    LoopmlError,
     NotFoundError,
     StoreError,
 )
@@ -45,6 +47,7 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "RemoteArtifactStore"]
 #: Bytes per upload request (the server's ``--max-body-mb`` must allow it; 64 MiB by default).
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 _OCTETS = {"Content-Type": "application/octet-stream"}
+_PIECE = 256 * 1024  # what a chunk is read and sent in
 
 
 class RemoteArtifactStore:
@@ -213,16 +216,18 @@ class RemoteArtifactStore:
         stalls = 0
         while not state.stored:
             before = state.offset
+            chunk: _Slice | None = None
             try:
                 if state.offset < blob.size:
-                    source.seek(state.offset)
-                    chunk = source.read(min(self.chunk_size, blob.size - state.offset))
-                    if not chunk:
-                        raise self._changed(what, blob)
+                    length = min(self.chunk_size, blob.size - state.offset)
+                    chunk = _Slice(source, state.offset, length)
                     state = self._send(state, chunk)
                 else:
                     state = self._post(f"/artifacts/uploads/{state.upload_id}/complete")
-            except ConflictError:  # the server holds more (or less): go on from its offset
+            except ConflictError as exc:  # the server holds more (or less): go on from its offset
+                if chunk is not None and chunk.ended_early:
+                    self._abort(state)
+                    raise self._changed(what, blob) from exc
                 state = decode(ArtifactUpload, self._get_state(state).json())
             except NotFoundError:  # completed by another client, aborted or expired
                 state = self._start(blob)
@@ -249,15 +254,21 @@ class RemoteArtifactStore:
     def _get_state(self, state: ArtifactUpload) -> httpx.Response:
         return self.transport.request("GET", f"/artifacts/uploads/{state.upload_id}")
 
-    def _send(self, state: ArtifactUpload, chunk: bytes) -> ArtifactUpload:
+    def _send(self, state: ArtifactUpload, chunk: _Slice) -> ArtifactUpload:
         answer = self.transport.request(
             "PUT",
             f"/artifacts/uploads/{state.upload_id}",
             params={"offset": state.offset},
             content=chunk,
-            headers=_OCTETS,
+            headers=_OCTETS | {"Content-Length": str(chunk.length)},
         )
         return decode(ArtifactUpload, answer.json())
+
+    def _abort(self, state: ArtifactUpload) -> None:
+        """Drop what the server staged of an upload that cannot complete (best effort: it
+        would be swept after a week anyway)."""
+        with contextlib.suppress(LoopmlError):
+            self.transport.request("DELETE", f"/artifacts/uploads/{state.upload_id}")
 
     def _changed(self, what: str, blob: Blob) -> ConflictError:
         return ConflictError(
@@ -285,6 +296,35 @@ class RemoteArtifactStore:
             f"({size} bytes hashing to {actual}), though the server's copy checks out: it "
             "was changed or truncated on the way. Download it again."
         )
+
+
+class _Slice:
+    """``length`` bytes of ``source`` from ``offset``, read in pieces as they are sent (a
+    chunk is never whole in memory), again from the start on each iteration (a retry).
+
+    Raises:
+        ConflictError: The source ends early (it shrank while it was sent).
+    """
+
+    def __init__(self, source: BinaryIO, offset: int, length: int) -> None:
+        self.source = source
+        self.offset = offset
+        self.length = length
+        self.ended_early = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.source.seek(self.offset)
+        left = self.length
+        while left > 0:
+            piece = self.source.read(min(_PIECE, left))
+            if not piece:
+                self.ended_early = True
+                raise ConflictError(
+                    f"The source ended {left:,} bytes early while it was being sent: it "
+                    "changed while it was being stored. Nothing was stored; log it again."
+                )
+            left -= len(piece)
+            yield piece
 
 
 class _Download(io.RawIOBase):

