@@ -262,7 +262,17 @@ def readme(suffix: str = "") -> str:
     cached = find(pl, "the same pipeline re-run")
     fixed = find(pl, "loopml's cost per step, four steps passing small numbers (every")
     started = sv["machine"]["load_average_before"][0]
-    stages = ("tracking", "data", "registry", "evaluation", "serving", "monitoring", "pipelines")
+    stages = (
+        "tracking",
+        "data",
+        "registry",
+        "evaluation",
+        "serving",
+        "monitoring",
+        "pipelines",
+        "server",
+        "ui",
+    )
     files = ", ".join(f"`{n}{suffix}.json`" for n in stages)
     return "\n".join(
         [
@@ -287,11 +297,27 @@ def readme(suffix: str = "") -> str:
             f"{ratio(on_ray)} faster on a local Ray than in-process; re-run from the cache in "
             f"{num(cached['loopml'])} s; loopml's own cost {num(fixed['loopml'])} ms a step.",
             monitoring_summary(load("monitoring" + suffix)),
+            server_summary(load("server" + suffix), load("ui" + suffix)),
             "",
             f"From {files} in `benchmarks/results/`, on a shared machine with "
             f"{sv['machine']['cores']} cores (load average {started:.1f} when the serving run "
             "started).",
         ]
+    )
+
+
+def server_summary(server: dict[str, Any], ui: dict[str, Any]) -> str:
+    """The README's line on the team server and the web UI."""
+    single = find(server, "single log_metric calls through the server")
+    search = find(server, "search_runs through the server -> top 100")
+    load32 = find(server, "32 concurrent clients")
+    page = find(ui, "runs page in chromium, 10,000 runs: first page")
+    return (
+        f"- `benchmarks/server.py`, against `mlflow server` (SQLite) over HTTP: log_metric "
+        f"through the server {ratio(single)} MLflow's rate; search_runs over 10,000 runs "
+        f"{num(search['loopml'])} ms ({ratio(search)} faster); with 32 concurrent clients "
+        f"logging and searching, p99 {num(load32['loopml'])} ms. `benchmarks/ui.py`: the runs "
+        f"page of 10,000 runs loads in headless Chromium in {num(page['loopml'])} ms."
     )
 
 
