@@ -185,3 +185,17 @@ def test_an_upload_retried_with_its_key_logs_each_row_once_and_a_huge_one_is_413
     )
     assert big.status_code == 413
     assert read_log(backend.settings.logs_url, model=unique).num_rows == 10
+
+
+def test_the_remote_methods_have_the_signatures_of_what_they_stand_for() -> None:
+    import inspect
+
+    from loopml.client.remote.labels import RemoteLabels
+    from loopml.health.labels import LabelService
+
+    def shape(function: object) -> list[tuple[str, object, object]]:
+        found = inspect.signature(function).parameters.values()  # type: ignore[arg-type]
+        return [(p.name, p.kind, p.default) for p in found if p.name != "self"]
+
+    assert shape(RemoteLabels.log_labels) == shape(LabelService.log_labels)
+    assert shape(RemoteLabels.log_predictions) == shape(loopml.monitoring.log_predictions)
