@@ -80,7 +80,7 @@ def test_labels_and_predictions_sent_remotely_are_joined_on_the_server(
     again = loopml.monitoring.log_labels(ref, ids, y.to_numpy())
     assert (again.stored, again.duplicates) == (80, 80)
     after = backend.labels.get_labels(unique)
-    assert after.column("label_json").to_pylist() == stored.column("label_json").to_pylist()
+    assert after.to_pydict() == stored.to_pydict()  # received_at included
     assert backend.labels.count_labels(unique) == 80
     # The server's own readers see the rows and join the labels.
     log = read_log(backend.settings.logs_url, model=unique)
