@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,13 +62,14 @@ def test_labels_and_predictions_sent_remotely_are_joined_on_the_server(
     fitted = ModelRegistry(backend).load(ref)
     ids = [f"r{i}" for i in range(len(X))]
     times = pd.date_range("2026-01-01", periods=len(X), freq="h")
+    proba = np.asarray(fitted.predict_proba(X), dtype=float)
     as_role(Role.EDITOR)  # type: ignore[operator]
     logged = loopml.monitoring.log_predictions(
         ref,
         X,
         fitted.predict(X),
         ids=ids,
-        probabilities=fitted.predict_proba(X),
+        probabilities=pd.DataFrame(proba, columns=[0, 1])[[1, 0]],  # by name, not position
         timestamps=times,
         latency_ms=2.5,
     )
@@ -85,6 +87,7 @@ def test_labels_and_predictions_sent_remotely_are_joined_on_the_server(
     # The server's own readers see the rows and join the labels.
     log = read_log(backend.settings.logs_url, model=unique)
     assert log.num_rows == 80
+    assert sorted(log.column("p.1").to_pylist()) == pytest.approx(sorted(proba[:, 1]))
     fresh = to_dataset(backend, ref, name=f"{unique}-prod")
     assert fresh.rows == 80
     report = MonitorService(backend).monitor(ref, store=False, multivariate=False)

@@ -78,6 +78,8 @@ def _number(value: Any) -> Any:
 def _numbers(value: Any) -> Any:
     if isinstance(value, list):
         return [_number(v) for v in value]
+    if isinstance(value, dict):  # class -> probability (a DataFrame's row, by column name)
+        return {str(k): _number(v) for k, v in value.items()}
     return _number(value)
 
 
@@ -99,7 +101,15 @@ Number = Annotated[Any, AfterValidator(_number), WithJsonSchema(_NUMBER)]
 Numbers = Annotated[
     Any,
     AfterValidator(_numbers),
-    WithJsonSchema({"anyOf": [_NUMBER, {"type": "array", "items": _NUMBER}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                _NUMBER,
+                {"type": "array", "items": _NUMBER},
+                {"type": "object", "additionalProperties": _NUMBER},
+            ]
+        }
+    ),
 ]
 
 
@@ -225,6 +235,9 @@ def _log_predictions(services: Services, body: PredictionsBody, key: str | None)
     from loopml.health.ingest import log_predictions
 
     frame = pd.DataFrame.from_records(body.rows) if body.rows else pd.DataFrame()
+    proba: Any = body.probabilities
+    if proba and all(isinstance(p, dict) for p in proba):  # columns named by class: reordered
+        proba = pd.DataFrame.from_records(proba)
     made = None
     if body.ids is None and key is not None:  # a retry of this request makes the same ids
         salt = f"{body.model}|{key}|".encode()
@@ -238,7 +251,7 @@ def _log_predictions(services: Services, body: PredictionsBody, key: str | None)
         frame,
         body.predictions,
         ids=body.ids,
-        probabilities=body.probabilities,
+        probabilities=proba,
         timestamps=body.timestamps,
         latency_ms=body.latency_ms,
         prediction_ids=made,

@@ -113,11 +113,11 @@ class RemoteLabels:
         body: dict[str, Any] = {"model": model, "rows": rows, "predictions": _values(predictions)}
         if ids is not None:
             body["ids"] = [str(v) if not isinstance(v, str | int) else v for v in _values(ids)]
-        if probabilities is not None:
-            proba = (
-                probabilities.to_numpy() if hasattr(probabilities, "to_numpy") else probabilities
-            )
-            body["probabilities"] = np.asarray(proba, dtype=np.float64).tolist()
+        if isinstance(probabilities, pd.DataFrame):  # the server orders it by class name
+            named = probabilities.rename(columns=str).astype(np.float64)
+            body["probabilities"] = named.to_dict("records")
+        elif probabilities is not None:
+            body["probabilities"] = np.asarray(probabilities, dtype=np.float64).tolist()
         if timestamps is not None:
             times = (
                 timestamps.reset_index(drop=True)
