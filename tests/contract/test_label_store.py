@@ -54,6 +54,16 @@ def test_a_label_logged_again_replaces_the_stored_one_and_is_counted(store: Labe
     assert got["event_at"] == [None, 9, 8]
 
 
+def test_the_same_labels_again_change_nothing(store: LabelStore) -> None:
+    store.put_labels("churn", ["a", "b"], ["0", "1"], received_at=1, event_at=[5, None])
+    before = store.get_labels("churn").to_pydict()
+    replaced = store.put_labels("churn", ["a", "b"], ["0", "1"], received_at=7, event_at=[5, None])
+    assert replaced == 2  # counted as replaced (last wins), but nothing was rewritten
+    assert store.get_labels("churn").to_pydict() == before
+    store.put_labels("churn", ["a", "b"], ["0", "1"], received_at=8, event_at=[6, None])
+    assert store.get_labels("churn").to_pydict()["received_at"] == [8, 1]
+
+
 def test_labels_belong_to_one_model(store: LabelStore) -> None:
     store.put_labels("churn", ["a"], ["1"], received_at=1)
     store.put_labels("fraud", ["a"], ['"x"'], received_at=1)

@@ -22,6 +22,8 @@ from loopml.core.lazy import lazy_getattr
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loopml.client.client import LoopmlClient
+    from loopml.client.remote.labels import RemoteLabels
     from loopml.health.monitor_report import MonitorReport
 
 __all__ = [
@@ -74,6 +76,17 @@ def log_predictions(
     from loopml.health.ingest import log_predictions as _log
 
     client = _get_client()
+    remote = _remote_labels(client)
+    if remote is not None:  # the server checks and writes: no storage credentials here
+        return remote.log_predictions(
+            model,
+            frame,
+            predictions,
+            ids=ids,
+            probabilities=probabilities,
+            timestamps=timestamps,
+            latency_ms=latency_ms,
+        )
     return _log(
         client.models,
         client.settings.logs_url,
@@ -235,7 +248,11 @@ def log_labels(model: str, ids: Any, labels: Any, *, timestamps: Any = None) -> 
     from loopml.client.fluent import _get_client
     from loopml.health.labels import LabelService
 
-    return LabelService(_get_client().backend).log_labels(model, ids, labels, timestamps=timestamps)
+    client = _get_client()
+    remote = _remote_labels(client)
+    if remote is not None:  # the server checks and stores: no storage credentials here
+        return remote.log_labels(model, ids, labels, timestamps=timestamps)
+    return LabelService(client.backend).log_labels(model, ids, labels, timestamps=timestamps)
 
 
 def to_dataset(
@@ -419,6 +436,16 @@ def compare_live(
         resamples=resamples,
         seed=seed,
     )
+
+
+def _remote_labels(client: LoopmlClient) -> RemoteLabels | None:
+    """The server's labels and prediction-log routes when the client talks to a server."""
+    if not client.settings.server_url:
+        return None
+    from loopml.client.remote.connection import shared_transport
+    from loopml.client.remote.labels import RemoteLabels
+
+    return RemoteLabels(shared_transport(client.settings.server_url, client.settings.token))
 
 
 def _needs_store(value: Any) -> bool:

@@ -44,6 +44,7 @@ def log_predictions(
     timestamps: Any = None,
     latency_ms: Any = None,
     at: int | None = None,
+    prediction_ids: Sequence[str] | None = None,
 ) -> list[str]:
     """Log the predictions a model served elsewhere made, as ``external`` rows.
 
@@ -63,6 +64,9 @@ def log_predictions(
             epoch milliseconds (naive times are UTC). None: the time of this call.
         latency_ms: The time the model took, one number for every row or one per row.
         at: When the rows were received (ms since the epoch; default now).
+        prediction_ids: Without ``ids``, the prediction ids to use instead of fresh ones
+            (the team server derives them from a request's idempotency key, so a retried
+            upload logs the same rows); one per row.
 
     Returns:
         The row ids: ``ids`` as text when given, else the prediction ids made.
@@ -83,7 +87,7 @@ def log_predictions(
     n = len(frame)
     inputs = _inputs(frame, version)
     preds = _predictions(predictions, n)
-    row_ids, pids = _ids(ids, n, version.name)
+    row_ids, pids = _ids(ids, n, version.name, prediction_ids)
     proba = _probabilities(probabilities, n, version)
     events = _timestamps(timestamps, n)
     latencies = _latencies(latency_ms, n)
@@ -164,10 +168,16 @@ def _predictions(predictions: Any, n: int) -> list[Any]:
     return list(out.where(out.notna(), None))
 
 
-def _ids(ids: Sequence[Any] | None, n: int, name: str) -> tuple[list[str], list[str]]:
+def _ids(
+    ids: Sequence[Any] | None, n: int, name: str, given: Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
     """The ids returned and the prediction ids."""
     if ids is None:
-        made = [new_prediction_id() for _ in range(n)]
+        if given is not None and len(given) != n:
+            raise InvalidArgumentError(
+                f"log_predictions got {len(given)} prediction ids for {n} rows; give one per row."
+            )
+        made = [new_prediction_id() for _ in range(n)] if given is None else list(given)
         return made, made
     import pandas as pd
 

@@ -85,6 +85,7 @@ def _routers() -> list[APIRouter]:
         evaluations,
         events,
         experiments,
+        labels,
         models,
         monitoring,
         runs,
@@ -100,6 +101,7 @@ def _routers() -> list[APIRouter]:
         events.router,
         deployments.router,
         monitoring.router,
+        labels.router,
     ]
 
 

@@ -4,9 +4,10 @@ PostgreSQL.
 A batch of labels is one write transaction under the model's label lock
 (:meth:`~loopml.store.sql.engine.StoreEngine.lock`): the rows are upserted with one
 ``executemany`` of ``INSERT .. ON CONFLICT (model, row_id) DO UPDATE`` (the same statement on
-both dialects), and how many of them replaced a stored label is the batch's size less the
-growth of the model's row count, both counted inside the lock, so it is exact under
-concurrent writers too.
+both dialects; a row whose label and event time are unchanged is left as it is, its
+``received_at`` included, so a retried batch changes nothing), and how many of them replaced
+a stored label is the batch's size less the growth of the model's row count, both counted
+inside the lock, so it is exact under concurrent writers too.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ def _upsert(dialect: sa.Dialect) -> BulkStatement:
             "received_at": insert.excluded.received_at,
             "event_at": insert.excluded.event_at,
         },
+        # The same label and event time again (a retried request) leave the row as it is.
+        where=sa.or_(
+            labels.c.label_json.is_distinct_from(insert.excluded.label_json),
+            labels.c.event_at.is_distinct_from(insert.excluded.event_at),
+        ),
     )
     return BulkStatement.compile(statement, dialect, _COLUMNS)
 
