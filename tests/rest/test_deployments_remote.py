@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 
 import httpx
 import numpy as np
@@ -11,7 +12,12 @@ import pandas as pd
 import pytest
 
 from loopml.core.entities import Role
-from loopml.core.errors import AccessDeniedError, ConflictError, NotFoundError
+from loopml.core.errors import (
+    AccessDeniedError,
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from loopml.evaluation import EvaluationService
 from loopml.health import MonitorService
 from tests.rest.live_server import LiveServer
@@ -155,3 +161,25 @@ def test_evaluate_here_and_store_on_the_server(
     assert len(editor.evaluations.list(ref)) == 3
     with pytest.raises(NotFoundError, match="no version 7"):
         editor.evaluations.record(dataclasses.replace(made, model=f"{unique}@7"))
+
+
+def test_a_guardrails_file_is_read_and_checked_by_the_client_as_embedded(
+    live_server: LiveServer, unique: str, clients: Clients, tmp_path: pathlib.Path
+) -> None:
+    seed(live_server, unique)
+    approver = clients(Role.APPROVER)
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(InvalidArgumentError, match="field 'guardrails': there is no file"):
+        approver.deployments.create(unique, champion=f"{unique}@1", guardrails=missing)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n- 2\n", encoding="utf-8")
+    with pytest.raises(InvalidArgumentError, match="must be a mapping.*Got list"):
+        approver.deployments.create(unique, champion=f"{unique}@1", guardrails=listed)
+    with pytest.raises(NotFoundError):
+        approver.deployments.get(unique)  # nothing was sent
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "inputs:\n  - {column: mean radius, min: 0, max: 50, action: clip}\n", encoding="utf-8"
+    )
+    made = approver.deployments.create(unique, champion=f"{unique}@1", guardrails=rules)
+    assert made.guardrails == GUARDRAILS

@@ -34,6 +34,8 @@ from loopml.store.backend import Backend
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from loopml.store.protocols import ArtifactStore
+
 Output = Literal["pandas", "arrow", "polars"]
 _OUTPUTS = ("pandas", "arrow", "polars")
 SplitMethod = Literal["random", "hash", "time"]
@@ -93,6 +95,35 @@ def _convert(table: pa.Table, output: str) -> Any:
                 "Loading as polars needs polars: pip install 'loopml[polars]'."
             ) from None
         return pl.from_arrow(table)
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """Return ``batch_size`` if it is a positive integer.
+
+    Raises:
+        InvalidArgumentError: It is not.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    return batch_size
+
+
+def stream_batches(
+    artifacts: ArtifactStore, version: DatasetVersion, *, batch_size: int, output: str
+) -> Iterator[Any]:
+    """Yield a version's rows in batches: its Parquet file is copied (verified) from
+    ``artifacts`` to a temporary file and streamed from there."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="loopml-batches-") as tmp:
+        path = artifacts.get_file(version.artifact_digest, Path(tmp) / "d.parquet")
+        parquet = pq.ParquetFile(path)
+        try:
+            for batch in parquet.iter_batches(batch_size=batch_size):
+                yield _convert(pa.Table.from_batches([batch]), output)
+        finally:
+            parquet.close()
 
 
 class DatasetService:
@@ -218,23 +249,12 @@ class DatasetService:
     ) -> Iterator[Any]:
         """Yield a version's rows in batches without loading them all: the Parquet file is
         copied (verified) to a temporary file and streamed from there."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidArgumentError(
-                f"batch_size must be a positive integer; got {batch_size!r}."
-            )
+        check_batch_size(batch_size)
         _check_output(output)
         version = self.get(ref)
-        with tempfile.TemporaryDirectory(prefix="loopml-batches-") as tmp:
-            path = self.backend.artifacts.get_file(version.artifact_digest, Path(tmp) / "d.parquet")
-            parquet = pq.ParquetFile(path)
-            try:
-                for batch in parquet.iter_batches(batch_size=batch_size):
-                    yield _convert(pa.Table.from_batches([batch]), output)
-            finally:
-                parquet.close()
+        yield from stream_batches(
+            self.backend.artifacts, version, batch_size=batch_size, output=output
+        )
 
     # -- validation and diff ----------------------------------------------------------------
 

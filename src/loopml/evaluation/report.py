@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from loopml.core.entities.evaluation import (
@@ -453,3 +454,19 @@ def report_json(evaluation: Evaluation, *, decision: GateDecision | None = None)
         "passed": None if decision is None else _verdict(decision),
         "lower_is_better": {n: lower_is_better(n) for n in sorted(names)},
     }
+
+
+def write_report(
+    evaluation: Evaluation, path: str | Path, *, decision: GateDecision | None = None
+) -> Path:
+    """Write the self-contained HTML report at ``path`` and its JSON at ``<path>.json``
+    (folders made as needed); return ``path``."""
+    import orjson
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_html(evaluation, decision=decision), encoding="utf-8")
+    target.with_suffix(".json").write_bytes(
+        orjson.dumps(report_json(evaluation, decision=decision), option=orjson.OPT_INDENT_2)
+    )
+    return target

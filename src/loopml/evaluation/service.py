@@ -443,17 +443,11 @@ class EvaluationService:
         decision: GateDecision | None = None,
     ) -> Path:
         """Write the self-contained HTML report (and ``<path>.json`` beside it)."""
-        from loopml.evaluation.report import render_html, report_json
+        from loopml.evaluation.report import write_report
 
         if isinstance(evaluation, str):
             evaluation = self.get(evaluation)
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_html(evaluation, decision=decision), encoding="utf-8")
-        target.with_suffix(".json").write_bytes(
-            orjson.dumps(report_json(evaluation, decision=decision), option=orjson.OPT_INDENT_2)
-        )
-        return target
+        return write_report(evaluation, path, decision=decision)
 
 
 def _empty(

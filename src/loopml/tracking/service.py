@@ -22,15 +22,14 @@ from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import ArtifactEntry, Event, Experiment, MetricPoint, Run, RunStatus
 from loopml.core.errors import (
     ConflictError,
-    InvalidArgumentError,
 )
 from loopml.core.id_prefix import resolve_prefix
-from loopml.core.ids import RunId, is_hex_id, new_event_id, new_run_id
+from loopml.core.ids import RunId, new_event_id, new_run_id
 from loopml.core.settings import current_user
 from loopml.store.backend import Backend
 from loopml.store.protocols import TrackingStore
-from loopml.store.query import Comparison, FieldRef, RunQuery, parse_filter, parse_order_by
-from loopml.tracking import keys
+from loopml.store.query import Comparison, FieldRef, RunQuery
+from loopml.tracking import inputs, keys
 from loopml.tracking.artifact_log import ArtifactLog
 from loopml.tracking.capture import capture_environment
 from loopml.tracking.experiments import ExperimentCatalog
@@ -164,10 +163,7 @@ class TrackingService:
         error: BaseException | str | None = None,
     ) -> None:
         """Flush the run's metrics and record its end (status, end time, error)."""
-        if not status.is_terminal:
-            raise InvalidArgumentError(
-                f"end_run needs a final status (FINISHED, FAILED or KILLED); got {status.value}."
-            )
+        inputs.check_final_status(status)
         self.writer.flush()
         message = format_error(error) if isinstance(error, BaseException) else error
         if message is not None:  # free text: NULs and lone surrogates kept as escapes
@@ -200,16 +196,7 @@ class TrackingService:
 
     def require_running(self, run_id: RunId) -> None:
         """Raise ConflictError unless the run exists and is RUNNING (ended runs are immutable)."""
-        if run_id in self._running:
-            return
-        run = self.get_run(run_id)
-        if run.status.is_terminal:
-            raise ConflictError(
-                f"Run {run_id} is {run.status.value}: an ended run is immutable and takes no "
-                "more params, metrics, tags or artifacts. Start a new run, or resume a "
-                "FAILED/KILLED one with start_run(run_id=...)."
-            )
-        self._running.add(run_id)
+        inputs.require_running(run_id, self._running, self.get_run)
 
     # -- logging ----------------------------------------------------------------------------
 
@@ -239,13 +226,7 @@ class TrackingService:
         """Buffer one metric point; it is written in the background within the flush interval."""
         if run_id not in self._running:
             self.require_running(run_id)
-        key = keys.check_key("metric", key)
-        point = MetricPoint(
-            key,
-            keys.check_metric_value(key, value),
-            keys.check_step(key, step),
-            self._clock() if timestamp is None else keys.check_timestamp(key, timestamp),
-        )
+        point = inputs.metric_point(key, value, step=step, timestamp=timestamp, clock=self._clock)
         self.writer.add(run_id, point)
 
     def log_metrics(
@@ -257,25 +238,12 @@ class TrackingService:
         timestamp: int | None = None,
     ) -> None:
         """Buffer several metrics at one step and time."""
-        if not isinstance(metrics, Mapping):
-            raise InvalidArgumentError(
-                f"metrics must be a mapping of key to number; got {type(metrics).__name__}."
-            )
+        inputs.check_metrics_mapping(metrics)
         self.require_running(run_id)
-        ts = self._clock() if timestamp is None else keys.check_timestamp("metrics", timestamp)
-        points = [
-            (
-                run_id,
-                MetricPoint(
-                    keys.check_key("metric", k),
-                    keys.check_metric_value(k, v),
-                    keys.check_step(k, step),
-                    ts,
-                ),
-            )
-            for k, v in metrics.items()
-        ]
-        self.writer.add_many(points)
+        clock = self._clock
+        self.writer.add_many(
+            inputs.metric_points(run_id, metrics, step=step, timestamp=timestamp, clock=clock)
+        )
 
     def log_batch(
         self,
@@ -286,14 +254,7 @@ class TrackingService:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Write metric points, params and tags now (not buffered), one transaction each."""
-        self.require_running(run_id)
-        points = [(run_id, keys.check_point(p)) for p in metrics]
-        if params:
-            self.log_params(run_id, params)
-        if tags:
-            self.set_tags(run_id, tags)
-        if points:
-            self.log_metric_batch(points)
+        inputs.write_batch(self, run_id, metrics=metrics, params=params, tags=tags)
 
     def log_metric_batch(
         self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
@@ -364,14 +325,10 @@ class TrackingService:
 
     def get_run(self, run_id: str) -> Run:
         """Return a run (after writing this process's buffered metrics, so reads see them)."""
-        if not isinstance(run_id, str) or not is_hex_id(run_id):
-            raise InvalidArgumentError(
-                f"{run_id!r} is not a run id: run ids are 32 lowercase hex digits "
-                "(see `loopml runs list`)."
-            )
+        checked = inputs.check_run_id(run_id)
         if self.writer.pending:
             self.writer.flush()
-        return self.store.get_run(RunId(run_id))
+        return self.store.get_run(checked)
 
     def resolve_run_id(self, prefix: str) -> RunId:
         """Expand a unique prefix of a run id (at least 4 hex digits) to the full id; see
@@ -429,24 +386,15 @@ class TrackingService:
     ) -> tuple[RunQuery, dict[str, Experiment]]:
         """Turn user arguments into a typed query and the experiments it spans (``offset``:
         the matching runs to skip, for pages)."""
-        limit = keys.check_limit(limit)
-        offset = keys.check_offset(offset)
-        if experiments is None:
-            exps = self.experiments.list()
-        else:
-            names = [experiments] if isinstance(experiments, str) else list(experiments)
-            exps = [self.experiments.get(n) for n in names]
-        where = parse_filter(filter) if filter else None
-        order = parse_order_by(list(order_by)) if order_by else ()
-        query = RunQuery(
-            experiment_ids=tuple(e.experiment_id for e in exps),
-            where=where,
-            order_by=order,
+        return inputs.build_run_query(
+            self.experiments,
+            experiments,
+            filter=filter,
+            order_by=order_by,
             limit=limit,
             offset=offset,
             include_deleted=include_deleted,
         )
-        return query, {e.experiment_id: e for e in exps}
 
     def search_runs(
         self,

@@ -12,14 +12,12 @@ describes; diffs and splits run on the server.
 from __future__ import annotations
 
 import io
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.client.remote.paths import needs_artifacts, seg
 from loopml.core.entities import DatasetDiff, DatasetSchema, DatasetVersion, ValidationReport
-from loopml.core.errors import InvalidArgumentError
 from loopml.core.ids import RunId
 from loopml.data.refs import check_name, parse_ref
 from loopml.store.protocols import ArtifactStore
@@ -131,26 +129,13 @@ class RemoteDatasets:
     ) -> Iterator[Any]:
         """A version's rows in batches: the Parquet file is downloaded (verified) to a
         temporary file and streamed from there."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        from loopml.data.service import _check_output, check_batch_size, stream_batches
 
-        from loopml.data.service import _check_output, _convert
-
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidArgumentError(
-                f"batch_size must be a positive integer; got {batch_size!r}."
-            )
+        check_batch_size(batch_size)
         _check_output(output)
         artifacts = needs_artifacts(self.artifacts, "DatasetService.iter_batches")
         version = self.get(ref)
-        with tempfile.TemporaryDirectory(prefix="loopml-batches-") as tmp:
-            path = artifacts.get_file(version.artifact_digest, Path(tmp) / "d.parquet")
-            parquet = pq.ParquetFile(path)
-            try:
-                for batch in parquet.iter_batches(batch_size=batch_size):
-                    yield _convert(pa.Table.from_batches([batch]), output)
-            finally:
-                parquet.close()
+        yield from stream_batches(artifacts, version, batch_size=batch_size, output=output)
 
     # -- validation and diff ----------------------------------------------------------------
 

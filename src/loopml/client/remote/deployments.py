@@ -3,48 +3,25 @@ methods of :class:`~loopml.serving.deployments.DeploymentService`.
 
 Creating and changing a record needs an approver's token, deleting one an admin's; the
 server resolves every ref (a missing version is a 404 naming it) and records the change with
-the token's user. Guardrails go as data: a YAML file given here is read here.
+the token's user. Guardrails go as data: a YAML file given here is read and checked here
+(:func:`~loopml.serving.deployment_fields.check_guardrails`, as embedded).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from loopml.client.remote.paths import seg
 from loopml.core.entities import Deployment, Event
 from loopml.core.entities.deployments import KEEP, Keep
-from loopml.core.errors import InvalidArgumentError
 from loopml.serving.config import DEFAULT_FALLBACK, DEFAULT_RUNTIME
 from loopml.store.remote import Transport, decode
 
+if TYPE_CHECKING:
+    from loopml.serving.deployments import GuardrailsInput
+
 __all__ = ["RemoteDeployments"]
-
-GuardrailsInput = Mapping[str, Any] | str | Path | None
-
-
-def _guardrails(value: GuardrailsInput) -> dict[str, Any] | None:
-    """Guardrails as data (a YAML file read here)."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return dict(value)
-    import yaml
-
-    path = Path(value)
-    if not path.is_file():
-        raise InvalidArgumentError(
-            f"The guardrails file {str(path)!r} does not exist. Pass the path of a YAML file "
-            "or a mapping."
-        )
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, Mapping):
-        raise InvalidArgumentError(
-            f"The guardrails file {str(path)!r} must hold a mapping (field: value); got "
-            f"{type(data).__name__}."
-        )
-    return dict(data)
 
 
 class RemoteDeployments:
@@ -84,6 +61,8 @@ class RemoteDeployments:
         reason: str = "",
     ) -> Deployment:
         """Create a deployment on the server; see :func:`loopml.deployments.create`."""
+        from loopml.serving.deployment_fields import check_guardrails  # pandas: lazily
+
         body = {
             "name": name,
             "champion": champion,
@@ -91,7 +70,7 @@ class RemoteDeployments:
             "canary_share": canary_share,
             "shadows": list(shadows),
             "fallback": fallback,
-            "guardrails": _guardrails(guardrails),
+            "guardrails": check_guardrails(name, guardrails),
             "runtime": runtime,
             "reason": reason,
         }
@@ -112,13 +91,17 @@ class RemoteDeployments:
         reason: str = "",
     ) -> Deployment:
         """Change the fields given, on the server; see :func:`loopml.deployments.set`."""
+        from loopml.serving.deployment_fields import check_guardrails  # pandas: lazily
+
         given: dict[str, Any] = {
             "champion": champion,
             "canary": canary,
             "canary_share": canary_share,
             "shadows": shadows if isinstance(shadows, Keep) else list(shadows),
             "fallback": fallback,
-            "guardrails": guardrails if isinstance(guardrails, Keep) else _guardrails(guardrails),
+            "guardrails": guardrails
+            if isinstance(guardrails, Keep)
+            else check_guardrails(name, guardrails),
             "runtime": runtime,
         }
         body = {k: v for k, v in given.items() if not isinstance(v, Keep)}

@@ -25,20 +25,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from loopml.client.remote.experiments import RemoteExperiments, segment
 from loopml.client.remote.metric_batches import BatchSink, writer_for
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
-from loopml.core.errors import ConflictError, InvalidArgumentError
-from loopml.core.ids import RunId, is_hex_id
+from loopml.core.errors import InvalidArgumentError
+from loopml.core.ids import RunId
 from loopml.core.settings import Settings, current_user
 from loopml.store.protocols import TrackingStore
-from loopml.store.query import RunQuery, parse_filter, parse_order_by
+from loopml.store.query import RunQuery
 from loopml.store.remote import Transport, new_idempotency_key
 from loopml.store.remote.artifacts import RemoteArtifactStore
-from loopml.tracking import keys
+from loopml.tracking import inputs, keys
 from loopml.tracking.artifact_log import ArtifactLog
 from loopml.tracking.service import format_error
 
@@ -66,12 +66,7 @@ class _RemoteIndex:
 
 
 def _run_path(run_id: str, tail: str = "") -> str:
-    if not isinstance(run_id, str) or not is_hex_id(run_id):
-        raise InvalidArgumentError(
-            f"{run_id!r} is not a run id: run ids are 32 lowercase hex digits "
-            "(see `loopml runs list`)."
-        )
-    return f"/runs/{run_id}{tail}"
+    return f"/runs/{inputs.check_run_id(run_id)}{tail}"
 
 
 class RemoteTracking:
@@ -145,10 +140,7 @@ class RemoteTracking:
     ) -> None:
         """Send the run's buffered metrics, then record its end; see
         :meth:`TrackingService.end_run`."""
-        if not status.is_terminal:
-            raise InvalidArgumentError(
-                f"end_run needs a final status (FINISHED, FAILED or KILLED); got {status.value}."
-            )
+        inputs.check_final_status(status)
         self.writer.flush()
         message = format_error(error) if isinstance(error, BaseException) else error
         body = {"status": status.value, "error": message}
@@ -157,38 +149,28 @@ class RemoteTracking:
 
     def require_running(self, run_id: RunId) -> None:
         """Raise ConflictError unless the run exists and is RUNNING."""
-        if run_id in self._running:
-            return
-        run = self.get_run(run_id)
-        if run.status.is_terminal:
-            raise ConflictError(
-                f"Run {run_id} is {run.status.value}: an ended run is immutable and takes no "
-                "more params, metrics, tags or artifacts. Start a new run, or resume a "
-                "FAILED/KILLED one with start_run(run_id=...)."
-            )
-        self._running.add(run_id)
+        inputs.require_running(run_id, self._running, self.get_run)
 
     # -- logging ----------------------------------------------------------------------------
 
     def log_params(self, run_id: RunId, params: Mapping[str, Any]) -> None:
         """Log write-once params (sent at once; safe to send again)."""
-        values = keys.check_texts("param", params)
-        if values:
-            self.transport.request(
-                "POST",
-                _run_path(run_id, "/params"),
-                json={"params": values},
-                idempotency_key=new_idempotency_key(),
-            )
+        self._send_texts(run_id, "param", params)
 
     def set_tags(self, run_id: RunId, tags: Mapping[str, Any]) -> None:
         """Set (or overwrite) tags (sent at once; safe to send again)."""
-        values = keys.check_texts("tag", tags)
-        if values:
+        self._send_texts(run_id, "tag", tags)
+
+    def _send_texts(
+        self, run_id: RunId, kind: Literal["param", "tag"], values: Mapping[str, Any]
+    ) -> None:
+        """Check params or tags here, then send them (``POST /runs/{id}/params|tags``)."""
+        checked = keys.check_texts(kind, values)
+        if checked:
             self.transport.request(
                 "POST",
-                _run_path(run_id, "/tags"),
-                json={"tags": values},
+                _run_path(run_id, f"/{kind}s"),
+                json={f"{kind}s": checked},
                 idempotency_key=new_idempotency_key(),
             )
 
@@ -204,13 +186,7 @@ class RemoteTracking:
         """Buffer one metric point; the writer sends it within the flush interval."""
         if run_id not in self._running:
             self.require_running(run_id)
-        key = keys.check_key("metric", key)
-        point = MetricPoint(
-            key,
-            keys.check_metric_value(key, value),
-            keys.check_step(key, step),
-            self._clock() if timestamp is None else keys.check_timestamp(key, timestamp),
-        )
+        point = inputs.metric_point(key, value, step=step, timestamp=timestamp, clock=self._clock)
         self.writer.add(run_id, point)
 
     def log_metrics(
@@ -222,14 +198,11 @@ class RemoteTracking:
         timestamp: int | None = None,
     ) -> None:
         """Buffer several metrics at one step and time."""
-        if not isinstance(metrics, Mapping):
-            raise InvalidArgumentError(
-                f"metrics must be a mapping of key to number; got {type(metrics).__name__}."
-            )
+        inputs.check_metrics_mapping(metrics)
         self.require_running(run_id)
-        ts = self._clock() if timestamp is None else keys.check_timestamp("metrics", timestamp)
+        clock = self._clock
         self.writer.add_many(
-            (run_id, keys.check_point(MetricPoint(k, v, step, ts))) for k, v in metrics.items()
+            inputs.metric_points(run_id, metrics, step=step, timestamp=timestamp, clock=clock)
         )
 
     def log_batch(
@@ -241,14 +214,7 @@ class RemoteTracking:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Write metric points, params and tags now (not buffered)."""
-        self.require_running(run_id)
-        points = [(run_id, keys.check_point(p)) for p in metrics]
-        if params:
-            self.log_params(run_id, params)
-        if tags:
-            self.set_tags(run_id, tags)
-        if points:
-            self.log_metric_batch(points)
+        inputs.write_batch(self, run_id, metrics=metrics, params=params, tags=tags)
 
     def log_metric_batch(
         self, points: Sequence[tuple[RunId, MetricPoint]], *, batch_key: str | None = None
@@ -358,22 +324,15 @@ class RemoteTracking:
     ) -> tuple[RunQuery, dict[str, Experiment]]:
         """Turn user arguments into a typed query and the experiments it spans (the
         experiments read from the server)."""
-        limit = keys.check_limit(limit)
-        offset = keys.check_offset(offset)
-        if experiments is None:
-            exps = self.experiments.list()
-        else:
-            names = [experiments] if isinstance(experiments, str) else list(experiments)
-            exps = [self.experiments.get(n) for n in names]
-        query = RunQuery(
-            experiment_ids=tuple(e.experiment_id for e in exps),
-            where=parse_filter(filter) if filter else None,
-            order_by=parse_order_by(list(order_by)) if order_by else (),
+        return inputs.build_run_query(
+            self.experiments,
+            experiments,
+            filter=filter,
+            order_by=order_by,
             limit=limit,
             offset=offset,
             include_deleted=include_deleted,
         )
-        return query, {e.experiment_id: e for e in exps}
 
     def search_runs(
         self,
