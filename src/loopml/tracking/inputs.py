@@ -10,7 +10,7 @@ way at the call whether the SDK is embedded or talks to a server.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loopml.core.clock import Clock
 from loopml.core.entities import Experiment, MetricPoint, Run, RunStatus
@@ -19,7 +19,11 @@ from loopml.core.ids import RunId, is_hex_id
 from loopml.store.query import RunQuery, parse_filter, parse_order_by
 from loopml.tracking import keys
 
+if TYPE_CHECKING:
+    from loopml.tracking.writer import MetricWriter
+
 __all__ = [
+    "BufferedMetrics",
     "build_run_query",
     "check_final_status",
     "check_metrics_mapping",
@@ -204,3 +208,49 @@ def build_run_query(
         include_deleted=include_deleted,
     )
     return query, {e.experiment_id: e for e in exps}
+
+
+class BufferedMetrics:
+    """``log_metric`` and ``log_metrics``: points checked at the call, then buffered in a
+    :class:`~loopml.tracking.writer.MetricWriter` that writes them within the flush interval.
+    One body for :class:`~loopml.tracking.TrackingService` (the writer writes to the store)
+    and the remote SDK's ``RemoteTracking`` (it sends keyed batches to the server)."""
+
+    writer: MetricWriter
+    _clock: Clock
+    _running: set[RunId]
+
+    def require_running(self, run_id: RunId) -> None:
+        """Raise unless the run exists and is running (each class says how it knows)."""
+        raise NotImplementedError
+
+    def log_metric(
+        self,
+        run_id: RunId,
+        key: str,
+        value: Any,
+        *,
+        step: int = 0,
+        timestamp: int | None = None,
+    ) -> None:
+        """Buffer one metric point; it is written in the background within the flush interval."""
+        if run_id not in self._running:
+            self.require_running(run_id)
+        point = metric_point(key, value, step=step, timestamp=timestamp, clock=self._clock)
+        self.writer.add(run_id, point)
+
+    def log_metrics(
+        self,
+        run_id: RunId,
+        metrics: Mapping[str, Any],
+        *,
+        step: int = 0,
+        timestamp: int | None = None,
+    ) -> None:
+        """Buffer several metrics at one step and time."""
+        check_metrics_mapping(metrics)
+        self.require_running(run_id)
+        clock = self._clock
+        self.writer.add_many(
+            metric_points(run_id, metrics, step=step, timestamp=timestamp, clock=clock)
+        )

@@ -62,7 +62,7 @@ def format_error(exc: BaseException) -> str:
     return text
 
 
-class TrackingService:
+class TrackingService(inputs.BufferedMetrics):
     """Everything the SDK and CLI do with runs, over one :class:`Backend`.
 
     Args:
@@ -213,37 +213,6 @@ class TrackingService:
         self.require_running(run_id)
         if values:
             self.store.set_tags(run_id, values)
-
-    def log_metric(
-        self,
-        run_id: RunId,
-        key: str,
-        value: Any,
-        *,
-        step: int = 0,
-        timestamp: int | None = None,
-    ) -> None:
-        """Buffer one metric point; it is written in the background within the flush interval."""
-        if run_id not in self._running:
-            self.require_running(run_id)
-        point = inputs.metric_point(key, value, step=step, timestamp=timestamp, clock=self._clock)
-        self.writer.add(run_id, point)
-
-    def log_metrics(
-        self,
-        run_id: RunId,
-        metrics: Mapping[str, Any],
-        *,
-        step: int = 0,
-        timestamp: int | None = None,
-    ) -> None:
-        """Buffer several metrics at one step and time."""
-        inputs.check_metrics_mapping(metrics)
-        self.require_running(run_id)
-        clock = self._clock
-        self.writer.add_many(
-            inputs.metric_points(run_id, metrics, step=step, timestamp=timestamp, clock=clock)
-        )
 
     def log_batch(
         self,

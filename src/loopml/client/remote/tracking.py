@@ -69,7 +69,7 @@ def _run_path(run_id: str, tail: str = "") -> str:
     return f"/runs/{inputs.check_run_id(run_id)}{tail}"
 
 
-class RemoteTracking:
+class RemoteTracking(inputs.BufferedMetrics):
     """:class:`~loopml.tracking.TrackingService` through a ``loopml server`` (see the module
     docstring).
 
@@ -173,37 +173,6 @@ class RemoteTracking:
                 json={f"{kind}s": checked},
                 idempotency_key=new_idempotency_key(),
             )
-
-    def log_metric(
-        self,
-        run_id: RunId,
-        key: str,
-        value: Any,
-        *,
-        step: int = 0,
-        timestamp: int | None = None,
-    ) -> None:
-        """Buffer one metric point; the writer sends it within the flush interval."""
-        if run_id not in self._running:
-            self.require_running(run_id)
-        point = inputs.metric_point(key, value, step=step, timestamp=timestamp, clock=self._clock)
-        self.writer.add(run_id, point)
-
-    def log_metrics(
-        self,
-        run_id: RunId,
-        metrics: Mapping[str, Any],
-        *,
-        step: int = 0,
-        timestamp: int | None = None,
-    ) -> None:
-        """Buffer several metrics at one step and time."""
-        inputs.check_metrics_mapping(metrics)
-        self.require_running(run_id)
-        clock = self._clock
-        self.writer.add_many(
-            inputs.metric_points(run_id, metrics, step=step, timestamp=timestamp, clock=clock)
-        )
 
     def log_batch(
         self,
