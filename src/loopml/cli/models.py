@@ -1,8 +1,10 @@
-"""``loopml models``: list, show, versions, alias, approve, reject, rollback, lineage, export."""
+"""``loopml models``: list, show, versions, alias, approve, reject, rollback, lineage, export,
+card."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -301,3 +303,25 @@ def export(
         f"tolerance {check['tolerance']}). `loopml serve` serves it from now on (--runtime "
         "auto); in Python, load it with runtime='onnx'."
     )
+
+
+@app.command("card")
+def card(
+    ref: str = typer.Argument(..., help="name@3, name@champion, name@latest or name"),
+    format: str = typer.Option("md", "--format", help="md (Markdown) or html (one offline page)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the card to this file instead of printing it."
+    ),
+) -> None:
+    """Write a version's model card: intended use, data, evaluation, slices, fairness, gate
+    results, limitations, lineage, approvals and explanations, from the store."""
+    from loopml.client.models import card as compose
+    from loopml.governance.cards import check_card_format
+
+    text = compose(ref, format=check_card_format(format))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"Wrote the model card of {ref} ({format}) to {output}.", highlight=False)

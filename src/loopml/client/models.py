@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from loopml.client.fluent import _get_client, active_run
 from loopml.core.entities import (
@@ -26,11 +26,15 @@ from loopml.core.entities import (
 from loopml.registry import Lineage, LoadedModel, PythonModel
 from loopml.registry.loaded import RuntimeChoice
 
+if TYPE_CHECKING:
+    from loopml.governance.cards import ModelCard
+
 __all__ = [
     "LoadedModel",
     "PythonModel",
     "alias_history",
     "approve",
+    "card",
     "export_onnx",
     "get",
     "lineage",
@@ -233,3 +237,45 @@ def export_onnx(
             counts; ``error.report`` holds the check).
     """
     return _get_client().models.export_onnx(ref, holdout=holdout, tolerance=tolerance, rows=rows)
+
+
+@overload
+def card(ref: str, *, format: None = None) -> ModelCard: ...
+@overload
+def card(ref: str, *, format: Literal["md", "html"]) -> str: ...
+
+
+def card(ref: str, *, format: Literal["md", "html"] | None = None) -> ModelCard | str:
+    """Compose the model card of a version (an alias works), from what the store holds.
+
+    The card gathers the version's intended use (its description), training data with its
+    profile, evaluations with their slices and intervals, fairness, gate results, derived
+    limitations, lineage, approvals, alias history and explanations; see
+    :class:`~loopml.governance.ModelCard`. It works the same through ``loopml server``.
+
+    Args:
+        ref: ``name@3``, ``name@champion``, ``name@latest`` or ``name``.
+        format: None for the :class:`~loopml.governance.ModelCard` itself; ``"md"`` for
+            Markdown, ``"html"`` for a self-contained HTML page.
+
+    Returns:
+        The card, or its text in ``format``.
+
+    Raises:
+        NotFoundError: No such model or version.
+        InvalidArgumentError: An unknown format.
+
+    Example:
+        >>> text = loopml.models.card("credit-default@champion", format="md")  # doctest: +SKIP
+    """
+    from loopml.governance.cards import check_card_format, compose_card
+
+    chosen = None if format is None else check_card_format(format)
+    client = _get_client()
+    composed = compose_card(
+        ref,
+        models=client.models,
+        evaluations=client.evaluations,
+        events=lambda subject: client.events(subject=subject, limit=None),
+    )
+    return composed if chosen is None else composed.render(chosen)

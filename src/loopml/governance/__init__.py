@@ -6,12 +6,16 @@
   stored hashed; :meth:`TokenService.authorize` turns a token into a
   :class:`~loopml.core.entities.Principal`, or HTTP 401);
 - :mod:`.audit`: :func:`verify_chain` walks the hash-chained audit log and names the first
-  edited, deleted or reordered entry.
+  edited, deleted or reordered entry;
+- :mod:`.cards`: :func:`compose_card` gathers a version's :class:`ModelCard` from the
+  registry, the evaluations and the audit log (limitations derived in :mod:`.card_limits`,
+  written as Markdown or HTML by :mod:`.card_render`).
 
 The servers enforce these around the service calls (never the client).
 """
 
 from loopml.governance.audit import Anchor, parse_anchor, rechain, verify_chain
+from loopml.governance.cards import ModelCard, compose_card
 from loopml.governance.roles import REQUIRED_ROLES, Action, alias_action, require, required_role
 from loopml.governance.tokens import (
     TOKEN_PREFIX,
@@ -27,8 +31,10 @@ __all__ = [
     "Action",
     "Anchor",
     "IssuedToken",
+    "ModelCard",
     "TokenService",
     "alias_action",
+    "compose_card",
     "hash_token",
     "parse_anchor",
     "parse_expiry",
