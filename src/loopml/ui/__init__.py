@@ -9,8 +9,8 @@ so ``loopml server`` and ``loopml ui`` show the same pages; ``docs/ui.md`` lists
 - :mod:`.guard`: sign-in with an API token (an HttpOnly cookie), CSRF tokens on forms.
 - :mod:`.templating`: the Jinja2 environment, filters and the pages' security headers.
 - :mod:`.runs_table` and :mod:`.charts`: a page of runs; curve data for the charts.
-- :mod:`.tracking_pages`, :mod:`.model_pages`, :mod:`.event_pages`, :mod:`.access_pages`:
-  the routes.
+- :mod:`.tracking_pages`, :mod:`.model_pages`, :mod:`.card_pages` (model cards),
+  :mod:`.event_pages`, :mod:`.access_pages`: the routes.
 """
 
 from loopml.ui.app import STATIC_PATH, PageServices, mount_ui

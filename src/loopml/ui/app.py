@@ -154,6 +154,7 @@ def mount_ui(app: FastAPI, *, tokens: TokenService | None) -> None:
     """
     from loopml.ui import (
         access_pages,
+        card_pages,
         data_pages,
         event_pages,
         model_pages,
@@ -168,4 +169,5 @@ def mount_ui(app: FastAPI, *, tokens: TokenService | None) -> None:
     pages = (access_pages, tracking_pages, model_pages, data_pages, ops_pages, event_pages)
     for module in pages:
         app.include_router(module.router, include_in_schema=False)
+    app.include_router(card_pages.router, include_in_schema=False)
     app.include_router(access_pages.fallback, include_in_schema=False)
