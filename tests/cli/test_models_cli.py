@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import loopml
+from loopml.evaluation.gate_lookup import format_interval
 from tests.cli.conftest import Invoke
 
 MODEL = "cancer-clf"
@@ -379,3 +380,32 @@ def test_rejecting_the_champion_says_to_move_it_first(
     assert f"loopml models rollback {MODEL} --reason" in " ".join(err.split())
     ok(invoke, "models", "rollback", MODEL, "--reason", "drifted")
     assert f"{MODEL}@2 rejected by" in ok(invoke, "models", "reject", f"{MODEL}@2", "-m", "x")
+
+
+def test_card_prints_markdown_and_writes_html(
+    invoke: Invoke, registered: Registered, tmp_path: Path
+) -> None:
+    evaluation = loopml.evaluate(
+        f"{MODEL}@1", datasets=[registered.holdout], baseline=None, resamples=50, costs=False
+    )
+    ok(invoke, "models", "approve", f"{MODEL}@1", "--comment", "fine on the holdout")
+    ok(invoke, "models", "alias", MODEL, "champion", "1", "--reason", "first release")
+    out = ok(invoke, "models", "card", f"{MODEL}@champion")
+    assert out.startswith(f"# Model card: {MODEL}@1\n")
+    assert "logistic regression, C=0.1" in out  # intended use: the version's description
+    assert f"| dataset | {registered.train} | train |" in out  # lineage
+    auc = evaluation.datasets[0].metric("roc_auc")
+    assert auc is not None and auc.value is not None
+    assert f"| roc_auc | {format_interval(auc.value, auc.low, auc.high)} |" in out
+    assert "| approved | " in out and "fine on the holdout" in out and "first release" in out
+    assert "No explanations recorded." in out
+    target = tmp_path / "cards" / "card.html"
+    said = ok(invoke, "models", "card", f"{MODEL}@1", "--format", "html", "--output", str(target))
+    assert str(target) in said
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and evaluation.evaluation_id in page
+    assert "<script" not in page and "https://" not in page
+    err = fails(invoke, 2, "models", "card", f"{MODEL}@1", "--format", "pdf")
+    assert "'md' or 'html'. Got 'pdf'" in err
+    err = fails(invoke, 3, "models", "card", "cancer-clff@1")
+    assert "Did you mean" in err
