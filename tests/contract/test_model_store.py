@@ -390,3 +390,43 @@ def test_concurrent_registrations_get_distinct_numbers(stores: Stores) -> None:
         thread.join()
     assert errors == []
     assert sorted(numbers) == list(range(1, 21))
+
+
+def test_explanations_are_recorded_once_with_their_event(stores: Stores) -> None:
+    from loopml.core.entities import FeatureImportance, ModelExplanation
+
+    stores.models.create_version(draft())
+    stores.models.create_version(draft())
+    features = (FeatureImportance("age", 0.12, 0.01), FeatureImportance("city", -0.001, 0.002))
+
+    def explanation(at: int, method: str) -> ModelExplanation:
+        return ModelExplanation(
+            explanation_id=new_event_id(),
+            model="credit-default@1",
+            method=method,
+            dataset=None if method == "shap" else "credit@1",
+            rows=500,
+            features=features,
+            created_at=at,
+            created_by="ada",
+            details={"scoring": "roc_auc", "repeats": 3, "baseline_score": 0.91},
+        )
+
+    first, second = explanation(10, "permutation"), explanation(11, "shap")
+    for found in (second, first):  # recorded out of order: read back by time
+        event = Event(new_event_id(), "model.explained", "model:credit-default@1", "ada", 12)
+        assert stores.models.add_explanation("credit-default", 1, found, event=event) == found
+    read = stores.models.list_explanations("credit-default", 1)
+    assert [e.explanation_id for e in read] == [first.explanation_id, second.explanation_id]
+    assert read[1] == second and read[0].dataset == "credit@1"
+    assert read[0].features == features and read[0].details["repeats"] == 3
+    assert stores.models.list_explanations("credit-default", 2) == []
+    event = Event(new_event_id(), "model.explained", "model:credit-default@1", "ada", 13)
+    with pytest.raises(AlreadyExistsError, match="stored already"):
+        stores.models.add_explanation("credit-default", 1, first, event=event)
+    with pytest.raises(NotFoundError):
+        stores.models.add_explanation("credit-default", 9, explanation(14, "shap"), event=event)
+    with pytest.raises(NotFoundError):
+        stores.models.list_explanations("credit-default", 9)
+    kinds = [e.kind for e in stores.events.list_events()]
+    assert kinds.count("model.explained") == 2  # the refused ones wrote nothing

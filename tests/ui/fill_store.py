@@ -133,6 +133,10 @@ def main(facts_path: Path) -> None:
         "monitoring": [
             {"index": w.index, "rows": w.rows, "drift_share": w.drift_share} for w in report.windows
         ],
+        "explanations": {
+            found.method: [[f.feature, f.importance] for f in found.features]
+            for found in loopml.models.explanations(v2.ref)
+        },
         "gate": {
             "passed": decision.passed,
             "checks": [{"rule": c.rule, "passed": c.passed} for c in decision.checks],

@@ -9,6 +9,9 @@ serves: the champion's, the canary's, the fallback's or the shadow's):
 * ``GET /v2/models/{name}[/versions/{version}]``: model metadata (inputs, and the outputs
   ``predict`` and, for a classifier, ``predict_proba``);
 * ``GET /v2/models/{name}[/versions/{version}]/ready``;
+* ``POST /v2/models/{name}[/versions/{version}]/explain``: the body of ``infer``; the answer
+  gives each row's base value and the contribution of each input column (tree and linear
+  models; :mod:`loopml.serving.explain`), a 422 naming what is supported for other models;
 * ``POST /v2/models/{name}[/versions/{version}]/infer``: one input tensor per column (shape
   ``[rows]`` or ``[rows, 1]``), in JSON (``data``) or, with the binary data extension, as raw
   bytes after the JSON header (``Inference-Header-Content-Length``, each input's
@@ -33,6 +36,7 @@ import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from loopml.api import bodies, openapi
 from loopml.api.tensors import ARROW_DATATYPES, check_datatype, datatype_of, decode, encode
@@ -40,6 +44,7 @@ from loopml.core.errors import InvalidArgumentError, MalformedRequestError, NotF
 from loopml.core.version import VERSION
 from loopml.registry import LoadedModel
 from loopml.serving import InferenceService, PredictionResult
+from loopml.serving.explain import Explainers
 from loopml.serving.routing import CHAMPION
 
 #: The server's name in ``GET /v2``.
@@ -391,6 +396,30 @@ def add_routes(app: FastAPI, service: InferenceService, *, max_body: int) -> Non
         content, headers = answer(result, parsed)
         kind = headers.pop("content-type")
         return Response(content, media_type=kind, headers=headers)
+
+    explainers = Explainers(service.registry)
+
+    async def explain(request: Request, version: int | None) -> Response:
+        raw = await bodies.read(request, max_body, kinds=(bodies.JSON, bodies.OCTETS))
+        parsed = parse_request(raw, request.headers.get(HEADER_LENGTH))
+        role = CHAMPION if version is None else service.role_of(version)
+        served = service.slots[role].current.model
+        body = await run_in_threadpool(
+            explainers.explain, served, parsed.columns, request_id=parsed.id
+        )
+        return Response(orjson.dumps(body), media_type=bodies.JSON)
+
+    @app.post("/v2/models/{name}/explain")
+    async def model_explain(name: str, request: Request) -> Response:
+        """Per-row contributions of each input column (tree and linear models)."""
+        known(name)
+        return await explain(request, None)
+
+    @app.post("/v2/models/{name}/versions/{version}/explain")
+    async def version_explain(name: str, version: str, request: Request) -> Response:
+        """Per-row contributions of each input column, by a version served here."""
+        known(name)
+        return await explain(request, _version(service, version))
 
     @app.post("/v2/models/{name}/infer", responses=openapi.infer_responses())
     async def model_infer(name: str, request: Request) -> Response:

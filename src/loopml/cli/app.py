@@ -24,6 +24,7 @@ from loopml.cli import (
     labels,
     logs,
     loop,
+    model_explain,
     models,
     monitor,
     monitor_compare,
@@ -52,6 +53,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
+models.app.command("explain")(model_explain.explain)
 app.command("evaluate")(evaluation.evaluate_command)
 app.command("gate")(evaluation.gate_command)
 app.command("serve")(serving.serve_command)

@@ -40,6 +40,7 @@ def evaluate(
     worst_slices: int = 5,
     min_support: int = 100,
     costs: bool = True,
+    explain: bool = True,
 ) -> Evaluation:
     """Evaluate a model version on several dataset versions and store the result.
 
@@ -69,6 +70,9 @@ def evaluate(
         worst_slices: How many worst slices to report (0: no search).
         min_support: Smallest slice the search reports.
         costs: Measure latency and memory.
+        explain: When the version has no recorded feature importance yet, record one on
+            the first dataset (permutation importance on 500 rows, 3 shuffles; SHAP too for
+            tree and linear models where it applies): see :func:`loopml.models.explain`.
 
     Returns:
         The stored :class:`~loopml.core.entities.Evaluation`; metrics that are undefined on
@@ -90,6 +94,7 @@ def evaluate(
         worst_slices=worst_slices,
         min_support=min_support,
         costs=costs,
+        explain=explain,
     )
 
 

@@ -12,13 +12,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from loopml.client.fluent import _get_client, active_run
 from loopml.core.entities import (
     AliasMove,
     DatasetVersion,
+    ModelExplanation,
     ModelManifest,
     ModelVersion,
     RegisteredModel,
@@ -35,6 +36,8 @@ __all__ = [
     "alias_history",
     "approve",
     "card",
+    "explain",
+    "explanations",
     "export_onnx",
     "get",
     "lineage",
@@ -221,6 +224,65 @@ def lineage(ref: str) -> Lineage:
 def models_from_dataset(ref: str) -> list[tuple[ModelVersion, str]]:
     """Return the model versions trained or validated on a dataset version, with the role."""
     return _get_client().models.models_from_dataset(ref)
+
+
+def explain(
+    ref: str,
+    *,
+    data: Any = None,
+    target: str | None = None,
+    methods: Sequence[str] | None = None,
+    rows: int = 2000,
+    repeats: int = 5,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ModelExplanation]:
+    """Compute a version's global feature importance and record it on the version, an
+    attachment of the immutable version as its ONNX exports are (with a ``model.explained``
+    event). Through a ``loopml server`` the model is loaded and explained here and the result
+    recorded on the server.
+
+    Args:
+        ref: ``name@version`` (or an alias).
+        data: Labelled rows: a dataset ref (``credit-test@1``), a DatasetVersion or a
+            DataFrame; default: the version's validation dataset.
+        target: The label column; default: the dataset's declared target.
+        methods: ``permutation`` (scikit-learn's permutation importance: the drop of the
+            score when a column is shuffled; any model) and/or ``shap`` (mean absolute SHAP
+            value; tree and linear models). Default: permutation, plus shap where it applies.
+        rows: Rows sampled (seeded) from the data, at most.
+        repeats: Shuffles per column (the spread is their standard deviation).
+        seed: Seeds the sample and the shuffles.
+        progress: Called with (done, total) as the permutations are scored.
+
+    Returns:
+        The recorded explanations, one per method; each lists every input column, most
+        important first.
+
+    Raises:
+        InvalidArgumentError: No data (the version has no validation dataset: pass data=),
+            no target, bad counts, or ``shap`` asked for a model it does not cover.
+
+    Example:
+        >>> found = loopml.models.explain("credit@3", data="credit-test@1")  # doctest: +SKIP
+        >>> [(f.feature, round(f.importance, 3)) for f in found[0].top(3)]  # doctest: +SKIP
+    """
+    return _get_client().models.explain(
+        ref,
+        data=data,
+        target=target,
+        methods=methods,
+        rows=rows,
+        repeats=repeats,
+        seed=seed,
+        progress=progress,
+    )
+
+
+def explanations(ref: str, *, method: str | None = None) -> list[ModelExplanation]:
+    """Return the explanations recorded on a version (of one ``method``: ``permutation`` or
+    ``shap``; or all), newest first."""
+    return _get_client().models.explanations(ref, method=method)
 
 
 def export_onnx(

@@ -16,11 +16,14 @@ import pandas as pd
 
 from loopml.core.errors import InvalidArgumentError
 from loopml.registry import LoadedModel
+from loopml.registry.labels import encode_labels
 
 #: Points kept per curve (the report downsamples further for drawing).
 CURVE_POINTS = 400
 #: Bins of the calibration curve.
 CALIBRATION_BINS = 10
+
+__all__ = ["Scored", "curves", "encode_labels", "score_rows"]
 
 
 @dataclass(frozen=True)
@@ -36,28 +39,6 @@ class Scored:
     pred: np.ndarray
     score: np.ndarray | None
     reason: str = ""
-
-
-def encode_labels(
-    labels: pd.Series, classes: tuple[Any, ...]
-) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-    """Map labels to class indices.
-
-    Returns:
-        The indices (``-1`` for labels the model never saw), a mask of known labels, and the
-        unseen label values (most frequent first).
-    """
-    lookup = {value: i for i, value in enumerate(classes)}
-    text_lookup = {str(value): i for i, value in enumerate(classes)}
-    values = labels.tolist()
-    index = np.fromiter(
-        (lookup.get(v, text_lookup.get(str(v), -1)) for v in values),
-        dtype=np.int64,
-        count=len(values),
-    )
-    known = index >= 0
-    unseen = labels[~known].value_counts().index.tolist() if not known.all() else []
-    return index, known, unseen
 
 
 def score_rows(

@@ -9,6 +9,7 @@ bad arguments (an unknown model, dataset or metric name, bad resample counts).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +44,12 @@ from loopml.registry import CHAMPION, LoadedModel, ModelRegistry
 from loopml.store.backend import Backend
 
 CustomMetric = Callable[[Any, Any, Any], float]
+
+#: Rows and shuffles of the importance recorded when an evaluated version has none.
+EXPLAIN_ROWS = 500
+EXPLAIN_REPEATS = 3
+
+_log = logging.getLogger("loopml.evaluation")
 
 
 class EvaluationService:
@@ -79,6 +86,7 @@ class EvaluationService:
         worst_slices: int = 5,
         min_support: int = 100,
         costs: bool = True,
+        explain: bool = True,
     ) -> Evaluation:
         """Evaluate a model version; see :func:`loopml.evaluate`."""
         evaluation, version = self._compute(
@@ -99,6 +107,8 @@ class EvaluationService:
             costs=costs,
         )
         self._store(evaluation, version)
+        if explain:
+            explain_if_missing(self.registry, version, evaluation)
         return evaluation
 
     def record(self, evaluation: Evaluation) -> Evaluation:
@@ -448,6 +458,29 @@ class EvaluationService:
         if isinstance(evaluation, str):
             evaluation = self.get(evaluation)
         return write_report(evaluation, path, decision=decision)
+
+
+def explain_if_missing(registry: Any, version: ModelVersion, evaluation: Evaluation) -> None:
+    """Record ``version``'s global importance on the evaluation's first dataset when the
+    version has none yet (cheap: :data:`EXPLAIN_ROWS` rows, :data:`EXPLAIN_REPEATS` shuffles;
+    seeded by the evaluation's seed), so every evaluated version carries one. An explanation
+    that cannot be computed (no labelled rows, say) is logged, never raised: the evaluation
+    is stored already."""
+    if not evaluation.datasets or evaluation.datasets[0].rows == 0:
+        return
+    if registry.explanations(version.ref):
+        return
+    try:
+        registry.explain(
+            version.ref,
+            data=evaluation.datasets[0].dataset,
+            target=evaluation.target or None,
+            rows=EXPLAIN_ROWS,
+            repeats=EXPLAIN_REPEATS,
+            seed=int(evaluation.config.get("seed", 0)),
+        )
+    except InvalidArgumentError as exc:
+        _log.warning("No feature importance recorded for %s: %s", version.ref, exc)
 
 
 def _empty(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from loopml.core.entities import (
     AliasMove,
     ApprovalStatus,
     DatasetVersion,
+    ModelExplanation,
     ModelManifest,
     ModelVersion,
     RegisteredModel,
@@ -298,6 +299,46 @@ class ModelRegistry:
         return export_version(
             self, self._resolve(ref), holdout=holdout, tolerance=tolerance, rows=rows
         )
+
+    # -- explanations ------------------------------------------------------------------------
+
+    def explain(
+        self,
+        ref: str,
+        *,
+        data: Any = None,
+        target: str | None = None,
+        methods: Sequence[str] | None = None,
+        rows: int = 2000,
+        repeats: int = 5,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[ModelExplanation]:
+        """Compute a version's global feature importance and record it on the version (one
+        explanation per method, each with a ``model.explained`` event); see
+        :func:`loopml.models.explain`."""
+        from loopml.registry.explain import compute_explanations, record_explanation
+
+        version = self._resolve(ref)
+        found = compute_explanations(
+            self,
+            version,
+            data=data,
+            target=target,
+            methods=methods,
+            rows=rows,
+            repeats=repeats,
+            seed=seed,
+            progress=progress,
+        )
+        return [record_explanation(self, version, e) for e in found]
+
+    def explanations(self, ref: str, *, method: str | None = None) -> list[ModelExplanation]:
+        """Return the explanations recorded on a version (of one ``method``, or all), newest
+        first; see :func:`loopml.models.explanations`."""
+        version = self._resolve(ref)
+        found = self.store.list_explanations(version.name, version.version)
+        return [e for e in reversed(found) if method is None or e.method == method]
 
     # -- loading -----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from loopml.core.entities import (
     LoopRun,
     LoopStep,
     MetricPoint,
+    ModelExplanation,
     ModelExport,
     ModelVersion,
     MonitorResult,
@@ -175,8 +176,8 @@ class DatasetStore(Protocol):
 
 
 class ModelStore(Protocol):
-    """Model versions (immutable, numbered per name), their dataset links, aliases, reviews
-    and exports. Every move (alias, review, export) is written with its event."""
+    """Model versions (immutable, numbered per name), their dataset links, aliases, reviews,
+    exports and explanations. Every move (alias, review, export) is written with its event."""
 
     def create_version(
         self,
@@ -221,6 +222,15 @@ class ModelStore(Protocol):
         self, name: str, version: int, export: ModelExport, *, event: Event
     ) -> ModelVersion:
         """Record a checked export and its event in one transaction. Raises NotFoundError."""
+
+    def add_explanation(
+        self, name: str, version: int, explanation: ModelExplanation, *, event: Event
+    ) -> ModelExplanation:
+        """Record an explanation of a version and its event in one transaction. Raises
+        NotFoundError (no such version) or AlreadyExistsError (its id is taken)."""
+
+    def list_explanations(self, name: str, version: int) -> list[ModelExplanation]:
+        """Return a version's explanations, oldest first. Raises NotFoundError."""
 
 
 class ModelChange(Protocol):

@@ -17,6 +17,7 @@ from loopml.core.origin import acting_as
 from loopml.governance import Action, alias_action, require
 from loopml.ui.app import PageRoute, PageServices, services
 from loopml.ui.guard import check_form, origin_of, read_form, signed_in
+from loopml.ui.importance import importance_panels
 from loopml.ui.templating import render
 
 __all__ = ["router"]
@@ -90,6 +91,7 @@ def version_page(request: Request, name: str, version: str, svc: Svc, who: Who) 
         "lineage": lineage,
         "history": history,
         "evaluations": svc.evaluations.list(found.ref),
+        "explanations": importance_panels(svc.models.explanations(found.ref)),
         "gates": _gate_results(svc, found),
         "can_review": allows(who, Action.APPROVE),
         "can_alias": allows(who, Action.MOVE_ALIAS),

@@ -21,6 +21,8 @@ from loopml.api.rest.params import LINE, TEXT
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import (
     AliasMove,
+    FeatureImportance,
+    ModelExplanation,
     ModelManifest,
     ModelVersion,
     Principal,
@@ -91,6 +93,29 @@ class UploadedExport(BaseModel):
     check: dict[Annotated[str, Field(max_length=64, pattern=LINE)], Any] = Field(max_length=50)
 
 
+class FeatureBody(BaseModel):
+    """One feature's importance in an uploaded explanation."""
+
+    feature: str = Field(min_length=1, max_length=250, pattern=LINE)
+    importance: float
+    spread: float = 0.0
+
+
+class UploadedExplanation(BaseModel):
+    """The body of ``POST /models/{name}/versions/{selector}/explanations``: a global
+    importance the client computed (the server never loads the model); who and when are the
+    server's."""
+
+    explanation_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    method: str = Field(min_length=1, max_length=64, pattern=LINE)
+    dataset: str | None = Field(default=None, min_length=1, max_length=300, pattern=LINE)
+    rows: int = Field(ge=1, le=2**31 - 1)
+    features: list[FeatureBody] = Field(min_length=1, max_length=10_000)
+    details: dict[Annotated[str, Field(max_length=64, pattern=LINE)], Any] = Field(
+        default={}, max_length=50
+    )
+
+
 class ReviewBody(BaseModel):
     """The body of an approval or a rejection."""
 
@@ -144,6 +169,43 @@ def register_export(
         manifest_digest=body.manifest_digest,
         check=body.check,
     )
+
+
+@router.post(
+    "/models/{name}/versions/{selector}/explanations",
+    dependencies=[Depends(needs(Action.WRITE))],
+)
+def record_explanation(
+    name: str, selector: Selector, body: UploadedExplanation, services: Svc
+) -> ModelExplanation:
+    """Record a global feature importance computed by the client on a version (with its
+    ``model.explained`` event; the token's user is its author)."""
+    from loopml.registry.explain import record_explanation as record
+
+    version = services.models.get(f"{name}@{selector}")
+    draft = ModelExplanation(
+        explanation_id=body.explanation_id,
+        model=version.ref,
+        method=body.method,
+        dataset=body.dataset,
+        rows=body.rows,
+        features=tuple(FeatureImportance(**f.model_dump()) for f in body.features),
+        created_at=0,
+        created_by="",
+        details=body.details,
+    )
+    return record(services.models, version, draft)
+
+
+@router.get("/models/{name}/versions/{selector}/explanations", dependencies=READ)
+def list_explanations(
+    name: str,
+    selector: Selector,
+    services: Svc,
+    method: Annotated[str | None, Query(max_length=64, pattern=LINE)] = None,
+) -> list[ModelExplanation]:
+    """A version's recorded explanations (of one method, or all), newest first."""
+    return services.models.explanations(f"{name}@{selector}", method=method)
 
 
 @router.get("/models/{name}/versions/{selector}", dependencies=READ)

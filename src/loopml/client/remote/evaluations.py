@@ -18,6 +18,7 @@ from loopml.core.clock import now_ms
 from loopml.core.entities import Evaluation, EvaluationRecord, GateDecision
 from loopml.core.errors import AlreadyExistsError, InvalidArgumentError
 from loopml.evaluation import EvaluationService
+from loopml.evaluation.service import explain_if_missing
 from loopml.registry.refs import CHAMPION, parse_model_ref
 from loopml.store.remote import Transport, new_idempotency_key
 
@@ -82,10 +83,11 @@ class RemoteEvaluations:
         worst_slices: int = 5,
         min_support: int = 100,
         costs: bool = True,
+        explain: bool = True,
     ) -> Evaluation:
         """Evaluate a model version here (its package and the rows downloaded through the
         artifact proxy) and store the result on the server; see :func:`loopml.evaluate`."""
-        computed, _version = _Evaluator(self.models, self.datasets)._compute(
+        computed, version = _Evaluator(self.models, self.datasets)._compute(
             model,
             datasets=datasets,
             slices=slices,
@@ -102,7 +104,10 @@ class RemoteEvaluations:
             min_support=min_support,
             costs=costs,
         )
-        return self.record(computed)
+        stored = self.record(computed)
+        if explain:
+            explain_if_missing(self.models, version, stored)
+        return stored
 
     def record(self, evaluation: Evaluation) -> Evaluation:
         """Store an evaluation computed here on the server (its author: the token's user)."""

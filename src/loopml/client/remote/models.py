@@ -11,7 +11,7 @@ included), uploads the files, and asks the server to register the package by its
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from loopml.core.clock import now_ms
 from loopml.core.entities import (
     AliasMove,
     DatasetVersion,
+    ModelExplanation,
     ModelManifest,
     ModelVersion,
     RegisteredModel,
@@ -252,6 +253,49 @@ class RemoteModels:
         )
         path = self._version_path(version.ref) + "/exports"
         return self.transport.post(path, ModelVersion, {"manifest_digest": digest, "check": check})
+
+    # -- explanations ------------------------------------------------------------------------
+
+    def explain(
+        self,
+        ref: str,
+        *,
+        data: Any = None,
+        target: str | None = None,
+        methods: Sequence[str] | None = None,
+        rows: int = 2000,
+        repeats: int = 5,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[ModelExplanation]:
+        """Compute a version's global importance here (the model is loaded here, as
+        embedded) and record it on the server, which never loads the model; see
+        :func:`loopml.models.explain`."""
+        from loopml.registry.explain import compute_explanations
+
+        version = self.get(ref)
+        found = compute_explanations(
+            self,
+            version,
+            data=data,
+            target=target,
+            methods=methods,
+            rows=rows,
+            repeats=repeats,
+            seed=seed,
+            progress=progress,
+        )
+        path = self._version_path(version.ref) + "/explanations"
+        keep = ("explanation_id", "method", "dataset", "rows", "features", "details")
+        return [
+            self.transport.post(path, ModelExplanation, {k: e.to_dict()[k] for k in keep})
+            for e in found
+        ]
+
+    def explanations(self, ref: str, *, method: str | None = None) -> list[ModelExplanation]:
+        """The explanations recorded on a version, newest first."""
+        path = self._version_path(ref) + "/explanations"
+        return self.transport.get(path, list[ModelExplanation], method=method)
 
     # -- loading -----------------------------------------------------------------------------
 

@@ -31,6 +31,10 @@ from loopml.core.entities.evaluation import (
     SliceResult,
 )
 from loopml.core.entities.events import AuditEntry, Event
+from loopml.core.entities.explanations import (
+    FeatureImportance,
+    ModelExplanation,
+)
 from loopml.core.entities.loop import LiveCheck, LiveComparison, RouteFigures
 from loopml.core.entities.monitoring import (
     Alert,
@@ -87,6 +91,7 @@ __all__ = [
     "Experiment",
     "FairnessResult",
     "FeatureDrift",
+    "FeatureImportance",
     "GateCheck",
     "GateDecision",
     "LabelSummary",
@@ -99,6 +104,7 @@ __all__ = [
     "MetricDelta",
     "MetricPoint",
     "MetricValue",
+    "ModelExplanation",
     "ModelExport",
     "ModelManifest",
     "ModelOutput",

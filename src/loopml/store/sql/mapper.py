@@ -23,6 +23,7 @@ from loopml.core.entities import (
     Event,
     Experiment,
     MetricPoint,
+    ModelExplanation,
     ModelExport,
     ModelSignature,
     ModelVersion,
@@ -35,6 +36,7 @@ from loopml.store.sql.tables import (
     dataset_versions,
     events,
     experiments,
+    model_explanations,
     model_exports,
     model_versions,
     runs,
@@ -393,4 +395,49 @@ def model_export_from_row(row: Sequence[Any]) -> ModelExport:
         created_at=int(created_at),
         created_by=created_by,
         check=orjson.loads(check_json),
+    )
+
+
+#: The columns :func:`model_explanation_from_row` expects, in order.
+MODEL_EXPLANATION_COLUMNS = (
+    model_explanations.c.explanation_id,
+    model_explanations.c.name,
+    model_explanations.c.version,
+    model_explanations.c.method,
+    model_explanations.c.dataset,
+    model_explanations.c.created_at,
+    model_explanations.c.created_by,
+    model_explanations.c.body_json,
+)
+
+
+def model_explanation_row(name: str, version: int, found: ModelExplanation) -> dict[str, Any]:
+    """Return the ``model_explanations`` row of an explanation of ``name@version`` (the
+    features, rows and details in ``body_json``)."""
+    body = found.to_dict()
+    return {
+        "explanation_id": found.explanation_id,
+        "name": name,
+        "version": version,
+        "method": found.method,
+        "dataset": found.dataset,
+        "created_at": found.created_at,
+        "created_by": found.created_by,
+        "body_json": orjson.dumps({k: body[k] for k in ("rows", "features", "details")}).decode(),
+    }
+
+
+def model_explanation_from_row(row: Sequence[Any]) -> ModelExplanation:
+    """Build an explanation from a row of :data:`MODEL_EXPLANATION_COLUMNS`."""
+    explanation_id, name, version, method, dataset, created_at, created_by, body = row
+    return ModelExplanation.from_dict(
+        {
+            **orjson.loads(body),
+            "explanation_id": explanation_id,
+            "model": f"{name}@{int(version)}",
+            "method": method,
+            "dataset": dataset,
+            "created_at": int(created_at),
+            "created_by": created_by,
+        }
     )

@@ -29,11 +29,12 @@ import sqlalchemy as sa
 from loopml.core.entities import (
     ApprovalStatus,
     Event,
+    ModelExplanation,
     ModelExport,
     ModelVersion,
     RegisteredModel,
 )
-from loopml.core.errors import NotFoundError
+from loopml.core.errors import AlreadyExistsError, NotFoundError
 from loopml.core.ids import RunId
 from loopml.store.protocols import ModelChange
 from loopml.store.sql import mapper
@@ -44,6 +45,7 @@ from loopml.store.sql.tables import (
     dataset_versions,
     events,
     model_aliases,
+    model_explanations,
     model_exports,
     model_inputs,
     model_log,
@@ -59,6 +61,7 @@ _mv = model_versions.c
 _mi = model_inputs.c
 _ma = model_aliases.c
 _mx = model_exports.c
+_me = model_explanations.c
 _ml = model_log.c
 
 T = TypeVar("T")
@@ -280,6 +283,48 @@ class SqlModelStore:
             return self._get(conn, name, version)
 
         return self._db.write(work)
+
+    # -- explanations ------------------------------------------------------------------------
+
+    def add_explanation(
+        self, name: str, version: int, explanation: ModelExplanation, *, event: Event
+    ) -> ModelExplanation:
+        """Record an explanation of a version and its event in one transaction.
+
+        Raises:
+            NotFoundError: The version does not exist.
+            AlreadyExistsError: An explanation with this id is stored already.
+        """
+
+        def work(conn: sa.Connection) -> ModelExplanation:
+            self._require(conn, name, version)
+            taken = conn.execute(
+                sa.select(_me.explanation_id).where(
+                    _me.explanation_id == explanation.explanation_id
+                )
+            ).first()
+            if taken is not None:
+                raise AlreadyExistsError(
+                    f"Explanation {explanation.explanation_id} is stored already; an "
+                    "explanation is recorded once (compute a new one to replace it)."
+                )
+            row = mapper.model_explanation_row(name, version, explanation)
+            conn.execute(model_explanations.insert(), row)
+            insert_event(self._db, conn, event)
+            return explanation
+
+        return self._db.write(work)
+
+    def list_explanations(self, name: str, version: int) -> list[ModelExplanation]:
+        """Return the explanations of a version, oldest first. Raises NotFoundError."""
+        with self._db.read() as conn:
+            self._require(conn, name, version)
+            rows = conn.execute(
+                sa.select(*mapper.MODEL_EXPLANATION_COLUMNS)
+                .where(_me.name == name, _me.version == version)
+                .order_by(_me.created_at, _me.explanation_id)
+            ).all()
+        return [mapper.model_explanation_from_row(r) for r in rows]
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -396,6 +396,25 @@ model_exports = sa.Table(
     ),
 )
 
+model_explanations = sa.Table(
+    "model_explanations",
+    metadata,
+    sa.Column("explanation_id", _text(ID_LENGTH), primary_key=True),
+    sa.Column("name", _text(MODEL_NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("method", _text(ROLE_LENGTH), nullable=False),
+    sa.Column("dataset", _text(SUBJECT_LENGTH), nullable=True),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("created_by", _text(KEY_LENGTH), nullable=False),
+    sa.Column("body_json", sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_model_explanations_name_version", "name", "version", "created_at"),
+)
+
 evaluations = sa.Table(
     "evaluations",
     metadata,
