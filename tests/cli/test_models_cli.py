@@ -398,7 +398,7 @@ def test_card_prints_markdown_and_writes_html(
     assert auc is not None and auc.value is not None
     assert f"| roc_auc | {format_interval(auc.value, auc.low, auc.high)} |" in out
     assert "| approved | " in out and "fine on the holdout" in out and "first release" in out
-    assert "No explanations recorded." in out
+    assert "Global importance by permutation on" in out  # recorded by the evaluation
     target = tmp_path / "cards" / "card.html"
     said = ok(invoke, "models", "card", f"{MODEL}@1", "--format", "html", "--output", str(target))
     assert str(target) in said

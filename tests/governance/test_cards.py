@@ -21,7 +21,7 @@ from loopml.client import LoopmlClient
 from loopml.core.entities import DatasetEvaluation, MetricDelta, SliceResult
 from loopml.core.errors import InvalidArgumentError, NotFoundError
 from loopml.core.settings import resolve_settings
-from loopml.evaluation.gate_lookup import format_interval
+from loopml.evaluation.gate_lookup import format_interval, format_value
 from loopml.evaluation.gate_rules import higher_is_better
 from loopml.governance import ModelCard, compose_card
 from loopml.governance.card_limits import _slice_limits
@@ -159,7 +159,8 @@ def test_card_figures_are_the_stores(store: Store) -> None:
     assert [g.to_dict() for g in card.gates] == [store.decision.to_dict()]
     assert [(r.status, r.comment) for r in card.reviews] == [("approved", "reviewed the slices")]
     assert card.alias_moves == tuple(registry.alias_history(MODEL))
-    assert card.explanations is None or card.explanations == ()
+    assert card.explanations == tuple(registry.explanations(f"{MODEL}@1"))
+    assert "permutation" in {e.method for e in card.explanations}  # the evaluation recorded it
     assert card.generated_at == 1_700_000_000_000
     assert ModelCard.from_dict(card.to_dict()) == card  # round-trips through JSON
 
@@ -218,6 +219,13 @@ def test_markdown_and_html_show_the_figures(store: Store) -> None:
         assert f"<td>{metric.name}</td><td>{figure}</td>" in page
     for check in store.decision.checks:
         assert check.rule in markdown and check.reason in markdown
+    explained = store.client.models.explanations(f"{MODEL}@1")
+    assert explained and "## Explanations" in markdown
+    for item in explained:
+        top = max(item.features, key=lambda f: f.importance)
+        row = f"| {top.feature} | {format_value(top.importance)} | {format_value(top.spread)} |"
+        assert f"Global importance by {item.method} on {item.dataset}" in markdown
+        assert row in markdown
     assert "reviewed the slices" in markdown and "first release" in markdown
     for section in ("intended-use", "data", "evaluation", "fairness", "gates", "limitations",
                     "lineage", "approvals", "explanations"):  # fmt: skip

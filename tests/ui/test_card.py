@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Page, Request
 
 from loopml.evaluation import EvaluationService
-from loopml.evaluation.gate_lookup import format_interval
+from loopml.evaluation.gate_lookup import format_interval, format_value
 from loopml.registry import ModelRegistry
 from tests.rest.live_server import LiveServer
 from tests.rest.registry_seed import server_store
@@ -63,7 +63,11 @@ def test_card_page_shows_the_stores_figures(
         f"{facts['dataset']} (train): {facts['dataset_rows']} rows"
         in viewer.locator("#card-data").inner_text()
     )
-    assert "No explanations recorded." in viewer.locator("#card-explanations").inner_text()
+    for method, ranked in facts["explanations"].items():  # recorded by fill_store on v2
+        features = _cells(viewer, f"table#card-importance-{method} tbody tr td:first-child")
+        assert sorted(features) == sorted(feature for feature, _ in ranked)
+        values = _cells(viewer, f"table#card-importance-{method} tbody tr td:nth-child(2)")
+        assert values == [format_value(v) for v in sorted((v for _, v in ranked), reverse=True)]
     viewer.screenshot(path=shots / "card.png", full_page=True)
 
     viewer.goto(f"{ui_server.url}/models/{name}/champion/card")  # an alias works

@@ -329,11 +329,14 @@ def _explanations(card: ModelCard) -> Section:
     for item in card.explanations:
         on = f" on {item.dataset}" if item.dataset else ""
         about = (
-            f"Global importance by {item.method}{on} ({item.rows} rows), {when(item.created_at)}."
+            f"Global importance by {item.method}{on} ({item.rows} rows), "
+            f"{when(item.created_at)} by {item.created_by}."
         )
-        rows = tuple((f.feature, _num(f.importance), _num(f.spread)) for f in item.features)
+        ranked = sorted(item.features, key=lambda f: (-f.importance, f.feature))
+        rows = tuple((f.feature, _num(f.importance), _num(f.spread)) for f in ranked)
+        headers = ("feature", "importance", "spread")
         blocks.append(Block(text=about))
-        blocks.append(Block(headers=("feature", "importance", "spread"), rows=rows))
+        blocks.append(Block(headers=headers, rows=rows, table_id=f"card-importance-{item.method}"))
     return Section("explanations", "Explanations", tuple(blocks))
 
 

@@ -31,6 +31,7 @@ from loopml.core.entities import (
     Evaluation,
     Event,
     GateDecision,
+    ModelExplanation,
     ModelVersion,
 )
 from loopml.core.errors import InvalidArgumentError
@@ -44,8 +45,6 @@ __all__ = [
     "CARD_FORMATS",
     "ColumnFacts",
     "DataFacts",
-    "ExplanationFacts",
-    "Importance",
     "Limitation",
     "ModelCard",
     "Review",
@@ -141,26 +140,6 @@ class Review(Jsonable):
 
 
 @dataclass(frozen=True)
-class Importance(Jsonable):
-    """The global importance of one feature (``spread``: its spread over repeats)."""
-
-    feature: str
-    importance: float
-    spread: float = 0.0
-
-
-@dataclass(frozen=True)
-class ExplanationFacts(Jsonable):
-    """One stored explanation of the version: global importance by a method, on a dataset."""
-
-    method: str
-    dataset: str | None
-    rows: int
-    created_at: int
-    features: tuple[Importance, ...]
-
-
-@dataclass(frozen=True)
 class Limitation(Jsonable):
     """One limitation, derived from the store.
 
@@ -190,7 +169,7 @@ class ModelCard(Jsonable):
         gates: Gate decisions on it, newest first.
         reviews: Approvals and rejections, oldest first.
         alias_moves: Alias moves to or from it, oldest first.
-        explanations: Its stored explanations (None: this registry records none).
+        explanations: Its recorded explanations (global feature importance), newest first.
         limitations: Derived from all of the above.
         generated_at: When the card was composed (ms since the epoch).
     """
@@ -205,7 +184,7 @@ class ModelCard(Jsonable):
     gates: tuple[GateDecision, ...]
     reviews: tuple[Review, ...]
     alias_moves: tuple[AliasMove, ...]
-    explanations: tuple[ExplanationFacts, ...] | None
+    explanations: tuple[ModelExplanation, ...]
     limitations: tuple[Limitation, ...]
     generated_at: int
 
@@ -288,33 +267,6 @@ def _data_facts(dataset: DatasetVersion, role: str) -> DataFacts:
     )
 
 
-def _explanations(models: Any, ref: str) -> tuple[ExplanationFacts, ...] | None:
-    """The version's stored explanations, or None when the registry has no such records."""
-    reader = getattr(models, "explanations", None)
-    if reader is None:
-        return None
-    found = []
-    for item in reader(ref):
-        features = tuple(
-            Importance(
-                feature=str(f.feature),
-                importance=float(f.importance),
-                spread=float(getattr(f, "spread", 0.0) or 0.0),
-            )
-            for f in item.features
-        )
-        found.append(
-            ExplanationFacts(
-                method=str(item.method),
-                dataset=item.dataset,
-                rows=int(item.rows),
-                created_at=int(item.created_at),
-                features=tuple(sorted(features, key=lambda f: (-f.importance, f.feature))),
-            )
-        )
-    return tuple(found)
-
-
 def _without_curves(evaluation: Evaluation) -> Evaluation:
     """The evaluation without its plot data (a card shows figures, not curves)."""
     datasets = tuple(dataclasses.replace(d, curves={}) for d in evaluation.datasets)
@@ -389,7 +341,7 @@ def compose_card(
         gates=gates,
         reviews=reviews,
         alias_moves=moves,
-        explanations=_explanations(models, version.ref),
+        explanations=tuple(models.explanations(version.ref)),
         limitations=(),
         generated_at=clock(),
     )
