@@ -31,6 +31,7 @@ def _pages(facts: dict[str, object]) -> dict[str, str]:
         "run": f"/runs/{sweep[0][:8]}",
         "compare": f"/compare?runs={sweep[0][:8]},{sweep[5][:8]},{sweep[10][:8]}",
         "version": f"/models/{facts['model']}/2",
+        "card": f"/models/{facts['model']}/2/card",
         "dataset": f"/datasets/{str(facts['dataset']).replace('@', '/')}",
         "events": "/events",
     }
