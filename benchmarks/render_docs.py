@@ -605,6 +605,7 @@ def renderer(name: str) -> Callable[[], str]:
         "serving_ablations": lambda: ablations(name),
         "serving_soak": lambda: soak(name),
         "oip_binary": generic(name, "JSON tensors"),
+        "explain": generic(name, "predict"),
         "monitoring_window": lambda: monitoring_window(name),
         "monitoring_census": lambda: monitoring_census(name),
         "monitoring": lambda: monitoring(name),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +33,16 @@ from schemathesis.checks import (
 from schemathesis.core.failures import FailureGroup
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from loopml.api.inference import create_app
+from loopml.core.settings import Settings
 from loopml.registry import ModelRegistry
 from loopml.serving import InferenceService, ServeConfig
 from loopml.store.backend import open_backend
 
-from .conftest import NAME, Served, register, store_settings
+from .conftest import NAME, Served, register, serve, store_settings
 
 #: Never a 5xx (a 503 is documented, but only for a failing model with no fallback), and every
 #: answer as documented: status, content type, headers and body.
@@ -58,9 +60,11 @@ OPERATIONS = [
     "GET /v2/models/{name}",
     "GET /v2/models/{name}/ready",
     "POST /v2/models/{name}/infer",
+    "POST /v2/models/{name}/explain",
     "GET /v2/models/{name}/versions/{version}",
     "GET /v2/models/{name}/versions/{version}/ready",
     "POST /v2/models/{name}/versions/{version}/infer",
+    "POST /v2/models/{name}/versions/{version}/explain",
     "POST /v2/models/{name}/labels",
     "POST /predict",
     "POST /predict/batch",
@@ -69,8 +73,25 @@ OPERATIONS = [
 
 
 @pytest.fixture(scope="module")
-def server(champion_server: Served) -> Served:
-    return champion_server
+def server(
+    store: Settings,
+    fitted: dict[str, Pipeline],
+    data: pd.DataFrame,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Served]:
+    """A real server of one champion (``fitted["a"]``) registered with its validation dataset,
+    which ``/explain`` takes the linear model's mean over."""
+    registry = ModelRegistry(open_backend(store))
+    _, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    valid = registry.datasets.register("cancer-valid", data.assign(target=y), target="target")
+    version = registry.register(
+        fitted["a"], NAME, input_example=data.head(), validation_data=valid.ref
+    )
+    registry.approve(version.ref, comment="ok")
+    registry.set_alias(NAME, "champion", version.version)
+    served = serve(store, tmp_path_factory.mktemp("champion"))
+    yield served
+    served.stop()
 
 
 @pytest.fixture(scope="module")

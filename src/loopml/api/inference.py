@@ -223,8 +223,12 @@ def create_app(
             paths = built["paths"]
             for path in ("/predict", "/predict/batch"):
                 paths[path]["post"]["requestBody"] = openapi.predict_body(columns)
-            for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
-                paths[path]["post"]["requestBody"] = openapi.infer_body(columns)
+            for action in ("infer", "explain"):
+                for path in (
+                    f"/v2/models/{{name}}/{action}",
+                    f"/v2/models/{{name}}/versions/{{version}}/{action}",
+                ):
+                    paths[path]["post"]["requestBody"] = openapi.infer_body(columns)
             described[:] = [champion.ref]
         return app.openapi_schema or {}
 

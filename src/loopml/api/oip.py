@@ -409,13 +409,13 @@ def add_routes(app: FastAPI, service: InferenceService, *, max_body: int) -> Non
         )
         return Response(orjson.dumps(body), media_type=bodies.JSON)
 
-    @app.post("/v2/models/{name}/explain")
+    @app.post("/v2/models/{name}/explain", responses=openapi.explain_responses())
     async def model_explain(name: str, request: Request) -> Response:
         """Per-row contributions of each input column (tree and linear models)."""
         known(name)
         return await explain(request, None)
 
-    @app.post("/v2/models/{name}/versions/{version}/explain")
+    @app.post("/v2/models/{name}/versions/{version}/explain", responses=openapi.explain_responses())
     async def version_explain(name: str, version: str, request: Request) -> Response:
         """Per-row contributions of each input column, by a version served here."""
         known(name)

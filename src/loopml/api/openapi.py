@@ -334,6 +334,29 @@ def infer_responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
+def explain_responses() -> dict[int | str, dict[str, Any]]:
+    """The answers of ``POST /v2/models/{name}/explain`` (see docs/explanations.md)."""
+    rows = {"type": "array", "items": {"type": ["number", "null"]}}
+    answer = {
+        "type": "object",
+        "required": ["model_name", "model_version", "kind", "method", "explained", "features"],
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "kind": {"enum": ["linear", "tree"]},
+            "method": {"type": "string"},
+            "explained": {"enum": ["margin", "probability", "value"]},
+            "features": {"type": "array", "items": {"type": "string"}},
+            "base_values": rows,
+            "contributions": {"type": "array", "items": rows},
+            "classes": {"type": "array", "items": SCALAR},
+        },
+    }
+    ok = {"description": "Per row: a base value and each input column's contribution."}
+    return {200: {**ok, "content": {_JSON: {"schema": answer}}}, **errors(400, 404, 413, 415, 422)}
+
+
 def metadata_responses() -> dict[int | str, dict[str, Any]]:
     """The answers of ``GET /v2/models/{name}``."""
     tensor = {
