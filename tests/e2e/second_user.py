@@ -86,7 +86,11 @@ def datasets_stage(prefix: str, facts: dict[str, Any]) -> dict[str, Any]:
     )
     diff = loopml.datasets.diff(first.ref, second.ref)
     cli_diff = cli_json("data", "diff", first.ref, second.ref)
-    recent_version = loopml.datasets.register(f"{prefix}-recent", recent, target="target", key="id")
+    recent.to_csv("recent.csv", index=False)
+    registered = cli(
+        "data", "register", f"{prefix}-recent", "recent.csv", "--target", "target", "--key", "id"
+    )
+    recent_version = loopml.datasets.get(f"{prefix}-recent@latest")
     facts["datasets"] = {
         "name": name,
         "first": first.ref,
@@ -108,6 +112,8 @@ def datasets_stage(prefix: str, facts: dict[str, Any]) -> dict[str, Any]:
         "diff_rows_added": diff.rows_added,
         "cli_diff_rows_added": cli_diff.get("rows_added"),
         "recent": recent_version.ref,
+        "cli_register": list(registered),
+        "recent_rows": recent_version.rows,
     }
     return {"frame": frame, "parts": parts, "recent": recent_version}
 
@@ -307,6 +313,10 @@ def evaluation_stage(
     listed = [r.evaluation_id for r in loopml.list_evaluations(version.ref)]
     report = loopml.evaluation_report(evaluation, "report.html", decision=decision)
     shown = cli_json("evaluations", "show", evaluation.evaluation_id[:8])
+    Path("gate.yaml").write_text(json.dumps(policy))  # JSON is YAML
+    gated = cli(
+        "gate", version.ref, "--policy", "gate.yaml", "--evaluation", shown["evaluation_id"]
+    )
     expected = {}
     for ref in datasets:
         frame = loopml.datasets.load(ref)
@@ -331,6 +341,7 @@ def evaluation_stage(
         "listed": listed,
         "report": [report.name, report.stat().st_size, Path("report.json").exists()],
         "cli_show_id": shown.get("evaluation_id"),
+        "cli_gate": list(gated),
     }
 
 

@@ -174,6 +174,9 @@ def check_datasets(seen: dict[str, Any], client: LoopmlClient) -> None:
     assert seen["split_rows"]["train"] + seen["split_rows"]["test"] == 569
     assert seen["split_parents"] == {"train": [seen["second"]], "test": [seen["second"]]}
     assert seen["diff_rows_added"] == seen["cli_diff_rows_added"] == 169
+    code, out, err = seen["cli_register"]
+    assert code == 0 and seen["recent"] in out, err
+    assert seen["recent_rows"] == 169
     # what the server holds, read by the first process
     train = client.datasets.get(seen["split"]["train"])
     assert train.rows == seen["split_rows"]["train"] and train.created_by == "editor-user"
@@ -274,12 +277,14 @@ def check_evaluation(seen: dict[str, Any], ref: str, client: LoopmlClient) -> No
     assert seen["gate"][0] is True and all(seen["gate"][1])
     assert seen["stored_equal"] and seen["listed"] == [seen["id"]]
     assert seen["cli_show_id"] == seen["id"]
+    code, out, err = seen["cli_gate"]
+    assert code == 0 and "PASSED" in out, err
     name, size, has_json = seen["report"]
     assert name == "report.html" and size > 10_000 and has_json
     stored = client.evaluations.get(seen["id"])
     assert stored.created_by == "editor-user"
     gates = [e for e in client.events(subject=f"model:{ref}") if e.kind == "gate.passed"]
-    assert len(gates) == 1 and gates[0].actor == "editor-user"
+    assert len(gates) == 2 and {g.actor for g in gates} == {"editor-user"}
 
 
 def check_audit_actors(prefix: str, facts: dict[str, Any], client: LoopmlClient) -> None:
