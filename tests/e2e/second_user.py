@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
@@ -73,6 +74,10 @@ def datasets_stage(prefix: str, facts: dict[str, Any]) -> dict[str, Any]:
     shown = cli_json("data", "show", second.ref)
     recent = frame.iloc[400:].reset_index(drop=True)
     good = loopml.datasets.validate(recent, against=first.ref)
+    Path("reference.json").write_text(json.dumps(cli_json("data", "show", first.ref)))
+    saved = loopml.datasets.validate(recent, against="reference.json")  # no server needed
+    checks = pa.DataFrameSchema({"radius": pa.Column(checks=pa.Check.in_range(0, 20))})
+    expected = loopml.datasets.validate(recent, against=first.ref, expectations=checks)
     bad_batch = recent.drop(columns="texture").astype({"radius": str})  # text where numbers were
     bad_batch.loc[3, "radius"] = "n/a"
     bad = loopml.datasets.validate(bad_batch, against=first.ref)
@@ -91,6 +96,28 @@ def datasets_stage(prefix: str, facts: dict[str, Any]) -> dict[str, Any]:
         "data", "register", f"{prefix}-recent", "recent.csv", "--target", "target", "--key", "id"
     )
     recent_version = loopml.datasets.get(f"{prefix}-recent@latest")
+    hashed = loopml.datasets.split(second.ref, method="hash")
+    hashed_again = loopml.datasets.split(second.ref, method="hash")
+    batches = [b.num_rows for b in loopml.datasets.iter_batches(second.ref, batch_size=200)]
+    arrow = loopml.datasets.load(first.ref, output="arrow")
+    code_l, listed, _ = cli("data", "list")
+    code_p, profiled, err_p = cli("data", "profile", first.ref)
+    events = cli_json("events", "list", "--subject", f"dataset:{name}@")
+    with loopml.start_run(experiment=f"{prefix}-exp", name="ingest") as ingest:
+        inside = loopml.datasets.register(f"{prefix}-inside", frame.iloc[:50], target="target")
+    facts["datasets_extra"] = {
+        "hash_split": [
+            {k: v.ref for k, v in hashed.items()},
+            {k: v.ref for k, v in hashed_again.items()},
+        ],
+        "hash_rows": sum(v.rows for v in hashed.values()),
+        "batches": batches,
+        "arrow_rows": arrow.num_rows,
+        "cli_list": [code_l, name in listed],
+        "cli_profile": [code_p, "radius" in profiled, err_p],
+        "events": [(e["kind"], e["subject"], e["actor"]) for e in events],
+        "inside_run": [inside.run_id, ingest.run_id],
+    }
     facts["datasets"] = {
         "name": name,
         "first": first.ref,
@@ -102,6 +129,8 @@ def datasets_stage(prefix: str, facts: dict[str, Any]) -> dict[str, Any]:
         "schema_columns": [c.name for c in got.schema.columns],
         "cli_show_rows": shown.get("rows"),
         "good_ok": good.ok,
+        "saved_ok": saved.ok,
+        "expectations": sorted({a.kind for a in expected.anomalies if a.severity == "error"}),
         "bad_ok": bad.ok,
         "bad_kinds": sorted({a.kind for a in bad.anomalies if a.severity == "error"}),
         "cli_validate": [code, out, err],
@@ -171,6 +200,14 @@ def tracking_stage(prefix: str, facts: dict[str, Any], data: dict[str, Any]) -> 
             raise ValueError("diverged at step 3")
     except ValueError:
         pass
+    as_failed = loopml.get_run(failed.run_id)
+    code_x, experiments, _ = cli("experiments", "list")
+    cli_delete = cli("runs", "delete", failed.run_id)
+    try:
+        loopml.LoopmlClient().delete_run(failed.run_id)
+        deleted: list[str] | None = None
+    except PermissionDeniedError as exc:
+        deleted = [type(exc).__name__, str(exc)]
     children = loopml.search_runs(
         experiment, filter=f"parent_run_id = '{parent.run_id}'", output="runs"
     )
@@ -185,6 +222,13 @@ def tracking_stage(prefix: str, facts: dict[str, Any], data: dict[str, Any]) -> 
     ids = list(logged["children"])
     code, compared, err = cli("runs", "compare", *ids)
     listed = cli_json("runs", "list", "-e", experiment, "-f", "status = 'FAILED'")
+    with loopml.start_run(run_id=failed.run_id) as resumed:  # a FAILED run is reopened
+        resumed.log_artifact(data["frame"].head(10), name="head.parquet")
+        resumed.log_artifact(b"\x00\x01weights", name="weights.bin", artifact_path="raw")
+        resumed.log_dict({"why": "resumed", "steps": [1, 2]}, "resume.yaml")
+        loopml.log_metric("partial", 0.75, step=1)
+    artifacts = cli_json("runs", "artifacts", failed.run_id)
+    shown = cli_json("runs", "show", failed.run_id)
     history = cli_json("runs", "metrics", best_id, "loss")
     Path("downloaded").mkdir()
     code_dl, _, err_dl = cli("runs", "artifacts", best_id, "plots", "--download", "downloaded")
@@ -193,6 +237,7 @@ def tracking_stage(prefix: str, facts: dict[str, Any], data: dict[str, Any]) -> 
         "experiment": experiment,
         "parent": parent.run_id,
         "failed": failed.run_id,
+        "as_failed": [str(as_failed.status), as_failed.error, dict(as_failed.metrics)],
         "children": logged["children"],
         "found_by_parent": sorted(r.run_id for r in children),
         "found_by_filter": [r.run_id for r in found],
@@ -209,6 +254,18 @@ def tracking_stage(prefix: str, facts: dict[str, Any], data: dict[str, Any]) -> 
         "inputs_of_parent": sorted(
             (v.ref, role) for v, role in loopml.datasets.inputs_of(parent.run_id)
         ),
+        "resumed": [
+            shown.get("status"),
+            sorted(shown.get("metrics", {})),
+            sorted(a["path"] for a in artifacts),
+        ],
+        "resumed_head": len(
+            pd.read_parquet(io.BytesIO(client.read_artifact(failed.run_id, "head.parquet")))
+        ),
+        "resumed_bin": client.read_artifact(failed.run_id, "raw/weights.bin").hex(),
+        "experiments_cli": [code_x, experiment in experiments],
+        "delete_refused": deleted,
+        "cli_delete": list(cli_delete),
         "runs_using_train": sorted(
             (str(r), role) for r, role in loopml.datasets.runs_using(data["parts"]["train"].ref)
         ),
@@ -259,6 +316,33 @@ def registry_stage(
     refused["cli_champion"] = list(
         cli("models", "alias", name, "champion", str(version.version), "-r", "mine")
     )
+    with loopml.start_run(experiment=f"{prefix}-exp", name="weaker") as weak_run:
+        weak = make_pipeline(StandardScaler(), LogisticRegression(C=0.001, max_iter=500))
+        weak.fit(train[FEATURES], train["target"])
+        second = weak_run.log_model(
+            weak, name, input_example=train[FEATURES].head(5), training_data=train_ref
+        )
+    loopml.models.set_alias(name, "challenger", second.version, reason="try the weaker one")
+    back = loopml.models.rollback(name, alias="challenger", reason="weaker is worse")
+    loopml.models.set_alias(name, "staging", second.version)
+    removed = loopml.models.remove_alias(name, "staging", reason="done")
+    history = loopml.models.alias_history(name, "challenger")
+    manifest = loopml.models.manifest(version.ref)
+    from_data = loopml.models.models_from_dataset(train_ref)
+    code_v, cli_versions, _ = cli("models", "versions", name)
+    cli_show = cli_json("models", "show", version.ref)
+    cli_from_data = cli_json("models", "lineage", "--dataset", train_ref)
+    facts["registry_extra"] = {
+        "second": second.ref,
+        "rollback": [back.alias, back.from_version, back.to_version, back.rollback],
+        "removed": [removed.alias, removed.from_version, removed.to_version],
+        "history": [(m.from_version, m.to_version, m.actor) for m in history],
+        "manifest": [manifest.flavor, sorted(f.path for f in manifest.files)],
+        "from_data": sorted((v.ref, role) for v, role in from_data),
+        "cli_versions": [code_v, second.ref.split("@")[1] in cli_versions],
+        "cli_show": sorted(cli_show)[:20],
+        "cli_from_data": cli_from_data,
+    }
     after = loopml.models.get(version.ref)
     aliases = {m.name: dict(m.aliases) for m in loopml.models.list_models()}.get(name, {})
     facts["registry"] = {
@@ -317,6 +401,43 @@ def evaluation_stage(
     gated = cli(
         "gate", version.ref, "--policy", "gate.yaml", "--evaluation", shown["evaluation_id"]
     )
+    against = loopml.evaluate(
+        version.ref,
+        datasets=datasets[:1],
+        baseline=f"{version.name}@2",
+        resamples=100,
+        worst_slices=0,
+        costs=False,
+        metrics=["auc", "accuracy"],
+    )
+    delta = against.dataset(datasets[0].split("@")[0]).delta("roc_auc")
+    code_e, evaluated, err_e = cli(
+        "evaluate",
+        version.ref,
+        "-d",
+        datasets[1],
+        "-s",
+        "radius:2",
+        "-s",
+        "large=area > 700",
+        "--resamples",
+        "100",
+        "--metric",
+        "auc",
+        "--json",
+    )
+    cli_listed = cli_json("evaluations", "list", version.name)
+    code_r, _, err_r = cli("evaluations", "report", evaluation.evaluation_id, "-o", "cli.html")
+    facts["evaluation_extra"] = {
+        "delta": None if delta is None else [delta.candidate, delta.baseline, delta.diff],
+        "cli_evaluate": [
+            code_e,
+            json.loads(evaluated).get("evaluation_id") if code_e == 0 else evaluated,
+            err_e,
+        ],
+        "cli_listed": len(cli_listed),
+        "cli_report": [code_r, Path("cli.html").exists(), err_r],
+    }
     expected = {}
     for ref in datasets:
         frame = loopml.datasets.load(ref)
@@ -347,6 +468,7 @@ def evaluation_stage(
 
 def main() -> None:
     prefix, out = sys.argv[1], Path(sys.argv[2])
+    os.environ.setdefault("COLUMNS", "200")  # the width of a terminal: tables print whole
     facts: dict[str, Any] = {"env": sorted(k for k in os.environ if k.startswith("LOOPML_"))}
     started = time.perf_counter()
     data = datasets_stage(prefix, facts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -60,6 +61,7 @@ def second_user(server: LiveServer, prefix: str, work: Path) -> dict[str, Any]:
         "LOOPML_USER": SPOOFED_USER,  # a client-chosen name: the audit log must ignore it
     }
     facts = work / "facts.json"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-m", "tests.e2e.second_user", prefix, str(facts)],
         env=env,
@@ -69,7 +71,9 @@ def second_user(server: LiveServer, prefix: str, work: Path) -> dict[str, Any]:
         timeout=240,
     )
     assert done.returncode == 0, done.stderr
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     loaded: dict[str, Any] = json.loads(facts.read_text())
+    loaded["cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return loaded
 
 
@@ -84,13 +88,16 @@ def test_a_second_user_does_every_stage_through_the_server(
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
     facts = second_user(live_server, prefix, tmp_path / "second")
     elapsed = time.perf_counter() - started
-    print(f"second user: {elapsed:.1f} s, stages {facts['times']}")
+    print(f"second user: {elapsed:.1f} s wall, {facts['cpu_s']:.1f} s CPU; stages {facts['times']}")
     assert facts["env"] == ["LOOPML_SERVER_URL", "LOOPML_TOKEN", "LOOPML_USER"]
 
     check_datasets(facts["datasets"], approver)
+    check_datasets_extra(facts["datasets_extra"], facts["datasets"]["name"])
     check_tracking(facts["tracking"], approver)
     check_registry(facts["registry"], approver)
+    check_registry_extra(facts["registry_extra"], facts["registry"])
     check_evaluation(facts["evaluation"], facts["registry"]["ref"], approver)
+    check_evaluation_extra(facts["evaluation_extra"], approver)
     check_audit_actors(prefix, facts, approver)
 
     # the first process, an approver, does what the editor could not
@@ -174,6 +181,7 @@ def check_datasets(seen: dict[str, Any], client: LoopmlClient) -> None:
     assert seen["split_rows"]["train"] + seen["split_rows"]["test"] == 569
     assert seen["split_parents"] == {"train": [seen["second"]], "test": [seen["second"]]}
     assert seen["diff_rows_added"] == seen["cli_diff_rows_added"] == 169
+    assert seen["saved_ok"] and seen["expectations"] == ["expectation_failed"]
     code, out, err = seen["cli_register"]
     assert code == 0 and seen["recent"] in out, err
     assert seen["recent_rows"] == 169
@@ -215,9 +223,15 @@ def check_tracking(seen: dict[str, Any], client: LoopmlClient) -> None:
     )
     assert seen["downloaded"] == ["plots/roc.txt", "plots/sub/pr.txt"]
     assert seen["read_back_notes"] == "# notes\n"
+    status, error, metrics = seen["as_failed"]
+    assert status == "FAILED" and "diverged at step 3" in error
+    assert metrics == {"partial": 0.5}  # logged before the failure, kept
     failed = client.get_run(seen["failed"])
-    assert failed.status is RunStatus.FAILED and "diverged at step 3" in (failed.error or "")
-    assert failed.metrics == {"partial": 0.5}  # logged before the failure, kept
+    assert failed.status is RunStatus.FINISHED  # failed, then resumed and finished
+    history = client.get_metric_history(seen["failed"], "partial")
+    assert [(p.step, p.value) for p in history] == [(0, 0.5), (1, 0.75)]
+    failures = [e for e in client.events(subject=f"run:{seen['failed']}") if e.kind == "run.ended"]
+    assert [e.data.get("status") for e in failures][:1] == ["FAILED"]
     assert seen["cli_failed"] == [seen["failed"]]
     parent = client.get_run(seen["parent"])
     assert parent.status is RunStatus.FINISHED and parent.tags["team"] == "risk"
@@ -225,6 +239,16 @@ def check_tracking(seen: dict[str, Any], client: LoopmlClient) -> None:
     train, test = sorted(ref for ref, _ in seen["inputs_of_parent"])[::-1]
     assert seen["inputs_of_parent"] == [[test, "eval"], [train, "train"]]
     assert seen["runs_using_train"] == [[seen["parent"], "train"]]
+    # the failed run resumed: more artifacts of every kind, its metric's latest value
+    status, metrics, paths = seen["resumed"]
+    assert status == "FINISHED" and metrics == ["partial"]
+    assert {"head.parquet", "raw/weights.bin", "resume.yaml"} <= set(paths)
+    assert seen["resumed_head"] == 10 and bytes.fromhex(seen["resumed_bin"]) == b"\x00\x01weights"
+    assert seen["experiments_cli"] == [0, True]
+    for refused in (seen["delete_refused"][1], seen["cli_delete"][2]):
+        assert "may not delete: that needs the role admin" in refused
+    assert seen["cli_delete"][0] == 1
+    assert not client.get_run(seen["failed"]).deleted
 
 
 def check_registry(seen: dict[str, Any], client: LoopmlClient) -> None:
@@ -261,10 +285,11 @@ def check_registry(seen: dict[str, Any], client: LoopmlClient) -> None:
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     # nothing changed: as the second user saw it, and as the server holds it now
     assert seen["approval_after"] == "pending" and seen["aliases_after"] == {"challenger": 1}
+    assert client.models.get(f"{seen['name']}@2").approval is ApprovalStatus.PENDING
     assert version.approval is ApprovalStatus.PENDING and version.reviewer is None
     assert client.models.alias_history(seen["name"], "champion") == []
     kinds = [e.kind for e in client.events(subject=f"model:{seen['name']}@")]
-    assert "model.approved" not in kinds and kinds.count("model.registered") == 1
+    assert "model.approved" not in kinds and kinds.count("model.registered") == 2
 
 
 def check_evaluation(seen: dict[str, Any], ref: str, client: LoopmlClient) -> None:
@@ -314,3 +339,50 @@ def check_audit_actors(prefix: str, facts: dict[str, Any], client: LoopmlClient)
     assert SPOOFED_USER not in {e.actor for e in events}
     assert {e.address for e in events} == {"127.0.0.1"}
     assert {e.client.split("/")[0] for e in events} == {"loopml-sdk", "loopml-cli"}
+
+
+def check_datasets_extra(seen: dict[str, Any], name: str) -> None:
+    """Hash splits (stable), batches, Arrow, the CLI's list and profile, the events, a dataset
+    registered inside a run."""
+    first, again = seen["hash_split"]
+    assert first == again and seen["hash_rows"] == 569
+    assert seen["batches"] == [200, 200, 169] and seen["arrow_rows"] == 400
+    assert seen["cli_list"] == [0, True] and seen["cli_profile"][:2] == [0, True]
+    assert seen["events"] == [
+        ["dataset.registered", f"dataset:{name}@1", "editor-user"],
+        ["dataset.registered", f"dataset:{name}@2", "editor-user"],
+    ]
+    inside, run = seen["inside_run"]
+    assert inside == run
+
+
+def check_registry_extra(seen: dict[str, Any], registered: dict[str, Any]) -> None:
+    """A second version, free aliases moved, rolled back and removed by the editor; the
+    manifest; models by dataset (SDK and CLI)."""
+    name = registered["name"]
+    assert seen["second"] == f"{name}@2"
+    assert seen["rollback"] == ["challenger", 2, 1, True]
+    assert seen["removed"] == ["staging", 2, None]
+    assert seen["history"] == [
+        [None, 1, "editor-user"],
+        [1, 2, "editor-user"],
+        [2, 1, "editor-user"],
+    ]
+    assert seen["manifest"] == ["sklearn", ["model.pkl"]]
+    assert seen["from_data"] == [[f"{name}@1", "train"], [f"{name}@2", "train"]]
+    assert seen["cli_from_data"] == [
+        {"model": f"{name}@1", "role": "train"},
+        {"model": f"{name}@2", "role": "train"},
+    ]
+    assert seen["cli_versions"] == [0, True] and "manifest" in seen["cli_show"]
+
+
+def check_evaluation_extra(seen: dict[str, Any], client: LoopmlClient) -> None:
+    """An evaluation against another version (paired difference), the CLI's evaluate, list
+    and report."""
+    candidate, baseline, diff = seen["delta"]
+    assert diff == pytest.approx(candidate - baseline)
+    code, evaluation_id, err = seen["cli_evaluate"]
+    assert code == 0, err
+    assert client.evaluations.get(evaluation_id).created_by == "editor-user"
+    assert seen["cli_listed"] == 3 and seen["cli_report"] == [0, True, ""]
