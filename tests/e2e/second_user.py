@@ -471,6 +471,7 @@ def main() -> None:
     os.environ.setdefault("COLUMNS", "200")  # the width of a terminal: tables print whole
     facts: dict[str, Any] = {"env": sorted(k for k in os.environ if k.startswith("LOOPML_"))}
     started = time.perf_counter()
+    facts["doctor"] = list(cli("doctor"))
     data = datasets_stage(prefix, facts)
     TIMES["datasets"] = time.perf_counter() - started
     best_c = tracking_stage(prefix, facts, data)

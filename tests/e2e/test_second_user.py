@@ -90,6 +90,8 @@ def test_a_second_user_does_every_stage_through_the_server(
     elapsed = time.perf_counter() - started
     print(f"second user: {elapsed:.1f} s wall, {facts['cpu_s']:.1f} s CPU; stages {facts['times']}")
     assert facts["env"] == ["LOOPML_SERVER_URL", "LOOPML_TOKEN", "LOOPML_USER"]
+    code, out, err = facts["doctor"]  # the server answers and takes the token
+    assert code == 0 and f"server: {live_server.url}" in out, out + err
 
     check_datasets(facts["datasets"], approver)
     check_datasets_extra(facts["datasets_extra"], facts["datasets"]["name"])
