@@ -88,7 +88,6 @@ def test_a_second_user_does_every_stage_through_the_server(
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
     facts = second_user(live_server, prefix, tmp_path / "second")
     elapsed = time.perf_counter() - started
-    print(f"second user: {elapsed:.1f} s wall, {facts['cpu_s']:.1f} s CPU; stages {facts['times']}")
     assert facts["env"] == ["LOOPML_SERVER_URL", "LOOPML_TOKEN", "LOOPML_USER"]
     code, out, err = facts["doctor"]  # the server answers and takes the token
     assert code == 0 and f"server: {live_server.url}" in out, out + err
@@ -127,7 +126,11 @@ def test_a_second_user_does_every_stage_through_the_server(
     finally:  # the session's server is shared: put the row back as it was
         edit_row(live_server, target.seq, "actor", target.event.actor)
     assert audit_verify(live_server, monkeypatch, capsys)["intact"]
-    print(f"whole test: {time.perf_counter() - started:.1f} s")
+    print(  # after the CLI's output is captured, so that pytest -s shows it
+        f"second user: {elapsed:.1f} s wall, {facts['cpu_s']:.1f} s CPU, stages (cumulative) "
+        f"{ {k: round(v, 1) for k, v in facts['times'].items()} }; "
+        f"whole test: {time.perf_counter() - started:.1f} s"
+    )
 
 
 def audit_verify(
