@@ -10,11 +10,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 
 from loopml.core.settings import Settings, resolve_settings
+
+if TYPE_CHECKING:
+    from tests.rest.live_server import LiveServer
 
 PG_SERVER = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", "postgresql"]
@@ -117,3 +121,45 @@ def ray_local() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+# One real ``loopml server`` per backend for the whole session (SQLite and PostgreSQL), with a
+# token per role, shared by tests/rest and tests/e2e.
+
+
+def _serve(backend: str, factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from tests.rest.live_server import LiveServer, create_pg_database, drop_pg_database
+
+    root = factory.mktemp(f"rest-{backend}")
+    db_url = create_pg_database(PG_SERVER) if backend == "postgresql" else None
+    server = LiveServer(backend=backend, home=root / ".loopml", db_url=db_url)
+    try:
+        server.make_tokens()
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        if db_url:
+            from loopml.store.backend import close_cached_backends
+
+            close_cached_backends()
+            drop_pg_database(db_url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``loopml server --auth token`` on 127.0.0.1 over an embedded (SQLite) store."""
+    yield from _serve("sqlite", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def postgresql_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``loopml server --auth token`` on 127.0.0.1 over a PostgreSQL database of its own."""
+    yield from _serve("postgresql", tmp_path_factory)
+
+
+@pytest.fixture(params=BACKENDS)
+def live_server(request: pytest.FixtureRequest) -> LiveServer:
+    """The session's server on each backend (tests using it run once per backend)."""
+    server: LiveServer = request.getfixturevalue(f"{request.param}_live_server")
+    return server

@@ -1,6 +1,6 @@
-"""One real ``loopml server`` per backend for the whole session (SQLite and PostgreSQL), with a
-token per role. Tests make their own names (experiments, datasets, models) so they can share
-it."""
+"""What the REST tests share beside the session's servers (``live_server`` and the two
+session servers are in tests/conftest.py, so tests/e2e reuses them). Tests make their own names
+(experiments, datasets, models) so they can share the servers."""
 
 from __future__ import annotations
 
@@ -10,45 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS, PG_SERVER
-from tests.rest.live_server import LiveServer, create_pg_database, drop_pg_database
+from tests.rest.live_server import LiveServer
 from tests.rest.registry_seed import Clients
-
-
-def _serve(backend: str, factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    root = factory.mktemp(f"rest-{backend}")
-    db_url = create_pg_database(PG_SERVER) if backend == "postgresql" else None
-    server = LiveServer(backend=backend, home=root / ".loopml", db_url=db_url)
-    try:
-        server.make_tokens()
-        server.start()
-        yield server
-    finally:
-        server.kill()
-        if db_url:
-            from loopml.store.backend import close_cached_backends
-
-            close_cached_backends()
-            drop_pg_database(db_url)
-
-
-@pytest.fixture(scope="session")
-def sqlite_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``loopml server --auth token`` on 127.0.0.1 over an embedded (SQLite) store."""
-    yield from _serve("sqlite", tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def postgresql_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``loopml server --auth token`` on 127.0.0.1 over a PostgreSQL database of its own."""
-    yield from _serve("postgresql", tmp_path_factory)
-
-
-@pytest.fixture(params=BACKENDS)
-def live_server(request: pytest.FixtureRequest) -> LiveServer:
-    """The session's server on each backend (tests using it run once per backend)."""
-    server: LiveServer = request.getfixturevalue(f"{request.param}_live_server")
-    return server
 
 
 @pytest.fixture

@@ -79,3 +79,21 @@ def test_monitor_show_through_the_server(live_server: LiveServer, as_role: Run) 
     )
     assert code == 0, err
     assert report.run_id in {row["run_id"] for row in json.loads(out)}
+
+
+def test_doctor_checks_the_server_and_the_token(
+    live_server: LiveServer,
+    as_role: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = as_role(Role.VIEWER, "doctor")
+    assert code == 0, err
+    assert f"server: {live_server.url} (LOOPML_SERVER_URL)" in out
+    assert "No loopml store here" not in out and "version=" in out
+    monkeypatch.setenv("LOOPML_TOKEN", "lml_" + "0" * 32 + "_" + "x" * 43)  # no such token
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    assert code == 1 and "FAILED" in out and "UnauthenticatedError" in out
+    assert not (tmp_path / ".loopml").exists()  # no store was opened or created here

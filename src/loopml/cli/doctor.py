@@ -69,25 +69,46 @@ def doctor() -> None:
         f"project root: {settings.project_root}"
         + (f" (read {settings.project_file})" if settings.project_file else "")
     )
-    console.print(f"store: {store_location(settings)}")
-
     checks = Table(title="store checks", title_justify="left")
     checks.add_column("store")
     checks.add_column("status")
     checks.add_column("details", overflow="fold")
-    try:
-        backend = open_backend(settings, create=False)
-        results = [
-            _check("metadata", backend.tracking.describe),
-            _check("artifacts", backend.artifacts.describe),
-        ]
-    except NotFoundError as exc:
-        console.print(f"[yellow]{exc}[/]")
-        raise typer.Exit(EXIT_NO_STORE) from None
-    except Exception as exc:
-        results = [("metadata + artifacts", False, f"{type(exc).__name__}: {exc}")]
+    if settings.server_url:  # the SDK and the CLI talk to a server, which holds the store
+        console.print(f"server: {settings.server_url} (LOOPML_SERVER_URL)")
+        results = _server_checks(settings.server_url, settings.token)
+    else:
+        console.print(f"store: {store_location(settings)}")
+        try:
+            backend = open_backend(settings, create=False)
+            results = [
+                _check("metadata", backend.tracking.describe),
+                _check("artifacts", backend.artifacts.describe),
+            ]
+        except NotFoundError as exc:
+            console.print(f"[yellow]{exc}[/]")
+            raise typer.Exit(EXIT_NO_STORE) from None
+        except Exception as exc:
+            results = [("metadata + artifacts", False, f"{type(exc).__name__}: {exc}")]
     for label, ok, text in results:
         checks.add_row(label, "[green]ok[/]" if ok else "[red]FAILED[/]", text)
     console.print(checks)
     if not all(ok for _, ok, _ in results):
         raise typer.Exit(1)
+
+
+def _server_checks(url: str, token: str | None) -> list[tuple[str, bool, str]]:
+    """Check a ``loopml server``: that it answers (its version), and that it accepts the
+    token (an authenticated read); no store is opened here."""
+    from loopml.client.remote.connection import shared_transport
+
+    transport = shared_transport(url, token)
+
+    def answers() -> dict[str, Any]:
+        facts: dict[str, Any] = transport.request("GET", "/health").json()
+        return {"url": transport.url, **facts}
+
+    def accepts() -> dict[str, Any]:
+        experiments = transport.request("GET", "/experiments").json()
+        return {"token": "set" if token else "none", "experiments": len(experiments)}
+
+    return [_check("server", answers), _check("token", accepts)]

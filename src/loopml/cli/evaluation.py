@@ -245,8 +245,9 @@ def gate_command(
     if evaluation_id is None and not dataset:
         raise typer.BadParameter("give --dataset (to evaluate now) or --evaluation ID.")
     # The policy is read and checked before any work: a missing file or a misspelled metric
-    # fails in milliseconds, with no evaluation or event stored.
-    rules = load_policy(policy)
+    # fails in milliseconds, with no evaluation or event stored. The service is given the file
+    # itself, which a server's proxy sends as the data it parses to.
+    load_policy(policy)
     service = _service()
     with console.status(f"Gating {model} with {policy} ..."):
         if evaluation_id is not None:
@@ -261,7 +262,7 @@ def gate_command(
                 sensitive=sensitive,
                 resamples=resamples,
             )
-        decision = service.gate(model, rules, evaluation=evaluation)
+        decision = service.gate(model, policy, evaluation=evaluation)
     print_decision(decision)
     if report is not None:
         console.print(f"report: {service.report(evaluation, report, decision=decision)}")

@@ -21,7 +21,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from loopml.core import errors as E  # noqa: N812
-from loopml.core.origin import client_name
+from loopml.core.origin import current_origin
 
 __all__ = ["API_PREFIX", "Transport", "decode", "new_idempotency_key"]
 
@@ -80,7 +80,7 @@ class Transport:
         retry_for_s: float = 30.0,
     ) -> None:
         self.url = url.rstrip("/")
-        headers = {"User-Agent": client_name("sdk")}
+        headers: dict[str, str] = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.retry_for_s = retry_for_s
@@ -122,7 +122,9 @@ class Transport:
             LoopmlError: The server's error, as the exception it names.
             StoreError: The server could not be reached (after the retries, when allowed).
         """
-        sent = dict(headers or {})
+        # the program that calls, read at each request: the CLI sets it for its process, so
+        # the audit log says loopml-cli for a command's changes and loopml-sdk otherwise
+        sent = {"User-Agent": current_origin().client, **(headers or {})}
         if idempotency_key is not None:
             sent["Idempotency-Key"] = idempotency_key
         repeatable = method in ("GET", "HEAD", "PUT", "DELETE") or idempotency_key is not None
