@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from loopml.core.settings import Settings, resolve_settings
+from tests.demo_run import demo  # noqa: F401  (the demo's store, once per session)
 
 PG_SERVER = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", "postgresql"]
