@@ -4,7 +4,8 @@
 fallback rates over time, per route): the aggregation runs in DuckDB over the columns it needs
 (never the inputs), into at most ``buckets`` buckets of a round width (a second, a minute, an
 hour, a day, ...), so its memory is bounded by buckets x routes x versions whatever the log's
-size; the latency quantiles are DuckDB's ``approx_quantile`` (a t-digest per group). Rows of
+size; the latency quantiles are DuckDB's ``reservoir_quantile`` (exact, a row's value, up
+to 8,192 rows in a group; past that, of a uniform sample of 8,192 of them). Rows of
 the spool not yet compacted are included, as :func:`~loopml.store.logs.log_table.read_log`
 includes them.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from loopml.core.errors import InvalidArgumentError, StoreError
 from loopml.store.logs.log_table import _files, _Rows, _spool_rows
@@ -49,6 +51,7 @@ BUCKET_COLUMNS = (
     "latency_p50_ms",
     "latency_p95_ms",
 )
+_SAMPLE = 8192
 _NEEDED = ("model", "version", "route", "at", "event_at", "latency_ms", "request_key", "error")
 _SCHEMA = pa.schema(
     [
@@ -98,7 +101,7 @@ def traffic_buckets(
         A table with :data:`BUCKET_COLUMNS`, ordered by ``start``, ``route``, ``version``:
         ``start`` (ms, a multiple of ``width_ms``), ``rows``, ``requests`` (distinct request
         keys; a row without one counts alone), ``errors`` (rows logged with an error) and the
-        latency's approximate p50 and p95 over the rows logged with one (null without).
+        latency's p50 and p95 over the rows logged with one (null without).
         Empty when the model has logged nothing.
 
     Raises:
@@ -146,8 +149,8 @@ def traffic_buckets(
                    count(*) AS "rows",
                    count(DISTINCT coalesce("request_key", "prediction_id")) AS requests,
                    count("error") AS errors,
-                   approx_quantile("latency_ms", 0.5)::DOUBLE AS latency_p50_ms,
-                   approx_quantile("latency_ms", 0.95)::DOUBLE AS latency_p95_ms
+                   reservoir_quantile("latency_ms", 0.5, {_SAMPLE})::DOUBLE AS latency_p50_ms,
+                   reservoir_quantile("latency_ms", 0.95, {_SAMPLE})::DOUBLE AS latency_p95_ms
             FROM {source} WHERE {where}
             GROUP BY ALL ORDER BY "start", "route", "version"
         """
@@ -157,9 +160,14 @@ def traffic_buckets(
 
 
 def _source(con: Any, logs_url: str, model: str, spool_dirs: Iterable[str | Path]) -> str | None:
-    """A SQL relation of the model's rows (the needed columns) in the store and the spool."""
+    """A SQL relation of the model's rows (the needed columns) in the store and the spool,
+    each prediction once (a segment being compacted is in both: the spool's row counts)."""
     import duckdb
 
+    spool = _spool_rows(spool_dirs)
+    spool = spool.filter(pc.equal(spool.column("model"), model))
+    if spool.num_rows:
+        con.register("loopml_spool", spool.select(list(_COLUMNS)))
     parts = []
     files = _files(con, logs_url, _Rows(model, None, None, None, None))
     if files:
@@ -168,24 +176,27 @@ def _source(con: Any, logs_url: str, model: str, spool_dirs: Iterable[str | Path
         except duckdb.Error as exc:
             raise StoreError(f"Could not read the log store at {logs_url}: {exc}") from exc
         cols = ", ".join(f'"{n}"' if n in present else f'NULL AS "{n}"' for n in _COLUMNS)
-        con.execute("SET VARIABLE loopml_files = $files", {"files": files})
-        parts.append(
-            f"SELECT {cols} FROM read_parquet(getvariable('loopml_files'), "
-            "hive_partitioning=true, union_by_name=true)"
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        stored = (
+            f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning=true, "
+            "union_by_name=true)"
         )
-    spool = _spool_rows(spool_dirs)
+        if spool.num_rows:
+            stored += ' WHERE "prediction_id" NOT IN (SELECT "prediction_id" FROM loopml_spool)'
+        parts.append(stored)
     if spool.num_rows:
-        con.register("loopml_spool", spool.select(list(_COLUMNS)))
-        parts.append(
-            f"SELECT {', '.join(repr(c).replace(chr(39), chr(34)) for c in _COLUMNS)} "
-            "FROM loopml_spool"
-        )
+        parts.append(f"SELECT {', '.join(_ident(c) for c in _COLUMNS)} FROM loopml_spool")
     if not parts:
         return None
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
 _COLUMNS = ("prediction_id", *_NEEDED)
+
+
+def _ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _fetch(con: Any, sql: str, params: dict[str, object], logs_url: str) -> pa.Table:
