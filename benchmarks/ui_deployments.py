@@ -4,8 +4,8 @@ error and fallback rates over time "from the prediction logs").
 A log store gets 1,000,000 rows of one model (``--quick``: 100,000) over 30 days, in the
 layout compaction writes (``model=NAME/date=DAY/part-*.parquet``, the fixed columns, 8 typed
 inputs, the output): champion, canary and fallback routes, requests of 5 rows, latencies and
-a few errors. Measured (median of 5 after a warm-up; the peer's of 3), the same figures per bucket, route and
-version (rows, requests, errors, latency p50 and p95) in 120 buckets:
+a few errors. Measured (median of 5 after a warm-up; the peer's of 3), the same figures per
+bucket, route and version (rows, requests, errors, latency p50 and p95) in 120 buckets:
 
 - loopml: :func:`loopml.store.logs.buckets.traffic_buckets`, what ``/deployments`` calls:
   one DuckDB aggregation over the needed columns;
@@ -76,9 +76,9 @@ def fill(logs: Path, rows: int, days: int = 30) -> None:
 
 def by_pandas(logs: str) -> int:
     """The peer: the whole typed log read back, then grouped in pandas (the same figures)."""
-    from loopml.store.logs import read_log
-
     import pandas as pd
+
+    from loopml.store.logs import read_log
 
     frame = read_log(logs, model=MODEL).to_pandas()
     at = (frame["at"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
