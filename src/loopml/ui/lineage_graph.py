@@ -197,8 +197,8 @@ def graph_svg(graph: LineageGraph) -> Markup:
     columns = [[n for n in graph.nodes.values() if n.kind == kind] for kind in KINDS]
     columns = [c for c in columns if c]
     tallest = max((len(c) for c in columns), default=0)
-    width = len(columns) * (_NODE_W + _GAP_X) - _GAP_X + 2 * _PAD
-    height = tallest * (_NODE_H + _GAP_Y) - _GAP_Y + 2 * _PAD
+    width = max(0, len(columns) * (_NODE_W + _GAP_X) - _GAP_X) + 2 * _PAD
+    height = max(0, tallest * (_NODE_H + _GAP_Y) - _GAP_Y) + 2 * _PAD
     where: dict[str, tuple[float, float]] = {}
     for i, column in enumerate(columns):
         top = _PAD + (height - 2 * _PAD - (len(column) * (_NODE_H + _GAP_Y) - _GAP_Y)) / 2
