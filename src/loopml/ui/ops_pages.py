@@ -46,24 +46,24 @@ def deployments_page(
     changes = {d.name: deployments.history(d.name) for d in found}
     histories = {name: list(reversed(events))[:20] for name, events in changes.items()}
     settings = svc.backend.settings
-    views = {}
-    for d in found:
-        tables = [
-            traffic_buckets(
-                settings.logs_url,
-                model=model,
-                spool_dirs=(settings.home / "spool",),
-                time=time,
-                buckets=buckets,
-            )
-            for model in deployment_models(d)
-        ]
-        views[d.name] = traffic_view(
-            pa.concat_tables(tables),
+    logged: dict[str, pa.Table] = {}  # a model's buckets, once per page
+    for model in sorted({m for d in found for m in deployment_models(d)}):
+        logged[model] = traffic_buckets(
+            settings.logs_url,
+            model=model,
+            spool_dirs=(settings.home / "spool",),
+            time=time,
+            buckets=buckets,
+        )
+    views = {
+        d.name: traffic_view(
+            pa.concat_tables([logged[m] for m in deployment_models(d)]),
             changes[d.name],
             received=time == "received",
             until_ms=now_ms(),
         )
+        for d in found
+    }
     context = {
         "title": "Deployments",
         "deployments": found,

@@ -23,7 +23,7 @@ from loopml.core.errors import InvalidArgumentError, StoreError
 from loopml.store.logs.log_table import _files, _Rows, _spool_rows
 from loopml.store.logs.reader import store_columns
 
-__all__ = ["BUCKET_COLUMNS", "TIME_AXES", "WIDTHS_MS", "traffic_buckets"]
+__all__ = ["BUCKET_COLUMNS", "TIME_AXES", "WIDTHS_MS", "bucket_width", "traffic_buckets"]
 
 #: The time a row is bucketed by: ``received`` (when the server got the request: the
 #: servers' wall time, the axis of the deployment's changes) or ``event`` (the caller's
