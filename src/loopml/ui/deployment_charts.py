@@ -55,8 +55,8 @@ def traffic_view(
     """The charts of one deployment from its models' bucketed log and its changes.
 
     Args:
-        buckets: :func:`~loopml.store.logs.buckets.traffic_buckets` rows (of one or more
-            models, concatenated).
+        buckets: :func:`~loopml.store.logs.buckets.traffic_buckets` rows of the deployment's
+            models (one bucket width).
         history: The deployment's change events, oldest first.
         received: Whether the buckets are by time received (then the record's split is drawn
             on the same axis).

@@ -46,18 +46,18 @@ def deployments_page(
     changes = {d.name: deployments.history(d.name) for d in found}
     histories = {name: list(reversed(events))[:20] for name, events in changes.items()}
     settings = svc.backend.settings
-    logged: dict[str, pa.Table] = {}  # a model's buckets, once per page
-    for model in sorted({m for d in found for m in deployment_models(d)}):
-        logged[model] = traffic_buckets(
+    logged: dict[tuple[str, ...], pa.Table] = {}  # each set of models bucketed once per page
+    for models in {tuple(deployment_models(d)) for d in found}:
+        logged[models] = traffic_buckets(
             settings.logs_url,
-            model=model,
+            model=models,
             spool_dirs=(settings.home / "spool",),
             time=time,
             buckets=buckets,
         )
     views = {
         d.name: traffic_view(
-            pa.concat_tables([logged[m] for m in deployment_models(d)]),
+            logged[tuple(deployment_models(d))],
             changes[d.name],
             received=time == "received",
             until_ms=now_ms(),

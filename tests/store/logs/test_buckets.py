@@ -153,3 +153,27 @@ def test_rows_of_a_route_in_a_bucket_are_one_row_per_version(tmp_path: Path) -> 
         )[5]
         == 3
     )
+
+
+def test_several_models_share_one_bucket_width(tmp_path: Path) -> None:
+    store = str(tmp_path / "logs")
+    write_records(store, _records(100))  # churn: 10 minutes
+    later = [
+        PredictionRecord(
+            prediction_id=f"{5000 + i:032x}",
+            model="churn-v2",
+            version=1,
+            route="canary",
+            at=T0 + 50 * MINUTE + i * MINUTE,
+            latency_ms=2.0,
+            inputs={"x": i},
+            output=1,
+        )
+        for i in range(10)
+    ]
+    write_records(store, later)
+    alone = traffic_buckets(store, model="churn-v2", buckets=10)
+    assert set(alone.column("width_ms").to_pylist()) == {MINUTE}
+    both = traffic_buckets(store, model=["churn", "churn-v2"], buckets=10)
+    assert set(both.column("width_ms").to_pylist()) == {10 * MINUTE}  # an hour in 10 buckets
+    assert sum(both.column("rows").to_pylist()) == 110

@@ -1,4 +1,4 @@
-"""One model's prediction log in time buckets: rows, requests, errors and latency per route.
+"""A model's prediction log in time buckets: rows, requests, errors and latency per route.
 
 :func:`traffic_buckets` is what the deployments page charts (latency p50 and p95, error and
 fallback rates over time, per route): the aggregation runs in DuckDB over the columns it needs
@@ -12,7 +12,7 @@ includes them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,17 +80,18 @@ def bucket_width(low: int, high: int, buckets: int) -> int:
 def traffic_buckets(
     logs_url: str,
     *,
-    model: str,
+    model: str | Sequence[str],
     spool_dirs: Iterable[str | Path] = (),
     time: Literal["received", "event"] = "received",
     buckets: int = 120,
     since: int | None = None,
 ) -> pa.Table:
-    """Return one model's logged rows counted per time bucket, route and version.
+    """Return a model's logged rows counted per time bucket, route and version.
 
     Args:
         logs_url: The log store: a local folder or an fsspec URL.
-        model: The registered model's name.
+        model: The registered model's name, or several names (a deployment whose routes
+            serve several models): their rows share one bucket width.
         spool_dirs: Spool roots (``<home>/spool``) whose segments not yet compacted count.
         time: Bucket by the time ``received`` (the default) or the ``event`` time.
         buckets: At most this many buckets (1 to 2000) between the first and last row.
@@ -125,12 +126,14 @@ def traffic_buckets(
 
     con = duckdb.connect()
     try:
-        source = _source(con, logs_url, model, spool_dirs)
+        models = [model] if isinstance(model, str) else sorted(set(model))
+        source = _source(con, logs_url, models, spool_dirs)
         if source is None:
             return _SCHEMA.empty_table()
         axis = TIME_AXES[time]
-        where = '"model" = $model' + ("" if since is None else f" AND epoch_ms({axis}) >= $since")
-        params: dict[str, object] = {"model": model}
+        where = 'list_contains($models, "model")'
+        where += "" if since is None else f" AND epoch_ms({axis}) >= $since"
+        params: dict[str, object] = {"models": models}
         if since is not None:
             params["since"] = int(since)
         span = _fetch(
@@ -159,17 +162,19 @@ def traffic_buckets(
         con.close()
 
 
-def _source(con: Any, logs_url: str, model: str, spool_dirs: Iterable[str | Path]) -> str | None:
-    """A SQL relation of the model's rows (the needed columns) in the store and the spool,
+def _source(
+    con: Any, logs_url: str, models: list[str], spool_dirs: Iterable[str | Path]
+) -> str | None:
+    """A SQL relation of the models' rows (the needed columns) in the store and the spool,
     each prediction once (a segment being compacted is in both: the spool's row counts)."""
     import duckdb
 
     spool = _spool_rows(spool_dirs)
-    spool = spool.filter(pc.equal(spool.column("model"), model))
+    spool = spool.filter(pc.is_in(spool.column("model"), value_set=pa.array(models)))
     if spool.num_rows:
         con.register("loopml_spool", spool.select(list(_COLUMNS)))
     parts = []
-    files = _files(con, logs_url, _Rows(model, None, None, None, None))
+    files = [f for m in models for f in _files(con, logs_url, _Rows(m, None, None, None, None))]
     if files:
         try:
             present = set(store_columns(con, files))
