@@ -28,7 +28,7 @@ def _records(count: int, seed: int = 0) -> list[PredictionRecord]:
         route = "canary" if request % 4 == 0 else "champion"
         if request % 10 == 3:
             route = "fallback"
-        at = T0 + int(i * 10 * MINUTE / count)
+        at = T0 + int(request * 5 * 10 * MINUTE / count)  # a request's rows arrive together
         records.append(
             PredictionRecord(
                 prediction_id=f"{i:032x}",
@@ -63,7 +63,8 @@ def test_buckets_match_the_rows_read_back(tmp_path: Path) -> None:
     for row in table.to_pylist():
         mine = (at // MINUTE * MINUTE == row["start"]) & (routes == row["route"])
         assert row["rows"] == mine.sum() > 0
-        assert row["requests"] == len(set(keys[mine]))
+        assert row["requests"] == len(set(zip(keys[mine], at[mine], strict=True)))
+        assert row["requests"] == len(set(keys[mine]))  # a key per request here
         assert row["errors"] == errors[mine].sum()
         for q in (50, 95):  # a row's value (exact below 8,192 rows), at the quantile's rank
             shown = row[f"latency_p{q}_ms"]

@@ -100,8 +100,9 @@ def traffic_buckets(
 
     Returns:
         A table with :data:`BUCKET_COLUMNS`, ordered by ``start``, ``route``, ``version``:
-        ``start`` (ms, a multiple of ``width_ms``), ``rows``, ``requests`` (distinct request
-        keys; a row without one counts alone), ``errors`` (rows logged with an error) and the
+        ``start`` (ms, a multiple of ``width_ms``), ``rows``, ``requests`` (the log has no
+        request id: rows sharing a routing key and the time received count as one request,
+        a row without a key alone), ``errors`` (rows logged with an error) and the
         latency's p50 and p95 over the rows logged with one (null without).
         Empty when the model has logged nothing.
 
@@ -150,7 +151,8 @@ def traffic_buckets(
             SELECT (epoch_ms({axis}) // $width) * $width AS "start",
                    $width::BIGINT AS width_ms, "route", "version"::BIGINT AS "version",
                    count(*) AS "rows",
-                   count(DISTINCT coalesce("request_key", "prediction_id")) AS requests,
+                   count(DISTINCT coalesce("request_key" || '@' || epoch_ms("at"),
+                                           "prediction_id")) AS requests,
                    count("error") AS errors,
                    reservoir_quantile("latency_ms", 0.5, {_SAMPLE})::DOUBLE AS latency_p50_ms,
                    reservoir_quantile("latency_ms", 0.95, {_SAMPLE})::DOUBLE AS latency_p95_ms
