@@ -85,9 +85,10 @@ def by_pandas(logs: str) -> int:
     width = 6 * 3_600_000  # 30 days in 120 buckets
     frame["start"] = at // width * width
     frame["failed"] = frame["error"].notna()
+    frame["request"] = frame["request_key"] + "@" + at.astype(str)  # as traffic_buckets
     grouped = frame.groupby(["start", "route", "version"]).agg(
         rows=("prediction_id", "size"),
-        requests=("request_key", "nunique"),
+        requests=("request", "nunique"),
         errors=("failed", "sum"),
         p50=("latency_ms", lambda s: s.quantile(0.5)),
         p95=("latency_ms", lambda s: s.quantile(0.95)),
