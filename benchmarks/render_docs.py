@@ -44,6 +44,7 @@ STAGE_LIBRARIES = {
     "serving": ("mlflow", "scikit-learn", "onnxruntime", "uvicorn", "httptools", "uvloop"),
     "pipelines": ("ray", "scikit-learn", "pandas", "pyarrow"),
     "ui": ("fastapi", "uvicorn", "sqlalchemy"),
+    "ui_deployments": ("duckdb", "pyarrow", "pandas"),
 }
 NAMES = {
     "mlflow": "MLflow",
@@ -102,7 +103,7 @@ def cell(text: str) -> str:
 def source(name: str, data: dict[str, Any]) -> str:
     """The line naming the result file and the run behind a block."""
     m = data["machine"]
-    stage = data["stage"].split("_")[0]
+    stage = data["stage"] if data["stage"] in STAGE_LIBRARIES else data["stage"].split("_")[0]
     libs = ", ".join(
         f"{NAMES.get(lib, lib)} {m['versions'][lib]}"
         for lib in STAGE_LIBRARIES.get(stage, ())
@@ -613,6 +614,7 @@ def renderer(name: str) -> Callable[[], str]:
         "serving_large_batch": lambda: large_batch(name),
         "pipelines": lambda: pipelines(name),
         "ui": generic(name, "peer"),
+        "ui_deployments": generic(name, "read_log + pandas"),
         "readme": lambda: readme(suffix),
     }
     if stage not in table:

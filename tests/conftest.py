@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from loopml.core.settings import Settings, resolve_settings
+from tests.demo_run import demo  # noqa: F401  (the demo's store, once per session)
 
 if TYPE_CHECKING:
     from tests.rest.live_server import LiveServer

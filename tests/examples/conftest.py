@@ -1,4 +1,4 @@
-"""The demo's wall time, measured by the session fixture of test_demo.py, in the summary."""
+"""The demo's wall time, measured by the session fixture of tests/demo_run.py, in the summary."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    from tests.examples.test_demo import DEMO_SECONDS
+    from tests.demo_run import DEMO_SECONDS
 
     seconds = config.stash.get(DEMO_SECONDS, None)
     if seconds is not None:

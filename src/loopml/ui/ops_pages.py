@@ -4,16 +4,20 @@ realized and estimated performance over time, alerts)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import pyarrow as pa
 from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from loopml.core.clock import now_ms
 from loopml.core.entities import MonitorResult, Principal
 from loopml.health.results import list_results
+from loopml.store.logs.buckets import traffic_buckets
 from loopml.ui.app import PageRoute, PageServices, services
 from loopml.ui.charts import to_json
+from loopml.ui.deployment_charts import deployment_models, traffic_view
 from loopml.ui.guard import signed_in
 from loopml.ui.templating import render
 
@@ -23,15 +27,51 @@ router = APIRouter(route_class=PageRoute)
 Svc = Annotated[PageServices, Depends(services)]
 Who = Annotated[Principal, Depends(signed_in)]
 DEFAULT_WINDOWS = 200
+DEFAULT_BUCKETS = 120
 
 
 @router.get("/deployments")
-def deployments_page(request: Request, svc: Svc, _who: Who) -> Response:
-    """Every deployment: champion, canary and its share, shadows, fallback, its changes."""
+def deployments_page(
+    request: Request,
+    svc: Svc,
+    _who: Who,
+    time: Annotated[Literal["received", "event"], Query()] = "received",
+    buckets: Annotated[int, Query(ge=10, le=500)] = DEFAULT_BUCKETS,
+) -> Response:
+    """Every deployment: champion, canary and its share, shadows, fallback, its changes, and
+    its logged traffic over time (rows, latency, error and fallback rates, traffic split) in
+    at most ``buckets`` buckets of the time ``received`` or the ``event`` time."""
     deployments = svc.deployments
     found = deployments.list_deployments()
-    histories = {d.name: list(reversed(deployments.history(d.name)))[:20] for d in found}
-    context = {"title": "Deployments", "deployments": found, "histories": histories}
+    changes = {d.name: deployments.history(d.name) for d in found}
+    histories = {name: list(reversed(events))[:20] for name, events in changes.items()}
+    settings = svc.backend.settings
+    logged: dict[tuple[str, ...], pa.Table] = {}  # each set of models bucketed once per page
+    for models in {tuple(deployment_models(d)) for d in found}:
+        logged[models] = traffic_buckets(
+            settings.logs_url,
+            model=models,
+            spool_dirs=(settings.home / "spool",),
+            time=time,
+            buckets=buckets,
+        )
+    views = {
+        d.name: traffic_view(
+            logged[tuple(deployment_models(d))],
+            changes[d.name],
+            received=time == "received",
+            until_ms=now_ms(),
+        )
+        for d in found
+    }
+    context = {
+        "title": "Deployments",
+        "deployments": found,
+        "histories": histories,
+        "views": views,
+        "time_axis": time,
+        "buckets": buckets,
+    }
     return render(request, "deployments.html", context)
 
 

@@ -16,6 +16,7 @@ from loopml.store.query import RunQuery
 from loopml.ui.app import PageRoute, PageServices, services
 from loopml.ui.charts import curve_chart, to_json
 from loopml.ui.guard import signed_in
+from loopml.ui.lineage_graph import graph_svg, run_graph
 from loopml.ui.runs_table import DEFAULT_PER_PAGE, runs_page
 from loopml.ui.templating import render
 
@@ -116,6 +117,8 @@ def run_page(request: Request, ref: str, svc: Svc, _who: Who) -> Response:
             previews[entry.path] = _artifact_preview(svc, run, entry.path, entry.size)
     tags = {k: v for k, v in run.tags.items() if not k.startswith(_CAPTURED)}
     environment = {k: v for k, v in sorted(run.tags.items()) if k.startswith(_CAPTURED)}
+    inputs = svc.datasets.inputs_of(run.run_id)
+    models = svc.models.store.versions_of_run(run.run_id)
     children = tracking.search_runs(
         experiment.experiment_id, filter=f"parent_run_id = '{run.run_id}'", limit=100
     )
@@ -130,8 +133,11 @@ def run_page(request: Request, ref: str, svc: Svc, _who: Who) -> Response:
         "captured": {p: text for p, text in captured.items() if text},
         "tags": tags,
         "environment": environment,
-        "inputs": svc.datasets.inputs_of(run.run_id),
-        "models": svc.models.store.versions_of_run(run.run_id),
+        "inputs": inputs,
+        "models": models,
+        "lineage_svg": graph_svg(
+            run_graph(svc.models, run, inputs, models, svc.deployments.list_deployments())
+        ),
         "children": children,
     }
     return render(request, "run.html", context)

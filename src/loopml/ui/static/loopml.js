@@ -1,6 +1,7 @@
 // loopml's pages: metric curves drawn with uPlot (vendored), from the JSON each page embeds in
 // <script type="application/json" class="chart-data"> elements. Drag across a chart to zoom
-// into steps; double-click to zoom out again.
+// into steps (or time: a chart with "time": true has x in seconds since the epoch, shown in
+// UTC); double-click to zoom out again.
 (function () {
   "use strict";
   var COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#db2777"];
@@ -9,7 +10,8 @@
     var chart = JSON.parse(node.textContent);
     var holder = node.parentNode;
     var width = Math.max(320, holder.clientWidth - 16);
-    var series = [{ label: "step" }];
+    var time = chart.time === true;
+    var series = [{ label: time ? "time (UTC)" : "step" }];
     var data = [chart.x];
     chart.series.forEach(function (s, i) {
       series.push({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
@@ -18,8 +20,8 @@
     });
     var opts = {
       width: width, height: 240, series: series,
-      scales: { x: { time: false } },
-      axes: [{ label: "step" }, {}],
+      scales: { x: { time: time } },
+      axes: [{ label: time ? "time (UTC)" : "step" }, {}],
       cursor: { drag: { x: true, y: false, setScale: true } },
       legend: { live: true },
       hooks: { setScale: [function (u, key) {  // the shown step range, for readers and tests
@@ -29,6 +31,7 @@
         }
       }] }
     };
+    if (time) { opts.tzDate = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }; }
     var plot = new uPlot(opts, data, holder);
     holder.setAttribute("data-drawn", String(chart.x.length));
     plot.over.addEventListener("dblclick", function () {
