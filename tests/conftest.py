@@ -2,6 +2,11 @@
 
 PostgreSQL is required (never skipped): ``make test`` and ``.ci/run`` start it when it is down.
 Set ``LOOPML_TEST_PG_URL`` to point the suite at another server (default: 127.0.0.1:5432, trust).
+
+``make test`` runs pytest on two processes (pytest-xdist, ``-n 2 --dist loadgroup``): each
+worker has its own session fixtures (its own PostgreSQL database, live servers and temporary
+directories), and the tests of the heaviest ones (a local Ray, the demo's run, the UI's filled
+store with chromium) are grouped onto one worker, so those start once per session overall.
 """
 
 from __future__ import annotations
@@ -10,14 +15,81 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from loopml.core.settings import Settings, resolve_settings
 
+#: The session fixtures started once per session overall under ``pytest -n 2``: the tests that
+#: need one are put in its xdist group (see :func:`pytest_collection_modifyitems`).
+HEAVY_MODULES = {"tests/examples/test_demo.py": "demo"}
+HEAVY_DIRECTORIES = {"tests/ui/": "ui"}
+
+#: The demo's wall time, left by the session fixture of tests/examples/test_demo.py for the
+#: session's summary (under xdist a worker sends it to the controller, which prints it).
+DEMO_SECONDS = pytest.StashKey[float]()
+
 PG_SERVER = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def _heavy_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test that needs a heavy session fixture, None for the others.
+
+    Ray is asked for with ``request.getfixturevalue("ray_local")`` by the tests parametrized
+    over executors, so a test is in the Ray group when it names the fixture or has a "ray"
+    parameter.
+    """
+    path = item.nodeid.split("::", 1)[0]
+    if path in HEAVY_MODULES:
+        return HEAVY_MODULES[path]
+    for folder, group in HEAVY_DIRECTORIES.items():
+        if path.startswith(folder):
+            return group
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    if "ray_local" in getattr(item, "fixturenames", ()) or any(
+        isinstance(value, str) and value == "ray" for value in params
+    ):
+        return "ray"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the tests of each heavy session fixture onto one worker (``--dist loadgroup``)."""
+    if config.getoption("dist", "no") == "no":
+        return  # one process (or no xdist): nothing to group
+    for item in items:
+        group = _heavy_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker, hand the demo's wall time to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    seconds = session.config.stash.get(DEMO_SECONDS, None)
+    if output is not None and seconds is not None:
+        output["demo_seconds"] = seconds
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller, take the demo's wall time from the worker that ran it."""
+    seconds = getattr(node, "workeroutput", {}).get("demo_seconds")
+    if seconds is not None:
+        node.config.stash[DEMO_SECONDS] = seconds
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The demo's wall time, when the session ran it."""
+    seconds = config.stash.get(DEMO_SECONDS, None)
+    if seconds is not None:
+        terminalreporter.write_sep("-", f"make demo's story ran in {seconds:.1f} s wall time")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 temporary store, and the decisions it took read back from that store.
 
 The demo runs as `python -m loopml.examples.demo` in a subprocess (LOOPML_HOME set), as `make
-demo` runs it; its wall time is printed in the session's summary (tests/examples/conftest.py).
+demo` runs it; its wall time is printed in the session's summary (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from loopml.automation import LoopService
 from loopml.core.errors import ConflictError
 from loopml.examples.demo import MARKER, demo_home
 from loopml.store.backend import close_cached_backends
+from tests.conftest import DEMO_SECONDS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-#: Where the session fixture leaves the demo's wall time for the summary (conftest.py).
-DEMO_SECONDS = pytest.StashKey[float]()
 
 
 @dataclass(frozen=True)
