@@ -179,19 +179,28 @@ def ray_local() -> Iterator[None]:
     """One real local Ray for the whole test session (two CPUs), shut down at its end.
 
     ``get_executor("ray")`` reuses it (an initialized Ray is never started again), so tests of
-    the executors, batch scoring and pipelines share its few seconds of start-up.
+    the executors, batch scoring and pipelines share its few seconds of start-up. Ray gives its
+    raylet a fixed 30 s to register; on a loaded machine (both xdist workers busy, other jobs)
+    it can miss that, so a start that timed out is tried again, up to three times.
     """
     import ray
 
     # workers import the tests' own modules (functions are pickled by reference): put the
     # repository on their path, whatever directory an earlier test left the process in
     root = str(Path(__file__).resolve().parent.parent)
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level="WARNING",
-        runtime_env={"env_vars": {"PYTHONPATH": root}},
-    )
+    for attempt in range(1, 4):
+        try:
+            ray.init(
+                num_cpus=2,
+                include_dashboard=False,
+                logging_level="WARNING",
+                runtime_env={"env_vars": {"PYTHONPATH": root}},
+            )
+            break
+        except Exception as exc:  # Ray raises a bare Exception for this
+            ray.shutdown()
+            if attempt == 3 or "timed out during startup" not in str(exc):
+                raise
     try:
         yield
     finally:
