@@ -35,12 +35,14 @@ PG_SERVER = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _heavy_group(item: pytest.Item) -> str | None:
-    """The xdist group of a test that needs a heavy session fixture, None for the others.
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test, None for a test any worker may run on its own.
 
-    Ray is asked for with ``request.getfixturevalue("ray_local")`` by the tests parametrized
-    over executors, so a test is in the Ray group when it names the fixture or has a "ray"
-    parameter.
+    A test that needs a heavy session fixture is in that fixture's group. Ray is asked for
+    with ``request.getfixturevalue("ray_local")`` by the tests parametrized over executors, so
+    a test is in the Ray group when it names the fixture or has a "ray" parameter. The other
+    tests of a module with a module-scoped fixture (a model server, a fitted model) are in the
+    module's group, so that fixture is built once rather than once per worker.
     """
     path = item.nodeid.split("::", 1)[0]
     if path in HEAVY_MODULES:
@@ -54,16 +56,20 @@ def _heavy_group(item: pytest.Item) -> str | None:
         isinstance(value, str) and value == "ray" for value in params
     ):
         return "ray"
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    if any(d.scope in ("module", "class") for defs in definitions for d in defs):
+        return path
     return None
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the tests of each heavy session fixture onto one worker (``--dist loadgroup``)."""
+    """Put the tests of each group onto one worker (``--dist loadgroup``): see _xdist_group."""
     if not config.pluginmanager.hasplugin("xdist"):
         return  # -p no:xdist: no such marker (on a worker, the "dist" option reads "no")
     for item in items:
-        group = _heavy_group(item)
+        group = _xdist_group(item)
         if group is None:
             continue
         item.add_marker(pytest.mark.xdist_group(group))
