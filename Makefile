@@ -54,8 +54,12 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
+# pytest on PYTEST_WORKERS processes (pytest-xdist; the CI machine has two cores). The tests of
+# the heaviest session fixtures (Ray, the demo, the UI's server and browser) stay on one worker
+# (--dist loadgroup, tests/conftest.py). PYTEST_WORKERS=0 runs them all in this process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # PostgreSQL runs on this machine; start it when it is down (the PostgreSQL tests never skip).
 postgres:

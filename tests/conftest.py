@@ -2,6 +2,11 @@
 
 PostgreSQL is required (never skipped): ``make test`` and ``.ci/run`` start it when it is down.
 Set ``LOOPML_TEST_PG_URL`` to point the suite at another server (default: 127.0.0.1:5432, trust).
+
+``make test`` runs pytest on two processes (pytest-xdist, ``-n 2 --dist loadgroup``): each
+worker has its own session fixtures (its own PostgreSQL database, live servers and temporary
+directories), and the tests of the heaviest ones (a local Ray, the demo's run, the UI's filled
+store with chromium) are grouped onto one worker, so those start once per session overall.
 """
 
 from __future__ import annotations
@@ -10,19 +15,99 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
 
 from loopml.core.settings import Settings, resolve_settings
-from tests.demo_run import demo  # noqa: F401  (the demo's store, once per session)
+
+# the demo's store, once per session; its wall time (DEMO_SECONDS) is sent from the worker that
+# ran it to the controller, which prints it in the summary
+from tests.demo_run import DEMO_SECONDS, demo  # noqa: F401
 
 if TYPE_CHECKING:
     from tests.rest.live_server import LiveServer
 
+#: The session fixtures started once per session overall under ``pytest -n 2``: the tests that
+#: need one are put in its xdist group (see :func:`pytest_collection_modifyitems`).
+#: The demo's store is read by tests/examples/test_demo.py and by the UI's browser tests
+#: (tests/ui/test_demo_pages.py), so they share one group with the UI's server and chromium.
+HEAVY_MODULES = {"tests/examples/test_demo.py": "demo-ui"}
+HEAVY_DIRECTORIES = {"tests/ui/": "demo-ui"}
+
 PG_SERVER = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The xdist group of a test, None for a test any worker may run on its own.
+
+    A test that needs a heavy session fixture is in that fixture's group. Ray is asked for
+    with ``request.getfixturevalue("ray_local")`` by the tests parametrized over executors, so
+    a test is in the Ray group when it names the fixture or has a "ray" parameter. The other
+    tests of a module with a module-scoped fixture (a model server, a fitted model) are in the
+    module's group, so that fixture is built once rather than once per worker.
+    """
+    path = item.nodeid.split("::", 1)[0]
+    if path in HEAVY_MODULES:
+        return HEAVY_MODULES[path]
+    for folder, group in HEAVY_DIRECTORIES.items():
+        if path.startswith(folder):
+            return group
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    if "ray_local" in getattr(item, "fixturenames", ()) or any(
+        isinstance(value, str) and value == "ray" for value in params
+    ):
+        return "ray"
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    if any(d.scope in ("module", "class") for defs in definitions for d in defs):
+        return path
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups into the test ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put the tests of each group onto one worker (``--dist loadgroup``): see _xdist_group."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # -p no:xdist: no such marker (on a worker, the "dist" option reads "no")
+    for item in items:
+        group = _xdist_group(item)
+        if group is None:
+            continue
+        item.add_marker(pytest.mark.xdist_group(group))
+        # loadgroup schedules by an "@group" suffix of the test id, which xdist 3.8 writes into
+        # a field pytest 9.2 no longer reads (the id is a NodeId now), so the groups would be
+        # silently ignored (pytest-dev/pytest-xdist#1386): on a worker, write it into the id
+        if getattr(config.option, "loadgroup", False) and hasattr(item, "_id"):
+            item._id = type(item._id).parse(f"{item.nodeid}@{group}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker, hand the demo's wall time to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    seconds = session.config.stash.get(DEMO_SECONDS, None)
+    if output is not None and seconds is not None:
+        output["demo_seconds"] = seconds
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller, take the demo's wall time from the worker that ran it."""
+    seconds = getattr(node, "workeroutput", {}).get("demo_seconds")
+    if seconds is not None:
+        node.config.stash[DEMO_SECONDS] = seconds
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The demo's wall time, when the session ran it."""
+    seconds = config.stash.get(DEMO_SECONDS, None)
+    if seconds is not None:
+        terminalreporter.write_sep("-", f"make demo's story ran in {seconds:.1f} s wall time")
 
 
 @pytest.fixture(scope="session")
@@ -105,19 +190,28 @@ def ray_local() -> Iterator[None]:
     """One real local Ray for the whole test session (two CPUs), shut down at its end.
 
     ``get_executor("ray")`` reuses it (an initialized Ray is never started again), so tests of
-    the executors, batch scoring and pipelines share its few seconds of start-up.
+    the executors, batch scoring and pipelines share its few seconds of start-up. Ray gives its
+    raylet a fixed 30 s to register; on a loaded machine (both xdist workers busy, other jobs)
+    it can miss that, so a start that timed out is tried again, up to three times.
     """
     import ray
 
     # workers import the tests' own modules (functions are pickled by reference): put the
     # repository on their path, whatever directory an earlier test left the process in
     root = str(Path(__file__).resolve().parent.parent)
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level="WARNING",
-        runtime_env={"env_vars": {"PYTHONPATH": root}},
-    )
+    for attempt in range(1, 4):
+        try:
+            ray.init(
+                num_cpus=2,
+                include_dashboard=False,
+                logging_level="WARNING",
+                runtime_env={"env_vars": {"PYTHONPATH": root}},
+            )
+            break
+        except Exception as exc:  # Ray raises a bare Exception for this
+            ray.shutdown()
+            if attempt == 3 or "timed out during startup" not in str(exc):
+                raise
     try:
         yield
     finally:

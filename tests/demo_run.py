@@ -2,7 +2,7 @@
 
 ``make demo`` (``python -m loopml.examples.demo``) runs the closed loop on nycflights13 in a
 subprocess into a temporary store (LOOPML_HOME set), as ``make demo`` runs it; its wall time is
-printed in the session's summary (tests/examples/conftest.py). tests/examples/test_demo.py reads
+printed in the session's summary (tests/conftest.py). tests/examples/test_demo.py reads
 the decisions it took; tests/ui/test_demo_pages.py clicks through the pages over it. The
 fixture is imported by tests/conftest.py, so both share one run.
 

@@ -21,9 +21,9 @@ CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The filled store's server (token auth) on 127.0.0.1, one per session."""
+    """The filled store's server (token auth) on 127.0.0.1, once for tests/ui."""
     root = tmp_path_factory.mktemp("ui")
     server = LiveServer(backend="sqlite", home=root / ".loopml", db_url=None)
     facts = root / "facts.json"
@@ -44,23 +44,29 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         server.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def facts(ui_server: LiveServer) -> dict[str, Any]:
     """What the store holds, as the fill script read it back through the SDK."""
     loaded: dict[str, Any] = orjson.loads((ui_server.home.parent / "facts.json").read_bytes())
     return loaded
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Headless chromium (Debian's package), one per session."""
+    """Headless chromium (Debian's package), once for tests/ui.
+
+    Package-scoped, not session-scoped: Playwright's sync API leaves its event loop set as the
+    running one of the thread while it is open, and every ``asyncio.run()`` of a later test in
+    the same process then fails. One process ran tests/ui last; an xdist worker runs other
+    tests after them, so Playwright stops when tests/ui is done.
+    """
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield launched
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the tests save their screenshots (test artifacts under pytest's tmp dir)."""
     return tmp_path_factory.mktemp("screenshots")
