@@ -131,6 +131,15 @@ def test_duplicate_event_id_is_refused(events: EventStore) -> None:
     assert events.list_events() == [first]
 
 
+def test_get_event_by_id(events: EventStore) -> None:
+    first, second = event(), event("model:churn@1", kind="model.registered")
+    events.append(first)
+    events.append(second)
+    assert events.get_event(second.event_id) == second
+    assert events.get_event(first.event_id) == first
+    assert events.get_event(new_event_id()) is None
+
+
 def test_links_and_data_round_trip_through_json(events: EventStore) -> None:
     data = {
         "rows": 336776,

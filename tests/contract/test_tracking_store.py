@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from loopml.core.clock import now_ms
 from loopml.core.entities import ArtifactEntry, Experiment, MetricPoint, Run, RunStatus
 from loopml.core.errors import (
     AlreadyExistsError,
@@ -261,6 +262,38 @@ def test_log_metrics_unknown_run_writes_nothing(store: TrackingStore) -> None:
     assert store.get_metric_history(run.run_id, "m") == []
     with pytest.raises(NotFoundError, match=missing):
         store.get_metric_history(missing, "m")
+
+
+def test_log_metrics_to_an_ended_run_writes_nothing(store: TrackingStore) -> None:
+    exp = make_experiment(store)
+    running, ended = make_run(store, exp), make_run(store, exp)
+    store.end_run(ended.run_id, status=RunStatus.KILLED, end_time=2000)
+    batch = [(running.run_id, point("m", 1.0)), (ended.run_id, point("m", 2.0))]
+    with pytest.raises(ConflictError, match=rf"Run {ended.run_id} is KILLED: an ended run"):
+        store.log_metrics(batch, batch_key="k-ended")
+    assert store.get_metric_history(running.run_id, "m") == []
+    # Refused, so the key was not kept: the batch goes once the run is running again.
+    store.end_run(ended.run_id, status=RunStatus.RUNNING, end_time=None)
+    assert store.log_metrics(batch, batch_key="k-ended") is True
+    assert store.log_metrics(batch, batch_key="k-ended") is False
+    assert len(store.get_metric_history(ended.run_id, "m")) == 1
+
+
+def test_prune_batch_keys_forgets_old_keys_and_keeps_recent_ones(store: TrackingStore) -> None:
+    run = make_run(store, make_experiment(store))
+    points = [(run.run_id, point("m", 1.0))]
+    for i in range(5):
+        assert store.log_metrics(points, batch_key=f"old-{i}") is True
+    cutoff = now_ms() + 1
+    while now_ms() < cutoff:  # the next key is applied at or after the cutoff's millisecond
+        pass
+    store.log_metrics(points, batch_key="recent")
+    assert store.prune_batch_keys(applied_before=cutoff, limit=3) == 3  # bounded, oldest first
+    assert store.prune_batch_keys(applied_before=cutoff) == 2
+    assert store.prune_batch_keys(applied_before=cutoff) == 0
+    assert store.log_metrics(points, batch_key="recent") is False  # kept: still applied once
+    assert store.log_metrics(points, batch_key="old-0") is True  # forgotten: applied again
+    assert len(store.get_metric_history(run.run_id, "m")) == 7
 
 
 # -- artifacts -------------------------------------------------------------------------------

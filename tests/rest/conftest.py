@@ -10,8 +10,23 @@ from pathlib import Path
 
 import pytest
 
+from loopml.core.settings import Settings
 from tests.rest.live_server import LiveServer
 from tests.rest.registry_seed import Clients
+
+
+@pytest.fixture
+def own_server(settings: Settings) -> Iterator[LiveServer]:
+    """A ``loopml server`` over the test's own store (SQLite or PostgreSQL), with its tokens
+    made, for a test to start (with its options), kill and start again; killed after it."""
+    backend = "postgresql" if settings.db_url.startswith("postgresql") else "sqlite"
+    assert settings.home is not None
+    server = LiveServer(backend=backend, home=Path(settings.home), db_url=settings.db_url)
+    server.make_tokens()
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ class LiveServer:
                 start_new_session=True,
             )
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # workers import everything: slow on a busy host
         while True:
             try:
                 if httpx.get(f"{self.url}/api/v1/health").status_code == 200:

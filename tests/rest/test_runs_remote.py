@@ -148,23 +148,10 @@ def test_search_pages_through_the_server(live_server: LiveServer, unique: str) -
 # -- a server of the test's own, killed mid-run -----------------------------------------------
 
 
-@pytest.fixture
-def own_server(settings: Settings) -> Iterator[LiveServer]:
-    """A ``loopml server`` over the test's own store (SQLite or PostgreSQL), to kill."""
-    backend = "postgresql" if settings.db_url.startswith("postgresql") else "sqlite"
-    assert settings.home is not None
-    server = LiveServer(backend=backend, home=Path(settings.home), db_url=settings.db_url)
-    server.make_tokens()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
 def test_a_server_killed_mid_run_loses_and_duplicates_no_point(
     own_server: LiveServer, settings: Settings
 ) -> None:
+    own_server.start()
     client = _client(own_server, Role.EDITOR, replace(settings, flush_interval=0.01))
     run = client.start_run("killed")
     n = 3000
@@ -185,6 +172,7 @@ def test_a_batch_applied_before_a_kill_is_not_applied_again(
 ) -> None:
     """The answer to a batch is lost when the server dies after its commit: the key, written
     in the same transaction as the points, makes the resent batch a no-op."""
+    own_server.start()
     token = own_server.tokens[Role.EDITOR]
     client = _client(own_server, Role.EDITOR, settings)
     run_id = client.start_run("resend").run_id

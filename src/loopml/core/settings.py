@@ -98,6 +98,14 @@ VARIABLES: tuple[Variable, ...] = (
         "Seconds between background writes of buffered metrics.",
     ),
     Variable(
+        "retry_window",
+        "LOOPML_RETRY_WINDOW",
+        float,
+        24.0,
+        "Hours a store keeps the idempotency key of each metric batch a server applied: a "
+        "batch sent again within them is applied once. Older keys are pruned as runs end.",
+    ),
+    Variable(
         "user",
         "LOOPML_USER",
         str,
@@ -169,6 +177,7 @@ class Settings:
         experiment: Default experiment name.
         capture_env: Whether runs capture code and environment on their own.
         flush_interval: Seconds between background metric writes.
+        retry_window: Hours a metric batch's idempotency key is kept (then pruned).
         user: Who is acting (None: the login name).
         allow_unapproved_champion: Whether ``champion`` may point at an unapproved version.
         trusted_types: Types a skops model may hold beyond skops' defaults, comma-separated
@@ -191,6 +200,7 @@ class Settings:
     experiment: str = "default"
     capture_env: bool = True
     flush_interval: float = 0.5
+    retry_window: float = 24.0
     user: str | None = None
     allow_unapproved_champion: bool = False
     trusted_types: str | None = None

@@ -103,7 +103,14 @@ class TrackingStore(Protocol):
         """Append metric points (of one or many runs) in one transaction and update each
         (run, key)'s latest value: highest step, then latest timestamp, then the later write.
         A batch whose ``batch_key`` (an idempotency key) was applied before writes nothing
-        and returns False; the key is stored in the points' transaction."""
+        and returns False; the key is stored in the points' transaction. Raises
+        NotFoundError for an unknown run and ConflictError for an ended one (read in the
+        points' transaction), writing nothing."""
+
+    def prune_batch_keys(self, *, applied_before: int, limit: int = 10_000) -> int:
+        """Forget up to ``limit`` batch keys applied before ``applied_before`` (ms since the
+        epoch), oldest first; return how many. A batch sent again after that is applied
+        again."""
 
     def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
         """Return every point of one metric ordered by step, then timestamp."""
@@ -441,6 +448,9 @@ class EventStore(Protocol):
     def append(self, event: Event) -> None:
         """Write one event (never updated or deleted) at the end of the chain. Raises
         AlreadyExistsError for a duplicate ``event_id``."""
+
+    def get_event(self, event_id: str) -> Event | None:
+        """Return the event with this id, or None."""
 
     def entries(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Return up to ``limit`` chain entries with ``seq`` above ``after``, by ``seq``."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from loopml.core.clock import Clock
 from loopml.core.entities import Experiment, MetricPoint, Run, RunStatus
-from loopml.core.errors import ConflictError, InvalidArgumentError
+from loopml.core.errors import InvalidArgumentError
 from loopml.core.ids import RunId, is_hex_id
 from loopml.store.query import RunQuery, parse_filter, parse_order_by
 from loopml.tracking import keys
@@ -70,11 +70,7 @@ def require_running(run_id: RunId, running: set[RunId], get_run: Callable[[str],
         return
     run = get_run(run_id)
     if run.status.is_terminal:
-        raise ConflictError(
-            f"Run {run_id} is {run.status.value}: an ended run is immutable and takes no "
-            "more params, metrics, tags or artifacts. Start a new run, or resume a "
-            "FAILED/KILLED one with start_run(run_id=...)."
-        )
+        raise run.status.refusal(run_id)
     running.add(run_id)
 
 

@@ -11,6 +11,7 @@ What is logged on a run (params, metrics, tags, artifacts) is not: it is the run
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 import weakref
@@ -20,9 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.core.clock import Clock, now_ms
 from loopml.core.entities import ArtifactEntry, Event, Experiment, MetricPoint, Run, RunStatus
-from loopml.core.errors import (
-    ConflictError,
-)
+from loopml.core.errors import ConflictError, LoopmlError
 from loopml.core.id_prefix import resolve_prefix
 from loopml.core.ids import RunId, new_event_id, new_run_id
 from loopml.core.settings import current_user
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_ERROR_CHARS = 20_000
+_log = logging.getLogger(__name__)
 
 _writers_lock = threading.Lock()
 _writers: weakref.WeakKeyDictionary[TrackingStore, MetricWriter] = weakref.WeakKeyDictionary()
@@ -68,9 +68,15 @@ class TrackingService(inputs.BufferedMetrics):
     Args:
         backend: The stores to use.
         clock: Millisecond clock (injectable for tests).
+        cache_running: Remember the runs this service saw RUNNING, so that logging to them
+            reads no run. False for a server: one of its workers may end a run another saw
+            running, so each write reads the run's status (metric points always have it
+            read in their own transaction by the store).
     """
 
-    def __init__(self, backend: Backend, *, clock: Clock = now_ms) -> None:
+    def __init__(
+        self, backend: Backend, *, clock: Clock = now_ms, cache_running: bool = True
+    ) -> None:
         self.backend = backend
         self.store = backend.tracking
         self.settings = backend.settings
@@ -79,6 +85,7 @@ class TrackingService(inputs.BufferedMetrics):
         self.experiments = ExperimentCatalog(backend.tracking, clock=clock)
         self._clock = clock
         self._running: set[RunId] = set()
+        self._cache_running = cache_running
 
     # -- run lifecycle ----------------------------------------------------------------------
 
@@ -172,6 +179,23 @@ class TrackingService(inputs.BufferedMetrics):
         event = self._event("run.ended", run_id, data={"status": status.value}, at=end)
         self.store.end_run(run_id, status=status, end_time=end, error=message, event=event)
         self._running.discard(run_id)
+        self._prune_batch_keys(now=end)
+
+    def _prune_batch_keys(self, *, now: int | None = None) -> int:
+        """Forget the metric batches' idempotency keys older than the retry window
+        (``settings.retry_window`` hours), at most 10,000 per call; return how many.
+
+        Called at each run's end, so the keys a server keeps stay those of the last day's
+        batches (a few hundred bytes each). A failure is logged, never raised: the run's end
+        is committed, and the keys go at the next end.
+        """
+        window_ms = int(self.settings.retry_window * 3_600_000)
+        cutoff = (self._clock() if now is None else now) - window_ms
+        try:
+            return self.store.prune_batch_keys(applied_before=cutoff)
+        except LoopmlError as exc:
+            _log.warning("The metric batch keys were not pruned this time: %s", exc)
+            return 0
 
     def _event(
         self,
@@ -196,7 +220,8 @@ class TrackingService(inputs.BufferedMetrics):
 
     def require_running(self, run_id: RunId) -> None:
         """Raise ConflictError unless the run exists and is RUNNING (ended runs are immutable)."""
-        inputs.require_running(run_id, self._running, self.get_run)
+        known = self._running if self._cache_running else set()
+        inputs.require_running(run_id, known, self.get_run)
 
     # -- logging ----------------------------------------------------------------------------
 
@@ -230,16 +255,20 @@ class TrackingService(inputs.BufferedMetrics):
     ) -> bool:
         """Write metric points of any runs now, in one transaction, once per ``batch_key``.
 
-        What a server does with a batch from the remote SDK's writer: every point is checked
-        and every run must be RUNNING, then the points and the key are written together, so a
-        batch sent again after a lost answer is not applied twice.
+        What a server does with a batch from the remote SDK's writer: every point is checked,
+        then the points and the key are written together, so a batch sent again after a lost
+        answer is not applied twice. Every run must be RUNNING: the store reads their status
+        in the batch's transaction (no process's memory of it), so a run ended by another
+        process or server worker takes no point after its end.
 
         Returns:
             False when ``batch_key`` was applied before (nothing written), else True.
+
+        Raises:
+            NotFoundError: A run does not exist (nothing is written).
+            ConflictError: A run has ended (nothing is written).
         """
         checked = [(run_id, keys.check_point(point)) for run_id, point in points]
-        for run_id in dict.fromkeys(run_id for run_id, _ in checked):
-            self.require_running(run_id)
         if not checked:
             return True
         self.writer.flush()  # keep log order: buffered points first

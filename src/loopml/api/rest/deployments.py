@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from loopml.api.rest.access import needs
+from loopml.api.rest.once import OnceKey
 from loopml.api.rest.params import LINE, TEXT
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import Deployment, Event
@@ -79,18 +80,22 @@ def deployment_history(name: str, services: Svc) -> list[Event]:
 
 
 @router.post("/deployments", dependencies=DEPLOY)
-def create_deployment(body: NewDeployment, services: Svc) -> Deployment:
-    """Create a deployment (version 1, or the next after a delete of the same name)."""
-    return services.deployments.create(
-        body.name,
-        champion=body.champion,
-        canary=body.canary,
-        canary_share=body.canary_share,
-        shadows=tuple(body.shadows),
-        fallback=body.fallback,
-        guardrails=body.guardrails,
-        runtime=body.runtime,
-        reason=body.reason,
+def create_deployment(body: NewDeployment, services: Svc, once: OnceKey) -> Deployment:
+    """Create a deployment (version 1, or the next after a delete of the same name). Once per
+    ``Idempotency-Key`` (sent again, the answer is the record, not a 409)."""
+    return once(
+        lambda: services.deployments.create(
+            body.name,
+            champion=body.champion,
+            canary=body.canary,
+            canary_share=body.canary_share,
+            shadows=tuple(body.shadows),
+            fallback=body.fallback,
+            guardrails=body.guardrails,
+            runtime=body.runtime,
+            reason=body.reason,
+        ),
+        lambda _event: services.deployments.get(body.name),
     )
 
 

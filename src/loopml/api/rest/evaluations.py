@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from loopml.api.rest.access import needs
+from loopml.api.rest.once import OnceKey
 from loopml.api.rest.params import LINE
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import Evaluation, EvaluationRecord, Event, GateDecision
@@ -45,11 +46,15 @@ def list_evaluations(
 
 
 @router.post("/evaluations", dependencies=[Depends(needs(Action.WRITE))])
-def record_evaluation(body: Evaluation, services: Svc) -> Evaluation:
+def record_evaluation(body: Evaluation, services: Svc, once: OnceKey) -> Evaluation:
     """Store an evaluation the remote SDK computed where the model and the data are: its
     version, baseline and datasets must exist; its author and time become the token's user
-    and the server's clock (recorded with an ``evaluation.created`` event)."""
-    return services.evaluations.record(body)
+    and the server's clock (recorded with an ``evaluation.created`` event). Once per
+    ``Idempotency-Key`` (sent again, the answer is the evaluation stored, not a 409)."""
+    return once(
+        lambda: services.evaluations.record(body),
+        lambda event: services.evaluations.get(event.links["evaluation"]),
+    )
 
 
 @router.get("/evaluations/{evaluation_id}", dependencies=READ)

@@ -17,10 +17,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from loopml.api.rest.access import needs, principal_of
+from loopml.api.rest.once import OnceKey, subject_id
 from loopml.api.rest.params import LINE, TEXT
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import (
     AliasMove,
+    Event,
     FeatureImportance,
     ModelExplanation,
     ModelManifest,
@@ -30,6 +32,7 @@ from loopml.core.entities import (
 )
 from loopml.core.ids import RunId
 from loopml.governance import Action, alias_action, require
+from loopml.registry.aliases import moves_from_events
 from loopml.registry.lineage import Lineage
 
 __all__ = ["router"]
@@ -135,39 +138,57 @@ def list_versions(name: str, services: Svc) -> list[ModelVersion]:
 
 
 @router.post("/models/{name}/versions", dependencies=[Depends(needs(Action.WRITE))])
-def register_uploaded(name: str, body: UploadedModel, services: Svc) -> ModelVersion:
+def register_uploaded(name: str, body: UploadedModel, services: Svc, once: OnceKey) -> ModelVersion:
     """Register an uploaded package as the next version of ``name``: the server checks that
-    the manifest and every file are stored, and never loads the payload."""
+    the manifest and every file are stored, and never loads the payload. Once per
+    ``Idempotency-Key`` (sent again, the answer is the version it made, and no other)."""
     from loopml.registry.uploaded import register_uploaded as register
 
-    return register(
-        services.models,
-        name,
-        manifest_digest=body.manifest_digest,
-        run_id=None if body.run_id is None else RunId(body.run_id),
-        training_data=body.training_data,
-        validation_data=body.validation_data,
-        code_commit=body.code_commit,
-        description=body.description,
-        tags=body.tags,
+    return once(
+        lambda: register(
+            services.models,
+            name,
+            manifest_digest=body.manifest_digest,
+            run_id=None if body.run_id is None else RunId(body.run_id),
+            training_data=body.training_data,
+            validation_data=body.validation_data,
+            code_commit=body.code_commit,
+            description=body.description,
+            tags=body.tags,
+        ),
+        lambda event: _version_of(services, event),
     )
+
+
+def _version_of(services: Services, event: Event) -> ModelVersion:
+    """The version an event of the registry names (``model:churn@3``), as it is now."""
+    return services.models.get(subject_id(event, "model"))
+
+
+def _move_of(name: str, event: Event) -> AliasMove:
+    """The alias move an ``alias.moved`` event records."""
+    return moves_from_events(name, [event])[0]
 
 
 @router.post(
     "/models/{name}/versions/{selector}/exports", dependencies=[Depends(needs(Action.WRITE))]
 )
 def register_export(
-    name: str, selector: Selector, body: UploadedExport, services: Svc
+    name: str, selector: Selector, body: UploadedExport, services: Svc, once: OnceKey
 ) -> ModelVersion:
     """Record an uploaded ONNX copy of a version (an ONNX package with the version's
-    signature; the server checks it and its files are stored, and never loads it)."""
+    signature; the server checks it and its files are stored, and never loads it). Once per
+    ``Idempotency-Key``."""
     from loopml.registry.uploaded import register_export_uploaded
 
-    return register_export_uploaded(
-        services.models,
-        f"{name}@{selector}",
-        manifest_digest=body.manifest_digest,
-        check=body.check,
+    return once(
+        lambda: register_export_uploaded(
+            services.models,
+            f"{name}@{selector}",
+            manifest_digest=body.manifest_digest,
+            check=body.check,
+        ),
+        lambda event: _version_of(services, event),
     )
 
 
@@ -243,9 +264,13 @@ def alias_history(
 
 
 @router.post("/models/{name}/aliases/{alias}", dependencies=[Depends(needs_alias_role)])
-def set_alias(name: str, alias: str, body: AliasBody, services: Svc) -> AliasMove:
-    """Point ``alias`` at a version (``champion``: approver, and an approved version)."""
-    return services.models.set_alias(name, alias, body.version, reason=body.reason)
+def set_alias(name: str, alias: str, body: AliasBody, services: Svc, once: OnceKey) -> AliasMove:
+    """Point ``alias`` at a version (``champion``: approver, and an approved version). Once
+    per ``Idempotency-Key`` (sent again, the answer is the move it made)."""
+    return once(
+        lambda: services.models.set_alias(name, alias, body.version, reason=body.reason),
+        lambda event: _move_of(name, event),
+    )
 
 
 @router.delete("/models/{name}/aliases/{alias}", dependencies=[Depends(needs_alias_role)])
@@ -253,31 +278,50 @@ def remove_alias(
     name: str,
     alias: str,
     services: Svc,
+    once: OnceKey,
     reason: Annotated[str, Query(max_length=2000, pattern=TEXT)] = "",
 ) -> AliasMove:
-    """Remove an alias (recorded as an event)."""
-    return services.models.remove_alias(name, alias, reason=reason)
+    """Remove an alias (recorded as an event). Once per ``Idempotency-Key``."""
+    return once(
+        lambda: services.models.remove_alias(name, alias, reason=reason),
+        lambda event: _move_of(name, event),
+    )
 
 
 @router.post("/models/{name}/aliases/{alias}/rollback", dependencies=[Depends(needs_alias_role)])
-def rollback(name: str, alias: str, body: RollbackBody, services: Svc) -> AliasMove:
-    """Move ``alias`` back to the version it held before its current one."""
-    return services.models.rollback(name, reason=body.reason, alias=alias)
+def rollback(name: str, alias: str, body: RollbackBody, services: Svc, once: OnceKey) -> AliasMove:
+    """Move ``alias`` back to the version it held before its current one. Once per
+    ``Idempotency-Key`` (sent again, it does not roll back a second time)."""
+    return once(
+        lambda: services.models.rollback(name, reason=body.reason, alias=alias),
+        lambda event: _move_of(name, event),
+    )
 
 
 @router.post(
     "/models/{name}/versions/{selector}/approve",
     dependencies=[Depends(needs(Action.APPROVE))],
 )
-def approve(name: str, selector: Selector, body: ReviewBody, services: Svc) -> ModelVersion:
-    """Approve a version (a rejected one needs a comment)."""
-    return services.models.approve(f"{name}@{selector}", comment=body.comment)
+def approve(
+    name: str, selector: Selector, body: ReviewBody, services: Svc, once: OnceKey
+) -> ModelVersion:
+    """Approve a version (a rejected one needs a comment). Once per ``Idempotency-Key``."""
+    return once(
+        lambda: services.models.approve(f"{name}@{selector}", comment=body.comment),
+        lambda event: _version_of(services, event),
+    )
 
 
 @router.post(
     "/models/{name}/versions/{selector}/reject",
     dependencies=[Depends(needs(Action.APPROVE))],
 )
-def reject(name: str, selector: Selector, body: ReviewBody, services: Svc) -> ModelVersion:
-    """Reject a version, saying why (not the current champion)."""
-    return services.models.reject(f"{name}@{selector}", comment=body.comment)
+def reject(
+    name: str, selector: Selector, body: ReviewBody, services: Svc, once: OnceKey
+) -> ModelVersion:
+    """Reject a version, saying why (not the current champion). Once per
+    ``Idempotency-Key``."""
+    return once(
+        lambda: services.models.reject(f"{name}@{selector}", comment=body.comment),
+        lambda event: _version_of(services, event),
+    )

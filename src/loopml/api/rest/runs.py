@@ -5,11 +5,12 @@ Every route calls the server's :class:`~loopml.tracking.TrackingService`, so its
 for remote callers too: write-once params, an ended run takes nothing more, keys and values
 checked, the run's life in the audit log with the token's user as the actor.
 
-Metric points arrive in batches (``POST /metric-batches``), each with an ``Idempotency-Key``
-header: the key is stored in the transaction that writes the points, so a batch sent again
-(the client retrying after a lost answer, or after the server was killed and restarted) is
-applied exactly once. Non-finite values travel as the strings ``"NaN"``, ``"Infinity"`` and
-``"-Infinity"``, both ways.
+Starting, ending and resuming a run are applied once per ``Idempotency-Key``
+(:mod:`loopml.api.rest.once`). Metric points arrive in batches (``POST /metric-batches``),
+each with an ``Idempotency-Key`` header: the key is stored in the transaction that writes the
+points, so a batch sent again (the client retrying after a lost answer, or after the server
+was killed and restarted) is applied exactly once. Non-finite values travel as the strings
+``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, both ways.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from loopml.api.rest.access import needs
+from loopml.api.rest.once import OnceKey, subject_id
 from loopml.api.rest.services import Services, services_of
 from loopml.core.entities import ArtifactEntry, MetricPoint, Run, RunStatus
 from loopml.core.ids import RunId
@@ -95,15 +97,20 @@ class BatchAnswer(BaseModel):
 
 
 @router.post("/runs", dependencies=WRITE)
-def create_run(body: NewRun, services: Svc) -> Run:
-    """Start a run (RUNNING) in ``experiment`` (created if missing), with ``run.created``."""
+def create_run(body: NewRun, services: Svc, once: OnceKey) -> Run:
+    """Start a run (RUNNING) in ``experiment`` (created if missing), with ``run.created``;
+    once per ``Idempotency-Key`` (sent again, the answer is the run it started)."""
+    tracking = services.tracking
     parent = RunId(body.parent_run_id) if body.parent_run_id else None
-    return services.tracking.create_run(
-        experiment=body.experiment,
-        name=body.name,
-        tags=body.tags,
-        parent_run_id=parent,
-        capture=False,
+    return once(
+        lambda: tracking.create_run(
+            experiment=body.experiment,
+            name=body.name,
+            tags=body.tags,
+            parent_run_id=parent,
+            capture=False,
+        ),
+        lambda event: tracking.get_run(subject_id(event, "run")),
     )
 
 
@@ -155,18 +162,28 @@ def get_run(run_id: str, services: Svc) -> Run:
 
 
 @router.post("/runs/{run_id}/resume", dependencies=WRITE)
-def resume_run(run_id: str, services: Svc) -> Run:
-    """Reopen a run to log more (a FAILED or KILLED one is RUNNING again; FINISHED: 409)."""
-    return services.tracking.resume_run(run_id)
+def resume_run(run_id: str, services: Svc, once: OnceKey) -> Run:
+    """Reopen a run to log more (a FAILED or KILLED one is RUNNING again; FINISHED: 409);
+    once per ``Idempotency-Key``."""
+    tracking = services.tracking
+    return once(
+        lambda: tracking.resume_run(run_id),
+        lambda event: tracking.get_run(subject_id(event, "run")),
+    )
 
 
 @router.post("/runs/{run_id}/end", dependencies=WRITE)
-def end_run(run_id: str, body: EndRun, services: Svc) -> Run:
-    """End a run with a final status (and error), with ``run.ended``."""
+def end_run(run_id: str, body: EndRun, services: Svc, once: OnceKey) -> Run:
+    """End a run with a final status (and error), with ``run.ended``; once per
+    ``Idempotency-Key`` (sent again, the answer is the run as it is, and no second end)."""
     tracking = services.tracking
-    run = tracking.get_run(run_id)
-    tracking.end_run(run.run_id, status=body.status, error=body.error)
-    return tracking.get_run(run.run_id)
+
+    def end() -> Run:
+        run = tracking.get_run(run_id)
+        tracking.end_run(run.run_id, status=body.status, error=body.error)
+        return tracking.get_run(run.run_id)
+
+    return once(end, lambda event: tracking.get_run(subject_id(event, "run")))
 
 
 @router.delete("/runs/{run_id}", dependencies=DELETE, status_code=204)

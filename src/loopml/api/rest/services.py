@@ -39,7 +39,7 @@ class Services:
     @cached_property
     def tracking(self) -> TrackingService:
         """Experiments, runs, params, metrics, tags, artifacts and search."""
-        return TrackingService(self.backend)
+        return TrackingService(self.backend, cache_running=False)  # workers share runs
 
     @cached_property
     def datasets(self) -> DatasetService:

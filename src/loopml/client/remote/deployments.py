@@ -16,7 +16,7 @@ from loopml.client.remote.paths import seg
 from loopml.core.entities import Deployment, Event
 from loopml.core.entities.deployments import KEEP, Keep
 from loopml.serving.config import DEFAULT_FALLBACK, DEFAULT_RUNTIME
-from loopml.store.remote import Transport, decode
+from loopml.store.remote import Transport, decode, new_idempotency_key
 
 if TYPE_CHECKING:
     from loopml.serving.deployments import GuardrailsInput
@@ -74,7 +74,8 @@ class RemoteDeployments:
             "runtime": runtime,
             "reason": reason,
         }
-        return self.transport.post("/deployments", Deployment, body)
+        key = new_idempotency_key()
+        return self.transport.post("/deployments", Deployment, body, idempotency_key=key)
 
     def set(
         self,

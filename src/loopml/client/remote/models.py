@@ -35,7 +35,7 @@ from loopml.registry.refs import (
     parse_model_ref,
 )
 from loopml.store.protocols import ArtifactStore
-from loopml.store.remote import Transport
+from loopml.store.remote import Transport, new_idempotency_key
 
 if TYPE_CHECKING:
     from loopml.registry.lineage import Lineage
@@ -136,7 +136,8 @@ class RemoteModels:
             "description": description,
             "tags": {str(k): str(v) for k, v in (tags or {}).items()},
         }
-        return self.transport.post(f"/models/{seg(name)}/versions", ModelVersion, body)
+        path = f"/models/{seg(name)}/versions"
+        return self.transport.post(path, ModelVersion, body, idempotency_key=new_idempotency_key())
 
     # -- finding -----------------------------------------------------------------------------
 
@@ -179,13 +180,17 @@ class RemoteModels:
         approved version (ApprovalRequiredError otherwise)."""
         name, alias = check_model_name(name), check_alias(alias)
         body = {"version": check_version_number(version), "reason": reason}
-        return self.transport.post(f"/models/{seg(name)}/aliases/{seg(alias)}", AliasMove, body)
+        path = f"/models/{seg(name)}/aliases/{seg(alias)}"
+        return self.transport.post(path, AliasMove, body, idempotency_key=new_idempotency_key())
 
     def remove_alias(self, name: str, alias: str, *, reason: str = "") -> AliasMove:
         """Remove an alias (recorded as an event)."""
         name, alias = check_model_name(name), check_alias(alias)
         answer = self.transport.request(
-            "DELETE", f"/models/{seg(name)}/aliases/{seg(alias)}", params={"reason": reason}
+            "DELETE",
+            f"/models/{seg(name)}/aliases/{seg(alias)}",
+            params={"reason": reason},
+            idempotency_key=new_idempotency_key(),
         )
         from loopml.store.remote import decode
 
@@ -202,17 +207,20 @@ class RemoteModels:
         """Move ``alias`` back to the version it held before its current one."""
         name, alias = check_model_name(name), check_alias(alias)
         path = f"/models/{seg(name)}/aliases/{seg(alias)}/rollback"
-        return self.transport.post(path, AliasMove, {"reason": reason})
+        body = {"reason": reason}
+        return self.transport.post(path, AliasMove, body, idempotency_key=new_idempotency_key())
 
     def approve(self, ref: str, *, comment: str = "") -> ModelVersion:
         """Approve a version (an approver's token)."""
         path = self._version_path(ref) + "/approve"
-        return self.transport.post(path, ModelVersion, {"comment": comment})
+        body = {"comment": comment}
+        return self.transport.post(path, ModelVersion, body, idempotency_key=new_idempotency_key())
 
     def reject(self, ref: str, *, comment: str) -> ModelVersion:
         """Reject a version, saying why (an approver's token)."""
         path = self._version_path(ref) + "/reject"
-        return self.transport.post(path, ModelVersion, {"comment": comment})
+        body = {"comment": comment}
+        return self.transport.post(path, ModelVersion, body, idempotency_key=new_idempotency_key())
 
     # -- lineage -----------------------------------------------------------------------------
 
@@ -252,7 +260,8 @@ class RemoteModels:
             self, version, holdout=holdout, tolerance=tolerance, rows=rows, artifacts=artifacts
         )
         path = self._version_path(version.ref) + "/exports"
-        return self.transport.post(path, ModelVersion, {"manifest_digest": digest, "check": check})
+        body = {"manifest_digest": digest, "check": check}
+        return self.transport.post(path, ModelVersion, body, idempotency_key=new_idempotency_key())
 
     # -- explanations ------------------------------------------------------------------------
 

@@ -118,7 +118,7 @@ class RemoteTracking(inputs.BufferedMetrics):
             "tags": tag_values,
             "parent_run_id": parent_run_id,
         }
-        run = self.transport.post("/runs", Run, body)
+        run = self.transport.post("/runs", Run, body, idempotency_key=new_idempotency_key())
         self._running.add(run.run_id)
         if captured is not None:
             for path, data in captured.files.items():
@@ -127,7 +127,8 @@ class RemoteTracking(inputs.BufferedMetrics):
 
     def resume_run(self, run_id: str) -> Run:
         """Reopen a run by id; see :meth:`TrackingService.resume_run`."""
-        run = self.transport.post(_run_path(run_id, "/resume"), Run)
+        path = _run_path(run_id, "/resume")
+        run = self.transport.post(path, Run, idempotency_key=new_idempotency_key())
         self._running.add(run.run_id)
         return run
 
@@ -144,7 +145,8 @@ class RemoteTracking(inputs.BufferedMetrics):
         self.writer.flush()
         message = format_error(error) if isinstance(error, BaseException) else error
         body = {"status": status.value, "error": message}
-        self.transport.post(_run_path(run_id, "/end"), Run, body)
+        path = _run_path(run_id, "/end")
+        self.transport.post(path, Run, body, idempotency_key=new_idempotency_key())
         self._running.discard(run_id)
 
     def require_running(self, run_id: RunId) -> None:

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from loopml.core.errors import ConflictError
 from loopml.core.ids import ExperimentId, RunId
 from loopml.core.jsonable import Jsonable
 
@@ -26,6 +27,15 @@ class RunStatus(enum.StrEnum):
     def is_terminal(self) -> bool:
         """True once the run has ended (its data is then immutable)."""
         return self is not RunStatus.RUNNING
+
+    def refusal(self, run_id: str) -> ConflictError:
+        """The error for a write to run ``run_id`` that has ended in this status (the one
+        message of the service's check and of the store's, made in the write's transaction)."""
+        return ConflictError(
+            f"Run {run_id} is {self.value}: an ended run is immutable and takes no more "
+            "params, metrics, tags or artifacts. Start a new run, or resume a FAILED/KILLED "
+            "one with start_run(run_id=...)."
+        )
 
 
 @dataclass(frozen=True)

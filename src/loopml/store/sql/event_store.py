@@ -76,10 +76,10 @@ def insert_event(db: StoreEngine, conn: sa.Connection, event: Event) -> AuditEnt
             f"lists and dicts of them). Got an unsupported value: {exc}. Convert it, e.g. "
             "to a string or a number, before appending the event."
         ) from None
+    db.lock(conn, *CHAIN_LOCK)  # then a concurrent append of the same id has committed
     taken = conn.execute(sa.select(_ev.seq).where(_ev.event_id == event.event_id)).first()
     if taken is not None:
         raise _event_taken(event.event_id)
-    db.lock(conn, *CHAIN_LOCK)
     head = conn.execute(sa.select(_ev.seq, _ev.hash).order_by(_ev.seq.desc()).limit(1)).first()
     seq, prev_hash = (1, GENESIS_HASH) if head is None else (int(head[0]) + 1, str(head[1]))
     # The hash covers the event as it will be read back (links and data through JSON).
@@ -190,6 +190,13 @@ class SqlEventStore:
         if limit is not None:
             rows.reverse()
         return [mapper.event_from_row(row) for row in rows]
+
+    def get_event(self, event_id: str) -> Event | None:
+        """Return the event with this id, or None."""
+        statement = sa.select(*mapper.EVENT_COLUMNS).where(_ev.event_id == event_id)
+        with self._db.read() as conn:
+            row = conn.execute(statement).first()
+        return None if row is None else mapper.event_from_row(row)
 
     def entries(self, *, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
         """Return up to ``limit`` entries of the chain with ``seq`` above ``after``, by

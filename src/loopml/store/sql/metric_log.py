@@ -14,7 +14,12 @@ metric writer can tell refused points from an unavailable store and write the ot
 A batch may carry an idempotency key (what a server receives from a client that may send the
 same batch again after a lost answer): the key goes into ``metric_batches`` in the batch's
 own transaction, first, and a key already there means the batch was applied, so nothing is
-written. A concurrent copy of the same batch waits on the key's row and then finds it.
+written. A concurrent copy of the same batch waits on the key's row and then finds it. Keys
+are kept for a retry window and then pruned (:meth:`SqlMetricLog.prune_batch_keys`).
+
+Every point's run must be RUNNING, read in the batch's transaction after taking the runs'
+locks, the lock a run's end takes too: a batch commits before the end or is refused after
+it, whichever process (or server worker) sends it.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from loopml.core.ids import RunId
 from loopml.store.sql import mapper
 from loopml.store.sql.bulk import BulkStatement
 from loopml.store.sql.engine import StoreEngine
-from loopml.store.sql.run_checks import require_run, require_runs
+from loopml.store.sql.run_checks import require_run, require_running_runs
 from loopml.store.sql.tables import BATCH_KEY_LENGTH, latest_metrics, metric_batches, metrics
 
 #: Recomputes the metrics summary of some runs inside the caller's transaction.
@@ -114,6 +119,8 @@ class SqlMetricLog:
 
         Raises:
             NotFoundError: A point names an unknown run (nothing is written).
+            ConflictError: A point names a run that has ended (nothing is written): its
+                status is read in this transaction, after taking the runs' locks.
             InvalidArgumentError: The database refused a value, or the key is not 1 to 64
                 characters (nothing is written).
         """
@@ -133,7 +140,9 @@ class SqlMetricLog:
                 claim = {"batch_key": batch_key, "points": len(rows), "applied_at": now_ms()}
                 if conn.execute(self._claim, claim).first() is None:
                     return False  # applied before: the first copy's points stand
-            require_runs(conn, run_ids)
+            for run_id in sorted(run_ids):  # the lock a run's end takes: no point after it
+                self._db.lock(conn, "run", run_id)
+            require_running_runs(conn, run_ids)
             self._insert.execute(conn, rows)
             self._upsert.execute(conn, latest)
             self._refresh(conn, run_ids)
@@ -154,6 +163,20 @@ class SqlMetricLog:
                 f"{_reason(exc)}. Steps and timestamps must fit in 64 bits and values in a "
                 "double; log values through the SDK, which checks them."
             ) from exc
+
+    def prune_batch_keys(self, *, applied_before: int, limit: int) -> int:
+        """Delete up to ``limit`` batch keys applied before ``applied_before`` (ms), oldest
+        first, through the ``applied_at`` index; return how many were deleted."""
+        oldest = (
+            sa.select(metric_batches.c.batch_key)
+            .where(metric_batches.c.applied_at < applied_before)
+            .order_by(metric_batches.c.applied_at)
+            .limit(limit)
+        )
+        statement = metric_batches.delete().where(
+            metric_batches.c.batch_key.in_(oldest.scalar_subquery())
+        )
+        return int(self._db.write(lambda conn: conn.execute(statement).rowcount))
 
     def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
         """Return every point of one metric ordered by step, then timestamp (then the order of

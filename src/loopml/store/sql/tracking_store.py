@@ -229,6 +229,7 @@ class SqlTrackingStore:
         (neither when the run does not exist)."""
 
         def work(conn: sa.Connection) -> None:
+            self._db.lock(conn, "run", run_id)  # after the metric batches writing to it
             if conn.execute(statement).rowcount == 0:
                 raise run_not_found(run_id)
             if event is not None:
@@ -349,9 +350,15 @@ class SqlTrackingStore:
 
         Raises:
             NotFoundError: A point names an unknown run (nothing is written).
+            ConflictError: A point names a run that has ended (nothing is written).
             InvalidArgumentError: The database refused a value (nothing is written).
         """
         return self._metrics.log_metrics(points, batch_key=batch_key)
+
+    def prune_batch_keys(self, *, applied_before: int, limit: int = 10_000) -> int:
+        """Forget up to ``limit`` batch keys applied before ``applied_before`` (ms), oldest
+        first; return how many (see :meth:`SqlMetricLog.prune_batch_keys`)."""
+        return self._metrics.prune_batch_keys(applied_before=applied_before, limit=limit)
 
     def get_metric_history(self, run_id: RunId, key: str) -> list[MetricPoint]:
         """Return every point of one metric ordered by step, then timestamp (then the order of
