@@ -36,6 +36,12 @@ if TYPE_CHECKING:
 HEAVY_MODULES = {"tests/examples/test_demo.py": "demo-ui"}
 HEAVY_DIRECTORIES = {"tests/ui/": "demo-ui"}
 
+# pytest-xdist's workers start with COLUMNS=80, which the CLI's Rich consoles (made when their
+# modules are imported) would keep for good; without it they read the width when they print,
+# as in one process, and the tests that set COLUMNS get the width they ask for
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+
 PG_SERVER = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", "postgresql"]
 
