@@ -19,6 +19,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+import loopml
+from loopml.cli import main
+from loopml.client import fluent
 from loopml.core.errors import InvalidArgumentError
 from loopml.core.settings import Settings
 from loopml.evaluation import EvaluationService
@@ -217,3 +220,41 @@ def test_an_evaluation_records_the_importance_once_unless_turned_off(
     assert next(e for e in found if e.method == "permutation").details["repeats"] == 3
     service.evaluate(ref, datasets=["flights-test@1"], resamples=0, costs=False)
     assert len(registry.explanations(ref)) == 2  # once: the version has one now
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    for key, value in {
+        "LOOPML_HOME": str(settings.home),
+        "LOOPML_DB_URL": settings.db_url,
+        "LOOPML_ARTIFACTS_URL": settings.artifacts_url,
+        "LOOPML_CAPTURE_ENV": "false",
+        "COLUMNS": "250",
+    }.items():
+        monkeypatch.setenv(key, value)
+    PREDICTORS.clear()
+    yield settings
+    fluent.reset_client()
+    PREDICTORS.clear()
+
+
+def test_loopml_models_explain_records_and_prints_the_top_features(
+    cli_env: Settings, flights: dict[str, pd.DataFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = ModelRegistry(open_backend(cli_env))
+    ref = register(registry, flights, pipeline(LogisticRegression(max_iter=2000)))
+    capsys.readouterr()
+    args = ["models", "explain", ref, "--rows", "300", "--repeats", "2", "--top", "3"]
+    code = main([*args, "--method", "permutation"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    stored = loopml.models.explanations(ref)
+    assert [e.method for e in stored] == ["permutation"]
+    assert f"{ref}: permutation importance on 300 rows of flights-test@1" in out
+    assert "drop of roc_auc" in out
+    for feature in stored[0].top(3):
+        assert f"{feature.feature} " in out and f"{feature.importance:.4g}" in out
+    assert stored[0].features[3].feature not in out.split("roc_auc")[1]  # --top 3
+    code = main(["models", "explain", ref, "--method", "lime"])
+    out, err = capsys.readouterr()
+    assert code != 0 and "'methods' parameter of explain" in out + err

@@ -57,20 +57,24 @@ def explain(
             progress=progress,
         )
     for explanation in found:
+        console.print(_title(explanation))
         console.print(_table(explanation, top))
 
 
-def _table(found: ModelExplanation, top: int) -> Table:
+def _title(found: ModelExplanation) -> str:
     details = found.details
     if found.method == "permutation":
         what = f"drop of {details.get('scoring')} (baseline {details.get('baseline_score', 0):.4g})"
     else:
         what = f"mean |SHAP| of the {details.get('output')} ({details.get('explainer')})"
-    table = Table(
-        title=f"{found.model}: {found.method} importance on {found.rows} rows of "
-        f"{found.dataset or 'the rows passed'}: {what}",
-        title_justify="left",
+    return escape(
+        f"{found.model}: {found.method} importance on {found.rows} rows of "
+        f"{found.dataset or 'the rows passed'}: {what}"
     )
+
+
+def _table(found: ModelExplanation, top: int) -> Table:
+    table = Table()
     for column in ("feature", "importance", "±"):
         table.add_column(column, justify="left" if column == "feature" else "right")
     for feature in found.top(top):

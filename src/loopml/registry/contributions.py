@@ -137,7 +137,7 @@ class RowExplainer:
                     "for the features' means: register it with training_data= or "
                     "validation_data=, or pass background rows."
                 )
-            self._mean = np.asarray(self._transform(loaded.prepare(background)), float).mean(0)
+            self._mean = _dense(self._transform(loaded.prepare(background))).mean(0)
             self.method = "coef*(x-mean)"
         elif module.startswith("xgboost"):
             self.method = "xgboost pred_contribs"

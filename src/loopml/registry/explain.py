@@ -309,10 +309,16 @@ def _permutation(
             progress(done[0], total)
         return value
 
-    baseline = score(None, inputs, y)
-    result = permutation_importance(
-        _Fitted(loaded), inputs, y, scoring=counted, n_repeats=repeats, random_state=seed
-    )
+    try:  # the model's own code: what it raises is the model failing on these rows
+        baseline = score(None, inputs, y)
+        result = permutation_importance(
+            _Fitted(loaded), inputs, y, scoring=counted, n_repeats=repeats, random_state=seed
+        )
+    except Exception as exc:
+        raise InvalidArgumentError(
+            f"Model {loaded.version.ref} fails on the rows to explain ({type(exc).__name__}: "
+            f"{exc}); explain it on rows it can score (data=...)."
+        ) from exc
     features = tuple(
         FeatureImportance(str(c), float(m), float(s))
         for c, m, s in zip(
