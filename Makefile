@@ -54,12 +54,10 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-# pytest in one process by default: on the two-core CI machine two pytest-xdist workers took
-# longer (32.7 min for 3,237 tests vs ~21 min in one process), the servers and subprocesses of
-# one worker already using both cores. PYTEST_WORKERS=N runs N workers on a larger machine; the
-# tests of the heaviest session fixtures (Ray, the demo, the UI's server and browser) then stay
-# on one worker (--dist loadgroup, tests/conftest.py), so each starts once.
-PYTEST_WORKERS ?= 0
+# pytest on PYTEST_WORKERS processes (pytest-xdist; the CI machine has two cores). The tests of
+# the heaviest session fixtures (Ray, the demo, the UI's server and browser) stay on one worker
+# (--dist loadgroup, tests/conftest.py). PYTEST_WORKERS=0 runs them all in this process.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 

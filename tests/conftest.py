@@ -3,7 +3,7 @@
 PostgreSQL is required (never skipped): ``make test`` and ``.ci/run`` start it when it is down.
 Set ``LOOPML_TEST_PG_URL`` to point the suite at another server (default: 127.0.0.1:5432, trust).
 
-``make pytest PYTEST_WORKERS=N`` runs pytest on N processes (pytest-xdist, ``--dist loadgroup``): each
+``make test`` runs pytest on two processes (pytest-xdist, ``-n 2 --dist loadgroup``): each
 worker has its own session fixtures (its own PostgreSQL database, live servers and temporary
 directories), and the tests of the heaviest ones (a local Ray, the demo's run, the UI's filled
 store with chromium) are grouped onto one worker, so those start once per session overall.
