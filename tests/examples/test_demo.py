@@ -91,8 +91,12 @@ def test_the_challenger_that_passed_offline_but_lost_live_was_rolled_back(
     assert events["loop.triggered"].data["dataset"] == "flights-export@2"
     assert "loop.gate_passed" in events  # it passed the offline gate on its own holdout
     assert events["loop.evidence"].data["verdict"] == "rollback"
-    _low, high = _interval(events["loop.evidence"].data["evidence"])
-    assert high < -0.02 - 0.02  # lost live by a clear margin, not a coin flip
+    low, high = _interval(events["loop.evidence"].data["evidence"])
+    # Lost live beyond the policy's rollback.metric_drop (0.02) with the whole interval, a
+    # confidence sequence valid however often the agent looked: not a coin flip. The agent
+    # decides at the first look where that holds, so how far beyond depends on when it looked
+    # (CI saw -0.021): only the rule's own bound is asserted.
+    assert low < high < -0.02
     bad = demo.client.models.get("late@3")
     assert bad.approval.value == "rejected" and bad.training_data == "flights-export@2"
     holdout = demo.client.datasets.load("flights-export-holdout@2")
