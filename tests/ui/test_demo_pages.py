@@ -8,7 +8,9 @@ same store. Every test saves a screenshot under pytest's tmp dir (``shots``, ``d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -17,6 +19,7 @@ from playwright.sync_api import Browser, Page
 
 from loopml.health.results import list_results
 from loopml.store.logs import read_log
+from loopml.ui.ops_pages import DRIFT_SERIES, drift_score
 from tests.demo_run import DemoRun
 from tests.rest.live_server import LiveServer
 
@@ -224,6 +227,32 @@ def test_monitoring_shows_the_alerts_and_drift_per_feature_of_the_latest_run(
     assert len(alerts) == page.locator("#alerts tbody tr").count() > 0
     for event in demo.client.events(kind="monitor.alert"):  # the first of each rule
         assert f"in window {event.data['start']}" in shown
+    # The charts are over time: x is each window's start (seconds since the epoch, UTC).
+    ordered = sorted(latest, key=lambda r: r.window.index)
+    charts = {
+        chart["title"]: chart
+        for chart in map(json.loads, page.locator("script.chart-data").all_text_contents())
+    }
+    starts = [datetime.fromisoformat(str(r.window.start)).timestamp() for r in ordered]
+    assert charts["drift share"]["time"] is True and charts["drift share"]["x"] == starts
+    per_feature = charts["drift per feature (1 = its threshold)"]
+    assert per_feature["x"] == starts
+    labels = [series["label"] for series in per_feature["series"]]
+    features = {f for r in ordered for f in r.window.features}
+    assert len(labels) == min(DRIFT_SERIES, len(features)) and set(labels) <= features
+    for series in per_feature["series"]:
+        expected = [drift_score(r.window.features.get(series["label"])) for r in ordered]
+        assert series["y"] == pytest.approx(expected)
+    drifted = {f for r in ordered for f, d in r.window.features.items() if d.drifted}
+    assert drifted and drifted <= set(labels)  # a drifted feature is never left off
+    for series in per_feature["series"]:
+        for r, score in zip(ordered, series["y"], strict=True):
+            verdict = r.window.features.get(series["label"])
+            if verdict is not None and verdict.drifted is not None and score is not None:
+                assert (score > 1) == verdict.drifted or score == pytest.approx(1)
+    chart = page.locator(".chart[data-metric='drift per feature (1 = its threshold)']")
+    chart.locator("canvas").wait_for()
+    assert chart.get_attribute("data-drawn") == str(len(ordered))
     page.screenshot(path=shots / "demo-monitoring.png", full_page=True)
 
 

@@ -4,6 +4,8 @@ realized and estimated performance over time, alerts)."""
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
@@ -12,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from loopml.core.clock import now_ms
-from loopml.core.entities import MonitorResult, Principal
+from loopml.core.entities import FeatureDrift, MonitorResult, Principal
 from loopml.health.results import list_results
 from loopml.store.logs.buckets import traffic_buckets
 from loopml.ui.app import PageRoute, PageServices, services
@@ -28,6 +30,8 @@ Svc = Annotated[PageServices, Depends(services)]
 Who = Annotated[Principal, Depends(signed_in)]
 DEFAULT_WINDOWS = 200
 DEFAULT_BUCKETS = 120
+#: Features drawn on the monitoring page's drift-per-feature chart (the table shows them all).
+DRIFT_SERIES = 8
 
 
 @router.get("/deployments")
@@ -75,18 +79,71 @@ def deployments_page(
     return render(request, "deployments.html", context)
 
 
+def _window_axis(windows: list[MonitorResult]) -> tuple[list[float], bool]:
+    """The x values of the monitoring charts: each window's start in seconds since the epoch
+    (UTC) when every window has one (time windows), else the window indexes (row windows)."""
+    starts = [_epoch_seconds(w.window.start) for w in windows]
+    if all(s is not None for s in starts):
+        return [float(s) for s in starts if s is not None], True
+    return [float(w.window.index) for w in windows], False
+
+
+def _epoch_seconds(instant: str | None) -> float | None:
+    if not instant:
+        return None
+    try:
+        parsed = datetime.fromisoformat(instant)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
 def _series_chart(
     title: str, windows: list[MonitorResult], values: dict[str, list[float | None]]
 ) -> tuple[dict[str, Any], str] | None:
-    """A chart over window indexes (x), one series per label; None without two points."""
+    """A chart over the windows (x: their start in time, or their index), one series per
+    label; None without two windows and a value."""
     if len(windows) < 2 or not any(any(v is not None for v in ys) for ys in values.values()):
         return None
-    chart = {
+    x, time = _window_axis(windows)
+    chart: dict[str, Any] = {
         "title": title,
-        "x": [w.window.index for w in windows],
+        "x": x,
         "series": [{"label": label, "y": ys} for label, ys in values.items()],
     }
+    if time:
+        chart["time"] = True
+    else:
+        chart["x_label"] = "window"
     return chart, to_json(chart)
+
+
+def drift_score(drift: FeatureDrift | None) -> float | None:
+    """A feature's drift in one window on a scale shared by every test: 1 is the threshold
+    the verdict used, above 1 drifted. A distance (PSI, Wasserstein, ...) is divided by its
+    threshold; a test's adjusted p-value ``p`` against its level ``a`` is
+    ``log10(p) / log10(a)`` (p floored at 1e-16). None when the test could not run."""
+    if drift is None or drift.statistic is None or not drift.threshold:
+        return None
+    if drift.p_value is not None:
+        if not 0 < drift.threshold < 1:
+            return None
+        return math.log10(max(drift.p_value, 1e-16)) / math.log10(drift.threshold)
+    return drift.statistic / drift.threshold
+
+
+def _feature_drift_chart(
+    windows: list[MonitorResult], features: list[str]
+) -> tuple[dict[str, Any], str] | None:
+    """Drift per feature over the windows, the :data:`DRIFT_SERIES` features that came
+    closest to (or went furthest past) their threshold."""
+    scores = {f: [drift_score(w.window.features.get(f)) for w in windows] for f in features}
+    ranked = sorted(
+        features, key=lambda f: (-max((v for v in scores[f] if v is not None), default=-1), f)
+    )
+    shown = {f: scores[f] for f in ranked[:DRIFT_SERIES]}
+    title = "drift per feature (1 = its threshold)"
+    return _series_chart(title, windows, shown)
 
 
 @router.get("/monitoring/{model}")
@@ -110,6 +167,9 @@ def monitoring_page(
     )
     if drift is not None:
         charts.append(drift)
+    per_feature = _feature_drift_chart(windows, features)
+    if per_feature is not None:
+        charts.append(per_feature)
     for metric in metrics:
         series = {
             "realized": [_value(w.window.performance.get(metric)) for w in windows],

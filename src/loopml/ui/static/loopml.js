@@ -1,7 +1,7 @@
 // loopml's pages: metric curves drawn with uPlot (vendored), from the JSON each page embeds in
 // <script type="application/json" class="chart-data"> elements. Drag across a chart to zoom
 // into steps (or time: a chart with "time": true has x in seconds since the epoch, shown in
-// UTC); double-click to zoom out again.
+// UTC; "x_label" names another x axis); double-click to zoom out again.
 (function () {
   "use strict";
   var COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#db2777"];
@@ -11,7 +11,8 @@
     var holder = node.parentNode;
     var width = Math.max(320, holder.clientWidth - 16);
     var time = chart.time === true;
-    var series = [{ label: time ? "time (UTC)" : "step" }];
+    var xLabel = time ? "time (UTC)" : (chart.x_label || "step");
+    var series = [{ label: xLabel }];
     var data = [chart.x];
     chart.series.forEach(function (s, i) {
       series.push({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
@@ -21,7 +22,7 @@
     var opts = {
       width: width, height: 240, series: series,
       scales: { x: { time: time } },
-      axes: [{ label: time ? "time (UTC)" : "step" }, {}],
+      axes: [{ label: xLabel }, {}],
       cursor: { drag: { x: true, y: false, setScale: true } },
       legend: { live: true },
       hooks: { setScale: [function (u, key) {  // the shown step range, for readers and tests
