@@ -161,6 +161,57 @@ def test_tree_contributions_add_up_to_the_margin(
     assert found.kind == "tree" and found.classes == (1,) * 40
 
 
+def _band(flights: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The flights with ``band``: 0 on time, 1 up to an hour late, 2 later (three classes)."""
+    return {
+        name: frame.assign(band=np.digitize(frame["delay"], [15, 60]).astype("int64"))
+        for name, frame in flights.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("make", "margin"),
+    [
+        pytest.param(
+            lambda: LogisticRegression(max_iter=2000),
+            lambda m, x: m.decision_function(x),
+            id="logistic",
+        ),
+        pytest.param(
+            lambda: xgb.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1),
+            lambda m, x: m[-1].predict(m[:-1].transform(x), output_margin=True),
+            id="xgb",
+        ),
+        pytest.param(
+            lambda: lgb.LGBMClassifier(n_estimators=20, n_jobs=1, verbose=-1),
+            lambda m, x: m[-1].predict(m[:-1].transform(x), raw_score=True),
+            id="lightgbm",
+        ),
+    ],
+)
+def test_a_multiclass_row_is_explained_for_its_predicted_class(
+    make: Any, margin: Any, registry: ModelRegistry, flights: dict[str, pd.DataFrame]
+) -> None:
+    banded = _band(flights)
+    model = pipeline(make())
+    ref = register(registry, banded, model, target="band")
+    rows = banded["test"][INPUTS].head(60)
+    found = RowExplainer(registry.load(ref), background=banded["test"][INPUTS]).explain(rows)
+    predicted = model.predict(rows)
+    assert len(set(predicted)) > 1  # the rows do not all get one class
+    assert found.classes == tuple(int(c) for c in predicted)
+    # each row's contributions add up to its predicted class's margin
+    scores = np.asarray(margin(model, rows), float)
+    picked = scores[np.arange(len(rows)), [list(model.classes_).index(c) for c in predicted]]
+    np.testing.assert_allclose(found.base + found.values.sum(axis=1), picked, atol=1e-4)
+    assert found.explained == "margin" and found.values.shape == (60, len(INPUTS))
+    # global importance: accuracy (no AUC for three classes), and SHAP over every class
+    shap, permutation = registry.explain(ref, rows=300, repeats=2)[::-1]
+    assert permutation.details["scoring"] == "accuracy"
+    assert permutation.features[0].feature == "dep_delay"
+    assert shap.features[0].feature == "dep_delay"
+
+
 def test_a_regressor_forest_is_explained_in_the_target_units(
     registry: ModelRegistry, flights: dict[str, pd.DataFrame]
 ) -> None:
