@@ -119,3 +119,47 @@ def test_batch_scoring_chunks_larger_than_the_log_queue_are_logged_whole(
     assert done == 150_000
     assert read_predictions(logs).num_rows == 150_000
     assert not spool.exists()  # compacted, then removed
+
+
+def test_log_records_of_a_whole_frame_match_those_of_its_slices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request that fits one chunk is read without slicing; its records are the ones the
+    sliced chunks give."""
+    from loopml.serving import large
+    from loopml.serving.caller_rows import CallerRows
+    from loopml.serving.result import PredictionResult
+
+    frame = pd.DataFrame(
+        {
+            "n": [1, 2, 3, 4, 5],
+            "x": [0.5, float("nan"), 1.5, 2.0, -1.0],
+            "city": pd.array(["a", None, "c", "d", "e"], dtype="str"),
+            "ok": [True, False, True, True, False],
+            "at": pd.to_datetime(["2024-01-05"] * 5, utc=True),
+        }
+    )
+    result = PredictionResult(
+        ids=tuple(f"id{i}" for i in range(5)),
+        predictions=[0, 1, 0, 1, 1],
+        proba=None,
+        model="m",
+        version=1,
+        route="champion",
+        latency_ms=1.0,
+        caller=CallerRows(event_at=[10, 20, 30, 40, 50], ids=list("abcde")),
+    )
+    monkeypatch.setattr(large.time, "time", lambda: 1_700_000_000.0)
+    whole = large.log_records(result, frame, "k")
+    monkeypatch.setattr(large, "LOG_CHUNK", 2)
+    sliced = [r for start in (0, 2, 4) for r in large.log_records(result, frame, "k", start)]
+    assert whole == sliced
+    assert whole[1].inputs == {
+        "n": 2,
+        "x": None,
+        "city": None,
+        "ok": False,
+        "at": whole[0].inputs["at"],
+    }
+    assert whole[0].inputs["at"] == "2024-01-05T00:00:00+00:00"
+    assert [r.caller_id for r in whole] == list("abcde") and whole[4].event_at == 50

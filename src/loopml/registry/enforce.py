@@ -42,6 +42,7 @@ beyond the missing-value and unseen-category checks that apply.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,6 +64,19 @@ UNSEEN_MODES: tuple[str, ...] = ("allow", "error", "null")
 
 #: Rows up to which value checks loop in Python (cheaper than vectorized calls on tiny frames).
 _SMALL = 64
+
+
+def _blocks_constructor() -> Callable[..., pd.DataFrame] | None:
+    """pandas' ``create_dataframe_from_blocks`` (pandas 3), or None (pandas 2)."""
+    try:
+        internals = importlib.import_module("pandas.api.internals")
+    except ImportError:  # pragma: no cover - pandas 2: the DataFrame constructor
+        return None
+    return getattr(internals, "create_dataframe_from_blocks", None)
+
+
+#: A DataFrame straight from its blocks, for the quick path's small frames (None: pandas 2).
+_from_blocks = _blocks_constructor()
 
 
 class InputEnforcer:
@@ -126,6 +140,7 @@ class InputEnforcer:
         self._null_checked = [i for i, s in enumerate(self._specs) if not s.nullable]
         self._unseen_checked = [i for i, s in enumerate(self._specs) if s.known is not None]
         self._float_checked = [i for i, s in enumerate(self._specs) if s.kind == "float"]
+        self._columns: pd.Index | None = None  # the quick path's column labels
 
     def enforce(self, data: Any) -> pd.DataFrame:
         """Return the input as a new DataFrame of the signature's columns and dtypes.
@@ -197,7 +212,7 @@ class InputEnforcer:
             pick = _column_of_records
         else:
             return None
-        columns: dict[str, Any] = {}
+        columns: list[Any] = []
         for spec in self._specs:
             values = pick(data, spec.name)
             if values is None:
@@ -205,8 +220,31 @@ class InputEnforcer:
             column = quick_column(spec, values)
             if column is None:
                 return None
-            columns[spec.name] = column
-        return pd.DataFrame(columns)
+            columns.append(column)
+        return self._frame_of(columns)
+
+    def _frame_of(self, columns: list[Any]) -> pd.DataFrame:
+        """The DataFrame of the quick path's columns (NumPy arrays and extension arrays, one
+        per signature column): what ``pd.DataFrame(dict(zip(names, columns)))`` gives, same
+        blocks included, built from them directly where pandas has the means
+        (``pandas.api.internals``, pandas 3): a tenth of the constructor's cost on 5 rows."""
+        if _from_blocks is None:
+            return pd.DataFrame(dict(zip(self._names, columns, strict=True)))
+        if self._columns is None:
+            self._columns = pd.Index(self._names)
+        stacked: dict[Any, list[int]] = {}  # NumPy columns of one dtype share a 2-D block
+        blocks: list[tuple[Any, np.ndarray]] = []
+        for i, column in enumerate(columns):
+            if isinstance(column, np.ndarray):
+                stacked.setdefault(column.dtype, []).append(i)
+            else:
+                blocks.append((column, np.array([i], dtype=np.intp)))
+        for positions in stacked.values():
+            array = np.vstack([columns[i] for i in positions])
+            blocks.append((array, np.array(positions, dtype=np.intp)))
+        return _from_blocks(  # a fresh Index each time: a frame's labels may be renamed
+            blocks, index=pd.RangeIndex(len(columns[0])), columns=self._columns.copy()
+        )
 
     def _select(self, frame: pd.DataFrame) -> pd.DataFrame:
         columns = frame.columns

@@ -61,7 +61,8 @@ def log_records(
     at = int(time.time() * 1000)
     names = [str(c) for c in frame.columns]
     stop = min(len(result.ids), start + LOG_CHUNK)
-    rows = frame.iloc[start:stop].to_numpy(dtype=object).tolist()  # 7x cheaper than to_dict
+    part = frame if start == 0 and stop == len(frame) else frame.iloc[start:stop]  # 35 us
+    rows = part.to_numpy(dtype=object).tolist()  # 7x cheaper than to_dict
     caller = result.caller
     event_at = _chunk(None if caller is None else caller.event_at, start, stop)
     caller_id = _chunk(None if caller is None else caller.ids, start, stop)
