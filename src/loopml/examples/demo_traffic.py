@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from loopml.monitoring import MonitorReport
 
 #: Flights per request: routing (champion or canary) is per request, by its key.
-ROWS_PER_REQUEST = 5
+ROWS_PER_REQUEST = 10
 #: Requests in flight at once (the server micro-batches them).
 CONCURRENCY = 32
 #: How long after departure a flight's label (late or not) arrives.
