@@ -69,8 +69,8 @@ while True:
     assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
     time.sleep(0.2)
 with httpx.Client(base_url=url) as client:
-    for start in range(0, len(july), 10):  # requests of 10 flights, with their hour and id
-        rows = july.iloc[start : start + 10]
+    for start in range(0, len(july), 20):  # requests of 20 flights, with their hour and id
+        rows = july.iloc[start : start + 20]
         body = {
             "records": json.loads(rows[FEATURES].to_json(orient="records")),
             "timestamps": list(rows["time_hour"]),

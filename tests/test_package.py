@@ -124,6 +124,33 @@ def test_the_cli_starts_without_heavy_modules() -> None:
     assert out.stdout.strip() == "", f"the CLI loaded heavy modules: {out.stdout}"
 
 
+def test_live_comparison_and_the_bootstrap_load_no_scipy_stats() -> None:
+    """``scipy.stats`` takes about a second to import: ``loopml monitor compare``, a server
+    start and every process that bootstraps once paid it for a Poisson CDF, a normal quantile
+    and a rank; ``scipy.special`` gives the same numbers."""
+    code = (
+        "import sys; import loopml.health.live_comparison, loopml.stats; "
+        "print('scipy.stats' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_special_functions_equal_scipy_stats() -> None:
+    import numpy as np
+    from scipy import stats
+
+    from loopml.health.live_verdict import LivePolicy, level, multiplier
+    from loopml.stats import bootstrap, proportions
+
+    assert np.array_equal(bootstrap._CDF, stats.poisson.cdf(np.arange(40), 1.0))
+    for confidence in (0.5, 0.9, 0.95, 0.99):
+        assert proportions._z(confidence) == stats.norm.ppf(0.5 + confidence / 2)
+    fixed = LivePolicy(alpha=0.05, sequential=False)
+    assert multiplier(100, fixed) == stats.norm.ppf(0.975)
+    assert level(100, fixed) == min(1 - 2 * stats.norm.sf(stats.norm.ppf(0.975)), 1 - 1e-12)
+
+
 @pytest.mark.parametrize(
     "name",
     [

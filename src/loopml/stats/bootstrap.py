@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
+from scipy import special
 
 from loopml.core.errors import InvalidArgumentError, MetricUndefined
 from loopml.core.jsonable import Jsonable
@@ -46,7 +46,9 @@ from loopml.stats.metrics import MetricSpec, check_task, get_metric
 CHUNK_BYTES = 8 * 1024 * 1024
 
 _BITS = 16  # Poisson(1) by inverse CDF: 16-bit uniforms through a table, exact refinement
-_CDF = scipy_stats.poisson.cdf(np.arange(40), 1.0)
+# scipy.stats.poisson.cdf is special.pdtr; scipy.stats itself costs ~1 s to import, which
+# every CLI command and server start that reaches this module would pay.
+_CDF = special.pdtr(np.arange(40), 1.0)
 _EDGES = np.arange(2**_BITS + 1) / 2**_BITS
 _LOW = np.searchsorted(_CDF, _EDGES[:-1], side="right")
 _HIGH = np.searchsorted(_CDF, _EDGES[1:], side="left")

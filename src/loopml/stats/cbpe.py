@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import rankdata
 
 from loopml.core.errors import InvalidArgumentError
 from loopml.stats.bootstrap import Estimate
@@ -146,6 +145,8 @@ def estimate(
     expected_auc = (
         float(area[0] / (positives[0] * negatives[0])) if positives[0] * negatives[0] > 0 else None
     )
+
+    from scipy.stats import rankdata  # here: scipy.stats costs ~1 s to import
 
     acc_draws, auc_draws = _simulate(p, pred_f, rankdata(s), draws, seed)
     low_q, high_q = (1 - confidence) / 2, 1 - (1 - confidence) / 2
