@@ -42,6 +42,12 @@ HEAVY_DIRECTORIES = {"tests/ui/": "demo-ui"}
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.pop("COLUMNS", None)
 
+# One OpenMP thread per process (unless set): the suite runs two workers on two cores, and
+# the OpenMP teams scikit-learn's gradient boosting starts for every prediction mostly wait
+# for each other on busy cores (a 1-row prediction measured 564 ms at p99 instead of ~10 ms).
+# Set before any test module loads scikit-learn's OpenMP runtime; subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 PG_SERVER = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 BACKENDS = ["sqlite", "postgresql"]
 
