@@ -11,17 +11,16 @@ temporary folder (minutes).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import orjson
 from playwright.sync_api import sync_playwright
 
-from tests.rest.live_server import free_port
+from tests.rest.live_server import LiveServer
 from tests.ui.conftest import CHROMIUM, ROOT
 
 
@@ -57,37 +56,21 @@ def main(out: Path, demo_home: Path | None = None) -> None:
         fill = [sys.executable, "-m", "tests.ui.fill_store", str(facts_path)]
         subprocess.run(fill, env=env, cwd=root, check=True)
         facts = orjson.loads(facts_path.read_bytes())
-        _shoot(env, root, _pages(facts), out)
+        _shoot(root / ".loopml", _pages(facts), out)
         if demo_home is None:
             demo_home = root / "demo"
             demo_env = env | {"LOOPML_HOME": str(demo_home)}
             demo = [sys.executable, "-m", "loopml.examples.demo"]
             subprocess.run(demo, env=demo_env, cwd=root, check=True, stdout=subprocess.DEVNULL)
-        _shoot(env | {"LOOPML_HOME": str(demo_home)}, root, DEMO_PAGES, out)
+        _shoot(demo_home, DEMO_PAGES, out)
 
 
-def _shoot(env: dict[str, str], root: Path, pages: dict[str, str], out: Path) -> None:
-    """Serve ``env``'s store with ``loopml ui`` and save each page as ``out/NAME.png``."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "ui", "--port", str(port)],
-        env=env,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+def _shoot(home: Path, pages: dict[str, str], out: Path) -> None:
+    """Serve the store at ``home`` with ``loopml ui`` and save each page as ``out/NAME.png``."""
+    server = LiveServer(backend="sqlite", home=home, db_url=None, command="ui")
+    server.start()
+    url = server.url
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/api/v1/health")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -97,8 +80,7 @@ def _shoot(env: dict[str, str], root: Path, pages: dict[str, str], out: Path) ->
                 print(f"{out / name}.png")
             browser.close()
     finally:
-        server.terminate()
-        server.wait(30)
+        server.kill(signal.SIGTERM)
 
 
 if __name__ == "__main__":
